@@ -1,0 +1,82 @@
+//! The typed manifest, mirroring `aib.toml` format 1 table by table. Every name and reference
+//! keeps its span so that validation and planning errors point at `file:line:col`.
+
+mod customizer;
+mod matrix;
+mod schedule;
+mod settings;
+mod source;
+
+pub use customizer::{Customizer, CustomizerKind, Validate};
+pub use matrix::{Matrix, MatrixRow};
+pub use schedule::{Rebuild, Schedule};
+pub use settings::{
+    CleanupPolicy, Environment, ErrorHandling, ErrorPolicy, GallerySettings, Merge, Optimize,
+    Retain, SETTING_KEYS, Settings, StorageAccountType, Variant, VariantEnvironments, VnetConfig,
+};
+pub use source::{PlanInfo, Source, SourceKind};
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Spanned;
+
+/// The manifest file (`aib.toml`), format version 1.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, title = "aib manifest")]
+pub struct ManifestFile {
+    /// Manifest format version; must be 1.
+    pub version: Spanned<u32>,
+    /// The pipeline's name and where its templates live.
+    pub pipeline: Pipeline,
+    /// Which Azure cloud to talk to.
+    #[serde(default)]
+    pub azure: Azure,
+    /// Settings every unit starts from (lowest layer after the built-in defaults).
+    #[serde(default)]
+    pub defaults: Settings,
+    /// Environments (dev, test, prod, ...): each unit is built in one of them.
+    #[serde(default)]
+    pub environments: IndexMap<Spanned<String>, Environment>,
+    /// Image variants: each is built in every environment it selects, once per matrix row.
+    #[serde(default)]
+    pub variants: IndexMap<Spanned<String>, Variant>,
+    /// Scheduled rebuilds run by `aib schedule`.
+    #[serde(default)]
+    pub schedules: IndexMap<Spanned<String>, Schedule>,
+}
+
+/// `[pipeline]`
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Lowercase letters, digits and `-`; used in template names and tags.
+    pub name: Spanned<String>,
+    /// Directory of user templates, relative to the manifest (default `templates`).
+    #[serde(default)]
+    pub templates_dir: Option<Spanned<String>>,
+}
+
+/// `[azure]`
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Azure {
+    /// public | usgov | china | custom
+    #[serde(default)]
+    pub cloud: Option<Spanned<Cloud>>,
+    /// ARM endpoint for `cloud = "custom"`; `AIB_ARM_ENDPOINT` overrides it.
+    #[serde(default)]
+    pub arm_endpoint: Option<Spanned<String>>,
+}
+
+/// The Azure cloud.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Cloud {
+    #[default]
+    Public,
+    Usgov,
+    China,
+    Custom,
+}

@@ -1,0 +1,639 @@
+//! Semantic checks on a parsed manifest: references between tables, value ranges, files that
+//! must exist, cron and time zones, globs, customizer keys per type and secret references.
+//! Every problem is collected; values holding `{{ ... }}` are checked by the planner once
+//! rendered.
+
+use std::ops::Range;
+use std::path::Path;
+
+use indexmap::IndexMap;
+
+use crate::Spanned;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::model::{
+    Customizer, CustomizerKind, ManifestFile, Settings, Source, VariantEnvironments,
+};
+use crate::secret::SecretRef;
+use crate::suggest::did_you_mean;
+
+/// Runs every check and returns the problems found (errors and warnings).
+pub fn check(file: &ManifestFile, dir: &Path) -> Diagnostics {
+    let mut c = Checker {
+        file,
+        dir,
+        out: Diagnostics::default(),
+    };
+    c.top();
+    c.layer("defaults", &file.defaults);
+    for (name, env) in &file.environments {
+        c.name("environment", name);
+        c.layer(&format!("environments.{}", name.as_str()), &env.settings());
+        for a in &env.after {
+            c.env_ref(a, "`after`");
+            if a.as_str() == name.as_str() {
+                c.out.push(
+                    Diagnostic::error(
+                        "aib::cycle",
+                        format!("environment `{}` is `after` itself", name.as_str()),
+                    )
+                    .with_label(a.span(), "an environment cannot wait for itself"),
+                );
+            }
+        }
+        if let Some(mp) = &env.max_parallel {
+            if *mp.get_ref() == 0 {
+                c.out.push(
+                    Diagnostic::error("aib::range", "`max_parallel` must be at least 1")
+                        .with_label(mp.span(), "0 would build nothing"),
+                );
+            }
+        }
+    }
+    for (name, variant) in &file.variants {
+        c.name("variant", name);
+        let key = format!("variants.{}", name.as_str());
+        c.layer(&key, &variant.settings());
+        if let Some(m) = &variant.matrix {
+            for (span, msg) in m.problems() {
+                c.out
+                    .push(Diagnostic::error("aib::matrix", msg).with_label(span, "here"));
+            }
+        }
+        match &variant.environments {
+            Some(VariantEnvironments::Only(list)) => {
+                if list.is_empty() {
+                    c.out.push(Diagnostic::warning(
+                        "aib::no-units",
+                        format!("variant `{}` selects no environment", name.as_str()),
+                    ));
+                }
+                for e in list {
+                    c.env_ref(e, "the variant's `environments`");
+                }
+            }
+            Some(VariantEnvironments::Overrides(map)) => {
+                for (e, layer) in map {
+                    c.env_ref(e, "the variant's `environments`");
+                    c.layer(&format!("{key}.environments.{}", e.as_str()), layer);
+                }
+            }
+            None => {}
+        }
+        let has_source = variant.source.is_some()
+            || file.defaults.source.is_some()
+            || file.environments.values().any(|e| e.source.is_some())
+            || matches!(&variant.environments, Some(VariantEnvironments::Overrides(m)) if m.values().any(|l| l.source.is_some()));
+        if !has_source {
+            c.out.push(
+                Diagnostic::error("aib::missing-key", format!("variant `{}` has no `source`", name.as_str()))
+                    .with_label(name.span(), "this variant")
+                    .with_help("add `source = { platform = \"Publisher:Offer:Sku:latest\" }` or `source = { variant = \"...\" }`"),
+            );
+        }
+    }
+    for (name, sched) in &file.schedules {
+        c.name("schedule", name);
+        c.schedule(name, sched);
+    }
+    c.out
+}
+
+struct Checker<'a> {
+    file: &'a ManifestFile,
+    dir: &'a Path,
+    out: Diagnostics,
+}
+
+fn templated(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+impl Checker<'_> {
+    fn top(&mut self) {
+        let f = self.file;
+        if *f.version.get_ref() != 1 {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::version",
+                    format!("unsupported manifest version {}", f.version.get_ref()),
+                )
+                .with_label(f.version.span(), "this aib reads version 1")
+                .with_help("set `version = 1`"),
+            );
+        }
+        let name = &f.pipeline.name;
+        let ok = !name.is_empty()
+            && name.len() <= 40
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !name.starts_with('-');
+        if !ok {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::name",
+                    format!("pipeline name `{}` is not valid", name.as_str()),
+                )
+                .with_label(name.span(), "use 1-40 lowercase letters, digits and `-`"),
+            );
+        }
+        if f.environments.is_empty() {
+            self.out.push(
+                Diagnostic::error("aib::no-units", "the manifest defines no environment")
+                    .with_help(
+                        "add at least one `[environments.<name>]` table, e.g. `[environments.dev]`",
+                    ),
+            );
+        }
+        if f.variants.is_empty() {
+            self.out.push(
+                Diagnostic::error("aib::no-units", "the manifest defines no variant")
+                    .with_help("add at least one `[variants.<name>]` table"),
+            );
+        }
+        if let Some(ep) = &f.azure.arm_endpoint {
+            if !(ep.starts_with("https://") || ep.starts_with("http://")) {
+                self.out.push(
+                    Diagnostic::error("aib::url", "`arm_endpoint` must be an http(s) URL")
+                        .with_label(ep.span(), "not a URL"),
+                );
+            }
+        }
+    }
+
+    /// Environment, variant and schedule names: letters, digits, `-` and `_`.
+    fn name(&mut self, what: &str, name: &Spanned<String>) {
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::name",
+                    format!("{what} name `{}` is not valid", name.as_str()),
+                )
+                .with_label(name.span(), "use letters, digits, `-` and `_`"),
+            );
+        }
+    }
+
+    fn env_ref(&mut self, e: &Spanned<String>, place: &str) {
+        if self.file.environments.contains_key(e.as_str()) {
+            return;
+        }
+        let names: Vec<String> = self
+            .file
+            .environments
+            .keys()
+            .map(|k| k.get_ref().clone())
+            .collect();
+        let mut d = Diagnostic::error(
+            "aib::unknown-environment",
+            format!("unknown environment `{}` in {place}", e.as_str()),
+        )
+        .with_label(e.span(), "no `[environments.*]` table has this name");
+        d = match did_you_mean(e, &names) {
+            Some(best) => d.with_help(format!("did you mean `{best}`?")),
+            None => d.with_help(format!("environments are: {}", names.join(", "))),
+        };
+        self.out.push(d);
+    }
+
+    fn layer(&mut self, key: &str, s: &Settings) {
+        if let Some(t) = &s.build_timeout_minutes {
+            let v = *t.get_ref();
+            if v != 0 && !(6..=960).contains(&v) {
+                self.out.push(
+                    Diagnostic::error(
+                        "aib::range",
+                        format!("`{key}.build_timeout_minutes` is {v}"),
+                    )
+                    .with_label(
+                        t.span(),
+                        "AIB accepts 0 (its default of 240) or 6 to 960 minutes",
+                    ),
+                );
+            }
+        }
+        if let Some(g) = &s.os_disk_gb {
+            let v = *g.get_ref();
+            if v == 0 || v > 4095 {
+                self.out.push(
+                    Diagnostic::error("aib::range", format!("`{key}.os_disk_gb` is {v}"))
+                        .with_label(g.span(), "must be 1 to 4095"),
+                );
+            }
+        }
+        if let Some(r) = &s.replica_count {
+            let v = *r.get_ref();
+            if !(1..=100).contains(&v) {
+                self.out.push(
+                    Diagnostic::error("aib::range", format!("`{key}.replica_count` is {v}"))
+                        .with_label(r.span(), "must be 1 to 100"),
+                );
+            }
+        }
+        if let Some(t) = &s.template {
+            self.template(key, t);
+        }
+        if let Some(src) = &s.source {
+            self.source(key, src);
+        }
+        if let Some(list) = &s.customize {
+            for (i, cz) in list.iter().enumerate() {
+                self.customizer(&format!("{key}.customize[{i}]"), cz, false);
+            }
+        }
+        if let Some(v) = &s.validate {
+            if let Some(list) = &v.in_vm_validations {
+                for (i, cz) in list.iter().enumerate() {
+                    self.customizer(&format!("{key}.validate.in_vm_validations[{i}]"), cz, true);
+                }
+            }
+        }
+        for (name, reference) in &s.secrets {
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
+                self.out.push(
+                    Diagnostic::error(
+                        "aib::name",
+                        format!("secret name `{}` is not valid", name.as_str()),
+                    )
+                    .with_label(
+                        name.span(),
+                        "use letters, digits and `_` so templates can say `{{ secrets.<name> }}`",
+                    ),
+                );
+            }
+            if templated(reference) {
+                continue;
+            }
+            if let Err(why) = SecretRef::parse(reference) {
+                self.out.push(
+                    Diagnostic::error("aib::secret-ref", format!("malformed secret reference for `{}`", name.as_str()))
+                        .with_label(reference.span(), why)
+                        .with_help("write `env:VARIABLE` or `keyvault:https://<vault>.vault.azure.net/secrets/<name>`"),
+                );
+            }
+        }
+        if let Some(v) = &s.version {
+            let p = v.as_str();
+            if p.trim().is_empty() {
+                self.out.push(
+                    Diagnostic::error("aib::version-policy", "`version` is empty").with_label(
+                        v.span(),
+                        "use `date`, `auto` or a template like `1.2.{{ run.seq }}`",
+                    ),
+                );
+            }
+        }
+    }
+
+    fn template(&mut self, key: &str, t: &Spanned<String>) {
+        let name = t.as_str();
+        if let Some(builtin) = name.strip_prefix("builtin:") {
+            if builtin != "image-template" {
+                self.out.push(
+                    Diagnostic::error(
+                        "aib::template",
+                        format!("unknown built-in template `{name}` in `{key}.template`"),
+                    )
+                    .with_label(
+                        t.span(),
+                        "the built-in template is `builtin:image-template`",
+                    ),
+                );
+            }
+            return;
+        }
+        if templated(name) {
+            return;
+        }
+        if !(name.ends_with(".json") || name.ends_with(".json.j2")) {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::template",
+                    format!("template `{name}` is neither `*.json` nor `*.json.j2`"),
+                )
+                .with_label(
+                    t.span(),
+                    "a plain ARM template (`.json`) or a minijinja template (`.json.j2`)",
+                ),
+            );
+            return;
+        }
+        let dir = self
+            .file
+            .pipeline
+            .templates_dir
+            .as_ref()
+            .map(|d| d.as_str())
+            .unwrap_or("templates");
+        let path = self.dir.join(dir).join(name);
+        if !path.is_file() {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::missing-file",
+                    format!("template file `{}` does not exist", path.display()),
+                )
+                .with_label(t.span(), format!("looked in `{dir}/` beside the manifest")),
+            );
+        }
+    }
+
+    fn source(&mut self, key: &str, src: &Spanned<Source>) {
+        let kinds = src.kinds();
+        if kinds.len() != 1 {
+            self.out.push(
+                Diagnostic::error("aib::source", format!("`{key}.source` must name exactly one of `platform`, `gallery_image`, `managed_image` or `variant`"))
+                    .with_label(src.span(), if kinds.is_empty() { "names none" } else { "names more than one" }),
+            );
+        }
+        if let Some(v) = &src.variant {
+            if !self.file.variants.contains_key(v.as_str()) {
+                let names: Vec<String> = self
+                    .file
+                    .variants
+                    .keys()
+                    .map(|k| k.get_ref().clone())
+                    .collect();
+                let mut d = Diagnostic::error(
+                    "aib::unknown-variant",
+                    format!("unknown variant `{}` in `{key}.source`", v.as_str()),
+                )
+                .with_label(v.span(), "no `[variants.*]` table has this name");
+                if let Some(best) = did_you_mean(v, &names) {
+                    d = d.with_help(format!("did you mean `{best}`?"));
+                }
+                self.out.push(d);
+            } else if let Some(parent) = self.file.variants.get(v.as_str()) {
+                let axes: Vec<String> = parent
+                    .matrix
+                    .as_ref()
+                    .map(|m| m.axes().iter().map(|(k, _)| k.get_ref().clone()).collect())
+                    .unwrap_or_default();
+                let include_keys: Vec<String> = parent
+                    .matrix
+                    .as_ref()
+                    .map(|m| m.include().iter().flat_map(|r| r.keys().cloned()).collect())
+                    .unwrap_or_default();
+                for (k, _) in &src.matrix {
+                    if !axes.contains(k.get_ref()) && !include_keys.contains(k.get_ref()) {
+                        self.out.push(
+                            Diagnostic::error(
+                                "aib::source",
+                                format!(
+                                    "variant `{}` has no matrix axis `{}`",
+                                    v.as_str(),
+                                    k.as_str()
+                                ),
+                            )
+                            .with_label(k.span(), "not an axis of the parent's matrix"),
+                        );
+                    }
+                }
+            }
+        } else if let Some((k, _)) = src.matrix.first() {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::source",
+                    "`source.matrix` only applies with `source.variant`",
+                )
+                .with_label(k.span(), "pins a parent variant's axes"),
+            );
+        }
+        if src.plan.is_some() && src.platform.is_none() {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::source",
+                    "`source.plan` only applies to a `platform` source",
+                )
+                .with_label(src.span(), "here"),
+            );
+        }
+        if let Some(p) = &src.platform {
+            if !templated(p) {
+                let parts: Vec<&str> = p.split(':').collect();
+                if parts.len() != 4 || parts.iter().any(|s| s.trim().is_empty()) {
+                    self.out.push(
+                        Diagnostic::error(
+                            "aib::source",
+                            format!(
+                                "platform image `{}` is not `Publisher:Offer:Sku:Version`",
+                                p.as_str()
+                            ),
+                        )
+                        .with_label(
+                            p.span(),
+                            "four parts separated by `:`, version may be `latest`",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn customizer(&mut self, key: &str, cz: &Customizer, validation: bool) {
+        let kind = *cz.kind.get_ref();
+        if validation
+            && !matches!(
+                kind,
+                CustomizerKind::Shell | CustomizerKind::Powershell | CustomizerKind::File
+            )
+        {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::customizer",
+                    format!("`{key}`: an in-VM validation cannot be `{}`", kind.as_str()),
+                )
+                .with_label(cz.kind.span(), "use shell, powershell or file"),
+            );
+        }
+        let allowed = kind.allowed_keys();
+        for (k, span) in cz.set_keys() {
+            if !allowed.contains(&k) {
+                self.out.push(
+                    Diagnostic::error(
+                        "aib::customizer-key",
+                        format!("`{k}` is not valid for a `{}` customizer", kind.as_str()),
+                    )
+                    .with_label(
+                        span,
+                        format!(
+                            "`{}` accepts {}",
+                            kind.as_str(),
+                            allowed
+                                .iter()
+                                .map(|a| format!("`{a}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
+                );
+            }
+        }
+        match kind {
+            CustomizerKind::Shell | CustomizerKind::Powershell => {
+                let n = [
+                    cz.script.is_some(),
+                    cz.inline.is_some(),
+                    cz.script_uri.is_some(),
+                ]
+                .iter()
+                .filter(|b| **b)
+                .count();
+                if n != 1 {
+                    self.out.push(
+                        Diagnostic::error(
+                            "aib::customizer",
+                            format!(
+                                "`{key}` must set exactly one of `script`, `inline` or `script_uri`"
+                            ),
+                        )
+                        .with_label(
+                            cz.kind.span(),
+                            if n == 0 {
+                                "sets none"
+                            } else {
+                                "sets more than one"
+                            },
+                        ),
+                    );
+                }
+                if let Some(s) = &cz.script {
+                    if !templated(s) && !self.dir.join(s.as_str()).is_file() {
+                        self.out.push(
+                            Diagnostic::error(
+                                "aib::missing-file",
+                                format!("script `{}` does not exist", s.as_str()),
+                            )
+                            .with_label(s.span(), "paths are relative to the manifest's directory"),
+                        );
+                    }
+                }
+            }
+            CustomizerKind::File => {
+                for (name, v) in [
+                    ("source_uri", &cz.source_uri),
+                    ("destination", &cz.destination),
+                ] {
+                    if v.is_none() {
+                        self.out.push(
+                            Diagnostic::error(
+                                "aib::customizer",
+                                format!("`{key}`: a `file` customizer needs `{name}`"),
+                            )
+                            .with_label(cz.kind.span(), "this customizer"),
+                        );
+                    }
+                }
+            }
+            CustomizerKind::WindowsRestart | CustomizerKind::WindowsUpdate => {}
+        }
+        if let Some(n) = &cz.name {
+            if n.is_empty() {
+                self.out.push(
+                    Diagnostic::error("aib::name", format!("`{key}.name` is empty"))
+                        .with_label(n.span(), "give the step a name"),
+                );
+            }
+        }
+    }
+
+    fn schedule(&mut self, name: &Spanned<String>, s: &crate::model::Schedule) {
+        let cron = s.cron.as_str();
+        let fields = cron.split_whitespace().count();
+        let parsed = if fields == 5 || fields == 6 {
+            croner::parser::CronParser::builder()
+                .seconds(if fields == 6 {
+                    croner::parser::Seconds::Required
+                } else {
+                    croner::parser::Seconds::Disallowed
+                })
+                .build()
+                .parse(cron)
+                .map_err(|e| e.to_string())
+        } else {
+            Err(format!(
+                "has {fields} fields; write five (minute hour day month weekday) or six (with seconds first)"
+            ))
+        };
+        if let Err(why) = parsed {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::cron",
+                    format!("bad cron expression in schedule `{}`", name.as_str()),
+                )
+                .with_label(s.cron.span(), why),
+            );
+        }
+        if let Some(tz) = &s.timezone {
+            if tz.parse::<chrono_tz::Tz>().is_err() {
+                let mut d = Diagnostic::error(
+                    "aib::timezone",
+                    format!(
+                        "unknown time zone `{}` in schedule `{}`",
+                        tz.as_str(),
+                        name.as_str()
+                    ),
+                )
+                .with_label(tz.span(), "not an IANA time zone name");
+                let names: Vec<String> = chrono_tz::TZ_VARIANTS
+                    .iter()
+                    .map(|t| t.name().to_string())
+                    .collect();
+                if let Some(best) = did_you_mean(tz, &names) {
+                    d = d.with_help(format!("did you mean `{best}`?"));
+                } else {
+                    d = d.with_help(
+                        "use a name such as `UTC`, `Europe/Berlin` or `America/New_York`",
+                    );
+                }
+                self.out.push(d);
+            }
+        }
+        for e in s.environments.iter().flatten() {
+            self.env_ref(e, &format!("schedule `{}`", name.as_str()));
+        }
+        for g in s.variants.iter().flatten() {
+            match globset::Glob::new(g.as_str()) {
+                Err(e) => self.out.push(
+                    Diagnostic::error(
+                        "aib::glob",
+                        format!(
+                            "bad variant glob `{}` in schedule `{}`",
+                            g.as_str(),
+                            name.as_str()
+                        ),
+                    )
+                    .with_label(g.span(), e.kind().to_string()),
+                ),
+                Ok(glob) => {
+                    let m = glob.compile_matcher();
+                    if !self.file.variants.keys().any(|v| m.is_match(v.as_str())) {
+                        self.out.push(
+                            Diagnostic::warning(
+                                "aib::glob",
+                                format!(
+                                    "variant glob `{}` in schedule `{}` matches no variant",
+                                    g.as_str(),
+                                    name.as_str()
+                                ),
+                            )
+                            .with_label(g.span(), "matches nothing"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn span_of<K, V>(map: &IndexMap<Spanned<K>, V>, key: &K) -> Option<Range<usize>>
+where
+    K: std::hash::Hash + Eq + Clone,
+{
+    map.get_key_value(&Spanned::detached(key.clone()))
+        .map(|(k, _)| k.span())
+}
