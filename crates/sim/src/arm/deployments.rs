@@ -1,0 +1,445 @@
+//! Microsoft.Resources/deployments at resource-group scope: PUT (evaluates the template and
+//! creates its resources at once), GET, list, operations, operation status.
+//! The deployment reports Accepted/Running until `deploy_minutes` have passed, then Succeeded,
+//! or Failed with `DeploymentFailed` and `details` when a resource failed.
+
+use super::template_eval::{self, Scope};
+use super::{ArmErr, image_templates, resources::rg_exists};
+use crate::response::{arm_error, json, not_found, rg_not_found, set_header, set_retry_after};
+use crate::server::Ctx;
+use crate::state::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// A resource a deployment created (or failed to).
+#[derive(Debug, Clone)]
+pub struct DeployedResource {
+    pub id: String,
+    pub name: String,
+    pub rtype: String,
+    pub op_id: String,
+    pub error: Option<ArmErr>,
+}
+
+/// A deployment.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub sub: String,
+    pub rg: String,
+    pub name: String,
+    pub mode: String,
+    pub parameters: Value,
+    pub outputs: Value,
+    pub start: f64,
+    pub correlation_id: String,
+    pub op_id: String,
+    pub template_hash: String,
+    pub resources: Vec<DeployedResource>,
+}
+
+impl Deployment {
+    pub fn id(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Resources/deployments/{}",
+            self.sub, self.rg, self.name
+        )
+    }
+
+    fn state(&self, ctx: &Ctx, now: f64) -> &'static str {
+        if now < self.start + ctx.scenario.deploy_minutes {
+            if now - self.start < 0.01 {
+                "Accepted"
+            } else {
+                "Running"
+            }
+        } else if self.resources.iter().any(|r| r.error.is_some()) {
+            "Failed"
+        } else {
+            "Succeeded"
+        }
+    }
+
+    fn error(&self) -> Value {
+        let details: Vec<Value> = self
+            .resources
+            .iter()
+            .filter_map(|r| {
+                r.error
+                    .as_ref()
+                    .map(|e| json!({"code": e.code, "target": r.id, "message": e.message}))
+            })
+            .collect();
+        json!({
+            "code": "DeploymentFailed",
+            "target": self.id(),
+            "message": "At least one resource deployment operation failed. Please list deployment operations for details. Please see https://aka.ms/arm-deployment-operations for usage details.",
+            "details": details,
+        })
+    }
+
+    fn to_json(&self, ctx: &Ctx, now: f64) -> Value {
+        let state = self.state(ctx, now);
+        let end = (self.start + ctx.scenario.deploy_minutes).min(now.max(self.start));
+        let mut providers: Vec<Value> = Vec::new();
+        for r in &self.resources {
+            let (ns, rt) = r.rtype.split_once('/').unwrap_or((&r.rtype, ""));
+            if !providers.iter().any(|p| {
+                p["namespace"] == json!(ns) && p["resourceTypes"][0]["resourceType"] == json!(rt)
+            }) {
+                providers.push(json!({"namespace": ns, "resourceTypes": [{"resourceType": rt, "locations": [ctx.scenario.default_location]}]}));
+            }
+        }
+        let mut props = json!({
+            "provisioningState": state,
+            "correlationId": self.correlation_id,
+            "timestamp": ctx.clock.stamp(end),
+            "duration": crate::clock::Clock::iso_duration(end - self.start),
+            "mode": self.mode,
+            "parameters": self.parameters,
+            "providers": providers,
+            "dependencies": [],
+            "templateHash": self.template_hash,
+        });
+        if state == "Succeeded" {
+            props["outputs"] = self.outputs.clone();
+            props["outputResources"] =
+                Value::Array(self.resources.iter().map(|r| json!({"id": r.id})).collect());
+        }
+        if state == "Failed" {
+            props["error"] = self.error();
+        }
+        json!({"id": self.id(), "name": self.name, "type": "Microsoft.Resources/deployments", "properties": props})
+    }
+}
+
+fn key(sub: &str, rg: &str, name: &str) -> String {
+    format!(
+        "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.resources/deployments/{name}"
+    )
+    .to_ascii_lowercase()
+}
+
+fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_alphanumeric() || "-_.()".contains(c))
+}
+
+/// PUT
+pub fn put(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    body: &[u8],
+    api_version: &str,
+) -> Response {
+    if !valid_name(name) {
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidDeploymentName",
+            format!(
+                "The deployment name '{name}' is invalid. It must be 1-64 characters matching '^[-\\w\\._\\(\\)]+$'."
+            ),
+        );
+    }
+    if !rg_exists(ctx, st, sub, rg) {
+        return rg_not_found(rg);
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        );
+    };
+    let Some(props) = req.get("properties").and_then(Value::as_object) else {
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: 'Required property 'properties' not found in JSON.'.",
+        );
+    };
+    let mode = props.get("mode").and_then(Value::as_str).unwrap_or("");
+    if !["Incremental", "Complete"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(mode))
+    {
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidDeploymentMode",
+            format!(
+                "The deployment mode '{mode}' is not valid. Supported modes: Incremental, Complete."
+            ),
+        );
+    }
+    let Some(template) = props.get("template") else {
+        if props.get("templateLink").is_some() {
+            return arm_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidTemplateLink",
+                "The simulator cannot download linked templates; pass the template inline in 'properties.template'.",
+            );
+        }
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "The deployment must have 'properties.template' or 'properties.templateLink'.",
+        );
+    };
+    let k = key(sub, rg, name);
+    let now = ctx.clock.now();
+    if let Some(d) = st.deployments.get(&k) {
+        if now < d.start + ctx.scenario.deploy_minutes {
+            return arm_error(
+                StatusCode::CONFLICT,
+                "DeploymentActive",
+                format!(
+                    "Unable to edit or replace deployment '{name}': previous deployment from '{}' is still active (state: Running). Please see https://aka.ms/arm-deploy-resources for usage details.",
+                    ctx.clock.stamp(d.start)
+                ),
+            );
+        }
+    }
+    let scope = Scope {
+        sub: sub.into(),
+        rg: rg.into(),
+        location: ctx.scenario.default_location.clone(),
+        deployment: name.into(),
+    };
+    let params = props
+        .get("parameters")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let (evaluated, ev) = match template_eval::evaluate(scope, template, &params) {
+        Ok(x) => x,
+        Err(e) => return arm_error(StatusCode::BAD_REQUEST, "InvalidTemplate", e.0),
+    };
+    let outputs = match &evaluated.outputs_def {
+        Some(o) => match ev.outputs(o) {
+            Ok(v) => v,
+            Err(e) => {
+                return arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidTemplate",
+                    format!("Deployment template validation failed: '{}'.", e.0),
+                );
+            }
+        },
+        None => json!({}),
+    };
+    let mut created = Vec::new();
+    for r in &evaluated.resources {
+        let rtype = r
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let rname = r
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let op_id = format!("{:016X}", rand::random::<u64>());
+        if rtype.eq_ignore_ascii_case(image_templates::TYPE) {
+            let id = image_templates::template_id(sub, rg, &rname);
+            let error = image_templates::create_or_update(ctx, st, sub, rg, &rname, r).err();
+            created.push(DeployedResource {
+                id,
+                name: rname,
+                rtype: image_templates::TYPE.into(),
+                op_id,
+                error,
+            });
+        } else {
+            let types: Vec<&str> = rtype.split('/').collect();
+            let names: Vec<&str> = rname.split('/').collect();
+            let mut id = format!(
+                "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}",
+                types.first().copied().unwrap_or("")
+            );
+            for (i, t) in types.iter().skip(1).enumerate() {
+                id.push_str(&format!("/{t}/{}", names.get(i).copied().unwrap_or("")));
+            }
+            let mut body = r.clone();
+            if let Some(o) = body.as_object_mut() {
+                o.remove("apiVersion");
+                o.remove("dependsOn");
+                o.insert("id".into(), json!(id));
+                o.entry("properties").or_insert(json!({}));
+                if let Some(p) = o.get_mut("properties").and_then(Value::as_object_mut) {
+                    p.insert("provisioningState".into(), json!("Succeeded"));
+                }
+            }
+            st.generic.insert(id.to_ascii_lowercase(), body);
+            created.push(DeployedResource {
+                id,
+                name: rname,
+                rtype,
+                op_id,
+                error: None,
+            });
+        }
+    }
+    let existed = st.deployments.contains_key(&k);
+    let d = Deployment {
+        sub: sub.into(),
+        rg: rg.into(),
+        name: name.into(),
+        mode: if mode.eq_ignore_ascii_case("complete") {
+            "Complete".into()
+        } else {
+            "Incremental".into()
+        },
+        parameters: evaluated.parameters,
+        outputs,
+        start: now,
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        op_id: format!("{:016X}", rand::random::<u64>()),
+        template_hash: {
+            let h = Sha256::digest(template.to_string().as_bytes());
+            u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]).to_string()
+        },
+        resources: created,
+    };
+    let mut body = d.to_json(ctx, now);
+    body["properties"]["provisioningState"] = json!("Accepted");
+    let url = format!(
+        "{}/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/{name}/operationStatuses/{}?api-version={api_version}",
+        ctx.base_url, d.op_id
+    );
+    st.deployments.insert(k, d);
+    let mut r = json(
+        if existed {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
+        &body,
+    );
+    set_header(&mut r, "Azure-AsyncOperation", &url);
+    set_retry_after(&mut r, ctx.clock.poll_hint_ms());
+    r
+}
+
+/// GET
+pub fn get(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> Response {
+    if !rg_exists(ctx, st, sub, rg) {
+        return rg_not_found(rg);
+    }
+    match st.deployments.get(&key(sub, rg, name)) {
+        Some(d) => json(StatusCode::OK, &d.to_json(ctx, ctx.clock.now())),
+        None => arm_error(
+            StatusCode::NOT_FOUND,
+            "DeploymentNotFound",
+            format!("Deployment '{name}' could not be found."),
+        ),
+    }
+}
+
+/// List in a resource group.
+pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Response {
+    if !rg_exists(ctx, st, sub, rg) {
+        return rg_not_found(rg);
+    }
+    let now = ctx.clock.now();
+    let value: Vec<Value> = st
+        .deployments
+        .values()
+        .filter(|d| d.sub.eq_ignore_ascii_case(sub) && d.rg.eq_ignore_ascii_case(rg))
+        .map(|d| d.to_json(ctx, now))
+        .collect();
+    json(StatusCode::OK, &json!({ "value": value }))
+}
+
+/// `.../deployments/{name}/operations`
+pub fn operations(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> Response {
+    let Some(d) = st.deployments.get(&key(sub, rg, name)) else {
+        return arm_error(
+            StatusCode::NOT_FOUND,
+            "DeploymentNotFound",
+            format!("Deployment '{name}' could not be found."),
+        );
+    };
+    let now = ctx.clock.now();
+    let done = now >= d.start + ctx.scenario.deploy_minutes;
+    let end = (d.start + ctx.scenario.deploy_minutes).min(now);
+    let value: Vec<Value> = d
+        .resources
+        .iter()
+        .map(|r| {
+            let (state, code, msg) = match (&r.error, done) {
+                (_, false) => ("Running", "Accepted".to_string(), json!(null)),
+                (None, true) => ("Succeeded", "Created".to_string(), json!(null)),
+                (Some(e), true) => (
+                    "Failed",
+                    e.status.canonical_reason().unwrap_or("BadRequest").replace(' ', ""),
+                    json!({"status": "Failed", "error": {"code": e.code, "message": e.message}}),
+                ),
+            };
+            let mut p = json!({
+                "provisioningOperation": "Create",
+                "provisioningState": state,
+                "timestamp": ctx.clock.stamp(end),
+                "duration": crate::clock::Clock::iso_duration(end - d.start),
+                "trackingId": crate::arm::stable_guid(&format!("track:{}", r.op_id)),
+                "serviceRequestId": crate::arm::stable_guid(&format!("svc:{}", r.op_id)),
+                "statusCode": code,
+                "targetResource": {"id": r.id, "resourceName": r.name, "resourceType": r.rtype},
+            });
+            if !msg.is_null() {
+                p["statusMessage"] = msg;
+            }
+            json!({"id": format!("{}/operations/{}", d.id(), r.op_id), "operationId": r.op_id, "properties": p})
+        })
+        .collect();
+    json(StatusCode::OK, &json!({ "value": value }))
+}
+
+/// `.../deployments/{name}/operationStatuses/{id}`
+pub fn operation_status(
+    ctx: &Ctx,
+    st: &State,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    op: &str,
+) -> Response {
+    let Some(d) = st
+        .deployments
+        .get(&key(sub, rg, name))
+        .filter(|d| d.op_id.eq_ignore_ascii_case(op))
+    else {
+        return not_found("Microsoft.Resources/deployments/operationStatuses", op, rg);
+    };
+    let now = ctx.clock.now();
+    let state = d.state(ctx, now);
+    let status = match state {
+        "Accepted" | "Running" => "Running",
+        s => s,
+    };
+    let mut body = json!({"id": format!("{}/operationStatuses/{}", d.id(), d.op_id), "name": d.op_id, "status": status, "startTime": ctx.clock.stamp(d.start)});
+    if status != "Running" {
+        body["endTime"] = json!(ctx.clock.stamp(d.start + ctx.scenario.deploy_minutes));
+    }
+    if status == "Failed" {
+        body["error"] = d.error();
+    }
+    let mut r = json(StatusCode::OK, &body);
+    if status == "Running" {
+        set_retry_after(&mut r, ctx.clock.poll_hint_ms());
+    }
+    r
+}
+
+/// DELETE (removes the deployment record only, like ARM).
+pub fn delete(st: &mut State, sub: &str, rg: &str, name: &str) -> Response {
+    match st.deployments.remove(&key(sub, rg, name)) {
+        Some(_) => crate::response::empty(StatusCode::ACCEPTED),
+        None => crate::response::empty(StatusCode::NO_CONTENT),
+    }
+}

@@ -1,0 +1,1010 @@
+//! Microsoft.VirtualMachineImages/imageTemplates: CRUD, run, cancel, runOutputs, and the lazy
+//! build timeline.
+//!
+//! A run's `runSubState` moves Queued (first 10% of the build time) → Building (to 30%) →
+//! Customizing (to 70%) → Validating (to 80%, only with `validate`) → Distributing (to 100%).
+//! `fail` ends at the end of Customizing, `timeout` after `buildTimeoutInMinutes` (0 = 240).
+
+use super::gallery::{self, NewVersion};
+use super::operations::{self, OpFinal, OpKind};
+use super::{ArmErr, stable_guid, valid_aib_name};
+use crate::blob::Blob;
+use crate::customization_log::{self, LogEnd};
+use crate::response::{empty, json, not_found};
+use crate::scenario::OutcomeResult;
+use crate::server::Ctx;
+use crate::state::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use rand::Rng;
+use serde_json::{Map, Value, json};
+
+pub const TYPE: &str = "Microsoft.VirtualMachineImages/imageTemplates";
+const UPDATE_MSG: &str = "Update/Upgrade of image templates is currently not supported. Please change the name of the template you are submitting. For more information, please refer to: https://aka.ms/azvmimagebuilderts";
+const READ_ONLY: &[&str] = &[
+    "provisioningState",
+    "provisioningError",
+    "lastRunStatus",
+    "exactStagingResourceGroup",
+];
+
+/// A stored template.
+#[derive(Debug, Clone)]
+pub struct ImageTemplate {
+    pub sub: String,
+    pub rg: String,
+    pub name: String,
+    pub location: String,
+    pub tags: Value,
+    pub identity: Value,
+    pub properties: Value,
+    pub created: f64,
+    pub staging_rg: String,
+    pub storage_account: String,
+    pub deleting_at: Option<f64>,
+    pub run: Option<Run>,
+    pub run_outputs: Vec<Value>,
+    pub exact_version: Option<String>,
+}
+
+/// The current or last run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub op_id: String,
+    pub start: f64,
+    pub result: OutcomeResult,
+    pub failed_customizer: Option<String>,
+    pub build_minutes: f64,
+    pub timeout_minutes: f64,
+    pub has_validate: bool,
+    pub cancel_at: Option<f64>,
+    pub cancel_op: Option<String>,
+    pub end: Option<RunEnd>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub state: &'static str,
+    pub sub_state: &'static str,
+    pub at: f64,
+    pub message: String,
+}
+
+impl ImageTemplate {
+    pub fn id(&self) -> String {
+        template_id(&self.sub, &self.rg, &self.name)
+    }
+    pub fn staging_rg_id(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}",
+            self.sub, self.staging_rg
+        )
+    }
+    pub fn blob_endpoint(&self, ctx: &Ctx) -> String {
+        format!("{}/blob/{}/", ctx.base_url, self.storage_account)
+    }
+    fn running(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| r.end.is_none())
+    }
+}
+
+pub fn template_id(sub: &str, rg: &str, name: &str) -> String {
+    format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/{TYPE}/{name}")
+}
+
+impl Run {
+    fn planned_end(&self) -> f64 {
+        match self.result {
+            OutcomeResult::Succeed | OutcomeResult::StuckCanceling => {
+                self.start + self.build_minutes
+            }
+            OutcomeResult::Fail => self.start + self.build_minutes * 0.7,
+            OutcomeResult::Timeout => self.start + self.timeout_minutes,
+        }
+    }
+
+    fn sub_state_at(&self, t: f64) -> &'static str {
+        let x = if self.build_minutes > 0.0 {
+            (t - self.start) / self.build_minutes
+        } else {
+            1.0
+        };
+        let s = if x < 0.1 {
+            "Queued"
+        } else if x < 0.3 {
+            "Building"
+        } else if x < 0.7 {
+            "Customizing"
+        } else if self.has_validate && x < 0.8 {
+            "Validating"
+        } else {
+            "Distributing"
+        };
+        if self.result == OutcomeResult::Timeout && matches!(s, "Validating" | "Distributing") {
+            return "Customizing";
+        }
+        s
+    }
+}
+
+fn strip_read_only(props: &Value) -> Value {
+    let mut p = props.clone();
+    if let Some(o) = p.as_object_mut() {
+        for k in READ_ONLY {
+            o.remove(*k);
+        }
+        if let Some(src) = o.get_mut("source").and_then(Value::as_object_mut) {
+            src.remove("exactVersion");
+        }
+    }
+    p
+}
+
+fn strip_identity(id: &Value) -> Value {
+    let mut id = id.clone();
+    if let Some(uais) = id
+        .get_mut("userAssignedIdentities")
+        .and_then(Value::as_object_mut)
+    {
+        for v in uais.values_mut() {
+            *v = json!({});
+        }
+    }
+    id
+}
+
+fn get_ci<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    o.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+/// Validate a PUT body; returns (location, tags, identity, properties).
+fn validate(ctx: &Ctx, name: &str, body: &Value) -> Result<(String, Value, Value, Value), ArmErr> {
+    if !valid_aib_name(name) {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            format!(
+                "The imageTemplateName '{name}' is invalid. It must match the pattern '^[A-Za-z0-9-_.]{{1,64}}$'."
+            ),
+        ));
+    }
+    let Some(obj) = body.as_object() else {
+        return Err(ArmErr::bad_request(
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        ));
+    };
+    let location = get_ci(obj, "location")
+        .and_then(Value::as_str)
+        .map(|s| s.to_ascii_lowercase().replace(' ', ""));
+    let Some(location) = location.filter(|l| !l.is_empty()) else {
+        return Err(ArmErr::bad_request(
+            "LocationRequired",
+            "The location property is required for this definition.",
+        ));
+    };
+    let Some(identity) = get_ci(obj, "identity").filter(|v| v.is_object()) else {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            "Missing required property 'identity'. An image template requires an identity.",
+        ));
+    };
+    let id_type = identity.get("type").and_then(Value::as_str).unwrap_or("");
+    if !["UserAssigned", "None"]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(id_type))
+    {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            format!("Identity type '{id_type}' is not supported. Supported: UserAssigned, None."),
+        ));
+    }
+    if let Some(uais) = identity
+        .get("userAssignedIdentities")
+        .and_then(Value::as_object)
+    {
+        for k in uais.keys() {
+            if ctx.is_missing(k) {
+                return Err(ArmErr::bad_request(
+                    "InvalidParameter",
+                    format!(
+                        "The user-assigned identity '{k}' was not found. Check that it exists and that the caller has access to it."
+                    ),
+                ));
+            }
+        }
+    }
+    let Some(props) = get_ci(obj, "properties").filter(|v| v.is_object()) else {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            "Missing required property 'properties'.",
+        ));
+    };
+    let Some(source) = props.get("source").and_then(Value::as_object) else {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            "Missing required property 'properties.source'.",
+        ));
+    };
+    let stype = source.get("type").and_then(Value::as_str).unwrap_or("");
+    if !["PlatformImage", "ManagedImage", "SharedImageVersion"]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(stype))
+    {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            format!("BadSourceType: source type '{stype}' is not supported."),
+        ));
+    }
+    let Some(dist) = props
+        .get("distribute")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+    else {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            "Missing required property 'properties.distribute'.",
+        ));
+    };
+    for d in dist {
+        let dt = d.get("type").and_then(Value::as_str).unwrap_or("");
+        if !["ManagedImage", "SharedImage", "VHD"]
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(dt))
+        {
+            return Err(ArmErr::bad_request(
+                "InvalidParameter",
+                format!("BadDistributeType: distribute type '{dt}' is not supported."),
+            ));
+        }
+        let ron = d.get("runOutputName").and_then(Value::as_str).unwrap_or("");
+        if !valid_aib_name(ron) {
+            return Err(ArmErr::bad_request(
+                "InvalidParameter",
+                format!(
+                    "The runOutputName '{ron}' is invalid. It must match '^[A-Za-z0-9-_.]{{1,64}}$'."
+                ),
+            ));
+        }
+    }
+    if let Some(cs) = props.get("customize") {
+        let Some(cs) = cs.as_array() else {
+            return Err(ArmErr::bad_request(
+                "InvalidParameter",
+                "properties.customize must be an array.",
+            ));
+        };
+        for c in cs {
+            let ct = c.get("type").and_then(Value::as_str).unwrap_or("");
+            if ![
+                "Shell",
+                "PowerShell",
+                "File",
+                "WindowsRestart",
+                "WindowsUpdate",
+            ]
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(ct))
+            {
+                return Err(ArmErr::bad_request(
+                    "InvalidParameter",
+                    format!("BadCustomizerType: customizer type '{ct}' is not supported."),
+                ));
+            }
+        }
+    }
+    if let Some(bt) = props.get("buildTimeoutInMinutes") {
+        match bt.as_i64() {
+            Some(n) if (0..=960).contains(&n) => {}
+            _ => {
+                return Err(ArmErr::bad_request(
+                    "InvalidParameter",
+                    "The value of buildTimeoutInMinutes must be an integer between 0 and 960.",
+                ));
+            }
+        }
+    }
+    let tags = get_ci(obj, "tags").cloned().unwrap_or_else(|| json!({}));
+    Ok((
+        location,
+        tags,
+        strip_identity(identity),
+        strip_read_only(props),
+    ))
+}
+
+fn random_account_name() -> String {
+    const CH: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..24)
+        .map(|_| CH[rng.random_range(0..CH.len())] as char)
+        .collect()
+}
+
+/// Create or (no-op) update a template. Returns `true` when it was created.
+pub fn create_or_update(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    body: &Value,
+) -> Result<bool, ArmErr> {
+    if ctx.is_missing(&format!("/subscriptions/{sub}/resourceGroups/{rg}")) {
+        return Err(ArmErr::new(
+            StatusCode::NOT_FOUND,
+            "ResourceGroupNotFound",
+            format!("Resource group '{rg}' could not be found."),
+        ));
+    }
+    let (location, tags, identity, props) = validate(ctx, name, body)?;
+    let key = template_id(sub, rg, name).to_ascii_lowercase();
+    let now = ctx.clock.now();
+    if let Some(t) = st.templates.get_mut(&key) {
+        if t.deleting_at.is_some() {
+            return Err(ArmErr::conflict(
+                "Conflict",
+                format!("The image template '{name}' is being deleted."),
+            ));
+        }
+        if t.properties != props || t.identity != identity || t.location != location {
+            return Err(ArmErr::conflict("Conflict", UPDATE_MSG));
+        }
+        t.tags = tags;
+        return Ok(false);
+    }
+    let staging_rg = match props
+        .get("stagingResourceGroup")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        Some(id) => id.rsplit('/').next().unwrap_or(id).to_string(),
+        None => format!("IT_{rg}_{name}_{}", uuid::Uuid::new_v4()),
+    };
+    st.templates.insert(
+        key,
+        ImageTemplate {
+            sub: sub.to_string(),
+            rg: rg.to_string(),
+            name: name.to_string(),
+            location,
+            tags,
+            identity,
+            properties: props,
+            created: now,
+            staging_rg,
+            storage_account: random_account_name(),
+            deleting_at: None,
+            run: None,
+            run_outputs: Vec::new(),
+            exact_version: None,
+        },
+    );
+    Ok(true)
+}
+
+fn provisioning_state(ctx: &Ctx, t: &ImageTemplate, now: f64) -> &'static str {
+    if t.deleting_at.is_some() {
+        "Deleting"
+    } else if now < t.created + ctx.scenario.create_minutes {
+        "Creating"
+    } else {
+        "Succeeded"
+    }
+}
+
+/// Full JSON of a template, as GET and list return it.
+pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64) -> Value {
+    let mut identity = t.identity.clone();
+    if let Some(uais) = identity
+        .get_mut("userAssignedIdentities")
+        .and_then(Value::as_object_mut)
+    {
+        for (k, v) in uais.iter_mut() {
+            let lk = k.to_ascii_lowercase();
+            *v = json!({"principalId": stable_guid(&format!("principal:{lk}")), "clientId": stable_guid(&format!("client:{lk}"))});
+        }
+    }
+    let mut props = t.properties.clone();
+    if let Some(o) = props.as_object_mut() {
+        o.entry("buildTimeoutInMinutes").or_insert(json!(0));
+        o.entry("vmProfile")
+            .or_insert(json!({"vmSize": "", "osDiskSizeGB": 0}));
+        o.insert(
+            "provisioningState".into(),
+            json!(provisioning_state(ctx, t, now)),
+        );
+        o.insert("exactStagingResourceGroup".into(), json!(t.staging_rg_id()));
+        if let (Some(ev), Some(src)) = (
+            &t.exact_version,
+            o.get_mut("source").and_then(Value::as_object_mut),
+        ) {
+            src.insert("exactVersion".into(), json!(ev));
+        }
+        if let Some(run) = &t.run {
+            o.insert("lastRunStatus".into(), last_run_status(ctx, run, now));
+        }
+    }
+    json!({
+        "id": t.id(),
+        "name": t.name,
+        "type": TYPE,
+        "location": t.location,
+        "tags": t.tags,
+        "identity": identity,
+        "properties": props,
+    })
+}
+
+fn last_run_status(ctx: &Ctx, run: &Run, now: f64) -> Value {
+    let (state, sub, end, msg) = match &run.end {
+        Some(e) => (
+            e.state,
+            e.sub_state,
+            ctx.clock.stamp(e.at),
+            e.message.clone(),
+        ),
+        None => {
+            let sub = run.sub_state_at(now.min(run.cancel_at.unwrap_or(now)));
+            let state = if run.cancel_at.is_some() {
+                "Canceling"
+            } else {
+                "Running"
+            };
+            (
+                state,
+                sub,
+                "0001-01-01T00:00:00Z".to_string(),
+                String::new(),
+            )
+        }
+    };
+    json!({"startTime": ctx.clock.stamp(run.start), "endTime": end, "runState": state, "runSubState": sub, "message": msg})
+}
+
+/// Advance runs and deletions to `now`.
+pub fn tick(ctx: &Ctx, st: &mut State, now: f64) {
+    let gone: Vec<String> = st
+        .templates
+        .iter()
+        .filter(|(_, t)| {
+            t.deleting_at
+                .is_some_and(|d| now >= d + ctx.scenario.delete_minutes)
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in gone {
+        if let Some(t) = st.templates.remove(&k) {
+            let acct = t.storage_account.clone();
+            st.blobs.retain(|(a, _), _| *a != acct);
+        }
+    }
+    let active: Vec<String> = st
+        .templates
+        .iter()
+        .filter(|(_, t)| t.running())
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in active {
+        let Some(mut t) = st.templates.remove(&k) else {
+            continue;
+        };
+        advance(ctx, st, &mut t, now);
+        st.templates.insert(k, t);
+    }
+}
+
+fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
+    let Some(run) = t.run.clone() else { return };
+    if run.end.is_some() {
+        return;
+    }
+    if let Some(c) = run.cancel_at {
+        if run.result == OutcomeResult::StuckCanceling {
+            return;
+        }
+        let at = c + ctx.scenario.cancel_minutes;
+        if now >= at {
+            let sub_state = run.sub_state_at(c);
+            finish(
+                st,
+                t,
+                RunEnd {
+                    state: "Canceled",
+                    sub_state,
+                    at,
+                    message: "The build was canceled by the user.".into(),
+                },
+                None,
+            );
+        }
+        return;
+    }
+    let end = run.planned_end();
+    if now < end {
+        return;
+    }
+    match run.result {
+        OutcomeResult::Succeed | OutcomeResult::StuckCanceling => {
+            let mut outputs = Vec::new();
+            let mut error: Option<ArmErr> = None;
+            let dists = t
+                .properties
+                .get("distribute")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for d in &dists {
+                let ron = d
+                    .get("runOutputName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("output")
+                    .to_string();
+                let dt = d
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                let (artifact_id, artifact_uri) = match dt.as_str() {
+                    "sharedimage" => {
+                        let nv = NewVersion {
+                            gallery_image_id: d
+                                .get("galleryImageId")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
+                            regions: gallery::target_regions(d, &t.location),
+                            exclude_from_latest: d
+                                .get("excludeFromLatest")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false),
+                            source_id: format!(
+                                "{}/providers/Microsoft.Compute/images/IntermediateImage-{}",
+                                t.staging_rg_id(),
+                                ron
+                            ),
+                            os_disk_gb: t
+                                .properties
+                                .pointer("/vmProfile/osDiskSizeGB")
+                                .and_then(Value::as_u64)
+                                .filter(|n| *n > 0)
+                                .unwrap_or(127),
+                            tags: d.get("artifactTags").cloned().unwrap_or_else(|| json!({})),
+                            location: t.location.clone(),
+                        };
+                        match gallery::create_version(ctx, st, end, nv) {
+                            Ok(id) => (Some(id), None),
+                            Err(e) => {
+                                error = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    "managedimage" => (
+                        d.get("imageId").and_then(Value::as_str).map(str::to_string),
+                        None,
+                    ),
+                    _ => {
+                        let uri = d
+                            .get("uri")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| {
+                                format!("{}vhds/{}-{}.vhd", t.blob_endpoint(ctx), t.name, ron)
+                            });
+                        (None, Some(uri))
+                    }
+                };
+                let mut props = json!({"provisioningState": "Succeeded"});
+                if let Some(a) = artifact_id {
+                    props["artifactId"] = json!(a);
+                }
+                if let Some(u) = artifact_uri {
+                    props["artifactUri"] = json!(u);
+                }
+                outputs.push(json!({
+                    "id": format!("{}/runOutputs/{}", t.id(), ron),
+                    "name": ron,
+                    "type": format!("{TYPE}/runOutputs"),
+                    "properties": props,
+                }));
+            }
+            match error {
+                None => {
+                    t.run_outputs = outputs;
+                    finish(
+                        st,
+                        t,
+                        RunEnd {
+                            state: "Succeeded",
+                            sub_state: "Distributing",
+                            at: end,
+                            message: String::new(),
+                        },
+                        None,
+                    );
+                }
+                Some(e) => {
+                    t.run_outputs = outputs;
+                    let message = format!(
+                        "Failed while distributing: Distribution to the Azure Compute Gallery failed. Error: {}: {}. OperationId: {}",
+                        e.code, e.message, run.op_id
+                    );
+                    let err = json!({"code": "DistributionFailed", "message": message});
+                    finish(
+                        st,
+                        t,
+                        RunEnd {
+                            state: "Failed",
+                            sub_state: "Distributing",
+                            at: end,
+                            message,
+                        },
+                        Some(err),
+                    );
+                }
+            }
+        }
+        OutcomeResult::Fail | OutcomeResult::Timeout => {
+            let guid = uuid::Uuid::new_v4().to_string();
+            let kind = if run.result == OutcomeResult::Fail {
+                LogEnd::Failed
+            } else {
+                LogEnd::Timeout
+            };
+            let log = customization_log::render(ctx, t, &run, kind, end);
+            let blob_name = format!("{guid}/customization.log");
+            let url = format!("{}packerlogs/{}", t.blob_endpoint(ctx), blob_name);
+            st.blobs
+                .entry((t.storage_account.clone(), "packerlogs".into()))
+                .or_default()
+                .insert(blob_name, Blob::new(log.into_bytes(), ctx.clock.utc(end)));
+            let message = if run.result == OutcomeResult::Fail {
+                format!(
+                    "Failed while waiting for packerizer: Microservice has failed: Failed while processing request: Error when executing packerizer: Packer build command has failed: exit status 1. During the image build, a failure has occurred. Please review the build log to identify which build/customization step failed. For more troubleshooting steps go to https://aka.ms/azvmimagebuilderts. Image Build log location: {url}. OperationId: {}. Use this operationId to search packer logs.",
+                    run.op_id
+                )
+            } else {
+                format!(
+                    "Failed while waiting for packerizer: Timeout waiting for microservice to complete: 'context deadline exceeded'. The build exceeded buildTimeoutInMinutes ({} minutes). Image Build log location: {url}. OperationId: {}.",
+                    run.timeout_minutes, run.op_id
+                )
+            };
+            let code = if run.result == OutcomeResult::Fail {
+                "PackerBuildFailed"
+            } else {
+                "BuildTimeout"
+            };
+            let err = json!({"code": code, "message": message});
+            let sub_state = "Customizing";
+            finish(
+                st,
+                t,
+                RunEnd {
+                    state: "Failed",
+                    sub_state,
+                    at: end,
+                    message,
+                },
+                Some(err),
+            );
+        }
+    }
+}
+
+fn finish(st: &mut State, t: &mut ImageTemplate, end: RunEnd, error: Option<Value>) {
+    let Some(run) = t.run.as_mut() else { return };
+    let status: &'static str = match end.state {
+        "Succeeded" => "Succeeded",
+        "Canceled" => "Canceled",
+        _ => "Failed",
+    };
+    if let Some(op) = st.operations.get_mut(&run.op_id.to_ascii_lowercase()) {
+        op.fin = Some(OpFinal {
+            status,
+            end: end.at,
+            error: error.clone(),
+        });
+    }
+    if let Some(cid) = &run.cancel_op {
+        if let Some(op) = st.operations.get_mut(&cid.to_ascii_lowercase()) {
+            op.fin = Some(OpFinal {
+                status: "Succeeded",
+                end: end.at,
+                error: None,
+            });
+        }
+    }
+    run.end = Some(end);
+}
+
+fn lookup<'a>(st: &'a State, sub: &str, rg: &str, name: &str) -> Option<&'a ImageTemplate> {
+    st.templates
+        .get(&template_id(sub, rg, name).to_ascii_lowercase())
+}
+
+/// PUT
+pub fn put(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    body: &Value,
+    api_version: &str,
+) -> Response {
+    match create_or_update(ctx, st, sub, rg, name, body) {
+        Err(e) => e.into_response(),
+        Ok(created) => {
+            let now = ctx.clock.now();
+            let key = template_id(sub, rg, name).to_ascii_lowercase();
+            let Some(t) = st.templates.get(&key) else {
+                return not_found(TYPE, name, rg);
+            };
+            let body = to_json(ctx, t, now);
+            let location = t.location.clone();
+            let created_at = t.created + ctx.scenario.create_minutes;
+            let mut r = json(
+                if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                },
+                &body,
+            );
+            let done = if created { Some(created_at) } else { Some(now) };
+            let op = operations::new_op(st, sub, &location, OpKind::Create, &key, now, done);
+            if let Some(o) = st.operations.get(&op.to_ascii_lowercase()) {
+                let url = o.url(ctx, api_version);
+                operations::add_lro_headers(ctx, &mut r, &url, true, false);
+            }
+            r
+        }
+    }
+}
+
+/// GET
+pub fn get(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> Response {
+    if ctx.is_missing(&format!("/subscriptions/{sub}/resourceGroups/{rg}")) {
+        return crate::response::rg_not_found(rg);
+    }
+    match lookup(st, sub, rg, name) {
+        Some(t) => json(StatusCode::OK, &to_json(ctx, t, ctx.clock.now())),
+        None => not_found(TYPE, name, rg),
+    }
+}
+
+/// List by RG (`rg = Some`) or subscription.
+pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: Option<&str>) -> Response {
+    if let Some(rg) = rg {
+        if ctx.is_missing(&format!("/subscriptions/{sub}/resourceGroups/{rg}")) {
+            return crate::response::rg_not_found(rg);
+        }
+    }
+    let now = ctx.clock.now();
+    let value: Vec<Value> = st
+        .templates
+        .values()
+        .filter(|t| {
+            t.sub.eq_ignore_ascii_case(sub) && rg.is_none_or(|rg| t.rg.eq_ignore_ascii_case(rg))
+        })
+        .map(|t| to_json(ctx, t, now))
+        .collect();
+    json(StatusCode::OK, &json!({ "value": value }))
+}
+
+/// DELETE
+pub fn delete(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    api_version: &str,
+) -> Response {
+    let key = template_id(sub, rg, name).to_ascii_lowercase();
+    let now = ctx.clock.now();
+    let Some(t) = st.templates.get_mut(&key) else {
+        return empty(StatusCode::NO_CONTENT);
+    };
+    if t.running() {
+        return ArmErr::conflict(
+            "Conflict",
+            format!("Cannot delete image template '{name}' while a build is running (runState Running or Canceling). Cancel the build and wait for it to finish first."),
+        )
+        .into_response();
+    }
+    let start = *t.deleting_at.get_or_insert(now);
+    let location = t.location.clone();
+    let op = operations::new_op(
+        st,
+        sub,
+        &location,
+        OpKind::Delete,
+        &key,
+        start,
+        Some(start + ctx.scenario.delete_minutes),
+    );
+    let mut r = empty(StatusCode::ACCEPTED);
+    if let Some(o) = st.operations.get(&op.to_ascii_lowercase()) {
+        let url = o.url(ctx, api_version);
+        operations::add_lro_headers(ctx, &mut r, &url, false, true);
+    }
+    r
+}
+
+/// POST /run
+pub fn run(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    api_version: &str,
+) -> Result<Response, ArmErr> {
+    let key = template_id(sub, rg, name).to_ascii_lowercase();
+    let now = ctx.clock.now();
+    let published = |st: &State, p: &str, o: &str, s: &str, loc: &str| {
+        super::platform_images::latest(ctx, st, p, o, s, loc)
+    };
+    let Some(t) = st.templates.get(&key) else {
+        return Err(ArmErr::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!("The Resource '{TYPE}/{name}' under resource group '{rg}' was not found."),
+        ));
+    };
+    if t.deleting_at.is_some() {
+        return Err(ArmErr::conflict(
+            "Conflict",
+            format!("The image template '{name}' is being deleted."),
+        ));
+    }
+    if now < t.created + ctx.scenario.create_minutes {
+        return Err(ArmErr::conflict(
+            "Conflict",
+            format!(
+                "The image template '{name}' is still being created (provisioningState Creating)."
+            ),
+        ));
+    }
+    if t.running() {
+        return Err(ArmErr::conflict(
+            "Conflict",
+            format!(
+                "The image template '{name}' already has a build in progress. Concurrent runs of the same image template are not supported; wait for the current run to finish or cancel it."
+            ),
+        ));
+    }
+    let src = t.properties.get("source").cloned().unwrap_or_default();
+    let exact = if src
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.eq_ignore_ascii_case("PlatformImage"))
+    {
+        let s = |k: &str| src.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let v = s("version");
+        if v.eq_ignore_ascii_case("latest") || v.is_empty() {
+            Some(published(
+                st,
+                &s("publisher"),
+                &s("offer"),
+                &s("sku"),
+                &t.location,
+            ))
+        } else {
+            Some(v)
+        }
+    } else if src
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.eq_ignore_ascii_case("SharedImageVersion"))
+    {
+        src.get("imageVersionId")
+            .and_then(Value::as_str)
+            .and_then(|id| id.rsplit('/').next())
+            .map(str::to_string)
+    } else {
+        None
+    };
+    let rule = ctx.outcome_for(name);
+    let timeout = t
+        .properties
+        .get("buildTimeoutInMinutes")
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0)
+        .unwrap_or(240) as f64;
+    let has_validate = t.properties.get("validate").is_some_and(|v| !v.is_null());
+    let location = t.location.clone();
+    let op_id = operations::new_op(st, sub, &location, OpKind::Run, &key, now, None);
+    let Some(t) = st.templates.get_mut(&key) else {
+        return Err(ArmErr::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            "template vanished",
+        ));
+    };
+    t.exact_version = exact;
+    t.run_outputs.clear();
+    t.run = Some(Run {
+        op_id: op_id.clone(),
+        start: now,
+        result: rule.result,
+        failed_customizer: rule.failed_customizer.clone(),
+        build_minutes: rule.build_minutes.unwrap_or(ctx.scenario.build_minutes),
+        timeout_minutes: timeout,
+        has_validate,
+        cancel_at: None,
+        cancel_op: None,
+        end: None,
+    });
+    let mut r = empty(StatusCode::ACCEPTED);
+    if let Some(o) = st.operations.get(&op_id.to_ascii_lowercase()) {
+        let url = o.url(ctx, api_version);
+        operations::add_lro_headers(ctx, &mut r, &url, true, true);
+    }
+    Ok(r)
+}
+
+/// POST /cancel
+pub fn cancel(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    api_version: &str,
+) -> Response {
+    let key = template_id(sub, rg, name).to_ascii_lowercase();
+    let now = ctx.clock.now();
+    let Some(t) = st.templates.get(&key) else {
+        return not_found(TYPE, name, rg);
+    };
+    let location = t.location.clone();
+    let Some(run) = t.run.as_ref().filter(|r| r.end.is_none()) else {
+        return ArmErr::conflict(
+            "Conflict",
+            format!("There is no running build to cancel for image template '{name}'."),
+        )
+        .into_response();
+    };
+    if let Some(existing) = run.cancel_op.clone() {
+        let mut r = empty(StatusCode::ACCEPTED);
+        if let Some(o) = st.operations.get(&existing.to_ascii_lowercase()) {
+            let url = o.url(ctx, api_version);
+            operations::add_lro_headers(ctx, &mut r, &url, true, true);
+        }
+        return r;
+    }
+    let op_id = operations::new_op(st, sub, &location, OpKind::Cancel, &key, now, None);
+    if let Some(run) = st.templates.get_mut(&key).and_then(|t| t.run.as_mut()) {
+        run.cancel_at = Some(now);
+        run.cancel_op = Some(op_id.clone());
+    }
+    let mut r = empty(StatusCode::ACCEPTED);
+    if let Some(o) = st.operations.get(&op_id.to_ascii_lowercase()) {
+        let url = o.url(ctx, api_version);
+        operations::add_lro_headers(ctx, &mut r, &url, true, true);
+    }
+    r
+}
+
+/// GET /runOutputs and /runOutputs/{name}
+pub fn run_outputs(st: &State, sub: &str, rg: &str, name: &str, output: Option<&str>) -> Response {
+    let Some(t) = lookup(st, sub, rg, name) else {
+        return not_found(TYPE, name, rg);
+    };
+    match output {
+        None => json(StatusCode::OK, &json!({ "value": t.run_outputs })),
+        Some(o) => match t.run_outputs.iter().find(|v| {
+            v.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(o))
+        }) {
+            Some(v) => json(StatusCode::OK, v),
+            None => not_found(&format!("{TYPE}/runOutputs"), &format!("{name}/{o}"), rg),
+        },
+    }
+}

@@ -1,0 +1,157 @@
+//! AIB async operations: `GET /subscriptions/{sub}/providers/Microsoft.VirtualMachineImages/locations/{loc}/operations/{id}`
+//! returning `{id, name, status, startTime, endTime, error}` with status
+//! `InProgress | Succeeded | Failed | Canceled`.
+
+use crate::response::{arm_error, json, set_header, set_retry_after};
+use crate::server::Ctx;
+use crate::state::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+/// What an operation tracks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Create,
+    Delete,
+    Run,
+    Cancel,
+}
+
+/// A final status set when the tracked thing finishes.
+#[derive(Debug, Clone)]
+pub struct OpFinal {
+    pub status: &'static str,
+    pub end: f64,
+    pub error: Option<Value>,
+}
+
+/// One operation.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub id: String,
+    pub sub: String,
+    pub location: String,
+    pub kind: OpKind,
+    pub template_key: String,
+    pub start: f64,
+    /// For Create/Delete: the time it completes.
+    pub done_at: Option<f64>,
+    pub fin: Option<OpFinal>,
+    pub polls: u32,
+}
+
+impl Operation {
+    pub fn url(&self, ctx: &Ctx, api_version: &str) -> String {
+        format!(
+            "{}/subscriptions/{}/providers/Microsoft.VirtualMachineImages/locations/{}/operations/{}?api-version={}",
+            ctx.base_url, self.sub, self.location, self.id, api_version
+        )
+    }
+
+    fn status(&self, now: f64) -> (&'static str, Option<f64>, Option<Value>) {
+        if let Some(f) = &self.fin {
+            return (f.status, Some(f.end), f.error.clone());
+        }
+        match self.done_at {
+            Some(t) if now >= t => ("Succeeded", Some(t), None),
+            _ => ("InProgress", None, None),
+        }
+    }
+}
+
+/// Create an operation and return its id.
+pub fn new_op(
+    st: &mut State,
+    sub: &str,
+    location: &str,
+    kind: OpKind,
+    template_key: &str,
+    start: f64,
+    done_at: Option<f64>,
+) -> String {
+    let id = uuid::Uuid::new_v4().to_string().to_uppercase();
+    st.operations.insert(
+        id.to_ascii_lowercase(),
+        Operation {
+            id: id.clone(),
+            sub: sub.to_string(),
+            location: location.to_ascii_lowercase().replace(' ', ""),
+            kind,
+            template_key: template_key.to_string(),
+            start,
+            done_at,
+            fin: None,
+            polls: 0,
+        },
+    );
+    id
+}
+
+/// Add `Azure-AsyncOperation` (and optionally `Location`) plus the retry hint.
+pub fn add_lro_headers(ctx: &Ctx, r: &mut Response, url: &str, async_op: bool, location: bool) {
+    if async_op {
+        set_header(r, "Azure-AsyncOperation", url);
+    }
+    if location {
+        set_header(r, "Location", url);
+    }
+    set_retry_after(r, ctx.clock.poll_hint_ms());
+}
+
+/// `GET .../locations/{loc}/operations/{id}`
+pub fn get(ctx: &Ctx, st: &mut State, sub: &str, id: &str, api_version: &str) -> Response {
+    let now = ctx.clock.now();
+    let Some(op) = st.operations.get_mut(&id.to_ascii_lowercase()) else {
+        return arm_error(
+            StatusCode::NOT_FOUND,
+            "OperationNotFound",
+            format!("The operation '{id}' could not be found."),
+        );
+    };
+    if !op.sub.eq_ignore_ascii_case(sub) {
+        return arm_error(
+            StatusCode::NOT_FOUND,
+            "OperationNotFound",
+            format!("The operation '{id}' could not be found."),
+        );
+    }
+    op.polls += 1;
+    if op.polls <= ctx.scenario.faults.operation_status_errors {
+        return arm_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "Encountered internal server error while reading the operation status.",
+        );
+    }
+    let op = op.clone();
+    let (status, end, error) = op.status(now);
+    let mut body = json!({
+        "id": format!("/subscriptions/{}/providers/Microsoft.VirtualMachineImages/locations/{}/operations/{}", op.sub, op.location, op.id),
+        "name": op.id,
+        "status": status,
+        "startTime": ctx.clock.stamp(op.start),
+    });
+    if let Some(e) = end {
+        body["endTime"] = json!(ctx.clock.stamp(e));
+    }
+    if let Some(e) = error {
+        body["error"] = e;
+    }
+    let in_progress = status == "InProgress";
+    // A Location-style poll (delete) answers 202 while running, as the ARM async contract says.
+    let code = if in_progress && op.kind == OpKind::Delete {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    let mut r = json(code, &body);
+    if in_progress {
+        set_retry_after(&mut r, ctx.clock.poll_hint_ms());
+        if op.kind == OpKind::Delete {
+            let url = op.url(ctx, api_version);
+            set_header(&mut r, "Location", &url);
+        }
+    }
+    r
+}

@@ -1,0 +1,714 @@
+//! Request routing: classification into operations, faults, auth, api-version, dispatch.
+//!
+//! ARM paths are matched case-insensitively:
+//! - `/subscriptions/{s}/resourcegroups/{rg}` (GET)
+//! - `.../resourcegroups/{rg}/providers/Microsoft.Resources/deployments[/{name}[/operations|/operationStatuses/{id}]]`
+//!   and `.../resourcegroups/{rg}/deployments/{name}/operations`
+//! - `.../resourcegroups/{rg}/providers/Microsoft.VirtualMachineImages/imageTemplates[/{name}[/run|/cancel|/runOutputs[/{out}]]]`
+//! - `/subscriptions/{s}/providers/Microsoft.VirtualMachineImages/imageTemplates`
+//! - `/subscriptions/{s}/providers/Microsoft.VirtualMachineImages/locations/{loc}/operations/{id}`
+//! - `/subscriptions/{s}/providers/Microsoft.Compute/locations/{loc}/publishers/{p}/artifacttypes/vmimage/offers/{o}/skus/{k}/versions`
+//! - `.../providers/Microsoft.Compute/galleries/{g}[/images/{i}[/versions[/{v}]]]`
+//! - `.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/{n}`
+//! - `.../providers/Microsoft.Storage/storageAccounts[/{n}[/listKeys]]`
+//! - any other `.../resourcegroups/{rg}/providers/...` GET: resources created by deployments.
+
+use crate::arm::{
+    deployments, gallery, image_templates, operations, platform_images, resources, storage,
+};
+use crate::blob::{self, Access, BlobReq};
+use crate::faults::{self, Fault};
+use crate::response::{arm_error, json, set_header};
+use crate::server::{Sim, lock};
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::response::Response;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+enum Arm {
+    RgGet(String),
+    DeplList(String),
+    Depl(String, String),
+    DeplOps(String, String),
+    DeplOpStatus(String, String, String),
+    ItList(Option<String>),
+    It(String, String),
+    ItRun(String, String),
+    ItCancel(String, String),
+    ItOutputs(String, String, Option<String>),
+    OpGet(String),
+    Platform(String, String, String, String),
+    Gallery(String, String),
+    GalleryImage(String, String, String),
+    Versions(String, String, String),
+    Version(String, String, String, String),
+    Identity(String, String),
+    SaList(String),
+    SaGet(String, String),
+    SaKeys(String, String),
+    Generic(String, String, String, String),
+}
+
+#[derive(Debug)]
+enum Route {
+    SimStats,
+    SimPublish,
+    Token,
+    Blob {
+        account: String,
+        container: String,
+        blob: Option<String>,
+    },
+    Arm {
+        op: &'static str,
+        sub: String,
+        arm: Arm,
+    },
+    Unknown,
+}
+
+fn classify(method: &Method, segs: &[String]) -> Route {
+    let l: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let l: Vec<&str> = l.iter().map(String::as_str).collect();
+    let o = |i: usize| segs.get(i).cloned().unwrap_or_default();
+    let get = method == Method::GET;
+    match l.as_slice() {
+        ["_sim", "stats"] if get => return Route::SimStats,
+        ["_sim", "publish"] if method == Method::POST => return Route::SimPublish,
+        ["msi", "token"] if get => return Route::Token,
+        ["blob", _, _, ..] if get || method == Method::HEAD => {
+            let blob = if segs.len() > 3 {
+                Some(segs[3..].join("/"))
+            } else {
+                None
+            };
+            return Route::Blob {
+                account: o(1),
+                container: o(2),
+                blob,
+            };
+        }
+        _ => {}
+    }
+    let ["subscriptions", _, rest @ ..] = l.as_slice() else {
+        return Route::Unknown;
+    };
+    let sub = o(1);
+    let r = |i: usize| o(i + 2);
+    let m = method.clone();
+    let (op, arm): (&'static str, Arm) = match (rest, m) {
+        (["resourcegroups", _], Method::GET) => ("resourceGroups.get", Arm::RgGet(r(1))),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.resources",
+                "deployments",
+            ],
+            Method::GET,
+        ) => ("deployments.list", Arm::DeplList(r(1))),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.resources",
+                "deployments",
+                _,
+            ],
+            m,
+        ) => {
+            let op = match m {
+                Method::PUT => "deployments.put",
+                Method::GET => "deployments.get",
+                Method::DELETE => "deployments.delete",
+                _ => return Route::Unknown,
+            };
+            (op, Arm::Depl(r(1), r(5)))
+        }
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.resources",
+                "deployments",
+                _,
+                "operations",
+            ],
+            Method::GET,
+        ) => ("deploymentOperations.list", Arm::DeplOps(r(1), r(5))),
+        (["resourcegroups", _, "deployments", _, "operations"], Method::GET) => {
+            ("deploymentOperations.list", Arm::DeplOps(r(1), r(3)))
+        }
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.resources",
+                "deployments",
+                _,
+                "operationstatuses",
+                _,
+            ],
+            Method::GET,
+        ) => (
+            "deployments.operationStatus",
+            Arm::DeplOpStatus(r(1), r(5), r(7)),
+        ),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.virtualmachineimages",
+                "imagetemplates",
+            ],
+            Method::GET,
+        ) => ("imageTemplates.list", Arm::ItList(Some(r(1)))),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.virtualmachineimages",
+                "imagetemplates",
+                _,
+            ],
+            m,
+        ) => {
+            let op = match m {
+                Method::PUT => "imageTemplates.put",
+                Method::GET => "imageTemplates.get",
+                Method::DELETE => "imageTemplates.delete",
+                _ => return Route::Unknown,
+            };
+            (op, Arm::It(r(1), r(5)))
+        }
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.virtualmachineimages",
+                "imagetemplates",
+                _,
+                "run",
+            ],
+            Method::POST,
+        ) => ("imageTemplates.run", Arm::ItRun(r(1), r(5))),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.virtualmachineimages",
+                "imagetemplates",
+                _,
+                "cancel",
+            ],
+            Method::POST,
+        ) => ("imageTemplates.cancel", Arm::ItCancel(r(1), r(5))),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.virtualmachineimages",
+                "imagetemplates",
+                _,
+                "runoutputs",
+            ],
+            Method::GET,
+        ) => (
+            "imageTemplates.runOutputs.list",
+            Arm::ItOutputs(r(1), r(5), None),
+        ),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.virtualmachineimages",
+                "imagetemplates",
+                _,
+                "runoutputs",
+                _,
+            ],
+            Method::GET,
+        ) => (
+            "imageTemplates.runOutputs.get",
+            Arm::ItOutputs(r(1), r(5), Some(r(7))),
+        ),
+        (
+            [
+                "providers",
+                "microsoft.virtualmachineimages",
+                "imagetemplates",
+            ],
+            Method::GET,
+        ) => ("imageTemplates.list", Arm::ItList(None)),
+        (
+            [
+                "providers",
+                "microsoft.virtualmachineimages",
+                "locations",
+                _,
+                "operations",
+                _,
+            ],
+            Method::GET,
+        ) => ("operations.get", Arm::OpGet(r(5))),
+        (
+            [
+                "providers",
+                "microsoft.compute",
+                "locations",
+                _,
+                "publishers",
+                _,
+                "artifacttypes",
+                "vmimage",
+                "offers",
+                _,
+                "skus",
+                _,
+                "versions",
+            ],
+            Method::GET,
+        ) => (
+            "platformImageVersions.list",
+            Arm::Platform(r(3), r(5), r(9), r(11)),
+        ),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.compute",
+                "galleries",
+                _,
+            ],
+            Method::GET,
+        ) => ("galleries.get", Arm::Gallery(r(1), r(5))),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.compute",
+                "galleries",
+                _,
+                "images",
+                _,
+            ],
+            Method::GET,
+        ) => ("galleryImages.get", Arm::GalleryImage(r(1), r(5), r(7))),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.compute",
+                "galleries",
+                _,
+                "images",
+                _,
+                "versions",
+            ],
+            Method::GET,
+        ) => ("galleryImageVersions.list", Arm::Versions(r(1), r(5), r(7))),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.compute",
+                "galleries",
+                _,
+                "images",
+                _,
+                "versions" | "imageversions",
+                _,
+            ],
+            Method::GET,
+        ) => (
+            "galleryImageVersions.get",
+            Arm::Version(r(1), r(5), r(7), r(9)),
+        ),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.managedidentity",
+                "userassignedidentities",
+                _,
+            ],
+            Method::GET,
+        ) => ("identities.get", Arm::Identity(r(1), r(5))),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.storage",
+                "storageaccounts",
+            ],
+            Method::GET,
+        ) => ("storageAccounts.list", Arm::SaList(r(1))),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.storage",
+                "storageaccounts",
+                _,
+            ],
+            Method::GET,
+        ) => ("storageAccounts.get", Arm::SaGet(r(1), r(5))),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.storage",
+                "storageaccounts",
+                _,
+                "listkeys",
+            ],
+            Method::POST,
+        ) => ("storageAccounts.listKeys", Arm::SaKeys(r(1), r(5))),
+        (["resourcegroups", _, "providers", _, _, _, ..], Method::GET) if rest.len() % 2 == 0 => {
+            let id = format!(
+                "/subscriptions/{sub}/resourceGroups/{}",
+                segs[4..].join("/")
+            );
+            let types: Vec<String> = std::iter::once(r(3))
+                .chain((4..rest.len()).step_by(2).map(r))
+                .collect();
+            let name = r(rest.len() - 1);
+            (
+                "resources.get",
+                Arm::Generic(r(1), id, name, types.join("/")),
+            )
+        }
+        _ => return Route::Unknown,
+    };
+    Route::Arm { op, sub, arm }
+}
+
+fn check_api_version(q: &HashMap<String, String>) -> Result<String, Response> {
+    let Some(v) = q.get("api-version") else {
+        return Err(arm_error(
+            StatusCode::BAD_REQUEST,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        ));
+    };
+    let date = v.strip_suffix("-preview").unwrap_or(v);
+    let ok = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok()
+        && date.len() == 10
+        && date >= "2020-01-01";
+    if !ok {
+        return Err(arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidApiVersionParameter",
+            format!(
+                "The api-version '{v}' is invalid. The supported versions are 'YYYY-MM-DD[-preview]' from 2020-01-01 on."
+            ),
+        ));
+    }
+    Ok(v.clone())
+}
+
+/// Handle one request.
+pub async fn handle(sim: Arc<Sim>, req: Request<Body>) -> Response {
+    let (parts, body) = req.into_parts();
+    let client_req_id = parts
+        .headers
+        .get("x-ms-client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let correlation = parts
+        .headers
+        .get("x-ms-correlation-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut resp = match axum::body::to_bytes(body, 64 << 20).await {
+        Ok(bytes) => route(&sim, &parts.method, &parts.uri, &parts.headers, &bytes).await,
+        Err(_) => arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "The request body could not be read.",
+        ),
+    };
+    let rid = uuid::Uuid::new_v4().to_string();
+    set_header(&mut resp, "x-ms-request-id", &rid);
+    set_header(&mut resp, "x-ms-correlation-request-id", &correlation);
+    if let Some(c) = client_req_id {
+        set_header(&mut resp, "x-ms-client-request-id", &c);
+    }
+    resp
+}
+
+async fn route(
+    sim: &Arc<Sim>,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let ctx = &sim.ctx;
+    let raw_path = uri.path();
+    let pairs: Vec<(String, String)> = uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let query: HashMap<String, String> = pairs.iter().cloned().collect();
+    let segs: Vec<String> = raw_path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .to_string()
+        })
+        .collect();
+    let route = classify(method, &segs);
+    let (op, write) = match &route {
+        Route::SimStats => return json(StatusCode::OK, &lock(&sim.stats).to_json()),
+        Route::SimPublish => return platform_images::publish(&mut lock(&sim.state), body),
+        Route::Token => ("token", false),
+        Route::Blob { blob: None, .. } => ("blob.list", false),
+        Route::Blob { .. } if method == Method::HEAD => ("blob.head", false),
+        Route::Blob { .. } => ("blob.get", false),
+        Route::Arm { op, .. } => (*op, method != Method::GET),
+        Route::Unknown => ("unknown", method != Method::GET),
+    };
+    lock(&sim.stats).count_request(op);
+    if matches!(route, Route::Token) {
+        return crate::auth::token(sim, headers, &query);
+    }
+    let f = &ctx.scenario.faults;
+    if f.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
+    }
+    let fault = lock(&sim.faults).roll(f, ctx.clock.real_ms());
+    let hint = ctx.clock.poll_hint_ms();
+    let is_blob = matches!(route, Route::Blob { .. });
+    match fault {
+        Fault::None | Fault::ResetMidBody => {}
+        Fault::Throttle => {
+            lock(&sim.stats).throttle += 1;
+            if is_blob {
+                let mut r = blob::blob_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServerBusy",
+                    "The server is busy.",
+                );
+                crate::response::set_retry_after(&mut r, hint);
+                return r;
+            }
+            return faults::throttle_response(hint, write);
+        }
+        Fault::ServerError(code) => {
+            lock(&sim.stats).server_error += 1;
+            if is_blob {
+                return blob::blob_error(
+                    if code == 503 {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    },
+                    if code == 503 {
+                        "ServerBusy"
+                    } else {
+                        "InternalError"
+                    },
+                    "The server encountered an internal error. Please retry the request.",
+                );
+            }
+            return faults::server_error_response(code, hint);
+        }
+        Fault::Reset => {
+            lock(&sim.stats).reset += 1;
+            return faults::reset_response();
+        }
+    }
+    let resp = dispatch(sim, route, method, raw_path, headers, &query, &pairs, body);
+    if fault == Fault::ResetMidBody {
+        lock(&sim.stats).reset += 1;
+        return faults::break_mid_body(resp).await;
+    }
+    resp
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dispatch(
+    sim: &Arc<Sim>,
+    route: Route,
+    method: &Method,
+    raw_path: &str,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    pairs: &[(String, String)],
+    body: &[u8],
+) -> Response {
+    let ctx = &sim.ctx;
+    match route {
+        Route::Blob {
+            account,
+            container,
+            blob,
+        } => {
+            let list = blob.is_none();
+            if list
+                && !(query.get("restype").is_some_and(|v| v == "container")
+                    && query.get("comp").is_some_and(|v| v == "list"))
+            {
+                return blob::blob_error(
+                    StatusCode::BAD_REQUEST,
+                    "UnsupportedQueryParameter",
+                    "Only List Blobs (restype=container&comp=list) is supported on a container.",
+                );
+            }
+            let breq = BlobReq {
+                method,
+                headers,
+                raw_path,
+                query: pairs,
+                account: &account,
+                container: &container,
+                blob: blob.as_deref(),
+            };
+            if let Err(r) = blob::authorize(&breq, if list { Access::List } else { Access::Read }) {
+                return r;
+            }
+            let mut st = lock(&sim.state);
+            st.tick(ctx, ctx.clock.now());
+            match blob {
+                None => blob::list(ctx, &st, &account, &container, pairs),
+                Some(b) => blob::get(
+                    &st,
+                    &account,
+                    &container,
+                    &b,
+                    headers,
+                    method == Method::HEAD,
+                ),
+            }
+        }
+        Route::Arm { sub, arm, op } => {
+            if let Err(r) = crate::auth::check_bearer(sim, headers) {
+                return r;
+            }
+            let api = match check_api_version(query) {
+                Ok(v) => v,
+                Err(r) => return r,
+            };
+            let now = ctx.clock.now();
+            let mut st = lock(&sim.state);
+            st.tick(ctx, now);
+            let write = method != Method::GET;
+            let remaining = st.take_ratelimit(&sub, write);
+            let mut r = arm_call(sim, &mut st, op, &sub, arm, method, query, body, &api);
+            drop(st);
+            let name = if write {
+                "x-ms-ratelimit-remaining-subscription-writes"
+            } else {
+                "x-ms-ratelimit-remaining-subscription-reads"
+            };
+            set_header(&mut r, name, &remaining.to_string());
+            r
+        }
+        _ => arm_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("No HTTP resource was found that matches the request URI '{raw_path}'."),
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn arm_call(
+    sim: &Arc<Sim>,
+    st: &mut crate::state::State,
+    _op: &str,
+    sub: &str,
+    arm: Arm,
+    method: &Method,
+    query: &HashMap<String, String>,
+    body: &[u8],
+    api: &str,
+) -> Response {
+    let ctx = &sim.ctx;
+    match arm {
+        Arm::RgGet(rg) => resources::get_rg(ctx, st, sub, &rg),
+        Arm::DeplList(rg) => deployments::list(ctx, st, sub, &rg),
+        Arm::Depl(rg, name) => match *method {
+            Method::PUT => deployments::put(ctx, st, sub, &rg, &name, body, api),
+            Method::DELETE => deployments::delete(st, sub, &rg, &name),
+            _ => deployments::get(ctx, st, sub, &rg, &name),
+        },
+        Arm::DeplOps(rg, name) => deployments::operations(ctx, st, sub, &rg, &name),
+        Arm::DeplOpStatus(rg, name, id) => {
+            deployments::operation_status(ctx, st, sub, &rg, &name, &id)
+        }
+        Arm::ItList(rg) => image_templates::list(ctx, st, sub, rg.as_deref()),
+        Arm::It(rg, name) => match *method {
+            Method::PUT => match serde_json::from_slice(body) {
+                Ok(v) => image_templates::put(ctx, st, sub, &rg, &name, &v, api),
+                Err(e) => arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequestContent",
+                    format!(
+                        "The request content was invalid and could not be deserialized: '{e}'."
+                    ),
+                ),
+            },
+            Method::DELETE => image_templates::delete(ctx, st, sub, &rg, &name, api),
+            _ => image_templates::get(ctx, st, sub, &rg, &name),
+        },
+        Arm::ItRun(rg, name) => match image_templates::run(ctx, st, sub, &rg, &name, api) {
+            Ok(r) => {
+                lock(&sim.stats).count_run(&name);
+                r
+            }
+            Err(e) => e.into_response(),
+        },
+        Arm::ItCancel(rg, name) => image_templates::cancel(ctx, st, sub, &rg, &name, api),
+        Arm::ItOutputs(rg, name, out) => {
+            image_templates::run_outputs(st, sub, &rg, &name, out.as_deref())
+        }
+        Arm::OpGet(id) => operations::get(ctx, st, sub, &id, api),
+        Arm::Platform(loc, p, o, s) => platform_images::list(ctx, st, sub, &loc, &p, &o, &s),
+        Arm::Gallery(rg, g) => gallery::get_gallery(ctx, sub, &rg, &g),
+        Arm::GalleryImage(rg, g, i) => gallery::get_image(ctx, sub, &rg, &g, &i),
+        Arm::Versions(rg, g, i) => gallery::list_versions(ctx, st, sub, &rg, &g, &i),
+        Arm::Version(rg, g, i, v) => {
+            let expand = query
+                .get("$expand")
+                .is_some_and(|e| e.eq_ignore_ascii_case("ReplicationStatus"));
+            gallery::get_version(ctx, st, sub, &rg, &g, &i, &v, expand)
+        }
+        Arm::Identity(rg, n) => resources::get_identity(ctx, st, sub, &rg, &n),
+        Arm::SaList(rg) => storage::list(ctx, st, sub, &rg),
+        Arm::SaGet(rg, n) => storage::get(ctx, st, sub, &rg, &n),
+        Arm::SaKeys(rg, n) => storage::list_keys(ctx, st, sub, &rg, &n),
+        Arm::Generic(rg, id, name, rtype) => {
+            resources::get_generic(ctx, st, sub, &rg, &id, &name, &rtype)
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The scenario file: timing, build outcomes, missing resources and faults.
+//!
+//! Every key is optional; [`Scenario::default`] is the default scenario of DESIGN.md.
+
+use serde::Deserialize;
+use std::path::Path;
+
+/// Errors from reading or parsing a scenario file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid scenario: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("invalid scenario: {0}")]
+    Invalid(String),
+}
+
+/// A simulator scenario (TOML).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scenario {
+    /// Real milliseconds per simulated minute.
+    pub minute_ms: u64,
+    /// Default build duration in simulated minutes.
+    pub build_minutes: f64,
+    /// ARM deployment duration in simulated minutes.
+    pub deploy_minutes: f64,
+    /// imageTemplate deletion duration in simulated minutes.
+    pub delete_minutes: f64,
+    /// imageTemplate creation (provisioningState Creating -> Succeeded) in simulated minutes.
+    pub create_minutes: f64,
+    /// Cancel duration (Canceling -> Canceled) in simulated minutes.
+    pub cancel_minutes: f64,
+    /// Gallery replication per target region, in simulated minutes after the build ends.
+    pub replicate_minutes: f64,
+    /// Lifetime of issued access tokens, in real seconds.
+    pub token_lifetime_seconds: u64,
+    /// Location reported for resource groups and resources that do not say otherwise.
+    pub default_location: String,
+    /// Version every platform image publisher:offer:sku has from the start.
+    pub platform_image_version: String,
+    /// Build outcomes; the first rule whose glob matches the template name wins.
+    pub outcome: Vec<OutcomeRule>,
+    /// Resource id globs (case-insensitive) that do not exist.
+    pub missing: Vec<String>,
+    /// Random and scripted faults.
+    pub faults: Faults,
+}
+
+/// One `[[outcome]]` rule.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeRule {
+    /// Glob on the imageTemplate name.
+    pub template: String,
+    /// What happens to a run.
+    #[serde(default)]
+    pub result: OutcomeResult,
+    /// Name of the failing customizer (default: the last one).
+    #[serde(default)]
+    pub failed_customizer: Option<String>,
+    /// Build duration for matching templates (default: `build_minutes`).
+    #[serde(default)]
+    pub build_minutes: Option<f64>,
+}
+
+/// Result of a run.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutcomeResult {
+    #[default]
+    Succeed,
+    Fail,
+    Timeout,
+    StuckCanceling,
+}
+
+/// `[faults]`: fractions of requests (0..1), applied at random with a seeded RNG.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// 429 TooManyRequests with retry-after-ms.
+    pub throttle: f64,
+    /// 500 / 503.
+    pub server_error: f64,
+    /// Connection closed without an answer.
+    pub reset: f64,
+    /// Of the resets, the fraction that happen in the middle of the body (headers and some
+    /// bytes sent, then the connection is closed).
+    pub reset_mid_body: f64,
+    /// Added delay per request in real ms.
+    pub latency_ms: u64,
+    /// RNG seed.
+    pub seed: u64,
+    /// Windows during which every faultable request gets 429.
+    pub throttle_storm: Vec<Storm>,
+    /// The first N GETs of each operation-status URL answer 500.
+    pub operation_status_errors: u32,
+}
+
+/// A throttle storm window, in real milliseconds since the simulator started.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Storm {
+    pub start_ms: u64,
+    pub duration_ms: u64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            throttle: 0.0,
+            server_error: 0.0,
+            reset: 0.0,
+            reset_mid_body: 0.0,
+            latency_ms: 0,
+            seed: 1,
+            throttle_storm: Vec::new(),
+            operation_status_errors: 0,
+        }
+    }
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            minute_ms: 20,
+            build_minutes: 45.0,
+            deploy_minutes: 1.0,
+            delete_minutes: 1.0,
+            create_minutes: 1.0,
+            cancel_minutes: 2.0,
+            replicate_minutes: 0.0,
+            token_lifetime_seconds: 3600,
+            default_location: "eastus2".to_string(),
+            platform_image_version: "1.0.0".to_string(),
+            outcome: Vec::new(),
+            missing: Vec::new(),
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl Scenario {
+    /// Parse a scenario from TOML text.
+    pub fn from_toml_str(s: &str) -> Result<Scenario, ScenarioError> {
+        let sc: Scenario = toml::from_str(s)?;
+        sc.validate()?;
+        Ok(sc)
+    }
+
+    /// Read and parse a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Scenario::from_toml_str(&text)
+    }
+
+    /// Check ranges and globs.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        if self.minute_ms == 0 {
+            return Err(ScenarioError::Invalid(
+                "minute_ms must be at least 1".into(),
+            ));
+        }
+        for (k, v) in [
+            ("build_minutes", self.build_minutes),
+            ("deploy_minutes", self.deploy_minutes),
+            ("delete_minutes", self.delete_minutes),
+            ("create_minutes", self.create_minutes),
+            ("cancel_minutes", self.cancel_minutes),
+            ("replicate_minutes", self.replicate_minutes),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ScenarioError::Invalid(format!("{k} must be >= 0")));
+            }
+        }
+        let f = &self.faults;
+        for (k, v) in [
+            ("faults.throttle", f.throttle),
+            ("faults.server_error", f.server_error),
+            ("faults.reset", f.reset),
+            ("faults.reset_mid_body", f.reset_mid_body),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(ScenarioError::Invalid(format!(
+                    "{k} must be between 0 and 1"
+                )));
+            }
+        }
+        if f.throttle + f.server_error + f.reset > 1.0 {
+            return Err(ScenarioError::Invalid(
+                "faults.throttle + server_error + reset must not exceed 1".into(),
+            ));
+        }
+        for g in self
+            .missing
+            .iter()
+            .chain(self.outcome.iter().map(|o| &o.template))
+        {
+            globset::Glob::new(g)
+                .map_err(|e| ScenarioError::Invalid(format!("bad glob {g:?}: {e}")))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,320 @@
+//! HTTP serving: binding, per-connection kill switch (for `reset` faults), shutdown.
+
+use crate::clock::Clock;
+use crate::faults::FaultRng;
+use crate::response::ResetConnection;
+use crate::scenario::{OutcomeRule, Scenario};
+use crate::state::State as SimState;
+use crate::stats::Stats;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, State};
+use axum::http::Request;
+use axum::response::Response;
+use axum::serve::{IncomingStream, Listener};
+use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Errors from starting the simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
+}
+
+/// Immutable context shared by all requests.
+#[derive(Debug)]
+pub struct Ctx {
+    pub scenario: Scenario,
+    pub clock: Clock,
+    pub base_url: String,
+    pub missing: GlobSet,
+    pub outcomes: Vec<(GlobMatcher, OutcomeRule)>,
+}
+
+impl Ctx {
+    /// Whether the scenario says this resource id does not exist.
+    pub fn is_missing(&self, id: &str) -> bool {
+        !self.missing.is_empty() && self.missing.is_match(id)
+    }
+
+    /// The outcome rule for a template name (default: succeed).
+    pub fn outcome_for(&self, template: &str) -> OutcomeRule {
+        for (m, rule) in &self.outcomes {
+            if m.is_match(template) {
+                return rule.clone();
+            }
+        }
+        OutcomeRule {
+            template: "*".into(),
+            result: crate::scenario::OutcomeResult::Succeed,
+            failed_customizer: None,
+            build_minutes: None,
+        }
+    }
+}
+
+/// The simulator: context plus state behind short-lived locks (never held across await).
+#[derive(Debug)]
+pub struct Sim {
+    pub ctx: Ctx,
+    pub state: Mutex<SimState>,
+    pub stats: Mutex<Stats>,
+    pub faults: Mutex<FaultRng>,
+    pub tokens: Mutex<HashMap<String, SystemTime>>,
+}
+
+/// Lock a mutex, recovering from poisoning (a panicked request must not stop the sim).
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running simulator.
+#[derive(Debug)]
+pub struct SimHandle {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://HOST:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop serving (waits up to one second for open connections, then aborts them).
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if tokio::time::timeout(Duration::from_secs(1), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
+    }
+}
+
+/// Bind `listen` (port 0 picks a free port), spawn the server on the current runtime and
+/// return at once.
+pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, SimError> {
+    scenario.validate()?;
+    let tcp = TcpListener::bind(listen)
+        .await
+        .map_err(|source| SimError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = tcp.local_addr().map_err(|source| SimError::Bind {
+        addr: listen,
+        source,
+    })?;
+    let host = if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    let base_url = format!("http://{host}");
+    let mut missing = GlobSetBuilder::new();
+    for g in &scenario.missing {
+        if let Ok(glob) = GlobBuilder::new(g)
+            .case_insensitive(true)
+            .literal_separator(false)
+            .build()
+        {
+            missing.add(glob);
+        }
+    }
+    let missing = missing.build().unwrap_or_else(|_| GlobSet::empty());
+    let outcomes = scenario
+        .outcome
+        .iter()
+        .filter_map(|r| {
+            GlobBuilder::new(&r.template)
+                .build()
+                .ok()
+                .map(|g| (g.compile_matcher(), r.clone()))
+        })
+        .collect();
+    let sim = Arc::new(Sim {
+        ctx: Ctx {
+            clock: Clock::new(scenario.minute_ms),
+            base_url,
+            missing,
+            outcomes,
+            scenario: scenario.clone(),
+        },
+        state: Mutex::new(SimState::default()),
+        stats: Mutex::new(Stats::default()),
+        faults: Mutex::new(FaultRng::new(scenario.faults.seed)),
+        tokens: Mutex::new(HashMap::new()),
+    });
+    let app = Router::new().fallback(handle).with_state(sim);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let listener = SimListener { inner: tcp };
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<ConnInfo>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::warn!("simulator server stopped: {e}");
+        }
+    });
+    Ok(SimHandle {
+        addr,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+async fn handle(
+    State(sim): State<Arc<Sim>>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    req: Request<Body>,
+) -> Response {
+    let resp = crate::router::handle(sim, req).await;
+    if resp.extensions().get::<ResetConnection>().is_some() {
+        conn.kill.store(true, Ordering::SeqCst);
+    }
+    resp
+}
+
+/// Per-connection info: the peer and a kill switch.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub remote: SocketAddr,
+    pub kill: Arc<AtomicBool>,
+}
+
+impl Connected<IncomingStream<'_, SimListener>> for ConnInfo {
+    fn connect_info(stream: IncomingStream<'_, SimListener>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+/// TCP listener whose streams can be killed by a handler.
+#[derive(Debug)]
+pub struct SimListener {
+    inner: TcpListener,
+}
+
+impl Listener for SimListener {
+    type Io = KillableStream;
+    type Addr = ConnInfo;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((s, remote)) => {
+                    let _ = s.set_nodelay(true);
+                    let kill = Arc::new(AtomicBool::new(false));
+                    return (
+                        KillableStream {
+                            inner: s,
+                            kill: kill.clone(),
+                        },
+                        ConnInfo { remote, kill },
+                    );
+                }
+                Err(e) => {
+                    tracing::debug!("accept error: {e}");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(ConnInfo {
+            remote: self.inner.local_addr()?,
+            kill: Arc::new(AtomicBool::new(false)),
+        })
+    }
+}
+
+/// A TCP stream that fails every write once its kill switch is set, so hyper drops it
+/// without sending anything more.
+#[derive(Debug)]
+pub struct KillableStream {
+    inner: TcpStream,
+    kill: Arc<AtomicBool>,
+}
+
+fn killed() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionReset, "simulated connection reset")
+}
+
+impl AsyncRead for KillableStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.kill.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for KillableStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.kill.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.kill.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if self.kill.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

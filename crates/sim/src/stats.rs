@@ -1,0 +1,67 @@
+//! Request, fault and run counters served at `GET /_sim/stats`.
+//!
+//! Operation names (the keys of `requests`):
+//!
+//! | name | request |
+//! |---|---|
+//! | `token` | `GET /msi/token` |
+//! | `resourceGroups.get` | `GET /subscriptions/{s}/resourcegroups/{rg}` |
+//! | `deployments.put` / `.get` / `.list` / `.delete` | RG-scope deployments |
+//! | `deployments.operationStatus` | a deployment's `Azure-AsyncOperation` URL |
+//! | `deploymentOperations.list` | `.../deployments/{name}/operations` (both path forms) |
+//! | `imageTemplates.put` / `.get` / `.delete` / `.run` / `.cancel` | imageTemplates |
+//! | `imageTemplates.list` | list by resource group and by subscription |
+//! | `imageTemplates.runOutputs.list` / `imageTemplates.runOutputs.get` | run outputs |
+//! | `operations.get` | AIB operation status (`.../locations/{loc}/operations/{id}`) |
+//! | `galleries.get`, `galleryImages.get` | gallery and image definition |
+//! | `galleryImageVersions.get` / `.list` | image versions |
+//! | `platformImageVersions.list` | platform image versions |
+//! | `identities.get` | user-assigned identities |
+//! | `storageAccounts.list` / `.get` / `.listKeys` | storage accounts |
+//! | `resources.get` | other resources created by deployments |
+//! | `blob.list` / `blob.get` / `blob.head` | Blob endpoint |
+//! | `unknown` | anything not served (404) |
+//!
+//! Every request received is counted under its operation, including ones answered with a fault
+//! or an auth/api-version error. `/_sim/*` requests are not counted.
+
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// Counters.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: BTreeMap<String, u64>,
+    pub throttle: u64,
+    pub server_error: u64,
+    pub reset: u64,
+    pub runs: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    pub fn count_request(&mut self, op: &str) {
+        *self.requests.entry(op.to_string()).or_default() += 1;
+    }
+
+    pub fn count_run(&mut self, template: &str) {
+        *self.runs.entry(template.to_string()).or_default() += 1;
+    }
+
+    pub fn to_json(&self) -> Value {
+        let requests: Map<String, Value> = self
+            .requests
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let runs: Map<String, Value> = self
+            .runs
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        json!({
+            "requests": requests,
+            "faults": {"throttle": self.throttle, "server_error": self.server_error, "reset": self.reset},
+            "runs": runs,
+        })
+    }
+}
