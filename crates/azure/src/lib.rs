@@ -1,1 +1,31 @@
-//! aib-azure
+//! aib-azure: the one ARM + Blob client every aib command uses.
+//!
+//! - [`cloud`]: endpoints per cloud, `AIB_ARM_ENDPOINT`.
+//! - [`credential`]: azure_identity chain, `AIB_CREDENTIAL`, token cache.
+//! - [`transport`]: the pooled HTTP client, headers, request ids.
+//! - [`retry`]: retry policy, backoff, Retry-After parsing.
+//! - [`rate_limit`]: client-side ARM token buckets.
+//! - [`lro`]: long-running operations.
+//! - [`arm`]: [`ArmClient`] and typed operations.
+//! - [`blob`]: [`BlobClient`]: Shared Key / SAS / bearer, list, download.
+//! - [`types`]: serde wire types.
+//! - [`error`]: the [`Error`] enum.
+
+pub mod arm;
+pub mod blob;
+pub mod cloud;
+pub mod credential;
+pub mod error;
+pub mod lro;
+pub mod rate_limit;
+pub mod retry;
+pub mod transport;
+pub mod types;
+
+pub use arm::{ArmClient, ArmConfig};
+pub use blob::{BlobAuth, BlobClient};
+pub use cloud::{Cloud, Endpoints};
+pub use credential::{Credential, CredentialKind};
+pub use error::{Error, Result};
+pub use lro::{Operation, OperationHandle, OperationState};
+pub use retry::RetryPolicy;

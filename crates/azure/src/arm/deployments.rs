@@ -1,0 +1,89 @@
+//! Microsoft.Resources/deployments at resource-group scope.
+
+use super::{ArmClient, api, seg};
+use crate::error::Result;
+use crate::lro::{FinalStateVia, Operation};
+use crate::types::{Deployment, DeploymentOperation, DeploymentRequest};
+use reqwest::Method;
+
+/// `/subscriptions/{s}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/{name}`.
+pub fn deployment_path(subscription: &str, resource_group: &str, name: &str) -> String {
+    format!(
+        "/subscriptions/{}/resourcegroups/{}/providers/Microsoft.Resources/deployments/{}",
+        seg(subscription),
+        seg(resource_group),
+        seg(name)
+    )
+}
+
+impl ArmClient {
+    /// PUT a deployment; wait on the returned [`Operation`] (final result: the deployment).
+    pub async fn put_deployment(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        name: &str,
+        body: &DeploymentRequest,
+    ) -> Result<Operation> {
+        let url = self.url(
+            &deployment_path(subscription, resource_group, name),
+            api::DEPLOYMENTS,
+        )?;
+        let json = serde_json::to_value(body).map_err(|e| crate::Error::Config(e.to_string()))?;
+        let resp = self.send(Method::PUT, url.clone(), Some(&json)).await?;
+        Operation::start(
+            self,
+            &Method::PUT,
+            &resp,
+            url.as_str(),
+            Some(FinalStateVia::OriginalUri),
+        )
+    }
+
+    /// PUT a deployment and wait for it; returns the final deployment.
+    /// A failed deployment is [`crate::Error::OperationFailed`] with ARM's nested error messages.
+    pub async fn deploy_and_wait(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        name: &str,
+        body: &DeploymentRequest,
+    ) -> Result<Deployment> {
+        let op = self
+            .put_deployment(subscription, resource_group, name, body)
+            .await?;
+        op.wait().await?;
+        self.get_deployment(subscription, resource_group, name)
+            .await
+    }
+
+    /// GET a deployment.
+    pub async fn get_deployment(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        name: &str,
+    ) -> Result<Deployment> {
+        self.get_json(
+            &deployment_path(subscription, resource_group, name),
+            api::DEPLOYMENTS,
+        )
+        .await
+    }
+
+    /// List a deployment's operations (all pages).
+    pub async fn list_deployment_operations(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        name: &str,
+    ) -> Result<Vec<DeploymentOperation>> {
+        let path = format!(
+            "/subscriptions/{}/resourcegroups/{}/deployments/{}/operations",
+            seg(subscription),
+            seg(resource_group),
+            seg(name)
+        );
+        self.list_all(&path, api::DEPLOYMENTS).await
+    }
+}

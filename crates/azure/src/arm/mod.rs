@@ -1,0 +1,386 @@
+//! The ARM client: authentication, rate limiting, retries, paging. Typed operations live in
+//! the submodules, one per resource provider area.
+
+pub mod deployments;
+pub mod gallery;
+pub mod image_templates;
+pub mod platform_images;
+pub mod resources;
+pub mod storage;
+
+use crate::cloud::Endpoints;
+use crate::credential::Credential;
+use crate::error::{Error, RequestIds, Result, redact_url};
+use crate::rate_limit::{Access, RateLimitConfig, RateLimiter, subscription_of};
+use crate::retry::{Failure, RetryPolicy};
+use crate::transport::{
+    Response, Transport, TransportOptions, header_value, new_client_request_id,
+};
+use crate::types::{ErrorResponse, Page};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// Api-versions used per resource type.
+pub mod api {
+    /// Microsoft.VirtualMachineImages.
+    pub const IMAGE_TEMPLATES: &str = "2025-10-01";
+    /// Microsoft.Compute galleries.
+    pub const GALLERY: &str = "2025-03-03";
+    /// Microsoft.Resources deployments.
+    pub const DEPLOYMENTS: &str = "2025-04-01";
+    /// Resource groups.
+    pub const RESOURCE_GROUPS: &str = "2025-04-01";
+    /// Microsoft.Compute platform images.
+    pub const COMPUTE: &str = "2024-07-01";
+    /// Microsoft.ManagedIdentity.
+    pub const MANAGED_IDENTITY: &str = "2023-01-31";
+    /// Microsoft.Storage.
+    pub const STORAGE: &str = "2023-05-01";
+}
+
+/// Tunables of an [`ArmClient`].
+#[derive(Debug, Clone)]
+pub struct ArmConfig {
+    /// Retry policy of every request.
+    pub retry: RetryPolicy,
+    /// Client-side rate limits.
+    pub rate_limit: RateLimitConfig,
+    /// LRO polling interval when the server gives no Retry-After (ARM says 60 s).
+    pub lro_default_interval: Duration,
+    /// HTTP timeouts.
+    pub transport: TransportOptions,
+}
+
+impl Default for ArmConfig {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            rate_limit: RateLimitConfig::default(),
+            lro_default_interval: Duration::from_secs(60),
+            transport: TransportOptions::default(),
+        }
+    }
+}
+
+impl ArmConfig {
+    /// Multiply every wait (retry, LRO, rate limit) by `scale`; for tests.
+    pub fn with_time_scale(mut self, scale: f64) -> Self {
+        self.retry.time_scale = scale;
+        self.rate_limit.time_scale = scale;
+        self
+    }
+}
+
+/// The ARM client every aib command uses. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ArmClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: Transport,
+    endpoints: Endpoints,
+    credential: Arc<Credential>,
+    config: ArmConfig,
+    limiter: RateLimiter,
+}
+
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// Percent-encode one path segment (a resource name).
+pub fn seg(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+impl ArmClient {
+    /// A client with default tunables.
+    pub fn new(endpoints: Endpoints, credential: Arc<Credential>) -> Result<Self> {
+        Self::with_config(endpoints, credential, ArmConfig::default())
+    }
+
+    /// A client with explicit tunables.
+    pub fn with_config(
+        endpoints: Endpoints,
+        credential: Arc<Credential>,
+        config: ArmConfig,
+    ) -> Result<Self> {
+        let http = Transport::new(&config.transport)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                endpoints,
+                credential,
+                limiter: RateLimiter::new(config.rate_limit.clone()),
+                config,
+            }),
+        })
+    }
+
+    /// Endpoints in use.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.inner.endpoints
+    }
+
+    /// Tunables in use.
+    pub fn config(&self) -> &ArmConfig {
+        &self.inner.config
+    }
+
+    /// The shared credential.
+    pub fn credential(&self) -> &Arc<Credential> {
+        &self.inner.credential
+    }
+
+    /// The pooled HTTP transport (shared with blob clients built from this one).
+    pub fn transport(&self) -> &Transport {
+        &self.inner.http
+    }
+
+    /// `{arm}{path}?api-version={v}`; `path` starts with `/`, its segments already encoded.
+    pub fn url(&self, path: &str, api_version: &str) -> Result<Url> {
+        let base = self.inner.endpoints.arm.as_str().trim_end_matches('/');
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let s = format!("{base}{path}{sep}api-version={api_version}");
+        Url::parse(&s).map_err(|e| Error::Config(format!("bad ARM URL {s}: {e}")))
+    }
+
+    /// Parse an absolute URL the server handed back (nextLink, operation URL).
+    pub fn server_url(&self, s: &str) -> Result<Url> {
+        let u = Url::parse(s).or_else(|_| {
+            // Tolerate a relative link by resolving it against the ARM endpoint.
+            self.inner.endpoints.arm.join(s)
+        });
+        u.map_err(|e| Error::Decode {
+            url: redact_url(s),
+            message: format!("not a URL: {e}"),
+        })
+    }
+
+    /// Send a request with auth, rate limiting and the retry policy. Returns 2xx responses;
+    /// anything else becomes an [`Error`]. Non-idempotent methods are retried only when the
+    /// server certainly did not act (429, connect failure); otherwise [`Error::Ambiguous`].
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response> {
+        let idempotent = RetryPolicy::is_idempotent(&method);
+        self.send_with(method, url, body, idempotent).await
+    }
+
+    /// Like [`ArmClient::send`], but `idempotent` says whether a POST may be repeated blindly
+    /// (e.g. `listKeys`, `cancel`).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        idempotent: bool,
+    ) -> Result<Response> {
+        let inner = &self.inner;
+        let policy = &inner.config.retry;
+        let scope = inner.endpoints.arm_scope.clone();
+        let subscription = subscription_of(url.path()).to_owned();
+        let access = Access::of(&method);
+        // For the policy, a POST that may be repeated is treated like PUT.
+        let policy_method = if idempotent && method == Method::POST {
+            Method::PUT
+        } else {
+            method.clone()
+        };
+        let body_bytes = match body {
+            Some(v) => Some(serde_json::to_vec(v).map_err(|e| Error::Config(e.to_string()))?),
+            None => None,
+        };
+        let mut state = policy.start();
+        let mut reauthenticated = false;
+        loop {
+            let token = inner.credential.token(&scope).await?;
+            let principal = token.principal().unwrap_or_else(|| "default".into());
+            inner
+                .limiter
+                .acquire(&subscription, &principal, access)
+                .await;
+            let crid = new_client_request_id();
+            let mut req = inner
+                .http
+                .client()
+                .request(method.clone(), url.clone())
+                .header("x-ms-client-request-id", header_value(&crid)?)
+                .header("x-ms-return-client-request-id", "true")
+                .header("accept", "application/json")
+                .bearer_auth(token.secret());
+            match &body_bytes {
+                Some(b) => {
+                    req = req
+                        .header("content-type", "application/json")
+                        .body(b.clone());
+                }
+                None if method == Method::POST || method == Method::PUT => {
+                    req = req.header("content-length", "0");
+                }
+                None => {}
+            }
+            let (failure, headers, last) = match inner.http.execute(req).await {
+                Ok(resp) => {
+                    inner
+                        .limiter
+                        .observe_headers(&subscription, &principal, &resp.headers);
+                    if (200..300).contains(&resp.status) {
+                        return Ok(resp);
+                    }
+                    if resp.status == 401 && !reauthenticated {
+                        // The token may have been revoked or expired early: fetch a new one once.
+                        reauthenticated = true;
+                        inner.credential.invalidate(&scope).await;
+                        continue;
+                    }
+                    let err = api_error(&method, &resp, &crid);
+                    if matches!(err, Error::Auth { .. }) {
+                        return Err(err);
+                    }
+                    (Failure::Status(resp.status), Some(resp.headers), err)
+                }
+                Err((failure, message)) => (
+                    failure,
+                    None,
+                    Error::Transport {
+                        method: method.to_string(),
+                        url: redact_url(url.as_str()),
+                        message,
+                    },
+                ),
+            };
+            let wait = {
+                let mut rng = rand::rng();
+                policy.next_wait(
+                    &mut state,
+                    &policy_method,
+                    failure,
+                    headers.as_ref(),
+                    &mut rng,
+                )
+            };
+            match wait {
+                Some(w) => {
+                    tracing::debug!(%method, url = %redact_url(url.as_str()), ?failure, wait_ms = w.as_millis() as u64, "retrying");
+                    tokio::time::sleep(w).await;
+                }
+                None => {
+                    // A POST that failed after it may have reached the server: unknown outcome.
+                    let ambiguous = !idempotent
+                        && match failure {
+                            Failure::Io => true,
+                            Failure::Status(s) => s != 429 && policy.is_retryable_status(s),
+                            Failure::Connect => false,
+                        };
+                    if ambiguous {
+                        return Err(Error::Ambiguous {
+                            method: method.to_string(),
+                            url: redact_url(url.as_str()),
+                            message: last.to_string(),
+                        });
+                    }
+                    return Err(last);
+                }
+            }
+        }
+    }
+
+    /// GET a resource and decode it.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str, api_version: &str) -> Result<T> {
+        let url = self.url(path, api_version)?;
+        self.send(Method::GET, url, None).await?.json()
+    }
+
+    /// GET a resource; `Ok(None)` on 404.
+    pub async fn get_optional<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        api_version: &str,
+    ) -> Result<Option<T>> {
+        match self.get_json(path, api_version).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every item of a pageable list, following `nextLink`.
+    pub async fn list_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        api_version: &str,
+    ) -> Result<Vec<T>> {
+        let mut url = self.url(path, api_version)?;
+        let mut out = Vec::new();
+        for _ in 0..10_000 {
+            let page: Page<T> = self.send(Method::GET, url, None).await?.json()?;
+            out.extend(page.value);
+            match page.next_link.filter(|l| !l.is_empty()) {
+                Some(next) => url = self.server_url(&next)?,
+                None => return Ok(out),
+            }
+        }
+        Err(Error::Decode {
+            url: redact_url(path),
+            message: "more than 10000 pages; nextLink loop?".into(),
+        })
+    }
+}
+
+/// Turn a non-2xx response into an [`Error`] (401/403 → [`Error::Auth`]).
+pub(crate) fn api_error(method: &Method, resp: &Response, client_request_id: &str) -> Error {
+    let ids = RequestIds::from_headers(&resp.headers, Some(client_request_id));
+    let parsed: Option<ErrorResponse> = serde_json::from_slice(&resp.body).ok();
+    let detail = parsed.and_then(|p| p.error);
+    let code = detail
+        .as_ref()
+        .and_then(|d| d.code.clone())
+        .or_else(|| resp.header("x-ms-error-code").map(str::to_owned));
+    let message = match &detail {
+        Some(d) => d.full_message(),
+        None => {
+            let text = String::from_utf8_lossy(&resp.body);
+            let text = text.trim();
+            let mut t: String = text.chars().take(500).collect();
+            if t.is_empty() {
+                t = format!("HTTP {}", resp.status);
+            }
+            t
+        }
+    };
+    if resp.status == 401 || resp.status == 403 {
+        return Error::Auth {
+            status: Some(resp.status),
+            code,
+            message,
+            ids,
+        };
+    }
+    Error::Api {
+        method: method.to_string(),
+        url: resp.url.clone(),
+        status: resp.status,
+        code,
+        message,
+        ids,
+    }
+}

@@ -1,0 +1,75 @@
+//! Storage accounts: list in a resource group, list keys, and a blob client for one.
+
+use super::{ArmClient, api, seg};
+use crate::blob::{BlobAuth, BlobClient};
+use crate::error::{Error, Result};
+use crate::types::{StorageAccount, StorageAccountKeys};
+use reqwest::Method;
+
+impl ArmClient {
+    /// Storage accounts of a resource group (e.g. the staging RG holding `packerlogs`).
+    pub async fn list_storage_accounts(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+    ) -> Result<Vec<StorageAccount>> {
+        let path = format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts",
+            seg(subscription),
+            seg(resource_group)
+        );
+        self.list_all(&path, api::STORAGE).await
+    }
+
+    /// POST `listKeys` (a read in effect; safe to repeat).
+    pub async fn list_storage_account_keys(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        account: &str,
+    ) -> Result<StorageAccountKeys> {
+        let path = format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}/listKeys",
+            seg(subscription),
+            seg(resource_group),
+            seg(account)
+        );
+        let url = self.url(&path, api::STORAGE)?;
+        self.send_with(Method::POST, url, None, true).await?.json()
+    }
+
+    /// A Shared Key blob client for `account` (endpoint from the account's `primaryEndpoints.blob`,
+    /// else the cloud's blob suffix), sharing this client's HTTP pool and retry policy.
+    pub async fn blob_client_for_account(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        account: &StorageAccount,
+    ) -> Result<BlobClient> {
+        let keys = self
+            .list_storage_account_keys(subscription, resource_group, &account.name)
+            .await?;
+        let key = keys.keys.first().ok_or_else(|| {
+            Error::Config(format!("storage account {} returned no keys", account.name))
+        })?;
+        let endpoint = match account
+            .properties
+            .primary_endpoints
+            .as_ref()
+            .and_then(|e| e.blob.clone())
+        {
+            Some(e) => e,
+            None => self.endpoints().blob_endpoint(&account.name)?.to_string(),
+        };
+        let auth = BlobAuth::shared_key(&account.name, &key.value)?;
+        // Loopback http is accepted; otherwise follow the ARM endpoint's scheme.
+        let insecure = self.endpoints().arm.scheme() == "http";
+        BlobClient::with_transport(
+            self.transport().clone(),
+            &endpoint,
+            auth,
+            self.config().retry.clone(),
+            insecure,
+        )
+    }
+}

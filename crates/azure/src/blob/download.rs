@@ -1,0 +1,217 @@
+//! GET a blob, resuming with `Range` after a dropped connection, and checking the final
+//! length against `Content-Length` / `Content-Range`.
+
+use super::{BlobClient, blob_error};
+use crate::error::{Error, Result, redact_url};
+use crate::retry::Failure;
+use bytes::Bytes;
+use reqwest::Method;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// Total size from `Content-Range: bytes a-b/total`.
+pub fn content_range_total(v: &str) -> Option<u64> {
+    v.rsplit_once('/').and_then(|(_, t)| t.trim().parse().ok())
+}
+
+/// Start offset from `Content-Range: bytes a-b/total`.
+pub fn content_range_start(v: &str) -> Option<u64> {
+    let v = v.trim().strip_prefix("bytes")?.trim();
+    v.split_once('-').and_then(|(a, _)| a.trim().parse().ok())
+}
+
+impl BlobClient {
+    /// Download a whole blob into memory.
+    pub async fn download(&self, container: &str, name: &str) -> Result<Bytes> {
+        let mut buf: Vec<u8> = Vec::new();
+        self.download_to(container, name, &mut buf).await?;
+        Ok(Bytes::from(buf))
+    }
+
+    /// Stream a blob into `out`; returns the number of bytes written.
+    pub async fn download_to<W: AsyncWrite + Unpin>(
+        &self,
+        container: &str,
+        name: &str,
+        out: &mut W,
+    ) -> Result<u64> {
+        let url = self.url(container, Some(name))?;
+        let shown = redact_url(url.as_str());
+        let io_err = |e: std::io::Error| Error::Transport {
+            method: "GET".into(),
+            url: shown.clone(),
+            message: format!("writing download: {e}"),
+        };
+        let mut got: u64 = 0;
+        let mut total: Option<u64> = None;
+        let mut etag: Option<String> = None;
+        let mut state = self.retry.start();
+        loop {
+            let mut extra: Vec<(&str, String)> = Vec::new();
+            if got > 0 {
+                extra.push(("range", format!("bytes={got}-")));
+                if let Some(e) = &etag {
+                    extra.push(("if-match", e.clone()));
+                }
+            }
+            let (req, crid) = self.build(&Method::GET, &url, &extra, None).await?;
+            let (failure, headers, last): (Failure, Option<reqwest::header::HeaderMap>, Error) =
+                match req.send().await {
+                    Err(e) => (
+                        if e.is_connect() {
+                            Failure::Connect
+                        } else {
+                            Failure::Io
+                        },
+                        None,
+                        Error::Transport {
+                            method: "GET".into(),
+                            url: shown.clone(),
+                            message: if e.is_timeout() {
+                                "timed out".into()
+                            } else {
+                                "connection failed".into()
+                            },
+                        },
+                    ),
+                    Ok(mut resp) => {
+                        let status = resp.status().as_u16();
+                        if !(200..300).contains(&status) {
+                            let headers = resp.headers().clone();
+                            let body = resp.bytes().await.unwrap_or_default();
+                            let r = crate::transport::Response {
+                                status,
+                                headers: headers.clone(),
+                                body,
+                                url: shown.clone(),
+                            };
+                            let err = blob_error(&Method::GET, &r, &crid);
+                            if err.is_auth() {
+                                return Err(err);
+                            }
+                            (Failure::Status(status), Some(headers), err)
+                        } else {
+                            let h = resp.headers();
+                            let text =
+                                |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                            // Where does this body start? A 200 always starts at 0.
+                            let start = if status == 206 {
+                                text("content-range")
+                                    .as_deref()
+                                    .and_then(content_range_start)
+                                    .unwrap_or(got)
+                            } else {
+                                0
+                            };
+                            let announced = if status == 206 {
+                                text("content-range")
+                                    .as_deref()
+                                    .and_then(content_range_total)
+                            } else {
+                                text("content-length").and_then(|v| v.parse().ok())
+                            };
+                            if total.is_none() {
+                                total = announced;
+                            }
+                            if etag.is_none() {
+                                etag = text("etag");
+                            }
+                            if start > got {
+                                return Err(Error::Incomplete {
+                                    url: shown.clone(),
+                                    expected: total.unwrap_or(0),
+                                    actual: got,
+                                });
+                            }
+                            // Skip bytes we already have (server ignored or widened the range).
+                            let mut skip = got - start;
+                            let mut progressed = false;
+                            let mut broke = None;
+                            loop {
+                                match resp.chunk().await {
+                                    Ok(Some(mut chunk)) => {
+                                        if skip > 0 {
+                                            let n = (skip as usize).min(chunk.len());
+                                            chunk = chunk.slice(n..);
+                                            skip -= n as u64;
+                                        }
+                                        if !chunk.is_empty() {
+                                            out.write_all(&chunk).await.map_err(io_err)?;
+                                            got += chunk.len() as u64;
+                                            progressed = true;
+                                        }
+                                    }
+                                    Ok(None) => break,
+                                    Err(_) => {
+                                        broke = Some("connection dropped mid-body");
+                                        break;
+                                    }
+                                }
+                            }
+                            if progressed {
+                                state = self.retry.start();
+                            }
+                            match (broke, total) {
+                                (None, Some(t)) if got == t => {
+                                    out.flush().await.map_err(io_err)?;
+                                    return Ok(got);
+                                }
+                                (None, None) => {
+                                    out.flush().await.map_err(io_err)?;
+                                    return Ok(got);
+                                }
+                                (None, Some(t)) if got > t => {
+                                    return Err(Error::Incomplete {
+                                        url: shown.clone(),
+                                        expected: t,
+                                        actual: got,
+                                    });
+                                }
+                                (why, t) => (
+                                    Failure::Io,
+                                    None,
+                                    Error::Incomplete {
+                                        url: format!(
+                                            "{shown} ({})",
+                                            why.unwrap_or("body ended early")
+                                        ),
+                                        expected: t.unwrap_or(0),
+                                        actual: got,
+                                    },
+                                ),
+                            }
+                        }
+                    }
+                };
+            let wait = {
+                let mut rng = rand::rng();
+                self.retry.next_wait(
+                    &mut state,
+                    &Method::GET,
+                    failure,
+                    headers.as_ref(),
+                    &mut rng,
+                )
+            };
+            match wait {
+                Some(w) => {
+                    tracing::debug!(url = %shown, got, "resuming blob download");
+                    tokio::time::sleep(w).await;
+                }
+                None => return Err(last),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range() {
+        assert_eq!(content_range_total("bytes 0-99/100"), Some(100));
+        assert_eq!(content_range_start("bytes 40-99/100"), Some(40));
+        assert_eq!(content_range_total("bytes */100"), Some(100));
+        assert_eq!(content_range_total("garbage"), None);
+    }
+}

@@ -1,0 +1,440 @@
+//! Azure credentials: the azure_identity 1.x chain, plus a per-scope token cache.
+//!
+//! Order (unless `AIB_CREDENTIAL` names one): environment client secret, workload identity,
+//! managed identity, Azure CLI, Azure Pipelines. The first credential that yields a token is
+//! remembered and used from then on. Tokens are cached per scope and refreshed
+//! `refresh_margin` (5 min) before they expire; one refresh runs at a time (single flight).
+
+use crate::cloud::Cloud;
+use crate::error::{Error, RequestIds, Result};
+use azure_core::cloud::CloudConfiguration;
+use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::http::ClientOptions;
+use azure_identity::{
+    AzureCliCredential, AzurePipelinesCredential, ClientSecretCredential,
+    ClientSecretCredentialOptions, ManagedIdentityCredential, WorkloadIdentityCredential,
+    WorkloadIdentityCredentialOptions,
+};
+use base64::Engine;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// The environment variable naming one credential to use instead of the chain.
+pub const CREDENTIAL_ENV: &str = "AIB_CREDENTIAL";
+
+/// One kind of credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CredentialKind {
+    /// `AZURE_TENANT_ID` + `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET`.
+    Env,
+    /// `AZURE_FEDERATED_TOKEN_FILE` (+ tenant and client id), e.g. AKS / GitHub OIDC.
+    WorkloadIdentity,
+    /// App Service (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`) or IMDS managed identity.
+    /// `AZURE_CLIENT_ID` selects a user-assigned identity.
+    ManagedIdentity,
+    /// `az account get-access-token`.
+    AzureCli,
+    /// Azure Pipelines service connection (`AZURESUBSCRIPTION_*`, `SYSTEM_ACCESSTOKEN`).
+    AzurePipelines,
+}
+
+impl CredentialKind {
+    /// The chain order.
+    pub const CHAIN: [CredentialKind; 5] = [
+        CredentialKind::Env,
+        CredentialKind::WorkloadIdentity,
+        CredentialKind::ManagedIdentity,
+        CredentialKind::AzureCli,
+        CredentialKind::AzurePipelines,
+    ];
+
+    /// Name as accepted by `AIB_CREDENTIAL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Env => "env",
+            CredentialKind::WorkloadIdentity => "workload-identity",
+            CredentialKind::ManagedIdentity => "managed-identity",
+            CredentialKind::AzureCli => "azure-cli",
+            CredentialKind::AzurePipelines => "azure-pipelines",
+        }
+    }
+}
+
+impl fmt::Display for CredentialKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CredentialKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let norm = s.trim().to_ascii_lowercase().replace('_', "-");
+        CredentialKind::CHAIN
+            .into_iter()
+            .find(|k| k.as_str() == norm)
+            .or(match norm.as_str() {
+                "environment" | "client-secret" => Some(CredentialKind::Env),
+                "msi" => Some(CredentialKind::ManagedIdentity),
+                "cli" | "az" => Some(CredentialKind::AzureCli),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "{CREDENTIAL_ENV}={s:?} is not a credential; expected one of env, workload-identity, managed-identity, azure-cli, azure-pipelines"
+                ))
+            })
+    }
+}
+
+/// A bearer token. `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct BearerToken {
+    secret: String,
+    /// Expiry as unix seconds.
+    pub expires_at: i64,
+}
+
+impl BearerToken {
+    /// The raw token, for an `Authorization: Bearer` header.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// Object id (`oid`) or subject of a JWT, used to key rate limits; `None` if not a JWT.
+    pub fn principal(&self) -> Option<String> {
+        let payload = self.secret.split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        ["oid", "sub", "appid"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(|x| x.as_str()).map(str::to_owned))
+    }
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerToken")
+            .field("secret", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+type Chosen = (CredentialKind, Arc<dyn TokenCredential>);
+
+/// The credential every aib command uses. Cheap to share behind an `Arc`.
+pub struct Credential {
+    kinds: Vec<CredentialKind>,
+    explicit: bool,
+    cloud: Cloud,
+    refresh_margin: Duration,
+    probe_timeout: Duration,
+    chosen: StdMutex<Option<Chosen>>,
+    fixed: Option<BearerToken>,
+    cache: Mutex<HashMap<String, BearerToken>>,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("kinds", &self.kinds)
+            .field("explicit", &self.explicit)
+            .field("in_use", &self.in_use())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credential {
+    /// The chain, or the single credential `AIB_CREDENTIAL` names.
+    pub fn from_env(cloud: Cloud) -> Result<Self> {
+        match std::env::var(CREDENTIAL_ENV) {
+            Ok(v) if !v.trim().is_empty() => Ok(Self::only(v.parse()?, cloud)),
+            _ => Ok(Self::chain(cloud)),
+        }
+    }
+
+    /// The full default chain.
+    pub fn chain(cloud: Cloud) -> Self {
+        Self::new(CredentialKind::CHAIN.to_vec(), false, cloud)
+    }
+
+    /// Exactly one credential kind.
+    pub fn only(kind: CredentialKind, cloud: Cloud) -> Self {
+        Self::new(vec![kind], true, cloud)
+    }
+
+    /// Wrap any azure_identity / azure_core credential (e.g. one the caller configured itself).
+    pub fn from_token_credential(kind: CredentialKind, cred: Arc<dyn TokenCredential>) -> Self {
+        let c = Self::new(vec![kind], true, Cloud::Public);
+        if let Ok(mut g) = c.chosen.lock() {
+            *g = Some((kind, cred));
+        }
+        c
+    }
+
+    /// A fixed bearer token (e.g. one obtained out of band, or `AZURE_ACCESS_TOKEN` in CI).
+    /// It is never refreshed; once expired, requests fail with [`Error::Auth`].
+    pub fn from_static_token(token: impl Into<String>, expires_at_unix: i64) -> Self {
+        let mut c = Self::new(Vec::new(), true, Cloud::Public);
+        c.fixed = Some(BearerToken {
+            secret: token.into(),
+            expires_at: expires_at_unix,
+        });
+        c
+    }
+
+    fn new(kinds: Vec<CredentialKind>, explicit: bool, cloud: Cloud) -> Self {
+        Self {
+            kinds,
+            explicit,
+            cloud,
+            refresh_margin: Duration::from_secs(300),
+            probe_timeout: Duration::from_secs(10),
+            chosen: StdMutex::new(None),
+            fixed: None,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Refresh tokens this long before they expire (default 5 minutes).
+    pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// The credential that produced the last token, once known.
+    pub fn in_use(&self) -> Option<CredentialKind> {
+        self.chosen
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|c| c.0))
+    }
+
+    /// Forget a cached token (after Azure rejected it with 401).
+    pub async fn invalidate(&self, scope: &str) {
+        self.cache.lock().await.remove(scope);
+    }
+
+    /// A token for `scope`, from the cache when it is fresh enough.
+    pub async fn token(&self, scope: &str) -> Result<BearerToken> {
+        // Holding the cache lock across the refresh makes refreshes single-flight.
+        let mut cache = self.cache.lock().await;
+        let now = chrono::Utc::now().timestamp();
+        if let Some(t) = cache.get(scope)
+            && t.expires_at - self.refresh_margin.as_secs() as i64 > now
+        {
+            return Ok(t.clone());
+        }
+        let token = self.fetch(scope).await?;
+        cache.insert(scope.to_owned(), token.clone());
+        Ok(token)
+    }
+
+    async fn fetch(&self, scope: &str) -> Result<BearerToken> {
+        if let Some(t) = &self.fixed {
+            return Ok(t.clone());
+        }
+        let chosen = self.chosen.lock().ok().and_then(|g| g.clone());
+        if let Some((kind, cred)) = chosen {
+            return get(&*cred, scope, None)
+                .await
+                .map_err(|e| auth_error(format!("{kind}: {e}")));
+        }
+        let mut failures = Vec::new();
+        for &kind in &self.kinds {
+            let cred = match build(kind, self.cloud) {
+                Ok(c) => c,
+                Err(why) => {
+                    failures.push(format!("{kind}: {why}"));
+                    continue;
+                }
+            };
+            // In the chain, do not let an unreachable IMDS or a hanging `az` stall us.
+            let timeout = if self.explicit {
+                None
+            } else {
+                Some(self.probe_timeout)
+            };
+            match get(&*cred, scope, timeout).await {
+                Ok(t) => {
+                    tracing::info!(credential = %kind, "authenticated");
+                    if let Ok(mut g) = self.chosen.lock() {
+                        *g = Some((kind, cred));
+                    }
+                    return Ok(t);
+                }
+                Err(why) => failures.push(format!("{kind}: {why}")),
+            }
+        }
+        let how = if self.explicit {
+            format!("the credential named by {CREDENTIAL_ENV} failed")
+        } else {
+            "no credential in the chain produced a token".to_string()
+        };
+        Err(auth_error(format!(
+            "{how}:\n  - {}",
+            failures.join("\n  - ")
+        )))
+    }
+}
+
+fn auth_error(message: String) -> Error {
+    Error::Auth {
+        status: None,
+        code: None,
+        message,
+        ids: RequestIds::default(),
+    }
+}
+
+async fn get(
+    cred: &dyn TokenCredential,
+    scope: &str,
+    timeout: Option<Duration>,
+) -> std::result::Result<BearerToken, String> {
+    let scopes = [scope];
+    let fut = cred.get_token(&scopes, None);
+    let res = match timeout {
+        Some(t) => match tokio::time::timeout(t, fut).await {
+            Ok(r) => r,
+            Err(_) => return Err(format!("no answer within {} s", t.as_secs())),
+        },
+        None => fut.await,
+    };
+    match res {
+        Ok(at) => Ok(BearerToken {
+            secret: at.token.secret().to_owned(),
+            expires_at: at.expires_on.unix_timestamp(),
+        }),
+        // azure_core errors describe the failure without the secret.
+        Err(e) => Err(one_line(&e.to_string())),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    let s: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    s.join(" ")
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn need(name: &str) -> std::result::Result<String, String> {
+    var(name).ok_or_else(|| format!("not configured ({name} is not set)"))
+}
+
+fn client_options(cloud: Cloud) -> ClientOptions {
+    let cfg = match cloud {
+        Cloud::UsGov => Some(CloudConfiguration::AzureGovernment),
+        Cloud::China => Some(CloudConfiguration::AzureChina),
+        Cloud::Public | Cloud::Custom => None,
+    };
+    ClientOptions {
+        cloud: cfg.map(Arc::new),
+        ..ClientOptions::default()
+    }
+}
+
+fn build(
+    kind: CredentialKind,
+    cloud: Cloud,
+) -> std::result::Result<Arc<dyn TokenCredential>, String> {
+    let err = |e: azure_core::Error| one_line(&e.to_string());
+    match kind {
+        CredentialKind::Env => {
+            let tenant = need("AZURE_TENANT_ID")?;
+            let client = need("AZURE_CLIENT_ID")?;
+            let secret = need("AZURE_CLIENT_SECRET")?;
+            let opts = ClientSecretCredentialOptions {
+                client_options: client_options(cloud),
+            };
+            let c = ClientSecretCredential::new(&tenant, client, Secret::new(secret), Some(opts))
+                .map_err(err)?;
+            Ok(c)
+        }
+        CredentialKind::WorkloadIdentity => {
+            need("AZURE_FEDERATED_TOKEN_FILE")?;
+            need("AZURE_TENANT_ID")?;
+            need("AZURE_CLIENT_ID")?;
+            let mut opts = WorkloadIdentityCredentialOptions::default();
+            opts.credential_options.client_options = client_options(cloud);
+            Ok(WorkloadIdentityCredential::new(Some(opts)).map_err(err)?)
+        }
+        CredentialKind::ManagedIdentity => {
+            let opts = azure_identity::ManagedIdentityCredentialOptions {
+                user_assigned_id: var("AZURE_CLIENT_ID")
+                    .map(azure_identity::UserAssignedId::ClientId),
+                ..Default::default()
+            };
+            Ok(ManagedIdentityCredential::new(Some(opts)).map_err(err)?)
+        }
+        CredentialKind::AzureCli => Ok(AzureCliCredential::new(None).map_err(err)?),
+        CredentialKind::AzurePipelines => {
+            let tenant = need("AZURESUBSCRIPTION_TENANT_ID")?;
+            let client = need("AZURESUBSCRIPTION_CLIENT_ID")?;
+            let conn = need("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID")?;
+            let token = need("SYSTEM_ACCESSTOKEN")?;
+            let mut opts = azure_identity::AzurePipelinesCredentialOptions::default();
+            opts.credential_options.client_options = client_options(cloud);
+            Ok(
+                AzurePipelinesCredential::new(
+                    tenant,
+                    client,
+                    &conn,
+                    Secret::new(token),
+                    Some(opts),
+                )
+                .map_err(err)?,
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() -> Result<()> {
+        for k in CredentialKind::CHAIN {
+            assert_eq!(k.as_str().parse::<CredentialKind>()?, k);
+        }
+        assert_eq!(
+            "MSI".parse::<CredentialKind>()?,
+            CredentialKind::ManagedIdentity
+        );
+        assert_eq!(
+            "azure_cli".parse::<CredentialKind>()?,
+            CredentialKind::AzureCli
+        );
+        assert!(matches!(
+            "kerberos".parse::<CredentialKind>(),
+            Err(Error::Config(_))
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn token_debug_is_redacted_and_principal_decodes() {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"oid":"1234-abcd","tid":"t"}"#);
+        let t = BearerToken {
+            secret: format!("eyJhbGciOiJub25lIn0.{payload}.sig"),
+            expires_at: 0,
+        };
+        assert!(!format!("{t:?}").contains("eyJ"));
+        assert_eq!(t.principal().as_deref(), Some("1234-abcd"));
+        let opaque = BearerToken {
+            secret: "opaque".into(),
+            expires_at: 0,
+        };
+        assert_eq!(opaque.principal(), None);
+    }
+}

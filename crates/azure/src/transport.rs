@@ -1,0 +1,167 @@
+//! The one pooled HTTP client, common headers and request ids.
+
+use crate::error::{Error, Result, redact_url};
+use crate::retry::Failure;
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue};
+use std::time::Duration;
+
+/// `User-Agent` of every request: `aib/<version>`.
+pub const USER_AGENT: &str = concat!("aib/", env!("CARGO_PKG_VERSION"));
+
+/// Timeouts of the shared client.
+#[derive(Debug, Clone)]
+pub struct TransportOptions {
+    /// TCP/TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout per attempt (headers and body).
+    pub request_timeout: Duration,
+    /// Idle pooled connections are closed after this long.
+    pub pool_idle_timeout: Duration,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(300),
+            pool_idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Pooled reqwest client shared by ARM and Blob calls.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    client: reqwest::Client,
+}
+
+impl Transport {
+    /// Build the client (rustls, HTTP/2 when the server offers it).
+    pub fn new(opts: &TransportOptions) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(opts.connect_timeout)
+            .timeout(opts.request_timeout)
+            .pool_idle_timeout(opts.pool_idle_timeout)
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
+        Ok(Self { client })
+    }
+
+    /// The underlying reqwest client.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Send one attempt and read the whole body. Errors are classified for the retry policy.
+    pub(crate) async fn execute(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> std::result::Result<Response, (Failure, String)> {
+        let resp = req.send().await.map_err(|e| classify(&e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let url = redact_url(resp.url().as_str());
+        // A body that breaks mid-read is a connection failure, retried like one.
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| (Failure::Io, describe(&e)))?;
+        Ok(Response {
+            status,
+            headers,
+            body,
+            url,
+        })
+    }
+}
+
+fn classify(e: &reqwest::Error) -> (Failure, String) {
+    let kind = if e.is_connect() {
+        Failure::Connect
+    } else {
+        Failure::Io
+    };
+    (kind, describe(e))
+}
+
+/// Error text without the URL (which may hold a SAS) but with its causes.
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut s = e.without_url_ref().to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+trait WithoutUrl {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrl for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        let kind = if self.is_timeout() {
+            "timed out"
+        } else if self.is_connect() {
+            "connect failed"
+        } else if self.is_body() || self.is_decode() {
+            "body read failed"
+        } else if self.is_request() {
+            "request failed"
+        } else {
+            "HTTP error"
+        };
+        kind.to_string()
+    }
+}
+
+/// A fresh `x-ms-client-request-id`.
+pub fn new_client_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub(crate) fn header_value(s: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(s).map_err(|_| Error::Config("invalid header value".into()))
+}
+
+/// A fully read HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Whole body.
+    pub body: Bytes,
+    /// Request URL, redacted.
+    pub url: String,
+}
+
+impl Response {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Decode the body as JSON (tolerating unknown fields as the types do).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
+            url: self.url.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The body as JSON, or `None` when empty.
+    pub fn json_opt(&self) -> Result<Option<serde_json::Value>> {
+        if self.body.iter().all(|b| b.is_ascii_whitespace()) {
+            Ok(None)
+        } else {
+            self.json().map(Some)
+        }
+    }
+}
