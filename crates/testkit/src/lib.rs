@@ -53,9 +53,10 @@ impl Azurite {
             "--skipApiVersionCheck",
             "--loose",
             "--silent",
-            "--location",
         ])
-        .arg(&workdir)
+        // In-memory persistence cannot be combined with --location; run in a scratch
+        // directory so nothing lands in the caller's working directory.
+        .current_dir(&workdir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

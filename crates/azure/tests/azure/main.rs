@@ -1,0 +1,10 @@
+//! Integration tests of aib-azure: real HTTP against the in-process simulator (aib-sim) and
+//! against Azurite. One binary; submodules per area.
+
+mod blob_azurite;
+mod blob_sim;
+mod common;
+mod credential;
+mod reference;
+mod sim_arm;
+mod sim_faults;
