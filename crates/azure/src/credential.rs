@@ -421,6 +421,92 @@ mod tests {
         Ok(())
     }
 
+    /// A credential that counts calls (the trait is `async_trait`-shaped; written out by hand).
+    #[derive(Debug)]
+    struct Counting {
+        calls: std::sync::atomic::AtomicUsize,
+        lifetime_s: i64,
+    }
+
+    impl TokenCredential for Counting {
+        fn get_token<'a, 'b, 'c, 'd, 'async_trait>(
+            &'a self,
+            _scopes: &'b [&'c str],
+            _options: Option<azure_core::credentials::TokenRequestOptions<'d>>,
+        ) -> std::pin::Pin<
+            Box<
+                dyn std::future::Future<
+                        Output = azure_core::Result<azure_core::credentials::AccessToken>,
+                    > + Send
+                    + 'async_trait,
+            >,
+        >
+        where
+            'a: 'async_trait,
+            'b: 'async_trait,
+            'c: 'async_trait,
+            'd: 'async_trait,
+            Self: 'async_trait,
+        {
+            Box::pin(async move {
+                let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                let exp = azure_core::time::OffsetDateTime::now_utc()
+                    + azure_core::time::Duration::seconds(self.lifetime_s);
+                Ok(azure_core::credentials::AccessToken::new(
+                    format!("tok-{n}"),
+                    exp,
+                ))
+            })
+        }
+    }
+
+    fn counting(lifetime_s: i64) -> (Arc<Counting>, Credential) {
+        let c = Arc::new(Counting {
+            calls: std::sync::atomic::AtomicUsize::new(0),
+            lifetime_s,
+        });
+        let cred = Credential::from_token_credential(CredentialKind::AzureCli, c.clone());
+        (c, cred)
+    }
+
+    #[tokio::test]
+    async fn single_flight_and_cache_per_scope() -> Result<()> {
+        let (counter, cred) = counting(3600);
+        let cred = Arc::new(cred);
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let c = cred.clone();
+            tasks.push(tokio::spawn(async move { c.token("scope-a").await }));
+        }
+        for t in tasks {
+            let tok = t.await.map_err(|e| Error::Config(e.to_string()))??;
+            assert_eq!(tok.secret(), "tok-0");
+        }
+        assert_eq!(counter.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Another scope has its own entry.
+        assert_eq!(cred.token("scope-b").await?.secret(), "tok-1");
+        assert_eq!(cred.token("scope-a").await?.secret(), "tok-0");
+        assert_eq!(cred.in_use(), Some(CredentialKind::AzureCli));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn refreshes_before_expiry() -> Result<()> {
+        // Tokens live 2 minutes; the default margin is 5: every call refreshes.
+        let (counter, cred) = counting(120);
+        cred.token("s").await?;
+        cred.token("s").await?;
+        assert_eq!(counter.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // With a 1-minute margin they are reused.
+        let (counter, cred) = counting(120);
+        let cred = cred.with_refresh_margin(Duration::from_secs(60));
+        cred.token("s").await?;
+        cred.token("s").await?;
+        assert_eq!(counter.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        Ok(())
+    }
+
     #[test]
     fn token_debug_is_redacted_and_principal_decodes() {
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD

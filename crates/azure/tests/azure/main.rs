@@ -2,6 +2,7 @@
 //! against Azurite. One binary; submodules per area.
 
 mod blob_azurite;
+mod blob_resume;
 mod blob_sim;
 mod common;
 mod credential;
