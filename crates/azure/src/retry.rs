@@ -21,7 +21,9 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Total time budget for one logical request, retries included.
     pub budget: Duration,
-    /// Maximum number of attempts (the first try included).
+    /// Maximum number of attempts (the first try included). The default is effectively
+    /// unlimited: the time budget decides (servers with tiny Retry-After hints would
+    /// otherwise exhaust a count long before a throttling storm ends).
     pub max_attempts: u32,
     /// Multiplier on every wait and on the budget (1.0 in production, e.g. 0.001 in tests).
     pub time_scale: f64,
@@ -34,7 +36,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(800),
             max_delay: Duration::from_secs(60),
             budget: Duration::from_secs(600),
-            max_attempts: 100,
+            max_attempts: u32::MAX,
             time_scale: 1.0,
         }
     }
@@ -154,7 +156,7 @@ impl RetryPolicy {
         headers: Option<&HeaderMap>,
         rng: &mut R,
     ) -> Option<Duration> {
-        if state.attempt + 1 >= self.max_attempts {
+        if state.attempt.saturating_add(1) >= self.max_attempts {
             return None;
         }
         let hint = headers.and_then(|h| parse_retry_after(h, SystemTime::now()));

@@ -75,6 +75,8 @@ pub async fn client_for(sim: &SimHandle, config: ArmConfig) -> TestResult<ArmCli
 
 /// An ARM deployment template holding one imageTemplate (literal values).
 pub fn deployment_template(template_name: &str) -> serde_json::Value {
+    // Gallery versions cannot be overwritten: one per template name.
+    let version = format!("1.0.{}", template_name.bytes().map(u32::from).sum::<u32>());
     serde_json::json!({
         "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
         "contentVersion": "1.0.0.0",
@@ -95,7 +97,7 @@ pub fn deployment_template(template_name: &str) -> serde_json::Value {
                 ],
                 "distribute": [{
                     "type": "SharedImage",
-                    "galleryImageId": format!("{GALLERY_IMAGE}/versions/1.0.0"),
+                    "galleryImageId": format!("{GALLERY_IMAGE}/versions/{version}"),
                     "runOutputName": "out1",
                     "targetRegions": [{"name": "eastus2", "replicaCount": 1}]
                 }]

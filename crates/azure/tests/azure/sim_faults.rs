@@ -69,6 +69,11 @@ seed = 3
     for i in 0..4 {
         assert_eq!(st["runs"][format!("it-dup-{i}")], 1, "{st}");
     }
+    // Some run POSTs failed ambiguously and were re-sent after checking lastRunStatus.
+    assert!(
+        st["requests"]["imageTemplates.run"].as_u64().unwrap_or(0) > 4,
+        "{st}"
+    );
     sim.shutdown().await;
     Ok(())
 }
