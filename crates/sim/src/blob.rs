@@ -48,7 +48,7 @@ pub fn blob_error(status: StatusCode, code: &str, message: &str) -> Response {
         "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>{}\nRequestId:{}\nTime:{}</Message></Error>",
         xml_escape(message),
         uuid::Uuid::new_v4(),
-        Utc::now().format("%Y-%m-%dT%H:%M:%S%.7fZ")
+        Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ")
     );
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;

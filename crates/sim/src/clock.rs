@@ -41,9 +41,12 @@ impl Clock {
 
     /// RFC 3339 timestamp (7 fractional digits, as ARM prints them).
     pub fn stamp(&self, minutes: f64) -> String {
-        self.utc(minutes)
-            .format("%Y-%m-%dT%H:%M:%S%.7fZ")
-            .to_string()
+        let t = self.utc(minutes);
+        format!(
+            "{}.{:07}Z",
+            t.format("%Y-%m-%dT%H:%M:%S"),
+            t.timestamp_subsec_nanos() / 100
+        )
     }
 
     /// ISO 8601 duration between two simulated instants (`PT1M2.5S`).

@@ -115,15 +115,27 @@ pub async fn break_mid_body(resp: Response) -> Response {
         .unwrap_or_default();
     let full_len = bytes.len().max(2);
     let half = bytes.slice(..bytes.len() / 2);
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(half),
-        Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "simulated reset mid-body",
-        )),
-    ];
+    let stream = futures::stream::unfold(0u8, move |step| {
+        let half = half.clone();
+        async move {
+            match step {
+                0 => Some((Ok::<Bytes, std::io::Error>(half), 1)),
+                1 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    Some((
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "simulated reset mid-body",
+                        )),
+                        2,
+                    ))
+                }
+                _ => None,
+            }
+        }
+    });
     parts
         .headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from(full_len));
-    Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
+    Response::from_parts(parts, Body::from_stream(stream))
 }

@@ -410,6 +410,16 @@ pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64) -> Value {
     let mut props = t.properties.clone();
     if let Some(o) = props.as_object_mut() {
         o.entry("buildTimeoutInMinutes").or_insert(json!(0));
+        if let Some(cs) = o.get_mut("customize").and_then(Value::as_array_mut) {
+            fill_customizer_defaults(cs);
+        }
+        if let Some(cs) = o
+            .get_mut("validate")
+            .and_then(|v| v.get_mut("inVMValidations"))
+            .and_then(Value::as_array_mut)
+        {
+            fill_customizer_defaults(cs);
+        }
         o.entry("vmProfile")
             .or_insert(json!({"vmSize": "", "osDiskSizeGB": 0}));
         o.insert(
@@ -436,6 +446,20 @@ pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64) -> Value {
         "identity": identity,
         "properties": props,
     })
+}
+
+/// Defaults AIB fills in on read (PowerShell: runElevated / runAsSystem false).
+fn fill_customizer_defaults(cs: &mut [Value]) {
+    for c in cs.iter_mut() {
+        let is_ps = c
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("PowerShell"));
+        if let (true, Some(o)) = (is_ps, c.as_object_mut()) {
+            o.entry("runElevated").or_insert(json!(false));
+            o.entry("runAsSystem").or_insert(json!(false));
+        }
+    }
 }
 
 fn last_run_status(ctx: &Ctx, run: &Run, now: f64) -> Value {

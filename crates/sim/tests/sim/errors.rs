@@ -1,0 +1,176 @@
+use crate::common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn missing_resources_are_404() {
+    let t = start(
+        "minute_ms = 1\nbuild_minutes = 5\ncreate_minutes = 0\nmissing = [\"*/resourceGroups/rg-gone\", \"*/galleries/gal-missing\", \"*/userAssignedIdentities/id-missing\", \"*/images/img-missing\"]\n",
+    )
+    .await;
+    let r = t.get(&rg_path("rg-gone"), API_RES).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (404, "ResourceGroupNotFound")
+    );
+    let r = t.get(&rg_path("RG-GONE"), API_RES).await;
+    assert_eq!(r.status, 404, "missing globs are case-insensitive");
+    assert_eq!(t.get(&rg_path("rg-here"), API_RES).await.status, 200);
+    let g = format!(
+        "{}/providers/Microsoft.Compute/galleries",
+        rg_path("rg-here")
+    );
+    let r = t.get(&format!("{g}/gal-missing"), API_GAL).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (404, "ResourceNotFound")
+    );
+    let r = t.get(&format!("{g}/gal-ok"), API_GAL).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["properties"]["provisioningState"], "Succeeded");
+    let r = t
+        .get(&format!("{g}/gal-ok/images/img-missing"), API_GAL)
+        .await;
+    assert_eq!(r.status, 404);
+    let r = t.get(&format!("{g}/gal-ok/images/img-ok"), API_GAL).await;
+    assert_eq!(r.status, 200);
+    let r = t
+        .get(&format!("{g}/gal-ok/images/img-ok/versions/9.9.9"), API_GAL)
+        .await;
+    assert_eq!(r.status, 404);
+    let id = |n: &str| {
+        format!(
+            "{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{n}",
+            rg_path("rg-id")
+        )
+    };
+    let r = t.get(&id("id-missing"), "2023-01-31").await;
+    assert_eq!(r.status, 404);
+    let r = t.get(&id("id-ok"), "2023-01-31").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body["properties"]["clientId"].is_string());
+    let r = t
+        .get(
+            &format!(
+                "{}/providers/Microsoft.Storage/storageAccounts/st1",
+                rg_path("rg-gone")
+            ),
+            "2023-05-01",
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    // deploying into a missing RG
+    let r = t
+        .put(
+            &format!(
+                "{}/providers/Microsoft.Resources/deployments/d",
+                rg_path("rg-gone")
+            ),
+            API_RES,
+            &json!({"properties": {"mode": "Incremental", "template": {"resources": []}}}),
+        )
+        .await;
+    assert_eq!(r.code(), "ResourceGroupNotFound");
+    // template with a missing identity
+    let mut body = template_body(
+        json!([shell("a")]),
+        sig_distribute("rg-here", "gal-ok", "img-ok", None, &["eastus2"]),
+    );
+    body["identity"]["userAssignedIdentities"] = json!({id("id-missing"): {}});
+    let r = t.put(&it_path("rg-here", "t1"), API_AIB, &body).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    // distribution to a missing gallery fails the run
+    let body = template_body(
+        json!([shell("a")]),
+        sig_distribute("rg-here", "gal-missing", "img", None, &["eastus2"]),
+    );
+    assert_eq!(
+        t.put(&it_path("rg-here", "t2"), API_AIB, &body)
+            .await
+            .status,
+        201
+    );
+    t.post(&format!("{}/run", it_path("rg-here", "t2")), API_AIB)
+        .await;
+    let b = t.wait_run_done("rg-here", "t2").await;
+    assert_eq!(b["properties"]["lastRunStatus"]["runState"], "Failed");
+    assert!(
+        b["properties"]["lastRunStatus"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ResourceNotFound")
+    );
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn template_put_validation() {
+    let t = start("minute_ms = 1").await;
+    let ok = template_body(
+        json!([shell("a")]),
+        sig_distribute("rg", "g", "i", None, &["eastus2"]),
+    );
+    let cases: Vec<(&str, serde_json::Value)> = vec![
+        ("bad name!", ok.clone()),
+        ("no-identity", {
+            let mut b = ok.clone();
+            b.as_object_mut().unwrap().remove("identity");
+            b
+        }),
+        ("no-source", {
+            let mut b = ok.clone();
+            b["properties"].as_object_mut().unwrap().remove("source");
+            b
+        }),
+        ("no-distribute", {
+            let mut b = ok.clone();
+            b["properties"]
+                .as_object_mut()
+                .unwrap()
+                .remove("distribute");
+            b
+        }),
+        ("timeout", {
+            let mut b = ok.clone();
+            b["properties"]["buildTimeoutInMinutes"] = json!(961);
+            b
+        }),
+        ("badcust", {
+            let mut b = ok.clone();
+            b["properties"]["customize"] = json!([{"type": "Ansible"}]);
+            b
+        }),
+    ];
+    for (name, body) in cases {
+        let path = format!(
+            "{}/providers/Microsoft.VirtualMachineImages/imageTemplates/{}",
+            rg_path("rg"),
+            name.replace(' ', "%20")
+        );
+        let r = t.put(&path, API_AIB, &body).await;
+        assert_eq!(r.status, 400, "{name}: {}", r.text);
+        assert!(r.body["error"]["message"].is_string());
+    }
+    let r = t
+        .raw(
+            reqwest::Method::PUT,
+            &with_api(&it_path("rg", "x"), API_AIB),
+            None,
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(t.get(&it_path("rg", "nope"), API_AIB).await.status, 404);
+    assert_eq!(
+        t.post(&format!("{}/run", it_path("rg", "nope")), API_AIB)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        t.get("/subscriptions/x/providers/Nope/things", API_AIB)
+            .await
+            .status,
+        404
+    );
+    t.sim.shutdown().await;
+}

@@ -1,0 +1,13 @@
+//! Integration tests: real HTTP against a simulator started on a free port.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+mod api_version;
+mod auth;
+mod blob;
+mod conformance;
+mod errors;
+mod faults;
+mod flow;
+mod templates;
