@@ -6,7 +6,7 @@
 //! `refresh_margin` (5 min) before they expire; one refresh runs at a time (single flight).
 
 use crate::cloud::Cloud;
-use crate::error::{Error, RequestIds, Result};
+use crate::error::{Error, Result};
 use azure_core::cloud::CloudConfiguration;
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::ClientOptions;
@@ -289,7 +289,7 @@ fn auth_error(message: String) -> Error {
         status: None,
         code: None,
         message,
-        ids: RequestIds::default(),
+        ids: Box::default(),
     }
 }
 

@@ -73,7 +73,7 @@ pub enum Error {
         /// Human readable cause (for a credential chain: every credential tried and why it failed).
         message: String,
         /// Request ids, if a response was received.
-        ids: RequestIds,
+        ids: Box<RequestIds>,
     },
     /// Azure answered with a non-success status (after retries where applicable).
     #[error("{method} {url} failed: HTTP {status}{}: {message} ({ids})", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
@@ -89,7 +89,7 @@ pub enum Error {
         /// ARM `error.message`.
         message: String,
         /// Request ids.
-        ids: RequestIds,
+        ids: Box<RequestIds>,
     },
     /// Connection failed, timed out or the body broke mid-read, after all retries.
     #[error("{method} {url}: connection error: {message}")]
@@ -249,7 +249,7 @@ mod tests {
             status: Some(401),
             code: Some("InvalidAuthenticationToken".into()),
             message: "bad".into(),
-            ids: RequestIds::default(),
+            ids: Box::default(),
         };
         assert!(e.is_auth());
         assert!(e.is_auth_or_config());

@@ -86,10 +86,21 @@ fn classify(e: &reqwest::Error) -> (Failure, String) {
     (kind, describe(e))
 }
 
-/// Error text without the URL (which may hold a SAS) but with its causes.
+/// Error text without the URL (which may hold a SAS signature) but with its causes.
 fn describe(e: &reqwest::Error) -> String {
     use std::error::Error as _;
-    let mut s = e.without_url_ref().to_string();
+    let mut s = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connect failed"
+    } else if e.is_body() || e.is_decode() {
+        "body read failed"
+    } else if e.is_request() {
+        "request failed"
+    } else {
+        "HTTP error"
+    }
+    .to_string();
     let mut src = e.source();
     while let Some(inner) = src {
         s.push_str(": ");
@@ -97,27 +108,6 @@ fn describe(e: &reqwest::Error) -> String {
         src = inner.source();
     }
     s
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let kind = if self.is_timeout() {
-            "timed out"
-        } else if self.is_connect() {
-            "connect failed"
-        } else if self.is_body() || self.is_decode() {
-            "body read failed"
-        } else if self.is_request() {
-            "request failed"
-        } else {
-            "HTTP error"
-        };
-        kind.to_string()
-    }
 }
 
 /// A fresh `x-ms-client-request-id`.

@@ -348,7 +348,10 @@ impl ArmClient {
 
 /// Turn a non-2xx response into an [`Error`] (401/403 → [`Error::Auth`]).
 pub(crate) fn api_error(method: &Method, resp: &Response, client_request_id: &str) -> Error {
-    let ids = RequestIds::from_headers(&resp.headers, Some(client_request_id));
+    let ids = Box::new(RequestIds::from_headers(
+        &resp.headers,
+        Some(client_request_id),
+    ));
     let parsed: Option<ErrorResponse> = serde_json::from_slice(&resp.body).ok();
     let detail = parsed.and_then(|p| p.error);
     let code = detail

@@ -369,7 +369,7 @@ impl BlobClient {
 
 /// Storage error: `<Error><Code>..</Code><Message>..</Message></Error>` or `x-ms-error-code`.
 fn blob_error(method: &Method, resp: &Response, crid: &str) -> Error {
-    let ids = RequestIds::from_headers(&resp.headers, Some(crid));
+    let ids = Box::new(RequestIds::from_headers(&resp.headers, Some(crid)));
     let text = String::from_utf8_lossy(&resp.body);
     let between = |tag: &str| -> Option<String> {
         let open = format!("<{tag}>");

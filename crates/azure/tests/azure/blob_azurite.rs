@@ -9,7 +9,7 @@ use base64::Engine;
 use bytes::Bytes;
 
 async fn azurite() -> TestResult<Azurite> {
-    Ok(tokio::task::spawn_blocking(Azurite::start).await??)
+    tokio::task::spawn_blocking(Azurite::start).await?
 }
 
 #[tokio::test]
