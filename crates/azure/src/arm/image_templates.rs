@@ -3,7 +3,7 @@
 use super::{ArmClient, api, seg};
 use crate::error::{Error, Result};
 use crate::lro::{FinalStateVia, Operation, OperationHandle, PollKind};
-use crate::types::{ImageTemplate, RunOutput};
+use crate::types::{ImageTemplate, LastRunStatus, RunOutput};
 use reqwest::Method;
 use std::time::Duration;
 
@@ -96,9 +96,11 @@ impl ArmClient {
     }
 
     /// POST `run`. Never blindly retried: after an ambiguous failure (5xx, dropped connection)
-    /// the template is read, and the POST is repeated only if `lastRunStatus` shows no run that
-    /// started after our attempt began. If a run did start, the returned operation follows the
-    /// template's `lastRunStatus` instead of the (lost) async-operation URL.
+    /// the template is read again, and the POST is repeated only if `lastRunStatus` shows no
+    /// run that started after our attempt began (a `startTime` different from the one seen
+    /// before the first attempt, and not earlier than the attempt minus [`RUN_CLOCK_SKEW`]).
+    /// If a run did start, the returned operation follows the template's `lastRunStatus`
+    /// instead of the lost async-operation URL.
     pub async fn run_image_template(
         &self,
         subscription: &str,
@@ -106,9 +108,14 @@ impl ArmClient {
         name: &str,
     ) -> Result<Operation> {
         let template_path = image_template_path(subscription, resource_group, name);
-        let path = format!("{template_path}/run");
-        let url = self.url(&path, api::IMAGE_TEMPLATES)?;
+        let url = self.url(&format!("{template_path}/run"), api::IMAGE_TEMPLATES)?;
         let template_url = self.url(&template_path, api::IMAGE_TEMPLATES)?;
+        // What the last run looked like before we asked for a new one.
+        let before = self
+            .get_image_template(subscription, resource_group, name)
+            .await?
+            .properties
+            .last_run_status;
         let policy = self.config().retry.clone();
         let mut state = policy.start();
         loop {
@@ -135,18 +142,12 @@ impl ArmClient {
                 Err(e) => return Err(e),
             };
             tracing::warn!(template = name, error = %err, "run outcome unknown; checking lastRunStatus");
-            let t = self
+            let now = self
                 .get_image_template(subscription, resource_group, name)
-                .await?;
-            let threshold =
-                attempt_began - chrono::Duration::from_std(RUN_CLOCK_SKEW).unwrap_or_default();
-            let started_by_us = t
+                .await?
                 .properties
-                .last_run_status
-                .as_ref()
-                .and_then(|s| s.started())
-                .is_some_and(|start| start >= threshold);
-            if started_by_us {
+                .last_run_status;
+            if run_started_since(before.as_ref(), now.as_ref(), attempt_began) {
                 return Ok(Operation::resume(
                     self,
                     last_run_handle(template_url.as_str()),
@@ -194,6 +195,23 @@ impl ArmClient {
     }
 }
 
+/// Did a run start after `attempt_began`? `before` is `lastRunStatus` as read before the
+/// first `run` attempt, `now` as read after an ambiguous failure.
+pub fn run_started_since(
+    before: Option<&LastRunStatus>,
+    now: Option<&LastRunStatus>,
+    attempt_began: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let Some(start) = now.and_then(LastRunStatus::started) else {
+        return false;
+    };
+    if before.and_then(LastRunStatus::started) == Some(start) {
+        return false;
+    }
+    let skew = chrono::Duration::from_std(RUN_CLOCK_SKEW).unwrap_or_default();
+    start >= attempt_began - skew
+}
+
 /// A handle that follows a template's `lastRunStatus.runState`.
 pub fn last_run_handle(template_url: &str) -> OperationHandle {
     OperationHandle {
@@ -202,5 +220,53 @@ pub fn last_run_handle(template_url: &str) -> OperationHandle {
         location_url: None,
         resource_url: Some(template_url.to_owned()),
         final_state_via: FinalStateVia::OriginalUri,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lrs(start: &str) -> LastRunStatus {
+        LastRunStatus {
+            run_state: Some("Running".into()),
+            start_time: Some(start.into()),
+            ..LastRunStatus::default()
+        }
+    }
+
+    fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+        match chrono::DateTime::parse_from_rfc3339(s) {
+            Ok(d) => d.with_timezone(&chrono::Utc),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn run_start_detection() {
+        let began = at("2026-01-01T10:00:00Z");
+        // Never run, still no run: retry.
+        assert!(!run_started_since(None, None, began));
+        // A run (ARM prints 7 fractional digits) that started after our attempt: started.
+        let new = lrs("2026-01-01T10:00:01.1234567Z");
+        assert!(run_started_since(None, Some(&new), began));
+        // Within the clock-skew allowance.
+        assert!(run_started_since(
+            None,
+            Some(&lrs("2026-01-01T09:59:57Z")),
+            began
+        ));
+        // A previous run, unchanged: not ours.
+        let old = lrs("2026-01-01T09:00:00Z");
+        assert!(!run_started_since(Some(&old), Some(&old), began));
+        // Unchanged even if its clock runs ahead of ours (the simulator's does): not ours.
+        let future = lrs("2026-01-01T12:00:00Z");
+        assert!(!run_started_since(Some(&future), Some(&future), began));
+        // Changed but long before our attempt: not ours.
+        assert!(!run_started_since(
+            Some(&old),
+            Some(&lrs("2026-01-01T09:30:00Z")),
+            began
+        ));
     }
 }
