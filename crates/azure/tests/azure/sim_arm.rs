@@ -225,3 +225,74 @@ async fn bad_token_is_an_auth_error() -> TestResult {
     sim.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn failed_deployment_surfaces_nested_errors() -> TestResult {
+    let sim = start_sim("minute_ms = 5").await?;
+    let arm = client_for(&sim, fast_config()).await?;
+    let mut template = deployment_template("it-baddeploy-1");
+    if let Some(res) = template.pointer_mut("/resources/0") {
+        if let Some(obj) = res.as_object_mut() {
+            obj.remove("identity");
+        }
+    }
+    let req = aib_azure::types::DeploymentRequest::incremental(template, serde_json::json!({}));
+    let res = arm.deploy_and_wait(SUB, RG, "dep-bad", &req).await;
+    match res {
+        Err(Error::OperationFailed {
+            status,
+            code,
+            message,
+            ..
+        }) => {
+            assert_eq!(status, "Failed");
+            assert_eq!(code.as_deref(), Some("DeploymentFailed"));
+            assert!(message.contains("identity"), "{message}");
+        }
+        other => return Err(format!("expected a failed deployment, got {other:?}").into()),
+    }
+    let d = arm.get_deployment(SUB, RG, "dep-bad").await?;
+    assert_eq!(d.properties.provisioning_state.as_deref(), Some("Failed"));
+    let ops = arm.list_deployment_operations(SUB, RG, "dep-bad").await?;
+    assert!(
+        ops.iter()
+            .any(|o| o.properties.provisioning_state.as_deref() == Some("Failed")),
+        "{ops:?}"
+    );
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn client_side_rate_limit_keeps_arm_reads_from_running_out() -> TestResult {
+    let sim = start_sim("").await?;
+    let arm = client_for(&sim, fast_config()).await?;
+    let url = arm.url(
+        &format!("/subscriptions/{SUB}/resourcegroups/{RG}"),
+        "2025-04-01",
+    )?;
+    let t0 = std::time::Instant::now();
+    let mut min_remaining = u64::MAX;
+    for _ in 0..300 {
+        let r = arm.send(reqwest::Method::GET, url.clone(), None).await?;
+        if let Some(n) = r
+            .header("x-ms-ratelimit-remaining-subscription-reads")
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            min_remaining = min_remaining.min(n);
+        }
+    }
+    // 300 reads against a 250-token bucket refilling at 25/s: at least ~1.5 s of pacing, and
+    // ARM's counter never reaches zero.
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_millis(1500),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(
+        min_remaining >= 5 && min_remaining != u64::MAX,
+        "{min_remaining}"
+    );
+    sim.shutdown().await;
+    Ok(())
+}
