@@ -159,10 +159,10 @@ pub fn authorize(req: &BlobReq<'_>, access: Access) -> Result<(), Response> {
                 "Signed expiry time has to be after signed start time and the SAS must not be expired.",
             );
         }
-        if let Some(st) = q("st").and_then(parse_sas_time) {
-            if st > Utc::now() + chrono::Duration::minutes(5) {
-                return fail("Signed start time is in the future.");
-            }
+        if let Some(st) = q("st").and_then(parse_sas_time)
+            && st > Utc::now() + chrono::Duration::minutes(5)
+        {
+            return fail("Signed start time is in the future.");
         }
         let sp = q("sp").unwrap_or("");
         let need = match access {
@@ -194,11 +194,11 @@ pub fn authorize(req: &BlobReq<'_>, access: Access) -> Result<(), Response> {
             candidates.push(format!("{}\n", base.join("\n")));
         } else {
             let mut canon = format!("/blob/{}/{}", req.account, req.container);
-            if g("sr") == "b" {
-                if let Some(b) = req.blob {
-                    canon.push('/');
-                    canon.push_str(b);
-                }
+            if g("sr") == "b"
+                && let Some(b) = req.blob
+            {
+                canon.push('/');
+                canon.push_str(b);
             }
             let head = [
                 g("sp"),
@@ -517,10 +517,10 @@ pub fn get(
         h.insert(header::LAST_MODIFIED, v.clone());
         h.insert("x-ms-creation-time", v);
     }
-    if let Some((s, e)) = range {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {s}-{e}/{len}")) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
+    if let Some((s, e)) = range
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {s}-{e}/{len}"))
+    {
+        h.insert(header::CONTENT_RANGE, v);
     }
     h.insert("x-ms-blob-type", HeaderValue::from_static("BlockBlob"));
     h.insert("x-ms-version", HeaderValue::from_static(VERSION));

@@ -127,10 +127,7 @@ pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -
         &mut o,
         "==> azure-arm: Getting tokens using Managed Identity for Azure Resources",
     );
-    out(
-        &mut o,
-        &format!("==> azure-arm: Using existing resource group ..."),
-    );
+    out(&mut o, "==> azure-arm: Using existing resource group ...");
     out(
         &mut o,
         &format!("==> azure-arm:  -> ResourceGroupName : '{}'", t.staging_rg),
@@ -304,12 +301,10 @@ pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -
                 _ => "Script exited with non-zero exit status: 1. Allowed exit codes are: [0]"
                     .to_string(),
             };
-            err(&mut o, end, &format!("[INFO] (telemetry) ending azure-arm"));
+            err(&mut o, end, "[INFO] (telemetry) ending azure-arm");
             out(
                 &mut o,
-                &format!(
-                    "==> azure-arm: Provisioning step had errors: Running the cleanup provisioner, if present..."
-                ),
+                "==> azure-arm: Provisioning step had errors: Running the cleanup provisioner, if present...",
             );
             out(&mut o, "==> azure-arm: Deleting the temporary OS disk ...");
             out(

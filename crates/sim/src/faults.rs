@@ -1,5 +1,8 @@
 //! Fault injection: seeded random 429 / 500 / 503 / connection resets / latency, throttle
 //! storms and scripted operation-status errors. `/_sim/*` and `/msi/token` are never faulted.
+//! Faults are decided before the request is handled; 429 and 500/503 answers mean the request
+//! had no effect. Half of the plain resets happen *after* the request took effect (the answer is
+//! lost), so clients meet the ambiguous case; mid-body resets also happen after handling.
 
 use crate::response::{ResetConnection, arm_error, set_retry_after};
 use crate::scenario::Faults;
@@ -16,7 +19,8 @@ pub enum Fault {
     None,
     Throttle,
     ServerError(u16),
-    Reset,
+    /// Close the connection without answering; `true` = after the request took effect.
+    Reset(bool),
     ResetMidBody,
 }
 
@@ -57,7 +61,7 @@ impl FaultRng {
             if self.rng.random::<f64>() < f.reset_mid_body {
                 Fault::ResetMidBody
             } else {
-                Fault::Reset
+                Fault::Reset(self.rng.random::<bool>())
             }
         } else {
             Fault::None

@@ -19,6 +19,8 @@
 //!
 //! Stats operation names are listed in [`stats`]; scenario keys in [`scenario::Scenario`].
 
+#![allow(clippy::result_large_err, clippy::too_many_arguments)]
+
 pub mod arm;
 pub mod auth;
 pub mod blob;

@@ -542,12 +542,18 @@ async fn route(
             }
             return faults::server_error_response(code, hint);
         }
-        Fault::Reset => {
+        Fault::Reset(false) => {
             lock(&sim.stats).reset += 1;
             return faults::reset_response();
         }
+        Fault::Reset(true) => {}
     }
     let resp = dispatch(sim, route, method, raw_path, headers, &query, &pairs, body);
+    if fault == Fault::Reset(true) {
+        // The request took effect; the answer is lost (the ambiguous case clients must handle).
+        lock(&sim.stats).reset += 1;
+        return faults::reset_response();
+    }
     if fault == Fault::ResetMidBody {
         lock(&sim.stats).reset += 1;
         return faults::break_mid_body(resp).await;

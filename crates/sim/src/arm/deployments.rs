@@ -193,17 +193,17 @@ pub fn put(
     };
     let k = key(sub, rg, name);
     let now = ctx.clock.now();
-    if let Some(d) = st.deployments.get(&k) {
-        if now < d.start + ctx.scenario.deploy_minutes {
-            return arm_error(
-                StatusCode::CONFLICT,
-                "DeploymentActive",
-                format!(
-                    "Unable to edit or replace deployment '{name}': previous deployment from '{}' is still active (state: Running). Please see https://aka.ms/arm-deploy-resources for usage details.",
-                    ctx.clock.stamp(d.start)
-                ),
-            );
-        }
+    if let Some(d) = st.deployments.get(&k)
+        && now < d.start + ctx.scenario.deploy_minutes
+    {
+        return arm_error(
+            StatusCode::CONFLICT,
+            "DeploymentActive",
+            format!(
+                "Unable to edit or replace deployment '{name}': previous deployment from '{}' is still active (state: Running). Please see https://aka.ms/arm-deploy-resources for usage details.",
+                ctx.clock.stamp(d.start)
+            ),
+        );
     }
     let scope = Scope {
         sub: sub.into(),

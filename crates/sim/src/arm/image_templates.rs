@@ -732,14 +732,14 @@ fn finish(st: &mut State, t: &mut ImageTemplate, end: RunEnd, error: Option<Valu
             error: error.clone(),
         });
     }
-    if let Some(cid) = &run.cancel_op {
-        if let Some(op) = st.operations.get_mut(&cid.to_ascii_lowercase()) {
-            op.fin = Some(OpFinal {
-                status: "Succeeded",
-                end: end.at,
-                error: None,
-            });
-        }
+    if let Some(cid) = &run.cancel_op
+        && let Some(op) = st.operations.get_mut(&cid.to_ascii_lowercase())
+    {
+        op.fin = Some(OpFinal {
+            status: "Succeeded",
+            end: end.at,
+            error: None,
+        });
     }
     run.end = Some(end);
 }
@@ -802,10 +802,10 @@ pub fn get(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> Response {
 
 /// List by RG (`rg = Some`) or subscription.
 pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: Option<&str>) -> Response {
-    if let Some(rg) = rg {
-        if ctx.is_missing(&format!("/subscriptions/{sub}/resourceGroups/{rg}")) {
-            return crate::response::rg_not_found(rg);
-        }
+    if let Some(rg) = rg
+        && ctx.is_missing(&format!("/subscriptions/{sub}/resourceGroups/{rg}"))
+    {
+        return crate::response::rg_not_found(rg);
     }
     let now = ctx.clock.now();
     let value: Vec<Value> = st

@@ -161,13 +161,13 @@ pub fn evaluate(
                 type_name(&value)
             ));
         }
-        if let Some(allowed) = def.get("allowedValues").and_then(Value::as_array) {
-            if !allowed.contains(&value) {
-                return err(format!(
-                    "Deployment template validation failed: 'The provided value '{}' for the template parameter '{name}' is not valid. The parameter value is not part of the allowed value(s).'.",
-                    value
-                ));
-            }
+        if let Some(allowed) = def.get("allowedValues").and_then(Value::as_array)
+            && !allowed.contains(&value)
+        {
+            return err(format!(
+                "Deployment template validation failed: 'The provided value '{}' for the template parameter '{name}' is not valid. The parameter value is not part of the allowed value(s).'.",
+                value
+            ));
         }
         if !ptype.starts_with("secure") {
             let display_type = match ptype.as_str() {

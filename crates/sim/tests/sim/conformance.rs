@@ -36,10 +36,9 @@ fn shape(ex: &Value, ac: &Value, path: &str, errs: &mut Vec<String>) {
                         } else if let (Some(e1), Some(a1)) = (
                             ev.as_object().and_then(|m| m.values().next()),
                             av.as_object().and_then(|m| m.values().next()),
-                        ) {
-                            if k == "userAssignedIdentities" {
-                                shape(e1, a1, &format!("{p}.*"), errs);
-                            }
+                        ) && k == "userAssignedIdentities"
+                        {
+                            shape(e1, a1, &format!("{p}.*"), errs);
                         }
                     }
                     Some(av) => shape(ev, av, &p, errs),
