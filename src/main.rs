@@ -1,1 +1,33 @@
-fn main() {}
+//! The `aib` binary: parses arguments, calls the library crates, prints results (stdout) and
+//! progress and problems (stderr), and exits with the documented code.
+
+mod cli;
+mod commands;
+mod diagnostics;
+mod exit;
+mod logging;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use exit::Exit;
+
+fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => Exit::Success,
+                _ => Exit::Invalid,
+            }
+            .into();
+        }
+    };
+    logging::init(&cli.global);
+    let exit = match &cli.command {
+        Command::Validate(args) => commands::validate::run(&cli.global, args),
+        Command::Plan(args) => commands::plan::run(&cli.global, args),
+    };
+    exit.into()
+}

@@ -552,7 +552,7 @@ impl Checker<'_> {
                 })
                 .build()
                 .parse(cron)
-                .map_err(|e| e.to_string())
+                .map_err(|e| cron_field_problem(cron).unwrap_or_else(|| e.to_string()))
         } else {
             Err(format!(
                 "has {fields} fields; write five (minute hour day month weekday) or six (with seconds first)"
@@ -627,6 +627,40 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Names the cron field holding an out-of-range number, which croner's message does not.
+fn cron_field_problem(cron: &str) -> Option<String> {
+    let fields: Vec<&str> = cron.split_whitespace().collect();
+    let names: &[(&str, u32, u32)] = &[
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day-of-month", 1, 31),
+        ("month", 1, 12),
+        ("day-of-week", 0, 7),
+    ];
+    let offset = if fields.len() == 6 { 1 } else { 0 };
+    if offset == 1 {
+        if let Some(p) = out_of_range(fields[0], 0, 59) {
+            return Some(format!("second field has {p}, outside 0-59"));
+        }
+    }
+    for (i, (name, lo, hi)) in names.iter().enumerate() {
+        let field = fields.get(i + offset)?;
+        if let Some(p) = out_of_range(field, *lo, *hi) {
+            return Some(format!("{name} field has {p}, outside {lo}-{hi}"));
+        }
+    }
+    None
+}
+
+fn out_of_range(field: &str, lo: u32, hi: u32) -> Option<u32> {
+    // The number after `/` is a step and the one after `#` an occurrence, not a value.
+    let values = field.split(',').flat_map(|part| {
+        let part = part.split(['/', '#']).next().unwrap_or("");
+        part.split('-').filter_map(|n| n.parse::<u32>().ok()).collect::<Vec<_>>()
+    });
+    values.into_iter().find(|v| *v < lo || *v > hi)
 }
 
 #[allow(dead_code)]

@@ -1,0 +1,95 @@
+//! Command-line arguments (clap derive): the commands and global flags of DESIGN.md.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Build fleets of Azure VM images with Azure Image Builder from one TOML manifest.
+#[derive(Debug, Parser)]
+#[command(name = "aib", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where run state lives: a directory, or azblob://ACCOUNT/CONTAINER[/PREFIX]
+    /// (default: .aib/ beside the manifest).
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    pub state: Option<String>,
+    /// ARM endpoint to talk to instead of the cloud's (for the simulator).
+    #[arg(long, global = true, env = "AIB_ARM_ENDPOINT", value_name = "URL")]
+    pub arm_endpoint: Option<String>,
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Less output: errors only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Format of log lines on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a manifest offline: syntax, keys, references, templates, graph.
+    Validate(ValidateArgs),
+    /// Show the units, their dependencies and template names, without building.
+    Plan(PlanArgs),
+}
+
+/// Selection of units (`SELECT` in DESIGN.md).
+#[derive(Debug, Args, Default)]
+pub struct SelectArgs {
+    /// Only units of this environment (repeatable).
+    #[arg(long = "env", value_name = "NAME")]
+    pub envs: Vec<String>,
+    /// Only units of variants matching this glob (repeatable).
+    #[arg(long = "variant", value_name = "GLOB")]
+    pub variants: Vec<String>,
+    /// Only this unit, e.g. `dev/ubuntu[release=2404]` (repeatable).
+    #[arg(long = "unit", value_name = "ID")]
+    pub units: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The manifest file.
+    #[arg(default_value = "aib.toml")]
+    pub manifest: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The manifest file.
+    #[arg(default_value = "aib.toml")]
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Override a setting for every selected unit, e.g. `--set vm_size=Standard_D8s_v5`
+    /// or `--set tags.owner=me` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Dot,
+    Mermaid,
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests of the `aib` binary: one test binary, one module per command.
+
+mod schemas;
+mod support;
+mod validate;

@@ -1,0 +1,105 @@
+//! `aib validate`: the examples pass; every class of manifest error is reported with
+//! file:line:col, a snippet and a hint, all problems at once, exit code 2.
+
+use super::support::{aib, manifest_dir, repo_root};
+
+#[test]
+fn examples_are_valid() {
+    for example in ["avd", "linux-fleet"] {
+        let dir = repo_root().join("pipelines").join(example);
+        let out = aib(&dir, &["validate"]);
+        assert_eq!(out.code, 0, "{example}: {}", out.stderr);
+        assert!(out.stdout.contains("valid"), "{}", out.stdout);
+    }
+}
+
+#[test]
+fn missing_manifest_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("cannot read manifest aib.toml"), "{}", out.stderr);
+}
+
+const GOOD_HEAD: &str = r#"version = 1
+[pipeline]
+name = "demo"
+[defaults]
+location = "eastus2"
+resource_group = "rg-{{ env }}"
+identity = "/subscriptions/{{ subscription }}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
+gallery = { name = "gal", resource_group = "rg-{{ env }}" }
+[environments.dev]
+subscription = "00000000-0000-0000-0000-000000000001"
+"#;
+
+fn errors_of(text: &str, files: &[(&str, &str)]) -> String {
+    let dir = manifest_dir(text, files);
+    let out = aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 2, "expected exit 2, stderr: {}", out.stderr);
+    out.stderr
+}
+
+#[test]
+fn malformed_toml() {
+    insta::assert_snapshot!(errors_of("version = 1\n[pipeline\nname = \"x\"\n", &[]));
+}
+
+#[test]
+fn wrong_type() {
+    insta::assert_snapshot!(errors_of(&format!("{GOOD_HEAD}[variants.v]\nimage_definition = \"d\"\nsource = {{ platform = \"a:b:c:latest\" }}\nos_disk_gb = \"big\"\n"), &[]));
+}
+
+#[test]
+fn unknown_keys_are_all_reported_with_hints() {
+    let text = format!(
+        "{GOOD_HEAD}vmsize = \"x\"\n[variants.v]\nimage_definition = \"d\"\nsource = {{ platform = \"a:b:c:latest\" }}\ncustomize = [ {{ type = \"shell\", name = \"s\", inlne = [\"echo\"] }} ]\n[variants.v.matrix]\nx = [1]\n[schedules.n]\ncron = \"0 2 * * *\"\ntimezon = \"UTC\"\n"
+    );
+    insta::assert_snapshot!(errors_of(&text, &[]));
+}
+
+#[test]
+fn semantic_errors_are_collected() {
+    let text = format!(
+        r#"{GOOD_HEAD}build_timeout_minutes = 3
+[environments.prod]
+subscription = "00000000-0000-0000-0000-000000000002"
+after = ["dve"]
+[defaults.secrets]
+pw = "env:1BAD"
+kv = "keyvault:https://kv.vault.azure.net/keys/x"
+[variants.base]
+image_definition = "d"
+source = {{ platform = "MicrosoftWindowsDesktop:office-365:latest" }}
+customize = [
+  {{ type = "windows-restart", name = "r", run_elevated = true }},
+  {{ type = "shell", name = "s", script = "scripts/missing.sh" }},
+  {{ type = "file", name = "f", destination = "/tmp/x" }},
+]
+[variants.child]
+image_definition = "c"
+source = {{ variant = "bsae" }}
+environments = ["qa"]
+[variants.templated]
+image_definition = "t"
+template = "missing.json.j2"
+source = {{ platform = "a:b:c:latest" }}
+[schedules.nightly]
+cron = "0 25 * * *"
+timezone = "Europe/Berln"
+variants = ["[unclosed"]
+"#
+    );
+    insta::assert_snapshot!(errors_of(&text, &[]));
+}
+
+#[test]
+fn warnings_do_not_fail_validation() {
+    let text = format!(
+        "{GOOD_HEAD}[variants.v]\nimage_definition = \"d\"\nsource = {{ platform = \"a:b:c:latest\" }}\n[schedules.n]\ncron = \"0 2 * * *\"\nvariants = [\"nomatch*\"]\n"
+    );
+    let dir = manifest_dir(&text, &[]);
+    let out = aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("matches no variant"), "{}", out.stderr);
+}
