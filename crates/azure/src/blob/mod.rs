@@ -2,11 +2,14 @@
 //! Authenticated by Shared Key, a SAS token or a bearer token.
 
 pub mod download;
+pub mod lease;
 pub mod list;
 pub mod sas;
 pub mod shared_key;
+pub mod write;
 
 pub use list::{BlobItem, BlobPage};
+pub use write::{BlobProperties, Conditions};
 
 use crate::cloud::check_scheme;
 use crate::credential::Credential;
@@ -277,34 +280,6 @@ impl BlobClient {
             req = req.body(b);
         }
         Ok((req, crid))
-    }
-
-    /// Create a container; an existing one is fine.
-    pub async fn create_container(&self, container: &str) -> Result<()> {
-        let mut url = self.url(container, None)?;
-        url.query_pairs_mut().append_pair("restype", "container");
-        match self.send(Method::PUT, url, &[], None).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.status() == Some(409) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Upload a block blob in one request (small blobs: logs, state files).
-    pub async fn put_blob(
-        &self,
-        container: &str,
-        name: &str,
-        data: Bytes,
-        content_type: &str,
-    ) -> Result<()> {
-        let url = self.url(container, Some(name))?;
-        let extra = [
-            ("x-ms-blob-type", "BlockBlob".to_owned()),
-            ("content-type", content_type.to_owned()),
-        ];
-        self.send(Method::PUT, url, &extra, Some(data)).await?;
-        Ok(())
     }
 
     /// One page of a listing.

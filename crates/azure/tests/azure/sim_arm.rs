@@ -231,10 +231,11 @@ async fn failed_deployment_surfaces_nested_errors() -> TestResult {
     let sim = start_sim("minute_ms = 5").await?;
     let arm = client_for(&sim, fast_config()).await?;
     let mut template = deployment_template("it-baddeploy-1");
-    if let Some(res) = template.pointer_mut("/resources/0") {
-        if let Some(obj) = res.as_object_mut() {
-            obj.remove("identity");
-        }
+    if let Some(obj) = template
+        .pointer_mut("/resources/0")
+        .and_then(|r| r.as_object_mut())
+    {
+        obj.remove("identity");
     }
     let req = aib_azure::types::DeploymentRequest::incremental(template, serde_json::json!({}));
     let res = arm.deploy_and_wait(SUB, RG, "dep-bad", &req).await;
