@@ -186,6 +186,7 @@ fn classify(method: &Method, segs: &[String]) -> Route {
                 Method::PUT => "imageTemplates.put",
                 Method::GET => "imageTemplates.get",
                 Method::DELETE => "imageTemplates.delete",
+                Method::PATCH => "imageTemplates.update",
                 _ => return Route::Unknown,
             };
             (op, Arm::It(r(1), r(5)))
@@ -685,6 +686,16 @@ fn arm_call(
                 ),
             },
             Method::DELETE => image_templates::delete(ctx, st, sub, &rg, &name, api),
+            Method::PATCH => match serde_json::from_slice(body) {
+                Ok(v) => image_templates::patch(ctx, st, sub, &rg, &name, &v),
+                Err(e) => arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequestContent",
+                    format!(
+                        "The request content was invalid and could not be deserialized: '{e}'."
+                    ),
+                ),
+            },
             _ => image_templates::get(ctx, st, sub, &rg, &name),
         },
         Arm::ItRun(rg, name) => match image_templates::run(ctx, st, sub, &rg, &name, api) {

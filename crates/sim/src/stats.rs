@@ -9,7 +9,7 @@
 //! | `deployments.put` / `.get` / `.list` / `.delete` | RG-scope deployments |
 //! | `deployments.operationStatus` | a deployment's `Azure-AsyncOperation` URL |
 //! | `deploymentOperations.list` | `.../deployments/{name}/operations` (both path forms) |
-//! | `imageTemplates.put` / `.get` / `.delete` / `.run` / `.cancel` | imageTemplates |
+//! | `imageTemplates.put` / `.get` / `.update` (PATCH) / `.delete` / `.run` / `.cancel` | imageTemplates |
 //! | `imageTemplates.list` | list by resource group and by subscription |
 //! | `imageTemplates.runOutputs.list` / `imageTemplates.runOutputs.get` | run outputs |
 //! | `operations.get` | AIB operation status (`.../locations/{loc}/operations/{id}`) |

@@ -233,6 +233,8 @@ pub fn put(
         None => json!({}),
     };
     let mut created = Vec::new();
+    // Templates a deployment creates are done by the time the deployment is.
+    let created_at = now.min(now + ctx.scenario.deploy_minutes - ctx.scenario.create_minutes);
     for r in &evaluated.resources {
         let rtype = r
             .get("type")
@@ -247,7 +249,8 @@ pub fn put(
         let op_id = format!("{:016X}", rand::random::<u64>());
         if rtype.eq_ignore_ascii_case(image_templates::TYPE) {
             let id = image_templates::template_id(sub, rg, &rname);
-            let error = image_templates::create_or_update(ctx, st, sub, rg, &rname, r).err();
+            let error =
+                image_templates::create_or_update(ctx, st, sub, rg, &rname, r, created_at).err();
             created.push(DeployedResource {
                 id,
                 name: rname,

@@ -331,6 +331,7 @@ pub fn create_or_update(
     rg: &str,
     name: &str,
     body: &Value,
+    created_at: f64,
 ) -> Result<bool, ArmErr> {
     if ctx.is_missing(&format!("/subscriptions/{sub}/resourceGroups/{rg}")) {
         return Err(ArmErr::new(
@@ -341,7 +342,7 @@ pub fn create_or_update(
     }
     let (location, tags, identity, props) = validate(ctx, name, body)?;
     let key = template_id(sub, rg, name).to_ascii_lowercase();
-    let now = ctx.clock.now();
+    let now = created_at;
     if let Some(t) = st.templates.get_mut(&key) {
         if t.deleting_at.is_some() {
             return Err(ArmErr::conflict(
@@ -759,7 +760,7 @@ pub fn put(
     body: &Value,
     api_version: &str,
 ) -> Response {
-    match create_or_update(ctx, st, sub, rg, name, body) {
+    match create_or_update(ctx, st, sub, rg, name, body, ctx.clock.now()) {
         Err(e) => e.into_response(),
         Ok(created) => {
             let now = ctx.clock.now();
@@ -1031,4 +1032,50 @@ pub fn run_outputs(st: &State, sub: &str, rg: &str, name: &str, output: Option<&
             None => not_found(&format!("{TYPE}/runOutputs"), &format!("{name}/{o}"), rg),
         },
     }
+}
+
+/// PATCH (tags, identity, properties.distribute, properties.vmProfile); answers 200 at once.
+pub fn patch(ctx: &Ctx, st: &mut State, sub: &str, rg: &str, name: &str, body: &Value) -> Response {
+    let key = template_id(sub, rg, name).to_ascii_lowercase();
+    let now = ctx.clock.now();
+    let Some(t) = st.templates.get_mut(&key) else {
+        return not_found(TYPE, name, rg);
+    };
+    if t.running() || t.deleting_at.is_some() {
+        return ArmErr::conflict(
+            "Conflict",
+            format!("The image template '{name}' cannot be updated while a build is running or it is being deleted."),
+        )
+        .into_response();
+    }
+    let Some(obj) = body.as_object() else {
+        return ArmErr::bad_request(
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        )
+        .into_response();
+    };
+    if let Some(props) = obj.get("properties").and_then(Value::as_object) {
+        for k in props.keys() {
+            if k != "distribute" && k != "vmProfile" {
+                return ArmErr::bad_request(
+                    "InvalidParameter",
+                    format!("Property 'properties.{k}' cannot be updated; only distribute and vmProfile can."),
+                )
+                .into_response();
+            }
+        }
+        if let Some(p) = t.properties.as_object_mut() {
+            for (k, v) in props {
+                p.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if let Some(tags) = obj.get("tags") {
+        t.tags = tags.clone();
+    }
+    if let Some(id) = obj.get("identity") {
+        t.identity = strip_identity(id);
+    }
+    json(StatusCode::OK, &to_json(ctx, t, now))
 }

@@ -10,4 +10,5 @@ mod conformance;
 mod errors;
 mod faults;
 mod flow;
+mod misc;
 mod templates;
