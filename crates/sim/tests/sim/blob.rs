@@ -93,6 +93,9 @@ async fn failing_build_writes_customization_log() {
     let r = rb.send().await.unwrap();
     assert_eq!(r.status(), 200);
     let log = r.text().await.unwrap();
+    if std::env::var_os("SIM_PRINT_LOG").is_some() {
+        eprintln!("{msg}\n----\n{log}");
+    }
     assert_eq!(
         log.matches("(telemetry) Starting provisioner shell")
             .count(),
