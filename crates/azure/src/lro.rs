@@ -328,6 +328,26 @@ impl Operation {
         interpret(h.kind, &resp)
     }
 
+    /// [`Operation::wait`] with a deadline: [`Error::Timeout`] if not terminal by then. The
+    /// operation keeps running in Azure; its handle can be resumed later.
+    pub async fn wait_timeout(
+        self,
+        limit: std::time::Duration,
+    ) -> Result<Option<serde_json::Value>> {
+        let url = self
+            .handle
+            .as_ref()
+            .map(|h| redact_url(&h.status_url))
+            .unwrap_or_default();
+        match tokio::time::timeout(limit, self.wait()).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout {
+                elapsed_ms: limit.as_millis().min(u64::MAX as u128) as u64,
+                last: format!("operation {url} still running"),
+            }),
+        }
+    }
+
     /// Poll until terminal. `Ok(final body)` on success; [`Error::OperationFailed`] on
     /// Failed/Canceled. Failed status reads are retried with backoff within the retry budget;
     /// auth errors end the wait.

@@ -132,6 +132,18 @@ impl ArmClient {
         })
     }
 
+    /// The client the CLI builds: endpoints from `cloud` / the manifest's `arm_endpoint` /
+    /// `AIB_ARM_ENDPOINT`, and the credential chain (or `AIB_CREDENTIAL`).
+    pub fn from_env(
+        cloud: crate::cloud::Cloud,
+        manifest_endpoint: Option<&str>,
+        insecure: bool,
+    ) -> Result<Self> {
+        let endpoints = Endpoints::resolve(cloud, manifest_endpoint, insecure)?;
+        let credential = Arc::new(Credential::from_env(cloud)?);
+        Self::new(endpoints, credential)
+    }
+
     /// Endpoints in use.
     pub fn endpoints(&self) -> &Endpoints {
         &self.inner.endpoints

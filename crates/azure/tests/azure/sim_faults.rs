@@ -60,13 +60,13 @@ seed = 3
     )
     .await?;
     let arm = client_for(&sim, fast_config()).await?;
-    for i in 0..4 {
+    for i in 0..6 {
         let name = format!("it-dup-{i}");
         deploy(&arm, &name).await?;
         arm.run_image_template(SUB, RG, &name).await?.wait().await?;
     }
     let st = stats(&sim.base_url()).await?;
-    for i in 0..4 {
+    for i in 0..6 {
         assert_eq!(st["runs"][format!("it-dup-{i}")], 1, "{st}");
     }
     // Some run POSTs failed ambiguously and were re-sent after checking lastRunStatus.
