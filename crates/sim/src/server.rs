@@ -89,6 +89,7 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug)]
 pub struct SimHandle {
     addr: SocketAddr,
+    base_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -99,9 +100,10 @@ impl SimHandle {
         self.addr
     }
 
-    /// `http://HOST:PORT`.
+    /// `http://HOST:PORT` (`127.0.0.1` when bound to an unspecified address). This is the ARM
+    /// endpoint; the token endpoint is `{base_url}/msi/token`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.base_url.clone()
     }
 
     /// Stop serving (waits up to one second for open connections, then aborts them).
@@ -132,10 +134,10 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
         addr: listen,
         source,
     })?;
-    let host = if addr.ip().is_unspecified() {
-        format!("127.0.0.1:{}", addr.port())
-    } else {
-        addr.to_string()
+    let host = match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),
+        a => a.to_string(),
     };
     let base_url = format!("http://{host}");
     let mut missing = GlobSetBuilder::new();
@@ -172,6 +174,7 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
         faults: Mutex::new(FaultRng::new(scenario.faults.seed)),
         tokens: Mutex::new(HashMap::new()),
     });
+    let sim_base = sim.ctx.base_url.clone();
     let app = Router::new().fallback(handle).with_state(sim);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let listener = SimListener { inner: tcp };
@@ -189,6 +192,7 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
     });
     Ok(SimHandle {
         addr,
+        base_url: sim_base,
         shutdown: Some(tx),
         task,
     })
