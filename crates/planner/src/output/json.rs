@@ -1,0 +1,103 @@
+//! `aib plan --format json`: `{ "version": 1, "pipeline", "units": [...], "critical_path" }`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Plan;
+use crate::unit::{Action, UnitId};
+
+/// Version of the JSON shape.
+pub const PLAN_JSON_VERSION: u32 = 1;
+
+/// The plan as JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "aib plan")]
+pub struct PlanJson {
+    /// Version of this document's shape (1).
+    pub version: u32,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// Selected units in a stable order.
+    pub units: Vec<UnitJson>,
+    /// The longest chain of dependent units.
+    pub critical_path: Vec<UnitId>,
+}
+
+/// One unit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UnitJson {
+    /// `<env>/<variant>` or `<env>/<variant>[axis=value,...]`.
+    pub id: UnitId,
+    pub environment: String,
+    pub variant: String,
+    /// The unit's matrix values (empty without matrix).
+    pub matrix: serde_json::Map<String, serde_json::Value>,
+    pub subscription: String,
+    pub location: String,
+    pub resource_group: String,
+    /// Name of the image template (`<pipeline>-<variant>-<env>-<hash8>`).
+    pub template_name: String,
+    pub image_definition: String,
+    /// Preview of the version published (`2026.105.*`, `auto`, `1.2.*`).
+    pub image_version: String,
+    /// `sha256:<hex>` with the source image version `latest`.
+    pub input_hash: String,
+    /// Units of this plan that must verify first.
+    pub depends_on: Vec<UnitId>,
+    /// Dependencies outside the selection (not built by this run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_depends_on: Vec<UnitId>,
+    pub action: Action,
+}
+
+impl PlanJson {
+    pub fn from_plan(plan: &Plan) -> Self {
+        Self {
+            version: PLAN_JSON_VERSION,
+            pipeline: plan.pipeline().to_string(),
+            units: plan
+                .units()
+                .iter()
+                .map(|u| UnitJson {
+                    id: u.id.clone(),
+                    environment: u.environment.clone(),
+                    variant: u.variant.clone(),
+                    matrix: u
+                        .matrix
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    subscription: u.settings.subscription.clone(),
+                    location: u.settings.location.clone(),
+                    resource_group: u.settings.resource_group.clone(),
+                    template_name: u.template_name.clone(),
+                    image_definition: u.settings.image_definition.clone(),
+                    image_version: u.image_version.clone(),
+                    input_hash: u.input_hash.preview().to_string(),
+                    depends_on: u.depends_on.clone(),
+                    external_depends_on: u.external_depends_on.clone(),
+                    action: u.action,
+                })
+                .collect(),
+            critical_path: plan.critical_path().to_vec(),
+        }
+    }
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn render(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(&PlanJson::from_plan(plan))
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// The JSON Schema of `aib plan --format json` (checked in as `schemas/aib-plan.schema.json`).
+pub fn plan_schema() -> schemars::Schema {
+    let mut schema = schemars::schema_for!(PlanJson);
+    schema.insert(
+        "$id".into(),
+        "https://aib.dev/schemas/aib-plan.schema.json".into(),
+    );
+    schema
+}

@@ -1,0 +1,607 @@
+//! A unit's settings after layering and templating: typed, every string rendered, secret
+//! references kept as references, local files with the path as written and the path resolved
+//! against the manifest's directory.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use aib_manifest::{
+    CleanupPolicy, Customizer, CustomizerKind, ErrorPolicy, SecretRef, Settings, Spanned,
+    StorageAccountType,
+};
+use indexmap::IndexMap;
+use minijinja::Value as Ctx;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Problems;
+use crate::templating::Renderer;
+use crate::unit::UnitId;
+
+/// Every setting of a unit, resolved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ResolvedSettings {
+    pub subscription: String,
+    pub location: String,
+    pub resource_group: String,
+    pub identity: String,
+    pub template: TemplateRef,
+    pub vm_size: Option<String>,
+    pub os_disk_gb: Option<u32>,
+    pub build_timeout_minutes: u32,
+    pub gallery: ResolvedGallery,
+    pub image_definition: String,
+    pub replicate_to: Vec<String>,
+    pub replica_count: Option<u32>,
+    pub storage_account_type: Option<StorageAccountType>,
+    pub exclude_from_latest: bool,
+    pub version: VersionPolicy,
+    pub cleanup: CleanupPolicy,
+    pub error_handling: ResolvedErrorHandling,
+    pub staging_resource_group: Option<String>,
+    pub vnet_config: Option<ResolvedVnetConfig>,
+    /// `optimize.vm_boot`.
+    pub optimize_vm_boot: Option<bool>,
+    pub source: ResolvedSource,
+    pub customize: Vec<ResolvedCustomizer>,
+    pub validate: Option<ResolvedValidate>,
+    pub tags: IndexMap<String, String>,
+    /// Free values for templates, string leaves rendered.
+    pub parameters: IndexMap<String, Value>,
+    /// Secret name → reference (`env:VAR`, `keyvault:...`), never a value.
+    pub secrets: IndexMap<String, String>,
+    /// `retain.versions`.
+    pub retain_versions: Option<u32>,
+}
+
+impl ResolvedSettings {
+    /// The parsed reference of a secret.
+    pub fn secret(&self, name: &str) -> Option<SecretRef> {
+        self.secrets
+            .get(name)
+            .and_then(|r| SecretRef::parse(r).ok())
+    }
+
+    /// Every local file the unit reads (scripts and the user template), in order.
+    pub fn local_files(&self) -> Vec<&LocalFile> {
+        let mut out: Vec<&LocalFile> = Vec::new();
+        if let TemplateRef::File { file } = &self.template {
+            out.push(file);
+        }
+        out.extend(self.customize.iter().filter_map(|c| c.script.as_ref()));
+        if let Some(v) = &self.validate {
+            out.extend(v.in_vm_validations.iter().filter_map(|c| c.script.as_ref()));
+        }
+        out
+    }
+}
+
+/// A local file: the path as written (rendered; relative to the manifest, or to `templates_dir`
+/// for templates) and where it is on this machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LocalFile {
+    pub path: String,
+    /// Resolved path on this machine (never hashed or serialized).
+    #[serde(skip)]
+    pub resolved: PathBuf,
+}
+
+/// The ARM template a unit is rendered with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TemplateRef {
+    /// `builtin:image-template`.
+    Builtin { name: String },
+    /// A `*.json` or `*.json.j2` file in `templates_dir`.
+    File { file: LocalFile },
+}
+
+/// The version policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionPolicy {
+    /// `YYYY.MDD.N`.
+    Date,
+    /// AIB chooses.
+    Auto,
+    /// A template rendered per run (`1.2.{{ run.seq }}`), kept as written.
+    Template(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResolvedGallery {
+    pub name: String,
+    pub resource_group: String,
+    /// Default: the unit's subscription.
+    pub subscription: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ResolvedErrorHandling {
+    pub on_customizer: Option<ErrorPolicy>,
+    pub on_validation: Option<ErrorPolicy>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResolvedVnetConfig {
+    pub subnet_id: Option<String>,
+    pub container_instance_subnet_id: Option<String>,
+    pub proxy_vm_size: Option<String>,
+}
+
+/// Where the build starts from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResolvedSource {
+    Platform {
+        publisher: String,
+        offer: String,
+        sku: String,
+        version: String,
+        plan: Option<ResolvedPlanInfo>,
+    },
+    GalleryImage {
+        id: String,
+    },
+    ManagedImage {
+        id: String,
+    },
+    /// The image version another unit of this plan publishes.
+    Variant {
+        variant: String,
+        unit: UnitId,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResolvedPlanInfo {
+    pub name: String,
+    pub product: String,
+    pub publisher: String,
+}
+
+/// One customizer or in-VM validation step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ResolvedCustomizer {
+    pub kind: CustomizerKind,
+    /// The step's name (`name`, else `<type>#<n>`).
+    pub name: String,
+    pub script: Option<LocalFile>,
+    pub inline: Option<Vec<String>>,
+    pub script_uri: Option<String>,
+    pub sha256_checksum: Option<String>,
+    pub run_elevated: Option<bool>,
+    pub run_as_system: Option<bool>,
+    pub valid_exit_codes: Option<Vec<i64>>,
+    pub source_uri: Option<String>,
+    pub destination: Option<String>,
+    pub restart_command: Option<String>,
+    pub restart_check_command: Option<String>,
+    pub restart_timeout: Option<String>,
+    pub search_criteria: Option<String>,
+    pub filters: Option<Vec<String>>,
+    pub update_limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ResolvedValidate {
+    pub in_vm_validations: Vec<ResolvedCustomizer>,
+    pub continue_distribute_on_failure: Option<bool>,
+    pub source_validation_only: Option<bool>,
+}
+
+/// What resolving one unit needs besides its layered settings.
+pub(crate) struct UnitScope<'a> {
+    pub id: &'a UnitId,
+    pub ctx: Ctx,
+    pub dir: &'a Path,
+    pub templates_dir: &'a Path,
+    /// Where to point when a required key is missing (the variant's name).
+    pub anchor: Range<usize>,
+    /// The parent unit when `source = { variant }`.
+    pub parent: Option<UnitId>,
+}
+
+/// Renders and checks one unit's settings; problems go to `problems`.
+pub(crate) struct Resolver<'a> {
+    pub renderer: &'a mut Renderer,
+    pub problems: &'a mut Problems,
+    pub scope: UnitScope<'a>,
+    pub failed: bool,
+}
+
+impl Resolver<'_> {
+    fn render(&mut self, key: &str, s: &Spanned<String>) -> Option<String> {
+        match self.renderer.render(s.as_str(), &self.scope.ctx) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.failed = true;
+                let what = match &e.undefined {
+                    Some(n) => format!("undefined `{n}`"),
+                    None => e.message.clone(),
+                };
+                self.problems.error(
+                    "aib::template-render",
+                    format!("unit `{}`: cannot render `{key}`: {what}", self.scope.id),
+                    Some((s.span(), what.clone())),
+                    Some(
+                        "available: env, variant, pipeline, matrix.<key>, subscription, location"
+                            .into(),
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn opt(&mut self, key: &str, s: &Option<Spanned<String>>) -> Option<String> {
+        s.as_ref().and_then(|s| self.render(key, s))
+    }
+
+    fn required(&mut self, key: &str, s: Option<&Spanned<String>>) -> String {
+        match s {
+            Some(s) => self.render(key, s).unwrap_or_default(),
+            None => {
+                self.missing(key);
+                String::new()
+            }
+        }
+    }
+
+    fn missing(&mut self, key: &str) {
+        self.failed = true;
+        self.problems.error(
+            "aib::missing-key",
+            format!("unit `{}` has no `{key}`", self.scope.id),
+            Some((self.scope.anchor.clone(), "in this variant".into())),
+            Some(format!(
+                "set `{key}` in `[defaults]`, the environment or the variant"
+            )),
+        );
+    }
+
+    fn invalid(&mut self, key: &str, span: Range<usize>, why: String) {
+        self.failed = true;
+        self.problems.error(
+            "aib::invalid-value",
+            format!("unit `{}`: invalid `{key}`: {why}", self.scope.id),
+            Some((span, why)),
+            None,
+        );
+    }
+
+    fn list(
+        &mut self,
+        key: &str,
+        l: &Option<Spanned<Vec<Spanned<String>>>>,
+    ) -> Option<Vec<String>> {
+        let l = l.as_ref()?;
+        Some(
+            l.iter()
+                .enumerate()
+                .map(|(i, s)| self.render(&format!("{key}[{i}]"), s).unwrap_or_default())
+                .collect(),
+        )
+    }
+
+    fn json(&mut self, key: &str, v: &Value, span: &Range<usize>) -> Value {
+        match v {
+            Value::String(s) => {
+                let sp = Spanned::new(span.clone(), s.clone());
+                Value::String(self.render(key, &sp).unwrap_or_default())
+            }
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, x)| self.json(&format!("{key}[{i}]"), x, span))
+                    .collect(),
+            ),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| (k.clone(), self.json(&format!("{key}.{k}"), x, span)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    fn local_file(&mut self, key: &str, s: &Spanned<String>, base: &Path) -> Option<LocalFile> {
+        let path = self.render(key, s)?;
+        let resolved = base.join(&path);
+        if !resolved.is_file() {
+            self.invalid(key, s.span(), format!("file `{path}` does not exist"));
+        }
+        Some(LocalFile { path, resolved })
+    }
+
+    fn customizer(&mut self, key: &str, c: &Customizer, index: usize) -> ResolvedCustomizer {
+        let dir = self.scope.dir;
+        ResolvedCustomizer {
+            kind: *c.kind.get_ref(),
+            name: match &c.name {
+                Some(n) => self.render(&format!("{key}.name"), n).unwrap_or_default(),
+                None => c.display_name(index),
+            },
+            script: c
+                .script
+                .as_ref()
+                .and_then(|s| self.local_file(&format!("{key}.script"), s, dir)),
+            inline: self.list(&format!("{key}.inline"), &c.inline),
+            script_uri: self.opt(&format!("{key}.script_uri"), &c.script_uri),
+            sha256_checksum: self.opt(&format!("{key}.sha256_checksum"), &c.sha256_checksum),
+            run_elevated: c.run_elevated.as_deref().copied(),
+            run_as_system: c.run_as_system.as_deref().copied(),
+            valid_exit_codes: c.valid_exit_codes.as_deref().cloned(),
+            source_uri: self.opt(&format!("{key}.source_uri"), &c.source_uri),
+            destination: self.opt(&format!("{key}.destination"), &c.destination),
+            restart_command: self.opt(&format!("{key}.restart_command"), &c.restart_command),
+            restart_check_command: self.opt(
+                &format!("{key}.restart_check_command"),
+                &c.restart_check_command,
+            ),
+            restart_timeout: self.opt(&format!("{key}.restart_timeout"), &c.restart_timeout),
+            search_criteria: self.opt(&format!("{key}.search_criteria"), &c.search_criteria),
+            filters: self.list(&format!("{key}.filters"), &c.filters),
+            update_limit: c.update_limit.as_deref().copied(),
+        }
+    }
+
+    fn source(&mut self, s: Option<&Spanned<aib_manifest::Source>>) -> ResolvedSource {
+        let unknown = ResolvedSource::GalleryImage { id: String::new() };
+        let Some(src) = s else {
+            self.missing("source");
+            return unknown;
+        };
+        if let Some(v) = &src.variant {
+            return match &self.scope.parent {
+                Some(unit) => ResolvedSource::Variant {
+                    variant: v.get_ref().clone(),
+                    unit: unit.clone(),
+                },
+                None => {
+                    // The graph reported why; keep going to collect other problems.
+                    self.failed = true;
+                    unknown
+                }
+            };
+        }
+        if let Some(p) = &src.platform {
+            let Some(text) = self.render("source.platform", p) else {
+                return unknown;
+            };
+            let parts: Vec<&str> = text.split(':').map(str::trim).collect();
+            if parts.len() != 4 || parts.iter().any(|x| x.is_empty()) {
+                self.invalid(
+                    "source.platform",
+                    p.span(),
+                    format!("`{text}` is not `Publisher:Offer:Sku:Version`"),
+                );
+                return unknown;
+            }
+            let plan = src.plan.as_ref().map(|pl| ResolvedPlanInfo {
+                name: self
+                    .render("source.plan.name", &pl.name)
+                    .unwrap_or_default(),
+                product: self
+                    .render("source.plan.product", &pl.product)
+                    .unwrap_or_default(),
+                publisher: self
+                    .render("source.plan.publisher", &pl.publisher)
+                    .unwrap_or_default(),
+            });
+            return ResolvedSource::Platform {
+                publisher: parts[0].to_string(),
+                offer: parts[1].to_string(),
+                sku: parts[2].to_string(),
+                version: parts[3].to_string(),
+                plan,
+            };
+        }
+        if let Some(g) = &src.gallery_image {
+            let id = self.render("source.gallery_image", g).unwrap_or_default();
+            if !id.starts_with('/') && !self.failed {
+                self.invalid(
+                    "source.gallery_image",
+                    g.span(),
+                    format!("`{id}` is not a resource id"),
+                );
+            }
+            return ResolvedSource::GalleryImage { id };
+        }
+        if let Some(m) = &src.managed_image {
+            let id = self.render("source.managed_image", m).unwrap_or_default();
+            if !id.starts_with('/') && !self.failed {
+                self.invalid(
+                    "source.managed_image",
+                    m.span(),
+                    format!("`{id}` is not a resource id"),
+                );
+            }
+            return ResolvedSource::ManagedImage { id };
+        }
+        self.missing("source");
+        unknown
+    }
+
+    /// Resolves everything; `None` when any problem was found.
+    pub fn resolve(mut self, s: &Settings) -> Option<ResolvedSettings> {
+        // subscription and location first: the context of the other keys holds them.
+        let subscription = self.required("subscription", s.subscription.as_ref());
+        self.scope.ctx =
+            minijinja::context! { subscription => subscription.clone(), ..self.scope.ctx.clone() };
+        let location = self.required("location", s.location.as_ref());
+        self.scope.ctx =
+            minijinja::context! { location => location.clone(), ..self.scope.ctx.clone() };
+
+        let resource_group = self.required("resource_group", s.resource_group.as_ref());
+        let identity = self.required("identity", s.identity.as_ref());
+        let image_definition = self.required("image_definition", s.image_definition.as_ref());
+
+        let template = match &s.template {
+            Some(t) => {
+                let name = self.render("template", t).unwrap_or_default();
+                if name.starts_with("builtin:") {
+                    if name != "builtin:image-template" {
+                        self.invalid(
+                            "template",
+                            t.span(),
+                            format!("unknown built-in template `{name}`"),
+                        );
+                    }
+                    TemplateRef::Builtin { name }
+                } else {
+                    if !(name.ends_with(".json") || name.ends_with(".json.j2")) {
+                        self.invalid(
+                            "template",
+                            t.span(),
+                            format!("`{name}` is neither `*.json` nor `*.json.j2`"),
+                        );
+                    }
+                    let base = self.scope.templates_dir.to_path_buf();
+                    let file = self
+                        .local_file("template", &Spanned::new(t.span(), name.clone()), &base)
+                        .unwrap_or(LocalFile {
+                            path: name,
+                            resolved: PathBuf::new(),
+                        });
+                    TemplateRef::File { file }
+                }
+            }
+            None => TemplateRef::Builtin {
+                name: "builtin:image-template".into(),
+            },
+        };
+
+        let g = s.gallery.clone().unwrap_or_default();
+        let gallery_name = self.required("gallery.name", g.name.as_ref());
+        let gallery_rg = match &g.resource_group {
+            Some(rg) => self
+                .render("gallery.resource_group", rg)
+                .unwrap_or_default(),
+            None => resource_group.clone(),
+        };
+        let gallery_sub = match &g.subscription {
+            Some(x) => self.render("gallery.subscription", x).unwrap_or_default(),
+            None => subscription.clone(),
+        };
+
+        let replicate_to = self
+            .list("replicate_to", &s.replicate_to)
+            .unwrap_or_default();
+        let version = match &s.version {
+            Some(v) if v.as_str() == "date" => VersionPolicy::Date,
+            Some(v) if v.as_str() == "auto" => VersionPolicy::Auto,
+            Some(v) => VersionPolicy::Template(v.get_ref().clone()),
+            None => VersionPolicy::Date,
+        };
+        let eh = s.error_handling.clone().unwrap_or_default();
+        let vnet_config = s.vnet_config.as_ref().map(|v| ResolvedVnetConfig {
+            subnet_id: self.opt("vnet_config.subnet_id", &v.subnet_id),
+            container_instance_subnet_id: self.opt(
+                "vnet_config.container_instance_subnet_id",
+                &v.container_instance_subnet_id,
+            ),
+            proxy_vm_size: self.opt("vnet_config.proxy_vm_size", &v.proxy_vm_size),
+        });
+        let source = self.source(s.source.as_ref());
+        let customize = match &s.customize {
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .map(|(i, c)| self.customizer(&format!("customize[{i}]"), c, i))
+                .collect(),
+            None => Vec::new(),
+        };
+        let validate = s.validate.as_ref().map(|v| ResolvedValidate {
+            in_vm_validations: v
+                .in_vm_validations
+                .as_ref()
+                .map(|l| {
+                    l.iter()
+                        .enumerate()
+                        .map(|(i, c)| {
+                            self.customizer(&format!("validate.in_vm_validations[{i}]"), c, i)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            continue_distribute_on_failure: v.continue_distribute_on_failure.as_deref().copied(),
+            source_validation_only: v.source_validation_only.as_deref().copied(),
+        });
+        let mut tags = IndexMap::with_capacity(s.tags.len());
+        for (k, v) in &s.tags {
+            let r = self
+                .render(&format!("tags.{}", k.as_str()), v)
+                .unwrap_or_default();
+            tags.insert(k.get_ref().clone(), r);
+        }
+        let mut parameters = IndexMap::with_capacity(s.parameters.len());
+        for (k, v) in &s.parameters {
+            let r = self.json(
+                &format!("parameters.{}", k.as_str()),
+                v.get_ref(),
+                &v.span(),
+            );
+            parameters.insert(k.get_ref().clone(), r);
+        }
+        let mut secrets = IndexMap::with_capacity(s.secrets.len());
+        for (k, v) in &s.secrets {
+            let key = format!("secrets.{}", k.as_str());
+            let r = self.render(&key, v).unwrap_or_default();
+            if let Err(why) = SecretRef::parse(&r) {
+                if !self.failed {
+                    self.invalid(&key, v.span(), why);
+                }
+            }
+            secrets.insert(k.get_ref().clone(), r);
+        }
+        let staging_resource_group = self.opt("staging_resource_group", &s.staging_resource_group);
+        let vm_size = self.opt("vm_size", &s.vm_size);
+
+        if self.failed {
+            return None;
+        }
+        Some(ResolvedSettings {
+            subscription,
+            location,
+            resource_group,
+            identity,
+            template,
+            vm_size,
+            os_disk_gb: s.os_disk_gb.as_deref().copied(),
+            build_timeout_minutes: s.build_timeout_minutes.as_deref().copied().unwrap_or(240),
+            gallery: ResolvedGallery {
+                name: gallery_name,
+                resource_group: gallery_rg,
+                subscription: gallery_sub,
+            },
+            image_definition,
+            replicate_to,
+            replica_count: s.replica_count.as_deref().copied(),
+            storage_account_type: s.storage_account_type.as_deref().copied(),
+            exclude_from_latest: s.exclude_from_latest.as_deref().copied().unwrap_or(false),
+            version,
+            cleanup: s.cleanup.as_deref().copied().unwrap_or_default(),
+            error_handling: ResolvedErrorHandling {
+                on_customizer: eh.on_customizer.as_deref().copied(),
+                on_validation: eh.on_validation.as_deref().copied(),
+            },
+            staging_resource_group,
+            vnet_config,
+            optimize_vm_boot: s
+                .optimize
+                .as_ref()
+                .and_then(|o| o.vm_boot.as_deref().copied()),
+            source,
+            customize,
+            validate,
+            tags,
+            parameters,
+            secrets,
+            retain_versions: s
+                .retain
+                .as_ref()
+                .and_then(|r| r.versions.as_deref().copied()),
+        })
+    }
+}

@@ -1,0 +1,204 @@
+//! Rendering setting strings with minijinja (strict undefined). Each distinct template string is
+//! compiled once per plan and cached; strings without `{{` or `{%` are returned as they are.
+
+use std::collections::HashMap;
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+
+/// Whether a string holds template syntax.
+pub fn is_templated(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// Why a string did not render.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderError {
+    /// The undefined name (`matrix.relase`), when that is the problem.
+    pub undefined: Option<String>,
+    /// minijinja's message.
+    pub message: String,
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.undefined {
+            Some(name) => write!(f, "undefined `{name}`"),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// The template cache of one plan.
+pub struct Renderer {
+    env: Environment<'static>,
+    /// Template source → compile error (if any). The source is also the template's name.
+    compiled: HashMap<String, Option<String>>,
+    /// Undeclared variables per template, for naming the undefined one in errors.
+    names: HashMap<String, Vec<String>>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("templates", &self.compiled.len())
+            .finish()
+    }
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Renderer {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        Self {
+            env,
+            compiled: HashMap::new(),
+            names: HashMap::new(),
+        }
+    }
+
+    /// How many distinct templates were compiled.
+    pub fn compiled_count(&self) -> usize {
+        self.compiled.len()
+    }
+
+    /// Renders `src` with `ctx`.
+    pub fn render(&mut self, src: &str, ctx: &Value) -> Result<String, RenderError> {
+        if !is_templated(src) {
+            return Ok(src.to_string());
+        }
+        if !self.compiled.contains_key(src) {
+            let err = self
+                .env
+                .add_template_owned(src.to_string(), src.to_string())
+                .err()
+                .map(|e| e.to_string());
+            self.compiled.insert(src.to_string(), err);
+        }
+        if let Some(Some(err)) = self.compiled.get(src) {
+            return Err(RenderError {
+                undefined: None,
+                message: err.clone(),
+            });
+        }
+        let result = match self.env.get_template(src) {
+            Ok(t) => t.render(ctx),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(mut s) => {
+                // minijinja drops one trailing newline; keep the string as written.
+                if src.ends_with('\n') && !s.ends_with('\n') {
+                    s.push('\n');
+                }
+                Ok(s)
+            }
+            Err(e) => {
+                let undefined = if e.kind() == minijinja::ErrorKind::UndefinedError {
+                    self.undefined_name(src, ctx)
+                } else {
+                    None
+                };
+                Err(RenderError {
+                    undefined,
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// The first variable the template uses that the context does not hold.
+    fn undefined_name(&mut self, src: &str, ctx: &Value) -> Option<String> {
+        if !self.names.contains_key(src) {
+            let mut names: Vec<String> = self
+                .env
+                .get_template(src)
+                .map(|t| t.undeclared_variables(true).into_iter().collect())
+                .unwrap_or_default();
+            names.sort();
+            self.names.insert(src.to_string(), names);
+        }
+        let names = self.names.get(src)?;
+        names
+            .iter()
+            .find(|name| !resolves(ctx, name))
+            .cloned()
+            .or_else(|| names.first().cloned())
+    }
+}
+
+/// A JSON value as a template value.
+pub fn json_to_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::from(()),
+        serde_json::Value::Bool(b) => Value::from(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                Value::from(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::Array(a) => a.iter().map(json_to_value).collect(),
+        serde_json::Value::Object(o) => {
+            Value::from_pairs(o.iter().map(|(k, v)| (k.as_str(), json_to_value(v))))
+        }
+    }
+}
+
+fn resolves(ctx: &Value, dotted: &str) -> bool {
+    let mut cur = ctx.clone();
+    for part in dotted.split('.') {
+        match cur.get_attr(part) {
+            Ok(v) if !v.is_undefined() => cur = v,
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::context;
+
+    #[test]
+    fn renders_and_caches() {
+        let mut r = Renderer::new();
+        let ctx = context! { env => "dev", matrix => context!{ release => "2204" } };
+        assert_eq!(
+            r.render("rg-{{ env }}-{{ matrix.release }}", &ctx),
+            Ok("rg-dev-2204".into())
+        );
+        assert_eq!(r.render("plain", &ctx), Ok("plain".into()));
+        let ctx2 = context! { env => "prod", matrix => context!{ release => "2404" } };
+        assert_eq!(
+            r.render("rg-{{ env }}-{{ matrix.release }}", &ctx2),
+            Ok("rg-prod-2404".into())
+        );
+        assert_eq!(r.compiled_count(), 1);
+    }
+
+    #[test]
+    fn strict_undefined_names_the_variable() {
+        let mut r = Renderer::new();
+        let ctx = context! { env => "dev", matrix => context!{ release => "2204" } };
+        let e = r.render("x-{{ matrix.relase }}", &ctx).err();
+        assert_eq!(
+            e.and_then(|e| e.undefined),
+            Some("matrix.relase".to_string())
+        );
+        let e = r.render("{{ nope }}", &ctx).err();
+        assert_eq!(e.and_then(|e| e.undefined), Some("nope".to_string()));
+        assert!(r.render("{{ broken", &ctx).is_err());
+    }
+}
