@@ -460,3 +460,33 @@ pub fn target_regions(entry: &Value, default_location: &str) -> Vec<(String, u64
     }
     vec![(region_name(default_location), 1, default_sat)]
 }
+
+/// The exact version id for a source `imageVersionId`: a `.../versions/latest` id becomes the
+/// highest version not excluded from latest (`1.0.0` when the simulator knows none, since
+/// versions made outside the simulator exist by default); other ids are returned unchanged.
+pub fn resolve_latest(st: &State, id: &str) -> String {
+    let Some(r) = parse_gallery_image_id(id) else {
+        return id.to_string();
+    };
+    match r.version.as_deref() {
+        Some(v) if v.eq_ignore_ascii_case("latest") => {
+            let key = image_def_id(&r.sub, &r.rg, &r.gallery, &r.image).to_ascii_lowercase();
+            let best = st
+                .versions
+                .get(&key)
+                .and_then(|l| {
+                    l.iter()
+                        .filter(|v| !v.exclude_from_latest)
+                        .filter_map(|v| parse_version(&v.name).map(|p| (p, v.name.clone())))
+                        .max()
+                })
+                .map(|(_, n)| n)
+                .unwrap_or_else(|| "1.0.0".to_string());
+            format!(
+                "{}/versions/{best}",
+                image_def_id(&r.sub, &r.rg, &r.gallery, &r.image)
+            )
+        }
+        _ => id.to_string(),
+    }
+}

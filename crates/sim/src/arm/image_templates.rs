@@ -929,8 +929,7 @@ pub fn run(
     {
         src.get("imageVersionId")
             .and_then(Value::as_str)
-            .and_then(|id| id.rsplit('/').next())
-            .map(str::to_string)
+            .map(|id| gallery::resolve_latest(st, id))
     } else {
         None
     };

@@ -255,6 +255,26 @@ async fn explicit_version_conflict_fails_the_run() {
     let op = t.get(&op_url, API_AIB).await.body;
     assert_eq!(op["status"], "Failed");
     assert!(op["error"]["message"].is_string());
+    // a template built from ".../versions/latest" resolves to the newest version
+    let mut child = template_body(
+        json!([shell("s")]),
+        sig_distribute(rg, "gal", "child", None, &["eastus2"]),
+    );
+    child["properties"]["source"] = json!({"type": "SharedImageVersion", "imageVersionId": format!("{}/providers/Microsoft.Compute/galleries/gal/images/img/versions/latest", rg_path(rg))});
+    assert_eq!(
+        t.put(&it_path(rg, "child"), API_AIB, &child).await.status,
+        201
+    );
+    t.post(&format!("{}/run", it_path(rg, "child")), API_AIB)
+        .await;
+    let b = t.wait_run_done(rg, "child").await;
+    assert!(
+        b["properties"]["source"]["exactVersion"]
+            .as_str()
+            .unwrap()
+            .ends_with("/galleries/gal/images/img/versions/3.2.1"),
+        "{b}"
+    );
     t.sim.shutdown().await;
 }
 
