@@ -183,7 +183,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
                     continue;
                 }
             }
-            let mut base = layering::base_layers(file, env, env_name, variant);
+            let base = layering::base_layers(file, env, env_name, variant);
             let include_span = variant
                 .matrix
                 .as_ref()
@@ -212,10 +212,11 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
                     }
                     None => shared
                         .get_or_insert_with(|| {
+                            let mut s = base.clone();
                             if let Some(set) = &set {
-                                base.merge(set);
+                                s.merge(set);
                             }
-                            Arc::new(std::mem::take(&mut base))
+                            Arc::new(s)
                         })
                         .clone(),
                 };

@@ -1,0 +1,186 @@
+//! Edges (`source = { variant }`, `after`), cycles, critical path and selection.
+
+use aib_planner::{PlanOptions, Selection, UnitId};
+
+use crate::fixture::{Fixture, SMALL, ids, options, plan_err, plan_ok};
+
+fn deps(plan: &aib_planner::Plan, id: &str) -> Vec<String> {
+    plan.unit(&UnitId::from(id))
+        .map(|u| u.depends_on.iter().map(|d| d.to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn source_and_promotion_edges() {
+    let plan = plan_ok(SMALL);
+    assert_eq!(deps(&plan, "dev/win11-dev"), vec!["dev/win11"]);
+    assert_eq!(deps(&plan, "prod/win11"), vec!["dev/win11"]);
+    assert_eq!(
+        deps(&plan, "prod/ubuntu[release=2404]"),
+        vec!["dev/ubuntu[release=2404]"]
+    );
+    assert!(deps(&plan, "dev/win11").is_empty());
+    let cp: Vec<String> = plan.critical_path().iter().map(|i| i.to_string()).collect();
+    // Four chains of two units; the tie goes to the smallest ids.
+    assert_eq!(cp, vec!["dev/win11", "dev/win11-dev"]);
+}
+
+const CHAIN: &str = r#"
+version = 1
+[pipeline]
+name = "p"
+[defaults]
+location = "l"
+subscription = "s"
+resource_group = "rg"
+identity = "/id"
+gallery = { name = "g" }
+image_definition = "{{ variant }}"
+[environments.dev]
+[variants.base]
+source = { platform = "A:B:C:latest" }
+[variants.base.matrix]
+os = ["a", "b"]
+arch = ["x64", "arm64"]
+[variants.mid]
+source = { variant = "base", matrix = { arch = "x64" } }
+[variants.mid.matrix]
+os = ["a", "b"]
+[variants.top]
+source = { variant = "mid" }
+"#;
+
+#[test]
+fn shared_axes_and_pins_pick_one_parent() {
+    let text = CHAIN.replace(
+        "[variants.top]\nsource = { variant = \"mid\" }",
+        "[variants.top]\nsource = { variant = \"mid\", matrix = { os = \"b\" } }",
+    );
+    let plan = plan_ok(&text);
+    assert_eq!(
+        deps(&plan, "dev/mid[os=a]"),
+        vec!["dev/base[os=a,arch=x64]"]
+    );
+    assert_eq!(
+        deps(&plan, "dev/mid[os=b]"),
+        vec!["dev/base[os=b,arch=x64]"]
+    );
+    assert_eq!(deps(&plan, "dev/top"), vec!["dev/mid[os=b]"]);
+    let cp: Vec<String> = plan.critical_path().iter().map(|i| i.to_string()).collect();
+    assert_eq!(
+        cp,
+        vec!["dev/base[os=b,arch=x64]", "dev/mid[os=b]", "dev/top"]
+    );
+}
+
+#[test]
+fn several_or_no_parents_are_errors_listing_candidates() {
+    let errs = plan_err(CHAIN, &options());
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].starts_with("unit `dev/top` matches several of the units of variant `mid`: `dev/mid[os=a]`, `dev/mid[os=b]`"), "{errs:?}");
+    assert!(errs[0].contains("[at aib.toml:"), "{errs:?}");
+    let text = CHAIN.replace(
+        "matrix = { arch = \"x64\" }",
+        "matrix = { arch = \"riscv\" }",
+    );
+    let errs = plan_err(&text, &options());
+    assert!(
+        errs.iter()
+            .any(|e| e
+                .starts_with("unit `dev/mid[os=a]` matches none of the units of variant `base`")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn parent_not_built_in_environment() {
+    let text = SMALL.replace("environments = [\"dev\"]\n", "").replace(
+        "[variants.win11]\n",
+        "[variants.win11]\nenvironments = [\"prod\"]\n",
+    );
+    let errs = plan_err(&text, &options());
+    assert!(errs.iter().any(|e| e.contains("unit `dev/win11-dev` is built from variant `win11`, which is not built in environment `dev`")), "{errs:?}");
+}
+
+#[test]
+fn every_cycle_names_all_its_units() {
+    let text = CHAIN
+        .replace(
+            "[variants.base]\nsource = { platform = \"A:B:C:latest\" }",
+            "[variants.base]\nsource = { variant = \"top\" }",
+        )
+        .replace(
+            "[variants.top]\nsource = { variant = \"mid\" }",
+            "[variants.top]\nsource = { variant = \"mid\", matrix = { os = \"a\" } }",
+        )
+        .replace(
+            "[variants.base.matrix]\nos = [\"a\", \"b\"]\narch = [\"x64\", \"arm64\"]",
+            "",
+        )
+        .replace(
+            "source = { variant = \"base\", matrix = { arch = \"x64\" } }",
+            "source = { variant = \"base\" }",
+        )
+        .replace(
+            "[environments.dev]",
+            "[environments.dev]\n[environments.test]",
+        );
+    let errs = plan_err(&text, &options());
+    let cycles: Vec<&String> = errs
+        .iter()
+        .filter(|e| e.starts_with("dependency cycle"))
+        .collect();
+    assert_eq!(cycles.len(), 2, "{errs:?}");
+    assert!(
+        cycles[0].starts_with(
+            "dependency cycle between 3 units: `dev/base`, `dev/mid[os=a]`, `dev/top`"
+        ),
+        "{errs:?}"
+    );
+    assert!(
+        cycles[1].starts_with(
+            "dependency cycle between 3 units: `test/base`, `test/mid[os=a]`, `test/top`"
+        ),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn selection_drops_edges_and_reports_them_as_external() {
+    let o = PlanOptions {
+        selection: Selection {
+            environments: vec!["prod".into()],
+            ..Selection::default()
+        },
+        ..options()
+    };
+    let plan = Fixture::new(SMALL)
+        .plan(&o)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ids(&plan),
+        vec![
+            "prod/win11",
+            "prod/ubuntu[release=2204]",
+            "prod/ubuntu[release=2404]"
+        ]
+    );
+    let u = plan
+        .unit(&UnitId::from("prod/win11"))
+        .unwrap_or_else(|| panic!("unit"));
+    assert!(u.depends_on.is_empty());
+    assert_eq!(u.external_depends_on, vec![UnitId::from("dev/win11")]);
+    assert!(plan.render_text().contains("dev/win11 (external)"));
+    let o = PlanOptions {
+        selection: Selection {
+            variants: vec!["win*".into()],
+            units: vec!["dev/win11-dev".into(), "prod/win11".into()],
+            ..Selection::default()
+        },
+        ..options()
+    };
+    let plan = Fixture::new(SMALL)
+        .plan(&o)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ids(&plan), vec!["dev/win11-dev", "prod/win11"]);
+}

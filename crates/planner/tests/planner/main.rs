@@ -1,0 +1,9 @@
+//! Integration tests of the planner: one binary, one module per concern.
+
+mod errors;
+mod fixture;
+mod graph;
+mod hash;
+mod layering;
+mod outputs;
+mod props;

@@ -1,0 +1,81 @@
+//! Snapshots of every output format for a small multi-environment manifest.
+
+use aib_planner::{Action, UnitId};
+
+use crate::fixture::{SMALL, ids, plan_ok};
+
+#[test]
+fn unit_order_and_ids() {
+    let plan = plan_ok(SMALL);
+    assert_eq!(
+        ids(&plan),
+        vec![
+            "dev/win11",
+            "dev/win11-dev",
+            "dev/ubuntu[release=2204]",
+            "dev/ubuntu[release=2404]",
+            "prod/win11",
+            "prod/ubuntu[release=2204]",
+            "prod/ubuntu[release=2404]",
+        ]
+    );
+}
+
+#[test]
+fn json_snapshot() {
+    let plan = plan_ok(SMALL);
+    insta::assert_snapshot!("small_json", plan.render_json());
+}
+
+#[test]
+fn text_snapshot() {
+    let mut plan = plan_ok(SMALL);
+    assert!(plan.set_action(&UnitId::from("prod/win11"), Action::Unchanged));
+    insta::assert_snapshot!("small_text", plan.render_text());
+}
+
+#[test]
+fn dot_snapshot() {
+    let plan = plan_ok(SMALL);
+    insta::assert_snapshot!("small_dot", plan.render_dot());
+}
+
+#[test]
+fn mermaid_snapshot() {
+    let plan = plan_ok(SMALL);
+    insta::assert_snapshot!("small_mermaid", plan.render_mermaid());
+}
+
+#[test]
+fn json_matches_its_schema_shape() {
+    let plan = plan_ok(SMALL);
+    let v: serde_json::Value = serde_json::from_str(&plan.render_json()).unwrap_or_default();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["pipeline"], "avd");
+    let u = &v["units"][2];
+    for key in [
+        "id",
+        "environment",
+        "variant",
+        "matrix",
+        "subscription",
+        "location",
+        "resource_group",
+        "template_name",
+        "image_definition",
+        "image_version",
+        "input_hash",
+        "depends_on",
+        "action",
+    ] {
+        assert!(u.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(u["matrix"]["release"], "2204");
+    assert_eq!(u["image_version"], "1.2204.*");
+    assert_eq!(v["units"][0]["image_version"], "2026.105.*");
+    let schema = serde_json::to_value(aib_planner::plan_schema()).unwrap_or_default();
+    let props = &schema["properties"];
+    for key in ["version", "pipeline", "units", "critical_path"] {
+        assert!(props.get(key).is_some(), "schema lacks {key}");
+    }
+}
