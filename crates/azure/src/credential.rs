@@ -22,6 +22,9 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+/// How long the chain waits for IMDS (no `IDENTITY_ENDPOINT`) before trying the next credential.
+pub const IMDS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The environment variable naming one credential to use instead of the chain.
 pub const CREDENTIAL_ENV: &str = "AIB_CREDENTIAL";
 

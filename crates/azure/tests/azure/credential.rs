@@ -174,3 +174,55 @@ async fn child_env_not_configured() -> TestResult {
     assert!("bogus".parse::<CredentialKind>().is_err());
     Ok(())
 }
+
+#[tokio::test]
+async fn failed_chain_lists_every_credential() -> TestResult {
+    // Nothing configured: IMDS is not reachable here and `az` is not on PATH.
+    let text = run_child(
+        "credential::child_chain_fails",
+        &[
+            (CHILD_ENV, "chainfail".to_owned()),
+            ("PATH", "/nonexistent".to_owned()),
+        ],
+    )
+    .await?;
+    assert!(text.contains("1 passed"));
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "run by failed_chain_lists_every_credential with its environment"]
+async fn child_chain_fails() -> TestResult {
+    if !is_child("chainfail") {
+        return Ok(());
+    }
+    let t0 = std::time::Instant::now();
+    let cred = Credential::from_env(Cloud::Public)?;
+    let err = cred.token(ARM_SCOPE).await;
+    let Err(e) = err else {
+        return Err("expected the chain to fail".into());
+    };
+    assert!(e.is_auth());
+    let s = e.to_string();
+    eprintln!("{s}\n(took {:?})", t0.elapsed());
+    for kind in [
+        "env:",
+        "workload-identity:",
+        "managed-identity:",
+        "azure-cli:",
+        "azure-pipelines:",
+    ] {
+        assert!(s.contains(kind), "{kind} missing from: {s}");
+    }
+    assert!(
+        s.contains("no credential in the chain produced a token"),
+        "{s}"
+    );
+    // The IMDS probe is short off Azure.
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        t0.elapsed()
+    );
+    Ok(())
+}
