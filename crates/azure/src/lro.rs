@@ -483,6 +483,90 @@ mod tests {
         Ok(())
     }
 
+    fn resp(status: u16, hdrs: &[(&'static str, &str)], body: &str) -> Response {
+        Response {
+            status,
+            headers: headers(hdrs),
+            body: bytes::Bytes::from(body.to_owned()),
+            url: "https://m/op".into(),
+        }
+    }
+
+    #[test]
+    fn interprets_status_reads() -> Result<()> {
+        // The operation-resource example of the async API reference.
+        let failed = resp(
+            200,
+            &[("retry-after", "10")],
+            r#"{"id":"/subscriptions/id/locations/westus/operationsStatuses/sameguid","name":"sameguid",
+               "status":"Failed","startTime":"2026-01-01T00:00:00Z","percentComplete":100,
+               "error":{"code":"BadArgument","message":"The provided database 'foo' has an invalid username."}}"#,
+        );
+        let o = interpret(PollKind::AsyncOperation, &failed)?;
+        assert_eq!(o.state, OperationState::Failed);
+        assert_eq!(o.retry_after, Some(Duration::from_secs(10)));
+        assert_eq!(o.error.and_then(|e| e.code).as_deref(), Some("BadArgument"));
+        let running = resp(
+            200,
+            &[("retry-after-ms", "20")],
+            r#"{"status":"InProgress"}"#,
+        );
+        let o = interpret(PollKind::AsyncOperation, &running)?;
+        assert_eq!(o.state, OperationState::Running);
+        assert_eq!(o.retry_after, Some(Duration::from_millis(20)));
+        let cancelled = resp(200, &[], r#"{"status":"cancelled"}"#);
+        assert_eq!(
+            interpret(PollKind::AsyncOperation, &cancelled)?.state,
+            OperationState::Canceled
+        );
+        // Location: 202 while running, then the final answer.
+        assert_eq!(
+            interpret(PollKind::Location, &resp(202, &[], ""))?.state,
+            OperationState::Running
+        );
+        let done = interpret(PollKind::Location, &resp(200, &[], r#"{"name":"x"}"#))?;
+        assert_eq!(done.state, OperationState::Succeeded);
+        assert_eq!(done.body, Some(serde_json::json!({"name": "x"})));
+        assert_eq!(
+            interpret(PollKind::Location, &resp(204, &[], ""))?.state,
+            OperationState::Succeeded
+        );
+        // provisioningState of a resource.
+        let creating = resp(
+            200,
+            &[],
+            r#"{"properties":{"provisioningState":"Creating"}}"#,
+        );
+        assert_eq!(
+            interpret(PollKind::ProvisioningState, &creating)?.state,
+            OperationState::Running
+        );
+        // lastRunStatus of a template.
+        let partial = resp(
+            200,
+            &[],
+            r#"{"properties":{"lastRunStatus":{"runState":"PartiallySucceeded","message":"one region failed"}}}"#,
+        );
+        let o = interpret(PollKind::LastRunStatus, &partial)?;
+        assert_eq!(o.state, OperationState::Failed);
+        assert_eq!(
+            o.error.and_then(|e| e.message).as_deref(),
+            Some("one region failed")
+        );
+        let run = resp(
+            200,
+            &[],
+            r#"{"properties":{"lastRunStatus":{"runState":"Running","runSubState":"Customizing"}}}"#,
+        );
+        assert_eq!(
+            interpret(PollKind::LastRunStatus, &run)?.state,
+            OperationState::Running
+        );
+        // A status body that is not JSON is a failed read (an error), not a failed operation.
+        assert!(interpret(PollKind::AsyncOperation, &resp(200, &[], "<html>")).is_err());
+        Ok(())
+    }
+
     #[test]
     fn put_without_headers_polls_provisioning_state() {
         let body = serde_json::json!({"properties": {"provisioningState": "Accepted"}});

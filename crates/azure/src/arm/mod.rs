@@ -399,3 +399,81 @@ pub(crate) fn api_error(method: &Method, resp: &Response, client_request_id: &st
         ids,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn resp(status: u16, body: &str) -> Response {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ms-request-id", HeaderValue::from_static("req-1"));
+        headers.insert(
+            "x-ms-correlation-request-id",
+            HeaderValue::from_static("corr-1"),
+        );
+        Response {
+            status,
+            headers,
+            body: bytes::Bytes::from(body.to_owned()),
+            url: "https://management.azure.com/x?sig=REDACTED".into(),
+        }
+    }
+
+    #[test]
+    fn arm_errors_carry_code_message_and_ids() {
+        let e = api_error(
+            &Method::PUT,
+            &resp(
+                400,
+                r#"{"error":{"code":"InvalidTemplateDeployment","message":"The template deployment is not valid.","details":[{"code":"InvalidParameter","message":"identity missing"}]}}"#,
+            ),
+            "client-1",
+        );
+        match &e {
+            Error::Api {
+                status,
+                code,
+                message,
+                ids,
+                ..
+            } => {
+                assert_eq!(*status, 400);
+                assert_eq!(code.as_deref(), Some("InvalidTemplateDeployment"));
+                assert!(
+                    message.contains("InvalidParameter: identity missing"),
+                    "{message}"
+                );
+                assert_eq!(ids.request_id.as_deref(), Some("req-1"));
+                assert_eq!(ids.correlation_id.as_deref(), Some("corr-1"));
+                assert_eq!(ids.client_request_id.as_deref(), Some("client-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let shown = e.to_string();
+        assert!(shown.contains("x-ms-request-id=req-1"), "{shown}");
+    }
+
+    #[test]
+    fn unauthorized_and_forbidden_are_auth_errors() {
+        for (status, code) in [
+            (401, "InvalidAuthenticationToken"),
+            (403, "AuthorizationFailed"),
+        ] {
+            let body = format!(r#"{{"error":{{"code":"{code}","message":"no"}}}}"#);
+            let e = api_error(&Method::GET, &resp(status, &body), "c");
+            assert!(e.is_auth(), "{e:?}");
+            assert_eq!(e.status(), Some(status));
+            assert_eq!(e.code(), Some(code));
+        }
+        // A non-JSON body still gives a message.
+        let e = api_error(&Method::GET, &resp(502, "Bad Gateway"), "c");
+        assert!(matches!(e, Error::Api { ref message, .. } if message == "Bad Gateway"));
+    }
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(seg("a b/c?d"), "a%20b%2Fc%3Fd");
+        assert_eq!(seg("rg-images_1.x"), "rg-images_1.x");
+    }
+}
