@@ -17,7 +17,23 @@
 //! - Blob service under `/blob/{account}/...` (Shared Key or SAS).
 //! - `GET /_sim/stats`, `POST /_sim/publish` (no auth, never faulted).
 //!
-//! Stats operation names are listed in [`stats`]; scenario keys in [`scenario::Scenario`].
+//! Stats operation names are listed in [`stats`]; scenario keys in [`scenario::Scenario`]:
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `minute_ms` | 20 | real ms per simulated minute |
+//! | `build_minutes` | 45 | run duration (Queued 10%, Building 20%, Customizing 40%, Validating 10% if `validate`, Distributing rest) |
+//! | `deploy_minutes` | 1 | ARM deployment duration |
+//! | `delete_minutes` | 1 | imageTemplate deletion |
+//! | `create_minutes` | 1 | imageTemplate provisioningState Creating → Succeeded |
+//! | `cancel_minutes` | 2 | Canceling → Canceled |
+//! | `replicate_minutes` | 0 | gallery replication after the build |
+//! | `token_lifetime_seconds` | 3600 | access token lifetime (real seconds) |
+//! | `default_location` | `eastus2` | location of resource groups and default resources |
+//! | `platform_image_version` | `1.0.0` | version every platform image has |
+//! | `missing` | `[]` | resource id globs (case-insensitive) that do not exist |
+//! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling, `failed_customizer`, `build_minutes` |
+//! | `[faults]` | none | `throttle`, `server_error`, `reset`, `reset_mid_body` (fraction of resets), `latency_ms`, `seed` (1), `throttle_storm = [{start_ms, duration_ms}]`, `operation_status_errors` (first N polls of each AIB operation answer 500) |
 
 #![allow(clippy::result_large_err, clippy::too_many_arguments)]
 
