@@ -47,6 +47,18 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show the units, their dependencies and template names, without building.
     Plan(PlanArgs),
+    /// Run the local Azure simulator (ARM, Image Builder, gallery, Blob, managed identity).
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8700", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Scenario file (TOML): timings, outcomes, faults, missing resources.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
 }
 
 /// Selection of units (`SELECT` in DESIGN.md).

@@ -6,6 +6,7 @@ mod commands;
 mod diagnostics;
 mod exit;
 mod logging;
+mod signals;
 
 use clap::Parser;
 
@@ -18,7 +19,9 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => Exit::Success,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Success
+                }
                 _ => Exit::Invalid,
             }
             .into();
@@ -28,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let exit = match &cli.command {
         Command::Validate(args) => commands::validate::run(&cli.global, args),
         Command::Plan(args) => commands::plan::run(&cli.global, args),
+        Command::Sim(args) => commands::sim::run(args),
     };
     exit.into()
 }

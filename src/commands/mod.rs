@@ -1,4 +1,5 @@
 //! One module per command; each returns the process exit code.
 
 pub mod plan;
+pub mod sim;
 pub mod validate;

@@ -11,11 +11,16 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
         Ok(m) => m,
         Err(exit) => return exit,
     };
+    let plan = match super::plan::make_plan(&manifest, &Default::default(), &[], global.quiet) {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
     let name = args.manifest.display();
     println!(
-        "{name}: valid ({} environments, {} variants, {} warnings)",
+        "{name}: valid ({} environments, {} variants, {} units, {} warnings)",
         manifest.file.environments.len(),
         manifest.file.variants.len(),
+        plan.units().len(),
         manifest.warnings.len()
     );
     Exit::Success
@@ -25,13 +30,19 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
 pub fn load(path: &std::path::Path, quiet: bool) -> Result<Manifest, Exit> {
     match Manifest::load(path) {
         Ok(m) => {
-            let warnings = Diagnostics { items: m.warnings.clone() };
+            let warnings = Diagnostics {
+                items: m.warnings.clone(),
+            };
             diagnostics::print_all(&warnings, quiet);
             Ok(m)
         }
         Err(ManifestError::Invalid(diags)) => {
             diagnostics::print_all(&diags, quiet);
-            eprintln!("error: {} is invalid: {}", path.display(), diagnostics::summary(&diags));
+            eprintln!(
+                "error: {} is invalid: {}",
+                path.display(),
+                diagnostics::summary(&diags)
+            );
             Err(Exit::Invalid)
         }
         Err(e @ ManifestError::Io { .. }) => {

@@ -1,0 +1,52 @@
+//! `aib sim`: serves the local Azure simulator until Ctrl-C or SIGTERM. Its first line on
+//! stdout is `listening on http://HOST:PORT`.
+
+use std::io::Write;
+
+use aib_sim::Scenario;
+
+use crate::cli::SimArgs;
+use crate::exit::Exit;
+use crate::signals;
+
+pub fn run(args: &SimArgs) -> Exit {
+    let scenario = match &args.scenario {
+        Some(path) => match Scenario::load(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Invalid;
+            }
+        },
+        None => Scenario::default(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Invalid;
+        }
+    };
+    runtime.block_on(async {
+        let handle = match aib_sim::start(args.listen, scenario).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Invalid;
+            }
+        };
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "listening on {}", handle.base_url());
+        let _ = stdout.flush();
+        tracing::info!(
+            "simulator ready; IDENTITY_ENDPOINT={}/msi/token",
+            handle.base_url()
+        );
+        signals::shutdown_requested().await;
+        handle.shutdown().await;
+        Exit::Success
+    })
+}
