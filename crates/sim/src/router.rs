@@ -625,6 +625,15 @@ fn dispatch(
                 Ok(v) => v,
                 Err(r) => return r,
             };
+            if uuid::Uuid::try_parse(&sub).is_err() {
+                return arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidSubscriptionId",
+                    format!(
+                        "The provided subscription identifier '{sub}' is malformed or invalid."
+                    ),
+                );
+            }
             let now = ctx.clock.now();
             let mut st = lock(&sim.state);
             st.tick(ctx, now);

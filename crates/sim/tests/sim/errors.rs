@@ -174,3 +174,103 @@ async fn template_put_validation() {
     );
     t.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn malformed_requests_get_errors_not_panics() {
+    let t = start("minute_ms = 1").await;
+    let dep = format!(
+        "{}/providers/Microsoft.Resources/deployments/d",
+        rg_path("rg")
+    );
+    let client = &t.http;
+    let put_raw = |path: String, body: &'static str| {
+        client
+            .put(format!("{}{}", t.base, with_api(&path, API_RES)))
+            .bearer_auth(&t.token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    for body in [
+        "",
+        "not json",
+        "[]",
+        "{\"properties\": 5}",
+        "{\"properties\": {\"mode\": \"Incremental\", \"template\": 7}}",
+        "{\"properties\": {\"mode\": \"Sideways\", \"template\": {}}}",
+    ] {
+        let r = put_raw(dep.clone(), body).await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+    }
+    for body in [
+        "",
+        "[]",
+        "{\"location\": 5}",
+        "{\"location\": \"x\", \"identity\": [], \"properties\": {}}",
+    ] {
+        let r = put_raw(it_path("rg", "m"), body).await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+    }
+    let r = put_raw(
+        format!(
+            "{}/providers/Microsoft.Resources/deployments/{}",
+            rg_path("rg"),
+            "x".repeat(65)
+        ),
+        "{}",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    // odd paths and encodings
+    for p in [
+        "/subscriptions",
+        "/subscriptions/%ZZ/resourcegroups/a",
+        "/blob/acct",
+        "/blob/acct/c/%FF%FE",
+        "/_sim/nothing",
+        "/msi",
+    ] {
+        let r = client
+            .get(format!("{}{}?api-version=2021-04-01", t.base, p))
+            .bearer_auth(&t.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{p}: {}", r.status());
+    }
+    // bad Shared Key headers and ranges
+    for auth in [
+        "SharedKey",
+        "SharedKey acct",
+        "SharedKey acct:",
+        "SharedKey other:abc",
+        "Bearer x",
+    ] {
+        let r = client
+            .get(format!("{}/blob/acct/packerlogs/x.log", t.base))
+            .header("authorization", auth)
+            .header("x-ms-date", "Mon, 01 Jan 2024 00:00:00 GMT")
+            .header("range", "bytes=abc")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{auth}");
+    }
+    let r = client
+        .get(format!("{}/blob/acct/c/b?sig=abc&se=notadate&sp=r", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = client
+        .post(format!("{}/_sim/publish", t.base))
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // still healthy
+    assert_eq!(t.get(&rg_path("rg"), API_RES).await.status, 200);
+    t.sim.shutdown().await;
+}
