@@ -1,1 +1,332 @@
-//! aib-state
+//! aib-state: run records, events, collected logs, the last-build index and the run lock,
+//! in a local directory or an Azure Blob container.
+//!
+//! ```no_run
+//! use aib_state::{StateLocation, StateStore, RunRecord, Trigger, Event, new_run_id, current_host};
+//! # async fn f() -> Result<(), aib_state::StateError> {
+//! let loc = StateLocation::parse(None, std::path::Path::new("."))?;
+//! let store = aib_state::open(&loc, None).await?;
+//! let run_id = new_run_id(chrono::Utc::now());
+//! let host = current_host();
+//! let lock = store.lock(&run_id, &host).await?; // StateError::Locked -> exit 4
+//! let rec = RunRecord::new(&run_id, Trigger::Manual, "avd", "aib.toml", &host, chrono::Utc::now());
+//! store.create_run(&rec).await?;
+//! store.append_events(&run_id, &[Event::new(&run_id, "run.started")]).await?;
+//! lock.release().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod blob;
+pub mod error;
+pub mod index;
+pub mod local;
+pub mod location;
+pub mod lock;
+pub mod record;
+
+pub use blob::BlobStore;
+pub use error::{Result, StateError};
+pub use index::Index;
+pub use local::LocalStore;
+pub use location::{BlobLocation, StateLocation};
+pub use lock::{LeaseTiming, LockInfo, LockOptions, RunLock};
+pub use record::{
+    Event, Failure, IndexEntry, RunRecord, RunStatus, Selection, StageRecord, StageStatus, Trigger,
+    UnitRecord, UnitStatus, current_host, decode_unit_id, encode_unit_id, new_run_id,
+};
+
+use aib_azure::{BlobAuth, BlobClient, Credential};
+use lock::LockInner;
+use std::sync::Arc;
+
+/// Overrides the blob endpoint of `azblob://` state (e.g. Azurite).
+pub const BLOB_ENDPOINT_ENV: &str = "AIB_STATE_BLOB_ENDPOINT";
+
+/// How to reach a blob state location. `Debug` never shows secrets ([`BlobAuth`]'s doesn't).
+#[derive(Debug, Clone)]
+pub struct BlobConfig {
+    /// Account URL (`https://ACCOUNT.blob.core.windows.net`, or Azurite's
+    /// `http://127.0.0.1:10000/devstoreaccount1`).
+    pub endpoint: String,
+    /// Shared Key, SAS or bearer.
+    pub auth: BlobAuth,
+    /// Lease duration / renewal of the run lock.
+    pub lease: LeaseTiming,
+}
+
+impl BlobConfig {
+    /// From the environment: `AIB_STATE_BLOB_ENDPOINT` else the public endpoint of the account;
+    /// `AZURE_STORAGE_KEY`, else `AZURE_STORAGE_SAS_TOKEN`, else `credential`.
+    pub fn from_env(loc: &BlobLocation, credential: Option<Arc<Credential>>) -> Result<Self> {
+        let endpoint = std::env::var(BLOB_ENDPOINT_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| format!("https://{}.blob.core.windows.net", loc.account));
+        let auth = BlobAuth::from_env(&loc.account, credential)
+            .map_err(StateError::azure("state storage credentials"))?;
+        Ok(Self {
+            endpoint,
+            auth,
+            lease: LeaseTiming::default(),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Local(LocalStore),
+    Blob(Arc<BlobStore>),
+}
+
+/// The state store: one interface over the local and blob backends. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    backend: Backend,
+}
+
+/// Open the state at `location`; blob credentials come from the environment or `credential`.
+pub async fn open(
+    location: &StateLocation,
+    credential: Option<Arc<Credential>>,
+) -> Result<StateStore> {
+    match location {
+        StateLocation::Local(p) => StateStore::open_local(p.clone()).await,
+        StateLocation::Blob(b) => {
+            let cfg = BlobConfig::from_env(b, credential)?;
+            StateStore::open_blob(b, cfg).await
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StateError::Internal(format!("state task failed: {e}")))?
+}
+
+impl StateStore {
+    /// A local directory store (created if missing).
+    pub async fn open_local(root: std::path::PathBuf) -> Result<Self> {
+        let s = blocking(move || LocalStore::open(root)).await?;
+        Ok(Self {
+            backend: Backend::Local(s),
+        })
+    }
+
+    /// A blob store (the container is created if missing).
+    pub async fn open_blob(loc: &BlobLocation, cfg: BlobConfig) -> Result<Self> {
+        let client = BlobClient::new(&cfg.endpoint, cfg.auth, false)
+            .map_err(StateError::azure("state storage endpoint"))?;
+        let s = BlobStore::open(client, loc.clone(), cfg.lease).await?;
+        Ok(Self {
+            backend: Backend::Blob(Arc::new(s)),
+        })
+    }
+
+    /// `path` or `azblob://account/container/prefix`.
+    pub fn location(&self) -> StateLocation {
+        match &self.backend {
+            Backend::Local(l) => StateLocation::Local(l.root().to_owned()),
+            Backend::Blob(b) => StateLocation::Blob(b.location().clone()),
+        }
+    }
+
+    /// Store a new run; [`StateError::RunExists`] if the id is taken.
+    pub async fn create_run(&self, rec: &RunRecord) -> Result<()> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let (l, rec) = (l.clone(), rec.clone());
+                blocking(move || l.create_run(&rec)).await
+            }
+            Backend::Blob(b) => b.create_run(rec).await,
+        }
+    }
+
+    /// Replace the whole record atomically.
+    pub async fn write_run(&self, rec: &RunRecord) -> Result<()> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let (l, rec) = (l.clone(), rec.clone());
+                blocking(move || l.write_run(&rec)).await
+            }
+            Backend::Blob(b) => b.write_run(rec).await,
+        }
+    }
+
+    /// Read a run; [`StateError::RunNotFound`] if there is none.
+    pub async fn read_run(&self, run_id: &str) -> Result<RunRecord> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let (l, id) = (l.clone(), run_id.to_owned());
+                blocking(move || l.read_run(&id)).await
+            }
+            Backend::Blob(b) => b.read_run(run_id).await,
+        }
+    }
+
+    /// Run ids, newest first, without reading the records.
+    pub async fn list_runs(&self) -> Result<Vec<String>> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let l = l.clone();
+                blocking(move || l.list_runs()).await
+            }
+            Backend::Blob(b) => b.list_runs().await,
+        }
+    }
+
+    /// The newest run, if any.
+    pub async fn latest_run(&self) -> Result<Option<RunRecord>> {
+        match self.list_runs().await?.first() {
+            Some(id) => self.read_run(id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Append a batch of events (one write per call: batch them).
+    pub async fn append_events(&self, run_id: &str, events: &[Event]) -> Result<()> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let (l, id, ev) = (l.clone(), run_id.to_owned(), events.to_vec());
+                blocking(move || l.append_events(&id, &ev)).await
+            }
+            Backend::Blob(b) => b.append_events(run_id, events).await,
+        }
+    }
+
+    /// Every event of a run, in order; a torn last line is skipped.
+    pub async fn read_events(&self, run_id: &str) -> Result<Vec<Event>> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let (l, id) = (l.clone(), run_id.to_owned());
+                blocking(move || l.read_events(&id)).await
+            }
+            Backend::Blob(b) => b.read_events(run_id).await,
+        }
+    }
+
+    /// Store a unit's log (`customization.log`), replacing any previous one.
+    pub async fn write_log(
+        &self,
+        run_id: &str,
+        unit: &str,
+        file: &str,
+        bytes: &[u8],
+    ) -> Result<()> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let (l, id, u, f, b) = (
+                    l.clone(),
+                    run_id.to_owned(),
+                    unit.to_owned(),
+                    file.to_owned(),
+                    bytes.to_vec(),
+                );
+                blocking(move || l.write_log(&id, &u, &f, &b)).await
+            }
+            Backend::Blob(s) => s.write_log(run_id, unit, file, bytes.to_vec()).await,
+        }
+    }
+
+    /// Read a unit's log; [`StateError::LogNotFound`] if absent.
+    pub async fn read_log(&self, run_id: &str, unit: &str, file: &str) -> Result<Vec<u8>> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let (l, id, u, f) = (
+                    l.clone(),
+                    run_id.to_owned(),
+                    unit.to_owned(),
+                    file.to_owned(),
+                );
+                blocking(move || l.read_log(&id, &u, &f)).await
+            }
+            Backend::Blob(s) => s.read_log(run_id, unit, file).await,
+        }
+    }
+
+    /// Where a log is (or would be) stored, for messages and `failure.log_path`: a file path
+    /// or `azblob://account/container/...`.
+    pub fn log_path_display(&self, run_id: &str, unit: &str, file: &str) -> Result<String> {
+        match &self.backend {
+            Backend::Local(l) => Ok(l.log_path(run_id, unit, file)?.display().to_string()),
+            Backend::Blob(s) => s.log_path_display(run_id, unit, file),
+        }
+    }
+
+    /// The last successful build per unit.
+    pub async fn read_index(&self) -> Result<Index> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let l = l.clone();
+                blocking(move || l.read_index()).await
+            }
+            Backend::Blob(b) => b.read_index().await,
+        }
+    }
+
+    /// Upsert entries (a stored entry with a later `built_at` wins); returns the new index.
+    /// Local: call while holding the run lock. Blob: safe against concurrent writers (ETag).
+    pub async fn update_index(&self, entries: &[IndexEntry]) -> Result<Index> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let (l, e) = (l.clone(), entries.to_vec());
+                blocking(move || l.update_index(&e)).await
+            }
+            Backend::Blob(b) => b.update_index(entries).await,
+        }
+    }
+
+    /// Take the run lock, or fail with [`StateError::Locked`] naming the holder (exit 4).
+    pub async fn lock(&self, run_id: &str, host: &str) -> Result<RunLock> {
+        self.lock_with(run_id, host, LockOptions::default()).await
+    }
+
+    /// [`StateStore::lock`] with options (break a stale local lock).
+    pub async fn lock_with(&self, run_id: &str, host: &str, opts: LockOptions) -> Result<RunLock> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let (l, id, h) = (l.clone(), run_id.to_owned(), host.to_owned());
+                let g = blocking(move || l.lock(&id, &h, opts)).await?;
+                Ok(RunLock::new(run_id, LockInner::Local(g)))
+            }
+            Backend::Blob(b) => {
+                let g = b.lock(run_id, host).await?;
+                Ok(RunLock::new(run_id, LockInner::Blob(g)))
+            }
+        }
+    }
+
+    /// Who holds the lock now (`None` if free; a stale local lock counts as free). `status`
+    /// uses it to tell a `running` run from an `interrupted` one.
+    pub async fn lock_holder(&self) -> Result<Option<LockInfo>> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let l = l.clone();
+                blocking(move || l.lock_holder()).await
+            }
+            Backend::Blob(b) => b.lock_holder().await,
+        }
+    }
+
+    /// Break the lock. Local: a stale lock always, a live one only with `force`. Blob: breaks
+    /// the lease when `force` (a dead holder's lease expires by itself), else reports
+    /// [`StateError::Locked`] if held. Returns the holder that was removed.
+    pub async fn break_lock(&self, force: bool) -> Result<Option<LockInfo>> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let l = l.clone();
+                blocking(move || l.break_lock(force)).await
+            }
+            Backend::Blob(b) => {
+                if !force && let Some(h) = b.lock_holder().await? {
+                    return Err(StateError::Locked {
+                        run_id: h.run_id,
+                        host: h.host,
+                        since: Some(h.since),
+                    });
+                }
+                b.break_lock().await
+            }
+        }
+    }
+}

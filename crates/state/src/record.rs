@@ -1,0 +1,549 @@
+//! The stored types: run records, unit records, events, and the naming rules (run ids, unit-id
+//! directory names). Field names are a contract with the executor and `status`/`history`/`logs`.
+
+use crate::error::{Result, StateError};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Current `RunRecord::version`.
+pub const RUN_RECORD_VERSION: u32 = 1;
+
+/// RFC 3339 UTC timestamps with millisecond precision (`2026-11-28T23:35:00.123Z`).
+pub mod ts {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialize.
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    /// Deserialize any RFC 3339 timestamp, normalised to UTC.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+
+    /// The same for `Option` (serialized as `null` when absent).
+    pub mod option {
+        use super::*;
+
+        /// Serialize.
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Deserialize.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            let s = Option::<String>::deserialize(d)?;
+            s.map(|s| {
+                DateTime::parse_from_rfc3339(&s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+        }
+    }
+}
+
+/// Why a run started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Trigger {
+    /// `aib build` by hand.
+    Manual,
+    /// `aib schedule`, naming the `[schedules.<name>]` entry.
+    Schedule {
+        /// Schedule name.
+        name: String,
+    },
+}
+
+/// Status of a whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// In progress (or the process died: see `Interrupted`).
+    Running,
+    /// Every selected unit succeeded or was unchanged.
+    Succeeded,
+    /// At least one unit failed.
+    Failed,
+    /// Stopped by the user (Ctrl-C).
+    Cancelled,
+    /// Found `running` by a later process whose lock was free: the holder died.
+    Interrupted,
+}
+
+/// Status of one unit in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitStatus {
+    /// Not started.
+    Pending,
+    /// In progress.
+    Running,
+    /// Built and verified.
+    Succeeded,
+    /// A stage failed.
+    Failed,
+    /// Not built (see `reason`, e.g. a dependency failed).
+    Skipped,
+    /// Input hash unchanged since the last successful build.
+    Unchanged,
+    /// Stopped by the user.
+    Cancelled,
+}
+
+/// Status of one stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStatus {
+    /// Not started.
+    Pending,
+    /// In progress.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Failed.
+    Failed,
+    /// Not run.
+    Skipped,
+    /// Stopped by the user.
+    Cancelled,
+}
+
+/// What the user selected (`--env`, `--variant`, `--unit`, flags).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Selection {
+    /// `--env` values.
+    pub environments: Vec<String>,
+    /// `--variant` globs.
+    pub variants: Vec<String>,
+    /// `--unit` ids.
+    pub units: Vec<String>,
+    /// `--force`.
+    pub force: bool,
+    /// `--retry-failed RUN_ID`: the run whose failed units are retried.
+    pub retry_failed: Option<String>,
+}
+
+/// One stage of a unit (`deploy`, `build`, `verify`, `cleanup`, `collect-logs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageRecord {
+    /// Stage name.
+    pub name: String,
+    /// Status.
+    pub status: StageStatus,
+    /// Start time.
+    #[serde(with = "ts::option", default)]
+    pub started: Option<DateTime<Utc>>,
+    /// End time.
+    #[serde(with = "ts::option", default)]
+    pub finished: Option<DateTime<Utc>>,
+}
+
+/// Why a unit failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Stage that failed.
+    pub stage: String,
+    /// Error message.
+    pub message: String,
+    /// The failing customizer, when the build log names it.
+    #[serde(default)]
+    pub customizer: Option<String>,
+    /// The last lines of the customization log around the failure.
+    #[serde(default)]
+    pub log_excerpt: Option<String>,
+    /// Where the whole log was stored ([`crate::StateStore::log_path_display`]).
+    #[serde(default)]
+    pub log_path: Option<String>,
+}
+
+/// One unit of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRecord {
+    /// Unit id (`env/variant[axis=value,...]`).
+    pub id: String,
+    /// Status.
+    pub status: UnitStatus,
+    /// Why it was skipped / unchanged.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// `sha256:<hex>`.
+    pub input_hash: String,
+    /// imageTemplate name.
+    pub template_name: String,
+    /// Resource group of the template.
+    pub resource_group: String,
+    /// Subscription id.
+    pub subscription: String,
+    /// ARM deployment name.
+    pub deployment_name: String,
+    /// Published gallery image version id.
+    #[serde(default)]
+    pub image_version_id: Option<String>,
+    /// The resolved source image version.
+    #[serde(default)]
+    pub source_version: Option<String>,
+    /// Stages, in order.
+    #[serde(default)]
+    pub stages: Vec<StageRecord>,
+    /// Failure details.
+    #[serde(default)]
+    pub failure: Option<Failure>,
+    /// URL of the `run` long-running operation, so a later process can re-attach.
+    #[serde(default)]
+    pub run_operation: Option<String>,
+}
+
+impl UnitRecord {
+    /// A pending unit with no stages.
+    pub fn pending(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            status: UnitStatus::Pending,
+            reason: None,
+            input_hash: String::new(),
+            template_name: String::new(),
+            resource_group: String::new(),
+            subscription: String::new(),
+            deployment_name: String::new(),
+            image_version_id: None,
+            source_version: None,
+            stages: Vec::new(),
+            failure: None,
+            run_operation: None,
+        }
+    }
+}
+
+/// One run (`runs/<run_id>/run.json`). Its JSON is a superset of `aib build --report-json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Format version ([`RUN_RECORD_VERSION`]).
+    pub version: u32,
+    /// Run id ([`new_run_id`]).
+    pub run_id: String,
+    /// Why it ran.
+    pub trigger: Trigger,
+    /// `[pipeline].name`.
+    pub pipeline: String,
+    /// Manifest path as given on the command line.
+    pub manifest: String,
+    /// Host that ran it.
+    pub host: String,
+    /// Start time.
+    #[serde(with = "ts")]
+    pub started: DateTime<Utc>,
+    /// End time; `null` while running.
+    #[serde(with = "ts::option", default)]
+    pub finished: Option<DateTime<Utc>>,
+    /// Status.
+    pub status: RunStatus,
+    /// What was selected.
+    #[serde(default)]
+    pub selection: Selection,
+    /// Units in plan order.
+    #[serde(default)]
+    pub units: Vec<UnitRecord>,
+}
+
+impl RunRecord {
+    /// A new running record with no units.
+    pub fn new(
+        run_id: impl Into<String>,
+        trigger: Trigger,
+        pipeline: impl Into<String>,
+        manifest: impl Into<String>,
+        host: impl Into<String>,
+        started: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            version: RUN_RECORD_VERSION,
+            run_id: run_id.into(),
+            trigger,
+            pipeline: pipeline.into(),
+            manifest: manifest.into(),
+            host: host.into(),
+            started,
+            finished: None,
+            status: RunStatus::Running,
+            selection: Selection::default(),
+            units: Vec::new(),
+        }
+    }
+
+    /// The unit with this id.
+    pub fn unit(&self, id: &str) -> Option<&UnitRecord> {
+        self.units.iter().find(|u| u.id == id)
+    }
+
+    /// The unit with this id, mutable.
+    pub fn unit_mut(&mut self, id: &str) -> Option<&mut UnitRecord> {
+        self.units.iter_mut().find(|u| u.id == id)
+    }
+}
+
+/// The last successful build of one unit (`index.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// Unit id.
+    pub unit: String,
+    /// Input hash of that build.
+    pub input_hash: String,
+    /// imageTemplate name.
+    pub template_name: String,
+    /// Published image version id.
+    pub image_version_id: String,
+    /// When it was built.
+    #[serde(with = "ts")]
+    pub built_at: DateTime<Utc>,
+    /// Run that built it.
+    pub run_id: String,
+}
+
+/// One event (one line of `events.ndjson`). Extra fields are flattened into the object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When.
+    #[serde(with = "ts")]
+    pub ts: DateTime<Utc>,
+    /// Run id.
+    pub run_id: String,
+    /// Unit id, if about a unit.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Stage, if about a stage.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// Event name (`run.started`, `stage.finished`, ...).
+    pub event: String,
+    /// Everything else.
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Event {
+    /// An event with no unit, stage or fields, stamped now (to the millisecond, as stored).
+    pub fn new(run_id: impl Into<String>, event: impl Into<String>) -> Self {
+        Self {
+            ts: now_millis(),
+            run_id: run_id.into(),
+            unit: None,
+            stage: None,
+            event: event.into(),
+            fields: serde_json::Map::new(),
+        }
+    }
+
+    /// Set the unit.
+    pub fn unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = Some(unit.into());
+        self
+    }
+
+    /// Set the stage.
+    pub fn stage(mut self, stage: impl Into<String>) -> Self {
+        self.stage = Some(stage.into());
+        self
+    }
+
+    /// Add a field.
+    pub fn field(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.fields.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// Serialize events as NDJSON (one line each, `\n`-terminated).
+pub fn events_to_ndjson(events: &[Event]) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    for e in events {
+        serde_json::to_writer(&mut buf, e).map_err(|err| StateError::Internal(err.to_string()))?;
+        buf.push(b'\n');
+    }
+    Ok(buf)
+}
+
+/// Parse NDJSON, skipping lines that do not parse (a torn last line after a crash) with a
+/// warning. A missing final newline is fine.
+pub fn events_from_ndjson(bytes: &[u8], location: &str) -> Vec<Event> {
+    let mut out = Vec::new();
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    let n = lines.len();
+    for (i, line) in lines.into_iter().enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Event>(line) {
+            Ok(e) => out.push(e),
+            Err(err) => {
+                tracing::warn!(location, line = i + 1, last = (i + 1 == n), error = %err, "skipping unreadable event line");
+            }
+        }
+    }
+    out
+}
+
+/// A new run id for `now`: `YYYYMMDDTHHMMSSZ-<6 hex>`; ids sort by start time.
+pub fn new_run_id(now: DateTime<Utc>) -> String {
+    let r = uuid::Uuid::new_v4();
+    let b = r.as_bytes();
+    format!(
+        "{}-{:02x}{:02x}{:02x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        b[0],
+        b[1],
+        b[2]
+    )
+}
+
+/// True if `id` has the shape of [`new_run_id`].
+pub fn is_run_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    if b.len() != 23 {
+        return false;
+    }
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    digits(0..8)
+        && b[8] == b'T'
+        && digits(9..15)
+        && b[15] == b'Z'
+        && b[16] == b'-'
+        && b[17..23]
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+/// Check a run id before it becomes a path.
+pub fn check_run_id(id: &str) -> Result<()> {
+    if is_run_id(id) {
+        Ok(())
+    } else {
+        Err(StateError::InvalidName {
+            what: "run id",
+            value: id.to_owned(),
+            reason: "expected YYYYMMDDTHHMMSSZ-xxxxxx".into(),
+        })
+    }
+}
+
+/// Check a log file name (`customization.log`): `[A-Za-z0-9._-]`, not starting with `.`.
+pub fn check_file_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError::InvalidName {
+            what: "log file name",
+            value: name.to_owned(),
+            reason: "use letters, digits, '.', '_' and '-', not starting with '.'".into(),
+        })
+    }
+}
+
+/// Encode a unit id as one safe, readable, reversible path segment.
+///
+/// `[A-Za-z0-9._=,-]` stay as they are (a leading `.` is escaped); `/` → `~`, `[` → `@`,
+/// `]` → `+`; every other byte (including literal `~ @ + %`) → `%XX`.
+/// `dev/ubuntu[release=2204,arch=x64]` → `dev~ubuntu@release=2204,arch=x64+`.
+pub fn encode_unit_id(id: &str) -> String {
+    let mut out = String::with_capacity(id.len() + 4);
+    for (i, b) in id.bytes().enumerate() {
+        match b {
+            b'.' if i == 0 => out.push_str("%2E"),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b',' | b'-' => {
+                out.push(b as char)
+            }
+            b'/' => out.push('~'),
+            b'[' => out.push('@'),
+            b']' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+/// Reverse of [`encode_unit_id`].
+pub fn decode_unit_id(seg: &str) -> Result<String> {
+    let bad = |reason: &str| StateError::InvalidName {
+        what: "unit directory name",
+        value: seg.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let mut out = Vec::with_capacity(seg.len());
+    let b = seg.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'~' => out.push(b'/'),
+            b'@' => out.push(b'['),
+            b'+' => out.push(b']'),
+            b'%' => {
+                let hex = seg.get(i + 1..i + 3).ok_or_else(|| bad("truncated %XX"))?;
+                let v = u8::from_str_radix(hex, 16).map_err(|_| bad("bad %XX"))?;
+                out.push(v);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| bad("not UTF-8"))
+}
+
+/// Check a unit id before it becomes a path segment.
+pub fn check_unit_id(id: &str) -> Result<()> {
+    if id.is_empty() || encode_unit_id(id).len() > 240 {
+        return Err(StateError::InvalidName {
+            what: "unit id",
+            value: id.to_owned(),
+            reason: "must be non-empty and encode to at most 240 bytes".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Now, truncated to the millisecond precision timestamps are stored with.
+pub fn now_millis() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(3)
+}
+
+/// RFC 3339 text of a time, as stored.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The host name (`/proc/sys/kernel/hostname`, `/etc/hostname`, `HOSTNAME`, `COMPUTERNAME`).
+pub fn current_host() -> String {
+    let from_file = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    from_file("/proc/sys/kernel/hostname")
+        .or_else(|| from_file("/etc/hostname"))
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
+        .or_else(|| std::env::var("COMPUTERNAME").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}

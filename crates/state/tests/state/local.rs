@@ -1,0 +1,269 @@
+use crate::common::{TestResult, UNIT, entry, event, sample_run};
+use aib_state::{LockInfo, LockOptions, StateError, StateStore, current_host};
+use std::path::Path;
+
+async fn store(dir: &Path) -> Result<StateStore, StateError> {
+    StateStore::open_local(dir.join(".aib")).await
+}
+
+#[tokio::test]
+async fn run_round_trip_and_listing() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let s = store(tmp.path()).await?;
+    assert!(s.latest_run().await?.is_none());
+    let a = sample_run(0);
+    let mut b = sample_run(10);
+    s.create_run(&a).await?;
+    s.create_run(&b).await?;
+    assert!(matches!(
+        s.create_run(&a).await,
+        Err(StateError::RunExists(_))
+    ));
+    assert_eq!(s.read_run(&a.run_id).await?, a);
+    b.status = aib_state::RunStatus::Succeeded;
+    b.finished = Some(b.started + chrono::Duration::minutes(5));
+    s.write_run(&b).await?;
+    assert_eq!(
+        s.list_runs().await?,
+        vec![b.run_id.clone(), a.run_id.clone()]
+    );
+    assert_eq!(s.latest_run().await?, Some(b.clone()));
+    assert!(matches!(
+        s.read_run("20200101T000000Z-000000").await,
+        Err(StateError::RunNotFound(_))
+    ));
+    assert!(matches!(
+        s.read_run("../../etc/passwd").await,
+        Err(StateError::InvalidName { .. })
+    ));
+    // A crashed create (directory without run.json) and stray names are not runs.
+    std::fs::create_dir_all(tmp.path().join(".aib/runs/20300101T000000Z-abcdef"))?;
+    std::fs::create_dir_all(tmp.path().join(".aib/runs/not-a-run"))?;
+    assert_eq!(s.list_runs().await?.len(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn interrupted_write_leaves_old_record() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let s = store(tmp.path()).await?;
+    let a = sample_run(0);
+    s.create_run(&a).await?;
+    // A crash between writing the temp file and the rename leaves only a temp file.
+    let dir = tmp.path().join(".aib/runs").join(&a.run_id);
+    std::fs::write(
+        dir.join(".run.json.tmp-deadbeef0000"),
+        b"{\"version\": 1, \"run_",
+    )?;
+    std::fs::write(tmp.path().join(".aib/.index.json.tmp-deadbeef0000"), b"{")?;
+    assert_eq!(s.read_run(&a.run_id).await?, a);
+    assert_eq!(s.list_runs().await?, vec![a.run_id.clone()]);
+    assert!(s.read_index().await?.units.is_empty());
+    // No temp files are left behind by successful writes.
+    s.write_run(&a).await?;
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-") && !n.contains("deadbeef"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    Ok(())
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn owner_only_permissions() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir()?;
+    let s = store(tmp.path()).await?;
+    let a = sample_run(0);
+    s.create_run(&a).await?;
+    s.append_events(&a.run_id, &[event(&a.run_id, 1)]).await?;
+    s.write_log(&a.run_id, UNIT, "customization.log", b"log")
+        .await?;
+    s.update_index(&[entry(UNIT, &a.run_id, 1)]).await?;
+    let lock = s.lock(&a.run_id, "h").await?;
+    let root = tmp.path().join(".aib");
+    let run = root.join("runs").join(&a.run_id);
+    let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+    for f in [
+        run.join("run.json"),
+        run.join("events.ndjson"),
+        run.join("logs/prod~ubuntu@release=2204,arch=x64+/customization.log"),
+        root.join("index.json"),
+        root.join("lock"),
+    ] {
+        assert_eq!(mode(&f)?, 0o600, "{}", f.display());
+    }
+    for d in [
+        root.clone(),
+        root.join("runs"),
+        run.clone(),
+        run.join("logs"),
+    ] {
+        assert_eq!(mode(&d)?, 0o700, "{}", d.display());
+    }
+    lock.release().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn events_and_torn_last_line() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let s = store(tmp.path()).await?;
+    let a = sample_run(0);
+    s.create_run(&a).await?;
+    assert!(s.read_events(&a.run_id).await?.is_empty());
+    let batch: Vec<_> = (0..3).map(|n| event(&a.run_id, n)).collect();
+    s.append_events(&a.run_id, &batch).await?;
+    s.append_events(&a.run_id, &[event(&a.run_id, 3)]).await?;
+    let got = s.read_events(&a.run_id).await?;
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0], batch[0]);
+    assert_eq!(got[3].fields["n"], 3);
+    // The on-disk line has ts, run_id, unit, stage, event and the fields flattened.
+    let path = tmp
+        .path()
+        .join(".aib/runs")
+        .join(&a.run_id)
+        .join("events.ndjson");
+    let text = std::fs::read_to_string(&path)?;
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or(""))?;
+    for k in ["ts", "run_id", "unit", "stage", "event", "n"] {
+        assert!(first.get(k).is_some(), "{k}");
+    }
+    // A crash mid-append leaves a torn last line: readers skip it...
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path)?;
+        f.write_all(b"{\"ts\":\"2026-11-28T23:")?;
+    }
+    assert_eq!(s.read_events(&a.run_id).await?.len(), 4);
+    // ...and the next append starts on a fresh line, so nothing else is lost.
+    s.append_events(&a.run_id, &[event(&a.run_id, 4)]).await?;
+    let got = s.read_events(&a.run_id).await?;
+    assert_eq!(got.len(), 5);
+    assert_eq!(got[4].fields["n"], 4);
+    assert!(matches!(
+        s.read_events("20200101T000000Z-000000").await,
+        Err(StateError::RunNotFound(_))
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn logs_and_index() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let s = store(tmp.path()).await?;
+    let a = sample_run(0);
+    s.create_run(&a).await?;
+    s.write_log(&a.run_id, UNIT, "customization.log", b"PACKER OUT\n")
+        .await?;
+    assert_eq!(
+        s.read_log(&a.run_id, UNIT, "customization.log").await?,
+        b"PACKER OUT\n"
+    );
+    let shown = s.log_path_display(&a.run_id, UNIT, "customization.log")?;
+    assert!(Path::new(&shown).is_file(), "{shown}");
+    assert!(shown.ends_with("logs/prod~ubuntu@release=2204,arch=x64+/customization.log"));
+    assert!(matches!(
+        s.read_log(&a.run_id, "dev/x", "customization.log").await,
+        Err(StateError::LogNotFound { .. })
+    ));
+    assert!(s.write_log(&a.run_id, UNIT, "../evil", b"x").await.is_err());
+
+    s.update_index(&[entry("dev/a", &a.run_id, 10), entry("dev/b", &a.run_id, 10)])
+        .await?;
+    // Older entries never roll the index back; newer ones replace.
+    let idx = s
+        .update_index(&[entry("dev/a", "older", 5), entry("dev/b", "newer", 20)])
+        .await?;
+    assert_eq!(idx.units["dev/a"].run_id, a.run_id);
+    assert_eq!(idx.units["dev/b"].run_id, "newer");
+    assert_eq!(s.read_index().await?, idx);
+    Ok(())
+}
+
+#[tokio::test]
+async fn lock_excludes_second_store() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let s1 = store(tmp.path()).await?;
+    let s2 = store(tmp.path()).await?;
+    let l1 = s1.lock("20261128T233500Z-aaaaaa", "host-a").await?;
+    assert_eq!(
+        s2.lock_holder().await?.map(|h| h.run_id).as_deref(),
+        Some("20261128T233500Z-aaaaaa")
+    );
+    let err = match s2.lock("20261128T233600Z-bbbbbb", "host-b").await {
+        Err(e) => e,
+        Ok(_) => return Err("second lock succeeded".into()),
+    };
+    assert_eq!(err.exit_code(), 4);
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("state is locked by run 20261128T233500Z-aaaaaa on host host-a since "),
+        "{msg}"
+    );
+    assert!(!l1.is_lost());
+    l1.release().await?;
+    assert!(s2.lock_holder().await?.is_none());
+    let l2 = s2.lock("20261128T233600Z-bbbbbb", "host-b").await?;
+    drop(l2); // best-effort release on drop
+    assert!(!tmp.path().join(".aib/lock").exists());
+    let l3 = s1.lock("20261128T233700Z-cccccc", "host-a").await?;
+    l3.release().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn stale_lock_is_reported_then_broken() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let s = store(tmp.path()).await?;
+    let dead = LockInfo {
+        run_id: "20261128T000000Z-dddddd".into(),
+        host: current_host(),
+        pid: 999_999_999,
+        since: chrono::Utc::now(),
+    };
+    std::fs::write(tmp.path().join(".aib/lock"), serde_json::to_vec(&dead)?)?;
+    if !Path::new("/proc/self").exists() {
+        return Ok(()); // cannot tell dead processes apart on this platform
+    }
+    let err = match s.lock("20261128T233500Z-aaaaaa", "h").await {
+        Err(e) => e,
+        Ok(_) => return Err("stale lock was taken silently".into()),
+    };
+    assert!(
+        matches!(
+            err,
+            StateError::StaleLock {
+                pid: 999_999_999,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("stale"), "{err}");
+    assert_eq!(err.exit_code(), 4);
+    assert!(s.lock_holder().await?.is_none());
+    let lock = s
+        .lock_with(
+            "20261128T233500Z-aaaaaa",
+            "h",
+            LockOptions { break_stale: true },
+        )
+        .await?;
+    lock.release().await?;
+    // break_lock: stale always, live only with force.
+    std::fs::write(tmp.path().join(".aib/lock"), serde_json::to_vec(&dead)?)?;
+    assert_eq!(s.break_lock(false).await?.map(|h| h.pid), Some(999_999_999));
+    let live = s.lock("20261128T233600Z-bbbbbb", "h").await?;
+    assert!(s.break_lock(false).await.is_err());
+    assert!(s.break_lock(true).await?.is_some());
+    assert!(live.is_lost());
+    assert!(matches!(
+        live.release().await,
+        Err(StateError::LockLost { .. })
+    ));
+    Ok(())
+}

@@ -1,0 +1,129 @@
+use aib_state::{StateLocation, decode_unit_id, encode_unit_id, new_run_id, record::is_run_id};
+use proptest::prelude::*;
+use std::path::{Path, PathBuf};
+
+#[test]
+fn unit_id_encoding_table() {
+    let cases = [
+        ("dev/win11-avd", "dev~win11-avd"),
+        (
+            "prod/ubuntu[release=2204,arch=x64]",
+            "prod~ubuntu@release=2204,arch=x64+",
+        ),
+        ("a b/c%d~e@f+g", "a%20b~c%25d%7Ee%40f%2Bg"),
+        ("../x", "%2E.~x"),
+        (".", "%2E"),
+    ];
+    for (id, enc) in cases {
+        assert_eq!(encode_unit_id(id), enc, "{id}");
+        assert_eq!(decode_unit_id(enc).ok().as_deref(), Some(id), "{enc}");
+    }
+    assert!(decode_unit_id("bad%2").is_err());
+    assert!(decode_unit_id("bad%zz").is_err());
+}
+
+proptest! {
+    #[test]
+    fn unit_id_encoding_round_trips(id in "\\PC{1,40}") {
+        let enc = encode_unit_id(&id);
+        prop_assert!(enc.bytes().all(|c| c.is_ascii_alphanumeric() || b"._=,-~@+%".contains(&c)));
+        prop_assert!(!enc.starts_with('.'));
+        prop_assert!(!enc.contains('/'));
+        prop_assert_eq!(decode_unit_id(&enc).ok(), Some(id));
+    }
+
+    #[test]
+    fn unit_like_ids_round_trip(env in "[a-z0-9-]{1,8}", var in "[a-z0-9-]{1,12}", ax in "[a-z]{1,5}", v in "[a-z0-9_.]{1,6}") {
+        let id = format!("{env}/{var}[{ax}={v},{ax}2={v}]");
+        prop_assert_eq!(decode_unit_id(&encode_unit_id(&id)).ok(), Some(id));
+    }
+}
+
+#[test]
+fn run_ids_sort_by_time() {
+    let t1 = chrono::Utc::now();
+    let t2 = t1 + chrono::Duration::seconds(1);
+    let (a, b) = (new_run_id(t1), new_run_id(t2));
+    assert!(is_run_id(&a), "{a}");
+    assert!(a < b);
+    assert!(!is_run_id("../../etc"));
+    assert!(!is_run_id("20261128T233500Z-ABCDEF"));
+}
+
+#[test]
+fn state_locations() -> Result<(), aib_state::StateError> {
+    let dir = Path::new("/m");
+    assert_eq!(
+        StateLocation::parse(None, dir)?,
+        StateLocation::Local(PathBuf::from("/m/.aib"))
+    );
+    assert_eq!(
+        StateLocation::parse(Some("state"), dir)?,
+        StateLocation::Local(PathBuf::from("state"))
+    );
+    let StateLocation::Blob(b) =
+        StateLocation::parse(Some("azblob://acct1/aib-state/team/a/"), dir)?
+    else {
+        panic!("expected blob");
+    };
+    assert_eq!(
+        (b.account.as_str(), b.container.as_str(), b.prefix.as_str()),
+        ("acct1", "aib-state", "team/a")
+    );
+    assert_eq!(b.to_string(), "azblob://acct1/aib-state/team/a");
+    let StateLocation::Blob(b) = StateLocation::parse(Some("AZBLOB://acct1/state"), dir)? else {
+        panic!("expected blob");
+    };
+    assert_eq!(b.prefix, "");
+    for bad in [
+        "azblob://",
+        "azblob://acct",
+        "azblob://Acct/c1c",
+        "azblob://acct/ab",
+        "azblob://acct/a--b",
+        "azblob://acct/state/a//b",
+        "azblob://acct/state/../x",
+        "azblob://acct/state?sig=SECRET",
+        "s3://bucket/x",
+        "",
+    ] {
+        let e = StateLocation::parse(Some(bad), dir);
+        assert!(e.is_err(), "{bad} should fail");
+        if let Err(e) = e {
+            assert_eq!(e.exit_code(), 2);
+            assert!(!e.to_string().contains("SECRET") || bad.contains("SECRET"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn report_json_superset() -> Result<(), serde_json::Error> {
+    let rec = crate::common::sample_run(0);
+    let v = serde_json::to_value(&rec)?;
+    for k in [
+        "run_id", "started", "finished", "units", "version", "trigger", "status",
+    ] {
+        assert!(v.get(k).is_some(), "{k}");
+    }
+    let u = &v["units"][0];
+    for k in ["id", "status", "stages", "image_version_id", "failure"] {
+        assert!(u.get(k).is_some(), "{k}");
+    }
+    for k in ["stage", "message", "customizer", "log_excerpt", "log_path"] {
+        assert!(u["failure"].get(k).is_some(), "{k}");
+    }
+    for k in ["name", "status", "started", "finished"] {
+        assert!(u["stages"][0].get(k).is_some(), "{k}");
+    }
+    assert_eq!(v["started"], "2026-11-28T23:35:00.000Z");
+    assert_eq!(
+        v["trigger"],
+        serde_json::json!({"kind": "schedule", "name": "nightly"})
+    );
+    assert_eq!(v["status"], "running");
+    assert_eq!(u["status"], "failed");
+    let back: aib_state::RunRecord = serde_json::from_value(v)?;
+    assert_eq!(back, rec);
+    Ok(())
+}
