@@ -76,10 +76,13 @@ pub fn get(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> Response {
     if !exists(ctx, st, sub, rg, name) {
         return not_found("Microsoft.Storage/storageAccounts", name, rg);
     }
-    json(
-        StatusCode::OK,
-        &account_json(ctx, sub, rg, name, &ctx.scenario.default_location),
-    )
+    let location = st
+        .templates
+        .values()
+        .find(|t| t.storage_account.eq_ignore_ascii_case(name))
+        .map(|t| t.location.clone())
+        .unwrap_or_else(|| ctx.scenario.default_location.clone());
+    json(StatusCode::OK, &account_json(ctx, sub, rg, name, &location))
 }
 
 /// `POST .../storageAccounts/{name}/listKeys`

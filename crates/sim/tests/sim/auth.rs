@@ -66,6 +66,8 @@ async fn token_endpoint_shape_and_401s() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "InvalidAuthenticationToken");
     // valid token works, then expires
+    let mut t = t;
+    t.token = get_token(&t.http, &t.base).await;
     let r = t.get(&rg_path("rg1"), API_RES).await;
     assert_eq!(r.status, 200, "{}", r.text);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;

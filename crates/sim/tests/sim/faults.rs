@@ -61,7 +61,7 @@ async fn reset_mid_body_breaks_the_body() {
 #[tokio::test]
 async fn throttle_storm_and_operation_status_errors() {
     let t = start(
-        "minute_ms = 1\nbuild_minutes = 5\ncreate_minutes = 0\n[faults]\noperation_status_errors = 2\n[[faults.throttle_storm]]\nstart_ms = 0\nduration_ms = 400\n",
+        "minute_ms = 1\nbuild_minutes = 5\ncreate_minutes = 0\n[faults]\noperation_status_errors = 2\n[[faults.throttle_storm]]\nstart_ms = 0\nduration_ms = 1500\n",
     )
     .await;
     let url = format!("{}{}", t.base, with_api(&rg_path("rg1"), API_RES));
@@ -75,7 +75,7 @@ async fn throttle_storm_and_operation_status_errors() {
             .status(),
         429
     );
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(
         t.http
             .get(&url)

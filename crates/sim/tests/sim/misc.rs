@@ -230,3 +230,30 @@ async fn account_sas_and_patch() {
     assert_eq!(s["requests"]["imageTemplates.update"], 2);
     t.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn validate_phase_is_reported() {
+    let t = start("minute_ms = 1\nbuild_minutes = 1000\ncreate_minutes = 0").await;
+    let mut body = template_body(
+        json!([shell("a")]),
+        sig_distribute("rg", "g", "i", None, &["eastus2"]),
+    );
+    body["properties"]["validate"] =
+        json!({"inVMValidations": [{"type": "Shell", "name": "check", "inline": ["true"]}]});
+    let tp = it_path("rg", "val");
+    assert_eq!(t.put(&tp, API_AIB, &body).await.status, 201);
+    assert_eq!(t.post(&format!("{tp}/run"), API_AIB).await.status, 202);
+    let b = t
+        .wait_for(&tp, API_AIB, 5.0, |b| {
+            b["properties"]["lastRunStatus"]["runSubState"] == "Validating"
+        })
+        .await;
+    assert_eq!(b["properties"]["lastRunStatus"]["runState"], "Running");
+    assert_eq!(
+        b["properties"]["lastRunStatus"]["endTime"],
+        "0001-01-01T00:00:00Z"
+    );
+    let b = t.wait_run_done("rg", "val").await;
+    assert_eq!(b["properties"]["lastRunStatus"]["runState"], "Succeeded");
+    t.sim.shutdown().await;
+}
