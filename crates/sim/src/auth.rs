@@ -21,14 +21,77 @@ pub const CLIENT_ID: &str = "00000000-0000-0000-0000-00000000c11d";
 
 /// Handle `GET /msi/token`.
 pub fn token(sim: &Sim, headers: &HeaderMap, query: &HashMap<String, String>) -> Response {
-    let secret = headers
-        .get("x-identity-header")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    token_for(sim, headers, query, false)
+}
+
+/// Handle `GET /metadata/identity/oauth2/token` (VM IMDS flavour, header `Metadata: true`).
+pub fn imds_token(sim: &Sim, headers: &HeaderMap, query: &HashMap<String, String>) -> Response {
+    token_for(sim, headers, query, true)
+}
+
+/// Remember a new random token; returns it with its expiry in unix seconds.
+fn issue(sim: &Sim) -> (String, u64) {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill(&mut bytes);
+    let token = format!("sim.{}", hex::encode(bytes));
+    let expiry = SystemTime::now() + Duration::from_secs(sim.ctx.scenario.token_lifetime_seconds);
+    lock(&sim.tokens).insert(token.clone(), expiry);
+    (
+        token,
+        expiry
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    )
+}
+
+/// Handle `POST /{tenant}/oauth2/v2.0/token` (Entra ID client credentials: client secret or
+/// client assertion), so credentials with a custom authority host can use the sim too.
+pub fn aad_token(sim: &Sim, body: &[u8]) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let has = |k: &str| form.get(k).is_some_and(|v| !v.is_empty());
+    if !has("client_id") || !(has("client_secret") || has("client_assertion")) || !has("scope") {
+        return json(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "invalid_request", "error_description": "AADSTS900144: The request body must contain client_id, scope and client_secret or client_assertion.", "error_codes": [900144]}),
+        );
+    }
+    let (token, _) = issue(sim);
+    let life = sim.ctx.scenario.token_lifetime_seconds;
+    json(
+        StatusCode::OK,
+        &json!({"token_type": "Bearer", "expires_in": life, "ext_expires_in": life, "access_token": token}),
+    )
+}
+
+fn token_for(
+    sim: &Sim,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    imds: bool,
+) -> Response {
+    let (name, secret) = if imds {
+        (
+            "Metadata",
+            headers
+                .get("metadata")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.eq_ignore_ascii_case("true"))
+                .unwrap_or(""),
+        )
+    } else {
+        (
+            "X-IDENTITY-HEADER",
+            headers
+                .get("x-identity-header")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        )
+    };
     if secret.is_empty() {
         return json(
             StatusCode::BAD_REQUEST,
-            &json!({"statusCode": 400, "message": "Missing or empty X-IDENTITY-HEADER header.", "correlationId": uuid::Uuid::new_v4().to_string()}),
+            &json!({"statusCode": 400, "message": format!("Missing or empty {name} header."), "correlationId": uuid::Uuid::new_v4().to_string()}),
         );
     }
     let resource = query.get("resource").cloned().or_else(|| {
@@ -46,16 +109,7 @@ pub fn token(sim: &Sim, headers: &HeaderMap, query: &HashMap<String, String>) ->
         .get("client_id")
         .cloned()
         .unwrap_or_else(|| CLIENT_ID.to_string());
-    let mut bytes = [0u8; 24];
-    rand::rng().fill(&mut bytes);
-    let token = format!("sim.{}", hex::encode(bytes));
-    let lifetime = Duration::from_secs(sim.ctx.scenario.token_lifetime_seconds);
-    let expiry = SystemTime::now() + lifetime;
-    lock(&sim.tokens).insert(token.clone(), expiry);
-    let expires_on = expiry
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let (token, expires_on) = issue(sim);
     json(
         StatusCode::OK,
         &json!({

@@ -14,6 +14,8 @@
 //! - ARM under `/subscriptions/...` (see [`router`] for the list), every call needs
 //!   `Authorization: Bearer <token from /msi/token>` and an `api-version`.
 //! - `GET /msi/token` (App Service managed identity protocol, header `X-IDENTITY-HEADER`).
+//!   Also `GET /metadata/identity/oauth2/token` (IMDS, `Metadata: true`) and
+//!   `POST /{tenant}/oauth2/v2.0/token` (client credentials) issue tokens the sim accepts.
 //! - Blob service under `/blob/{account}/...` (Shared Key or SAS).
 //! - `GET /_sim/stats`, `POST /_sim/publish` (no auth, never faulted).
 //!

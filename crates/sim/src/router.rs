@@ -57,6 +57,8 @@ enum Route {
     SimStats,
     SimPublish,
     Token,
+    ImdsToken,
+    AadToken,
     Blob {
         account: String,
         container: String,
@@ -79,6 +81,8 @@ fn classify(method: &Method, segs: &[String]) -> Route {
         ["_sim", "stats"] if get => return Route::SimStats,
         ["_sim", "publish"] if method == Method::POST => return Route::SimPublish,
         ["msi", "token"] if get => return Route::Token,
+        ["metadata", "identity", "oauth2", "token"] if get => return Route::ImdsToken,
+        [_, "oauth2", "v2.0", "token"] if method == Method::POST => return Route::AadToken,
         ["blob", _, _, ..] if get || method == Method::HEAD => {
             let blob = if segs.len() > 3 {
                 Some(segs[3..].join("/"))
@@ -492,6 +496,8 @@ async fn route(
         Route::SimStats => return json(StatusCode::OK, &lock(&sim.stats).to_json()),
         Route::SimPublish => return platform_images::publish(&mut lock(&sim.state), body),
         Route::Token => ("token", false),
+        Route::ImdsToken => ("token.imds", false),
+        Route::AadToken => ("token.aad", true),
         Route::Blob { blob: None, .. } => ("blob.list", false),
         Route::Blob { .. } if method == Method::HEAD => ("blob.head", false),
         Route::Blob { .. } => ("blob.get", false),
@@ -499,8 +505,11 @@ async fn route(
         Route::Unknown => ("unknown", method != Method::GET),
     };
     lock(&sim.stats).count_request(op);
-    if matches!(route, Route::Token) {
-        return crate::auth::token(sim, headers, &query);
+    match route {
+        Route::Token => return crate::auth::token(sim, headers, &query),
+        Route::ImdsToken => return crate::auth::imds_token(sim, headers, &query),
+        Route::AadToken => return crate::auth::aad_token(sim, body),
+        _ => {}
     }
     let f = &ctx.scenario.faults;
     if f.latency_ms > 0 {

@@ -5,6 +5,8 @@
 //! | name | request |
 //! |---|---|
 //! | `token` | `GET /msi/token` |
+//! | `token.imds` | `GET /metadata/identity/oauth2/token` (VM IMDS flavour, `Metadata: true`) |
+//! | `token.aad` | `POST /{tenant}/oauth2/v2.0/token` (client secret / client assertion) |
 //! | `resourceGroups.get` | `GET /subscriptions/{s}/resourcegroups/{rg}` |
 //! | `deployments.put` / `.get` / `.list` / `.delete` | RG-scope deployments |
 //! | `deployments.operationStatus` | a deployment's `Azure-AsyncOperation` URL |

@@ -86,3 +86,63 @@ async fn token_endpoint_shape_and_401s() {
     assert!(r.body["requests"]["token"].as_u64().unwrap() >= 3);
     t.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn imds_and_aad_token_endpoints() {
+    let t = start("minute_ms = 1").await;
+    let r = t
+        .http
+        .get(format!("{}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com", t.base))
+        .header("Metadata", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let imds_token = v["access_token"].as_str().unwrap().to_string();
+    let r = t
+        .http
+        .get(format!(
+            "{}/metadata/identity/oauth2/token?resource=x",
+            t.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = t
+        .http
+        .post(format!("{}/tenant-1/oauth2/v2.0/token", t.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&client_id=app&client_secret=s3cret&scope=https%3A%2F%2Fmanagement.azure.com%2F.default")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["token_type"], "Bearer");
+    assert!(v["expires_in"].is_u64());
+    let aad_token = v["access_token"].as_str().unwrap().to_string();
+    let r = t
+        .http
+        .post(format!("{}/tenant-1/oauth2/v2.0/token", t.base))
+        .body("client_id=app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    for tok in [imds_token, aad_token] {
+        let r = t
+            .http
+            .get(format!("{}{}", t.base, with_api(&rg_path("rg"), API_RES)))
+            .bearer_auth(tok)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let s = t.stats().await;
+    assert_eq!(s["requests"]["token.imds"], 2);
+    assert_eq!(s["requests"]["token.aad"], 2);
+    t.sim.shutdown().await;
+}
