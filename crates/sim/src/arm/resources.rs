@@ -16,7 +16,7 @@ pub fn rg_exists(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> bool {
     if ctx.is_missing(&id) {
         return false;
     }
-    if rg.len() > 3 && rg[..3].eq_ignore_ascii_case("IT_") {
+    if rg.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("IT_")) {
         return st
             .templates
             .values()

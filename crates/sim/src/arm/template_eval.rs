@@ -700,7 +700,7 @@ impl Eval<'_> {
                     .and_then(Value::as_u64)
                     .map(|l| l as usize)
                     .unwrap_or(x.len().saturating_sub(start));
-                if start + len > x.len() {
+                if start.checked_add(len).is_none_or(|end| end > x.len()) {
                     return err(
                         "The index and length parameters of 'substring' must refer to a location within the string.",
                     );

@@ -270,6 +270,21 @@ async fn malformed_requests_get_errors_not_panics() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    // non-ASCII names and huge numbers in expressions
+    let r = client
+        .get(format!(
+            "{}{}",
+            t.base,
+            with_api(&rg_path("xy%C3%A9z"), API_RES)
+        ))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let tpl = serde_json::json!({"properties": {"mode": "Incremental", "template": {"resources": [], "outputs": {"o": {"type": "string", "value": "[substring('abc', 18446744073709551615, 18446744073709551615)]"}}}}});
+    let r = t.put(&dep, API_RES, &tpl).await;
+    assert_eq!(r.status, 400, "{}", r.text);
     // still healthy
     assert_eq!(t.get(&rg_path("rg"), API_RES).await.status, 200);
     t.sim.shutdown().await;
