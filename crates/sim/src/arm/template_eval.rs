@@ -294,6 +294,7 @@ impl Eval<'_> {
             let mut p = Parser {
                 s: src.as_bytes(),
                 i: 0,
+                depth: 0,
             };
             let e = p.expr()?;
             p.ws();
@@ -728,6 +729,7 @@ enum Expr {
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -747,6 +749,15 @@ impl Parser<'_> {
         ))
     }
     fn expr(&mut self) -> R<Expr> {
+        self.depth += 1;
+        if self.depth > 64 {
+            return self.bad("expression nested too deeply");
+        }
+        let e = self.expr_inner();
+        self.depth -= 1;
+        e
+    }
+    fn expr_inner(&mut self) -> R<Expr> {
         self.ws();
         let mut e = self.primary()?;
         loop {

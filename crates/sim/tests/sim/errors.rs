@@ -285,6 +285,10 @@ async fn malformed_requests_get_errors_not_panics() {
     let tpl = serde_json::json!({"properties": {"mode": "Incremental", "template": {"resources": [], "outputs": {"o": {"type": "string", "value": "[substring('abc', 18446744073709551615, 18446744073709551615)]"}}}}});
     let r = t.put(&dep, API_RES, &tpl).await;
     assert_eq!(r.status, 400, "{}", r.text);
+    let deep = format!("[{}'x'{}]", "toLower(".repeat(5000), ")".repeat(5000));
+    let tpl = serde_json::json!({"properties": {"mode": "Incremental", "template": {"resources": [], "outputs": {"o": {"type": "string", "value": deep}}}}});
+    let r = t.put(&dep, API_RES, &tpl).await;
+    assert_eq!(r.code(), "InvalidTemplate");
     // still healthy
     assert_eq!(t.get(&rg_path("rg"), API_RES).await.status, 200);
     t.sim.shutdown().await;
