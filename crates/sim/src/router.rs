@@ -727,7 +727,10 @@ fn arm_call(
         Arm::ItOutputs(rg, name, out) => {
             image_templates::run_outputs(st, sub, &rg, &name, out.as_deref())
         }
-        Arm::OpGet(id) => operations::get(ctx, st, sub, &id, api),
+        Arm::OpGet(id) => {
+            let location_poll = query.get("poll").is_some_and(|p| p == "location");
+            operations::get(ctx, st, sub, &id, api, location_poll)
+        }
         Arm::Platform(loc, p, o, s) => platform_images::list(ctx, st, sub, &loc, &p, &o, &s),
         Arm::Gallery(rg, g) => gallery::get_gallery(ctx, sub, &rg, &g),
         Arm::GalleryImage(rg, g, i) => gallery::get_image(ctx, sub, &rg, &g, &i),

@@ -94,13 +94,29 @@ pub fn add_lro_headers(ctx: &Ctx, r: &mut Response, url: &str, async_op: bool, l
         set_header(r, "Azure-AsyncOperation", url);
     }
     if location {
-        set_header(r, "Location", url);
+        if async_op {
+            // Same operation; polled as a Location it answers 202 while running.
+            set_header(r, "Location", &format!("{url}&poll=location"));
+        } else {
+            set_header(r, "Location", url);
+        }
     }
     set_retry_after(r, ctx.clock.poll_hint_ms());
 }
 
 /// `GET .../locations/{loc}/operations/{id}`
-pub fn get(ctx: &Ctx, st: &mut State, sub: &str, id: &str, api_version: &str) -> Response {
+///
+/// Polled through an `Azure-AsyncOperation` header it always answers 200 with the status body;
+/// polled as a `Location` (DELETE, or `&poll=location` for run/cancel) it answers 202 while the
+/// operation runs.
+pub fn get(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    id: &str,
+    api_version: &str,
+    location_poll: bool,
+) -> Response {
     let now = ctx.clock.now();
     let Some(op) = st.operations.get_mut(&id.to_ascii_lowercase()) else {
         return arm_error(
@@ -140,7 +156,8 @@ pub fn get(ctx: &Ctx, st: &mut State, sub: &str, id: &str, api_version: &str) ->
     }
     let in_progress = status == "InProgress";
     // A Location-style poll (delete) answers 202 while running, as the ARM async contract says.
-    let code = if in_progress && op.kind == OpKind::Delete {
+    let as_location = op.kind == OpKind::Delete || location_poll;
+    let code = if in_progress && as_location {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
@@ -148,8 +165,11 @@ pub fn get(ctx: &Ctx, st: &mut State, sub: &str, id: &str, api_version: &str) ->
     let mut r = json(code, &body);
     if in_progress {
         set_retry_after(&mut r, ctx.clock.poll_hint_ms());
-        if op.kind == OpKind::Delete {
-            let url = op.url(ctx, api_version);
+        if as_location {
+            let mut url = op.url(ctx, api_version);
+            if op.kind != OpKind::Delete {
+                url.push_str("&poll=location");
+            }
             set_header(&mut r, "Location", &url);
         }
     }

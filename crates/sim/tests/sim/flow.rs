@@ -101,6 +101,13 @@ async fn deploy_run_progress_outputs_gallery() {
         op_url.contains("/providers/Microsoft.VirtualMachineImages/locations/eastus2/operations/")
     );
     assert!(r.header("location").is_some() && r.header("retry-after").is_some());
+    // the Location form of the same operation answers 202 while running
+    let loc = r.header("location").unwrap();
+    assert!(loc.contains("poll=location"));
+    let lp = t.get(&loc, API_AIB).await;
+    assert_eq!(lp.status, 202);
+    assert_eq!(lp.body["status"], "InProgress");
+    assert!(lp.header("location").is_some() && lp.header("retry-after").is_some());
     // second run while running
     let r2 = t.post(&format!("{tp}/run"), API_AIB).await;
     assert_eq!(r2.status, 409);
@@ -141,6 +148,7 @@ async fn deploy_run_progress_outputs_gallery() {
     let op = t.get(&op_url, API_AIB).await.body;
     assert_eq!(op["status"], "Succeeded");
     assert!(op["endTime"].is_string());
+    assert_eq!(t.get(&loc, API_AIB).await.status, 200);
     // list shows lastRunStatus
     let l = t
         .get(
