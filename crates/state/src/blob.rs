@@ -563,6 +563,24 @@ impl BlobLease {
                 message: format!("the lease on {} was broken or taken: {e}", self.name),
             });
         }
+        // Clear the holder so a contender never names a finished run (best-effort).
+        let cond = Conditions {
+            lease_id: Some(self.lease_id.clone()),
+            ..Conditions::default()
+        };
+        if let Err(e) = self
+            .client
+            .put_blob_with(
+                &self.container,
+                &self.name,
+                Bytes::from_static(b"{}\n"),
+                JSON,
+                &cond,
+            )
+            .await
+        {
+            tracing::debug!(error = %e, "clearing the lock holder");
+        }
         let res = self
             .client
             .release_lease(&self.container, &self.name, &self.lease_id)

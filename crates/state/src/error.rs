@@ -116,7 +116,7 @@ pub enum StateError {
         op: String,
         /// Cause (URLs redacted by aib-azure).
         #[source]
-        source: aib_azure::Error,
+        source: Box<aib_azure::Error>,
     },
     /// An optimistic-concurrency update kept losing the race.
     #[error("could not update {what}: it kept changing under us ({attempts} attempts)")]
@@ -160,6 +160,9 @@ impl StateError {
 
     pub(crate) fn azure(op: impl Into<String>) -> impl FnOnce(aib_azure::Error) -> Self {
         let op = op.into();
-        move |source| StateError::Azure { op, source }
+        move |source| StateError::Azure {
+            op,
+            source: Box::new(source),
+        }
     }
 }

@@ -291,7 +291,7 @@ impl StateStore {
             }
             Backend::Blob(b) => {
                 let g = b.lock(run_id, host).await?;
-                Ok(RunLock::new(run_id, LockInner::Blob(g)))
+                Ok(RunLock::new(run_id, LockInner::Blob(Box::new(g))))
             }
         }
     }

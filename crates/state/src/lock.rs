@@ -87,7 +87,7 @@ impl LeaseTiming {
 
 pub(crate) enum LockInner {
     Local(LocalLock),
-    Blob(BlobLease),
+    Blob(Box<BlobLease>),
 }
 
 /// A held run lock. Keep it alive for the whole run; call [`RunLock::release`] at the end.
@@ -132,7 +132,7 @@ impl RunLock {
     pub async fn release(mut self) -> Result<()> {
         match self.inner.take() {
             Some(LockInner::Local(l)) => l.release().await,
-            Some(LockInner::Blob(b)) => b.release().await,
+            Some(LockInner::Blob(b)) => (*b).release().await,
             None => Ok(()),
         }
     }

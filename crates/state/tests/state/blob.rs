@@ -28,7 +28,7 @@ impl Env {
         let auth =
             BlobAuth::shared_key(&self.account, &self.key).map_err(|e| StateError::Azure {
                 op: "key".into(),
-                source: e,
+                source: Box::new(e),
             })?;
         StateStore::open_blob(
             &loc,
@@ -191,6 +191,14 @@ async fn lock_exclusion(env: &Env) -> TestResult {
         s2.break_lock(true).await?.map(|h| h.run_id).as_deref(),
         Some("20261128T233700Z-cccccc")
     );
+    // The renewal task notices within one renewal interval (3 s here).
+    for _ in 0..60 {
+        if l3.is_lost() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(l3.is_lost(), "renewal did not notice the broken lease");
     assert!(matches!(
         l3.release().await,
         Err(StateError::LockLost { .. })

@@ -127,3 +127,37 @@ fn report_json_superset() -> Result<(), serde_json::Error> {
     assert_eq!(back, rec);
     Ok(())
 }
+
+#[test]
+fn blob_config_debug_hides_secrets() -> Result<(), aib_azure::Error> {
+    let cfg = aib_state::BlobConfig {
+        endpoint: "https://acct.blob.core.windows.net".into(),
+        auth: aib_azure::BlobAuth::sas("?sv=2021&sig=TOPSECRETSIG")?,
+        lease: aib_state::LeaseTiming::default(),
+    };
+    assert!(!format!("{cfg:?}").contains("TOPSECRETSIG"));
+    let cfg = aib_state::BlobConfig {
+        auth: aib_azure::BlobAuth::shared_key("acct", "c2VjcmV0a2V5")?,
+        ..cfg
+    };
+    let dbg = format!("{cfg:?}");
+    assert!(
+        !dbg.contains("c2VjcmV0a2V5") && !dbg.contains("secretkey"),
+        "{dbg}"
+    );
+    Ok(())
+}
+
+#[test]
+fn lease_timing_is_clamped() {
+    use std::time::Duration;
+    let t = aib_state::LeaseTiming {
+        duration_s: 5,
+        renew_every: Duration::from_secs(30),
+    }
+    .normalized();
+    assert_eq!(t.duration_s, 15);
+    assert_eq!(t.renew_every, Duration::from_secs(5));
+    let d = aib_state::LeaseTiming::default();
+    assert_eq!((d.duration_s, d.renew_every), (60, Duration::from_secs(20)));
+}
