@@ -103,16 +103,23 @@ impl BlobStore {
             .await
     }
 
-    /// `create_run`: fails with `RunExists` if `run.json` exists.
+    /// `create_run`: fails with `RunExists` if another `run.json` exists under that id.
     pub async fn create_run(&self, rec: &RunRecord) -> Result<()> {
         let name = self.name(&Self::run_rel(&rec.run_id, "run.json")?);
         let body = to_json(rec)?;
         match self
-            .put(&name, body, JSON, &Conditions::create_only())
+            .put(&name, body.clone(), JSON, &Conditions::create_only())
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if is_exists(&e) => Err(StateError::RunExists(rec.run_id.clone())),
+            Err(e) if is_exists(&e) => {
+                // A retried PUT whose first attempt landed finds its own record: that is ours.
+                if self.get_opt(&name).await?.is_some_and(|b| *b == *body) {
+                    Ok(())
+                } else {
+                    Err(StateError::RunExists(rec.run_id.clone()))
+                }
+            }
             Err(e) => Err(StateError::azure(format!("writing {name}"))(e)),
         }
     }
@@ -219,7 +226,12 @@ impl BlobStore {
                     return Ok(());
                 }
                 Err(e) if is_exists(&e) => {
-                    // Another writer (or a retried request that did land): move past it.
+                    // A retried PUT whose first attempt landed: the chunk is ours, done.
+                    if self.get_opt(&name).await?.is_some_and(|b| *b == *body) {
+                        seqs.insert(run_id.to_owned(), seq + 1);
+                        return Ok(());
+                    }
+                    // Another writer took this number: move past the last chunk.
                     seq = self
                         .event_chunks(run_id)
                         .await?

@@ -131,7 +131,8 @@ impl StateStore {
         }
     }
 
-    /// Store a new run; [`StateError::RunExists`] if the id is taken.
+    /// Store a new run; [`StateError::RunExists`] if the id is taken by a different record
+    /// (creating the identical record again, as a retry does, succeeds).
     pub async fn create_run(&self, rec: &RunRecord) -> Result<()> {
         match &self.backend {
             Backend::Local(l) => {

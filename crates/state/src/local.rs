@@ -195,7 +195,11 @@ impl LocalStore {
         match b.create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                if dir.join(RUN_FILE).exists() {
+                // The same record again (a retried create) is fine; another one is not.
+                if let Some(old) = read_opt(&dir.join(RUN_FILE))? {
+                    if old == to_json(rec)? {
+                        return Ok(());
+                    }
                     return Err(StateError::RunExists(rec.run_id.clone()));
                 }
             }

@@ -15,8 +15,11 @@ async fn run_round_trip_and_listing() -> TestResult {
     let mut b = sample_run(10);
     s.create_run(&a).await?;
     s.create_run(&b).await?;
+    s.create_run(&a).await?; // a retried create of the same record is fine
+    let mut clash = a.clone();
+    clash.host = "another-host".into();
     assert!(matches!(
-        s.create_run(&a).await,
+        s.create_run(&clash).await,
         Err(StateError::RunExists(_))
     ));
     assert_eq!(s.read_run(&a.run_id).await?, a);
