@@ -23,6 +23,7 @@ pub mod local;
 pub mod location;
 pub mod lock;
 pub mod record;
+pub mod sink;
 
 pub use blob::BlobStore;
 pub use error::{Result, StateError};
@@ -34,6 +35,7 @@ pub use record::{
     Event, Failure, IndexEntry, RunRecord, RunStatus, Selection, StageRecord, StageStatus, Trigger,
     UnitRecord, UnitStatus, current_host, decode_unit_id, encode_unit_id, new_run_id,
 };
+pub use sink::EventSink;
 
 use aib_azure::{BlobAuth, BlobClient, Credential};
 use lock::LockInner;

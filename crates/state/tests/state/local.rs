@@ -270,3 +270,52 @@ async fn stale_lock_is_reported_then_broken() -> TestResult {
     ));
     Ok(())
 }
+
+#[tokio::test]
+async fn event_sink_batches() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let s = store(tmp.path()).await?;
+    let a = sample_run(0);
+    s.create_run(&a).await?;
+    let sink = aib_state::EventSink::spawn(
+        s.clone(),
+        &a.run_id,
+        100,
+        std::time::Duration::from_secs(3600),
+    );
+    for n in 0..10 {
+        sink.send(event(&a.run_id, n));
+    }
+    assert!(
+        s.read_events(&a.run_id).await?.is_empty(),
+        "batched, not written yet"
+    );
+    sink.flush().await?;
+    assert_eq!(s.read_events(&a.run_id).await?.len(), 10);
+    // max_batch triggers a write by itself; close writes the rest.
+    let sink2 = aib_state::EventSink::spawn(
+        s.clone(),
+        &a.run_id,
+        5,
+        std::time::Duration::from_secs(3600),
+    );
+    for n in 10..17 {
+        sink2.send(event(&a.run_id, n));
+    }
+    sink.close().await?;
+    sink2.close().await?;
+    let got = s.read_events(&a.run_id).await?;
+    assert_eq!(got.len(), 17);
+    // Interval flush.
+    let sink3 = aib_state::EventSink::spawn(
+        s.clone(),
+        &a.run_id,
+        100,
+        std::time::Duration::from_millis(50),
+    );
+    sink3.send(event(&a.run_id, 17));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(s.read_events(&a.run_id).await?.len(), 18);
+    sink3.close().await?;
+    Ok(())
+}
