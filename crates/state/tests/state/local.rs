@@ -319,3 +319,16 @@ async fn event_sink_batches() -> TestResult {
     sink3.close().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn open_default_location() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let loc = aib_state::StateLocation::parse(None, tmp.path())?;
+    let s = aib_state::open(&loc, None).await?;
+    assert_eq!(
+        s.location(),
+        aib_state::StateLocation::Local(tmp.path().join(".aib"))
+    );
+    assert!(tmp.path().join(".aib/runs").is_dir());
+    Ok(())
+}
