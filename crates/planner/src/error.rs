@@ -53,10 +53,11 @@ impl Problems {
         help: Option<String>,
     ) {
         let mut d = Diagnostic::error(code, message).with_source(&self.source);
-        if let Some((span, text)) = span {
-            if span.end <= self.text_len && !(span.start == 0 && span.end == 0) {
-                d = d.with_label(span, text);
-            }
+        if let Some((span, text)) = span
+            && span.end <= self.text_len
+            && !(span.start == 0 && span.end == 0)
+        {
+            d = d.with_label(span, text);
         }
         if let Some(h) = help {
             d = d.with_help(h);

@@ -6,7 +6,12 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::resolved::ResolvedSettings;
@@ -96,78 +101,147 @@ pub struct HashIdentity<'a> {
     pub matrix: &'a aib_manifest::MatrixRow,
 }
 
+/// Streams bytes into a SHA-256.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The document hashed, serialized as compact JSON straight into the digest: struct fields in
+/// declaration order (fixed by this code and by [`INPUT_HASH_FORMAT`]), every map sorted by key.
+#[derive(Serialize)]
+struct HashDoc<'a> {
+    format: u32,
+    environment: &'a str,
+    variant: &'a str,
+    #[serde(serialize_with = "sorted_map")]
+    matrix: &'a aib_manifest::MatrixRow,
+    settings: &'a ResolvedSettings,
+    /// Path as written → hex SHA-256 of the bytes, sorted by path.
+    files: BTreeMap<&'a str, String>,
+}
+
 /// Computes the partial hash of a unit. Errors name the file that could not be read.
 pub fn compute(
     identity: &HashIdentity<'_>,
     settings: &ResolvedSettings,
     files: &mut FileDigests,
 ) -> Result<InputHash, String> {
-    let mut settings_json = serde_json::to_value(settings).map_err(|e| e.to_string())?;
-    if let Value::Object(m) = &mut settings_json {
-        let mut names: Vec<&String> = settings.secrets.keys().collect();
-        names.sort();
-        m.insert(
-            "secrets".into(),
-            Value::Array(
-                names
-                    .into_iter()
-                    .map(|n| Value::String(n.clone()))
-                    .collect(),
-            ),
-        );
-    }
-    let mut file_map = Map::new();
+    let mut file_map = BTreeMap::new();
     for f in settings.local_files() {
         let digest = files
             .digest(&f.resolved)
             .map_err(|e| format!("cannot read `{}`: {e}", f.path))?;
-        file_map.insert(f.path.clone(), Value::String(digest));
+        file_map.insert(f.path.as_str(), digest);
     }
-    let doc = serde_json::json!({
-        "format": INPUT_HASH_FORMAT,
-        "environment": identity.environment,
-        "variant": identity.variant,
-        "matrix": identity.matrix,
-        "settings": settings_json,
-        "files": file_map,
-    });
-    let mut canonical = String::new();
-    write_canonical(&doc, &mut canonical);
+    let doc = HashDoc {
+        format: INPUT_HASH_FORMAT,
+        environment: identity.environment,
+        variant: identity.variant,
+        matrix: identity.matrix,
+        settings,
+        files: file_map,
+    };
     let mut h = Sha256::new();
-    h.update(canonical.as_bytes());
+    serde_json::to_writer(HashWriter(&mut h), &doc).map_err(|e| e.to_string())?;
     Ok(InputHash::from_partial(h))
+}
+
+/// Serializes a map with its keys sorted (and nested JSON objects sorted too).
+pub fn sorted_map<K, V, S>(map: &IndexMap<K, V>, ser: S) -> Result<S::Ok, S::Error>
+where
+    K: Serialize + Ord,
+    V: HashForm,
+    S: Serializer,
+{
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    let mut m = ser.serialize_map(Some(entries.len()))?;
+    for (k, v) in entries {
+        m.serialize_entry(k, &Canonical(v))?;
+    }
+    m.end()
+}
+
+/// Serializes only the keys of a map, sorted (secret names without their references).
+pub fn sorted_keys<V, S: Serializer>(map: &IndexMap<String, V>, ser: S) -> Result<S::Ok, S::Error> {
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    let mut seq = ser.serialize_seq(Some(keys.len()))?;
+    for k in keys {
+        seq.serialize_element(k)?;
+    }
+    seq.end()
+}
+
+/// Values whose hashed form may differ from their plain serialization.
+pub trait HashForm {
+    fn serialize_hashed<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error>;
+}
+
+impl HashForm for String {
+    fn serialize_hashed<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(self)
+    }
+}
+
+impl HashForm for Value {
+    fn serialize_hashed<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        canonical_value(self, ser)
+    }
+}
+
+struct Canonical<'a, T>(&'a T);
+
+impl<T: HashForm> Serialize for Canonical<'_, T> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_hashed(ser)
+    }
+}
+
+fn canonical_value<S: Serializer>(v: &Value, ser: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            let mut m = ser.serialize_map(Some(keys.len()))?;
+            for k in keys {
+                if let Some(x) = o.get(k) {
+                    m.serialize_entry(k, &CanonicalValue(x))?;
+                }
+            }
+            m.end()
+        }
+        Value::Array(a) => {
+            let mut seq = ser.serialize_seq(Some(a.len()))?;
+            for x in a {
+                seq.serialize_element(&CanonicalValue(x))?;
+            }
+            seq.end()
+        }
+        other => other.serialize(ser),
+    }
+}
+
+struct CanonicalValue<'a>(&'a Value);
+
+impl Serialize for CanonicalValue<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        canonical_value(self.0, ser)
+    }
 }
 
 /// JSON with object keys sorted and no whitespace.
 pub fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String((*k).clone()).to_string());
-                out.push(':');
-                if let Some(x) = m.get(*k) {
-                    write_canonical(x, out);
-                }
-            }
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
+    if let Ok(s) = serde_json::to_string(&CanonicalValue(v)) {
+        out.push_str(&s);
     }
 }
 

@@ -36,10 +36,10 @@ pub fn base_layers(
     s.merge(&file.defaults);
     s.merge(&env.settings());
     s.merge(&variant.settings());
-    if let Some(VariantEnvironments::Overrides(map)) = &variant.environments {
-        if let Some(layer) = map.get(env_name) {
-            s.merge(layer);
-        }
+    if let Some(VariantEnvironments::Overrides(map)) = &variant.environments
+        && let Some(layer) = map.get(env_name)
+    {
+        s.merge(layer);
     }
     s
 }
@@ -57,11 +57,12 @@ pub fn matrix_layer(row: &aib_manifest::MatrixRow) -> Option<Result<Settings, St
     Some(settings_from_json(&Value::Object(obj)).map_err(|e| e.to_string()))
 }
 
+/// A bad `--set` argument: `(argument, message, help)`.
+pub type SetError = (String, String, Option<String>);
+
 /// Parses `--set` arguments (`key=value`, dotted keys into tables) into one layer.
 /// Errors are `(argument, message, help)`.
-pub fn set_layer(
-    args: &[String],
-) -> Result<Option<Settings>, Vec<(String, String, Option<String>)>> {
+pub fn set_layer(args: &[String]) -> Result<Option<Settings>, Vec<SetError>> {
     if args.is_empty() {
         return Ok(None);
     }
@@ -157,10 +158,9 @@ fn object_schema(s: &Value, defs: &Value) -> Option<Value> {
             .get("$ref")
             .and_then(Value::as_str)
             .and_then(|r| r.strip_prefix("#/$defs/"))
+            && let Some(d) = defs.get(name)
         {
-            if let Some(d) = defs.get(name) {
-                stack.push(d.clone());
-            }
+            stack.push(d.clone());
         }
         for key in ["anyOf", "oneOf", "allOf"] {
             if let Some(alts) = s.get(key).and_then(Value::as_array) {

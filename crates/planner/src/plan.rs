@@ -162,6 +162,37 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
 
     // Environments in manifest order, topologically by `after`.
     let env_order = environment_order(manifest);
+    let mut env_graph = GraphBuilder::new(file.environments.len());
+    for (i, (_, env)) in file.environments.iter().enumerate() {
+        for a in &env.after {
+            if let Some(j) = file.environments.get_index_of(a.as_str()) {
+                env_graph.add_edge(j, i);
+            }
+        }
+    }
+    for cycle in env_graph.cycles() {
+        let names: Vec<String> = cycle
+            .iter()
+            .filter_map(|i| {
+                file.environments
+                    .get_index(*i)
+                    .map(|(k, _)| format!("`{}`", k.as_str()))
+            })
+            .collect();
+        let span = cycle
+            .first()
+            .and_then(|i| file.environments.get_index(*i))
+            .and_then(|(_, e)| e.after.first().map(|a| a.span()));
+        problems.error(
+            "aib::cycle",
+            format!(
+                "environments {} wait for each other through `after`",
+                names.join(", ")
+            ),
+            span.map(|s| (s, "part of the cycle".to_string())),
+            None,
+        );
+    }
 
     // Units and their layered settings.
     let mut drafts: Vec<Draft> = Vec::new();
@@ -178,10 +209,10 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
             continue;
         };
         for (vi, (var_name, variant)) in file.variants.iter().enumerate() {
-            if let Some(VariantEnvironments::Only(list)) = &variant.environments {
-                if !list.iter().any(|e| e.as_str() == env_name.as_str()) {
-                    continue;
-                }
+            if let Some(VariantEnvironments::Only(list)) = &variant.environments
+                && !list.iter().any(|e| e.as_str() == env_name.as_str())
+            {
+                continue;
             }
             let base = layering::base_layers(file, env, env_name, variant);
             let include_span = variant

@@ -18,7 +18,8 @@ use crate::error::Problems;
 use crate::templating::Renderer;
 use crate::unit::UnitId;
 
-/// Every setting of a unit, resolved.
+/// Every setting of a unit, resolved. Its `Serialize` form is the hashed form: struct fields in
+/// declaration order, maps sorted by key, secrets by name only.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ResolvedSettings {
     pub subscription: String,
@@ -45,10 +46,13 @@ pub struct ResolvedSettings {
     pub source: ResolvedSource,
     pub customize: Vec<ResolvedCustomizer>,
     pub validate: Option<ResolvedValidate>,
+    #[serde(serialize_with = "crate::input_hash::sorted_map")]
     pub tags: IndexMap<String, String>,
     /// Free values for templates, string leaves rendered.
+    #[serde(serialize_with = "crate::input_hash::sorted_map")]
     pub parameters: IndexMap<String, Value>,
     /// Secret name → reference (`env:VAR`, `keyvault:...`), never a value.
+    #[serde(serialize_with = "crate::input_hash::sorted_keys")]
     pub secrets: IndexMap<String, String>,
     /// `retain.versions`.
     pub retain_versions: Option<u32>,
@@ -548,10 +552,10 @@ impl Resolver<'_> {
         for (k, v) in &s.secrets {
             let key = format!("secrets.{}", k.as_str());
             let r = self.render(&key, v).unwrap_or_default();
-            if let Err(why) = SecretRef::parse(&r) {
-                if !self.failed {
-                    self.invalid(&key, v.span(), why);
-                }
+            if let Err(why) = SecretRef::parse(&r)
+                && !self.failed
+            {
+                self.invalid(&key, v.span(), why);
             }
             secrets.insert(k.get_ref().clone(), r);
         }

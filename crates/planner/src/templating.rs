@@ -28,19 +28,27 @@ impl std::fmt::Display for RenderError {
     }
 }
 
-/// The template cache of one plan.
+/// The template cache of one plan: each distinct string is compiled once, and its output is
+/// remembered per combination of the values it reads (most settings read a few of `env`,
+/// `variant`, `matrix.*`, so thousands of units share a handful of renders).
 pub struct Renderer {
     env: Environment<'static>,
-    /// Template source → compile error (if any). The source is also the template's name.
-    compiled: HashMap<String, Option<String>>,
-    /// Undeclared variables per template, for naming the undefined one in errors.
-    names: HashMap<String, Vec<String>>,
+    templates: HashMap<String, Compiled>,
+    outputs: HashMap<(usize, String), String>,
+}
+
+struct Compiled {
+    index: usize,
+    error: Option<String>,
+    /// The variables the template reads, split at dots, sorted.
+    vars: Vec<Vec<String>>,
 }
 
 impl std::fmt::Debug for Renderer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Renderer")
-            .field("templates", &self.compiled.len())
+            .field("templates", &self.templates.len())
+            .field("outputs", &self.outputs.len())
             .finish()
     }
 }
@@ -58,14 +66,14 @@ impl Renderer {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         Self {
             env,
-            compiled: HashMap::new(),
-            names: HashMap::new(),
+            templates: HashMap::new(),
+            outputs: HashMap::new(),
         }
     }
 
     /// How many distinct templates were compiled.
     pub fn compiled_count(&self) -> usize {
-        self.compiled.len()
+        self.templates.len()
     }
 
     /// Renders `src` with `ctx`.
@@ -73,19 +81,40 @@ impl Renderer {
         if !is_templated(src) {
             return Ok(src.to_string());
         }
-        if !self.compiled.contains_key(src) {
-            let err = self
+        if !self.templates.contains_key(src) {
+            let index = self.templates.len();
+            let error = self
                 .env
                 .add_template_owned(src.to_string(), src.to_string())
                 .err()
                 .map(|e| e.to_string());
-            self.compiled.insert(src.to_string(), err);
+            let mut vars: Vec<Vec<String>> = match (&error, self.env.get_template(src)) {
+                (None, Ok(t)) => t
+                    .undeclared_variables(true)
+                    .into_iter()
+                    .map(|v| v.split('.').map(str::to_string).collect())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            vars.sort();
+            self.templates
+                .insert(src.to_string(), Compiled { index, error, vars });
         }
-        if let Some(Some(err)) = self.compiled.get(src) {
+        let Some(compiled) = self.templates.get(src) else {
+            return Err(RenderError {
+                undefined: None,
+                message: "template not compiled".into(),
+            });
+        };
+        if let Some(err) = &compiled.error {
             return Err(RenderError {
                 undefined: None,
                 message: err.clone(),
             });
+        }
+        let key = (compiled.index, cache_key(&compiled.vars, ctx));
+        if let Some(out) = self.outputs.get(&key) {
+            return Ok(out.clone());
         }
         let result = match self.env.get_template(src) {
             Ok(t) => t.render(ctx),
@@ -97,6 +126,7 @@ impl Renderer {
                 if src.ends_with('\n') && !s.ends_with('\n') {
                     s.push('\n');
                 }
+                self.outputs.insert(key, s.clone());
                 Ok(s)
             }
             Err(e) => {
@@ -114,23 +144,35 @@ impl Renderer {
     }
 
     /// The first variable the template uses that the context does not hold.
-    fn undefined_name(&mut self, src: &str, ctx: &Value) -> Option<String> {
-        if !self.names.contains_key(src) {
-            let mut names: Vec<String> = self
-                .env
-                .get_template(src)
-                .map(|t| t.undeclared_variables(true).into_iter().collect())
-                .unwrap_or_default();
-            names.sort();
-            self.names.insert(src.to_string(), names);
-        }
-        let names = self.names.get(src)?;
-        names
-            .iter()
-            .find(|name| !resolves(ctx, name))
-            .cloned()
-            .or_else(|| names.first().cloned())
+    fn undefined_name(&self, src: &str, ctx: &Value) -> Option<String> {
+        let vars = &self.templates.get(src)?.vars;
+        vars.iter()
+            .find(|path| !resolves(ctx, path))
+            .or_else(|| vars.first())
+            .map(|p| p.join("."))
     }
+}
+
+/// The values a template reads, as one string: for `a.b.c`, the value of the longest prefix
+/// that resolves (so `matrix.os.upper` keys on `matrix.os`).
+fn cache_key(vars: &[Vec<String>], ctx: &Value) -> String {
+    let mut key = String::new();
+    for path in vars {
+        let mut cur = ctx.clone();
+        let mut depth = 0;
+        for part in path {
+            match cur.get_attr(part) {
+                Ok(v) if !v.is_undefined() => {
+                    cur = v;
+                    depth += 1;
+                }
+                _ => break,
+            }
+        }
+        use std::fmt::Write;
+        let _ = write!(key, "{depth}:{cur:?}\u{1f}");
+    }
+    key
 }
 
 /// A JSON value as a template value.
@@ -155,9 +197,9 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
     }
 }
 
-fn resolves(ctx: &Value, dotted: &str) -> bool {
+fn resolves(ctx: &Value, path: &[String]) -> bool {
     let mut cur = ctx.clone();
-    for part in dotted.split('.') {
+    for part in path {
         match cur.get_attr(part) {
             Ok(v) if !v.is_undefined() => cur = v,
             _ => return false,
@@ -186,6 +228,27 @@ mod tests {
             Ok("rg-prod-2404".into())
         );
         assert_eq!(r.compiled_count(), 1);
+        // Cached outputs are keyed on what the template reads.
+        let ctx3 = context! { env => "prod", matrix => context!{ release => "2204" } };
+        assert_eq!(
+            r.render("rg-{{ env }}-{{ matrix.release }}", &ctx3),
+            Ok("rg-prod-2204".into())
+        );
+        let a = context! { matrix => context!{ os => "ab" } };
+        let b = context! { matrix => context!{ os => "cd" } };
+        assert_eq!(r.render("{{ matrix.os | upper }}", &a), Ok("AB".into()));
+        assert_eq!(r.render("{{ matrix.os | upper }}", &b), Ok("CD".into()));
+        assert_eq!(r.render("{{ matrix['os'] }}", &a), Ok("ab".into()));
+        assert_eq!(r.render("{{ matrix['os'] }}", &b), Ok("cd".into()));
+        assert_eq!(
+            r.render("{% for k in matrix %}{{ matrix[k] }}{% endfor %}", &b),
+            Ok("cd".into())
+        );
+        assert_eq!(r.render("{% set x = env %}{{ x }}", &ctx), Ok("dev".into()));
+        assert_eq!(
+            r.render("{% set x = env %}{{ x }}", &ctx2),
+            Ok("prod".into())
+        );
     }
 
     #[test]

@@ -184,3 +184,23 @@ fn selection_drops_edges_and_reports_them_as_external() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ids(&plan), vec!["dev/win11-dev", "prod/win11"]);
 }
+
+#[test]
+fn environment_cycles_are_named() {
+    let text = SMALL.replace(
+        "[environments.dev]\n",
+        "[environments.dev]\nafter = [\"prod\"]\n",
+    );
+    let errs = plan_err(&text, &options());
+    assert!(
+        errs.iter().any(
+            |e| e.starts_with("environments `dev`, `prod` wait for each other through `after`")
+        ),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("dependency cycle between 2 units: `dev/win11`, `prod/win11`")),
+        "{errs:?}"
+    );
+}

@@ -6,10 +6,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn val() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        (0u8..3).prop_map(|n| Value::from(n)),
-        "[ab]".prop_map(Value::from),
-    ]
+    prop_oneof![(0u8..3).prop_map(Value::from), "[ab]".prop_map(Value::from),]
 }
 
 fn axes() -> impl Strategy<Value = Vec<(String, Vec<Value>)>> {
