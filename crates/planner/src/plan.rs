@@ -14,7 +14,7 @@ use crate::input_hash::{self, FileDigests, HashIdentity};
 use crate::layering;
 use crate::matrix::{self, ExpandedRow, same_value};
 use crate::naming::{self, Date};
-use crate::resolved::{Resolver, UnitScope, VersionPolicy};
+use crate::resolved::{Resolver, UnitScope, VersionPolicy, unit_context};
 use crate::selection::Selection;
 use crate::templating::Renderer;
 use crate::unit::{Action, Unit, UnitId};
@@ -483,23 +483,30 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
             (Some((e, _)), Some((v, _))) => (e.as_str(), v.as_str(), v.span()),
             _ => continue,
         };
-        let ctx = base_context(env_name, var_name, &pipeline, &d.row);
+        let mut scope = UnitScope {
+            id: &d.id,
+            env: env_name,
+            variant: var_name,
+            pipeline: &pipeline,
+            matrix: matrix_value(&d.row),
+            ctx: Ctx::UNDEFINED,
+            dir: &manifest.dir,
+            templates_dir: &templates_dir,
+            anchor: anchor.clone(),
+            parent: parent_of
+                .get(i)
+                .copied()
+                .flatten()
+                .and_then(|p| drafts.get(p))
+                .map(|p| p.id.clone()),
+        };
+        scope.ctx = unit_context(&scope, None, None);
+        let ctx = scope.ctx.clone();
         let resolver = Resolver {
             renderer: &mut renderer,
+            files: &mut digests,
             problems: &mut problems,
-            scope: UnitScope {
-                id: &d.id,
-                ctx: ctx.clone(),
-                dir: &manifest.dir,
-                templates_dir: &templates_dir,
-                anchor: anchor.clone(),
-                parent: parent_of
-                    .get(i)
-                    .copied()
-                    .flatten()
-                    .and_then(|p| drafts.get(p))
-                    .map(|p| p.id.clone()),
-            },
+            scope,
             failed: false,
         };
         let Some(settings) = resolver.resolve(&d.settings) else {
@@ -701,13 +708,12 @@ fn environment_order(manifest: &Manifest) -> Vec<usize> {
     order
 }
 
-fn base_context(env: &str, variant: &str, pipeline: &str, row: &ExpandedRow) -> Ctx {
-    minijinja::context! {
-        env => env,
-        variant => variant,
-        pipeline => pipeline,
-        matrix => Ctx::from_pairs(row.values.iter().map(|(k, v)| (k.as_str(), crate::templating::json_to_value(v)))),
-    }
+fn matrix_value(row: &ExpandedRow) -> Ctx {
+    Ctx::from_pairs(
+        row.values
+            .iter()
+            .map(|(k, v)| (k.as_str(), crate::templating::json_to_value(v))),
+    )
 }
 
 fn version_context(base: &Ctx, subscription: &str, location: &str, run_date: &str) -> Ctx {

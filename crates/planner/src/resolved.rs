@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Problems;
+use crate::input_hash::FileDigests;
 use crate::templating::Renderer;
 use crate::unit::UnitId;
 
@@ -197,6 +198,11 @@ pub struct ResolvedValidate {
 /// What resolving one unit needs besides its layered settings.
 pub(crate) struct UnitScope<'a> {
     pub id: &'a UnitId,
+    pub env: &'a str,
+    pub variant: &'a str,
+    pub pipeline: &'a str,
+    pub matrix: Ctx,
+    /// The template context so far (see [`unit_context`]).
     pub ctx: Ctx,
     pub dir: &'a Path,
     pub templates_dir: &'a Path,
@@ -209,13 +215,15 @@ pub(crate) struct UnitScope<'a> {
 /// Renders and checks one unit's settings; problems go to `problems`.
 pub(crate) struct Resolver<'a> {
     pub renderer: &'a mut Renderer,
+    pub files: &'a mut FileDigests,
     pub problems: &'a mut Problems,
     pub scope: UnitScope<'a>,
     pub failed: bool,
 }
 
 impl Resolver<'_> {
-    fn render(&mut self, key: &str, s: &Spanned<String>) -> Option<String> {
+    fn render<'k>(&mut self, key: impl Into<Key<'k>>, s: &Spanned<String>) -> Option<String> {
+        let key = key.into();
         match self.renderer.render(s.as_str(), &self.scope.ctx) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -238,11 +246,13 @@ impl Resolver<'_> {
         }
     }
 
-    fn opt(&mut self, key: &str, s: &Option<Spanned<String>>) -> Option<String> {
+    fn opt<'k>(&mut self, key: impl Into<Key<'k>>, s: &Option<Spanned<String>>) -> Option<String> {
+        let key = key.into();
         s.as_ref().and_then(|s| self.render(key, s))
     }
 
-    fn required(&mut self, key: &str, s: Option<&Spanned<String>>) -> String {
+    fn required<'k>(&mut self, key: impl Into<Key<'k>>, s: Option<&Spanned<String>>) -> String {
+        let key = key.into();
         match s {
             Some(s) => self.render(key, s).unwrap_or_default(),
             None => {
@@ -252,7 +262,8 @@ impl Resolver<'_> {
         }
     }
 
-    fn missing(&mut self, key: &str) {
+    fn missing<'k>(&mut self, key: impl Into<Key<'k>>) {
+        let key = key.into();
         self.failed = true;
         self.problems.error(
             "aib::missing-key",
@@ -264,7 +275,8 @@ impl Resolver<'_> {
         );
     }
 
-    fn invalid(&mut self, key: &str, span: Range<usize>, why: String) {
+    fn invalid<'k>(&mut self, key: impl Into<Key<'k>>, span: Range<usize>, why: String) {
+        let key = key.into();
         self.failed = true;
         self.problems.error(
             "aib::invalid-value",
@@ -274,16 +286,17 @@ impl Resolver<'_> {
         );
     }
 
-    fn list(
+    fn list<'k>(
         &mut self,
-        key: &str,
+        key: impl Into<Key<'k>>,
         l: &Option<Spanned<Vec<Spanned<String>>>>,
     ) -> Option<Vec<String>> {
         let l = l.as_ref()?;
+        let key = key.into();
         Some(
             l.iter()
                 .enumerate()
-                .map(|(i, s)| self.render(&format!("{key}[{i}]"), s).unwrap_or_default())
+                .map(|(i, s)| self.render(key.at(i), s).unwrap_or_default())
                 .collect(),
         )
     }
@@ -309,43 +322,48 @@ impl Resolver<'_> {
         }
     }
 
-    fn local_file(&mut self, key: &str, s: &Spanned<String>, base: &Path) -> Option<LocalFile> {
+    fn local_file<'k>(
+        &mut self,
+        key: impl Into<Key<'k>>,
+        s: &Spanned<String>,
+        base: &Path,
+    ) -> Option<LocalFile> {
+        let key = key.into();
         let path = self.render(key, s)?;
         let resolved = base.join(&path);
-        if !resolved.is_file() {
+        if self.files.digest(&resolved).is_err() {
             self.invalid(key, s.span(), format!("file `{path}` does not exist"));
         }
         Some(LocalFile { path, resolved })
     }
 
     fn customizer(&mut self, key: &str, c: &Customizer, index: usize) -> ResolvedCustomizer {
+        let key = Key::from(key);
         let dir = self.scope.dir;
         ResolvedCustomizer {
             kind: *c.kind.get_ref(),
             name: match &c.name {
-                Some(n) => self.render(&format!("{key}.name"), n).unwrap_or_default(),
+                Some(n) => self.render(key.field("name"), n).unwrap_or_default(),
                 None => c.display_name(index),
             },
             script: c
                 .script
                 .as_ref()
-                .and_then(|s| self.local_file(&format!("{key}.script"), s, dir)),
-            inline: self.list(&format!("{key}.inline"), &c.inline),
-            script_uri: self.opt(&format!("{key}.script_uri"), &c.script_uri),
-            sha256_checksum: self.opt(&format!("{key}.sha256_checksum"), &c.sha256_checksum),
+                .and_then(|s| self.local_file(key.field("script"), s, dir)),
+            inline: self.list(key.field("inline"), &c.inline),
+            script_uri: self.opt(key.field("script_uri"), &c.script_uri),
+            sha256_checksum: self.opt(key.field("sha256_checksum"), &c.sha256_checksum),
             run_elevated: c.run_elevated.as_deref().copied(),
             run_as_system: c.run_as_system.as_deref().copied(),
             valid_exit_codes: c.valid_exit_codes.as_deref().cloned(),
-            source_uri: self.opt(&format!("{key}.source_uri"), &c.source_uri),
-            destination: self.opt(&format!("{key}.destination"), &c.destination),
-            restart_command: self.opt(&format!("{key}.restart_command"), &c.restart_command),
-            restart_check_command: self.opt(
-                &format!("{key}.restart_check_command"),
-                &c.restart_check_command,
-            ),
-            restart_timeout: self.opt(&format!("{key}.restart_timeout"), &c.restart_timeout),
-            search_criteria: self.opt(&format!("{key}.search_criteria"), &c.search_criteria),
-            filters: self.list(&format!("{key}.filters"), &c.filters),
+            source_uri: self.opt(key.field("source_uri"), &c.source_uri),
+            destination: self.opt(key.field("destination"), &c.destination),
+            restart_command: self.opt(key.field("restart_command"), &c.restart_command),
+            restart_check_command: self
+                .opt(key.field("restart_check_command"), &c.restart_check_command),
+            restart_timeout: self.opt(key.field("restart_timeout"), &c.restart_timeout),
+            search_criteria: self.opt(key.field("search_criteria"), &c.search_criteria),
+            filters: self.list(key.field("filters"), &c.filters),
             update_limit: c.update_limit.as_deref().copied(),
         }
     }
@@ -431,11 +449,9 @@ impl Resolver<'_> {
     pub fn resolve(mut self, s: &Settings) -> Option<ResolvedSettings> {
         // subscription and location first: the context of the other keys holds them.
         let subscription = self.required("subscription", s.subscription.as_ref());
-        self.scope.ctx =
-            minijinja::context! { subscription => subscription.clone(), ..self.scope.ctx.clone() };
+        self.scope.ctx = unit_context(&self.scope, Some(&subscription), None);
         let location = self.required("location", s.location.as_ref());
-        self.scope.ctx =
-            minijinja::context! { location => location.clone(), ..self.scope.ctx.clone() };
+        self.scope.ctx = unit_context(&self.scope, Some(&subscription), Some(&location));
 
         let resource_group = self.required("resource_group", s.resource_group.as_ref());
         let identity = self.required("identity", s.identity.as_ref());
@@ -607,5 +623,81 @@ impl Resolver<'_> {
                 .as_ref()
                 .and_then(|r| r.versions.as_deref().copied()),
         })
+    }
+}
+
+/// The template context of a unit: `env`, `variant`, `pipeline`, `matrix`, and `subscription`
+/// and `location` once rendered.
+pub(crate) fn unit_context(
+    scope: &UnitScope<'_>,
+    subscription: Option<&str>,
+    location: Option<&str>,
+) -> Ctx {
+    let mut pairs: Vec<(&str, Ctx)> = vec![
+        ("env", Ctx::from(scope.env)),
+        ("variant", Ctx::from(scope.variant)),
+        ("pipeline", Ctx::from(scope.pipeline)),
+        ("matrix", scope.matrix.clone()),
+    ];
+    if let Some(s) = subscription {
+        pairs.push(("subscription", Ctx::from(s)));
+    }
+    if let Some(l) = location {
+        pairs.push(("location", Ctx::from(l)));
+    }
+    Ctx::from_pairs(pairs)
+}
+
+/// The name of a setting in messages (`customize[0].inline[1]`), built only when needed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Key<'a> {
+    base: &'a str,
+    field: Option<&'a str>,
+    index: Option<usize>,
+}
+
+impl<'a> Key<'a> {
+    fn field(self, field: &'a str) -> Self {
+        Self {
+            field: Some(field),
+            index: None,
+            ..self
+        }
+    }
+
+    fn at(self, index: usize) -> Self {
+        Self {
+            index: Some(index),
+            ..self
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Key<'a> {
+    fn from(base: &'a str) -> Self {
+        Self {
+            base,
+            field: None,
+            index: None,
+        }
+    }
+}
+
+impl<'a> From<&'a String> for Key<'a> {
+    fn from(base: &'a String) -> Self {
+        Self::from(base.as_str())
+    }
+}
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.base)?;
+        if let Some(x) = self.field {
+            write!(f, ".{x}")?;
+        }
+        if let Some(i) = self.index {
+            write!(f, "[{i}]")?;
+        }
+        Ok(())
     }
 }

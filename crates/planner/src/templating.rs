@@ -34,7 +34,7 @@ impl std::fmt::Display for RenderError {
 pub struct Renderer {
     env: Environment<'static>,
     templates: HashMap<String, Compiled>,
-    outputs: HashMap<(usize, String), String>,
+    outputs: HashMap<(usize, Vec<Value>), String>,
 }
 
 struct Compiled {
@@ -155,11 +155,11 @@ impl Renderer {
 
 /// The values a template reads, as one string: for `a.b.c`, the value of the longest prefix
 /// that resolves (so `matrix.os.upper` keys on `matrix.os`).
-fn cache_key(vars: &[Vec<String>], ctx: &Value) -> String {
-    let mut key = String::new();
+fn cache_key(vars: &[Vec<String>], ctx: &Value) -> Vec<Value> {
+    let mut key = Vec::with_capacity(vars.len() * 2);
     for path in vars {
         let mut cur = ctx.clone();
-        let mut depth = 0;
+        let mut depth = 0u32;
         for part in path {
             match cur.get_attr(part) {
                 Ok(v) if !v.is_undefined() => {
@@ -169,8 +169,8 @@ fn cache_key(vars: &[Vec<String>], ctx: &Value) -> String {
                 _ => break,
             }
         }
-        use std::fmt::Write;
-        let _ = write!(key, "{depth}:{cur:?}\u{1f}");
+        key.push(Value::from(depth));
+        key.push(cur);
     }
     key
 }
