@@ -314,8 +314,9 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
             );
             continue;
         };
-        let own_axes = axis_names.get(d.variant).cloned().unwrap_or_default();
-        let parent_axes = axis_names.get(pi).cloned().unwrap_or_default();
+        let no_axes: Vec<String> = Vec::new();
+        let own_axes = axis_names.get(d.variant).unwrap_or(&no_axes);
+        let parent_axes = axis_names.get(pi).unwrap_or(&no_axes);
         let matching: Vec<usize> = candidates
             .iter()
             .copied()
