@@ -38,8 +38,8 @@ pub async fn start_sim(toml: &str) -> TestResult<SimHandle> {
 }
 
 /// Fetch a token from the simulator's App Service token endpoint over plain HTTP (the real
-/// ManagedIdentityCredential is exercised in `credential.rs`, in a child process, because
-/// it reads its configuration from the process environment).
+/// ManagedIdentityCredential is exercised by the `credential` test target, in a child
+/// process, because it reads its configuration from the process environment).
 pub async fn sim_token(base: &str) -> TestResult<Credential> {
     let http = reqwest::Client::new();
     for _ in 0..250 {

@@ -5,7 +5,6 @@ mod blob_azurite;
 mod blob_resume;
 mod blob_sim;
 mod common;
-mod credential;
 mod reference;
 mod sim_arm;
 mod sim_faults;

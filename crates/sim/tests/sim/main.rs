@@ -7,7 +7,6 @@ mod api_version;
 mod auth;
 mod blob;
 mod conformance;
-mod credential;
 mod errors;
 mod faults;
 mod flow;
