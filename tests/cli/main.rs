@@ -1,5 +1,6 @@
 //! End-to-end tests of the `aib` binary: one test binary, one module per command.
 
+mod plan;
 mod schemas;
 mod support;
 mod validate;

@@ -18,7 +18,11 @@ fn missing_manifest_is_a_usage_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = aib(dir.path(), &["validate"]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("cannot read manifest aib.toml"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot read manifest aib.toml"),
+        "{}",
+        out.stderr
+    );
 }
 
 const GOOD_HEAD: &str = r#"version = 1
@@ -47,7 +51,12 @@ fn malformed_toml() {
 
 #[test]
 fn wrong_type() {
-    insta::assert_snapshot!(errors_of(&format!("{GOOD_HEAD}[variants.v]\nimage_definition = \"d\"\nsource = {{ platform = \"a:b:c:latest\" }}\nos_disk_gb = \"big\"\n"), &[]));
+    insta::assert_snapshot!(errors_of(
+        &format!(
+            "{GOOD_HEAD}[variants.v]\nimage_definition = \"d\"\nsource = {{ platform = \"a:b:c:latest\" }}\nos_disk_gb = \"big\"\n"
+        ),
+        &[]
+    ));
 }
 
 #[test]

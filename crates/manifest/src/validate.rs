@@ -658,7 +658,9 @@ fn out_of_range(field: &str, lo: u32, hi: u32) -> Option<u32> {
     // The number after `/` is a step and the one after `#` an occurrence, not a value.
     let values = field.split(',').flat_map(|part| {
         let part = part.split(['/', '#']).next().unwrap_or("");
-        part.split('-').filter_map(|n| n.parse::<u32>().ok()).collect::<Vec<_>>()
+        part.split('-')
+            .filter_map(|n| n.parse::<u32>().ok())
+            .collect::<Vec<_>>()
     });
     values.into_iter().find(|v| *v < lo || *v > hi)
 }
