@@ -1,1 +1,5 @@
 //! aib-executor
+
+pub mod import;
+pub mod lint;
+pub mod render;

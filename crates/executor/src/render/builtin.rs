@@ -1,0 +1,384 @@
+//! `builtin:image-template`: the imageTemplate resource rendered from a unit's settings.
+//!
+//! | manifest | imageTemplate (api-version 2025-10-01) |
+//! |---|---|
+//! | `location`, `identity` | `location`, `identity` (`UserAssigned`) |
+//! | `tags` + `aib.pipeline`, `aib.unit`, `aib.inputHash` | `tags`, `managedResourceTags`, `distribute[].artifactTags` |
+//! | `source.platform` (+ `plan`) | `PlatformImage` (+ `planInfo`); `version` is `source_version` when given |
+//! | `source.gallery_image` | `SharedImageVersion` |
+//! | `source.managed_image` | `ManagedImage` |
+//! | `source.variant` | `SharedImageVersion` at the parent's published version (`source_version`) |
+//! | `customize` | `customize`, keys in AIB's camelCase; local `script` files inlined line by line |
+//! | `validate` | `validate` (`inVMValidations`, `continueDistributeOnFailure`, `sourceValidationOnly`) |
+//! | `gallery`, `image_definition`, version | `distribute[0]` `SharedImage` `galleryImageId` (`/versions/<v>` when known) |
+//! | `replicate_to`, `replica_count`, `storage_account_type` | `targetRegions` (default: the unit's location) |
+//! | `exclude_from_latest` | `excludeFromLatest` |
+//! | `optimize.vm_boot` | `optimize.vmBoot.state` |
+//! | `error_handling` | `errorHandling` |
+//! | `staging_resource_group` | `stagingResourceGroup` |
+//! | `build_timeout_minutes` | `buildTimeoutInMinutes` |
+//! | `vm_size`, `os_disk_gb`, `vnet_config` | `vmProfile` |
+//!
+//! `runOutputName` is the template name.
+
+use aib_manifest::{CustomizerKind, ErrorPolicy, StorageAccountType};
+use aib_planner::{ResolvedCustomizer, ResolvedSource, Unit};
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+
+use super::{
+    DEPLOYMENT_TEMPLATE_SCHEMA, IMAGE_TEMPLATE_API_VERSION, IMAGE_TEMPLATE_TYPE, RenderError,
+    RenderInputs, RenderedDeployment, Renderer, deployment_name, final_input_hash, parameters_file,
+};
+
+/// `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/galleries/{g}/images/{d}`
+/// plus `/versions/{v}` when a version is given.
+pub fn gallery_image_id(unit: &Unit, version: Option<&str>) -> String {
+    let s = &unit.settings;
+    let mut id = format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/galleries/{}/images/{}",
+        s.gallery.subscription, s.gallery.resource_group, s.gallery.name, s.image_definition
+    );
+    if let Some(v) = version {
+        id.push_str("/versions/");
+        id.push_str(v);
+    }
+    id
+}
+
+/// The pieces of the built-in rendering, also offered to user templates.
+#[derive(Clone, Debug)]
+pub struct BuiltinParts {
+    pub template_name: String,
+    pub input_hash: String,
+    pub tags: Map<String, Value>,
+    pub source: Value,
+    pub customize: Vec<Value>,
+    pub validate: Option<Value>,
+    pub distribute: Vec<Value>,
+    pub gallery_image_id: String,
+    /// `gallery_image_id` + `/versions/<v>` when the version is known.
+    pub image_version_id: Option<String>,
+    pub image_version: Option<String>,
+    /// The whole imageTemplates resource.
+    pub resource: Value,
+}
+
+impl BuiltinParts {
+    pub(crate) fn new(
+        renderer: &Renderer,
+        unit: &Unit,
+        inputs: &RenderInputs,
+        name: &str,
+        parent_preview: Option<&str>,
+    ) -> Result<Self, RenderError> {
+        let s = &unit.settings;
+        let input_hash = final_input_hash(unit, inputs.source_version);
+
+        let mut tags = Map::new();
+        for (k, v) in &s.tags {
+            tags.insert(k.clone(), Value::String(v.clone()));
+        }
+        tags.insert("aib.pipeline".into(), renderer.pipeline().into());
+        tags.insert("aib.unit".into(), unit.id.as_str().into());
+        tags.insert("aib.inputHash".into(), input_hash.clone().into());
+
+        let source = source(unit, inputs.source_version, parent_preview);
+        let customize = s
+            .customize
+            .iter()
+            .map(|c| customizer(renderer, unit, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let validate = match &s.validate {
+            Some(v) => {
+                let mut o = Map::new();
+                if let Some(b) = v.continue_distribute_on_failure {
+                    o.insert("continueDistributeOnFailure".into(), b.into());
+                }
+                if let Some(b) = v.source_validation_only {
+                    o.insert("sourceValidationOnly".into(), b.into());
+                }
+                if !v.in_vm_validations.is_empty() {
+                    let list = v
+                        .in_vm_validations
+                        .iter()
+                        .map(|c| customizer(renderer, unit, c))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    o.insert("inVMValidations".into(), Value::Array(list));
+                }
+                Some(Value::Object(o))
+            }
+            None => None,
+        };
+
+        let gid = gallery_image_id(unit, None);
+        let image_version = inputs.image_version.map(str::to_string);
+        let image_version_id = image_version
+            .as_ref()
+            .map(|v| format!("{gid}/versions/{v}"));
+        let regions: Vec<&str> = if s.replicate_to.is_empty() {
+            vec![s.location.as_str()]
+        } else {
+            s.replicate_to.iter().map(String::as_str).collect()
+        };
+        let storage = s
+            .storage_account_type
+            .unwrap_or(StorageAccountType::StandardLrs)
+            .as_str();
+        let target_regions: Vec<Value> = regions
+            .iter()
+            .map(|r| {
+                json!({
+                    "name": r,
+                    "replicaCount": s.replica_count.unwrap_or(1),
+                    "storageAccountType": storage,
+                })
+            })
+            .collect();
+        let mut dist = Map::new();
+        dist.insert("type".into(), "SharedImage".into());
+        dist.insert(
+            "galleryImageId".into(),
+            image_version_id
+                .clone()
+                .unwrap_or_else(|| gid.clone())
+                .into(),
+        );
+        dist.insert("runOutputName".into(), name.into());
+        dist.insert("artifactTags".into(), Value::Object(tags.clone()));
+        dist.insert("targetRegions".into(), Value::Array(target_regions));
+        dist.insert("excludeFromLatest".into(), s.exclude_from_latest.into());
+        let distribute = vec![Value::Object(dist)];
+
+        let mut props = Map::new();
+        props.insert(
+            "buildTimeoutInMinutes".into(),
+            s.build_timeout_minutes.into(),
+        );
+        let mut vm = Map::new();
+        if let Some(v) = &s.vm_size {
+            vm.insert("vmSize".into(), v.as_str().into());
+        }
+        if let Some(g) = s.os_disk_gb {
+            vm.insert("osDiskSizeGB".into(), g.into());
+        }
+        if let Some(n) = &s.vnet_config {
+            let mut o = Map::new();
+            if let Some(x) = &n.subnet_id {
+                o.insert("subnetId".into(), x.as_str().into());
+            }
+            if let Some(x) = &n.container_instance_subnet_id {
+                o.insert("containerInstanceSubnetId".into(), x.as_str().into());
+            }
+            if let Some(x) = &n.proxy_vm_size {
+                o.insert("proxyVmSize".into(), x.as_str().into());
+            }
+            vm.insert("vnetConfig".into(), Value::Object(o));
+        }
+        if !vm.is_empty() {
+            props.insert("vmProfile".into(), Value::Object(vm));
+        }
+        props.insert("source".into(), source.clone());
+        if !customize.is_empty() {
+            props.insert("customize".into(), Value::Array(customize.clone()));
+        }
+        if let Some(v) = &validate {
+            props.insert("validate".into(), v.clone());
+        }
+        if let Some(b) = s.optimize_vm_boot {
+            props.insert(
+                "optimize".into(),
+                json!({ "vmBoot": { "state": if b { "Enabled" } else { "Disabled" } } }),
+            );
+        }
+        props.insert("distribute".into(), Value::Array(distribute.clone()));
+        let eh = &s.error_handling;
+        if eh.on_customizer.is_some() || eh.on_validation.is_some() {
+            let mut o = Map::new();
+            if let Some(p) = eh.on_customizer {
+                o.insert("onCustomizerError".into(), policy(p).into());
+            }
+            if let Some(p) = eh.on_validation {
+                o.insert("onValidationError".into(), policy(p).into());
+            }
+            props.insert("errorHandling".into(), Value::Object(o));
+        }
+        if let Some(rg) = &s.staging_resource_group {
+            props.insert("stagingResourceGroup".into(), rg.as_str().into());
+        }
+        props.insert("managedResourceTags".into(), Value::Object(tags.clone()));
+
+        let mut identities = Map::new();
+        identities.insert(s.identity.clone(), json!({}));
+        let resource = json!({
+            "type": IMAGE_TEMPLATE_TYPE,
+            "apiVersion": IMAGE_TEMPLATE_API_VERSION,
+            "name": name,
+            "location": s.location,
+            "tags": tags,
+            "identity": {
+                "type": "UserAssigned",
+                "userAssignedIdentities": identities,
+            },
+            "properties": props,
+        });
+        Ok(Self {
+            template_name: name.to_string(),
+            input_hash,
+            tags,
+            source,
+            customize,
+            validate,
+            distribute,
+            gallery_image_id: gid,
+            image_version_id,
+            image_version,
+            resource,
+        })
+    }
+
+    /// The deployment of the built-in template.
+    pub(crate) fn into_deployment(self) -> RenderedDeployment {
+        let template = json!({
+            "$schema": DEPLOYMENT_TEMPLATE_SCHEMA,
+            "contentVersion": "1.0.0.0",
+            "parameters": {},
+            "resources": [self.resource],
+        });
+        RenderedDeployment {
+            deployment_name: deployment_name(&self.template_name),
+            template_name: self.template_name,
+            template,
+            parameters: parameters_file(&IndexMap::new()),
+            image_template: self.resource,
+            secret_parameters: Vec::new(),
+            origin: "builtin:image-template".into(),
+        }
+    }
+}
+
+fn policy(p: ErrorPolicy) -> &'static str {
+    match p {
+        ErrorPolicy::Cleanup => "cleanup",
+        ErrorPolicy::Abort => "abort",
+    }
+}
+
+fn source(unit: &Unit, source_version: Option<&str>, parent_preview: Option<&str>) -> Value {
+    match &unit.settings.source {
+        ResolvedSource::Platform {
+            publisher,
+            offer,
+            sku,
+            version,
+            plan,
+        } => {
+            let version = match source_version {
+                Some(v) if version == "latest" => v,
+                _ => version.as_str(),
+            };
+            let mut o = Map::new();
+            o.insert("type".into(), "PlatformImage".into());
+            o.insert("publisher".into(), publisher.as_str().into());
+            o.insert("offer".into(), offer.as_str().into());
+            o.insert("sku".into(), sku.as_str().into());
+            o.insert("version".into(), version.into());
+            if let Some(p) = plan {
+                o.insert(
+                    "planInfo".into(),
+                    json!({
+                        "planName": p.name,
+                        "planProduct": p.product,
+                        "planPublisher": p.publisher,
+                    }),
+                );
+            }
+            Value::Object(o)
+        }
+        ResolvedSource::GalleryImage { id } => {
+            let id = match source_version {
+                Some(v) if v.starts_with('/') => v.to_string(),
+                Some(v) => match id.strip_suffix("/versions/latest") {
+                    Some(base) => format!("{base}/versions/{v}"),
+                    None => id.clone(),
+                },
+                None => id.clone(),
+            };
+            json!({ "type": "SharedImageVersion", "imageVersionId": id })
+        }
+        ResolvedSource::ManagedImage { id } => json!({ "type": "ManagedImage", "imageId": id }),
+        ResolvedSource::Variant { unit: parent, .. } => {
+            let id = match (source_version, parent_preview) {
+                (Some(v), _) => v.to_string(),
+                (None, Some(p)) => p.to_string(),
+                (None, None) => format!("<version published by {parent}>"),
+            };
+            json!({ "type": "SharedImageVersion", "imageVersionId": id })
+        }
+    }
+}
+
+/// One customizer or in-VM validation in AIB's shape.
+pub(crate) fn customizer(
+    renderer: &Renderer,
+    unit: &Unit,
+    c: &ResolvedCustomizer,
+) -> Result<Value, RenderError> {
+    let mut o = Map::new();
+    o.insert("type".into(), c.kind.aib_type().into());
+    o.insert("name".into(), c.name.as_str().into());
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            o.insert(k.into(), v);
+        }
+    };
+    let s = |x: &Option<String>| x.as_ref().map(|v| Value::String(v.clone()));
+    match c.kind {
+        CustomizerKind::Shell | CustomizerKind::Powershell => {
+            let mut inline: Option<Vec<Value>> = None;
+            if let Some(file) = &c.script {
+                let text = renderer.read_text(unit, &file.resolved, &file.path)?;
+                inline = Some(text.lines().map(|l| Value::String(l.to_string())).collect());
+            }
+            if let Some(lines) = &c.inline {
+                inline
+                    .get_or_insert_with(Vec::new)
+                    .extend(lines.iter().map(|l| Value::String(l.clone())));
+            }
+            put("scriptUri", s(&c.script_uri));
+            put("inline", inline.map(Value::Array));
+            put("sha256Checksum", s(&c.sha256_checksum));
+            if c.kind == CustomizerKind::Powershell {
+                put("runElevated", c.run_elevated.map(Value::Bool));
+                put("runAsSystem", c.run_as_system.map(Value::Bool));
+                put(
+                    "validExitCodes",
+                    c.valid_exit_codes
+                        .as_ref()
+                        .map(|v| Value::Array(v.iter().map(|x| Value::from(*x)).collect())),
+                );
+            }
+        }
+        CustomizerKind::File => {
+            put("sourceUri", s(&c.source_uri));
+            put("destination", s(&c.destination));
+            put("sha256Checksum", s(&c.sha256_checksum));
+        }
+        CustomizerKind::WindowsRestart => {
+            put("restartCommand", s(&c.restart_command));
+            put("restartCheckCommand", s(&c.restart_check_command));
+            put("restartTimeout", s(&c.restart_timeout));
+        }
+        CustomizerKind::WindowsUpdate => {
+            put("searchCriteria", s(&c.search_criteria));
+            put(
+                "filters",
+                c.filters
+                    .as_ref()
+                    .map(|v| Value::Array(v.iter().map(|x| Value::String(x.clone())).collect())),
+            );
+            put("updateLimit", c.update_limit.map(Value::from));
+        }
+    }
+    Ok(Value::Object(o))
+}

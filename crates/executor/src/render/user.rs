@@ -1,0 +1,378 @@
+//! User templates: `*.json.j2` rendered by minijinja, `*.json` used as written.
+//!
+//! # Context of `*.json.j2` templates
+//!
+//! | name | value |
+//! |---|---|
+//! | `pipeline`, `env`, `variant` | names |
+//! | `matrix` | the unit's matrix row (`matrix.release`) |
+//! | `unit` | `{ id, template_name, deployment_name, input_hash, image_version }` (`image_version` is the version to publish, or none) |
+//! | `settings` | every resolved setting (`settings.vm_size`, `settings.gallery.name`, ...; secrets as references) |
+//! | `subscription`, `location`, `resource_group`, `identity` | shortcuts into `settings` |
+//! | `parameters` | the unit's `parameters` |
+//! | `secrets` | secret values by name when sent to Azure, `***` everywhere else |
+//! | `image` | `{ gallery_image_id, version, version_id, definition, gallery, run_output_name }` |
+//! | `tags` | the manifest tags plus `aib.pipeline`, `aib.unit`, `aib.inputHash` |
+//! | `source`, `customize`, `validate`, `distribute` | the built-in rendering of these properties, AIB-shaped (`{{ customize \| tojson }}`) |
+//! | `builtin` | the whole built-in imageTemplates resource |
+//! | `api_version` | the api-version the built-in template uses |
+//!
+//! Output is JSON-aware: a string printed with `{{ x }}` is escaped for use inside a JSON string
+//! (`"{{ settings.location }}"`); lists, maps, numbers and booleans print as JSON; `tojson`
+//! output is printed as is. Undefined names are errors that name the template file and line.
+
+use std::path::{Path, PathBuf};
+
+use aib_planner::{LocalFile, Unit};
+use indexmap::IndexMap;
+use minijinja::value::Kwargs;
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as J};
+use serde_json::{Map, Value, json};
+
+use super::builtin::BuiltinParts;
+use super::{
+    DEPLOYMENT_TEMPLATE_SCHEMA, IMAGE_TEMPLATE_API_VERSION, IMAGE_TEMPLATE_TYPE, RenderError,
+    RenderInputs, RenderedDeployment, Renderer, SECRET_MASK, deployment_name, parameters_file,
+};
+
+/// The minijinja environment of user templates: strict undefined, debug info, templates loaded
+/// from `templates_dir`, JSON-aware output.
+pub(crate) fn environment(templates_dir: &Path) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_debug(true);
+    let dir: PathBuf = templates_dir.to_path_buf();
+    env.set_loader(move |name| {
+        if name.split(['/', '\\']).any(|seg| seg == "..") {
+            return Ok(None);
+        }
+        match std::fs::read_to_string(dir.join(name)) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!("cannot read template `{name}`: {e}"),
+            )),
+        }
+    });
+    env.set_formatter(|out, _state, value| {
+        let r = if value.is_safe() {
+            write!(out, "{value}")
+        } else if let Some(s) = value.as_str() {
+            let quoted = serde_json::to_string(s).unwrap_or_default();
+            out.write_str(quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or(""))
+        } else if value.is_none() {
+            out.write_str("null")
+        } else {
+            let kw = Kwargs::from_iter(std::iter::empty::<(&str, J)>());
+            let j = minijinja::filters::tojson(value, None, kw)?;
+            write!(out, "{j}")
+        };
+        r.map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "cannot write output"))
+    });
+    env
+}
+
+/// serde_json → minijinja.
+pub(crate) fn to_j(v: &Value) -> J {
+    match v {
+        Value::Null => J::from(()),
+        Value::Bool(b) => J::from(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                J::from(i)
+            } else if let Some(u) = n.as_u64() {
+                J::from(u)
+            } else {
+                J::from(n.as_f64().unwrap_or_default())
+            }
+        }
+        Value::String(s) => J::from(s.as_str()),
+        Value::Array(a) => J::from(a.iter().map(to_j).collect::<Vec<_>>()),
+        Value::Object(o) => {
+            let m: IndexMap<J, J> = o
+                .iter()
+                .map(|(k, v)| (J::from(k.as_str()), to_j(v)))
+                .collect();
+            J::from(m)
+        }
+    }
+}
+
+fn secret_values(unit: &Unit, inputs: &RenderInputs) -> Map<String, Value> {
+    unit.settings
+        .secrets
+        .keys()
+        .map(|name| {
+            let v = match inputs.secrets {
+                Some(values) => values.get(name).unwrap_or(SECRET_MASK),
+                None => SECRET_MASK,
+            };
+            (name.clone(), Value::String(v.to_string()))
+        })
+        .collect()
+}
+
+/// The documented context (as JSON).
+pub fn context(unit: &Unit, inputs: &RenderInputs, built: &BuiltinParts) -> Value {
+    let s = &unit.settings;
+    let settings = serde_json::to_value(s).unwrap_or(Value::Null);
+    let matrix = serde_json::to_value(&unit.matrix).unwrap_or(Value::Null);
+    json!({
+        "pipeline": built.tags.get("aib.pipeline").cloned().unwrap_or(Value::Null),
+        "env": unit.environment,
+        "variant": unit.variant,
+        "matrix": matrix,
+        "unit": {
+            "id": unit.id.as_str(),
+            "template_name": built.template_name,
+            "deployment_name": deployment_name(&built.template_name),
+            "input_hash": built.input_hash,
+            "image_version": built.image_version,
+        },
+        "settings": settings,
+        "subscription": s.subscription,
+        "location": s.location,
+        "resource_group": s.resource_group,
+        "identity": s.identity,
+        "parameters": s.parameters,
+        "secrets": secret_values(unit, inputs),
+        "image": {
+            "gallery_image_id": built.gallery_image_id,
+            "version": built.image_version,
+            "version_id": built.image_version_id,
+            "definition": s.image_definition,
+            "gallery": s.gallery.name,
+            "run_output_name": built.template_name,
+        },
+        "tags": built.tags,
+        "source": built.source,
+        "customize": built.customize,
+        "validate": built.validate,
+        "distribute": built.distribute,
+        "builtin": built.resource,
+        "api_version": IMAGE_TEMPLATE_API_VERSION,
+    })
+}
+
+/// Renders a unit with its template file.
+pub(crate) fn render_file(
+    renderer: &Renderer,
+    unit: &Unit,
+    inputs: &RenderInputs,
+    built: &BuiltinParts,
+    file: &LocalFile,
+) -> Result<RenderedDeployment, RenderError> {
+    let uid = unit.id.to_string();
+    let text: String = if file.path.ends_with(".j2") {
+        let tmpl = renderer
+            .env
+            .get_template(&file.path)
+            .map_err(|e| jinja_error(&uid, &file.path, &e))?;
+        let ctx = to_j(&context(unit, inputs, built));
+        tmpl.render(ctx)
+            .map_err(|e| jinja_error(&uid, &file.path, &e))?
+    } else {
+        renderer
+            .read_text(unit, &file.resolved, &file.path)?
+            .to_string()
+    };
+    let doc: Value = serde_json::from_str(&text).map_err(|e| RenderError::Json {
+        unit: uid.clone(),
+        file: file.path.clone(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    finish(unit, inputs, built, doc, &file.path)
+}
+
+fn jinja_error(unit: &str, file: &str, e: &minijinja::Error) -> RenderError {
+    let mut message = e.kind().to_string();
+    if let Some(d) = e.detail() {
+        message.push_str(": ");
+        message.push_str(d);
+    }
+    RenderError::Template {
+        unit: unit.to_string(),
+        file: e.name().unwrap_or(file).to_string(),
+        line: e.line(),
+        message,
+        debug: e.display_debug_info().to_string(),
+    }
+}
+
+/// Whether a resource `type` names an image template (some quickstarts say only
+/// `Microsoft.VirtualMachineImages`).
+pub fn is_image_template_type(t: &str) -> bool {
+    t.eq_ignore_ascii_case(IMAGE_TEMPLATE_TYPE)
+        || t.eq_ignore_ascii_case("Microsoft.VirtualMachineImages")
+}
+
+/// `[parameters('X')]` → `X`.
+pub fn parameter_ref(expr: &str) -> Option<&str> {
+    let inner = expr
+        .trim()
+        .strip_prefix("[parameters(")?
+        .strip_suffix(")]")?
+        .trim();
+    inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\''))
+}
+
+/// Turns a parsed template (deployment or bare imageTemplate body) into the unit's deployment.
+fn finish(
+    unit: &Unit,
+    inputs: &RenderInputs,
+    built: &BuiltinParts,
+    doc: Value,
+    file: &str,
+) -> Result<RenderedDeployment, RenderError> {
+    let invalid = |message: String| RenderError::Invalid {
+        unit: unit.id.to_string(),
+        file: file.to_string(),
+        message,
+    };
+    let name = built.template_name.as_str();
+    let Value::Object(mut doc) = doc else {
+        return Err(invalid("is not a JSON object".into()));
+    };
+    let mut template = if doc.contains_key("resources") {
+        doc
+    } else if doc.contains_key("properties") {
+        // A bare imageTemplate body: wrap it.
+        doc.insert("type".into(), IMAGE_TEMPLATE_TYPE.into());
+        doc.insert("name".into(), name.into());
+        if !doc.contains_key("apiVersion") {
+            doc.insert("apiVersion".into(), IMAGE_TEMPLATE_API_VERSION.into());
+        }
+        let mut t = Map::new();
+        t.insert("$schema".into(), DEPLOYMENT_TEMPLATE_SCHEMA.into());
+        t.insert("contentVersion".into(), "1.0.0.0".into());
+        t.insert("parameters".into(), json!({}));
+        t.insert("resources".into(), Value::Array(vec![Value::Object(doc)]));
+        t
+    } else {
+        return Err(invalid(
+            "is neither a deployment template (`resources`) nor an imageTemplate body (`properties`)"
+                .into(),
+        ));
+    };
+
+    // The imageTemplates resource.
+    let resources = template
+        .get_mut("resources")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| invalid("`resources` is not an array".into()))?;
+    let mut found: Option<usize> = None;
+    for (i, r) in resources.iter().enumerate() {
+        if r.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(is_image_template_type)
+        {
+            if found.is_some() {
+                return Err(invalid(
+                    "declares more than one imageTemplates resource".into(),
+                ));
+            }
+            found = Some(i);
+        }
+    }
+    let Some(idx) = found else {
+        return Err(invalid(format!(
+            "declares no `{IMAGE_TEMPLATE_TYPE}` resource"
+        )));
+    };
+    let mut name_param: Option<String> = None;
+    if let Some(Value::Object(r)) = resources.get_mut(idx) {
+        r.insert("type".into(), IMAGE_TEMPLATE_TYPE.into());
+        match r
+            .get("name")
+            .and_then(Value::as_str)
+            .and_then(parameter_ref)
+        {
+            Some(p) => name_param = Some(p.to_string()),
+            None => {
+                r.insert("name".into(), name.into());
+            }
+        }
+    }
+
+    // Values of declared ARM parameters.
+    let declared: Vec<(String, Value)> = template
+        .get("parameters")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let s = &unit.settings;
+    let mut values: IndexMap<String, Value> = IndexMap::new();
+    let mut secret_parameters = Vec::new();
+    let mut missing = Vec::new();
+    for (p, decl) in &declared {
+        if name_param.as_deref() == Some(p.as_str()) || p == "imageTemplateName" {
+            values.insert(p.clone(), name.into());
+        } else if let Some(v) = s.parameters.get(p) {
+            values.insert(p.clone(), v.clone());
+        } else if s.secrets.contains_key(p) {
+            secret_parameters.push(p.clone());
+            if let Some(v) = inputs.secrets.and_then(|x| x.get(p)) {
+                values.insert(p.clone(), v.into());
+            }
+        } else if p.eq_ignore_ascii_case("svclocation") || p == "location" {
+            values.insert(p.clone(), s.location.clone().into());
+        } else if p == "api-version" || p == "apiVersion" {
+            values.insert(p.clone(), IMAGE_TEMPLATE_API_VERSION.into());
+        } else if decl.get("defaultValue").is_none() {
+            missing.push(p.clone());
+        }
+    }
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
+        return Err(invalid(format!(
+            "ARM parameter(s) {} have no value; set them under `parameters` in the manifest",
+            list.join(", ")
+        )));
+    }
+
+    // The resource as rendered, with `[parameters('x')]` values substituted for inspection.
+    let image_template = template
+        .get("resources")
+        .and_then(|r| r.get(idx))
+        .map(|r| substitute(r, &values))
+        .unwrap_or(Value::Null);
+
+    Ok(RenderedDeployment {
+        template_name: name.to_string(),
+        deployment_name: deployment_name(name),
+        template: Value::Object(template),
+        parameters: parameters_file(&values),
+        image_template,
+        secret_parameters,
+        origin: file.to_string(),
+    })
+}
+
+/// Replaces strings that are exactly `[parameters('x')]` by x's value.
+pub fn substitute(v: &Value, values: &IndexMap<String, Value>) -> Value {
+    match v {
+        Value::String(s) => match parameter_ref(s).and_then(|p| values.get(p)) {
+            Some(x) => x.clone(),
+            None => v.clone(),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, values)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    let k = match parameter_ref(k)
+                        .and_then(|p| values.get(p))
+                        .and_then(Value::as_str)
+                    {
+                        Some(s) => s.to_string(),
+                        None => k.clone(),
+                    };
+                    (k, substitute(x, values))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,4 @@
+//! Rendering, lint and import tests (issue 3).
+
+mod common;
+mod examples;
