@@ -2,3 +2,6 @@
 
 mod common;
 mod examples;
+mod import;
+mod lint;
+mod schema;
