@@ -3,3 +3,14 @@
 pub mod import;
 pub mod lint;
 pub mod render;
+
+// `aib build` (issue 5): scheduler, stages, logs, events, reports.
+pub mod events;
+pub mod logs;
+pub mod preflight;
+pub mod report;
+pub mod runner;
+pub mod secrets;
+pub mod session;
+pub mod stages;
+pub mod version;

@@ -1,0 +1,330 @@
+//! Preflight, before anything is deployed: every resource group, gallery, image definition
+//! and identity the selected units need exists (all missing ones listed together); the
+//! versions to publish are chosen (version policy, once per run) and do not exist yet;
+//! `latest` platform sources are resolved; existing image templates are listed once per
+//! resource group so a template with the same content-addressed name is reused.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use aib_azure::ArmClient;
+use aib_azure::types::ImageTemplate;
+use aib_planner::{Plan, ResolvedSource, VersionPolicy};
+use futures::StreamExt;
+
+use crate::version::{Allocated, VersionAllocator, definition_id};
+
+/// Most preflight reads in flight.
+const CONCURRENCY: usize = 16;
+
+/// What preflight found out.
+#[derive(Debug, Default)]
+pub struct Preflight {
+    /// `(subscription, resource group)` lowercase → template name lowercase → template.
+    pub templates: HashMap<(String, String), HashMap<String, ImageTemplate>>,
+    /// Unit id → the resolved platform image version (for `latest` sources).
+    pub platform_versions: HashMap<String, String>,
+    /// Unit id → the version it publishes (`None`: AIB chooses).
+    pub versions: HashMap<String, Option<String>>,
+}
+
+impl Preflight {
+    /// An existing template of that name in that resource group.
+    pub fn existing_template(&self, sub: &str, rg: &str, name: &str) -> Option<&ImageTemplate> {
+        self.templates
+            .get(&(sub.to_ascii_lowercase(), rg.to_ascii_lowercase()))
+            .and_then(|m| m.get(&name.to_ascii_lowercase()))
+    }
+}
+
+/// Why preflight stopped the run.
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightError {
+    /// Azure rejected our credential or configuration (exit 3).
+    #[error("{0}")]
+    Auth(String),
+    /// Resources the units need do not exist (exit 3).
+    #[error("{} Azure resource(s) the selected units need do not exist:\n{}", .0.len(), .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
+    Missing(Vec<String>),
+    /// Fixed versions that are already published (exit 2: change the version).
+    #[error("image versions already exist (gallery versions cannot be overwritten; change `version`):\n{}", .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
+    VersionsExist(Vec<String>),
+    /// Azure could not be read (exit 3).
+    #[error("preflight could not read Azure: {0}")]
+    Azure(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Check {
+    ResourceGroup {
+        sub: String,
+        rg: String,
+    },
+    Gallery {
+        sub: String,
+        rg: String,
+        name: String,
+    },
+    Definition {
+        sub: String,
+        rg: String,
+        gallery: String,
+        name: String,
+    },
+    Identity {
+        id: String,
+    },
+}
+
+impl Check {
+    fn describe(&self) -> String {
+        match self {
+            Check::ResourceGroup { sub, rg } => {
+                format!("resource group `{rg}` (subscription {sub})")
+            }
+            Check::Gallery { sub, rg, name } => {
+                format!("gallery `{name}` in resource group `{rg}` (subscription {sub})")
+            }
+            Check::Definition {
+                sub,
+                rg,
+                gallery,
+                name,
+            } => format!(
+                "image definition `{name}` in gallery `{gallery}`, resource group `{rg}` (subscription {sub})"
+            ),
+            Check::Identity { id } => format!("managed identity `{id}`"),
+        }
+    }
+
+    async fn exists(&self, arm: &ArmClient) -> aib_azure::Result<bool> {
+        match self {
+            Check::ResourceGroup { sub, rg } => arm.resource_group_exists(sub, rg).await,
+            Check::Gallery { sub, rg, name } => arm.gallery_exists(sub, rg, name).await,
+            Check::Definition {
+                sub,
+                rg,
+                gallery,
+                name,
+            } => arm.image_definition_exists(sub, rg, gallery, name).await,
+            Check::Identity { id } => arm.identity_exists(id).await,
+        }
+    }
+}
+
+fn azure_error(what: &str, e: aib_azure::Error) -> PreflightError {
+    if e.is_auth_or_config() {
+        PreflightError::Auth(format!("{what}: {e}"))
+    } else {
+        PreflightError::Azure(format!("{what}: {e}"))
+    }
+}
+
+/// Runs preflight for the units of `plan` that will build.
+pub async fn run(arm: &ArmClient, plan: &Plan) -> Result<Preflight, PreflightError> {
+    let units: Vec<_> = plan
+        .units()
+        .iter()
+        .filter(|u| u.action == aib_planner::Action::Build)
+        .collect();
+
+    // 1. Existence, each resource once, with the units that need it.
+    let mut checks: BTreeMap<Check, Vec<String>> = BTreeMap::new();
+    for u in &units {
+        let s = &u.settings;
+        let id = u.id.to_string();
+        let mut add = |c: Check| checks.entry(c).or_default().push(id.clone());
+        add(Check::ResourceGroup {
+            sub: s.subscription.clone(),
+            rg: s.resource_group.clone(),
+        });
+        add(Check::Gallery {
+            sub: s.gallery.subscription.clone(),
+            rg: s.gallery.resource_group.clone(),
+            name: s.gallery.name.clone(),
+        });
+        add(Check::Definition {
+            sub: s.gallery.subscription.clone(),
+            rg: s.gallery.resource_group.clone(),
+            gallery: s.gallery.name.clone(),
+            name: s.image_definition.clone(),
+        });
+        add(Check::Identity {
+            id: s.identity.clone(),
+        });
+    }
+    let results: Vec<(Check, aib_azure::Result<bool>)> =
+        futures::stream::iter(checks.keys().cloned())
+            .map(|c| async move {
+                let r = c.exists(arm).await;
+                (c, r)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+    let mut missing: Vec<(Check, String)> = Vec::new();
+    for (c, r) in results {
+        match r {
+            Ok(true) => {}
+            Ok(false) => {
+                let users = checks.get(&c).cloned().unwrap_or_default();
+                let shown = if users.len() > 3 {
+                    format!("{} and {} more", users[..3].join(", "), users.len() - 3)
+                } else {
+                    users.join(", ")
+                };
+                let line = format!("{} — needed by {shown}", c.describe());
+                missing.push((c, line));
+            }
+            Err(e) => return Err(azure_error(&format!("checking {}", c.describe()), e)),
+        }
+    }
+    if !missing.is_empty() {
+        missing.sort();
+        return Err(PreflightError::Missing(
+            missing.into_iter().map(|(_, l)| l).collect(),
+        ));
+    }
+
+    // 2. Existing versions per image definition, for the version policy.
+    let mut defs: BTreeSet<(String, String, String, String)> = BTreeSet::new();
+    for u in &units {
+        if u.settings.version != VersionPolicy::Auto {
+            let g = &u.settings.gallery;
+            defs.insert((
+                g.subscription.clone(),
+                g.resource_group.clone(),
+                g.name.clone(),
+                u.settings.image_definition.clone(),
+            ));
+        }
+    }
+    let listed: Vec<_> = futures::stream::iter(defs.into_iter())
+        .map(|d| async move {
+            let r = arm
+                .list_gallery_image_versions(&d.0, &d.1, &d.2, &d.3)
+                .await;
+            (d, r)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut alloc = VersionAllocator::default();
+    for (d, r) in listed {
+        let versions = r.map_err(|e| {
+            azure_error(&format!("listing versions of image definition {}", d.3), e)
+        })?;
+        alloc.add_existing(
+            &definition_id(&d.0, &d.1, &d.2, &d.3),
+            versions.into_iter().filter_map(|v| v.name),
+        );
+    }
+    let mut out = Preflight::default();
+    let mut exist = Vec::new();
+    for u in &units {
+        let g = &u.settings.gallery;
+        let def = definition_id(
+            &g.subscription,
+            &g.resource_group,
+            &g.name,
+            &u.settings.image_definition,
+        );
+        match alloc.allocate(&def, &u.image_version) {
+            Allocated::Auto => {
+                out.versions.insert(u.id.to_string(), None);
+            }
+            Allocated::Version(v) => {
+                out.versions.insert(u.id.to_string(), Some(v));
+            }
+            Allocated::Exists(v) => exist.push(format!(
+                "{}: version {v} of image definition `{}` (gallery `{}`)",
+                u.id, u.settings.image_definition, g.name
+            )),
+        }
+    }
+    if !exist.is_empty() {
+        return Err(PreflightError::VersionsExist(exist));
+    }
+
+    // 3. `latest` platform images, each once.
+    let mut images: BTreeMap<(String, String, String, String, String), Vec<String>> =
+        BTreeMap::new();
+    for u in &units {
+        if let ResolvedSource::Platform {
+            publisher,
+            offer,
+            sku,
+            version,
+            ..
+        } = &u.settings.source
+        {
+            if version.eq_ignore_ascii_case("latest") {
+                images
+                    .entry((
+                        u.settings.subscription.clone(),
+                        u.settings.location.clone(),
+                        publisher.clone(),
+                        offer.clone(),
+                        sku.clone(),
+                    ))
+                    .or_default()
+                    .push(u.id.to_string());
+            } else {
+                out.platform_versions
+                    .insert(u.id.to_string(), version.clone());
+            }
+        }
+    }
+    let resolved: Vec<_> = futures::stream::iter(images.into_iter())
+        .map(|(k, ids)| async move {
+            let r = arm
+                .resolve_platform_image_version(&k.0, &k.1, &k.2, &k.3, &k.4, "latest")
+                .await;
+            (k, ids, r)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (k, ids, r) in resolved {
+        let v = r.map_err(|e| {
+            azure_error(
+                &format!(
+                    "resolving the latest version of {}:{}:{} in {}",
+                    k.2, k.3, k.4, k.1
+                ),
+                e,
+            )
+        })?;
+        for id in ids {
+            out.platform_versions.insert(id, v.clone());
+        }
+    }
+
+    // 4. Templates that already exist, one list per resource group.
+    let rgs: BTreeSet<(String, String)> = units
+        .iter()
+        .map(|u| {
+            (
+                u.settings.subscription.clone(),
+                u.settings.resource_group.clone(),
+            )
+        })
+        .collect();
+    let lists: Vec<_> = futures::stream::iter(rgs.into_iter())
+        .map(|(s, rg)| async move {
+            let r = arm.list_image_templates(&s, &rg).await;
+            (s, rg, r)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (s, rg, r) in lists {
+        let list = r.map_err(|e| azure_error(&format!("listing image templates in {rg}"), e))?;
+        let map = list
+            .into_iter()
+            .filter_map(|t| t.name.clone().map(|n| (n.to_ascii_lowercase(), t)))
+            .collect();
+        out.templates
+            .insert((s.to_ascii_lowercase(), rg.to_ascii_lowercase()), map);
+    }
+    Ok(out)
+}

@@ -1,0 +1,173 @@
+//! The one owner of the run record: applies every event to it, appends the events to
+//! `events.ndjson` in batches, rewrites `run.json` when it changed, and forwards the events
+//! to the reporter.
+
+use std::time::Duration;
+
+use aib_state::{RunRecord, StageRecord, StageStatus, StateStore, UnitStatus};
+use tokio::sync::mpsc;
+
+use crate::events::{BuildEvent, Stamped};
+
+/// How often pending events and record changes are written.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Applies one event to a record.
+pub fn apply(rec: &mut RunRecord, ev: &Stamped) {
+    use BuildEvent::*;
+    match &ev.event {
+        UnitPrepared {
+            unit,
+            template_name,
+            deployment_name,
+            resource_group,
+            subscription,
+            input_hash,
+            source_version,
+            ..
+        } => {
+            if let Some(u) = rec.unit_mut(unit) {
+                u.template_name = template_name.clone();
+                u.deployment_name = deployment_name.clone();
+                u.resource_group = resource_group.clone();
+                u.subscription = subscription.clone();
+                u.input_hash = input_hash.clone();
+                u.source_version = source_version.clone();
+            }
+        }
+        StageStarted { unit, stage } => {
+            if let Some(u) = rec.unit_mut(unit) {
+                u.status = UnitStatus::Running;
+                u.stages.push(StageRecord {
+                    name: stage.as_str().to_string(),
+                    status: StageStatus::Running,
+                    started: Some(ev.ts),
+                    finished: None,
+                });
+            }
+        }
+        StageFinished {
+            unit,
+            stage,
+            status,
+            ..
+        } => {
+            if let Some(u) = rec.unit_mut(unit) {
+                match u.stages.iter_mut().rev().find(|s| s.name == stage.as_str()) {
+                    Some(s) => {
+                        s.status = *status;
+                        s.finished = Some(ev.ts);
+                    }
+                    None => u.stages.push(StageRecord {
+                        name: stage.as_str().to_string(),
+                        status: *status,
+                        started: Some(ev.ts),
+                        finished: Some(ev.ts),
+                    }),
+                }
+            }
+        }
+        RunOperation { unit, url } => {
+            if let Some(u) = rec.unit_mut(unit) {
+                u.run_operation = Some(url.clone());
+            }
+        }
+        UnitFinished {
+            unit,
+            status,
+            reason,
+            image_version_id,
+            failure,
+        } => {
+            if let Some(u) = rec.unit_mut(unit) {
+                u.status = *status;
+                u.reason = reason.clone();
+                if image_version_id.is_some() {
+                    u.image_version_id = image_version_id.clone();
+                }
+                u.failure = failure.clone();
+            }
+        }
+        RunFinished { status } => {
+            rec.status = *status;
+            rec.finished = Some(ev.ts);
+        }
+        RunStarted { .. }
+        | BuildProgress { .. }
+        | LogCollected { .. }
+        | Message { .. }
+        | Interrupted => {}
+    }
+}
+
+/// Whether an event changes `run.json`.
+fn changes_record(ev: &BuildEvent) -> bool {
+    !matches!(
+        ev,
+        BuildEvent::BuildProgress { .. }
+            | BuildEvent::Message { .. }
+            | BuildEvent::RunStarted { .. }
+    )
+}
+
+/// Runs until every sender is dropped; returns the final record and the state write errors.
+pub async fn record(
+    mut rec: RunRecord,
+    store: StateStore,
+    mut rx: mpsc::UnboundedReceiver<Stamped>,
+    forward: Option<mpsc::UnboundedSender<Stamped>>,
+) -> (RunRecord, Vec<String>) {
+    let run_id = rec.run_id.clone();
+    let mut pending: Vec<aib_state::Event> = Vec::new();
+    let mut dirty = false;
+    let mut errors: Vec<String> = Vec::new();
+    let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let mut closed = false;
+        let mut urgent = false;
+        let mut ticked = false;
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(ev) => {
+                    apply(&mut rec, &ev);
+                    dirty |= changes_record(&ev.event);
+                    urgent = matches!(ev.event, BuildEvent::Interrupted | BuildEvent::RunFinished { .. } | BuildEvent::RunOperation { .. });
+                    pending.push(ev.to_state_event(&run_id));
+                    if let Some(f) = &forward {
+                        let _ = f.send(ev);
+                    }
+                }
+                None => closed = true,
+            },
+            _ = tick.tick() => ticked = true,
+        }
+        if closed || urgent || ticked || pending.len() >= 500 {
+            flush(&store, &rec, &mut pending, &mut dirty, &mut errors).await;
+        }
+        if closed {
+            return (rec, errors);
+        }
+    }
+}
+
+async fn flush(
+    store: &StateStore,
+    rec: &RunRecord,
+    pending: &mut Vec<aib_state::Event>,
+    dirty: &mut bool,
+    errors: &mut Vec<String>,
+) {
+    if !pending.is_empty() {
+        if let Err(e) = store.append_events(&rec.run_id, pending).await {
+            errors.push(format!("writing events: {e}"));
+        }
+        pending.clear();
+    }
+    if *dirty {
+        if let Err(e) = store.write_run(rec).await {
+            errors.push(format!("writing the run record: {e}"));
+        }
+        *dirty = false;
+    }
+}

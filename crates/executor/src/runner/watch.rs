@@ -1,0 +1,186 @@
+//! Build progress for a whole resource group at once: one imageTemplates *list* per resource
+//! group per polling interval, shared by every unit building there, instead of one GET per
+//! unit. The interval is the server's polling hint (Retry-After of the run operation); units
+//! subscribe to a `watch` channel and the poller stops when the last one leaves.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aib_azure::ArmClient;
+use aib_azure::types::LastRunStatus;
+use tokio::sync::watch;
+
+/// What one list said about one template.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateStatus {
+    pub provisioning_state: Option<String>,
+    pub provisioning_error: Option<String>,
+    pub last_run: Option<LastRunStatus>,
+    pub staging_rg: Option<String>,
+}
+
+/// One list of a resource group.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Increases with every list.
+    pub seq: u64,
+    /// Template name (lowercase) → status.
+    pub templates: HashMap<String, TemplateStatus>,
+    /// The list failed (after the client's retries).
+    pub error: Option<String>,
+    /// The failure was authentication or configuration.
+    pub fatal: bool,
+}
+
+type Key = (String, String);
+
+struct Entry {
+    tx: watch::Sender<Arc<Snapshot>>,
+    interval: Arc<Mutex<Option<Duration>>>,
+}
+
+/// The pollers of a run, one per resource group with units building.
+pub struct Watchers {
+    arm: ArmClient,
+    default_interval: Duration,
+    min_interval: Duration,
+    entries: Mutex<HashMap<Key, Entry>>,
+    lists: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Watchers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watchers").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Watchers {
+    /// `default_interval` is used until a unit reports the server's hint.
+    pub fn new(arm: ArmClient, default_interval: Duration, min_interval: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            arm,
+            default_interval,
+            min_interval,
+            entries: Mutex::new(HashMap::new()),
+            lists: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// How many lists were made so far.
+    pub fn lists(&self) -> u64 {
+        self.lists.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether the poller of that resource group already knows the server's hint.
+    pub fn has_hint(&self, sub: &str, rg: &str) -> bool {
+        let key = (sub.to_ascii_lowercase(), rg.to_ascii_lowercase());
+        lock(&self.entries)
+            .get(&key)
+            .is_some_and(|e| lock(&e.interval).is_some())
+    }
+
+    /// Follow a resource group; `hint` is the server's polling interval, if known.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        sub: &str,
+        rg: &str,
+        hint: Option<Duration>,
+    ) -> watch::Receiver<Arc<Snapshot>> {
+        let key = (sub.to_ascii_lowercase(), rg.to_ascii_lowercase());
+        let mut entries = lock(&self.entries);
+        if let Some(e) = entries.get(&key) {
+            if let Some(h) = hint {
+                let mut i = lock(&e.interval);
+                *i = Some(i.map_or(h, |cur| cur.min(h)));
+            }
+            return e.tx.subscribe();
+        }
+        let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
+        let interval = Arc::new(Mutex::new(hint));
+        entries.insert(
+            key.clone(),
+            Entry {
+                tx: tx.clone(),
+                interval: interval.clone(),
+            },
+        );
+        drop(entries);
+        let me = self.clone();
+        let (s, r) = (sub.to_string(), rg.to_string());
+        tokio::spawn(async move { me.poll(key, s, r, tx, interval).await });
+        rx
+    }
+
+    async fn poll(
+        self: Arc<Self>,
+        key: Key,
+        sub: String,
+        rg: String,
+        tx: watch::Sender<Arc<Snapshot>>,
+        interval: Arc<Mutex<Option<Duration>>>,
+    ) {
+        let mut seq = 0u64;
+        loop {
+            let wait = lock(&interval)
+                .unwrap_or(self.default_interval)
+                .max(self.min_interval);
+            tokio::time::sleep(self.arm.config().retry.scale(wait)).await;
+            {
+                let mut entries = lock(&self.entries);
+                if tx.receiver_count() == 0 {
+                    entries.remove(&key);
+                    return;
+                }
+            }
+            self.lists
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            seq += 1;
+            let snap = match self.arm.list_image_templates(&sub, &rg).await {
+                Ok(list) => Snapshot {
+                    seq,
+                    templates: list
+                        .into_iter()
+                        .filter_map(|t| {
+                            let name = t.name?.to_ascii_lowercase();
+                            let p = t.properties;
+                            Some((
+                                name,
+                                TemplateStatus {
+                                    provisioning_state: p.provisioning_state,
+                                    provisioning_error: p.provisioning_error.map(|e| {
+                                        format!(
+                                            "{}{}",
+                                            e.provisioning_error_code
+                                                .map(|c| format!("{c}: "))
+                                                .unwrap_or_default(),
+                                            e.message.unwrap_or_default()
+                                        )
+                                    }),
+                                    last_run: p.last_run_status,
+                                    staging_rg: p.exact_staging_resource_group,
+                                },
+                            ))
+                        })
+                        .collect(),
+                    error: None,
+                    fatal: false,
+                },
+                Err(e) => Snapshot {
+                    seq,
+                    templates: HashMap::new(),
+                    fatal: e.is_auth_or_config(),
+                    error: Some(e.to_string()),
+                },
+            };
+            tx.send_replace(Arc::new(snap));
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Resolving secret references when a build starts: `env:VAR` from the environment,
+//! `keyvault:https://<vault>/secrets/<name>[/<version>]` from Key Vault with the Azure
+//! credential. Every missing or unreachable secret is reported together, by name, before
+//! anything is deployed.
+
+use std::collections::BTreeMap;
+
+use aib_azure::ArmClient;
+use aib_manifest::SecretRef;
+use aib_planner::Plan;
+
+use crate::render::SecretValues;
+
+/// A secret that could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretProblem {
+    /// Secret name (`secrets.<name>`).
+    pub name: String,
+    /// The reference as written.
+    pub reference: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl std::fmt::Display for SecretProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "secret `{}` ({}): {}",
+            self.name, self.reference, self.reason
+        )
+    }
+}
+
+/// How to treat missing secrets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecretOptions {
+    /// `--simulate`: a missing `env:` secret gets a placeholder value instead of failing.
+    pub placeholder_for_missing_env: bool,
+}
+
+/// The outcome: values per unit id, and names that got placeholders.
+#[derive(Debug, Default)]
+pub struct ResolvedSecrets {
+    /// Unit id → its secrets.
+    pub per_unit: BTreeMap<String, SecretValues>,
+    /// Secret names that got a placeholder (`--simulate`).
+    pub placeholders: Vec<String>,
+}
+
+/// Resolves every secret the plan's units use; `Err` lists every problem.
+pub async fn resolve(
+    plan: &Plan,
+    arm: Option<&ArmClient>,
+    options: SecretOptions,
+) -> Result<ResolvedSecrets, Vec<SecretProblem>> {
+    let mut cache: BTreeMap<String, Result<String, String>> = BTreeMap::new();
+    let mut out = ResolvedSecrets::default();
+    let mut problems: Vec<SecretProblem> = Vec::new();
+    for unit in plan.units() {
+        let mut values = SecretValues::new();
+        for (name, reference) in &unit.settings.secrets {
+            if !cache.contains_key(reference) {
+                let r = lookup(reference, arm).await;
+                cache.insert(reference.clone(), r);
+            }
+            match cache.get(reference) {
+                Some(Ok(v)) => values.insert(name.clone(), v.clone()),
+                Some(Err(reason)) => {
+                    let is_env = reference.starts_with("env:");
+                    if is_env && options.placeholder_for_missing_env {
+                        values.insert(name.clone(), "simulated-secret-value");
+                        if !out.placeholders.contains(name) {
+                            out.placeholders.push(name.clone());
+                        }
+                    } else if !problems
+                        .iter()
+                        .any(|p| p.name == *name && p.reference == *reference)
+                    {
+                        problems.push(SecretProblem {
+                            name: name.clone(),
+                            reference: reference.clone(),
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+                None => {}
+            }
+        }
+        out.per_unit.insert(unit.id.to_string(), values);
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+async fn lookup(reference: &str, arm: Option<&ArmClient>) -> Result<String, String> {
+    match SecretRef::parse(reference)? {
+        SecretRef::Env(var) => match std::env::var(&var) {
+            Ok(v) if !v.is_empty() => Ok(v),
+            Ok(_) => Err(format!("environment variable `{var}` is empty")),
+            Err(_) => Err(format!("environment variable `{var}` is not set")),
+        },
+        SecretRef::KeyVault {
+            vault,
+            name,
+            version,
+        } => {
+            let Some(arm) = arm else {
+                return Err("Key Vault is not reachable without an Azure credential".into());
+            };
+            key_vault(arm, &vault, &name, version.as_deref()).await
+        }
+    }
+}
+
+async fn key_vault(
+    arm: &ArmClient,
+    vault: &str,
+    name: &str,
+    version: Option<&str>,
+) -> Result<String, String> {
+    let token = arm
+        .credential()
+        .token("https://vault.azure.net/.default")
+        .await
+        .map_err(|e| format!("cannot get a Key Vault token: {e}"))?;
+    let url = match version {
+        Some(v) => format!("{vault}/secrets/{name}/{v}?api-version=7.4"),
+        None => format!("{vault}/secrets/{name}?api-version=7.4"),
+    };
+    let send = arm
+        .transport()
+        .client()
+        .get(&url)
+        .bearer_auth(token.secret())
+        .timeout(std::time::Duration::from_secs(30))
+        .send();
+    let resp = send
+        .await
+        .map_err(|e| format!("Key Vault {vault} is unreachable: {e}"))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(format!(
+            "Key Vault {vault} answered HTTP {status} for secret `{name}`"
+        ));
+    }
+    let body: serde_json::Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("Key Vault {vault}: unreadable answer: {e}"))?;
+    body.get("value")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("Key Vault {vault}: no value for secret `{name}`"))
+}

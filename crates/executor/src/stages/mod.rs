@@ -1,0 +1,360 @@
+//! The stages of one unit — deploy, build, verify, collect-logs (on failure, before any
+//! delete), cleanup — run in order by [`run_unit`], which reports every step as an event.
+
+pub mod build;
+pub mod cleanup;
+pub mod collect;
+pub mod deploy;
+pub mod verify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aib_azure::ArmClient;
+use aib_manifest::CleanupPolicy;
+use aib_planner::{ResolvedSource, Unit};
+use aib_state::{Failure, StageStatus, StateStore, UnitStatus};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{BuildEvent, Level, Stage, Stamped};
+use crate::preflight::Preflight;
+use crate::render::{RenderInputs, Renderer, SecretValues, final_input_hash};
+use crate::runner::ExecutorConfig;
+use crate::runner::watch::Watchers;
+
+/// What every unit of a run shares.
+pub struct RunShared {
+    pub arm: ArmClient,
+    pub store: StateStore,
+    pub run_id: String,
+    pub renderer: Renderer,
+    pub watchers: Arc<Watchers>,
+    pub events: mpsc::UnboundedSender<Stamped>,
+    pub preflight: Preflight,
+    pub secrets: std::collections::BTreeMap<String, SecretValues>,
+    pub config: ExecutorConfig,
+    /// Ctrl-C / SIGTERM.
+    pub interrupt: CancellationToken,
+    /// Stops new units from starting (`--fail-fast`; a child of `interrupt`).
+    pub stop_new: CancellationToken,
+    /// Why `stop_new` was cancelled.
+    pub stop_reason: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for RunShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunShared")
+            .field("run_id", &self.run_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunShared {
+    /// Send an event (the recorder outlives every worker; a closed channel is ignored).
+    pub fn emit(&self, event: BuildEvent) {
+        let _ = self.events.send(Stamped::now(event));
+    }
+
+    /// A duration in Azure's time, scaled to real time (the simulator runs faster).
+    pub fn azure_time(&self, d: Duration) -> Duration {
+        d.mul_f64(self.config.time_scale.max(0.0))
+    }
+
+    pub(crate) fn message(&self, unit: &str, level: Level, text: impl Into<String>) {
+        self.emit(BuildEvent::Message {
+            unit: Some(unit.to_string()),
+            level,
+            text: text.into(),
+        });
+    }
+
+    pub(crate) fn stage_started(&self, unit: &str, stage: Stage) {
+        self.emit(BuildEvent::StageStarted {
+            unit: unit.to_string(),
+            stage,
+        });
+    }
+
+    pub(crate) fn stage_finished(
+        &self,
+        unit: &str,
+        stage: Stage,
+        status: StageStatus,
+        message: Option<String>,
+    ) {
+        self.emit(BuildEvent::StageFinished {
+            unit: unit.to_string(),
+            stage,
+            status,
+            message,
+        });
+    }
+}
+
+/// How a unit ended.
+#[derive(Debug, Clone)]
+pub struct UnitOutcome {
+    pub status: UnitStatus,
+    pub image_version_id: Option<String>,
+    pub reason: Option<String>,
+    pub failure: Option<Failure>,
+}
+
+impl UnitOutcome {
+    fn failed(failure: Failure) -> Self {
+        Self {
+            status: UnitStatus::Failed,
+            image_version_id: None,
+            reason: None,
+            failure: Some(failure),
+        }
+    }
+
+    fn cancelled(reason: &str) -> Self {
+        Self {
+            status: UnitStatus::Cancelled,
+            image_version_id: None,
+            reason: Some(reason.to_string()),
+            failure: None,
+        }
+    }
+}
+
+/// The names a unit's stages work with.
+#[derive(Debug, Clone)]
+pub struct UnitNames {
+    pub id: String,
+    pub subscription: String,
+    pub resource_group: String,
+    pub template_name: String,
+    pub deployment_name: String,
+    pub image_version: Option<String>,
+}
+
+/// How the build stage ended.
+#[derive(Debug)]
+pub enum BuildEnd {
+    Succeeded,
+    Failed {
+        message: String,
+        staging_rg: Option<String>,
+    },
+    Cancelled {
+        staging_rg: Option<String>,
+    },
+}
+
+/// Runs every stage of a unit. `parent_version` is the image version id its parent
+/// published (for `source = { variant }`). The permits are released after verify, so
+/// cleanup does not hold a build slot.
+pub async fn run_unit(
+    shared: Arc<RunShared>,
+    unit: Arc<Unit>,
+    parent_version: Option<String>,
+    permits: Vec<OwnedSemaphorePermit>,
+) -> UnitOutcome {
+    let mut permits = Some(permits);
+    let out = run_stages(&shared, &unit, parent_version, &mut permits).await;
+    // --fail-fast: stop new units before this one's build slot frees up.
+    if out.status == UnitStatus::Failed
+        && shared.config.fail_fast
+        && !shared.stop_new.is_cancelled()
+    {
+        {
+            let mut r = match shared.stop_reason.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            *r = Some(format!("--fail-fast: `{}` failed", unit.id));
+        }
+        shared.stop_new.cancel();
+    }
+    drop(permits);
+    shared.emit(BuildEvent::UnitFinished {
+        unit: unit.id.to_string(),
+        status: out.status,
+        reason: out.reason.clone(),
+        image_version_id: out.image_version_id.clone(),
+        failure: out.failure.clone(),
+    });
+    out
+}
+
+async fn run_stages(
+    shared: &Arc<RunShared>,
+    unit: &Unit,
+    parent_version: Option<String>,
+    permits: &mut Option<Vec<OwnedSemaphorePermit>>,
+) -> UnitOutcome {
+    let id = unit.id.to_string();
+    let source_version = match &unit.settings.source {
+        ResolvedSource::Variant { .. } => parent_version.clone(),
+        ResolvedSource::Platform { .. } => shared.preflight.platform_versions.get(&id).cloned(),
+        _ => None,
+    };
+    let image_version = shared.preflight.versions.get(&id).cloned().flatten();
+    let secrets = shared.secrets.get(&id);
+    let inputs = RenderInputs {
+        source_version: source_version.as_deref(),
+        image_version: image_version.as_deref(),
+        secrets,
+    };
+    let rendered = match shared.renderer.render(unit, &inputs) {
+        Ok(r) => r,
+        Err(e) => {
+            shared.stage_started(&id, Stage::Deploy);
+            shared.stage_finished(&id, Stage::Deploy, StageStatus::Failed, Some(e.to_string()));
+            return UnitOutcome::failed(Failure {
+                stage: Stage::Deploy.as_str().into(),
+                message: e.to_string(),
+                customizer: None,
+                log_excerpt: None,
+                log_path: None,
+            });
+        }
+    };
+    let names = UnitNames {
+        id: id.clone(),
+        subscription: unit.settings.subscription.clone(),
+        resource_group: unit.settings.resource_group.clone(),
+        template_name: rendered.template_name.clone(),
+        deployment_name: rendered.deployment_name.clone(),
+        image_version: image_version.clone(),
+    };
+    shared.emit(BuildEvent::UnitPrepared {
+        unit: id.clone(),
+        template_name: names.template_name.clone(),
+        deployment_name: names.deployment_name.clone(),
+        resource_group: names.resource_group.clone(),
+        subscription: names.subscription.clone(),
+        input_hash: final_input_hash(unit, source_version.as_deref()),
+        source_version: source_version.clone(),
+        image_version: image_version.clone(),
+    });
+
+    // deploy (or reuse a template with the same content-addressed name)
+    let existing = shared
+        .preflight
+        .existing_template(
+            &names.subscription,
+            &names.resource_group,
+            &names.template_name,
+        )
+        .cloned();
+    let prior_start = existing
+        .as_ref()
+        .and_then(|t| t.properties.last_run_status.as_ref())
+        .and_then(|l| l.start_time.clone());
+    let attach = existing
+        .as_ref()
+        .and_then(|t| t.properties.last_run_status.as_ref())
+        .is_some_and(|l| l.is_active());
+    if existing.is_some() {
+        shared.message(
+            &id,
+            Level::Info,
+            format!(
+                "image template {} already exists with the same inputs: reusing it (templates are never updated){}",
+                names.template_name,
+                if attach { "; following its running build" } else { "" }
+            ),
+        );
+    } else if let Err(out) = deploy::deploy(shared, &names, &rendered).await {
+        return out;
+    }
+
+    // build
+    let end = build::build(shared, unit, &names, prior_start, attach).await;
+    let build_end = match end {
+        Ok(e) => e,
+        Err(out) => return out,
+    };
+    let mut image_version_id = None;
+    let mut failure: Option<Failure> = None;
+    let mut cancelled = false;
+    match build_end {
+        BuildEnd::Succeeded => match verify::verify(shared, unit, &names).await {
+            Ok(v) => image_version_id = Some(v),
+            Err(f) => failure = Some(f),
+        },
+        BuildEnd::Failed {
+            message,
+            staging_rg,
+        } => {
+            // A build that "failed" by timeout while the version replicated is reconciled.
+            match verify::reconcile(shared, unit, &names, &message).await {
+                Some(v) => {
+                    shared.message(
+                        &id,
+                        Level::Warn,
+                        format!("the build reported a failure ({}) but image version {v} is published and replicated: counted as succeeded", short(&message)),
+                    );
+                    image_version_id = Some(v);
+                }
+                None => {
+                    let f =
+                        collect::collect(shared, unit, &names, staging_rg, Stage::Build, &message)
+                            .await;
+                    failure = Some(f);
+                }
+            }
+        }
+        BuildEnd::Cancelled { staging_rg } => {
+            cancelled = true;
+            let _ =
+                collect::collect(shared, unit, &names, staging_rg, Stage::Build, "cancelled").await;
+        }
+    }
+    // Cleanup does not hold a build slot.
+    if failure.is_none() {
+        *permits = None;
+    }
+
+    let status = if cancelled {
+        UnitStatus::Cancelled
+    } else if failure.is_some() {
+        UnitStatus::Failed
+    } else {
+        UnitStatus::Succeeded
+    };
+    let delete = match unit.settings.cleanup {
+        CleanupPolicy::Always => true,
+        CleanupPolicy::OnSuccess => status == UnitStatus::Succeeded,
+        CleanupPolicy::Never => false,
+    };
+    if delete && !shared.interrupt.is_cancelled() {
+        cleanup::cleanup(shared, &names).await;
+    } else if status == UnitStatus::Failed && !delete {
+        shared.message(
+            &id,
+            Level::Info,
+            format!(
+                "image template {} kept for inspection (cleanup = \"{}\")",
+                names.template_name,
+                match unit.settings.cleanup {
+                    CleanupPolicy::Never => "never",
+                    _ => "on-success",
+                }
+            ),
+        );
+    }
+    UnitOutcome {
+        status,
+        image_version_id,
+        reason: cancelled.then(|| "interrupted".to_string()),
+        failure,
+    }
+}
+
+/// The first line of a message, cut to 200 characters.
+pub fn short(s: &str) -> String {
+    let line = s.lines().next().unwrap_or("");
+    if line.chars().count() > 200 {
+        let mut t: String = line.chars().take(199).collect();
+        t.push('…');
+        t
+    } else {
+        line.to_string()
+    }
+}

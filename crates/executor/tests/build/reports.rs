@@ -1,0 +1,73 @@
+//! Reports of a run with a failure: JSON against the checked-in schema, JUnit, Markdown.
+
+use aib_executor::report::{BuildReport, junit, markdown, report_schema};
+use aib_executor::runner::ExecutorConfig;
+use aib_sim::Scenario;
+use aib_sim::scenario::{OutcomeResult, OutcomeRule};
+use tokio_util::sync::CancellationToken;
+
+use super::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_of_a_failed_run() {
+    let sim = sim(Scenario {
+        outcome: vec![OutcomeRule {
+            template: "fleet-app-dev-*".into(),
+            result: OutcomeResult::Fail,
+            failed_customizer: Some("app".into()),
+            build_minutes: None,
+        }],
+        ..Scenario::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = build(
+        &sim,
+        dir.path(),
+        FLEET,
+        ExecutorConfig::default(),
+        CancellationToken::new(),
+    )
+    .await;
+    let rec = run.result.expect("run").record;
+    let report = BuildReport::from_record(&rec);
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("json");
+    let schema: serde_json::Value = serde_json::from_str(&report_schema()).expect("schema");
+    let v = jsonschema::validator_for(&schema).expect("compile");
+    let errors: Vec<String> = v.iter_errors(&json).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let app = json["units"]
+        .as_array()
+        .expect("units")
+        .iter()
+        .find(|u| u["id"] == "dev/app")
+        .cloned()
+        .expect("dev/app");
+    assert_eq!(app["status"], "failed");
+    assert_eq!(app["failure"]["customizer"], "app");
+    assert!(
+        app["stages"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|x| x["name"] == "collect-logs"))
+    );
+
+    let xml = junit::render(&report);
+    assert!(
+        xml.contains(r#"<testcase classname="fleet.dev" name="dev/app""#),
+        "{xml}"
+    );
+    assert!(xml.contains("<failure type=\"build\""), "{xml}");
+    assert!(
+        xml.contains("<skipped message=\"dependency `dev/app` failed\"/>"),
+        "{xml}"
+    );
+
+    let md = markdown::render(&report);
+    assert!(
+        md.contains("| `dev/app` | ❌ failed | build (customizer `app`) |"),
+        "{md}"
+    );
+    assert!(md.contains("```mermaid\ngantt"), "{md}");
+    assert!(md.contains("Failing customizer: **`app`**"), "{md}");
+    sim.shutdown().await;
+}
