@@ -11,6 +11,7 @@ pub mod naming;
 pub mod output;
 mod plan;
 pub mod resolved;
+pub mod schedule;
 pub mod selection;
 pub mod templating;
 mod unit;
