@@ -49,6 +49,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run the local Azure simulator (ARM, Image Builder, gallery, Blob, managed identity).
     Sim(SimArgs),
+    /// Turn an AIB template you already have (ARM deployment or imageTemplate body, with
+    /// `<placeholders>`) into an `aib.toml` stub and a template under `templates/`.
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +99,20 @@ pub struct PlanArgs {
     /// or `--set tags.owner=me` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Also write each unit's ARM deployment to DIR: `<template_name>.json` and
+    /// `<template_name>.parameters.json` (secret values left out), deployable with
+    /// `az deployment group create -g RG -f X.json -p @X.parameters.json`.
+    #[arg(long, value_name = "DIR")]
+    pub render_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The template: a full ARM deployment, or a bare imageTemplate body.
+    pub file: PathBuf,
+    /// Directory to write `aib.toml` and `templates/` to.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

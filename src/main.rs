@@ -32,6 +32,7 @@ fn main() -> std::process::ExitCode {
         Command::Validate(args) => commands::validate::run(&cli.global, args),
         Command::Plan(args) => commands::plan::run(&cli.global, args),
         Command::Sim(args) => commands::sim::run(args),
+        Command::Import(args) => commands::import::run(&cli.global, args),
     };
     exit.into()
 }

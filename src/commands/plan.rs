@@ -17,6 +17,28 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
         Ok(p) => p,
         Err(exit) => return exit,
     };
+    let deployments = match check_units(&manifest, &plan, global.quiet) {
+        Ok(c) => c.deployments,
+        Err(exit) => return exit,
+    };
+    if let Some(dir) = &args.render_dir {
+        match aib_executor::render::write_render_dir(dir, &deployments) {
+            Ok(summary) => {
+                if !global.quiet {
+                    eprintln!(
+                        "wrote {} deployments ({} files) to {}",
+                        deployments.len(),
+                        summary.files.len(),
+                        dir.display()
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("error: cannot write to {}: {e}", dir.display());
+                return Exit::Invalid;
+            }
+        }
+    }
     let out = match args.format {
         PlanFormat::Text => plan.render_text(),
         PlanFormat::Json => plan.render_json(),
@@ -61,4 +83,53 @@ pub fn make_plan(
 pub fn today() -> Date {
     let now = chrono::Utc::now().date_naive();
     Date::new(now.year(), now.month(), now.day())
+}
+
+/// Lints the plan's units like AIB would and renders each one (secrets masked); prints every
+/// problem, and returns exit 2 when any is an error.
+pub fn check_units(
+    manifest: &Manifest,
+    plan: &Plan,
+    quiet: bool,
+) -> Result<Checked, Exit> {
+    use aib_executor::render::{RenderInputs, Renderer};
+    use aib_manifest::{Diagnostic, Diagnostics};
+
+    let mut diags: Diagnostics = aib_executor::lint::lint_plan(manifest, plan);
+    let renderer = Renderer::new(manifest);
+    let mut deployments = Vec::with_capacity(plan.units().len());
+    for unit in plan.units() {
+        match renderer.render_in_plan(plan, unit, &RenderInputs::default()) {
+            Ok(d) => deployments.push(d),
+            Err(e) => {
+                let mut d = Diagnostic::error("aib::render", e.to_string());
+                if let aib_executor::render::RenderError::Template { debug, .. } = &e {
+                    if !debug.trim().is_empty() {
+                        d = d.with_help(debug.trim_end().to_string());
+                    }
+                }
+                diags.push(d);
+            }
+        }
+    }
+    diagnostics::print_all(&diags, quiet);
+    if diags.has_errors() {
+        eprintln!(
+            "error: {} would be rejected: {}",
+            manifest.path.display(),
+            diagnostics::summary(&diags)
+        );
+        return Err(Exit::Invalid);
+    }
+    Ok(Checked {
+        warnings: diags.warnings().count(),
+        deployments,
+    })
+}
+
+/// Units rendered and linted.
+pub struct Checked {
+    pub deployments: Vec<aib_executor::render::RenderedDeployment>,
+    /// Lint warnings printed.
+    pub warnings: usize,
 }

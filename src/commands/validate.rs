@@ -15,13 +15,17 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
         Ok(p) => p,
         Err(exit) => return exit,
     };
+    let warnings = match super::plan::check_units(&manifest, &plan, global.quiet) {
+        Ok(c) => c.warnings,
+        Err(exit) => return exit,
+    };
     let name = args.manifest.display();
     println!(
         "{name}: valid ({} environments, {} variants, {} units, {} warnings)",
         manifest.file.environments.len(),
         manifest.file.variants.len(),
         plan.units().len(),
-        manifest.warnings.len()
+        manifest.warnings.len() + warnings
     );
     Exit::Success
 }
