@@ -87,11 +87,7 @@ pub fn today() -> Date {
 
 /// Lints the plan's units like AIB would and renders each one (secrets masked); prints every
 /// problem, and returns exit 2 when any is an error.
-pub fn check_units(
-    manifest: &Manifest,
-    plan: &Plan,
-    quiet: bool,
-) -> Result<Checked, Exit> {
+pub fn check_units(manifest: &Manifest, plan: &Plan, quiet: bool) -> Result<Checked, Exit> {
     use aib_executor::render::{RenderInputs, Renderer};
     use aib_manifest::{Diagnostic, Diagnostics};
 
