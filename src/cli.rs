@@ -49,9 +49,88 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run the local Azure simulator (ARM, Image Builder, gallery, Blob, managed identity).
     Sim(SimArgs),
+    /// Build the selected units: deploy, build, verify, cleanup; collect logs of failures.
+    Build(BuildArgs),
+    /// Show a run (default: the latest) unit by unit.
+    Status(StatusArgs),
+    /// List past runs, newest first.
+    History(HistoryArgs),
+    /// Print the build log a unit left in a run (default: its latest run with a log).
+    Logs(LogsArgs),
     /// Turn an AIB template you already have (ARM deployment or imageTemplate body, with
     /// `<placeholders>`) into an `aib.toml` stub and a template under `templates/`.
     Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The manifest file.
+    #[arg(default_value = "aib.toml")]
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Most units building at once (default 20; environments' `max_parallel` also apply).
+    #[arg(long, value_name = "N")]
+    pub max_parallel: Option<usize>,
+    /// Stop starting new units after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Build even units whose inputs are unchanged.
+    #[arg(long)]
+    pub force: bool,
+    /// Run against an in-process Azure simulator (no Azure account needed), with one
+    /// scripted failure so the failure report can be seen.
+    #[arg(long)]
+    pub simulate: bool,
+    /// Write the JSON report (schemas/aib-report.schema.json) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write a JUnit XML report (one testcase per unit) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+    /// Write a Markdown summary (status table, failures, Mermaid gantt) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report_markdown: Option<PathBuf>,
+    /// Real seconds per Azure second for timeouts (testing against a fast simulator).
+    #[arg(long, hide = true, value_name = "SCALE")]
+    pub time_scale: Option<f64>,
+    /// The schedule that started this build (set by `aib schedule`; recorded as the trigger).
+    #[arg(skip)]
+    pub trigger: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The run (default: the latest).
+    pub run_id: Option<String>,
+    /// The manifest whose state is read (for the default `.aib/` beside it).
+    #[arg(long, default_value = "aib.toml")]
+    pub manifest: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The manifest whose state is read (for the default `.aib/` beside it).
+    #[arg(long, default_value = "aib.toml")]
+    pub manifest: PathBuf,
+    /// At most this many runs.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The unit, e.g. `dev/win11-avd`.
+    pub unit: String,
+    /// The run (default: the latest run that has a log of this unit).
+    #[arg(long = "run", value_name = "RUN_ID")]
+    pub run_id: Option<String>,
+    /// Which log (`customization.log` or `validation.log`).
+    #[arg(long, default_value = "customization.log")]
+    pub file: String,
+    /// The manifest whose state is read (for the default `.aib/` beside it).
+    #[arg(long, default_value = "aib.toml")]
+    pub manifest: PathBuf,
 }
 
 #[derive(Debug, Args)]

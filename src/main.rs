@@ -6,6 +6,7 @@ mod commands;
 mod diagnostics;
 mod exit;
 mod logging;
+mod reporter;
 mod signals;
 
 use clap::Parser;
@@ -32,6 +33,10 @@ fn main() -> std::process::ExitCode {
         Command::Validate(args) => commands::validate::run(&cli.global, args),
         Command::Plan(args) => commands::plan::run(&cli.global, args),
         Command::Sim(args) => commands::sim::run(args),
+        Command::Build(args) => commands::build::run(&cli.global, args),
+        Command::Status(args) => commands::status::run(&cli.global, args),
+        Command::History(args) => commands::history::run(&cli.global, args),
+        Command::Logs(args) => commands::logs::run(&cli.global, args),
         Command::Import(args) => commands::import::run(&cli.global, args),
     };
     exit.into()

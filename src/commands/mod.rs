@@ -1,6 +1,10 @@
 //! One module per command; each returns the process exit code.
 
 pub mod import;
+pub mod build;
+pub mod history;
+pub mod logs;
 pub mod plan;
 pub mod sim;
+pub mod status;
 pub mod validate;

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `aib` binary: one test binary, one module per command.
 
+mod build;
 mod plan;
 mod schemas;
 mod support;

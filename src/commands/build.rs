@@ -1,0 +1,375 @@
+//! `aib build`: plan, take the state lock, resolve secrets, preflight, then run every unit
+//! (deploy → build → verify → cleanup, collect-logs on failure) with one reporter on stderr,
+//! the summary on stdout and the reports requested. `--simulate` runs all of it against an
+//! in-process simulator with one scripted failure.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aib_azure::{ArmClient, ArmConfig, Credential, Endpoints};
+use aib_executor::report::BuildReport;
+use aib_executor::runner::ExecutorConfig;
+use aib_executor::secrets::SecretOptions;
+use aib_executor::session::{self, BuildError, BuildRequest};
+use aib_manifest::Manifest;
+use aib_planner::Plan;
+use aib_state::{StateError, StateLocation, Trigger};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{BuildArgs, GlobalArgs, LogFormat};
+use crate::exit::Exit;
+use crate::reporter::{self, Mode};
+use crate::signals;
+
+/// Simulated milliseconds per minute of `--simulate`.
+pub const SIMULATE_MINUTE_MS: u64 = 20;
+
+pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Exit {
+    let manifest = match super::validate::load(&args.manifest, global.quiet) {
+        Ok(m) => m,
+        Err(exit) => return exit,
+    };
+    let plan = match super::plan::make_plan(&manifest, &args.select, &[], global.quiet) {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Invalid;
+        }
+    };
+    runtime.block_on(build(global, args, manifest, plan))
+}
+
+/// The scripted failure of `--simulate`: a unit nothing else waits for, failing at its
+/// Windows Update step if it has one, else at its last script.
+fn scripted_failure(plan: &Plan) -> Option<(String, String, String)> {
+    let unit = plan
+        .units()
+        .iter()
+        .filter(|u| !u.settings.customize.is_empty())
+        .find(|u| plan.dependents(&u.id).is_empty())?;
+    let c = &unit.settings.customize;
+    let step = c
+        .iter()
+        .find(|s| s.kind.as_str() == "windows-update")
+        .or_else(|| {
+            c.iter()
+                .rev()
+                .find(|s| matches!(s.kind.as_str(), "powershell" | "shell"))
+        })
+        .or_else(|| c.last())?;
+    let prefix = unit
+        .template_name
+        .strip_suffix(unit.input_hash.short())
+        .unwrap_or(&unit.template_name)
+        .to_string();
+    Some((unit.id.to_string(), format!("{prefix}*"), step.name.clone()))
+}
+
+async fn start_simulator(plan: &Plan) -> Result<(aib_sim::SimHandle, Option<String>), String> {
+    let mut scenario = aib_sim::Scenario {
+        minute_ms: SIMULATE_MINUTE_MS,
+        ..aib_sim::Scenario::default()
+    };
+    let mut note = None;
+    if let Some((unit, glob, step)) = scripted_failure(plan) {
+        scenario.outcome.push(aib_sim::scenario::OutcomeRule {
+            template: glob,
+            result: aib_sim::scenario::OutcomeResult::Fail,
+            failed_customizer: Some(step.clone()),
+            build_minutes: None,
+        });
+        note = Some(format!(
+            "simulated: Azure is an in-process simulator (1 minute = {SIMULATE_MINUTE_MS} ms); unit {unit} is scripted to fail at customizer `{step}` so you can see a failure and its log"
+        ));
+    }
+    let sim = aib_sim::start("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?, scenario)
+        .await
+        .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    Ok((sim, note))
+}
+
+/// A managed-identity token from the simulator's token endpoint.
+async fn simulator_credential(arm_base: &str) -> Result<Credential, String> {
+    let transport =
+        aib_azure::transport::Transport::new(&Default::default()).map_err(|e| e.to_string())?;
+    let url = format!(
+        "{arm_base}/msi/token?api-version=2019-08-01&resource={}",
+        "https://management.azure.com/"
+    );
+    let resp = transport
+        .client()
+        .get(&url)
+        .header("X-IDENTITY-HEADER", "aib-simulate")
+        .send()
+        .await
+        .map_err(|e| format!("simulator token: {e}"))?;
+    let body: serde_json::Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("simulator token: {e}"))?;
+    let token = body
+        .get("access_token")
+        .and_then(|v| v.as_str())
+        .ok_or("simulator token: no access_token")?;
+    let expires = body
+        .get("expires_on")
+        .and_then(|v| {
+            v.as_str()
+                .and_then(|s| s.parse::<i64>().ok())
+                .or_else(|| v.as_i64())
+        })
+        .unwrap_or(0);
+    Ok(Credential::from_static_token(token, expires))
+}
+
+fn cloud_of(m: &Manifest) -> aib_azure::Cloud {
+    use aib_manifest::Cloud as M;
+    match m.file.azure.cloud.as_ref().map(|c| *c.get_ref()) {
+        Some(M::Usgov) => aib_azure::Cloud::UsGov,
+        Some(M::China) => aib_azure::Cloud::China,
+        Some(M::Custom) => aib_azure::Cloud::Custom,
+        _ => aib_azure::Cloud::Public,
+    }
+}
+
+async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: Plan) -> Exit {
+    let manifest_dir = manifest
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    // The simulator, or Azure.
+    let mut sim = None;
+    let mut note = None;
+    let mut time_scale = args.time_scale.unwrap_or(1.0);
+    let arm = if args.simulate {
+        let (handle, n) = match start_simulator(&plan).await {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Azure;
+            }
+        };
+        note = n;
+        time_scale = SIMULATE_MINUTE_MS as f64 / 60_000.0;
+        let base = handle.base_url();
+        let arm = async {
+            let cred = simulator_credential(&base).await?;
+            let endpoints = Endpoints::custom(&base, true).map_err(|e| e.to_string())?;
+            ArmClient::with_config(endpoints, Arc::new(cred), ArmConfig::default())
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        sim = Some(handle);
+        match arm {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Azure;
+            }
+        }
+    } else {
+        let manifest_ep = manifest
+            .file
+            .azure
+            .arm_endpoint
+            .as_ref()
+            .map(|e| e.get_ref().clone());
+        let ep = global.arm_endpoint.clone().or(manifest_ep);
+        let endpoints = match Endpoints::resolve(cloud_of(&manifest), ep.as_deref(), false) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Azure;
+            }
+        };
+        let cred = match Credential::from_env(cloud_of(&manifest)) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Azure;
+            }
+        };
+        match ArmClient::with_config(endpoints, Arc::new(cred), ArmConfig::default()) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Azure;
+            }
+        }
+    };
+
+    // State and its lock.
+    let state_arg = match (&global.state, args.simulate) {
+        (Some(s), _) => Some(s.clone()),
+        (None, true) => Some(
+            manifest_dir
+                .join(".aib")
+                .join("simulate")
+                .display()
+                .to_string(),
+        ),
+        (None, false) => None,
+    };
+    let loc = match StateLocation::parse(state_arg.as_deref(), &manifest_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Invalid;
+        }
+    };
+    let store = match aib_state::open(&loc, Some(arm.credential().clone())).await {
+        Ok(s) => s,
+        Err(e) => return state_error(e),
+    };
+    let run_id = aib_state::new_run_id(chrono::Utc::now());
+    let host = aib_state::current_host();
+    let lock = match store.lock(&run_id, &host).await {
+        Ok(l) => l,
+        Err(e) => return state_error(e),
+    };
+
+    // Ctrl-C: the first cancels, the second exits at once (the state stays resumable).
+    let interrupt = CancellationToken::new();
+    {
+        let interrupt = interrupt.clone();
+        let quiet = global.quiet;
+        tokio::spawn(async move {
+            signals::shutdown_requested().await;
+            interrupt.cancel();
+            signals::shutdown_requested().await;
+            if !quiet {
+                eprintln!("interrupted again: exiting now; `aib status` shows the unfinished run");
+            }
+            std::process::exit(Exit::Interrupted as i32);
+        });
+    }
+
+    let mode = Mode::detect(global.log_format == LogFormat::Json, global.quiet);
+    let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
+    let reporter = tokio::spawn(reporter::report(mode, run_id.clone(), fwd_rx));
+    let config = ExecutorConfig {
+        max_parallel: args.max_parallel.unwrap_or(20).max(1),
+        fail_fast: args.fail_fast,
+        time_scale,
+        ..ExecutorConfig::default()
+    }
+    .with_manifest_limits(&manifest);
+    let req = BuildRequest {
+        manifest: Arc::new(manifest),
+        plan,
+        arm,
+        store: store.clone(),
+        run_id: run_id.clone(),
+        trigger: match &args.trigger {
+            Some(name) => Trigger::Schedule { name: name.clone() },
+            None => Trigger::Manual,
+        },
+        manifest_display: args.manifest.display().to_string(),
+        selection: aib_state::Selection {
+            environments: args.select.envs.clone(),
+            variants: args.select.variants.clone(),
+            units: args.select.units.clone(),
+            force: args.force,
+            retry_failed: None,
+        },
+        config,
+        interrupt: interrupt.clone(),
+        forward: Some(fwd_tx),
+        note,
+        secret_options: SecretOptions {
+            placeholder_for_missing_env: args.simulate,
+        },
+    };
+    let result = session::build(req).await;
+    let _ = reporter.await;
+    let exit = match result {
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                BuildError::Secrets(_) => Exit::Invalid,
+                BuildError::Preflight(aib_executor::preflight::PreflightError::VersionsExist(
+                    _,
+                )) => Exit::Invalid,
+                BuildError::Preflight(_) => Exit::Azure,
+                BuildError::State(_) if interrupt.is_cancelled() => Exit::Interrupted,
+                BuildError::State(_) => Exit::UnitFailed,
+            }
+        }
+        Ok(r) => {
+            for e in &r.state_errors {
+                eprintln!("warning: {e}");
+            }
+            let report = BuildReport::from_record(&r.record);
+            let mut exit = match r.record.status {
+                aib_state::RunStatus::Succeeded => Exit::Success,
+                aib_state::RunStatus::Cancelled | aib_state::RunStatus::Interrupted => {
+                    Exit::Interrupted
+                }
+                _ => Exit::UnitFailed,
+            };
+            if let Some(p) = &args.report_json
+                && let Err(e) = std::fs::write(p, report.to_json())
+            {
+                eprintln!("error: cannot write {}: {e}", p.display());
+                exit = worse(exit);
+            }
+            if let Some(p) = &args.report_junit
+                && let Err(e) = std::fs::write(p, aib_executor::report::junit::render(&report))
+            {
+                eprintln!("error: cannot write {}: {e}", p.display());
+                exit = worse(exit);
+            }
+            if let Some(p) = &args.report_markdown
+                && let Err(e) = std::fs::write(p, aib_executor::report::markdown::render(&report))
+            {
+                eprintln!("error: cannot write {}: {e}", p.display());
+                exit = worse(exit);
+            }
+            if !global.quiet || exit != Exit::Success {
+                print!("{}", reporter::summary_table(&r.record));
+                if args.simulate
+                    && let Some(dir) = &state_arg
+                {
+                    println!(
+                        "state of this simulated run: {dir} (e.g. `aib status --state {dir}`)"
+                    );
+                }
+            }
+            exit
+        }
+    };
+    if let Err(e) = lock.release().await {
+        eprintln!("warning: releasing the state lock: {e}");
+    }
+    if let Some(s) = sim {
+        s.shutdown().await;
+    }
+    exit
+}
+
+fn worse(e: Exit) -> Exit {
+    if e == Exit::Success {
+        Exit::UnitFailed
+    } else {
+        e
+    }
+}
+
+fn state_error(e: StateError) -> Exit {
+    eprintln!("error: {e}");
+    match e.exit_code() {
+        4 => Exit::Locked,
+        3 => Exit::Azure,
+        2 => Exit::Invalid,
+        _ => Exit::UnitFailed,
+    }
+}

@@ -1,0 +1,292 @@
+//! The one owner of the terminal during `aib build`: workers send events, the reporter turns
+//! them into indicatif bars (stderr is a terminal), plain timestamped lines (it is not), or
+//! NDJSON (`--log-format json`); and the summary table at the end.
+
+mod summary;
+
+pub use summary::summary_table;
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use aib_executor::events::{BuildEvent, Level, Stamped};
+use aib_state::{StageStatus, UnitStatus};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Bars on a terminal.
+    Bars,
+    /// Plain timestamped lines.
+    Lines,
+    /// NDJSON events.
+    Json,
+    /// Nothing but errors.
+    Quiet,
+}
+
+impl Mode {
+    /// Bars when stderr is a terminal, lines otherwise.
+    pub fn detect(json: bool, quiet: bool) -> Self {
+        if json {
+            Mode::Json
+        } else if quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+            Mode::Bars
+        } else {
+            Mode::Lines
+        }
+    }
+}
+
+struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    units: HashMap<String, (ProgressBar, Instant, String)>,
+}
+
+/// Consumes events until the channel closes.
+pub async fn report(mode: Mode, run_id: String, mut rx: mpsc::UnboundedReceiver<Stamped>) {
+    let mut bars: Option<Bars> = None;
+    let mut total = 0u64;
+    while let Some(ev) = rx.recv().await {
+        match mode {
+            Mode::Quiet => {}
+            Mode::Json => {
+                let e = ev.to_state_event(&run_id);
+                if let Ok(line) = serde_json::to_string(&e) {
+                    let mut err = std::io::stderr().lock();
+                    let _ = writeln!(err, "{line}");
+                }
+            }
+            Mode::Lines => {
+                if let Some(line) = line_for(&ev) {
+                    let mut err = std::io::stderr().lock();
+                    let _ = writeln!(err, "{} {line}", ev.ts.format("%H:%M:%S"));
+                }
+            }
+            Mode::Bars => {
+                if let BuildEvent::RunStarted { units, .. } = &ev.event {
+                    total = units.len() as u64;
+                }
+                let b = bars.get_or_insert_with(|| new_bars(total));
+                on_bar_event(b, &ev);
+            }
+        }
+    }
+    if let Some(b) = bars {
+        for (_, (bar, _, _)) in b.units {
+            bar.finish_and_clear();
+        }
+        b.overall.finish();
+    }
+}
+
+fn new_bars(total: u64) -> Bars {
+    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
+    let overall = multi.add(ProgressBar::new(total));
+    overall.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} units {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    overall.enable_steady_tick(Duration::from_millis(250));
+    Bars {
+        multi,
+        overall,
+        units: HashMap::new(),
+    }
+}
+
+fn on_bar_event(b: &mut Bars, ev: &Stamped) {
+    use BuildEvent::*;
+    match &ev.event {
+        RunStarted { units, note } => {
+            b.overall.set_length(units.len() as u64);
+            if let Some(n) = note {
+                for l in n.lines() {
+                    let _ = b.multi.println(format!("note: {l}"));
+                }
+            }
+        }
+        StageStarted { unit, stage } => {
+            let entry = b.units.entry(unit.clone()).or_insert_with(|| {
+                let bar = b
+                    .multi
+                    .insert_before(&b.overall, ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix:40} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(unit.clone());
+                bar.enable_steady_tick(Duration::from_millis(200));
+                (bar, Instant::now(), String::new())
+            });
+            entry.2 = stage.as_str().to_string();
+            entry
+                .0
+                .set_message(format!("{stage}  {}", fmt_elapsed(entry.1.elapsed())));
+        }
+        BuildProgress {
+            unit, sub_state, ..
+        } => {
+            if let Some((bar, start, stage)) = b.units.get(unit) {
+                bar.set_message(format!(
+                    "{stage}: {}  {}",
+                    sub_state.clone().unwrap_or_default(),
+                    fmt_elapsed(start.elapsed())
+                ));
+            }
+        }
+        UnitFinished { unit, .. } => {
+            if let Some((bar, _, _)) = b.units.remove(unit) {
+                bar.finish_and_clear();
+                b.multi.remove(&bar);
+            }
+            b.overall.inc(1);
+            if let Some(l) = line_for(ev) {
+                let _ = b.multi.println(l);
+            }
+        }
+        _ => {
+            if let Some(l) = line_for(ev)
+                && matches!(
+                    ev.event,
+                    Message { .. }
+                        | StageFinished {
+                            status: StageStatus::Failed,
+                            ..
+                        }
+                        | Interrupted
+                        | LogCollected { .. }
+                )
+            {
+                let _ = b.multi.println(l);
+            }
+        }
+    }
+}
+
+fn fmt_elapsed(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+/// The plain line for an event (`None`: not shown).
+pub fn line_for(ev: &Stamped) -> Option<String> {
+    use BuildEvent::*;
+    Some(match &ev.event {
+        RunStarted { units, note } => {
+            let mut s = format!("build: {} unit(s)", units.len());
+            if let Some(n) = note {
+                for l in n.lines() {
+                    s.push_str(&format!("\nnote: {l}"));
+                }
+            }
+            s
+        }
+        UnitPrepared { .. } | RunOperation { .. } => return None,
+        StageStarted { unit, stage } => format!("{unit}: {stage}"),
+        StageFinished {
+            unit,
+            stage,
+            status,
+            message,
+        } => match status {
+            StageStatus::Succeeded => match message {
+                Some(m) => format!("{unit}: {stage} done ({m})"),
+                None => format!("{unit}: {stage} done"),
+            },
+            StageStatus::Failed => format!(
+                "{unit}: {stage} FAILED{}",
+                message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+            ),
+            StageStatus::Cancelled => format!("{unit}: {stage} cancelled"),
+            StageStatus::Skipped => format!(
+                "{unit}: {stage} skipped{}",
+                message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+            ),
+            _ => return None,
+        },
+        BuildProgress {
+            unit,
+            run_state,
+            sub_state,
+        } => format!(
+            "{unit}: {} {}",
+            if run_state == "Verifying" { "verify" } else { "build" },
+            sub_state.clone().unwrap_or_else(|| run_state.clone())
+        ),
+        LogCollected { unit, file, path } => format!("{unit}: saved {file} to {path}"),
+        UnitFinished {
+            unit,
+            status,
+            reason,
+            image_version_id,
+            failure,
+        } => match status {
+            UnitStatus::Succeeded => format!(
+                "✓ {unit} succeeded{}",
+                image_version_id
+                    .as_ref()
+                    .map(|v| format!(": {}", short_version(v)))
+                    .unwrap_or_default()
+            ),
+            UnitStatus::Failed => {
+                let mut s = format!("✗ {unit} failed");
+                if let Some(f) = failure {
+                    s.push_str(&format!(" at {}: {}", f.stage, f.message));
+                }
+                s
+            }
+            UnitStatus::Skipped => format!(
+                "- {unit} skipped{}",
+                reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+            ),
+            UnitStatus::Unchanged => format!("= {unit} unchanged"),
+            UnitStatus::Cancelled => format!(
+                "✗ {unit} cancelled{}",
+                reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+            ),
+            _ => return None,
+        },
+        Message { unit, level, text } => {
+            let lvl = match level {
+                Level::Info => "",
+                Level::Warn => "warning: ",
+            };
+            match unit {
+                Some(u) => format!("{u}: {lvl}{text}"),
+                None => format!("{lvl}{text}"),
+            }
+        }
+        Interrupted => "interrupted: cancelling running builds (press Ctrl-C again to exit at once; the state stays resumable)".into(),
+        RunFinished { status } => format!("build {}", serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+    })
+}
+
+/// `.../images/win11/versions/2026.1128.1` → `win11 2026.1128.1`.
+pub fn short_version(id: &str) -> String {
+    let parts: Vec<&str> = id.split('/').collect();
+    match (
+        parts.iter().position(|p| p.eq_ignore_ascii_case("images")),
+        parts
+            .iter()
+            .position(|p| p.eq_ignore_ascii_case("versions")),
+    ) {
+        (Some(i), Some(v)) => format!(
+            "{} {}",
+            parts.get(i + 1).copied().unwrap_or(""),
+            parts.get(v + 1).copied().unwrap_or("")
+        ),
+        _ => id.to_string(),
+    }
+}

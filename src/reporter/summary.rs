@@ -1,0 +1,124 @@
+//! The summary table printed at the end of `aib build` and by `aib status`.
+
+use aib_state::{RunRecord, UnitStatus};
+
+fn status_word(s: UnitStatus) -> &'static str {
+    match s {
+        UnitStatus::Pending => "pending",
+        UnitStatus::Running => "running",
+        UnitStatus::Succeeded => "succeeded",
+        UnitStatus::Failed => "FAILED",
+        UnitStatus::Skipped => "skipped",
+        UnitStatus::Unchanged => "unchanged",
+        UnitStatus::Cancelled => "cancelled",
+    }
+}
+
+fn duration(u: &aib_state::UnitRecord) -> String {
+    let start = u.stages.iter().filter_map(|s| s.started).min();
+    let end = u.stages.iter().filter_map(|s| s.finished).max();
+    match (start, end) {
+        (Some(a), Some(b)) => {
+            let s = (b - a).num_seconds().max(0);
+            if s >= 3600 {
+                format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+            } else {
+                format!("{}m{:02}s", s / 60, s % 60)
+            }
+        }
+        _ => "-".into(),
+    }
+}
+
+/// The table: unit, status, time, and the image version or what went wrong; then each
+/// failure's customizer, log excerpt and log path.
+pub fn summary_table(r: &RunRecord) -> String {
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    for u in &r.units {
+        let detail = match u.status {
+            UnitStatus::Succeeded | UnitStatus::Unchanged => u
+                .image_version_id
+                .as_deref()
+                .map(super::short_version)
+                .unwrap_or_default(),
+            UnitStatus::Failed => u
+                .failure
+                .as_ref()
+                .map(|f| {
+                    let first = f.message.lines().next().unwrap_or("");
+                    let cut: String = first.chars().take(100).collect();
+                    format!(
+                        "{}: {}{}",
+                        f.stage,
+                        cut,
+                        if first.chars().count() > 100 {
+                            "…"
+                        } else {
+                            ""
+                        }
+                    )
+                })
+                .unwrap_or_default(),
+            _ => u.reason.clone().unwrap_or_default(),
+        };
+        rows.push([
+            u.id.clone(),
+            status_word(u.status).to_string(),
+            duration(u),
+            detail,
+        ]);
+    }
+    let headers = ["UNIT", "STATUS", "TIME", "RESULT"];
+    let mut w = headers.map(|h| h.len());
+    for row in &rows {
+        for (i, c) in row.iter().enumerate().take(3) {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: [&str; 4]| {
+        format!(
+            "{:w0$}  {:w1$}  {:>w2$}  {}\n",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        )
+    };
+    out.push_str(&line(headers));
+    for row in &rows {
+        out.push_str(line([&row[0], &row[1], &row[2], &row[3]]).trim_end());
+        out.push('\n');
+    }
+    let count = |s: UnitStatus| r.units.iter().filter(|u| u.status == s).count();
+    out.push_str(&format!(
+        "\n{} succeeded, {} failed, {} skipped, {} cancelled, {} unchanged (run {})\n",
+        count(UnitStatus::Succeeded),
+        count(UnitStatus::Failed),
+        count(UnitStatus::Skipped),
+        count(UnitStatus::Cancelled),
+        count(UnitStatus::Unchanged),
+        r.run_id
+    ));
+    for u in r.units.iter().filter(|u| u.status == UnitStatus::Failed) {
+        let Some(f) = &u.failure else { continue };
+        out.push_str(&format!("\n✗ {} failed at {}\n", u.id, f.stage));
+        if let Some(c) = &f.customizer {
+            out.push_str(&format!("  customizer: {c}\n"));
+        }
+        out.push_str(&format!("  {}\n", f.message));
+        if let Some(x) = &f.log_excerpt {
+            out.push_str("  log excerpt:\n");
+            for l in x.lines() {
+                out.push_str(&format!("    │ {l}\n"));
+            }
+        }
+        if let Some(p) = &f.log_path {
+            out.push_str(&format!("  full log: {p}  (aib logs {})\n", u.id));
+        }
+    }
+    out
+}

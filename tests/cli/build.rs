@@ -1,0 +1,302 @@
+//! `aib build`, `status`, `history` and `logs` end to end against `aib sim` (a child process),
+//! plus `--simulate`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use super::support::{manifest_dir, repo_root};
+
+const FLEET: &str = r#"
+version = 1
+
+[pipeline]
+name = "fleet"
+
+[defaults]
+location = "eastus2"
+resource_group = "rg-{{ env }}"
+identity = "/subscriptions/{{ subscription }}/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"
+gallery = { name = "gal_{{ env }}" }
+version = "date"
+
+[environments.dev]
+subscription = "00000000-0000-0000-0000-000000000001"
+
+[environments.prod]
+subscription = "00000000-0000-0000-0000-000000000002"
+after = ["dev"]
+
+[variants.base]
+image_definition = "base"
+source = { platform = "Canonical:ubuntu-24_04-lts:server:latest" }
+customize = [
+  { type = "shell", name = "harden", inline = ["echo harden"] },
+  { type = "shell", name = "install", inline = ["apt-get install -y x"] },
+]
+
+[variants.app]
+image_definition = "app"
+source = { variant = "base" }
+customize = [ { type = "shell", name = "app", inline = ["echo app"] } ]
+"#;
+
+struct Sim {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sim(dir: &Path, scenario: &str) -> Sim {
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, scenario).expect("write scenario");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aib"))
+        .args(["sim", "--listen", "127.0.0.1:0", "--scenario"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn aib sim");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_string();
+    Sim { child, url }
+}
+
+fn aib_cmd(dir: &Path, sim: &Sim, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aib"));
+    c.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env("AIB_ARM_ENDPOINT", &sim.url)
+        .env("AIB_CREDENTIAL", "managed-identity")
+        .env("IDENTITY_ENDPOINT", format!("{}/msi/token", sim.url))
+        .env("IDENTITY_HEADER", "test");
+    c
+}
+
+fn run(dir: &Path, sim: &Sim, args: &[&str]) -> (i32, String, String) {
+    let out = aib_cmd(dir, sim, args).output().expect("run aib");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn stats(sim: &Sim) -> serde_json::Value {
+    // A tiny HTTP/1.0 GET without a client crate.
+    use std::io::{Read, Write};
+    let addr = sim.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let _ = write!(s, "GET /_sim/stats HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    let json = body.split("\r\n\r\n").nth(1).unwrap_or("{}");
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+const FAIL_INSTALL: &str = r#"
+minute_ms = 5
+[[outcome]]
+template = "fleet-base-dev-*"
+result = "fail"
+failed_customizer = "install"
+[faults]
+throttle = 0.05
+server_error = 0.02
+seed = 7
+"#;
+
+#[test]
+fn a_failing_unit_names_its_customizer_dependents_are_skipped_and_reports_validate() {
+    let dir = manifest_dir(FLEET, &[]);
+    let sim = sim(dir.path(), FAIL_INSTALL);
+    let (code, stdout, stderr) = run(
+        dir.path(),
+        &sim,
+        &[
+            "build",
+            "--report-json",
+            "report.json",
+            "--report-junit",
+            "junit.xml",
+            "--report-markdown",
+            "summary.md",
+            "--time-scale",
+            "0.0001",
+        ],
+    );
+    assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("dev/base"), "{stdout}");
+    assert!(stdout.contains("customizer: install"), "{stdout}");
+    assert!(stdout.contains("log excerpt:"), "{stdout}");
+    assert!(stdout.contains("dependency `dev/base` failed"), "{stdout}");
+    assert!(stderr.contains("dev/base: build FAILED"), "{stderr}");
+
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("report.json")).expect("report"),
+    )
+    .expect("json");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("schemas/aib-report.schema.json"))
+            .expect("schema"),
+    )
+    .expect("schema json");
+    let v = jsonschema::validator_for(&schema).expect("compile schema");
+    let errors: Vec<String> = v.iter_errors(&report).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let units = report["units"].as_array().expect("units");
+    let by = |id: &str| {
+        units
+            .iter()
+            .find(|u| u["id"] == id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(by("dev/base")["status"], "failed");
+    assert_eq!(by("dev/base")["failure"]["customizer"], "install");
+    assert_eq!(by("dev/app")["status"], "skipped");
+    assert_eq!(by("prod/base")["status"], "skipped");
+    assert!(
+        std::fs::read_to_string(dir.path().join("junit.xml"))
+            .expect("junit")
+            .contains("<testsuites")
+    );
+    assert!(
+        std::fs::read_to_string(dir.path().join("summary.md"))
+            .expect("md")
+            .contains("gantt")
+    );
+
+    // The log stays in the state; status, history and logs read it back.
+    let (code, out, err) = run(dir.path(), &sim, &["logs", "dev/base"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("(telemetry) Starting provisioner shell"),
+        "{out}"
+    );
+    let (code, out, _) = run(dir.path(), &sim, &["status"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("failed") && out.contains("customizer: install"),
+        "{out}"
+    );
+    let (code, out, _) = run(dir.path(), &sim, &["history"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("0 ok, 1 failed, 3 skipped"), "{out}");
+}
+
+#[test]
+fn ctrl_c_cancels_running_builds_and_exits_130() {
+    let dir = manifest_dir(FLEET, &[]);
+    let sim = sim(dir.path(), "minute_ms = 5\nbuild_minutes = 100000\n");
+    let mut child = aib_cmd(dir.path(), &sim, &["build", "--time-scale", "0.0001"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn build");
+    // Wait until both dev builds run (the sim counts run POSTs).
+    let start = std::time::Instant::now();
+    loop {
+        let st = stats(&sim);
+        let runs = st["runs"].as_object().map(|m| m.len()).unwrap_or(0);
+        if runs >= 1 || start.elapsed() > std::time::Duration::from_secs(30) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let st = stats(&sim);
+    assert!(
+        st["requests"]["imageTemplates.cancel"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
+        "{st}"
+    );
+    let (_, status, _) = run(dir.path(), &sim, &["status"]);
+    assert!(status.contains("cancelled"), "{status}");
+}
+
+#[test]
+fn simulate_shows_the_whole_flow_with_a_failure_and_its_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Copy the AVD example (scripts included) so its state stays out of the repository.
+    let src = repo_root().join("pipelines/avd");
+    copy_dir(&src, dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_aib"))
+        .args(["build", "aib.toml", "--simulate"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("AIB_ARM_ENDPOINT")
+        .env_remove("AIB_DOMAIN_JOIN_PASSWORD")
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stderr.contains("note: simulated"), "{stderr}");
+    assert!(stderr.contains(": build Customizing"), "{stderr}");
+    assert!(stdout.contains("succeeded"), "{stdout}");
+    assert!(stdout.contains("customizer: "), "{stdout}");
+    assert!(stdout.contains("log excerpt:"), "{stdout}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        let p = e.path();
+        let t = to.join(e.file_name());
+        if p.is_dir() {
+            if e.file_name() == ".aib" {
+                continue;
+            }
+            std::fs::create_dir_all(&t).expect("mkdir");
+            copy_dir(&p, &t);
+        } else {
+            std::fs::copy(&p, &t).expect("copy");
+        }
+    }
+}
+
+/// The checked-in report schema matches the types (regenerate with
+/// `AIB_UPDATE_SCHEMAS=1 cargo test --test cli report_schema`).
+#[test]
+fn report_schema_is_current() {
+    let path = repo_root().join("schemas/aib-report.schema.json");
+    let generated = aib_executor::report::report_schema();
+    if std::env::var_os("AIB_UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&path, &generated).expect("write schema");
+        return;
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "{} is stale: run `AIB_UPDATE_SCHEMAS=1 cargo test --test cli report_schema` and commit the result",
+        path.display()
+    );
+}
