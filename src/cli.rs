@@ -49,6 +49,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run the local Azure simulator (ARM, Image Builder, gallery, Blob, managed identity).
     Sim(SimArgs),
+    /// Turn an AIB template you already have (ARM deployment or imageTemplate body, with
+    /// `<placeholders>`) into an `aib.toml` stub and a template under `templates/`.
+    Import(ImportArgs),
     /// Build the selected units: deploy, build, verify, cleanup; collect logs of failures.
     Build(BuildArgs),
     /// Show a run (default: the latest) unit by unit.
@@ -57,9 +60,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Print the build log a unit left in a run (default: its latest run with a log).
     Logs(LogsArgs),
-    /// Turn an AIB template you already have (ARM deployment or imageTemplate body, with
-    /// `<placeholders>`) into an `aib.toml` stub and a template under `templates/`.
-    Import(ImportArgs),
+    /// Run the manifest's `[schedules]`: as a service, or once (`--once [--now T]`).
+    Schedule(ScheduleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +99,27 @@ pub struct BuildArgs {
     /// The schedule that started this build (set by `aib schedule`; recorded as the trigger).
     #[arg(skip)]
     pub trigger: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// The manifest file.
+    #[arg(default_value = "aib.toml")]
+    pub manifest: PathBuf,
+    /// Run the schedules due in the minute ending now (or at `--now`), then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// With `--once`: act as if the time were this (RFC 3339, e.g. 2026-11-29T03:00:00Z).
+    #[arg(long, requires = "once", value_name = "RFC3339", value_parser = parse_rfc3339)]
+    pub now: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Build against an in-process Azure simulator (as `aib build --simulate`).
+    #[arg(long, hide = true)]
+    pub simulate: bool,
+}
+
+fn parse_rfc3339(s: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map_err(|e| format!("not an RFC 3339 time ({e}); write e.g. 2026-11-29T03:00:00Z"))
 }
 
 #[derive(Debug, Args)]

@@ -33,11 +33,12 @@ fn main() -> std::process::ExitCode {
         Command::Validate(args) => commands::validate::run(&cli.global, args),
         Command::Plan(args) => commands::plan::run(&cli.global, args),
         Command::Sim(args) => commands::sim::run(args),
+        Command::Import(args) => commands::import::run(&cli.global, args),
         Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Status(args) => commands::status::run(&cli.global, args),
         Command::History(args) => commands::history::run(&cli.global, args),
         Command::Logs(args) => commands::logs::run(&cli.global, args),
-        Command::Import(args) => commands::import::run(&cli.global, args),
+        Command::Schedule(args) => commands::schedule::run(&cli.global, args),
     };
     exit.into()
 }

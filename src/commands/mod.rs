@@ -1,10 +1,11 @@
 //! One module per command; each returns the process exit code.
 
-pub mod import;
 pub mod build;
 pub mod history;
+pub mod import;
 pub mod logs;
 pub mod plan;
+pub mod schedule;
 pub mod sim;
 pub mod status;
 pub mod validate;

@@ -2,6 +2,7 @@
 
 mod build;
 mod plan;
+mod schedule;
 mod schemas;
 mod support;
 mod validate;

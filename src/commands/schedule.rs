@@ -1,0 +1,263 @@
+//! `aib schedule`: runs the manifest's `[schedules.<name>]` rebuilds.
+//!
+//! `--once [--now T]` runs, as if the time were T (default: now), every schedule due in the
+//! minute ending at T, then exits with the worst exit code of those builds. Without `--once`
+//! it runs as a service: sleep until the next due time, build the schedules due then, repeat,
+//! until SIGINT/SIGTERM. A schedule still building when it is due again is skipped that time.
+//!
+//! Each schedule's build is `aib build` of its selection (environments, variant globs;
+//! `rebuild = "always"` forces), recorded with the schedule's name as trigger.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use aib_manifest::model::Rebuild;
+use aib_planner::schedule::{self, DueSchedule};
+use chrono::{DateTime, Utc};
+
+use crate::cli::{BuildArgs, GlobalArgs, ScheduleArgs, SelectArgs};
+use crate::exit::Exit;
+use crate::signals;
+
+pub fn run(global: &GlobalArgs, args: &ScheduleArgs) -> Exit {
+    let manifest = match super::validate::load(&args.manifest, global.quiet) {
+        Ok(m) => m,
+        Err(exit) => return exit,
+    };
+    if let Err(e) = schedule::check(&manifest.file) {
+        eprintln!("error: {e}");
+        return Exit::Invalid;
+    }
+    if args.once {
+        let now = args.now.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+        return run_once(global, args, &manifest.file, now);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Invalid;
+        }
+    };
+    runtime.block_on(service(global, args, manifest.file))
+}
+
+fn run_once(
+    global: &GlobalArgs,
+    args: &ScheduleArgs,
+    file: &aib_manifest::ManifestFile,
+    now: DateTime<Utc>,
+) -> Exit {
+    let due = match schedule::due_in_minute_ending(file, now) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Invalid;
+        }
+    };
+    if due.is_empty() {
+        println!("no schedule due at {}", now.to_rfc3339());
+        return Exit::Success;
+    }
+    let mut exit = Exit::Success;
+    for d in &due {
+        exit = worst(exit, build_one(global, args, d));
+        if exit == Exit::Interrupted {
+            break;
+        }
+    }
+    exit
+}
+
+/// Runs one due schedule's build (blocking: the build command starts its own runtime).
+fn build_one(global: &GlobalArgs, args: &ScheduleArgs, d: &DueSchedule) -> Exit {
+    if !global.quiet {
+        eprintln!(
+            "schedule `{}` due at {}: building environments [{}], variants [{}]{}",
+            d.name,
+            d.fire_time.to_rfc3339(),
+            d.environments.join(", "),
+            d.variant_globs.join(", "),
+            if d.rebuild == Rebuild::Always { " (rebuild always)" } else { "" }
+        );
+    }
+    let build_args = build_args_for(args, d);
+    super::build::run(global, &build_args)
+}
+
+fn build_args_for(args: &ScheduleArgs, d: &DueSchedule) -> BuildArgs {
+    BuildArgs {
+        manifest: args.manifest.clone(),
+        select: SelectArgs {
+            envs: d.environments.clone(),
+            variants: d.variant_globs.clone(),
+            units: Vec::new(),
+        },
+        max_parallel: None,
+        fail_fast: false,
+        force: d.rebuild == Rebuild::Always,
+        simulate: args.simulate,
+        report_json: None,
+        report_junit: None,
+        report_markdown: None,
+        time_scale: None,
+        trigger: Some(d.name.clone()),
+    }
+}
+
+/// The worse of two exit codes (success is best, an interruption worst).
+fn worst(a: Exit, b: Exit) -> Exit {
+    if (b as i32) > (a as i32) { b } else { a }
+}
+
+async fn service(global: &GlobalArgs, args: &ScheduleArgs, file: aib_manifest::ManifestFile) -> Exit {
+    let shutdown = signals::shutdown_requested();
+    tokio::pin!(shutdown);
+    let running: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut workers: Vec<std::thread::JoinHandle<()>> = Vec::new();
+    let global = Arc::new(GlobalArgs {
+        state: global.state.clone(),
+        arm_endpoint: global.arm_endpoint.clone(),
+        verbose: global.verbose,
+        quiet: global.quiet,
+        log_format: global.log_format,
+    });
+    let sargs = Arc::new(ScheduleArgs {
+        manifest: args.manifest.clone(),
+        once: false,
+        now: None,
+        simulate: args.simulate,
+    });
+    let mut after = Utc::now();
+    if !global.quiet {
+        eprintln!(
+            "aib schedule: {} schedule(s) from {}; stop with Ctrl-C or SIGTERM",
+            file.schedules.len(),
+            args.manifest.display()
+        );
+    }
+    // `catch_up = true`: the last due time before start is run now. Whether it already ran is
+    // not looked up in the state: a schedule with catch_up runs once at every service start.
+    let mut pending: Vec<DueSchedule> = match schedule::last_due_at_or_before(&file, after) {
+        Ok(list) => list.into_iter().filter(|d| d.catch_up).collect(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Invalid;
+        }
+    };
+    loop {
+        workers.retain(|w| !w.is_finished());
+        if !pending.is_empty() {
+            start_batch(&global, &sargs, &running, std::mem::take(&mut pending), &mut workers);
+        }
+        let next = match schedule::next_due(&file, after) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("error: {e}");
+                break;
+            }
+        };
+        let Some((when, due)) = next else {
+            if !global.quiet {
+                eprintln!("no schedule will ever be due again; waiting for Ctrl-C or SIGTERM");
+            }
+            (&mut shutdown).await;
+            break;
+        };
+        if !global.quiet {
+            let names: Vec<&str> = due.iter().map(|d| d.name.as_str()).collect();
+            eprintln!("next: {} at {}", names.join(", "), when.to_rfc3339());
+        }
+        let wait = (when - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        // Sleeping may end a little early on some clocks: wait out the rest.
+        let now = Utc::now();
+        if now < when {
+            let rest = (when - now).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(rest) => {}
+            }
+        }
+        after = when;
+        pending = due;
+    }
+    if !global.quiet {
+        eprintln!("aib schedule: stopping; waiting for running builds to end");
+    }
+    // Running builds received the same signal and are winding down.
+    for w in workers {
+        let _ = tokio::task::spawn_blocking(move || w.join()).await;
+    }
+    Exit::Success
+}
+
+/// Builds `due` one after another on a thread of its own, skipping schedules whose previous
+/// run is still going.
+fn start_batch(
+    global: &Arc<GlobalArgs>,
+    args: &Arc<ScheduleArgs>,
+    running: &Arc<Mutex<HashSet<String>>>,
+    due: Vec<DueSchedule>,
+    workers: &mut Vec<std::thread::JoinHandle<()>>,
+) {
+    let mut batch = Vec::new();
+    {
+        let Ok(mut set) = running.lock() else {
+            eprintln!("error: schedule bookkeeping poisoned; skipping this run");
+            return;
+        };
+        for d in due {
+            if set.contains(&d.name) {
+                eprintln!(
+                    "warning: schedule `{}` due at {} skipped: its previous run is still going",
+                    d.name,
+                    d.fire_time.to_rfc3339()
+                );
+            } else {
+                set.insert(d.name.clone());
+                batch.push(d);
+            }
+        }
+    }
+    if batch.is_empty() {
+        return;
+    }
+    let (global, args, running) = (global.clone(), args.clone(), running.clone());
+    // A plain thread, not spawn_blocking: the build starts its own runtime.
+    let spawned = std::thread::Builder::new()
+        .name("aib-schedule".into())
+        .spawn(move || {
+            for d in batch {
+                let exit = build_one(&global, &args, &d);
+                if !global.quiet || exit != Exit::Success {
+                    eprintln!("schedule `{}`: build ended with exit code {}", d.name, exit as i32);
+                }
+                if let Ok(mut set) = running.lock() {
+                    set.remove(&d.name);
+                }
+            }
+        });
+    match spawned {
+        Ok(h) => workers.push(h),
+        Err(e) => eprintln!("error: cannot start a build thread: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worst_prefers_failures_and_interrupts() {
+        assert_eq!(worst(Exit::Success, Exit::UnitFailed), Exit::UnitFailed);
+        assert_eq!(worst(Exit::Locked, Exit::UnitFailed), Exit::Locked);
+        assert_eq!(worst(Exit::Interrupted, Exit::Azure), Exit::Interrupted);
+    }
+}
