@@ -81,7 +81,11 @@ fn build_one(global: &GlobalArgs, args: &ScheduleArgs, d: &DueSchedule) -> Exit 
             d.fire_time.to_rfc3339(),
             d.environments.join(", "),
             d.variant_globs.join(", "),
-            if d.rebuild == Rebuild::Always { " (rebuild always)" } else { "" }
+            if d.rebuild == Rebuild::Always {
+                " (rebuild always)"
+            } else {
+                ""
+            }
         );
     }
     let build_args = build_args_for(args, d);
@@ -113,7 +117,11 @@ fn worst(a: Exit, b: Exit) -> Exit {
     if (b as i32) > (a as i32) { b } else { a }
 }
 
-async fn service(global: &GlobalArgs, args: &ScheduleArgs, file: aib_manifest::ManifestFile) -> Exit {
+async fn service(
+    global: &GlobalArgs,
+    args: &ScheduleArgs,
+    file: aib_manifest::ManifestFile,
+) -> Exit {
     let shutdown = signals::shutdown_requested();
     tokio::pin!(shutdown);
     let running: Arc<Mutex<HashSet<String>>> = Arc::default();
@@ -151,7 +159,13 @@ async fn service(global: &GlobalArgs, args: &ScheduleArgs, file: aib_manifest::M
     loop {
         workers.retain(|w| !w.is_finished());
         if !pending.is_empty() {
-            start_batch(&global, &sargs, &running, std::mem::take(&mut pending), &mut workers);
+            start_batch(
+                &global,
+                &sargs,
+                &running,
+                std::mem::take(&mut pending),
+                &mut workers,
+            );
         }
         let next = match schedule::next_due(&file, after) {
             Ok(n) => n,
@@ -237,7 +251,10 @@ fn start_batch(
             for d in batch {
                 let exit = build_one(&global, &args, &d);
                 if !global.quiet || exit != Exit::Success {
-                    eprintln!("schedule `{}`: build ended with exit code {}", d.name, exit as i32);
+                    eprintln!(
+                        "schedule `{}`: build ended with exit code {}",
+                        d.name, exit as i32
+                    );
                 }
                 if let Ok(mut set) = running.lock() {
                     set.remove(&d.name);

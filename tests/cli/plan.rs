@@ -37,17 +37,41 @@ fn plan_json(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
 fn selection_and_set() {
     let all = plan_json(&example("linux-fleet"), &[]);
     assert_eq!(all["units"].as_array().map(Vec::len), Some(10));
-    let prod = plan_json(&example("linux-fleet"), &["--env", "production", "--variant", "ubuntu-*"]);
-    let ids: Vec<&str> = prod["units"].as_array().into_iter().flatten().filter_map(|u| u["id"].as_str()).collect();
+    let prod = plan_json(
+        &example("linux-fleet"),
+        &["--env", "production", "--variant", "ubuntu-*"],
+    );
+    let ids: Vec<&str> = prod["units"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| u["id"].as_str())
+        .collect();
     assert_eq!(ids, ["production/ubuntu-docker[release=2404]"]);
     // A dependency outside the selection is not in depends_on.
     assert_eq!(prod["units"][0]["depends_on"], serde_json::json!([]));
 
-    let set = plan_json(&example("linux-fleet"), &["--set", "vm_size=Standard_D16s_v5", "--set", "tags.team=x"]);
-    let before: Vec<&str> = all["units"].as_array().into_iter().flatten().filter_map(|u| u["template_name"].as_str()).collect();
-    let after: Vec<&str> = set["units"].as_array().into_iter().flatten().filter_map(|u| u["template_name"].as_str()).collect();
+    let set = plan_json(
+        &example("linux-fleet"),
+        &["--set", "vm_size=Standard_D16s_v5", "--set", "tags.team=x"],
+    );
+    let before: Vec<&str> = all["units"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| u["template_name"].as_str())
+        .collect();
+    let after: Vec<&str> = set["units"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| u["template_name"].as_str())
+        .collect();
     assert_eq!(before.len(), after.len());
-    assert!(before.iter().zip(&after).all(|(a, b)| a != b), "--set must change every unit's input hash");
+    assert!(
+        before.iter().zip(&after).all(|(a, b)| a != b),
+        "--set must change every unit's input hash"
+    );
 }
 
 #[test]
@@ -68,7 +92,12 @@ fn plans_are_stable_across_runs_and_formatting() {
     copy_dir(&example("avd").join("scripts"), &dir.path().join("scripts"));
     let c = plan_json(dir.path(), &[]);
     let hashes = |v: &serde_json::Value| -> Vec<String> {
-        v["units"].as_array().into_iter().flatten().map(|u| u["input_hash"].to_string()).collect()
+        v["units"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|u| u["input_hash"].to_string())
+            .collect()
     };
     assert_eq!(hashes(&a), hashes(&c));
 }
@@ -97,7 +126,11 @@ fn plan_errors(text: &str, args: &[&str]) -> String {
     let mut all = vec!["plan"];
     all.extend_from_slice(args);
     let out = aib(dir.path(), &all);
-    assert_eq!(out.code, 2, "stdout: {}\nstderr: {}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 2,
+        "stdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
     out.stderr
 }
 
@@ -115,7 +148,9 @@ fn cycle_names_every_unit() {
 
 #[test]
 fn undefined_template_name_names_unit_key_and_name() {
-    let text = format!("{HEAD}[variants.a]\nimage_definition = \"img-{{{{ matrix.arch }}}}\"\nsource = {{ platform = \"a:b:c:latest\" }}\n");
+    let text = format!(
+        "{HEAD}[variants.a]\nimage_definition = \"img-{{{{ matrix.arch }}}}\"\nsource = {{ platform = \"a:b:c:latest\" }}\n"
+    );
     let err = plan_errors(&text, &[]);
     assert!(err.contains("dev/a"), "{err}");
     assert!(err.contains("image_definition"), "{err}");
@@ -125,14 +160,18 @@ fn undefined_template_name_names_unit_key_and_name() {
 
 #[test]
 fn selection_matching_nothing_is_an_error() {
-    let text = format!("{HEAD}[variants.a]\nimage_definition = \"a\"\nsource = {{ platform = \"a:b:c:latest\" }}\n");
+    let text = format!(
+        "{HEAD}[variants.a]\nimage_definition = \"a\"\nsource = {{ platform = \"a:b:c:latest\" }}\n"
+    );
     let err = plan_errors(&text, &["--env", "prod"]);
     assert!(err.contains("prod"), "{err}");
 }
 
 #[test]
 fn unknown_set_key_gets_a_hint() {
-    let text = format!("{HEAD}[variants.a]\nimage_definition = \"a\"\nsource = {{ platform = \"a:b:c:latest\" }}\n");
+    let text = format!(
+        "{HEAD}[variants.a]\nimage_definition = \"a\"\nsource = {{ platform = \"a:b:c:latest\" }}\n"
+    );
     let err = plan_errors(&text, &["--set", "vmsize=x"]);
     assert!(err.contains("vm_size"), "{err}");
 }

@@ -30,21 +30,29 @@ fn manifest_schema_is_current() {
 #[test]
 fn plan_schema_is_current() {
     let schema = aib_planner::plan_schema();
-    check("aib-plan.schema.json", serde_json::to_value(schema).expect("schema to json"));
+    check(
+        "aib-plan.schema.json",
+        serde_json::to_value(schema).expect("schema to json"),
+    );
 }
 
 #[test]
 fn plan_json_of_the_examples_follows_the_schema() {
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(repo_root().join("schemas/aib-plan.schema.json")).expect("read plan schema"))
-            .expect("parse plan schema");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("schemas/aib-plan.schema.json"))
+            .expect("read plan schema"),
+    )
+    .expect("parse plan schema");
     let validator = jsonschema::validator_for(&schema).expect("compile plan schema");
     for example in ["avd", "linux-fleet"] {
         let dir = repo_root().join("pipelines").join(example);
         let out = super::support::aib(&dir, &["plan", "--format", "json"]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("plan json");
-        let errors: Vec<String> = validator.iter_errors(&plan).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&plan)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
         assert!(errors.is_empty(), "{example}: {errors:?}");
         assert_eq!(plan["version"], 1);
     }

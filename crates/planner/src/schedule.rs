@@ -329,7 +329,11 @@ name = "p"
         assert_eq!(t, utc("2026-11-29T05:00:00Z"));
         let names: Vec<_> = list.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["a", "c"]);
-        assert!(next_due(&manifest(""), utc("2026-11-29T04:00:00Z")).unwrap().is_none());
+        assert!(
+            next_due(&manifest(""), utc("2026-11-29T04:00:00Z"))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -357,17 +361,13 @@ name = "p"
 
     #[test]
     fn new_york_spring_forward_and_fall_back() {
-        let m = manifest(
-            "[schedules.n]\ncron = \"30 2 * * *\"\ntimezone = \"America/New_York\"\n",
-        );
+        let m = manifest("[schedules.n]\ncron = \"30 2 * * *\"\ntimezone = \"America/New_York\"\n");
         // 2026-03-08: 02:00 EST jumps to 03:00 EDT (07:00 UTC).
         assert_eq!(due_names(&m, "2026-03-08T07:00:00Z"), ["n"]);
         let (t, _) = next_due(&m, utc("2026-03-08T07:00:00Z")).unwrap().unwrap();
         assert_eq!(t, utc("2026-03-09T06:30:00Z"));
         // 2026-11-01: 02:00 EDT falls back to 01:00 EST; 01:30 happens at 05:30 and 06:30 UTC.
-        let m = manifest(
-            "[schedules.n]\ncron = \"30 1 * * *\"\ntimezone = \"America/New_York\"\n",
-        );
+        let m = manifest("[schedules.n]\ncron = \"30 1 * * *\"\ntimezone = \"America/New_York\"\n");
         assert_eq!(due_names(&m, "2026-11-01T05:30:00Z"), ["n"]);
         assert!(due_names(&m, "2026-11-01T06:30:00Z").is_empty());
         let (t, _) = next_due(&m, utc("2026-11-01T05:30:00Z")).unwrap().unwrap();

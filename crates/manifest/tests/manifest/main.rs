@@ -8,7 +8,10 @@ use proptest::prelude::*;
 
 fn examples() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines");
-    ["avd", "linux-fleet"].iter().map(|e| root.join(e).join("aib.toml")).collect()
+    ["avd", "linux-fleet"]
+        .iter()
+        .map(|e| root.join(e).join("aib.toml"))
+        .collect()
 }
 
 fn load_str(text: &str) -> Result<Manifest, ManifestError> {
@@ -20,7 +23,12 @@ fn load_str(text: &str) -> Result<Manifest, ManifestError> {
 fn examples_load_without_warnings() {
     for path in examples() {
         let m = Manifest::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(m.warnings.is_empty(), "{}: {:?}", path.display(), m.warnings);
+        assert!(
+            m.warnings.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            m.warnings
+        );
     }
 }
 
@@ -47,9 +55,19 @@ fn tables_merge_key_by_key_and_arrays_replace() {
     );
     lower.merge(&upper);
     assert_eq!(lower.vm_size.as_deref().map(String::as_str), Some("a"));
-    let regions: Vec<&str> = lower.replicate_to.as_ref().expect("set").iter().map(|s| s.as_str()).collect();
+    let regions: Vec<&str> = lower
+        .replicate_to
+        .as_ref()
+        .expect("set")
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
     assert_eq!(regions, ["z"]);
-    let tags: Vec<(&str, &str)> = lower.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let tags: Vec<(&str, &str)> = lower
+        .tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert_eq!(tags, [("owner", "platform"), ("cost", "2")]);
     let g = lower.gallery.expect("gallery");
     assert_eq!(g.name.as_deref().map(String::as_str), Some("g2"));
@@ -59,13 +77,19 @@ fn tables_merge_key_by_key_and_arrays_replace() {
 #[test]
 fn every_error_has_a_location() {
     let text = std::fs::read_to_string(&examples()[0]).expect("read");
-    let broken = text.replace("vm_size", "vm_sise").replace("after = [\"dev\"]", "after = [\"dve\"]");
+    let broken = text
+        .replace("vm_size", "vm_sise")
+        .replace("after = [\"dev\"]", "after = [\"dve\"]");
     match load_str(&broken) {
         Err(ManifestError::Invalid(d)) => {
             assert!(d.errors().count() >= 2);
             for e in d.errors() {
                 let loc = e.location().unwrap_or_default();
-                assert!(loc.starts_with("aib.toml:"), "{} has no location", e.message);
+                assert!(
+                    loc.starts_with("aib.toml:"),
+                    "{} has no location",
+                    e.message
+                );
             }
         }
         other => panic!("expected errors, got {other:?}"),
