@@ -1,9 +1,14 @@
 //! Dev-only helpers for aib tests.
 //!
+//! [`child_harness`] runs test scenarios that need their own process environment (credentials
+//! read from environment variables) as child processes, reported like libtest.
+//!
 //! [`Azurite`] starts a private Azurite blob service on a free loopback port and kills it on
 //! drop. It uses `azurite-blob` from `PATH`, or installs the npm package `azurite` once into
 //! `$CARGO_TARGET_DIR/azurite` (else `target/azurite`), guarded by a lock directory so
 //! parallel test binaries install it only once.
+
+pub mod child_harness;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

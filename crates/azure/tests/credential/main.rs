@@ -6,7 +6,7 @@
 //! checks the child's exit status and output, then the simulator's stats.
 
 mod common;
-mod harness;
+use aib_testkit::child_harness as harness;
 
 use aib_azure::cloud::Cloud;
 use aib_azure::{ArmClient, Credential, CredentialKind, Endpoints};

@@ -5,7 +5,7 @@
 //! target has its own harness (`harness = false`): the parent scenario starts the simulator
 //! and re-runs this binary with `AIB_TEST_CHILD=<child>` and the environment set.
 
-mod harness;
+use aib_testkit::child_harness as harness;
 
 use azure_core::credentials::TokenCredential;
 use harness::{BoxFuture, Error, run_child};
