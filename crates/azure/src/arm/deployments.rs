@@ -2,7 +2,7 @@
 
 use super::{ArmClient, api, seg};
 use crate::error::Result;
-use crate::lro::{FinalStateVia, Operation};
+use crate::lro::{FinalStateVia, Operation, OperationHandle, PollKind};
 use crate::types::{Deployment, DeploymentOperation, DeploymentRequest};
 use reqwest::Method;
 
@@ -30,7 +30,27 @@ impl ArmClient {
             api::DEPLOYMENTS,
         )?;
         let json = serde_json::to_value(body).map_err(|e| crate::Error::Config(e.to_string()))?;
-        let resp = self.send(Method::PUT, url.clone(), Some(&json)).await?;
+        let resp = match self.send(Method::PUT, url.clone(), Some(&json)).await {
+            Ok(resp) => resp,
+            // A retried PUT whose first attempt landed (its answer was lost) meets that
+            // deployment still running. aib names deployments after their content, so the
+            // running one is ours: follow it instead of failing.
+            Err(e) if e.code() == Some("DeploymentActive") => {
+                tracing::debug!(
+                    deployment = name,
+                    "deployment already running; following it"
+                );
+                let handle = OperationHandle {
+                    kind: PollKind::ProvisioningState,
+                    status_url: url.to_string(),
+                    location_url: None,
+                    resource_url: Some(url.to_string()),
+                    final_state_via: FinalStateVia::OriginalUri,
+                };
+                return Ok(Operation::resume(self, handle));
+            }
+            Err(e) => return Err(e),
+        };
         Operation::start(
             self,
             &Method::PUT,
