@@ -172,6 +172,33 @@ fn fmt_status(status: Option<u16>, code: Option<&str>, ids: &RequestIds) -> Stri
 }
 
 impl Error {
+    /// The error for an answered request: `Auth` for 401/403, else `Api`.
+    pub(crate) fn from_answer(
+        method: &str,
+        url: &str,
+        status: u16,
+        code: Option<String>,
+        message: String,
+        ids: Box<RequestIds>,
+    ) -> Error {
+        if status == 401 || status == 403 {
+            return Error::Auth {
+                status: Some(status),
+                code,
+                message,
+                ids,
+            };
+        }
+        Error::Api {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            status,
+            code,
+            message,
+            ids,
+        }
+    }
+
     /// True for credential failures and 401/403 answers (exit code 3).
     pub fn is_auth(&self) -> bool {
         matches!(self, Error::Auth { .. })

@@ -382,22 +382,7 @@ pub(crate) fn api_error(method: &Method, resp: &Response, client_request_id: &st
             t
         }
     };
-    if resp.status == 401 || resp.status == 403 {
-        return Error::Auth {
-            status: Some(resp.status),
-            code,
-            message,
-            ids,
-        };
-    }
-    Error::Api {
-        method: method.to_string(),
-        url: resp.url.clone(),
-        status: resp.status,
-        code,
-        message,
-        ids,
-    }
+    Error::from_answer(method.as_str(), &resp.url, resp.status, code, message, ids)
 }
 
 #[cfg(test)]

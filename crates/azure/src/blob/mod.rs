@@ -360,22 +360,7 @@ fn blob_error(method: &Method, resp: &Response, crid: &str) -> Error {
     let message = between("Message")
         .map(|m| m.lines().next().unwrap_or_default().to_owned())
         .unwrap_or_else(|| format!("HTTP {}", resp.status));
-    if resp.status == 401 || resp.status == 403 {
-        return Error::Auth {
-            status: Some(resp.status),
-            code,
-            message,
-            ids,
-        };
-    }
-    Error::Api {
-        method: method.to_string(),
-        url: resp.url.clone(),
-        status: resp.status,
-        code,
-        message,
-        ids,
-    }
+    Error::from_answer(method.as_str(), &resp.url, resp.status, code, message, ids)
 }
 
 #[cfg(test)]
