@@ -62,6 +62,48 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run the manifest's `[schedules]`: as a service, or once (`--once [--now T]`).
     Schedule(ScheduleArgs),
+    /// Write a CI workflow that builds the fleet on the manifest's schedules, one job per
+    /// environment, sharing `azblob://` state.
+    #[command(subcommand)]
+    Ci(CiCommand),
+}
+
+/// CI systems `aib ci` writes workflows for.
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// A GitHub Actions workflow (OIDC login with azure/login, one job per environment).
+    Github(CiArgs),
+    /// An Azure Pipelines pipeline (workload identity service connection, one stage per
+    /// environment).
+    AzurePipelines(CiArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// The manifest file (written into the workflow as given: use a path relative to the
+    /// repository root).
+    #[arg(default_value = "aib.toml")]
+    pub manifest: PathBuf,
+    /// Write the workflow to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// How late a CI trigger may fire and still build a schedule that was due (CI schedulers
+    /// delay and drop triggers; recorded runs keep a due time from building twice).
+    #[arg(long, default_value = "2h", value_name = "DURATION")]
+    pub within: String,
+    /// Shell command that installs aib on the runner.
+    #[arg(
+        long,
+        default_value = "cargo install --locked --git https://github.com/aib-dev/aib aib",
+        value_name = "COMMAND"
+    )]
+    pub install: String,
+    /// Azure Pipelines: the Azure Resource Manager service connection to log in with.
+    #[arg(long, default_value = "aib-azure", value_name = "NAME")]
+    pub service_connection: String,
+    /// Azure Pipelines: the branch scheduled runs build from.
+    #[arg(long, default_value = "main", value_name = "BRANCH")]
+    pub branch: String,
 }
 
 #[derive(Debug, Args)]
@@ -197,6 +239,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    /// With `--format github-matrix`: one matrix entry per environment or per unit.
+    #[arg(long, value_enum, default_value_t = ShardBy::Environment)]
+    pub shard_by: ShardBy,
     /// Override a setting for every selected unit, e.g. `--set vm_size=Standard_D8s_v5`
     /// or `--set tags.owner=me` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -223,4 +268,12 @@ pub enum PlanFormat {
     Json,
     Dot,
     Mermaid,
+    /// `{"include": [...]}` for a GitHub Actions `strategy.matrix`.
+    GithubMatrix,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShardBy {
+    Environment,
+    Unit,
 }

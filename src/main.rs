@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod diagnostics;
+mod duration;
 mod exit;
 mod logging;
 mod reporter;
@@ -39,6 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::History(args) => commands::history::run(&cli.global, args),
         Command::Logs(args) => commands::logs::run(&cli.global, args),
         Command::Schedule(args) => commands::schedule::run(&cli.global, args),
+        Command::Ci(ci) => commands::ci::run(&cli.global, ci),
     };
     exit.into()
 }

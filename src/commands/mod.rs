@@ -1,6 +1,7 @@
 //! One module per command; each returns the process exit code.
 
 pub mod build;
+pub mod ci;
 pub mod history;
 pub mod import;
 pub mod logs;

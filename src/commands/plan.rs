@@ -4,7 +4,7 @@ use aib_manifest::Manifest;
 use aib_planner::{Date, Plan, PlanOptions, Selection};
 use chrono::Datelike;
 
-use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, SelectArgs};
+use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, SelectArgs, ShardBy};
 use crate::diagnostics;
 use crate::exit::Exit;
 
@@ -44,6 +44,14 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
         PlanFormat::Json => plan.render_json(),
         PlanFormat::Dot => plan.render_dot(),
         PlanFormat::Mermaid => plan.render_mermaid(),
+        PlanFormat::GithubMatrix => aib_planner::ci::github_matrix(
+            &manifest.file,
+            &plan,
+            match args.shard_by {
+                ShardBy::Environment => aib_planner::ci::ShardBy::Environment,
+                ShardBy::Unit => aib_planner::ci::ShardBy::Unit,
+            },
+        ),
     };
     print!("{out}");
     if !out.ends_with('\n') {

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `aib` binary: one test binary, one module per command.
 
 mod build;
+mod ci;
 mod plan;
 mod schedule;
 mod schemas;

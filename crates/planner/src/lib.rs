@@ -2,6 +2,7 @@
 //! layers and renders their settings, links them into a sealed dependency graph, hashes their
 //! inputs and names their image templates. Pure and synchronous: no network, no clock.
 
+pub mod ci;
 mod error;
 pub mod graph;
 pub mod input_hash;

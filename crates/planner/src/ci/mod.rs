@@ -1,0 +1,216 @@
+//! Beyond one machine: shards of a plan for CI systems (`aib plan --format github-matrix`) and
+//! generated CI workflows (`aib ci github`, `aib ci azure-pipelines`).
+//!
+//! A shard is one environment: units of one environment may depend on each other (variants
+//! built from variants), so they build together under aib's own scheduler, while environments
+//! are ordered by their `after` lists, which become job/stage dependencies. Each environment
+//! shard keeps its state under its own prefix of the shared `azblob://` location, so shards
+//! that do not wait for each other never wait for each other's run lock either.
+
+mod azure_pipelines;
+mod github;
+pub mod trigger;
+mod yaml;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::json;
+
+use aib_manifest::model::ManifestFile;
+
+use crate::Plan;
+pub use azure_pipelines::azure_pipelines_workflow;
+pub use github::github_workflow;
+pub use trigger::{TriggerError, UtcTrigger, utc_triggers};
+
+/// How `aib plan --format github-matrix` splits the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShardBy {
+    /// One entry per environment (`--env E`), with the environments it must wait for.
+    #[default]
+    Environment,
+    /// One entry per unit (`--unit ID`).
+    Unit,
+}
+
+/// One environment shard of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shard {
+    /// The environment.
+    pub environment: String,
+    /// Shards (environments of the plan) this one runs after.
+    pub needs: Vec<String>,
+    /// Units of the plan in this environment.
+    pub units: usize,
+}
+
+/// The plan's environments in plan order, each with the planned environments it runs after.
+pub fn environment_shards(file: &ManifestFile, plan: &Plan) -> Vec<Shard> {
+    let planned = plan.environments();
+    planned
+        .iter()
+        .map(|env| {
+            let needs = file
+                .environments
+                .iter()
+                .find(|(name, _)| name.as_str() == env)
+                .map(|(_, e)| {
+                    e.after
+                        .iter()
+                        .map(|a| a.as_str().to_string())
+                        .filter(|a| planned.contains(a))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Shard {
+                environment: env.clone(),
+                needs,
+                units: plan
+                    .units()
+                    .iter()
+                    .filter(|u| &u.environment == env)
+                    .count(),
+            }
+        })
+        .collect()
+}
+
+/// `aib plan --format github-matrix`: `{ "include": [ ... ] }` for a GitHub Actions
+/// `strategy.matrix` (`matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}`). Each entry has
+/// `select`, the aib arguments that pick its units, already quoted for a POSIX shell.
+pub fn github_matrix(file: &ManifestFile, plan: &Plan, by: ShardBy) -> String {
+    let include: Vec<serde_json::Value> = match by {
+        ShardBy::Environment => environment_shards(file, plan)
+            .into_iter()
+            .map(|s| {
+                json!({
+                    "environment": s.environment,
+                    "needs": s.needs,
+                    "units": s.units,
+                    "select": format!("--env {}", shell_quote(&s.environment)),
+                })
+            })
+            .collect(),
+        ShardBy::Unit => plan
+            .units()
+            .iter()
+            .map(|u| {
+                json!({
+                    "unit": u.id.to_string(),
+                    "environment": u.environment,
+                    "variant": u.variant,
+                    "template_name": u.template_name,
+                    "select": format!("--unit {}", shell_quote(&u.id.to_string())),
+                })
+            })
+            .collect(),
+    };
+    let mut out = serde_json::to_string(&json!({ "include": include }))
+        .unwrap_or_else(|_| "{\"include\":[]}".to_string());
+    out.push('\n');
+    out
+}
+
+/// What a generated workflow needs beyond the manifest and the plan.
+#[derive(Debug, Clone)]
+pub struct WorkflowOptions {
+    /// The manifest path as the workflow sees it (relative to the repository root).
+    pub manifest_path: String,
+    /// The shared state location (`azblob://...`), or `None` to read it from a CI variable.
+    pub state: Option<String>,
+    /// Shell command that installs aib on the runner.
+    pub install: String,
+    /// `aib schedule --within` window: how late a trigger may fire and still build.
+    pub within: String,
+    /// Azure DevOps service connection (workload identity federation) name.
+    pub service_connection: String,
+    /// Branch scheduled runs build from (Azure Pipelines).
+    pub branch: String,
+    /// The time the trigger crons are computed from (daylight-saving offsets of the next year).
+    pub now: DateTime<Utc>,
+}
+
+/// Everything generated for one workflow: the file text and notes for the user.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub text: String,
+    pub warnings: Vec<String>,
+}
+
+/// The UTC triggers of every manifest schedule, deduplicated, with warnings for schedules whose
+/// triggers are a superset of their due times (`aib schedule --within` filters those).
+fn triggers(
+    file: &ManifestFile,
+    now: DateTime<Utc>,
+) -> Result<(Vec<UtcTrigger>, Vec<String>), TriggerError> {
+    let mut all: Vec<UtcTrigger> = Vec::new();
+    let mut warnings = Vec::new();
+    for (name, s) in &file.schedules {
+        let tz = match &s.timezone {
+            None => Tz::UTC,
+            Some(tz) => tz.as_str().parse::<Tz>().map_err(|_| TriggerError {
+                name: name.as_str().to_string(),
+                cron: s.cron.as_str().to_string(),
+                why: format!("has an unknown time zone `{}`", tz.as_str()),
+            })?,
+        };
+        let lines = utc_triggers(name.as_str(), s.cron.as_str(), tz, now)?;
+        if lines.iter().any(|l| !l.exact) {
+            warnings.push(format!(
+                "schedule `{}` (`{}` in {tz}) is triggered by {} UTC cron line(s) that fire more often than it is due; `aib schedule --within` builds only at its real due times",
+                name.as_str(),
+                s.cron.as_str(),
+                lines.len()
+            ));
+        }
+        for line in lines {
+            if let Some(existing) = all.iter_mut().find(|t| t.cron == line.cron) {
+                existing.note.push_str("; ");
+                existing.note.push_str(&line.note);
+            } else {
+                all.push(line);
+            }
+        }
+    }
+    Ok((all, warnings))
+}
+
+/// Quotes a word for a POSIX shell when it needs it (`dev/ubuntu[release=2404]` has a glob).
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | '@' | '%' | '+' | ',')
+        });
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// State location of one environment shard: the shared location plus `/<env>`.
+fn shard_state(state_expr: &str, env: &str) -> String {
+    format!("{}/{env}", state_expr.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_leaves_plain_words_and_quotes_globs() {
+        assert_eq!(shell_quote("dev"), "dev");
+        assert_eq!(
+            shell_quote("dev/ubuntu[release=2404]"),
+            "'dev/ubuntu[release=2404]'"
+        );
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn shard_state_appends_the_environment() {
+        assert_eq!(shard_state("azblob://a/c/p/", "dev"), "azblob://a/c/p/dev");
+    }
+}

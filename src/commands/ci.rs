@@ -1,0 +1,98 @@
+//! `aib ci github|azure-pipelines`: write a CI workflow for the manifest's environments and
+//! schedules.
+
+use aib_planner::ci::{WorkflowOptions, azure_pipelines_workflow, github_workflow};
+
+use crate::cli::{CiCommand, GlobalArgs, SelectArgs};
+use crate::exit::Exit;
+
+pub fn run(global: &GlobalArgs, command: &CiCommand) -> Exit {
+    let (args, github) = match command {
+        CiCommand::Github(a) => (a, true),
+        CiCommand::AzurePipelines(a) => (a, false),
+    };
+    if let Err(why) = check_within(&args.within) {
+        eprintln!("error: --within {}: {why}", args.within);
+        return Exit::Invalid;
+    }
+    let state = match &global.state {
+        None => None,
+        Some(s) if s.starts_with("azblob://") => Some(s.clone()),
+        Some(s) => {
+            eprintln!(
+                "error: --state {s}: CI runners share no disk; give an azblob://ACCOUNT/CONTAINER[/PREFIX] location, or leave --state out and set the AIB_STATE variable in the CI system"
+            );
+            return Exit::Invalid;
+        }
+    };
+    let manifest = match super::validate::load(&args.manifest, global.quiet) {
+        Ok(m) => m,
+        Err(exit) => return exit,
+    };
+    let plan = match super::plan::make_plan(&manifest, &SelectArgs::default(), &[], global.quiet) {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    let opts = WorkflowOptions {
+        manifest_path: args.manifest.to_string_lossy().replace('\\', "/"),
+        state,
+        install: args.install.clone(),
+        within: args.within.clone(),
+        service_connection: args.service_connection.clone(),
+        branch: args.branch.clone(),
+        now: chrono::Utc::now(),
+    };
+    let generated = if github {
+        github_workflow(&manifest.file, &plan, &opts)
+    } else {
+        azure_pipelines_workflow(&manifest.file, &plan, &opts)
+    };
+    let workflow = match generated {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Invalid;
+        }
+    };
+    if !global.quiet {
+        for w in &workflow.warnings {
+            eprintln!("note: {w}");
+        }
+        if opts.state.is_none() {
+            eprintln!(
+                "note: no --state azblob://... given: the workflow reads the AIB_STATE variable, set it in the CI system"
+            );
+        }
+    }
+    match &args.out {
+        None => {
+            print!("{}", workflow.text);
+            Exit::Success
+        }
+        Some(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if let Err(e) = std::fs::create_dir_all(parent) {
+                    eprintln!("error: cannot create {}: {e}", parent.display());
+                    return Exit::Invalid;
+                }
+            }
+            match std::fs::write(path, &workflow.text) {
+                Ok(()) => {
+                    if !global.quiet {
+                        eprintln!("wrote {}", path.display());
+                    }
+                    Exit::Success
+                }
+                Err(e) => {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    Exit::Invalid
+                }
+            }
+        }
+    }
+}
+
+/// `--within` is written into the workflow and read by `aib schedule --within`: check it now.
+fn check_within(s: &str) -> Result<(), String> {
+    crate::duration::parse(s).map(|_| ())
+}
