@@ -187,9 +187,12 @@ pub enum RenderError {
         /// minijinja's debug info (the template source around the error, the variables).
         debug: String,
     },
-    /// A rendered or plain template is not JSON.
+    /// A rendered or plain template is not JSON. For `.json.j2`, `line` and `column` are those of
+    /// the rendered output (which keeps the template's line breaks); `excerpt` is that line.
     #[error(
-        "unit `{unit}`: template `{file}` does not give valid JSON (line {line}, column {column}): {message}"
+        "unit `{unit}`: template `{file}` {} valid JSON: {message} at line {line}, column {column}{}: `{excerpt}`",
+        if *.rendered { "does not render to" } else { "is not" },
+        if *.rendered { " of the rendered output" } else { "" }
     )]
     Json {
         unit: String,
@@ -197,6 +200,10 @@ pub enum RenderError {
         line: usize,
         column: usize,
         message: String,
+        /// Whether the text was rendered by minijinja (a `.json.j2`).
+        rendered: bool,
+        /// The offending line, trimmed and cut to 120 characters; secrets masked.
+        excerpt: String,
     },
     /// A file could not be read.
     #[error("unit `{unit}`: cannot read `{path}`: {message}")]
@@ -289,6 +296,8 @@ pub fn render_unit(
 pub struct Renderer {
     pipeline: String,
     templates_dir: PathBuf,
+    /// `templates_dir` as errors show it: relative to the manifest (`templates`).
+    templates_shown: String,
     env: minijinja::Environment<'static>,
     files: Mutex<HashMap<PathBuf, Result<Arc<str>, String>>>,
 }
@@ -304,7 +313,12 @@ impl fmt::Debug for Renderer {
 
 impl Renderer {
     pub fn new(manifest: &Manifest) -> Self {
-        Self::with_parts(manifest.pipeline(), &manifest.templates_dir())
+        let dir = manifest.templates_dir();
+        let mut r = Self::with_parts(manifest.pipeline(), &dir);
+        if let Ok(rel) = dir.strip_prefix(&manifest.dir) {
+            r.templates_shown = rel.to_string_lossy().replace('\\', "/");
+        }
+        r
     }
 
     /// A renderer for a pipeline name and a templates directory.
@@ -312,6 +326,7 @@ impl Renderer {
         Self {
             pipeline: pipeline.to_string(),
             templates_dir: templates_dir.to_path_buf(),
+            templates_shown: templates_dir.to_string_lossy().into_owned(),
             env: user::environment(templates_dir),
             files: Mutex::new(HashMap::new()),
         }
@@ -361,6 +376,16 @@ impl Renderer {
         match &unit.settings.template {
             TemplateRef::Builtin { .. } => Ok(built.into_deployment()),
             TemplateRef::File { file } => user::render_file(self, unit, inputs, &built, file),
+        }
+    }
+
+    /// A template file's name (relative to `templates_dir`) as errors show it: relative to the
+    /// manifest, e.g. `templates/app.json.j2`.
+    pub(crate) fn shown_template(&self, name: &str) -> String {
+        if self.templates_shown.is_empty() || self.templates_shown == "." {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.templates_shown.trim_end_matches('/'))
         }
     }
 

@@ -164,14 +164,13 @@ pub(crate) fn render_file(
     file: &LocalFile,
 ) -> Result<RenderedDeployment, RenderError> {
     let uid = unit.id.to_string();
-    let text: String = if file.path.ends_with(".j2") {
-        let tmpl = renderer
-            .env
-            .get_template(&file.path)
-            .map_err(|e| jinja_error(&uid, &file.path, &e))?;
+    let rendered = file.path.ends_with(".j2");
+    let shown = renderer.shown_template(&file.path);
+    let text: String = if rendered {
+        let fail = |e: minijinja::Error| jinja_error(renderer, &uid, &file.path, inputs, &e);
+        let tmpl = renderer.env.get_template(&file.path).map_err(fail)?;
         let ctx = to_j(&context(unit, inputs, built));
-        tmpl.render(ctx)
-            .map_err(|e| jinja_error(&uid, &file.path, &e))?
+        tmpl.render(ctx).map_err(fail)?
     } else {
         renderer
             .read_text(unit, &file.resolved, &file.path)?
@@ -179,26 +178,105 @@ pub(crate) fn render_file(
     };
     let doc: Value = serde_json::from_str(&text).map_err(|e| RenderError::Json {
         unit: uid.clone(),
-        file: file.path.clone(),
+        file: shown.clone(),
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        message: json_message(&e),
+        rendered,
+        excerpt: mask(&excerpt(&text, e.line()), inputs),
     })?;
-    finish(unit, inputs, built, doc, &file.path)
+    finish(unit, inputs, built, doc, &shown)
 }
 
-fn jinja_error(unit: &str, file: &str, e: &minijinja::Error) -> RenderError {
-    let mut message = e.kind().to_string();
-    if let Some(d) = e.detail() {
+/// serde_json's message without its ` at line L column C` suffix.
+fn json_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full,
+    }
+}
+
+/// Line `line` (1-based) of `text`, trimmed and cut to 120 characters.
+fn excerpt(text: &str, line: usize) -> String {
+    let l = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or("")
+        .trim();
+    let mut out: String = l.chars().take(120).collect();
+    if l.chars().count() > 120 {
+        out.push('…');
+    }
+    out
+}
+
+/// `text` with every secret value replaced by `***` (errors may quote rendered output or
+/// minijinja's view of the context, which hold secret values when rendering for Azure).
+fn mask(text: &str, inputs: &RenderInputs) -> String {
+    let mut out = text.to_string();
+    if let Some(values) = inputs.secrets {
+        for name in values.names() {
+            if let Some(v) = values.get(name).filter(|v| !v.is_empty()) {
+                out = out.replace(v, SECRET_MASK);
+            }
+        }
+    }
+    out
+}
+
+fn jinja_error(
+    renderer: &Renderer,
+    unit: &str,
+    file: &str,
+    inputs: &RenderInputs,
+    e: &minijinja::Error,
+) -> RenderError {
+    // An error inside an `{% include %}`d template comes wrapped: report where it happened.
+    let mut inner = e;
+    while let Some(next) =
+        std::error::Error::source(inner).and_then(|s| s.downcast_ref::<minijinja::Error>())
+    {
+        if next.name().is_none() && next.line().is_none() {
+            break;
+        }
+        inner = next;
+    }
+    let mut message = inner.kind().to_string();
+    if let Some(d) = inner.detail() {
         message.push_str(": ");
         message.push_str(d);
     }
+    let mut chain = Vec::new();
+    let mut outer = e;
+    while !std::ptr::eq(outer, inner) {
+        if let Some(name) = outer.name() {
+            let at = outer
+                .line()
+                .map(|l| format!(" line {l}"))
+                .unwrap_or_default();
+            chain.push(format!("`{}`{at}", renderer.shown_template(name)));
+        }
+        match std::error::Error::source(outer).and_then(|s| s.downcast_ref::<minijinja::Error>()) {
+            Some(next) => outer = next,
+            None => break,
+        }
+    }
+    if !chain.is_empty() {
+        message.push_str(" (included from ");
+        message.push_str(&chain.join(", included from "));
+        message.push(')');
+    }
+    let mut debug = inner.display_debug_info().to_string();
+    if debug.trim().is_empty() {
+        debug = e.display_debug_info().to_string();
+    }
     RenderError::Template {
         unit: unit.to_string(),
-        file: e.name().unwrap_or(file).to_string(),
-        line: e.line(),
-        message,
-        debug: e.display_debug_info().to_string(),
+        file: renderer.shown_template(inner.name().unwrap_or(file)),
+        line: inner.line(),
+        message: mask(&message, inputs),
+        debug: mask(&debug, inputs),
     }
 }
 

@@ -4,4 +4,6 @@ mod common;
 mod examples;
 mod import;
 mod lint;
+mod rendered;
 mod schema;
+mod template_errors;

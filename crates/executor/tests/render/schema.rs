@@ -131,7 +131,7 @@ pub fn image_template_validator() -> jsonschema::Validator {
     }
 }
 
-fn errors(v: &jsonschema::Validator, x: &Value) -> Vec<String> {
+pub fn errors(v: &jsonschema::Validator, x: &Value) -> Vec<String> {
     v.iter_errors(x)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect()
