@@ -4,6 +4,12 @@
 //! managed identity, Azure CLI, Azure Pipelines. The first credential that yields a token is
 //! remembered and used from then on. Tokens are cached per scope and refreshed
 //! `refresh_margin` (5 min) before they expire; one refresh runs at a time (single flight).
+//!
+//! A token endpoint that answers 408/429/5xx (or, for the credential in use, drops the
+//! connection) is retried with exponential backoff and jitter for up to `token_retry_budget`
+//! (60 s) on top of azure_core's own few quick retries; while probing the chain, only HTTP
+//! answers are retried and only within the probe timeout, so an absent IMDS stays cheap.
+//! Failing for good, the error says how many attempts were made over how long.
 
 use crate::cloud::Cloud;
 use crate::error::{Error, Result};
@@ -138,6 +144,7 @@ pub struct Credential {
     cloud: Cloud,
     refresh_margin: Duration,
     probe_timeout: Duration,
+    token_retry_budget: Duration,
     chosen: StdMutex<Option<Chosen>>,
     fixed: Option<BearerToken>,
     cache: Mutex<HashMap<String, BearerToken>>,
@@ -199,6 +206,7 @@ impl Credential {
             cloud,
             refresh_margin: Duration::from_secs(300),
             probe_timeout: Duration::from_secs(10),
+            token_retry_budget: Duration::from_secs(60),
             chosen: StdMutex::new(None),
             fixed: None,
             cache: Mutex::new(HashMap::new()),
@@ -208,6 +216,13 @@ impl Credential {
     /// Refresh tokens this long before they expire (default 5 minutes).
     pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
+        self
+    }
+
+    /// How long transient token endpoint failures (408/429/5xx, dropped connections) are
+    /// retried before the token request fails (default 60 s).
+    pub fn with_token_retry_budget(mut self, budget: Duration) -> Self {
+        self.token_retry_budget = budget;
         self
     }
 
@@ -245,7 +260,8 @@ impl Credential {
         }
         let chosen = self.chosen.lock().ok().and_then(|g| g.clone());
         if let Some((kind, cred)) = chosen {
-            return get(&*cred, scope, None)
+            return self
+                .get_retrying(kind, &*cred, scope, false)
                 .await
                 .map_err(|e| auth_error(format!("{kind}: {e}")));
         }
@@ -259,12 +275,7 @@ impl Credential {
                 }
             };
             // In the chain, do not let an unreachable IMDS or a hanging `az` stall us.
-            let timeout = if self.explicit {
-                None
-            } else {
-                Some(self.probe_timeout)
-            };
-            match get(&*cred, scope, timeout).await {
+            match self.get_retrying(kind, &*cred, scope, !self.explicit).await {
                 Ok(t) => {
                     tracing::info!(credential = %kind, "authenticated");
                     if let Ok(mut g) = self.chosen.lock() {
@@ -287,6 +298,88 @@ impl Credential {
     }
 }
 
+impl Credential {
+    /// `get` with retries of transient failures: within `probe_timeout` and for HTTP answers
+    /// only when `probing` the chain, within `token_retry_budget` otherwise. Broken
+    /// connections are retried for the HTTP-based credentials (not `az`, whose I/O errors
+    /// mean a missing program).
+    async fn get_retrying(
+        &self,
+        kind: CredentialKind,
+        cred: &dyn TokenCredential,
+        scope: &str,
+        probing: bool,
+    ) -> std::result::Result<BearerToken, String> {
+        let start = std::time::Instant::now();
+        let budget = if probing {
+            self.probe_timeout
+        } else {
+            self.token_retry_budget
+        };
+        let mut delay = Duration::from_millis(200);
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let timeout = probing.then(|| self.probe_timeout.saturating_sub(start.elapsed()));
+            let failure = match get(cred, scope, timeout).await {
+                Ok(t) => return Ok(t),
+                Err(f) => f,
+            };
+            let retry = failure.http_transient
+                || (!probing && failure.io && kind != CredentialKind::AzureCli);
+            // Full jitter between half and all of the current delay.
+            let wait = delay.mul_f64(0.5 + rand::random::<f64>() * 0.5);
+            if !retry {
+                return Err(failure.message);
+            }
+            if start.elapsed() + wait > budget {
+                return Err(format!(
+                    "{} (gave up after {attempts} attempt{} over {:.1} s)",
+                    failure.message,
+                    if attempts == 1 { "" } else { "s" },
+                    start.elapsed().as_secs_f64()
+                ));
+            }
+            tracing::debug!(
+                attempt = attempts,
+                wait_ms = wait.as_millis() as u64,
+                "token request failed transiently; retrying"
+            );
+            tokio::time::sleep(wait).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Why one token request failed.
+struct TokenFailure {
+    message: String,
+    /// The endpoint answered 408, 429 or 5xx.
+    http_transient: bool,
+    /// The connection failed or broke (no HTTP answer).
+    io: bool,
+}
+
+/// Classify an azure_core error by walking its sources (azure_identity wraps the HTTP error
+/// in a credential error).
+fn classify(e: &azure_core::Error) -> (bool, bool) {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let (mut http, mut io) = (false, false);
+    while let Some(err) = cur {
+        if let Some(ae) = err.downcast_ref::<azure_core::Error>() {
+            if let Some(status) = ae.http_status() {
+                http |= matches!(u16::from(status), 408 | 429 | 500 | 502 | 503 | 504);
+            }
+            io |= matches!(ae.kind(), azure_core::error::ErrorKind::Io);
+        }
+        if err.downcast_ref::<std::io::Error>().is_some() {
+            io = true;
+        }
+        cur = err.source();
+    }
+    (http, io)
+}
+
 fn auth_error(message: String) -> Error {
     Error::Auth {
         status: None,
@@ -300,13 +393,19 @@ async fn get(
     cred: &dyn TokenCredential,
     scope: &str,
     timeout: Option<Duration>,
-) -> std::result::Result<BearerToken, String> {
+) -> std::result::Result<BearerToken, TokenFailure> {
     let scopes = [scope];
     let fut = cred.get_token(&scopes, None);
     let res = match timeout {
         Some(t) => match tokio::time::timeout(t, fut).await {
             Ok(r) => r,
-            Err(_) => return Err(format!("no answer within {} s", t.as_secs())),
+            Err(_) => {
+                return Err(TokenFailure {
+                    message: format!("no answer within {} s", t.as_secs()),
+                    http_transient: false,
+                    io: false,
+                });
+            }
         },
         None => fut.await,
     };
@@ -316,7 +415,14 @@ async fn get(
             expires_at: at.expires_on.unix_timestamp(),
         }),
         // azure_core errors describe the failure without the secret.
-        Err(e) => Err(one_line(&e.to_string())),
+        Err(e) => {
+            let (http_transient, io) = classify(&e);
+            Err(TokenFailure {
+                message: one_line(&e.to_string()),
+                http_transient,
+                io,
+            })
+        }
     }
 }
 
@@ -371,9 +477,21 @@ fn build(
             Ok(WorkloadIdentityCredential::new(Some(opts)).map_err(err)?)
         }
         CredentialKind::ManagedIdentity => {
+            // azure_core alone would retry a failing token endpoint for up to 60 s per call;
+            // keep its retries to a few quick ones and let `get_retrying` own the budget.
+            let mut client_options = client_options(cloud);
+            client_options.retry = azure_core::http::RetryOptions::exponential(
+                azure_core::http::ExponentialRetryOptions {
+                    initial_delay: azure_core::time::Duration::milliseconds(100),
+                    max_retries: 3,
+                    max_total_elapsed: azure_core::time::Duration::seconds(5),
+                    max_delay: azure_core::time::Duration::seconds(2),
+                },
+            );
             let opts = azure_identity::ManagedIdentityCredentialOptions {
                 user_assigned_id: var("AZURE_CLIENT_ID")
                     .map(azure_identity::UserAssignedId::ClientId),
+                client_options,
                 ..Default::default()
             };
             Ok(ManagedIdentityCredential::new(Some(opts)).map_err(err)?)
@@ -403,6 +521,40 @@ fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transient_token_failures_are_recognised_through_the_credential_wrapper() {
+        use azure_core::error::ErrorKind;
+        use azure_core::http::StatusCode;
+        let wrap = |inner: azure_core::Error| {
+            azure_core::Error::with_error(
+                ErrorKind::Credential,
+                inner,
+                "ManagedIdentityCredential authentication failed.",
+            )
+        };
+        let http = |status: StatusCode| {
+            wrap(azure_core::Error::with_message(
+                ErrorKind::HttpResponse {
+                    status,
+                    error_code: None,
+                    raw_response: None,
+                },
+                "The request failed",
+            ))
+        };
+        assert_eq!(
+            classify(&http(StatusCode::ServiceUnavailable)),
+            (true, false)
+        );
+        assert_eq!(classify(&http(StatusCode::TooManyRequests)), (true, false));
+        assert_eq!(classify(&http(StatusCode::BadRequest)), (false, false));
+        let io = wrap(azure_core::Error::new(
+            ErrorKind::Io,
+            std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"),
+        ));
+        assert_eq!(classify(&io), (false, true));
+    }
 
     #[test]
     fn names() -> Result<()> {

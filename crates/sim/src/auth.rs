@@ -29,13 +29,14 @@ pub fn imds_token(sim: &Sim, headers: &HeaderMap, query: &HashMap<String, String
     token_for(sim, headers, query, true)
 }
 
-/// Remember a new random token; returns it with its expiry in unix seconds.
-fn issue(sim: &Sim) -> (String, u64) {
+/// Remember a new random token issued to `principal`; returns it with its expiry in unix
+/// seconds.
+fn issue(sim: &Sim, principal: &str) -> (String, u64) {
     let mut bytes = [0u8; 24];
     rand::rng().fill(&mut bytes);
     let token = format!("sim.{}", hex::encode(bytes));
     let expiry = SystemTime::now() + Duration::from_secs(sim.ctx.scenario.token_lifetime_seconds);
-    lock(&sim.tokens).insert(token.clone(), expiry);
+    lock(&sim.tokens).insert(token.clone(), (expiry, principal.to_string()));
     (
         token,
         expiry
@@ -56,7 +57,7 @@ pub fn aad_token(sim: &Sim, body: &[u8]) -> Response {
             &json!({"error": "invalid_request", "error_description": "AADSTS900144: The request body must contain client_id, scope and client_secret or client_assertion.", "error_codes": [900144]}),
         );
     }
-    let (token, _) = issue(sim);
+    let (token, _) = issue(sim, form.get("client_id").map_or("", String::as_str));
     let life = sim.ctx.scenario.token_lifetime_seconds;
     json(
         StatusCode::OK,
@@ -109,7 +110,7 @@ fn token_for(
         .get("client_id")
         .cloned()
         .unwrap_or_else(|| CLIENT_ID.to_string());
-    let (token, expires_on) = issue(sim);
+    let (token, expires_on) = issue(sim, &client_id);
     json(
         StatusCode::OK,
         &json!({
@@ -122,8 +123,9 @@ fn token_for(
     )
 }
 
-/// Check `Authorization: Bearer <token>`; `Err` is the 401 to send.
-pub fn check_bearer(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
+/// Check `Authorization: Bearer <token>`; `Ok` is the principal (client id) the token was
+/// issued to, `Err` the 401 to send.
+pub fn check_bearer(sim: &Sim, headers: &HeaderMap) -> Result<String, Response> {
     let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return Err(unauthorized(
             "AuthenticationFailed",
@@ -139,13 +141,13 @@ pub fn check_bearer(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
             "Authentication failed. The 'Authorization' header is provided in an invalid format.",
         ));
     };
-    let expiry = lock(&sim.tokens).get(token.trim()).copied();
-    match expiry {
+    let entry = lock(&sim.tokens).get(token.trim()).cloned();
+    match entry {
         None => Err(unauthorized(
             "InvalidAuthenticationToken",
             "The access token is invalid.",
         )),
-        Some(exp) if exp <= SystemTime::now() => {
+        Some((exp, _)) if exp <= SystemTime::now() => {
             let fmt = |t: SystemTime| {
                 chrono::DateTime::<chrono::Utc>::from(t)
                     .format("%m/%d/%Y %H:%M:%S")
@@ -160,7 +162,7 @@ pub fn check_bearer(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
                 ),
             ))
         }
-        Some(_) => Ok(()),
+        Some((_, principal)) => Ok(principal),
     }
 }
 

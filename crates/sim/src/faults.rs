@@ -1,5 +1,6 @@
 //! Fault injection: seeded random 429 / 500 / 503 / connection resets / latency, throttle
-//! storms and scripted operation-status errors. `/_sim/*` and `/msi/token` are never faulted.
+//! storms, outages and scripted operation-status errors. `/_sim/*` is never faulted; the token
+//! endpoints only with `[faults] token = true`.
 //! Faults are decided before the request is handled; 429 and 500/503 answers mean the request
 //! had no effect. Half of the plain resets happen *after* the request took effect (the answer is
 //! lost), so clients meet the ambiguous case; mid-body resets also happen after handling.
@@ -44,6 +45,12 @@ impl FaultRng {
             .any(|s| real_ms >= s.start_ms && real_ms < s.start_ms.saturating_add(s.duration_ms))
         {
             return Fault::Throttle;
+        }
+        if f.outage
+            .iter()
+            .any(|s| real_ms >= s.start_ms && real_ms < s.start_ms.saturating_add(s.duration_ms))
+        {
+            return Fault::ServerError(503);
         }
         if f.throttle + f.server_error + f.reset <= 0.0 {
             return Fault::None;

@@ -35,7 +35,21 @@
 //! | `platform_image_version` | `1.0.0` | version every platform image has |
 //! | `missing` | `[]` | resource id globs (case-insensitive) that do not exist |
 //! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling, `failed_customizer`, `build_minutes` |
-//! | `[faults]` | none | `throttle`, `server_error`, `reset`, `reset_mid_body` (fraction of resets), `latency_ms`, `seed` (1), `throttle_storm = [{start_ms, duration_ms}]`, `operation_status_errors` (first N polls of each AIB operation answer 500) |
+//! | `page_size` | 50 | items per page of ARM lists (imageTemplates by RG and subscription, deployments, deployment operations, gallery image versions, storage accounts, runOutputs); longer lists carry an absolute `nextLink` with `$skiptoken` and the request's api-version |
+//! | `[faults]` | none | `throttle`, `server_error`, `reset`, `reset_mid_body` (fraction of resets), `latency_ms`, `seed` (1), `throttle_storm = [{start_ms, duration_ms}]` (429 windows), `outage = [{start_ms, duration_ms}]` (503 windows), `operation_status_errors` (first N polls of each AIB operation answer 500), `token` (false: also fault the token endpoints) |
+//! | `[limits]` | reported, not enforced | ARM's token buckets per subscription and principal: `read_burst` 250 / `read_per_sec` 25, `write_burst` 200 / `write_per_sec` 10, `delete_burst` 200 / `delete_per_sec` 10, `global_factor` 15 (the subscription-wide bucket of all principals), `enforce` (false) |
+//!
+//! Rate limits: every ARM answer carries `x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}`
+//! from the buckets of the token's principal (the managed identity's client id). With
+//! `[limits] enforce = true` an empty bucket answers 429 `SubscriptionRequestsThrottled` with
+//! `Retry-After` / `retry-after-ms` (counted as `ratelimited` in `/_sim/stats`, not as a fault).
+//! The buckets refill in real time while builds run on simulated time (`minute_ms`), so an
+//! hour of polling happens in seconds; enforcing ARM's numbers there would throttle what Azure
+//! never would, and the batch benchmarks would measure the sim's throttling instead of aib. So
+//! enforcement is off by default and meant for tests of the client's limiter and its recovery.
+//!
+//! Paging: the default `page_size` of 50 is small enough that fleets of more than 50 templates
+//! in one resource group (the batch benchmarks, load tests) exercise `nextLink` following.
 
 #![allow(clippy::result_large_err, clippy::too_many_arguments)]
 
@@ -45,6 +59,7 @@ pub mod blob;
 pub mod clock;
 pub mod customization_log;
 pub mod faults;
+pub mod ratelimit;
 pub mod response;
 pub mod router;
 pub mod scenario;

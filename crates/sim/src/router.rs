@@ -18,6 +18,7 @@ use crate::arm::{
 };
 use crate::blob::{self, Access, BlobReq};
 use crate::faults::{self, Fault};
+use crate::ratelimit::{Kind, Verdict};
 use crate::response::{arm_error, json, set_header};
 use crate::server::{Sim, lock};
 use axum::body::Body;
@@ -505,13 +506,11 @@ async fn route(
         Route::Unknown => ("unknown", method != Method::GET),
     };
     lock(&sim.stats).count_request(op);
-    match route {
-        Route::Token => return crate::auth::token(sim, headers, &query),
-        Route::ImdsToken => return crate::auth::imds_token(sim, headers, &query),
-        Route::AadToken => return crate::auth::aad_token(sim, body),
-        _ => {}
-    }
     let f = &ctx.scenario.faults;
+    let is_token = matches!(route, Route::Token | Route::ImdsToken | Route::AadToken);
+    if is_token && !f.token {
+        return token_answer(sim, &route, headers, &query, body);
+    }
     if f.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
     }
@@ -558,7 +557,11 @@ async fn route(
         }
         Fault::Reset(true) => {}
     }
-    let resp = dispatch(sim, route, method, raw_path, headers, &query, &pairs, body);
+    let resp = if is_token {
+        token_answer(sim, &route, headers, &query, body)
+    } else {
+        dispatch(sim, route, method, raw_path, headers, &query, &pairs, body)
+    };
     if fault == Fault::Reset(true) {
         // The request took effect; the answer is lost (the ambiguous case clients must handle).
         lock(&sim.stats).reset += 1;
@@ -569,6 +572,20 @@ async fn route(
         return faults::break_mid_body(resp).await;
     }
     resp
+}
+
+fn token_answer(
+    sim: &Arc<Sim>,
+    route: &Route,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    body: &[u8],
+) -> Response {
+    match route {
+        Route::ImdsToken => crate::auth::imds_token(sim, headers, query),
+        Route::AadToken => crate::auth::aad_token(sim, body),
+        _ => crate::auth::token(sim, headers, query),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -627,9 +644,10 @@ fn dispatch(
             }
         }
         Route::Arm { sub, arm, op } => {
-            if let Err(r) = crate::auth::check_bearer(sim, headers) {
-                return r;
-            }
+            let principal = match crate::auth::check_bearer(sim, headers) {
+                Ok(p) => p,
+                Err(r) => return r,
+            };
             let api = match check_api_version(query) {
                 Ok(v) => v,
                 Err(r) => return r,
@@ -643,19 +661,44 @@ fn dispatch(
                     ),
                 );
             }
+            let kind = match *method {
+                Method::GET | Method::HEAD => Kind::Read,
+                Method::DELETE => Kind::Delete,
+                _ => Kind::Write,
+            };
+            let verdict = lock(&sim.limits).take(&ctx.scenario.limits, &sub, &principal, kind);
+            let remaining = match verdict {
+                Verdict::Pass { remaining } => remaining,
+                Verdict::Throttled { retry_after_ms } => {
+                    lock(&sim.stats).ratelimited += 1;
+                    let mut r = arm_error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "SubscriptionRequestsThrottled",
+                        format!(
+                            "Number of '{}' requests for subscription '{sub}' actor '{principal}' exceeded. Please try again after '{}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling",
+                            kind.word(),
+                            retry_after_ms.div_ceil(1000).max(1)
+                        ),
+                    );
+                    crate::response::set_retry_after(&mut r, retry_after_ms);
+                    set_header(&mut r, kind.header(), "0");
+                    return r;
+                }
+            };
             let now = ctx.clock.now();
             let mut st = lock(&sim.state);
             st.tick(ctx, now);
-            let write = method != Method::GET;
-            let remaining = st.take_ratelimit(&sub, write);
-            let mut r = arm_call(sim, &mut st, op, &sub, arm, method, query, body, &api);
-            drop(st);
-            let name = if write {
-                "x-ms-ratelimit-remaining-subscription-writes"
-            } else {
-                "x-ms-ratelimit-remaining-subscription-reads"
+            let list = ListReq {
+                base_url: &ctx.base_url,
+                raw_path,
+                pairs,
+                page_size: ctx.scenario.page_size,
             };
-            set_header(&mut r, name, &remaining.to_string());
+            let mut r = arm_call(
+                sim, &mut st, op, &sub, arm, method, query, body, &api, &list,
+            );
+            drop(st);
+            set_header(&mut r, kind.header(), &remaining.to_string());
             r
         }
         _ => arm_error(
@@ -677,21 +720,22 @@ fn arm_call(
     query: &HashMap<String, String>,
     body: &[u8],
     api: &str,
+    list: &ListReq<'_>,
 ) -> Response {
     let ctx = &sim.ctx;
     match arm {
         Arm::RgGet(rg) => resources::get_rg(ctx, st, sub, &rg),
-        Arm::DeplList(rg) => deployments::list(ctx, st, sub, &rg),
+        Arm::DeplList(rg) => list.page(deployments::list(ctx, st, sub, &rg)),
         Arm::Depl(rg, name) => match *method {
             Method::PUT => deployments::put(ctx, st, sub, &rg, &name, body, api),
             Method::DELETE => deployments::delete(st, sub, &rg, &name),
             _ => deployments::get(ctx, st, sub, &rg, &name),
         },
-        Arm::DeplOps(rg, name) => deployments::operations(ctx, st, sub, &rg, &name),
+        Arm::DeplOps(rg, name) => list.page(deployments::operations(ctx, st, sub, &rg, &name)),
         Arm::DeplOpStatus(rg, name, id) => {
             deployments::operation_status(ctx, st, sub, &rg, &name, &id)
         }
-        Arm::ItList(rg) => image_templates::list(ctx, st, sub, rg.as_deref()),
+        Arm::ItList(rg) => list.page(image_templates::list(ctx, st, sub, rg.as_deref())),
         Arm::It(rg, name) => match *method {
             Method::PUT => match serde_json::from_slice(body) {
                 Ok(v) => image_templates::put(ctx, st, sub, &rg, &name, &v, api),
@@ -724,8 +768,11 @@ fn arm_call(
             Err(e) => e.into_response(),
         },
         Arm::ItCancel(rg, name) => image_templates::cancel(ctx, st, sub, &rg, &name, api),
-        Arm::ItOutputs(rg, name, out) => {
-            image_templates::run_outputs(st, sub, &rg, &name, out.as_deref())
+        Arm::ItOutputs(rg, name, None) => {
+            list.page(image_templates::run_outputs(st, sub, &rg, &name))
+        }
+        Arm::ItOutputs(rg, name, Some(out)) => {
+            image_templates::run_output(st, sub, &rg, &name, &out)
         }
         Arm::OpGet(id) => {
             let location_poll = query.get("poll").is_some_and(|p| p == "location");
@@ -734,7 +781,7 @@ fn arm_call(
         Arm::Platform(loc, p, o, s) => platform_images::list(ctx, st, sub, &loc, &p, &o, &s),
         Arm::Gallery(rg, g) => gallery::get_gallery(ctx, sub, &rg, &g),
         Arm::GalleryImage(rg, g, i) => gallery::get_image(ctx, sub, &rg, &g, &i),
-        Arm::Versions(rg, g, i) => gallery::list_versions(ctx, st, sub, &rg, &g, &i),
+        Arm::Versions(rg, g, i) => list.page(gallery::list_versions(ctx, st, sub, &rg, &g, &i)),
         Arm::Version(rg, g, i, v) => {
             let expand = query
                 .get("$expand")
@@ -742,11 +789,93 @@ fn arm_call(
             gallery::get_version(ctx, st, sub, &rg, &g, &i, &v, expand)
         }
         Arm::Identity(rg, n) => resources::get_identity(ctx, st, sub, &rg, &n),
-        Arm::SaList(rg) => storage::list(ctx, st, sub, &rg),
+        Arm::SaList(rg) => list.page(storage::list(ctx, st, sub, &rg)),
         Arm::SaGet(rg, n) => storage::get(ctx, st, sub, &rg, &n),
         Arm::SaKeys(rg, n) => storage::list_keys(ctx, st, sub, &rg, &n),
         Arm::Generic(rg, id, name, rtype) => {
             resources::get_generic(ctx, st, sub, &rg, &id, &name, &rtype)
         }
     }
+}
+
+/// The request a list answer is paged for.
+#[derive(Debug)]
+pub struct ListReq<'a> {
+    pub base_url: &'a str,
+    /// The request path as received (still percent-encoded).
+    pub raw_path: &'a str,
+    pub pairs: &'a [(String, String)],
+    pub page_size: usize,
+}
+
+/// The query keys a skip token may come in (`$skiptoken` as ARM and Compute send it,
+/// `skip-token` as in the AIB examples).
+const SKIP_KEYS: [&str; 3] = ["$skiptoken", "$skipToken", "skip-token"];
+
+impl ListReq<'_> {
+    /// One page of `items` as `{value, nextLink}`: `nextLink` is the absolute URL of the next
+    /// page (same path, same query including `api-version`, plus `$skiptoken`), absent on the
+    /// last page, as ARM pages lists.
+    pub fn page(&self, items: Result<Vec<serde_json::Value>, Response>) -> Response {
+        let items = match items {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let skip = match self
+            .pairs
+            .iter()
+            .find(|(k, _)| SKIP_KEYS.contains(&k.as_str()))
+        {
+            None => 0,
+            Some((_, v)) => match decode_skip(v) {
+                Some(n) => n,
+                None => {
+                    return arm_error(
+                        StatusCode::BAD_REQUEST,
+                        "InvalidSkipToken",
+                        format!("The skip token '{v}' is invalid."),
+                    );
+                }
+            },
+        };
+        let total = items.len();
+        let end = skip.saturating_add(self.page_size).min(total);
+        let value: Vec<serde_json::Value> = items
+            .into_iter()
+            .skip(skip)
+            .take(end.saturating_sub(skip))
+            .collect();
+        let mut body = serde_json::json!({ "value": value });
+        if end < total {
+            body["nextLink"] = serde_json::Value::String(self.next_link(end));
+        }
+        json(StatusCode::OK, &body)
+    }
+
+    fn next_link(&self, skip: usize) -> String {
+        let mut link = format!("{}{}?", self.base_url, self.raw_path);
+        for (k, v) in self.pairs {
+            if SKIP_KEYS.contains(&k.as_str()) {
+                continue;
+            }
+            link.extend(url::form_urlencoded::byte_serialize(k.as_bytes()));
+            link.push('=');
+            link.extend(url::form_urlencoded::byte_serialize(v.as_bytes()));
+            link.push('&');
+        }
+        link.push_str("$skiptoken=");
+        link.push_str(&encode_skip(skip));
+        link
+    }
+}
+
+/// Skip tokens are `offset-<n>`; a bare number (the AIB examples' `skip-token=2`) is accepted.
+fn encode_skip(n: usize) -> String {
+    format!("offset-{n}")
+}
+
+fn decode_skip(s: &str) -> Option<usize> {
+    s.strip_prefix("offset-")
+        .or(Some(s))
+        .and_then(|n| n.parse().ok())
 }

@@ -50,6 +50,53 @@ pub struct Scenario {
     pub missing: Vec<String>,
     /// Random and scripted faults.
     pub faults: Faults,
+    /// Items per page of ARM list answers; longer lists carry a `nextLink`.
+    pub page_size: usize,
+    /// ARM's subscription token buckets (`[limits]`).
+    pub limits: Limits,
+}
+
+/// `[limits]`: ARM's per-subscription, per-principal token buckets. The remaining counts are
+/// always reported in `x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}`; with
+/// `enforce = true` an empty bucket answers 429 `SubscriptionRequestsThrottled` with
+/// `Retry-After` until a token refills. Buckets refill in real time (not scaled by
+/// `minute_ms`), which is why enforcement is off by default: scaled builds and benchmarks
+/// compress an hour of polling into seconds and would be throttled where Azure would not.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Answer 429 when a bucket is empty.
+    pub enforce: bool,
+    /// Read bucket size (ARM: 250).
+    pub read_burst: f64,
+    /// Read tokens per real second (ARM: 25).
+    pub read_per_sec: f64,
+    /// Write bucket size (ARM: 200).
+    pub write_burst: f64,
+    /// Write tokens per real second (ARM: 10).
+    pub write_per_sec: f64,
+    /// Delete bucket size (ARM: 200).
+    pub delete_burst: f64,
+    /// Delete tokens per real second (ARM: 10).
+    pub delete_per_sec: f64,
+    /// The subscription-wide bucket (all principals together) is this many times a
+    /// principal's (ARM: 15).
+    pub global_factor: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            enforce: false,
+            read_burst: 250.0,
+            read_per_sec: 25.0,
+            write_burst: 200.0,
+            write_per_sec: 10.0,
+            delete_burst: 200.0,
+            delete_per_sec: 10.0,
+            global_factor: 15.0,
+        }
+    }
 }
 
 /// One `[[outcome]]` rule.
@@ -101,6 +148,11 @@ pub struct Faults {
     pub throttle_storm: Vec<Storm>,
     /// The first N GETs of each operation-status URL answer 500.
     pub operation_status_errors: u32,
+    /// Windows during which every faultable request gets 503 ServiceUnavailable.
+    pub outage: Vec<Storm>,
+    /// Apply these faults to the token endpoints too (`/msi/token`, IMDS, `oauth2/v2.0/token`);
+    /// off by default, so only ARM and Blob calls are faulted.
+    pub token: bool,
 }
 
 /// A throttle storm window, in real milliseconds since the simulator started.
@@ -122,6 +174,8 @@ impl Default for Faults {
             seed: 1,
             throttle_storm: Vec::new(),
             operation_status_errors: 0,
+            outage: Vec::new(),
+            token: false,
         }
     }
 }
@@ -142,6 +196,8 @@ impl Default for Scenario {
             outcome: Vec::new(),
             missing: Vec::new(),
             faults: Faults::default(),
+            page_size: 50,
+            limits: Limits::default(),
         }
     }
 }
@@ -181,6 +237,29 @@ impl Scenario {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(ScenarioError::Invalid(format!("{k} must be >= 0")));
             }
+        }
+        if self.page_size == 0 {
+            return Err(ScenarioError::Invalid(
+                "page_size must be at least 1".into(),
+            ));
+        }
+        let l = &self.limits;
+        for (k, v) in [
+            ("limits.read_burst", l.read_burst),
+            ("limits.read_per_sec", l.read_per_sec),
+            ("limits.write_burst", l.write_burst),
+            ("limits.write_per_sec", l.write_per_sec),
+            ("limits.delete_burst", l.delete_burst),
+            ("limits.delete_per_sec", l.delete_per_sec),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(ScenarioError::Invalid(format!("{k} must be > 0")));
+            }
+        }
+        if !(l.global_factor.is_finite() && l.global_factor >= 1.0) {
+            return Err(ScenarioError::Invalid(
+                "limits.global_factor must be >= 1".into(),
+            ));
         }
         let f = &self.faults;
         for (k, v) in [

@@ -77,7 +77,9 @@ pub struct Sim {
     pub state: Mutex<SimState>,
     pub stats: Mutex<Stats>,
     pub faults: Mutex<FaultRng>,
-    pub tokens: Mutex<HashMap<String, SystemTime>>,
+    /// Issued tokens: token -> (expiry, principal).
+    pub tokens: Mutex<HashMap<String, (SystemTime, String)>>,
+    pub limits: Mutex<crate::ratelimit::RateLimits>,
 }
 
 /// Lock a mutex, recovering from poisoning (a panicked request must not stop the sim).
@@ -173,6 +175,7 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
         stats: Mutex::new(Stats::default()),
         faults: Mutex::new(FaultRng::new(scenario.faults.seed)),
         tokens: Mutex::new(HashMap::new()),
+        limits: Mutex::new(crate::ratelimit::RateLimits::default()),
     });
     let sim_base = sim.ctx.base_url.clone();
     let app = Router::new().fallback(handle).with_state(sim);

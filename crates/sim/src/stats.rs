@@ -25,7 +25,8 @@
 //! | `unknown` | anything not served (404) |
 //!
 //! Every request received is counted under its operation, including ones answered with a fault
-//! or an auth/api-version error. `/_sim/*` requests are not counted.
+//! or an auth/api-version error. `/_sim/*` requests are not counted. `ratelimited` counts the
+//! 429s of the enforced subscription token buckets (`[limits] enforce = true`).
 
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -37,6 +38,8 @@ pub struct Stats {
     pub throttle: u64,
     pub server_error: u64,
     pub reset: u64,
+    /// 429s from the enforced subscription buckets (`[limits] enforce`), not faults.
+    pub ratelimited: u64,
     pub runs: BTreeMap<String, u64>,
 }
 
@@ -64,6 +67,7 @@ impl Stats {
             "requests": requests,
             "faults": {"throttle": self.throttle, "server_error": self.server_error, "reset": self.reset},
             "runs": runs,
+            "ratelimited": self.ratelimited,
         })
     }
 }

@@ -42,6 +42,9 @@ pub mod api {
     pub const STORAGE: &str = "2023-05-01";
 }
 
+/// The most pages [`ArmClient::list_all`] follows for one listing.
+pub const MAX_PAGES: usize = 1000;
+
 /// Tunables of an [`ArmClient`].
 #[derive(Debug, Clone)]
 pub struct ArmConfig {
@@ -335,31 +338,49 @@ impl ArmClient {
         }
     }
 
-    /// Every item of a pageable list, following `nextLink`.
+    /// Every item of a pageable list, following `nextLink` to the last page (at most
+    /// [`MAX_PAGES`] pages; a `nextLink` that repeats an earlier page is an error, not a loop).
+    /// A `nextLink` without `api-version` gets the one of the first request.
     pub async fn list_all<T: DeserializeOwned>(
         &self,
         path: &str,
         api_version: &str,
     ) -> Result<Vec<T>> {
         let mut url = self.url(path, api_version)?;
+        let mut seen = std::collections::HashSet::new();
+        seen.insert(url.to_string());
         let mut out = Vec::new();
-        for _ in 0..10_000 {
+        for _ in 0..MAX_PAGES {
             let page: Page<T> = self.send(Method::GET, url, None).await?.json()?;
             out.extend(page.value);
-            match page.next_link.filter(|l| !l.is_empty()) {
-                Some(next) => url = self.server_url(&next)?,
-                None => return Ok(out),
+            let Some(next) = page.next_link.filter(|l| !l.trim().is_empty()) else {
+                return Ok(out);
+            };
+            url = self.server_url(&next)?;
+            if !url.query_pairs().any(|(k, _)| k == "api-version") {
+                url.query_pairs_mut()
+                    .append_pair("api-version", api_version);
+            }
+            if !seen.insert(url.to_string()) {
+                return Err(Error::Decode {
+                    url: redact_url(url.as_str()),
+                    message: format!(
+                        "nextLink repeats an earlier page of {} after {} pages; the listing would never end",
+                        redact_url(path),
+                        seen.len()
+                    ),
+                });
             }
         }
         Err(Error::Decode {
             url: redact_url(path),
-            message: "more than 10000 pages; nextLink loop?".into(),
+            message: format!("more than {MAX_PAGES} pages; giving up on the listing"),
         })
     }
 }
 
 /// Turn a non-2xx response into an [`Error`] (401/403 → [`Error::Auth`]).
-pub(crate) fn api_error(method: &Method, resp: &Response, client_request_id: &str) -> Error {
+pub fn api_error(method: &Method, resp: &Response, client_request_id: &str) -> Error {
     let ids = Box::new(RequestIds::from_headers(
         &resp.headers,
         Some(client_request_id),

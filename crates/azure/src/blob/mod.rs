@@ -320,7 +320,9 @@ impl BlobClient {
         self.list_blobs_paged(container, prefix, None).await
     }
 
-    /// Like [`BlobClient::list_blobs`] with a page size.
+    /// Like [`BlobClient::list_blobs`] with a page size. Follows `NextMarker` for at most
+    /// [`MAX_LIST_PAGES`] pages; a marker that repeats an earlier one is an error (the listing
+    /// would never end).
     pub async fn list_blobs_paged(
         &self,
         container: &str,
@@ -329,18 +331,35 @@ impl BlobClient {
     ) -> Result<Vec<BlobItem>> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
-        loop {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..MAX_LIST_PAGES {
             let page = self
                 .list_blobs_page(container, prefix, marker.as_deref(), page_size)
                 .await?;
             out.extend(page.blobs);
             match page.next_marker {
-                Some(m) if Some(&m) != marker.as_ref() => marker = Some(m),
-                _ => return Ok(out),
+                None => return Ok(out),
+                Some(m) if !seen.insert(m.clone()) => {
+                    return Err(Error::Decode {
+                        url: redact_url(self.url(container, None)?.as_str()),
+                        message: format!(
+                            "NextMarker repeats an earlier page after {} pages; the listing would never end",
+                            seen.len()
+                        ),
+                    });
+                }
+                Some(m) => marker = Some(m),
             }
         }
+        Err(Error::Decode {
+            url: redact_url(self.url(container, None)?.as_str()),
+            message: format!("more than {MAX_LIST_PAGES} pages of blobs; giving up on the listing"),
+        })
     }
 }
+
+/// The most pages [`BlobClient::list_blobs_paged`] follows for one listing.
+pub const MAX_LIST_PAGES: usize = 10_000;
 
 /// Storage error: `<Error><Code>..</Code><Message>..</Message></Error>` or `x-ms-error-code`.
 fn blob_error(method: &Method, resp: &Response, crid: &str) -> Error {

@@ -8,3 +8,5 @@ mod common;
 mod reference;
 mod sim_arm;
 mod sim_faults;
+mod sim_limits;
+mod sim_paging;

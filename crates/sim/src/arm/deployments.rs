@@ -345,9 +345,9 @@ pub fn get(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> Response {
 }
 
 /// List in a resource group.
-pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Response {
+pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Result<Vec<Value>, Response> {
     if !rg_exists(ctx, st, sub, rg) {
-        return rg_not_found(rg);
+        return Err(rg_not_found(rg));
     }
     let now = ctx.clock.now();
     let value: Vec<Value> = st
@@ -356,17 +356,23 @@ pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Response {
         .filter(|d| d.sub.eq_ignore_ascii_case(sub) && d.rg.eq_ignore_ascii_case(rg))
         .map(|d| d.to_json(ctx, now))
         .collect();
-    json(StatusCode::OK, &json!({ "value": value }))
+    Ok(value)
 }
 
 /// `.../deployments/{name}/operations`
-pub fn operations(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> Response {
+pub fn operations(
+    ctx: &Ctx,
+    st: &State,
+    sub: &str,
+    rg: &str,
+    name: &str,
+) -> Result<Vec<Value>, Response> {
     let Some(d) = st.deployments.get(&key(sub, rg, name)) else {
-        return arm_error(
+        return Err(arm_error(
             StatusCode::NOT_FOUND,
             "DeploymentNotFound",
             format!("Deployment '{name}' could not be found."),
-        );
+        ));
     };
     let now = ctx.clock.now();
     let done = now >= d.start + ctx.scenario.deploy_minutes;
@@ -400,7 +406,7 @@ pub fn operations(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> Res
             json!({"id": format!("{}/operations/{}", d.id(), r.op_id), "operationId": r.op_id, "properties": p})
         })
         .collect();
-    json(StatusCode::OK, &json!({ "value": value }))
+    Ok(value)
 }
 
 /// `.../deployments/{name}/operationStatuses/{id}`

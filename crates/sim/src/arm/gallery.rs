@@ -359,7 +359,7 @@ pub fn list_versions(
     rg: &str,
     gallery: &str,
     image: &str,
-) -> Response {
+) -> Result<Vec<Value>, Response> {
     let r = GalleryImageRef {
         sub: sub.into(),
         rg: rg.into(),
@@ -368,7 +368,7 @@ pub fn list_versions(
         version: None,
     };
     if let Some(e) = missing_error(ctx, &r) {
-        return e.into_response();
+        return Err(e.into_response());
     }
     let now = ctx.clock.now();
     let key = image_def_id(sub, rg, gallery, image).to_ascii_lowercase();
@@ -377,7 +377,7 @@ pub fn list_versions(
         .get(&key)
         .map(|l| l.iter().map(|v| v.to_json(ctx, now, false)).collect())
         .unwrap_or_default();
-    json(StatusCode::OK, &json!({ "value": value }))
+    Ok(value)
 }
 
 /// `GET .../images/{i}/versions/{v}[?$expand=ReplicationStatus]`

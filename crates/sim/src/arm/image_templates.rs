@@ -801,12 +801,12 @@ pub fn get(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> Response {
     }
 }
 
-/// List by RG (`rg = Some`) or subscription.
-pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: Option<&str>) -> Response {
+/// List by RG (`rg = Some`) or subscription: every item, paged by the router.
+pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: Option<&str>) -> Result<Vec<Value>, Response> {
     if let Some(rg) = rg
         && ctx.is_missing(&format!("/subscriptions/{sub}/resourceGroups/{rg}"))
     {
-        return crate::response::rg_not_found(rg);
+        return Err(crate::response::rg_not_found(rg));
     }
     let now = ctx.clock.now();
     let value: Vec<Value> = st
@@ -817,7 +817,7 @@ pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: Option<&str>) -> Response {
         })
         .map(|t| to_json(ctx, t, now))
         .collect();
-    json(StatusCode::OK, &json!({ "value": value }))
+    Ok(value)
 }
 
 /// DELETE
@@ -1016,20 +1016,29 @@ pub fn cancel(
 }
 
 /// GET /runOutputs and /runOutputs/{name}
-pub fn run_outputs(st: &State, sub: &str, rg: &str, name: &str, output: Option<&str>) -> Response {
+pub fn run_outputs(st: &State, sub: &str, rg: &str, name: &str) -> Result<Vec<Value>, Response> {
+    match lookup(st, sub, rg, name) {
+        Some(t) => Ok(t.run_outputs.clone()),
+        None => Err(not_found(TYPE, name, rg)),
+    }
+}
+
+/// `GET .../runOutputs/{name}`
+pub fn run_output(st: &State, sub: &str, rg: &str, name: &str, output: &str) -> Response {
     let Some(t) = lookup(st, sub, rg, name) else {
         return not_found(TYPE, name, rg);
     };
-    match output {
-        None => json(StatusCode::OK, &json!({ "value": t.run_outputs })),
-        Some(o) => match t.run_outputs.iter().find(|v| {
-            v.get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| n.eq_ignore_ascii_case(o))
-        }) {
-            Some(v) => json(StatusCode::OK, v),
-            None => not_found(&format!("{TYPE}/runOutputs"), &format!("{name}/{o}"), rg),
-        },
+    match t.run_outputs.iter().find(|v| {
+        v.get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.eq_ignore_ascii_case(output))
+    }) {
+        Some(v) => json(StatusCode::OK, v),
+        None => not_found(
+            &format!("{TYPE}/runOutputs"),
+            &format!("{name}/{output}"),
+            rg,
+        ),
     }
 }
 

@@ -48,9 +48,9 @@ fn account_json(ctx: &Ctx, sub: &str, rg: &str, name: &str, location: &str) -> V
 }
 
 /// `GET .../resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts`
-pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Response {
+pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Result<Vec<Value>, Response> {
     if !rg_exists(ctx, st, sub, rg) {
-        return rg_not_found(rg);
+        return Err(rg_not_found(rg));
     }
     let value: Vec<Value> = st
         .templates
@@ -58,7 +58,7 @@ pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Response {
         .filter(|t| t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg))
         .map(|t| account_json(ctx, sub, &t.staging_rg, &t.storage_account, &t.location))
         .collect();
-    json(StatusCode::OK, &json!({ "value": value }))
+    Ok(value)
 }
 
 fn exists(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> bool {

@@ -10,5 +10,7 @@ mod conformance;
 mod errors;
 mod faults;
 mod flow;
+mod limits;
 mod misc;
+mod paging;
 mod templates;
