@@ -21,8 +21,11 @@
 //! | `aib::lint::placeholder` | warning | a value is still a `<placeholder>` (from `aib import`) |
 
 pub mod regions;
+mod rendered;
 
-use std::collections::HashMap;
+pub use rendered::lint_rendered;
+
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use aib_manifest::{
@@ -38,10 +41,7 @@ pub fn lint_plan(manifest: &Manifest, plan: &Plan) -> Diagnostics {
 
 /// Lints units (one run).
 pub fn lint_units(manifest: &Manifest, units: &[Unit]) -> Diagnostics {
-    let mut l = Linter {
-        manifest,
-        out: Diagnostics::default(),
-    };
+    let mut l = Linter::new(manifest);
     for u in units {
         l.unit(u);
     }
@@ -53,6 +53,8 @@ pub fn lint_units(manifest: &Manifest, units: &[Unit]) -> Diagnostics {
 struct Linter<'a> {
     manifest: &'a Manifest,
     out: Diagnostics,
+    /// (code, unit) of every finding pushed for a unit.
+    fired: HashSet<(&'static str, String)>,
 }
 
 /// Which part of a setting a span should point at.
@@ -63,7 +65,15 @@ enum Key<'k> {
     Customizer(usize),
 }
 
-impl Linter<'_> {
+impl<'a> Linter<'a> {
+    fn new(manifest: &'a Manifest) -> Self {
+        Self {
+            manifest,
+            out: Diagnostics::default(),
+            fired: HashSet::new(),
+        }
+    }
+
     /// The layers of a unit, most specific first.
     fn layers(&self, unit: &Unit) -> Vec<Settings> {
         let f = &self.manifest.file;
@@ -130,6 +140,7 @@ impl Linter<'_> {
     }
 
     fn push(&mut self, unit: &Unit, key: Key<'_>, d: Diagnostic, label: &str) {
+        self.fired.insert((d.code, unit.id.to_string()));
         let d = match self.span(unit, key) {
             Some(span) => d.with_label(span, label),
             None => d,

@@ -238,7 +238,7 @@ impl BuiltinParts {
     }
 
     /// The deployment of the built-in template.
-    pub(crate) fn into_deployment(self) -> RenderedDeployment {
+    pub(crate) fn into_deployment(self, unit: &Unit) -> RenderedDeployment {
         let template = json!({
             "$schema": DEPLOYMENT_TEMPLATE_SCHEMA,
             "contentVersion": "1.0.0.0",
@@ -246,6 +246,7 @@ impl BuiltinParts {
             "resources": [self.resource],
         });
         RenderedDeployment {
+            unit: unit.id.to_string(),
             deployment_name: deployment_name(&self.template_name),
             template_name: self.template_name,
             template,

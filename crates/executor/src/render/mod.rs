@@ -121,6 +121,8 @@ impl fmt::Debug for SecretValues {
 /// One unit, rendered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderedDeployment {
+    /// The unit's id.
+    pub unit: String,
     /// The imageTemplate name.
     pub template_name: String,
     /// ARM deployment name derived from the template name (1-64, `^[-\w\._\(\)]+$`).
@@ -374,7 +376,7 @@ impl Renderer {
         let name = final_template_name(unit, inputs.source_version);
         let built = builtin::BuiltinParts::new(self, unit, inputs, &name, parent_preview)?;
         match &unit.settings.template {
-            TemplateRef::Builtin { .. } => Ok(built.into_deployment()),
+            TemplateRef::Builtin { .. } => Ok(built.into_deployment(unit)),
             TemplateRef::File { file } => user::render_file(self, unit, inputs, &built, file),
         }
     }

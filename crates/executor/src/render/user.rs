@@ -411,14 +411,27 @@ fn finish(
         )));
     }
 
-    // The resource as rendered, with `[parameters('x')]` values substituted for inspection.
+    // The resource as rendered, with `[parameters('x')]` values (or their `defaultValue`)
+    // substituted for inspection and lint; secret parameters stay expressions.
+    let mut inspect = values.clone();
+    for (p, decl) in &declared {
+        if !inspect.contains_key(p) && !secret_parameters.contains(p) {
+            if let Some(v) = decl.get("defaultValue") {
+                inspect.insert(p.clone(), v.clone());
+            }
+        }
+    }
+    for p in &secret_parameters {
+        inspect.shift_remove(p);
+    }
     let image_template = template
         .get("resources")
         .and_then(|r| r.get(idx))
-        .map(|r| substitute(r, &values))
+        .map(|r| substitute(r, &inspect))
         .unwrap_or(Value::Null);
 
     Ok(RenderedDeployment {
+        unit: unit.id.to_string(),
         template_name: name.to_string(),
         deployment_name: deployment_name(name),
         template: Value::Object(template),

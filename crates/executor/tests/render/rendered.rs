@@ -5,7 +5,6 @@
 
 use aib_executor::render::{RenderInputs, RenderedDeployment, Renderer, SecretValues};
 use aib_planner::Plan;
-use serde_json::Value;
 
 use crate::{common, schema};
 
