@@ -19,6 +19,10 @@
 //! | `aib::lint::local-file` | warning | `file` customizer whose `source_uri` is a local path |
 //! | `aib::lint::windows-os-disk` | warning | Windows image without `os_disk_gb` |
 //! | `aib::lint::placeholder` | warning | a value is still a `<placeholder>` (from `aib import`) |
+//!
+//! Units rendered from user templates (`*.json.j2`, `*.json`) are also checked on what their
+//! template rendered, by [`lint_rendered`]: the rules above that can be read off an
+//! imageTemplate resource, each message naming the unit and the template file.
 
 pub mod regions;
 mod rendered;

@@ -209,19 +209,20 @@ impl BuiltinParts {
         props.insert("managedResourceTags".into(), Value::Object(tags.clone()));
 
         let mut identities = Map::new();
-        identities.insert(s.identity.clone(), json!({}));
-        let resource = json!({
-            "type": IMAGE_TEMPLATE_TYPE,
-            "apiVersion": IMAGE_TEMPLATE_API_VERSION,
-            "name": name,
-            "location": s.location,
-            "tags": tags,
-            "identity": {
-                "type": "UserAssigned",
-                "userAssignedIdentities": identities,
-            },
-            "properties": props,
-        });
+        identities.insert(s.identity.clone(), Value::Object(Map::new()));
+        let mut identity = Map::new();
+        identity.insert("type".into(), "UserAssigned".into());
+        identity.insert("userAssignedIdentities".into(), Value::Object(identities));
+        // Built by moves (`json!` would serialize each interpolated value into a copy).
+        let mut resource = Map::new();
+        resource.insert("type".into(), IMAGE_TEMPLATE_TYPE.into());
+        resource.insert("apiVersion".into(), IMAGE_TEMPLATE_API_VERSION.into());
+        resource.insert("name".into(), name.into());
+        resource.insert("location".into(), s.location.as_str().into());
+        resource.insert("tags".into(), Value::Object(tags.clone()));
+        resource.insert("identity".into(), Value::Object(identity));
+        resource.insert("properties".into(), Value::Object(props));
+        let resource = Value::Object(resource);
         Ok(Self {
             template_name: name.to_string(),
             input_hash,
@@ -239,12 +240,15 @@ impl BuiltinParts {
 
     /// The deployment of the built-in template.
     pub(crate) fn into_deployment(self, unit: &Unit) -> RenderedDeployment {
-        let template = json!({
-            "$schema": DEPLOYMENT_TEMPLATE_SCHEMA,
-            "contentVersion": "1.0.0.0",
-            "parameters": {},
-            "resources": [self.resource],
-        });
+        let mut template = Map::new();
+        template.insert("$schema".into(), DEPLOYMENT_TEMPLATE_SCHEMA.into());
+        template.insert("contentVersion".into(), "1.0.0.0".into());
+        template.insert("parameters".into(), Value::Object(Map::new()));
+        template.insert(
+            "resources".into(),
+            Value::Array(vec![self.resource.clone()]),
+        );
+        let template = Value::Object(template);
         RenderedDeployment {
             unit: unit.id.to_string(),
             deployment_name: deployment_name(&self.template_name),

@@ -19,7 +19,13 @@
 //!
 //! Output is JSON-aware: a string printed with `{{ x }}` is escaped for use inside a JSON string
 //! (`"{{ settings.location }}"`); lists, maps, numbers and booleans print as JSON; `tojson`
-//! output is printed as is. Undefined names are errors that name the template file and line.
+//! output is printed as is.
+//!
+//! Errors name the unit, the template file (relative to the manifest, e.g.
+//! `templates/app.json.j2`) and the line: for an undefined name or a syntax error the line of the
+//! template (of the `{% include %}`d file when it happened there, naming the including file and
+//! line too); for output that is not JSON the line and column of the rendered output, which
+//! keeps the template's line breaks, quoted. Secret values in an error are masked.
 
 use std::path::{Path, PathBuf};
 
