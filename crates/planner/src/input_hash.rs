@@ -101,20 +101,7 @@ pub struct HashIdentity<'a> {
     pub matrix: &'a aib_manifest::MatrixRow,
 }
 
-/// Streams bytes into a SHA-256.
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The document hashed, serialized as compact JSON straight into the digest: struct fields in
+/// The document hashed, serialized as compact JSON: struct fields in
 /// declaration order (fixed by this code and by [`INPUT_HASH_FORMAT`]), every map sorted by key.
 #[derive(Serialize)]
 struct HashDoc<'a> {
@@ -149,9 +136,21 @@ pub fn compute(
         settings,
         files: file_map,
     };
-    let mut h = Sha256::new();
-    serde_json::to_writer(HashWriter(&mut h), &doc).map_err(|e| e.to_string())?;
-    Ok(InputHash::from_partial(h))
+    // Serialized into one buffer (reused by the thread) and hashed in one call: many tiny
+    // digest updates cost more than the JSON itself.
+    HASH_BUFFER.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        serde_json::to_writer(&mut *buf, &doc).map_err(|e| e.to_string())?;
+        let mut h = Sha256::new();
+        h.update(buf.as_slice());
+        Ok(InputHash::from_partial(h))
+    })
+}
+
+thread_local! {
+    /// The canonical document of the unit being hashed.
+    static HASH_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Serializes a map with its keys sorted (and nested JSON objects sorted too).

@@ -114,7 +114,26 @@ struct Draft {
     env: usize,
     variant: usize,
     row: ExpandedRow,
+    /// `axis=value,...` of the id.
+    suffix: String,
     settings: Arc<Settings>,
+}
+
+/// The units of a parent variant one variant's rows may be built from, in one environment.
+struct ParentIndex {
+    /// Axes both variants have that `source.matrix` does not pin.
+    shared: Vec<String>,
+    /// Candidates that fit the pins, in plan order.
+    pinned: Vec<usize>,
+    /// Pinned candidates with every shared axis, by their plain values of them.
+    by_values: HashMap<Vec<String>, Vec<usize>>,
+}
+
+/// A row's plain values of `axes`, when it has every one.
+fn plain_values(row: &ExpandedRow, axes: &[String]) -> Option<Vec<String>> {
+    axes.iter()
+        .map(|a| row.values.get(a).map(matrix::plain))
+        .collect()
 }
 
 /// Plans a manifest.
@@ -222,7 +241,8 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
                 .unwrap_or_else(|| var_name.span());
             let mut shared: Option<Arc<Settings>> = None;
             for row in expanded.get(vi).map(Vec::as_slice).unwrap_or_default() {
-                let id = UnitId::new(env_name, var_name, &row.id_suffix());
+                let suffix = row.id_suffix();
+                let id = UnitId::new(env_name, var_name, &suffix);
                 let settings = match layering::matrix_layer(&row.values) {
                     Some(Ok(layer)) => {
                         let mut s = base.clone();
@@ -274,6 +294,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
                     env: ei,
                     variant: vi,
                     row: row.clone(),
+                    suffix,
                     settings,
                 });
             }
@@ -282,6 +303,8 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
 
     // Edges.
     let mut builder = GraphBuilder::new(drafts.len());
+    let mut parent_index: HashMap<(usize, usize, usize, *const Settings), ParentIndex> =
+        HashMap::new();
     let mut parent_of: Vec<Option<usize>> = vec![None; drafts.len()];
     for (i, d) in drafts.iter().enumerate() {
         let Some(src) = d.settings.source.as_ref() else {
@@ -314,36 +337,70 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
             );
             continue;
         };
-        let no_axes: Vec<String> = Vec::new();
-        let own_axes = axis_names.get(d.variant).unwrap_or(&no_axes);
-        let parent_axes = axis_names.get(pi).unwrap_or(&no_axes);
-        let matching: Vec<usize> = candidates
-            .iter()
-            .copied()
-            .filter(|&c| {
-                let Some(cand) = drafts.get(c) else {
-                    return false;
-                };
-                let pins_ok = src.matrix.iter().all(|(k, v)| {
-                    cand.row
-                        .values
-                        .get(k.as_str())
-                        .is_some_and(|pv| same_value(pv, v))
-                });
-                let shared_ok = own_axes
-                    .iter()
-                    .filter(|a| parent_axes.contains(a) && !src.matrix.contains_key(a.as_str()))
-                    .all(|a| match d.row.values.get(a) {
-                        Some(mine) => cand
-                            .row
-                            .values
-                            .get(a)
-                            .is_some_and(|pv| same_value(pv, mine)),
-                        None => true,
-                    });
-                pins_ok && shared_ok
-            })
-            .collect();
+        // The parent candidates that fit the pins, and the axes both variants share, are the
+        // same for every row built from the same layered settings: found once, with the
+        // candidates indexed by their values of the shared axes.
+        let key = (d.env, d.variant, pi, Arc::as_ptr(&d.settings));
+        let parents = parent_index.entry(key).or_insert_with(|| {
+            let no_axes: Vec<String> = Vec::new();
+            let own_axes = axis_names.get(d.variant).unwrap_or(&no_axes);
+            let parent_axes = axis_names.get(pi).unwrap_or(&no_axes);
+            let shared: Vec<String> = own_axes
+                .iter()
+                .filter(|a| parent_axes.contains(a) && !src.matrix.contains_key(a.as_str()))
+                .cloned()
+                .collect();
+            let pinned: Vec<usize> = candidates
+                .iter()
+                .copied()
+                .filter(|&c| {
+                    drafts.get(c).is_some_and(|cand| {
+                        src.matrix.iter().all(|(k, v)| {
+                            cand.row
+                                .values
+                                .get(k.as_str())
+                                .is_some_and(|pv| same_value(pv, v))
+                        })
+                    })
+                })
+                .collect();
+            let mut by_values: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
+            for &c in &pinned {
+                if let Some(values) = drafts
+                    .get(c)
+                    .and_then(|cand| plain_values(&cand.row, &shared))
+                {
+                    by_values.entry(values).or_default().push(c);
+                }
+            }
+            ParentIndex {
+                shared,
+                pinned,
+                by_values,
+            }
+        });
+        // A row with every shared axis matches the candidates with the same plain values
+        // (`same_value`); otherwise only the axes it has are compared.
+        let matching: Vec<usize> = match plain_values(&d.row, &parents.shared) {
+            Some(values) => parents.by_values.get(&values).cloned().unwrap_or_default(),
+            None => parents
+                .pinned
+                .iter()
+                .copied()
+                .filter(|&c| {
+                    drafts.get(c).is_some_and(|cand| {
+                        parents.shared.iter().all(|a| match d.row.values.get(a) {
+                            Some(mine) => cand
+                                .row
+                                .values
+                                .get(a)
+                                .is_some_and(|pv| same_value(pv, mine)),
+                            None => true,
+                        })
+                    })
+                })
+                .collect(),
+        };
         match matching.as_slice() {
             [one] => {
                 builder.add_edge(*one, i);
@@ -391,9 +448,8 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
             .get_index(d.variant)
             .map(|(k, _)| k.as_str())
             .unwrap_or("");
-        let suffix = d.row.id_suffix();
         for a in &env.after {
-            if let Some(&j) = index.get(&UnitId::new(a, var_name, &suffix)) {
+            if let Some(&j) = index.get(&UnitId::new(a, var_name, &d.suffix)) {
                 builder.add_edge(j, i);
             }
         }

@@ -33,12 +33,13 @@ impl std::fmt::Display for RenderError {
 /// `variant`, `matrix.*`, so thousands of units share a handful of renders).
 pub struct Renderer {
     env: Environment<'static>,
-    templates: HashMap<String, Compiled>,
+    /// Template source → index in `compiled`.
+    templates: HashMap<String, usize>,
+    compiled: Vec<Compiled>,
     outputs: HashMap<(usize, Vec<Value>), String>,
 }
 
 struct Compiled {
-    index: usize,
     error: Option<String>,
     /// The variables the template reads, split at dots, sorted.
     vars: Vec<Vec<String>>,
@@ -67,6 +68,7 @@ impl Renderer {
         Self {
             env,
             templates: HashMap::new(),
+            compiled: Vec::new(),
             outputs: HashMap::new(),
         }
     }
@@ -81,26 +83,11 @@ impl Renderer {
         if !is_templated(src) {
             return Ok(src.to_string());
         }
-        if !self.templates.contains_key(src) {
-            let index = self.templates.len();
-            let error = self
-                .env
-                .add_template_owned(src.to_string(), src.to_string())
-                .err()
-                .map(|e| e.to_string());
-            let mut vars: Vec<Vec<String>> = match (&error, self.env.get_template(src)) {
-                (None, Ok(t)) => t
-                    .undeclared_variables(true)
-                    .into_iter()
-                    .map(|v| v.split('.').map(str::to_string).collect())
-                    .collect(),
-                _ => Vec::new(),
-            };
-            vars.sort();
-            self.templates
-                .insert(src.to_string(), Compiled { index, error, vars });
-        }
-        let Some(compiled) = self.templates.get(src) else {
+        let index = match self.templates.get(src) {
+            Some(&i) => i,
+            None => self.compile(src),
+        };
+        let Some(compiled) = self.compiled.get(index) else {
             return Err(RenderError {
                 undefined: None,
                 message: "template not compiled".into(),
@@ -112,7 +99,7 @@ impl Renderer {
                 message: err.clone(),
             });
         }
-        let key = (compiled.index, cache_key(&compiled.vars, ctx));
+        let key = (index, cache_key(&compiled.vars, ctx));
         if let Some(out) = self.outputs.get(&key) {
             return Ok(out.clone());
         }
@@ -143,9 +130,32 @@ impl Renderer {
         }
     }
 
+    /// Compiles a template seen for the first time; returns its index.
+    fn compile(&mut self, src: &str) -> usize {
+        let index = self.compiled.len();
+        let error = self
+            .env
+            .add_template_owned(src.to_string(), src.to_string())
+            .err()
+            .map(|e| e.to_string());
+        let mut vars: Vec<Vec<String>> = match (&error, self.env.get_template(src)) {
+            (None, Ok(t)) => t
+                .undeclared_variables(true)
+                .into_iter()
+                .map(|v| v.split('.').map(str::to_string).collect())
+                .collect(),
+            _ => Vec::new(),
+        };
+        vars.sort();
+        self.compiled.push(Compiled { error, vars });
+        self.templates.insert(src.to_string(), index);
+        index
+    }
+
     /// The first variable the template uses that the context does not hold.
     fn undefined_name(&self, src: &str, ctx: &Value) -> Option<String> {
-        let vars = &self.templates.get(src)?.vars;
+        let index = *self.templates.get(src)?;
+        let vars = &self.compiled.get(index)?.vars;
         vars.iter()
             .find(|path| !resolves(ctx, path))
             .or_else(|| vars.first())

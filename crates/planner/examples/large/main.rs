@@ -1,5 +1,7 @@
 //! Plans the benchmark manifest once and prints the time: `cargo run --release -p aib-planner
-//! --example large -- 10000` (wrap in `/usr/bin/time -v` for peak memory).
+//! --example large -- 10000` (wrap in `/usr/bin/time -v` for peak memory). With `--write DIR`
+//! it only writes the manifest (`DIR/aib.toml` and its script), for timing the `aib` binary:
+//! `aib plan -m DIR/aib.toml --format json`.
 
 mod manifest;
 
@@ -11,6 +13,14 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
     let (envs, variants) = manifest::shape(units);
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--write") {
+        let out = std::path::PathBuf::from(args.get(i + 1).expect("--write DIR"));
+        std::fs::create_dir_all(&out).expect("mkdir");
+        manifest::write(&out, envs, variants);
+        println!("wrote {} ({units} units)", out.join("aib.toml").display());
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let manifest = manifest::generate(dir.path(), envs, variants);
     let options = PlanOptions {

@@ -18,6 +18,12 @@ pub fn shape(units: usize) -> (usize, usize) {
 
 /// Writes the manifest (and the script every variant runs) into `dir` and loads it.
 pub fn generate(dir: &Path, envs: usize, variants: usize) -> Manifest {
+    write(dir, envs, variants);
+    Manifest::load(&dir.join("aib.toml")).expect("valid manifest")
+}
+
+/// Writes the manifest as `dir/aib.toml` and the script every variant runs.
+pub fn write(dir: &Path, envs: usize, variants: usize) {
     let mut m = String::from(
         r#"version = 1
 [pipeline]
@@ -63,5 +69,4 @@ admin = "env:AIB_ADMIN"
     std::fs::create_dir_all(&scripts).expect("mkdir");
     std::fs::write(scripts.join("harden.sh"), "#!/bin/sh\necho harden\n").expect("write");
     std::fs::write(dir.join("aib.toml"), &m).expect("write");
-    Manifest::load(&dir.join("aib.toml")).expect("valid manifest")
 }

@@ -84,12 +84,75 @@ impl PlanJson {
     }
 }
 
-/// Pretty JSON with a trailing newline.
+/// Pretty JSON with a trailing newline: the text of [`PlanJson::from_plan`], serialized from
+/// the plan in place (no copy of every unit's strings first).
 pub fn render(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(&PlanJson::from_plan(plan))
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let doc = PlanJsonRef {
+        version: PLAN_JSON_VERSION,
+        pipeline: plan.pipeline(),
+        units: UnitsRef(plan),
+        critical_path: plan.critical_path(),
+    };
+    let mut out = Vec::with_capacity(128 + plan.units().len() * 768);
+    let mut s = match serde_json::to_writer_pretty(&mut out, &doc) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(e) => format!("{{\"error\": \"{e}\"}}"),
+    };
     s.push('\n');
     s
+}
+
+/// [`PlanJson`] borrowing from the plan; fields, order and attributes must stay the same.
+#[derive(Serialize)]
+struct PlanJsonRef<'a> {
+    version: u32,
+    pipeline: &'a str,
+    units: UnitsRef<'a>,
+    critical_path: &'a [UnitId],
+}
+
+struct UnitsRef<'a>(&'a Plan);
+
+impl Serialize for UnitsRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.0.units().iter().map(|u| UnitJsonRef {
+            id: &u.id,
+            environment: &u.environment,
+            variant: &u.variant,
+            matrix: &u.matrix,
+            subscription: &u.settings.subscription,
+            location: &u.settings.location,
+            resource_group: &u.settings.resource_group,
+            template_name: &u.template_name,
+            image_definition: &u.settings.image_definition,
+            image_version: &u.image_version,
+            input_hash: u.input_hash.preview(),
+            depends_on: &u.depends_on,
+            external_depends_on: &u.external_depends_on,
+            action: u.action,
+        }))
+    }
+}
+
+/// [`UnitJson`] borrowing from a unit.
+#[derive(Serialize)]
+struct UnitJsonRef<'a> {
+    id: &'a UnitId,
+    environment: &'a str,
+    variant: &'a str,
+    /// In the row's order, as `serde_json::Map` (with `preserve_order`) keeps it.
+    matrix: &'a aib_manifest::MatrixRow,
+    subscription: &'a str,
+    location: &'a str,
+    resource_group: &'a str,
+    template_name: &'a str,
+    image_definition: &'a str,
+    image_version: &'a str,
+    input_hash: &'a str,
+    depends_on: &'a [UnitId],
+    #[serde(skip_serializing_if = "<[UnitId]>::is_empty")]
+    external_depends_on: &'a [UnitId],
+    action: Action,
 }
 
 /// The JSON Schema of `aib plan --format json` (checked in as `schemas/aib-plan.schema.json`).

@@ -93,6 +93,52 @@ fn several_or_no_parents_are_errors_listing_candidates() {
 }
 
 #[test]
+fn parents_match_on_plain_values_and_on_the_axes_a_row_has() {
+    // `rel` 2204 (integer) and "2204" (string) are one value; the include row has no `rel`,
+    // so only its `os` is compared.
+    let text = r#"
+version = 1
+[pipeline]
+name = "p"
+[defaults]
+location = "l"
+subscription = "s"
+resource_group = "rg"
+identity = "/id"
+gallery = { name = "g" }
+image_definition = "{{ variant }}"
+[environments.dev]
+[environments.prod]
+after = ["dev"]
+[variants.base]
+source = { platform = "A:B:C:latest" }
+[variants.base.matrix]
+os = ["a", "b"]
+rel = [2204]
+[variants.child]
+source = { variant = "base" }
+[variants.child.matrix]
+os = ["a"]
+rel = ["2204"]
+include = [{ os = "b", extra = "x" }]
+"#;
+    let plan = plan_ok(text);
+    for env in ["dev", "prod"] {
+        let after = |id: &str| match env {
+            "prod" => vec![format!("dev/{id}")],
+            _ => Vec::new(),
+        };
+        // Plan order: the promotion parent (dev) before the source parent.
+        let mut want = after("child[os=a,rel=2204]");
+        want.push(format!("{env}/base[os=a,rel=2204]"));
+        assert_eq!(deps(&plan, &format!("{env}/child[os=a,rel=2204]")), want);
+        let mut want = after("child[os=b,extra=x]");
+        want.push(format!("{env}/base[os=b,rel=2204]"));
+        assert_eq!(deps(&plan, &format!("{env}/child[os=b,extra=x]")), want);
+    }
+}
+
+#[test]
 fn parent_not_built_in_environment() {
     let text = SMALL.replace("environments = [\"dev\"]\n", "").replace(
         "[variants.win11]\n",

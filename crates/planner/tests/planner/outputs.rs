@@ -28,6 +28,31 @@ fn json_snapshot() {
 }
 
 #[test]
+fn json_is_the_text_of_plan_json() {
+    // render_json serializes from the plan in place; it must stay the text of PlanJson,
+    // including external dependencies (left out when empty) and matrix order.
+    let mut plan = plan_ok(SMALL);
+    assert!(plan.set_action(&UnitId::from("prod/win11"), Action::Unchanged));
+    let doc = aib_planner::PlanJson::from_plan(&plan);
+    let expected = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    assert_eq!(plan.render_json(), expected);
+    let options = aib_planner::PlanOptions {
+        selection: aib_planner::Selection {
+            environments: vec!["prod".into()],
+            ..Default::default()
+        },
+        ..crate::fixture::options()
+    };
+    let selected = crate::fixture::Fixture::new(SMALL)
+        .plan(&options)
+        .unwrap_or_else(|e| panic!("{:?}", crate::fixture::messages(&e)));
+    let doc = aib_planner::PlanJson::from_plan(&selected);
+    assert!(doc.units.iter().any(|u| !u.external_depends_on.is_empty()));
+    let expected = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    assert_eq!(selected.render_json(), expected);
+}
+
+#[test]
 fn text_snapshot() {
     let mut plan = plan_ok(SMALL);
     assert!(plan.set_action(&UnitId::from("prod/win11"), Action::Unchanged));
