@@ -34,7 +34,7 @@
 //! | `default_location` | `eastus2` | location of resource groups and default resources |
 //! | `platform_image_version` | `1.0.0` | version every platform image has |
 //! | `missing` | `[]` | resource id globs (case-insensitive) that do not exist |
-//! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling, `failed_customizer`, `build_minutes` |
+//! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling / timeout-distributing (times out while distributing; the gallery versions finish replicating `replicate_minutes`, at least 2, after the failure), `failed_customizer`, `build_minutes` |
 //! | `page_size` | 50 | items per page of ARM lists (imageTemplates by RG and subscription, deployments, deployment operations, gallery image versions, storage accounts, runOutputs); longer lists carry an absolute `nextLink` with `$skiptoken` and the request's api-version |
 //! | `[faults]` | none | `throttle`, `server_error`, `reset`, `reset_mid_body` (fraction of resets), `latency_ms`, `seed` (1), `throttle_storm = [{start_ms, duration_ms}]` (429 windows), `outage = [{start_ms, duration_ms}]` (503 windows), `operation_status_errors` (first N polls of each AIB operation answer 500), `token` (false: also fault the token endpoints) |
 //! | `[limits]` | reported, not enforced | ARM's token buckets per subscription and principal: `read_burst` 250 / `read_per_sec` 25, `write_burst` 200 / `write_per_sec` 10, `delete_burst` 200 / `delete_per_sec` 10, `global_factor` 15 (the subscription-wide bucket of all principals), `enforce` (false) |

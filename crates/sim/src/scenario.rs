@@ -125,6 +125,10 @@ pub enum OutcomeResult {
     Fail,
     Timeout,
     StuckCanceling,
+    /// Times out (`BuildTimeout`, after `buildTimeoutInMinutes`) while distributing: the gallery
+    /// versions already exist and finish replicating `replicate_minutes` (at least 2) simulated
+    /// minutes after the run reported the failure.
+    TimeoutDistributing,
 }
 
 /// `[faults]`: fractions of requests (0..1), applied at random with a seeded RNG.

@@ -45,7 +45,13 @@ pub struct Stats {
 
 impl Stats {
     pub fn count_request(&mut self, op: &str) {
-        *self.requests.entry(op.to_string()).or_default() += 1;
+        // No allocation for operations already seen (every request passes here).
+        match self.requests.get_mut(op) {
+            Some(n) => *n += 1,
+            None => {
+                self.requests.insert(op.to_string(), 1);
+            }
+        }
     }
 
     pub fn count_run(&mut self, template: &str) {

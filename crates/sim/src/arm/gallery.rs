@@ -27,6 +27,8 @@ pub struct GalleryVersion {
     pub regions: Vec<(String, u64, String)>,
     pub exclude_from_latest: bool,
     pub created: f64,
+    /// Replication time in simulated minutes when not the scenario's `replicate_minutes`.
+    pub replicate_minutes: Option<f64>,
     pub source_id: String,
     pub os_disk_gb: u64,
     pub tags: Value,
@@ -48,7 +50,9 @@ impl GalleryVersion {
     }
 
     fn to_json(&self, ctx: &Ctx, now: f64, expand: bool) -> Value {
-        let rm = ctx.scenario.replicate_minutes;
+        let rm = self
+            .replicate_minutes
+            .unwrap_or(ctx.scenario.replicate_minutes);
         let progress = if rm <= 0.0 {
             100
         } else {
@@ -205,6 +209,8 @@ pub struct NewVersion {
     pub os_disk_gb: u64,
     pub tags: Value,
     pub location: String,
+    /// Replication time in simulated minutes when not the scenario's `replicate_minutes`.
+    pub replicate_minutes: Option<f64>,
 }
 
 /// Create a version; returns its id.
@@ -270,6 +276,7 @@ pub fn create_version(
         regions: nv.regions,
         exclude_from_latest: nv.exclude_from_latest,
         created: now,
+        replicate_minutes: nv.replicate_minutes,
         source_id: nv.source_id,
         os_disk_gb: nv.os_disk_gb,
         tags: nv.tags,

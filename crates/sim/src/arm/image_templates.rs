@@ -4,6 +4,8 @@
 //! A run's `runSubState` moves Queued (first 10% of the build time) → Building (to 30%) →
 //! Customizing (to 70%) → Validating (to 80%, only with `validate`) → Distributing (to 100%).
 //! `fail` ends at the end of Customizing, `timeout` after `buildTimeoutInMinutes` (0 = 240).
+//! `timeout-distributing` also ends at the timeout, in Distributing, with the gallery versions
+//! created and still replicating.
 
 use super::gallery::{self, NewVersion};
 use super::operations::{self, OpFinal, OpKind};
@@ -100,13 +102,21 @@ impl Run {
                 self.start + self.build_minutes
             }
             OutcomeResult::Fail => self.start + self.build_minutes * 0.7,
-            OutcomeResult::Timeout => self.start + self.timeout_minutes,
+            OutcomeResult::Timeout | OutcomeResult::TimeoutDistributing => {
+                self.start + self.timeout_minutes
+            }
         }
     }
 
     fn sub_state_at(&self, t: f64) -> &'static str {
-        let x = if self.build_minutes > 0.0 {
-            (t - self.start) / self.build_minutes
+        // A run that times out while distributing goes through every phase before its timeout.
+        let duration = if self.result == OutcomeResult::TimeoutDistributing {
+            self.timeout_minutes
+        } else {
+            self.build_minutes
+        };
+        let x = if duration > 0.0 {
+            (t - self.start) / duration
         } else {
             1.0
         };
@@ -553,89 +563,7 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
     }
     match run.result {
         OutcomeResult::Succeed | OutcomeResult::StuckCanceling => {
-            let mut outputs = Vec::new();
-            let mut error: Option<ArmErr> = None;
-            let dists = t
-                .properties
-                .get("distribute")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for d in &dists {
-                let ron = d
-                    .get("runOutputName")
-                    .and_then(Value::as_str)
-                    .unwrap_or("output")
-                    .to_string();
-                let dt = d
-                    .get("type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                let (artifact_id, artifact_uri) = match dt.as_str() {
-                    "sharedimage" => {
-                        let nv = NewVersion {
-                            gallery_image_id: d
-                                .get("galleryImageId")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_string(),
-                            regions: gallery::target_regions(d, &t.location),
-                            exclude_from_latest: d
-                                .get("excludeFromLatest")
-                                .and_then(Value::as_bool)
-                                .unwrap_or(false),
-                            source_id: format!(
-                                "{}/providers/Microsoft.Compute/images/IntermediateImage-{}",
-                                t.staging_rg_id(),
-                                ron
-                            ),
-                            os_disk_gb: t
-                                .properties
-                                .pointer("/vmProfile/osDiskSizeGB")
-                                .and_then(Value::as_u64)
-                                .filter(|n| *n > 0)
-                                .unwrap_or(127),
-                            tags: d.get("artifactTags").cloned().unwrap_or_else(|| json!({})),
-                            location: t.location.clone(),
-                        };
-                        match gallery::create_version(ctx, st, end, nv) {
-                            Ok(id) => (Some(id), None),
-                            Err(e) => {
-                                error = Some(e);
-                                break;
-                            }
-                        }
-                    }
-                    "managedimage" => (
-                        d.get("imageId").and_then(Value::as_str).map(str::to_string),
-                        None,
-                    ),
-                    _ => {
-                        let uri = d
-                            .get("uri")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                            .unwrap_or_else(|| {
-                                format!("{}vhds/{}-{}.vhd", t.blob_endpoint(ctx), t.name, ron)
-                            });
-                        (None, Some(uri))
-                    }
-                };
-                let mut props = json!({"provisioningState": "Succeeded"});
-                if let Some(a) = artifact_id {
-                    props["artifactId"] = json!(a);
-                }
-                if let Some(u) = artifact_uri {
-                    props["artifactUri"] = json!(u);
-                }
-                outputs.push(json!({
-                    "id": format!("{}/runOutputs/{}", t.id(), ron),
-                    "name": ron,
-                    "type": format!("{TYPE}/runOutputs"),
-                    "properties": props,
-                }));
-            }
+            let (outputs, error) = distribute(ctx, st, t, end, None);
             match error {
                 None => {
                     t.run_outputs = outputs;
@@ -672,7 +600,12 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
                 }
             }
         }
-        OutcomeResult::Fail | OutcomeResult::Timeout => {
+        OutcomeResult::Fail | OutcomeResult::Timeout | OutcomeResult::TimeoutDistributing => {
+            if run.result == OutcomeResult::TimeoutDistributing {
+                // The versions were being published when the timeout hit.
+                let rm = ctx.scenario.replicate_minutes.max(2.0);
+                let _ = distribute(ctx, st, t, end, Some(rm));
+            }
             let guid = uuid::Uuid::new_v4().to_string();
             let kind = if run.result == OutcomeResult::Fail {
                 LogEnd::Failed
@@ -703,7 +636,11 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
                 "BuildTimeout"
             };
             let err = json!({"code": code, "message": message});
-            let sub_state = "Customizing";
+            let sub_state = if run.result == OutcomeResult::TimeoutDistributing {
+                "Distributing"
+            } else {
+                "Customizing"
+            };
             finish(
                 st,
                 t,
@@ -717,6 +654,103 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
             );
         }
     }
+}
+
+/// Create the run's distribution targets (gallery versions for `SharedImage`) as of `end`;
+/// returns the run outputs and the first distribution error. `replicate` overrides the
+/// scenario's replication time of the new versions.
+fn distribute(
+    ctx: &Ctx,
+    st: &mut State,
+    t: &ImageTemplate,
+    end: f64,
+    replicate: Option<f64>,
+) -> (Vec<Value>, Option<ArmErr>) {
+    let mut outputs = Vec::new();
+    let mut error: Option<ArmErr> = None;
+    let dists = t
+        .properties
+        .get("distribute")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for d in &dists {
+        let ron = d
+            .get("runOutputName")
+            .and_then(Value::as_str)
+            .unwrap_or("output")
+            .to_string();
+        let dt = d
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let (artifact_id, artifact_uri) = match dt.as_str() {
+            "sharedimage" => {
+                let nv = NewVersion {
+                    gallery_image_id: d
+                        .get("galleryImageId")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    regions: gallery::target_regions(d, &t.location),
+                    exclude_from_latest: d
+                        .get("excludeFromLatest")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    source_id: format!(
+                        "{}/providers/Microsoft.Compute/images/IntermediateImage-{}",
+                        t.staging_rg_id(),
+                        ron
+                    ),
+                    os_disk_gb: t
+                        .properties
+                        .pointer("/vmProfile/osDiskSizeGB")
+                        .and_then(Value::as_u64)
+                        .filter(|n| *n > 0)
+                        .unwrap_or(127),
+                    tags: d.get("artifactTags").cloned().unwrap_or_else(|| json!({})),
+                    location: t.location.clone(),
+                    replicate_minutes: replicate,
+                };
+                match gallery::create_version(ctx, st, end, nv) {
+                    Ok(id) => (Some(id), None),
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+            "managedimage" => (
+                d.get("imageId").and_then(Value::as_str).map(str::to_string),
+                None,
+            ),
+            _ => {
+                let uri = d
+                    .get("uri")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| {
+                        format!("{}vhds/{}-{}.vhd", t.blob_endpoint(ctx), t.name, ron)
+                    });
+                (None, Some(uri))
+            }
+        };
+        let mut props = json!({"provisioningState": "Succeeded"});
+        if let Some(a) = artifact_id {
+            props["artifactId"] = json!(a);
+        }
+        if let Some(u) = artifact_uri {
+            props["artifactUri"] = json!(u);
+        }
+        outputs.push(json!({
+            "id": format!("{}/runOutputs/{}", t.id(), ron),
+            "name": ron,
+            "type": format!("{TYPE}/runOutputs"),
+            "properties": props,
+        }));
+    }
+    (outputs, error)
 }
 
 fn finish(st: &mut State, t: &mut ImageTemplate, end: RunEnd, error: Option<Value>) {

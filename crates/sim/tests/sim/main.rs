@@ -12,5 +12,6 @@ mod faults;
 mod flow;
 mod limits;
 mod misc;
+mod outcomes;
 mod paging;
 mod templates;
