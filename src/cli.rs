@@ -122,6 +122,11 @@ pub struct BuildArgs {
     /// Build even units whose inputs are unchanged.
     #[arg(long)]
     pub force: bool,
+    /// Re-run only the failed, cancelled and skipped units of a run (default: the latest),
+    /// with the source versions it resolved; builds still running in Azure are followed,
+    /// finished ones verified.
+    #[arg(long, value_name = "RUN_ID", num_args = 0..=1, default_missing_value = "latest")]
+    pub retry_failed: Option<String>,
     /// Run against an in-process Azure simulator (no Azure account needed), with one
     /// scripted failure so the failure report can be seen.
     #[arg(long)]
@@ -251,6 +256,13 @@ pub struct PlanArgs {
     /// `az deployment group create -g RG -f X.json -p @X.parameters.json`.
     #[arg(long, value_name = "DIR")]
     pub render_dir: Option<PathBuf>,
+    /// Resolve `latest` sources and compare with the state's last builds: `action` shows
+    /// which units a build would leave unchanged (reads the state and Azure).
+    #[arg(long)]
+    pub refresh: bool,
+    /// With `--refresh`: ask an in-process simulator instead of Azure (as `build --simulate`).
+    #[arg(long, requires = "refresh")]
+    pub simulate: bool,
 }
 
 #[derive(Debug, Args)]

@@ -17,7 +17,7 @@ use aib_state::{StateError, StateLocation, Trigger};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{BuildArgs, GlobalArgs, LogFormat};
+use crate::cli::{BuildArgs, GlobalArgs, LogFormat, SelectArgs};
 use crate::exit::Exit;
 use crate::reporter::{self, Mode};
 use crate::signals;
@@ -140,26 +140,43 @@ fn cloud_of(m: &Manifest) -> aib_azure::Cloud {
     }
 }
 
-async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: Plan) -> Exit {
-    let manifest_dir = manifest
-        .path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    // The simulator, or Azure.
-    let mut sim = None;
-    let mut note = None;
-    let mut time_scale = args.time_scale.unwrap_or(1.0);
-    let arm = if args.simulate {
-        let (handle, n) = match start_simulator(&plan).await {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Azure;
+/// An ARM client: the in-process simulator, or Azure (or `--arm-endpoint`).
+pub(crate) struct Connection {
+    pub arm: ArmClient,
+    pub sim: Option<aib_sim::SimHandle>,
+    /// What `--simulate` scripted.
+    pub note: Option<String>,
+}
+
+/// Connects to Azure, or with `simulate` starts the in-process simulator (with the scripted
+/// failure of `scripted` when given).
+pub(crate) async fn connect(
+    global: &GlobalArgs,
+    manifest: &Manifest,
+    simulate: bool,
+    scripted: Option<&Plan>,
+) -> Result<Connection, Exit> {
+    if simulate {
+        let (handle, note) = match scripted {
+            Some(plan) => start_simulator(plan).await,
+            None => {
+                let scenario = aib_sim::Scenario {
+                    minute_ms: SIMULATE_MINUTE_MS,
+                    ..aib_sim::Scenario::default()
+                };
+                match "127.0.0.1:0".parse() {
+                    Ok(addr) => aib_sim::start(addr, scenario)
+                        .await
+                        .map(|h| (h, None))
+                        .map_err(|e| format!("cannot start the simulator: {e}")),
+                    Err(e) => Err(format!("{e}")),
+                }
             }
-        };
-        note = n;
-        time_scale = SIMULATE_MINUTE_MS as f64 / 60_000.0;
+        }
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::Azure
+        })?;
         let base = handle.base_url();
         let arm = async {
             let cred = simulator_credential(&base).await?;
@@ -168,47 +185,50 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
                 .map_err(|e| e.to_string())
         }
         .await;
-        sim = Some(handle);
-        match arm {
-            Ok(a) => a,
+        return match arm {
+            Ok(arm) => Ok(Connection {
+                arm,
+                sim: Some(handle),
+                note,
+            }),
             Err(e) => {
                 eprintln!("error: {e}");
-                return Exit::Azure;
-            }
-        }
-    } else {
-        let manifest_ep = manifest
-            .file
-            .azure
-            .arm_endpoint
-            .as_ref()
-            .map(|e| e.get_ref().clone());
-        let ep = global.arm_endpoint.clone().or(manifest_ep);
-        let endpoints = match Endpoints::resolve(cloud_of(&manifest), ep.as_deref(), false) {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Azure;
+                handle.shutdown().await;
+                Err(Exit::Azure)
             }
         };
-        let cred = match Credential::from_env(cloud_of(&manifest)) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Azure;
-            }
-        };
-        match ArmClient::with_config(endpoints, Arc::new(cred), ArmConfig::default()) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Azure;
-            }
-        }
+    }
+    let manifest_ep = manifest
+        .file
+        .azure
+        .arm_endpoint
+        .as_ref()
+        .map(|e| e.get_ref().clone());
+    let ep = global.arm_endpoint.clone().or(manifest_ep);
+    let fail = |e: String| {
+        eprintln!("error: {e}");
+        Exit::Azure
     };
+    let endpoints = Endpoints::resolve(cloud_of(manifest), ep.as_deref(), false)
+        .map_err(|e| fail(e.to_string()))?;
+    let cred = Credential::from_env(cloud_of(manifest)).map_err(|e| fail(e.to_string()))?;
+    let arm = ArmClient::with_config(endpoints, Arc::new(cred), ArmConfig::default())
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(Connection {
+        arm,
+        sim: None,
+        note: None,
+    })
+}
 
-    // State and its lock.
-    let state_arg = match (&global.state, args.simulate) {
+/// Where the state is: `--state`, `.aib/simulate/` for `--simulate`, else `.aib/` beside the
+/// manifest. Also returns the `--state` value to show (`--simulate`'s directory).
+pub(crate) fn state_location(
+    global: &GlobalArgs,
+    manifest_dir: &Path,
+    simulate: bool,
+) -> Result<(StateLocation, Option<String>), Exit> {
+    let state_arg = match (&global.state, simulate) {
         (Some(s), _) => Some(s.clone()),
         (None, true) => Some(
             manifest_dir
@@ -219,12 +239,153 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         ),
         (None, false) => None,
     };
-    let loc = match StateLocation::parse(state_arg.as_deref(), &manifest_dir) {
-        Ok(l) => l,
+    match StateLocation::parse(state_arg.as_deref(), manifest_dir) {
+        Ok(l) => Ok((l, state_arg)),
         Err(e) => {
             eprintln!("error: {e}");
-            return Exit::Invalid;
+            Err(Exit::Invalid)
         }
+    }
+}
+
+/// Takes the run lock. A lock left by a process that is gone from this host (kill -9, power
+/// loss) is taken over, saying so; a live holder is exit 4.
+async fn take_lock(
+    store: &aib_state::StateStore,
+    run_id: &str,
+    host: &str,
+    quiet: bool,
+) -> Result<aib_state::RunLock, Exit> {
+    match store.lock(run_id, host).await {
+        Ok(l) => Ok(l),
+        Err(StateError::StaleLock {
+            run_id: dead, pid, ..
+        }) => {
+            if !quiet {
+                eprintln!(
+                    "warning: the state lock was left by run {dead} (process {pid} on this host, which is no longer running): taking it over; `aib build --retry-failed {dead}` finishes that run"
+                );
+            }
+            store
+                .lock_with(run_id, host, aib_state::LockOptions { break_stale: true })
+                .await
+                .map_err(state_error)
+        }
+        Err(e) => Err(state_error(e)),
+    }
+}
+
+/// The run that started last. Run ids sort by their start second only, so the runs sharing
+/// the newest id's second are read and compared by start time.
+async fn latest_run(
+    store: &aib_state::StateStore,
+) -> Result<Option<aib_state::RunRecord>, StateError> {
+    let ids = store.list_runs().await?;
+    let Some(first) = ids.first() else {
+        return Ok(None);
+    };
+    let second = first.get(..16).unwrap_or(first).to_string();
+    let mut best: Option<aib_state::RunRecord> = None;
+    for id in ids.iter().take_while(|id| id.starts_with(&second)) {
+        let rec = store.read_run(id).await?;
+        if best.as_ref().is_none_or(|b| rec.started > b.started) {
+            best = Some(rec);
+        }
+    }
+    Ok(best)
+}
+
+/// `--retry-failed [RUN_ID]`: the run to retry (a crashed one is marked interrupted) and the
+/// plan of its units to re-run, or the exit when there is nothing to do.
+async fn retry_plan(
+    global: &GlobalArgs,
+    args: &BuildArgs,
+    manifest: &Manifest,
+    store: &aib_state::StateStore,
+    which: &str,
+) -> Result<(String, Plan), Exit> {
+    let old = if which == "latest" {
+        match latest_run(store).await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                eprintln!("error: --retry-failed: the state has no run yet");
+                return Err(Exit::Invalid);
+            }
+            Err(e) => return Err(state_error(e)),
+        }
+    } else {
+        match store.read_run(which).await {
+            Ok(r) => r,
+            Err(e) => return Err(state_error(e)),
+        }
+    };
+    if old.status == aib_state::RunStatus::Running {
+        // We hold the lock, so its process is gone.
+        let mut rec = old.clone();
+        rec.status = aib_state::RunStatus::Interrupted;
+        if let Err(e) = store.write_run(&rec).await {
+            eprintln!("warning: marking run {} interrupted: {e}", rec.run_id);
+        }
+    }
+    let all = super::plan::make_plan(manifest, &SelectArgs::default(), &[], true)?;
+    let mut ids = Vec::new();
+    for id in session::retry_units(&old) {
+        if all.unit(&aib_planner::UnitId::from(id.as_str())).is_some() {
+            ids.push(id);
+        } else if !global.quiet {
+            eprintln!(
+                "warning: unit {id} of run {} is no longer in the manifest",
+                old.run_id
+            );
+        }
+    }
+    if !args.select.units.is_empty() {
+        ids.retain(|id| args.select.units.contains(id));
+    }
+    if ids.is_empty() {
+        if !global.quiet {
+            println!("run {}: nothing to retry", old.run_id);
+        }
+        return Err(Exit::Success);
+    }
+    let select = SelectArgs {
+        envs: args.select.envs.clone(),
+        variants: args.select.variants.clone(),
+        units: ids,
+    };
+    let plan = super::plan::make_plan(manifest, &select, &[], global.quiet)?;
+    if !global.quiet {
+        eprintln!(
+            "retrying {} unit(s) of run {}",
+            plan.units().len(),
+            old.run_id
+        );
+    }
+    Ok((old.run_id, plan))
+}
+
+async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: Plan) -> Exit {
+    let manifest_dir = manifest
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    // The simulator, or Azure.
+    let Connection { arm, sim, note } =
+        match connect(global, &manifest, args.simulate, Some(&plan)).await {
+            Ok(c) => c,
+            Err(exit) => return exit,
+        };
+    let time_scale = if args.simulate {
+        SIMULATE_MINUTE_MS as f64 / 60_000.0
+    } else {
+        args.time_scale.unwrap_or(1.0)
+    };
+
+    // State and its lock.
+    let (loc, state_arg) = match state_location(global, &manifest_dir, args.simulate) {
+        Ok(x) => x,
+        Err(exit) => return exit,
     };
     let store = match aib_state::open(&loc, Some(arm.credential().clone())).await {
         Ok(s) => s,
@@ -232,9 +393,21 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
     };
     let run_id = aib_state::new_run_id(chrono::Utc::now());
     let host = aib_state::current_host();
-    let lock = match store.lock(&run_id, &host).await {
+    let lock = match take_lock(&store, &run_id, &host, global.quiet).await {
         Ok(l) => l,
-        Err(e) => return state_error(e),
+        Err(exit) => return exit,
+    };
+    let (plan, retry_of) = match &args.retry_failed {
+        Some(which) => match retry_plan(global, args, &manifest, &store, which).await {
+            Ok((id, p)) => (p, Some(id)),
+            Err(exit) => {
+                if let Err(e) = lock.release().await {
+                    eprintln!("warning: releasing the state lock: {e}");
+                }
+                return exit;
+            }
+        },
+        None => (plan, None),
     };
 
     // Ctrl-C: the first cancels, the second exits at once (the state stays resumable).
@@ -260,9 +433,21 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         max_parallel: args.max_parallel.unwrap_or(20).max(1),
         fail_fast: args.fail_fast,
         time_scale,
+        force: args.force,
         ..ExecutorConfig::default()
     }
     .with_manifest_limits(&manifest);
+    let selection = aib_state::Selection {
+        environments: args.select.envs.clone(),
+        variants: args.select.variants.clone(),
+        units: if retry_of.is_some() {
+            plan.units().iter().map(|u| u.id.to_string()).collect()
+        } else {
+            args.select.units.clone()
+        },
+        force: args.force,
+        retry_failed: retry_of,
+    };
     let req = BuildRequest {
         manifest: Arc::new(manifest),
         plan,
@@ -274,13 +459,7 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
             None => Trigger::Manual,
         },
         manifest_display: args.manifest.display().to_string(),
-        selection: aib_state::Selection {
-            environments: args.select.envs.clone(),
-            variants: args.select.variants.clone(),
-            units: args.select.units.clone(),
-            force: args.force,
-            retry_failed: None,
-        },
+        selection,
         config,
         interrupt: interrupt.clone(),
         forward: Some(fwd_tx),
@@ -364,7 +543,7 @@ fn worse(e: Exit) -> Exit {
     }
 }
 
-fn state_error(e: StateError) -> Exit {
+pub(crate) fn state_error(e: StateError) -> Exit {
     eprintln!("error: {e}");
     match e.exit_code() {
         4 => Exit::Locked,

@@ -103,6 +103,7 @@ fn build_args_for(args: &ScheduleArgs, d: &DueSchedule) -> BuildArgs {
         max_parallel: None,
         fail_fast: false,
         force: d.rebuild == Rebuild::Always,
+        retry_failed: None,
         simulate: args.simulate,
         report_json: None,
         report_junit: None,
@@ -147,15 +148,16 @@ async fn service(
             args.manifest.display()
         );
     }
-    // `catch_up = true`: the last due time before start is run now. Whether it already ran is
-    // not looked up in the state: a schedule with catch_up runs once at every service start.
-    let mut pending: Vec<DueSchedule> = match schedule::last_due_at_or_before(&file, after) {
+    // `catch_up = true`: the last due time before start is run now if no run of that
+    // schedule started at or after it (the service was down then).
+    let pending: Vec<DueSchedule> = match schedule::last_due_at_or_before(&file, after) {
         Ok(list) => list.into_iter().filter(|d| d.catch_up).collect(),
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Invalid;
         }
     };
+    let mut pending = missed(&global, &sargs, pending).await;
     loop {
         workers.retain(|w| !w.is_finished());
         if !pending.is_empty() {
@@ -210,6 +212,91 @@ async fn service(
         let _ = tokio::task::spawn_blocking(move || w.join()).await;
     }
     Exit::Success
+}
+
+/// The catch-up candidates whose due time was missed: no run triggered by the schedule started
+/// at or after its last due time. Unreadable state counts as missed (running once more is
+/// safer than skipping a build).
+async fn missed(
+    global: &GlobalArgs,
+    args: &ScheduleArgs,
+    candidates: Vec<DueSchedule>,
+) -> Vec<DueSchedule> {
+    if candidates.is_empty() {
+        return candidates;
+    }
+    let dir = args
+        .manifest
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let store = match super::build::state_location(global, &dir, args.simulate) {
+        Ok((loc, _)) => aib_state::open(&loc, None).await.map_err(|e| e.to_string()),
+        Err(_) => Err("invalid state location".to_string()),
+    };
+    let runs = match &store {
+        Ok(s) => s.list_runs().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.clone()),
+    };
+    let (store, runs) = match (store, runs) {
+        (Ok(s), Ok(r)) => (s, r),
+        (_, Err(e)) | (Err(e), _) => {
+            eprintln!(
+                "warning: catch_up: cannot read the state ({e}); running the catch-up builds"
+            );
+            return candidates;
+        }
+    };
+    let mut out = Vec::new();
+    for d in candidates {
+        match ran_since(&store, &runs, &d.name, d.fire_time).await {
+            Some(run) => {
+                if !global.quiet {
+                    eprintln!(
+                        "catch_up: schedule `{}` last due at {} already ran (run {run})",
+                        d.name,
+                        d.fire_time.to_rfc3339()
+                    );
+                }
+            }
+            None => {
+                if !global.quiet {
+                    eprintln!(
+                        "catch_up: schedule `{}` last due at {} was missed: running it now",
+                        d.name,
+                        d.fire_time.to_rfc3339()
+                    );
+                }
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+/// A run triggered by schedule `name` that started at or after `since` (`runs`: ids newest
+/// first; an id starts with its start time to the second, so older ones are not read).
+async fn ran_since(
+    store: &aib_state::StateStore,
+    runs: &[String],
+    name: &str,
+    since: DateTime<Utc>,
+) -> Option<String> {
+    let floor = since.format("%Y%m%dT%H%M%SZ").to_string();
+    for id in runs {
+        if id.as_str() < floor.as_str() {
+            break;
+        }
+        let Ok(rec) = store.read_run(id).await else {
+            continue;
+        };
+        if rec.started >= since
+            && matches!(&rec.trigger, aib_state::Trigger::Schedule { name: n } if n == name)
+        {
+            return Some(rec.run_id);
+        }
+    }
+    None
 }
 
 /// Builds `due` one after another on a thread of its own, skipping schedules whose previous

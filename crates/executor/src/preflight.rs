@@ -121,6 +121,16 @@ fn azure_error(what: &str, e: aib_azure::Error) -> PreflightError {
 
 /// Runs preflight for the units of `plan` that will build.
 pub async fn run(arm: &ArmClient, plan: &Plan) -> Result<Preflight, PreflightError> {
+    run_with(arm, plan, &HashMap::new()).await
+}
+
+/// [`run`] with platform versions already resolved (unit id → version: resolved at the start
+/// of the run, or recorded by the run `--retry-failed` retries); only the others are looked up.
+pub async fn run_with(
+    arm: &ArmClient,
+    plan: &Plan,
+    known_platform_versions: &HashMap<String, String>,
+) -> Result<Preflight, PreflightError> {
     let units: Vec<_> = plan
         .units()
         .iter()
@@ -257,7 +267,9 @@ pub async fn run(arm: &ArmClient, plan: &Plan) -> Result<Preflight, PreflightErr
             ..
         } = &u.settings.source
         {
-            if version.eq_ignore_ascii_case("latest") {
+            if let Some(v) = known_platform_versions.get(u.id.as_str()) {
+                out.platform_versions.insert(u.id.to_string(), v.clone());
+            } else if version.eq_ignore_ascii_case("latest") {
                 images
                     .entry((
                         u.settings.subscription.clone(),

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use aib_azure::ArmClient;
 use aib_manifest::Manifest;
-use aib_planner::{Plan, ResolvedSource};
+use aib_planner::{Action, Plan, ResolvedSource};
 use aib_state::{RunRecord, StateStore, Trigger};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::Stamped;
+use crate::incremental;
 use crate::preflight::{self, PreflightError};
 use crate::runner::{self, ExecutorConfig, RunInput, RunResult};
 use crate::secrets::{self, SecretOptions, SecretProblem};
@@ -92,23 +93,55 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
             None => line,
         });
     }
+    // What to build: a retry re-runs the units of the earlier run with the platform versions
+    // it resolved; otherwise every `latest` is resolved now and unchanged units are left out.
+    let mut plan = plan;
+    let retried = match &selection.retry_failed {
+        Some(id) => Some(
+            store
+                .read_run(id)
+                .await
+                .map_err(|e| BuildError::State(format!("reading run {id}: {e}")))?,
+        ),
+        None => None,
+    };
+    let index = match store.read_index().await {
+        Ok(i) => i,
+        Err(e) => return Err(BuildError::State(format!("reading the index: {e}"))),
+    };
+    let decisions = tokio::select! {
+        d = decide(&arm, &mut plan, &index, retried.as_ref(), selection.force) => d?,
+        _ = interrupt.cancelled() => return Err(BuildError::State("interrupted while resolving sources".into())),
+    };
     let preflight = tokio::select! {
-        r = preflight::run(&arm, &plan) => r?,
+        r = preflight::run_with(&arm, &plan, &decisions.platform_versions) => r?,
         _ = interrupt.cancelled() => return Err(BuildError::State("interrupted during preflight".into())),
     };
 
-    // Parents outside the selection: their last successful build from the state's index.
-    let mut external_versions = HashMap::new();
-    let needs_index = plan.units().iter().any(|u| {
-        matches!(&u.settings.source, ResolvedSource::Variant { unit, .. } if plan.unit(unit).is_none())
-    });
-    if needs_index && let Ok(index) = store.read_index().await {
-        for u in plan.units() {
-            if let ResolvedSource::Variant { unit: parent, .. } = &u.settings.source
-                && plan.unit(parent).is_none()
-                && let Some(e) = index.get(parent.as_str())
-            {
-                external_versions.insert(parent.to_string(), e.image_version_id.clone());
+    // Parents outside the selection: the version the retried run used, else their last
+    // successful build from the state's index; unchanged units: their recorded version.
+    let mut external_versions = decisions.unchanged_versions();
+    for u in plan.units() {
+        if let ResolvedSource::Variant { unit: parent, .. } = &u.settings.source
+            && plan.unit(parent).is_none()
+        {
+            let from_run = retried
+                .as_ref()
+                .and_then(|r| r.unit(parent.as_str()))
+                .filter(|p| {
+                    matches!(
+                        p.status,
+                        aib_state::UnitStatus::Succeeded | aib_state::UnitStatus::Unchanged
+                    )
+                })
+                .and_then(|p| p.image_version_id.clone());
+            let v = from_run.or_else(|| {
+                index
+                    .get(parent.as_str())
+                    .map(|e| e.image_version_id.clone())
+            });
+            if let Some(v) = v {
+                external_versions.insert(parent.to_string(), v);
             }
         }
     }
@@ -123,6 +156,16 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     );
     record.selection = selection;
     record.units = runner::unit_records(&plan);
+    for u in &mut record.units {
+        if let Some(d) = decisions.units.get(&u.id) {
+            u.input_hash = d.input_hash.clone();
+            u.source_version = d.source_version.clone();
+            if d.action == Action::Unchanged {
+                u.image_version_id = d.image_version_id.clone();
+                u.reason = Some(d.reason.clone());
+            }
+        }
+    }
     store
         .create_run(&record)
         .await
@@ -144,31 +187,108 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     })
     .await;
     let mut result = result;
-    let entries: Vec<aib_state::IndexEntry> = result
+    let mut entries: Vec<aib_state::IndexEntry> = result
         .record
         .units
         .iter()
         .filter(|u| u.status == aib_state::UnitStatus::Succeeded)
-        .filter_map(|u| {
-            Some(aib_state::IndexEntry {
-                unit: u.id.clone(),
-                input_hash: u.input_hash.clone(),
-                template_name: u.template_name.clone(),
-                image_version_id: u.image_version_id.clone()?,
-                built_at: u
-                    .stages
-                    .iter()
-                    .filter_map(|s| s.finished)
-                    .max()
-                    .unwrap_or_else(chrono::Utc::now),
-                run_id: result.record.run_id.clone(),
-            })
-        })
+        .filter_map(|u| index_entry(u, &result.record.run_id))
         .collect();
+    // After a crash the retried run never reached its index update: its successes count too.
+    if let Some(old) = &retried {
+        entries.extend(index_entries(old));
+    }
     if !entries.is_empty()
         && let Err(e) = store_for_index.update_index(&entries).await
     {
         result.state_errors.push(format!("updating the index: {e}"));
     }
     Ok(result)
+}
+
+fn index_entry(u: &aib_state::UnitRecord, run_id: &str) -> Option<aib_state::IndexEntry> {
+    Some(aib_state::IndexEntry {
+        unit: u.id.clone(),
+        input_hash: u.input_hash.clone(),
+        template_name: u.template_name.clone(),
+        image_version_id: u.image_version_id.clone()?,
+        built_at: u
+            .stages
+            .iter()
+            .filter_map(|s| s.finished)
+            .max()
+            .unwrap_or_else(chrono::Utc::now),
+        run_id: run_id.to_string(),
+    })
+}
+
+/// Index entries for the units a (possibly crashed) run built.
+fn index_entries(rec: &RunRecord) -> Vec<aib_state::IndexEntry> {
+    rec.units
+        .iter()
+        .filter(|u| u.status == aib_state::UnitStatus::Succeeded)
+        .filter_map(|u| index_entry(u, &rec.run_id))
+        .collect()
+}
+
+/// The units a retry re-runs: everything of `rec` that did not succeed and was not unchanged
+/// (failed, cancelled, skipped, and after a crash pending or running).
+pub fn retry_units(rec: &RunRecord) -> Vec<String> {
+    rec.units
+        .iter()
+        .filter(|u| {
+            !matches!(
+                u.status,
+                aib_state::UnitStatus::Succeeded | aib_state::UnitStatus::Unchanged
+            )
+        })
+        .map(|u| u.id.clone())
+        .collect()
+}
+
+/// Resolves the platform sources and decides each unit's action, setting it in the plan.
+/// A retry builds every unit of the plan with the platform versions the retried run recorded.
+async fn decide(
+    arm: &ArmClient,
+    plan: &mut Plan,
+    index: &aib_state::Index,
+    retried: Option<&RunRecord>,
+    force: bool,
+) -> Result<incremental::Decisions, BuildError> {
+    let as_preflight = |e: incremental::DecideError| match e {
+        incremental::DecideError::Auth(m) => BuildError::Preflight(PreflightError::Auth(m)),
+        incremental::DecideError::Azure(m) => BuildError::Preflight(PreflightError::Azure(m)),
+    };
+    let mut known = HashMap::new();
+    if let Some(old) = retried {
+        for u in plan.units() {
+            if matches!(u.settings.source, ResolvedSource::Platform { .. })
+                && let Some(v) = old
+                    .unit(u.id.as_str())
+                    .and_then(|r| r.source_version.clone())
+            {
+                known.insert(u.id.to_string(), v);
+            }
+        }
+    }
+    let (platform, lookups) = incremental::resolve_platform_versions(arm, plan, &known)
+        .await
+        .map_err(as_preflight)?;
+    let mut decisions = if retried.is_some() {
+        // Everything selected builds; the hashes are finalized as a build would.
+        let mut d = incremental::decide(arm, plan, &aib_state::Index::default(), &platform, true)
+            .await
+            .map_err(as_preflight)?;
+        for v in d.units.values_mut() {
+            v.reason = "retried".into();
+        }
+        d
+    } else {
+        incremental::decide(arm, plan, index, &platform, force)
+            .await
+            .map_err(as_preflight)?
+    };
+    decisions.platform_lookups = lookups;
+    decisions.apply(plan);
+    Ok(decisions)
 }

@@ -40,6 +40,9 @@ pub struct ExecutorConfig {
     pub min_poll_interval: Duration,
     /// Real seconds per Azure second (1.0 against Azure; the simulator's `minute_ms / 60000`).
     pub time_scale: f64,
+    /// `--force`: an existing template whose last run succeeded is run again instead of
+    /// having its result verified.
+    pub force: bool,
 }
 
 impl Default for ExecutorConfig {
@@ -51,6 +54,7 @@ impl Default for ExecutorConfig {
             default_poll_interval: Duration::from_secs(60),
             min_poll_interval: Duration::from_millis(5),
             time_scale: 1.0,
+            force: false,
         }
     }
 }
@@ -152,6 +156,12 @@ pub async fn execute(input: RunInput) -> RunResult {
         record.units = unit_records(&plan);
     }
     let run_id = record.run_id.clone();
+    // Why each unchanged unit is unchanged (filled in by the session's decision).
+    let unchanged_reasons: HashMap<String, String> = record
+        .units
+        .iter()
+        .filter_map(|u| Some((u.id.clone(), u.reason.clone()?)))
+        .collect();
     let (tx, rx) = mpsc::unbounded_channel::<Stamped>();
     let recorder = tokio::spawn(recorder::record(record, store.clone(), rx, forward));
     // Cancelled on Ctrl-C (parent) or by --fail-fast.
@@ -246,7 +256,14 @@ pub async fn execute(input: RunInput) -> RunResult {
                 emit(BuildEvent::UnitFinished {
                     unit: unit.id.to_string(),
                     status: UnitStatus::Unchanged,
-                    reason: Some("inputs unchanged since the last successful build".into()),
+                    reason: Some(
+                        unchanged_reasons
+                            .get(unit.id.as_str())
+                            .cloned()
+                            .unwrap_or_else(|| {
+                                "inputs unchanged since the last successful build".into()
+                            }),
+                    ),
                     image_version_id: versions.get(unit.id.as_str()).cloned(),
                     failure: None,
                 });

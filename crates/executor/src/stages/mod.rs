@@ -250,6 +250,16 @@ async fn run_stages(
         .as_ref()
         .and_then(|t| t.properties.last_run_status.as_ref())
         .is_some_and(|l| l.is_active());
+    // A build an earlier (e.g. crashed) run started and Azure finished: verify its result
+    // instead of running the template again (unless --force).
+    let finished_before = !shared.config.force
+        && existing
+            .as_ref()
+            .and_then(|t| t.properties.last_run_status.as_ref())
+            .and_then(|l| l.run_state.as_deref())
+            .is_some_and(|s| {
+                aib_azure::lro::parse_run_state(s) == aib_azure::OperationState::Succeeded
+            });
     if existing.is_some() {
         shared.message(
             &id,
@@ -257,7 +267,13 @@ async fn run_stages(
             format!(
                 "image template {} already exists with the same inputs: reusing it (templates are never updated){}",
                 names.template_name,
-                if attach { "; following its running build" } else { "" }
+                if attach {
+                    "; following its running build"
+                } else if finished_before {
+                    "; its build already succeeded: verifying its result"
+                } else {
+                    ""
+                }
             ),
         );
     } else if let Err(out) = deploy::deploy(shared, &names, &rendered).await {
@@ -265,10 +281,21 @@ async fn run_stages(
     }
 
     // build
-    let end = build::build(shared, unit, &names, prior_start, attach).await;
-    let build_end = match end {
-        Ok(e) => e,
-        Err(out) => return out,
+    let build_end = if finished_before {
+        shared.stage_started(&id, Stage::Build);
+        shared.stage_finished(
+            &id,
+            Stage::Build,
+            StageStatus::Succeeded,
+            Some("already built by an earlier run".into()),
+        );
+        BuildEnd::Succeeded
+    } else {
+        let end = build::build(shared, unit, &names, prior_start, attach).await;
+        match end {
+            Ok(e) => e,
+            Err(out) => return out,
+        }
     };
     let mut image_version_id = None;
     let mut failure: Option<Failure> = None;
