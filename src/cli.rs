@@ -33,6 +33,10 @@ pub struct GlobalArgs {
     /// Format of log lines on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Allow plain `http://` to endpoints that are not loopback (ARM, Blob state). Tokens and
+    /// keys then cross the network unencrypted: only for test rigs.
+    #[arg(long, global = true)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -162,6 +166,18 @@ pub struct ScheduleArgs {
     /// Build against an in-process Azure simulator (as `aib build --simulate`).
     #[arg(long, hide = true)]
     pub simulate: bool,
+    /// With `--once`: build every schedule with a due time in the last DURATION (e.g. `2h`)
+    /// that no recorded run of that schedule covers, instead of only those due in the
+    /// current minute. For CI triggers, which fire late, early or twice.
+    #[arg(long, requires = "once", value_name = "DURATION", value_parser = parse_duration)]
+    pub within: Option<std::time::Duration>,
+    /// Only build these environments of the due schedules (repeatable; a CI shard).
+    #[arg(long = "env", value_name = "NAME")]
+    pub envs: Vec<String>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse(s)
 }
 
 fn parse_rfc3339(s: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {

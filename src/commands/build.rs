@@ -209,7 +209,7 @@ pub(crate) async fn connect(
         eprintln!("error: {e}");
         Exit::Azure
     };
-    let endpoints = Endpoints::resolve(cloud_of(manifest), ep.as_deref(), false)
+    let endpoints = Endpoints::resolve(cloud_of(manifest), ep.as_deref(), global.insecure)
         .map_err(|e| fail(e.to_string()))?;
     let cred = Credential::from_env(cloud_of(manifest)).map_err(|e| fail(e.to_string()))?;
     let arm = ArmClient::with_config(endpoints, Arc::new(cred), ArmConfig::default())
@@ -387,10 +387,11 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         Ok(x) => x,
         Err(exit) => return exit,
     };
-    let store = match aib_state::open(&loc, Some(arm.credential().clone())).await {
-        Ok(s) => s,
-        Err(e) => return state_error(e),
-    };
+    let store =
+        match aib_state::open_with(&loc, Some(arm.credential().clone()), global.insecure).await {
+            Ok(s) => s,
+            Err(e) => return state_error(e),
+        };
     let run_id = aib_state::new_run_id(chrono::Utc::now());
     let host = aib_state::current_host();
     let lock = match take_lock(&store, &run_id, &host, global.quiet).await {

@@ -51,15 +51,49 @@ fn run_once(
     file: &aib_manifest::ManifestFile,
     now: DateTime<Utc>,
 ) -> Exit {
-    let due = match schedule::due_in_minute_ending(file, now) {
-        Ok(d) => d,
+    let due = match args.within {
+        None => schedule::due_in_minute_ending(file, now),
+        Some(within) => schedule::last_due_at_or_before(file, now).map(|list| {
+            let since = chrono::Duration::from_std(within)
+                .ok()
+                .and_then(|w| now.checked_sub_signed(w))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            list.into_iter().filter(|d| d.fire_time > since).collect()
+        }),
+    };
+    let due = match due {
+        Ok(d) => restrict(d, &args.envs),
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Invalid;
         }
     };
+    let due = match args.within {
+        Some(_) if !due.is_empty() => {
+            // Due times already covered by a recorded run are done (an earlier trigger, or
+            // another runner sharing the state, built them).
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(missed(global, args, due)),
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return Exit::Invalid;
+                }
+            }
+        }
+        _ => due,
+    };
     if due.is_empty() {
-        println!("no schedule due at {}", now.to_rfc3339());
+        match args.within {
+            None => println!("no schedule due at {}", now.to_rfc3339()),
+            Some(w) => println!(
+                "no schedule due in the {} before {} that has not run",
+                humanize(w),
+                now.to_rfc3339()
+            ),
+        }
         return Exit::Success;
     }
     let mut exit = Exit::Success;
@@ -70,6 +104,30 @@ fn run_once(
         }
     }
     exit
+}
+
+/// Keeps only the environments `envs` names (all when empty); drops schedules left with none.
+fn restrict(due: Vec<DueSchedule>, envs: &[String]) -> Vec<DueSchedule> {
+    if envs.is_empty() {
+        return due;
+    }
+    due.into_iter()
+        .filter_map(|mut d| {
+            d.environments.retain(|e| envs.contains(e));
+            (!d.environments.is_empty()).then_some(d)
+        })
+        .collect()
+}
+
+fn humanize(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 /// Runs one due schedule's build (blocking: the build command starts its own runtime).
@@ -133,12 +191,15 @@ async fn service(
         verbose: global.verbose,
         quiet: global.quiet,
         log_format: global.log_format,
+        insecure: global.insecure,
     });
     let sargs = Arc::new(ScheduleArgs {
         manifest: args.manifest.clone(),
         once: false,
         now: None,
         simulate: args.simulate,
+        within: None,
+        envs: args.envs.clone(),
     });
     let mut after = Utc::now();
     if !global.quiet {
@@ -151,7 +212,10 @@ async fn service(
     // `catch_up = true`: the last due time before start is run now if no run of that
     // schedule started at or after it (the service was down then).
     let pending: Vec<DueSchedule> = match schedule::last_due_at_or_before(&file, after) {
-        Ok(list) => list.into_iter().filter(|d| d.catch_up).collect(),
+        Ok(list) => restrict(
+            list.into_iter().filter(|d| d.catch_up).collect(),
+            &args.envs,
+        ),
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Invalid;
@@ -202,7 +266,7 @@ async fn service(
             }
         }
         after = when;
-        pending = due;
+        pending = restrict(due, &args.envs);
     }
     if !global.quiet {
         eprintln!("aib schedule: stopping; waiting for running builds to end");
@@ -231,7 +295,9 @@ async fn missed(
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
     let store = match super::build::state_location(global, &dir, args.simulate) {
-        Ok((loc, _)) => aib_state::open(&loc, None).await.map_err(|e| e.to_string()),
+        Ok((loc, _)) => aib_state::open_with(&loc, None, global.insecure)
+            .await
+            .map_err(|e| e.to_string()),
         Err(_) => Err("invalid state location".to_string()),
     };
     let runs = match &store {

@@ -30,10 +30,12 @@ pub async fn open_state(global: &GlobalArgs, manifest: &Path) -> Result<StateSto
         }
         StateLocation::Local(_) => None,
     };
-    aib_state::open(&loc, cred).await.map_err(|e| {
-        eprintln!("error: {e}");
-        Exit::UnitFailed
-    })
+    aib_state::open_with(&loc, cred, global.insecure)
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::UnitFailed
+        })
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {

@@ -41,9 +41,9 @@ source = { variant = "base" }
 customize = [ { type = "shell", name = "app", inline = ["echo app"] } ]
 "#;
 
-struct Sim {
-    child: Child,
-    url: String,
+pub(crate) struct Sim {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl Drop for Sim {
@@ -53,7 +53,7 @@ impl Drop for Sim {
     }
 }
 
-fn sim(dir: &Path, scenario: &str) -> Sim {
+pub(crate) fn sim(dir: &Path, scenario: &str) -> Sim {
     let path = dir.join("scenario.toml");
     std::fs::write(&path, scenario).expect("write scenario");
     let mut child = Command::new(env!("CARGO_BIN_EXE_aib"))
@@ -76,7 +76,7 @@ fn sim(dir: &Path, scenario: &str) -> Sim {
     Sim { child, url }
 }
 
-fn aib_cmd(dir: &Path, sim: &Sim, args: &[&str]) -> Command {
+pub(crate) fn aib_cmd(dir: &Path, sim: &Sim, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_aib"));
     c.args(args)
         .current_dir(dir)
@@ -98,7 +98,7 @@ fn run(dir: &Path, sim: &Sim, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn stats(sim: &Sim) -> serde_json::Value {
+pub(crate) fn stats(sim: &Sim) -> serde_json::Value {
     // A tiny HTTP/1.0 GET without a client crate.
     use std::io::{Read, Write};
     let addr = sim.url.trim_start_matches("http://");
@@ -299,4 +299,38 @@ fn report_schema_is_current() {
         "{} is stale: run `AIB_UPDATE_SCHEMAS=1 cargo test --test cli report_schema` and commit the result",
         path.display()
     );
+}
+
+/// Plain http to a host that is not loopback is refused (tokens would cross the network in
+/// clear text) unless `--insecure` says this is a test rig.
+#[test]
+fn plain_http_to_a_remote_host_needs_insecure() {
+    let dir = manifest_dir(FLEET, &[]);
+    let run = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_aib"));
+        c.arg("build")
+            .args(extra)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env("AIB_ARM_ENDPOINT", "http://arm.example.invalid:8080")
+            .env("AIB_CREDENTIAL", "env")
+            .env_remove("AZURE_TENANT_ID")
+            .env_remove("AZURE_CLIENT_ID")
+            .env_remove("AZURE_CLIENT_SECRET");
+        let out = c.output().expect("run aib");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("refusing plain http"), "{err}");
+    // With --insecure the endpoint is accepted and aib goes on to authenticate, which fails at
+    // once here (the `env` credential is not configured).
+    let (code, err) = run(&["--insecure"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(!err.contains("refusing plain http"), "{err}");
+    assert!(err.contains("env: not configured"), "{err}");
 }

@@ -54,6 +54,8 @@ pub struct BlobConfig {
     pub auth: BlobAuth,
     /// Lease duration / renewal of the run lock.
     pub lease: LeaseTiming,
+    /// Allow plain `http://` to a host that is not loopback (`--insecure`).
+    pub insecure: bool,
 }
 
 impl BlobConfig {
@@ -70,6 +72,7 @@ impl BlobConfig {
             endpoint,
             auth,
             lease: LeaseTiming::default(),
+            insecure: false,
         })
     }
 }
@@ -91,10 +94,21 @@ pub async fn open(
     location: &StateLocation,
     credential: Option<Arc<Credential>>,
 ) -> Result<StateStore> {
+    open_with(location, credential, false).await
+}
+
+/// [`open`], and with `insecure` a Blob endpoint may be plain `http://` on a host that is not
+/// loopback (`--insecure`; loopback, e.g. Azurite, is always allowed).
+pub async fn open_with(
+    location: &StateLocation,
+    credential: Option<Arc<Credential>>,
+    insecure: bool,
+) -> Result<StateStore> {
     match location {
         StateLocation::Local(p) => StateStore::open_local(p.clone()).await,
         StateLocation::Blob(b) => {
-            let cfg = BlobConfig::from_env(b, credential)?;
+            let mut cfg = BlobConfig::from_env(b, credential)?;
+            cfg.insecure = insecure;
             StateStore::open_blob(b, cfg).await
         }
     }
@@ -117,7 +131,7 @@ impl StateStore {
 
     /// A blob store (the container is created if missing).
     pub async fn open_blob(loc: &BlobLocation, cfg: BlobConfig) -> Result<Self> {
-        let client = BlobClient::new(&cfg.endpoint, cfg.auth, false)
+        let client = BlobClient::new(&cfg.endpoint, cfg.auth, cfg.insecure)
             .map_err(StateError::azure("state storage endpoint"))?;
         let s = BlobStore::open(client, loc.clone(), cfg.lease).await?;
         Ok(Self {

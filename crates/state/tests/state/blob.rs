@@ -36,6 +36,7 @@ impl Env {
                 endpoint: self.endpoint.clone(),
                 auth,
                 lease,
+                insecure: false,
             },
         )
         .await
@@ -301,6 +302,7 @@ async fn sas_auth(env: &Env) -> TestResult {
             endpoint: env.endpoint.clone(),
             auth: BlobAuth::sas(&token)?,
             lease: fast(),
+            insecure: false,
         },
     )
     .await?;

@@ -134,6 +134,7 @@ fn blob_config_debug_hides_secrets() -> Result<(), aib_azure::Error> {
         endpoint: "https://acct.blob.core.windows.net".into(),
         auth: aib_azure::BlobAuth::sas("?sv=2021&sig=TOPSECRETSIG")?,
         lease: aib_state::LeaseTiming::default(),
+        insecure: false,
     };
     assert!(!format!("{cfg:?}").contains("TOPSECRETSIG"));
     let cfg = aib_state::BlobConfig {
