@@ -5,5 +5,6 @@ mod ci;
 mod plan;
 mod schedule;
 mod schemas;
+mod secrets;
 mod support;
 mod validate;

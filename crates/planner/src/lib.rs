@@ -13,6 +13,7 @@ pub mod output;
 mod plan;
 pub mod resolved;
 pub mod schedule;
+pub mod secret_ref;
 pub mod selection;
 pub mod templating;
 mod unit;

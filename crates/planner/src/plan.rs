@@ -565,6 +565,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
             problems: &mut problems,
             scope,
             failed: false,
+            secrets_in_scope: false,
         };
         let Some(settings) = resolver.resolve(&d.settings) else {
             continue;

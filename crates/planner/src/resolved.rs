@@ -219,6 +219,8 @@ pub(crate) struct Resolver<'a> {
     pub problems: &'a mut Problems,
     pub scope: UnitScope<'a>,
     pub failed: bool,
+    /// `secrets.<name>` placeholders are in the context (customize, validate, parameters).
+    pub secrets_in_scope: bool,
 }
 
 impl Resolver<'_> {
@@ -236,10 +238,13 @@ impl Resolver<'_> {
                     "aib::template-render",
                     format!("unit `{}`: cannot render `{key}`: {what}", self.scope.id),
                     Some((s.span(), what.clone())),
-                    Some(
+                    Some(if self.secrets_in_scope {
+                        "available: env, variant, pipeline, matrix.<key>, subscription, location, secrets.<name>"
+                            .into()
+                    } else {
                         "available: env, variant, pipeline, matrix.<key>, subscription, location"
-                            .into(),
-                    ),
+                            .into()
+                    }),
                 );
                 None
             }
@@ -524,6 +529,11 @@ impl Resolver<'_> {
             proxy_vm_size: self.opt("vnet_config.proxy_vm_size", &v.proxy_vm_size),
         });
         let source = self.source(s.source.as_ref());
+        // Customizers, validations and parameters may reference `secrets.<name>`: they see
+        // placeholders (see `secret_ref`), never values. Nothing else may.
+        let base_ctx = self.scope.ctx.clone();
+        self.scope.ctx = with_secrets(&base_ctx, s.secrets.keys().map(|k| k.as_str()));
+        self.secrets_in_scope = true;
         let customize = match &s.customize {
             Some(list) => list
                 .iter()
@@ -548,13 +558,6 @@ impl Resolver<'_> {
             continue_distribute_on_failure: v.continue_distribute_on_failure.as_deref().copied(),
             source_validation_only: v.source_validation_only.as_deref().copied(),
         });
-        let mut tags = IndexMap::with_capacity(s.tags.len());
-        for (k, v) in &s.tags {
-            let r = self
-                .render(&format!("tags.{}", k.as_str()), v)
-                .unwrap_or_default();
-            tags.insert(k.get_ref().clone(), r);
-        }
         let mut parameters = IndexMap::with_capacity(s.parameters.len());
         for (k, v) in &s.parameters {
             let r = self.json(
@@ -563,6 +566,15 @@ impl Resolver<'_> {
                 &v.span(),
             );
             parameters.insert(k.get_ref().clone(), r);
+        }
+        self.scope.ctx = base_ctx;
+        self.secrets_in_scope = false;
+        let mut tags = IndexMap::with_capacity(s.tags.len());
+        for (k, v) in &s.tags {
+            let r = self
+                .render(&format!("tags.{}", k.as_str()), v)
+                .unwrap_or_default();
+            tags.insert(k.get_ref().clone(), r);
         }
         let mut secrets = IndexMap::with_capacity(s.secrets.len());
         for (k, v) in &s.secrets {
@@ -646,6 +658,16 @@ pub(crate) fn unit_context(
         pairs.push(("location", Ctx::from(l)));
     }
     Ctx::from_pairs(pairs)
+}
+
+/// `base` plus `secrets`: each declared secret name mapped to its placeholder.
+fn with_secrets<'n>(base: &Ctx, names: impl Iterator<Item = &'n str>) -> Ctx {
+    let secrets = Ctx::from_pairs(
+        names
+            .map(|n| (n.to_string(), Ctx::from(crate::secret_ref::placeholder(n))))
+            .collect::<Vec<_>>(),
+    );
+    minijinja::context! { secrets => secrets, ..base.clone() }
 }
 
 /// The name of a setting in messages (`customize[0].inline[1]`), built only when needed.

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use aib_manifest::Manifest;
-use aib_planner::{Plan, ResolvedSource, TemplateRef, Unit};
+use aib_planner::{Plan, ResolvedSource, TemplateRef, Unit, secret_ref};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
@@ -207,6 +207,9 @@ pub enum RenderError {
         /// The offending line, trimmed and cut to 120 characters; secrets masked.
         excerpt: String,
     },
+    /// A customizer or parameter references a secret whose value was not resolved.
+    #[error("unit `{unit}`: secret `{name}` has no value")]
+    MissingSecret { unit: String, name: String },
     /// A file could not be read.
     #[error("unit `{unit}`: cannot read `{path}`: {message}")]
     Io {
@@ -234,6 +237,7 @@ impl RenderError {
             Self::Template { unit, .. }
             | Self::Json { unit, .. }
             | Self::Io { unit, .. }
+            | Self::MissingSecret { unit, .. }
             | Self::Invalid { unit, .. } => unit,
         }
     }
@@ -283,6 +287,52 @@ pub fn deployment_name(template_name: &str) -> String {
         s.push_str("aib");
     }
     s
+}
+
+/// Replaces the planner's `secrets.<name>` placeholders (customizer strings, parameters) with
+/// the secret's value when `secrets` is given (what is sent to Azure), else with `***`.
+fn fill_secret_placeholders(
+    d: &mut RenderedDeployment,
+    unit: &Unit,
+    secrets: Option<&SecretValues>,
+) -> Result<(), RenderError> {
+    for v in [&mut d.template, &mut d.parameters, &mut d.image_template] {
+        fill_value(v, unit, secrets)?;
+    }
+    Ok(())
+}
+
+fn fill_value(
+    v: &mut Value,
+    unit: &Unit,
+    secrets: Option<&SecretValues>,
+) -> Result<(), RenderError> {
+    match v {
+        Value::String(s) if secret_ref::has_placeholder(s) => {
+            *s =
+                secret_ref::substitute(s, |name| match secrets {
+                    None => Ok(SECRET_MASK.to_string()),
+                    Some(values) => values.get(name).map(str::to_string).ok_or_else(|| {
+                        RenderError::MissingSecret {
+                            unit: unit.id.to_string(),
+                            name: name.to_string(),
+                        }
+                    }),
+                })?;
+        }
+        Value::Array(items) => {
+            for i in items {
+                fill_value(i, unit, secrets)?;
+            }
+        }
+        Value::Object(map) => {
+            for (_, i) in map.iter_mut() {
+                fill_value(i, unit, secrets)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Renders one unit with a one-off [`Renderer`].
@@ -375,10 +425,12 @@ impl Renderer {
     ) -> Result<RenderedDeployment, RenderError> {
         let name = final_template_name(unit, inputs.source_version);
         let built = builtin::BuiltinParts::new(self, unit, inputs, &name, parent_preview)?;
-        match &unit.settings.template {
-            TemplateRef::Builtin { .. } => Ok(built.into_deployment(unit)),
-            TemplateRef::File { file } => user::render_file(self, unit, inputs, &built, file),
-        }
+        let mut d = match &unit.settings.template {
+            TemplateRef::Builtin { .. } => built.into_deployment(unit),
+            TemplateRef::File { file } => user::render_file(self, unit, inputs, &built, file)?,
+        };
+        fill_secret_placeholders(&mut d, unit, inputs.secrets)?;
+        Ok(d)
     }
 
     /// A template file's name (relative to `templates_dir`) as errors show it: relative to the
