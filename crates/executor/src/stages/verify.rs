@@ -170,7 +170,8 @@ fn may_have_published(message: &str) -> bool {
 }
 
 /// For a build that failed by timeout: the version id when it is nevertheless published,
-/// Succeeded and replicated everywhere.
+/// Succeeded and replicated everywhere. A version that exists but is still replicating (AIB
+/// gave up while distributing) is waited for as `verify` waits, up to [`REPLICATION_WAIT`].
 pub async fn reconcile(
     shared: &RunShared,
     unit: &Unit,
@@ -182,13 +183,31 @@ pub async fn reconcile(
     }
     let v = names.image_version.as_ref()?;
     let id = format!("{}/versions/{v}", gallery_image_id(unit, None));
-    let got = shared
-        .arm
-        .get_gallery_image_version_by_id(&id, true)
-        .await
-        .ok()?;
-    match check(&got, &regions(unit)) {
-        Check::Ok => Some(got.id.unwrap_or(id)),
-        _ => None,
+    let wanted = regions(unit);
+    let deadline = tokio::time::Instant::now() + shared.azure_time(REPLICATION_WAIT);
+    loop {
+        let got = shared
+            .arm
+            .get_gallery_image_version_by_id(&id, true)
+            .await
+            .ok()?;
+        match check(&got, &wanted) {
+            Check::Ok => return Some(got.id.unwrap_or(id)),
+            Check::Failed(_) => return None,
+            Check::Pending(m) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return None;
+                }
+                shared.emit(BuildEvent::BuildProgress {
+                    unit: names.id.clone(),
+                    run_state: "Verifying".into(),
+                    sub_state: Some(m),
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(shared.azure_time(REPLICATION_POLL)) => {}
+                    _ = shared.interrupt.cancelled() => return None,
+                }
+            }
+        }
     }
 }

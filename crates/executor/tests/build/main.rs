@@ -3,4 +3,5 @@
 
 mod common;
 mod fleet;
+mod outcomes;
 mod reports;
