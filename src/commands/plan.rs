@@ -13,11 +13,12 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
         Ok(m) => m,
         Err(exit) => return exit,
     };
-    let plan = match make_plan(&manifest, &args.select, &args.set, global.quiet) {
+    let mut plan = match make_plan(&manifest, &args.select, &args.set, global.quiet) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
-    let deployments = match check_units(&manifest, &plan, global.quiet) {
+    let keep = args.render_dir.is_some();
+    let deployments = match check_units(&manifest, &plan, global.quiet, keep) {
         Ok(c) => c.deployments,
         Err(exit) => return exit,
     };
@@ -39,6 +40,11 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
             }
         }
     }
+    if args.refresh
+        && let Err(exit) = refresh(global, args, &manifest, &mut plan)
+    {
+        return exit;
+    }
     let out = match args.format {
         PlanFormat::Text => plan.render_text(),
         PlanFormat::Json => plan.render_json(),
@@ -58,6 +64,76 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
         println!();
     }
     Exit::Success
+}
+
+/// `--refresh`: resolves `latest` sources and sets each unit's action as `aib build` would
+/// decide it (the state's index, the gallery), without building.
+fn refresh(
+    global: &GlobalArgs,
+    args: &PlanArgs,
+    manifest: &Manifest,
+    plan: &mut Plan,
+) -> Result<(), Exit> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            Exit::Invalid
+        })?;
+    runtime.block_on(async {
+        let dir = manifest
+            .path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let conn = super::build::connect(global, manifest, args.simulate, None).await?;
+        let result = async {
+            let (loc, _) = super::build::state_location(global, &dir, args.simulate)?;
+            let store =
+                aib_state::open_with(&loc, Some(conn.arm.credential().clone()), global.insecure)
+                    .await
+                    .map_err(super::build::state_error)?;
+            let index = store
+                .read_index()
+                .await
+                .map_err(super::build::state_error)?;
+            let azure = |e: aib_executor::incremental::DecideError| {
+                eprintln!("error: {e}");
+                Exit::Azure
+            };
+            let (platform, _) = aib_executor::incremental::resolve_platform_versions(
+                &conn.arm,
+                plan,
+                &Default::default(),
+            )
+            .await
+            .map_err(azure)?;
+            let decisions =
+                aib_executor::incremental::decide(&conn.arm, plan, &index, &platform, false)
+                    .await
+                    .map_err(azure)?;
+            decisions.apply(plan);
+            if !global.quiet {
+                for (id, d) in &decisions.units {
+                    eprintln!("{id}: {} ({})", action_word(d.action), d.reason);
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Some(sim) = conn.sim {
+            sim.shutdown().await;
+        }
+        result
+    })
+}
+
+fn action_word(a: aib_planner::Action) -> &'static str {
+    match a {
+        aib_planner::Action::Build => "build",
+        aib_planner::Action::Unchanged => "unchanged",
+    }
 }
 
 /// Plans the manifest for a selection; on failure prints every problem and returns exit 2.
@@ -94,17 +170,35 @@ pub fn today() -> Date {
 }
 
 /// Lints the plan's units like AIB would and renders each one (secrets masked); prints every
-/// problem, and returns exit 2 when any is an error.
-pub fn check_units(manifest: &Manifest, plan: &Plan, quiet: bool) -> Result<Checked, Exit> {
+/// problem, and returns exit 2 when any is an error. The rendered deployments are returned
+/// with `keep` (for `--render-dir`); otherwise each is dropped once checked, so memory does not
+/// grow with the plan.
+pub fn check_units(
+    manifest: &Manifest,
+    plan: &Plan,
+    quiet: bool,
+    keep: bool,
+) -> Result<Checked, Exit> {
     use aib_executor::render::{RenderInputs, Renderer};
     use aib_manifest::{Diagnostic, Diagnostics};
 
     let mut diags: Diagnostics = aib_executor::lint::lint_plan(manifest, plan);
     let renderer = Renderer::new(manifest);
-    let mut deployments = Vec::with_capacity(plan.units().len());
+    let mut deployments = Vec::with_capacity(if keep { plan.units().len() } else { 0 });
+    let mut user_rendered = Vec::new();
     for unit in plan.units() {
         match renderer.render_in_plan(plan, unit, &RenderInputs::default()) {
-            Ok(d) => deployments.push(d),
+            Ok(d) if keep => deployments.push(d),
+            // Kept for the rendered-body lint below.
+            Ok(d)
+                if matches!(
+                    unit.settings.template,
+                    aib_planner::TemplateRef::File { .. }
+                ) =>
+            {
+                user_rendered.push(d)
+            }
+            Ok(_) => {}
             Err(e) => {
                 let mut d = Diagnostic::error("aib::render", e.to_string());
                 if let aib_executor::render::RenderError::Template { debug, .. } = &e {
@@ -116,6 +210,9 @@ pub fn check_units(manifest: &Manifest, plan: &Plan, quiet: bool) -> Result<Chec
             }
         }
     }
+    // The same rules on what user templates rendered.
+    let rendered = if keep { &deployments } else { &user_rendered };
+    diags.extend(aib_executor::lint::lint_rendered(manifest, plan, rendered).items);
     diagnostics::print_all(&diags, quiet);
     if diags.has_errors() {
         eprintln!(
@@ -133,6 +230,7 @@ pub fn check_units(manifest: &Manifest, plan: &Plan, quiet: bool) -> Result<Chec
 
 /// Units rendered and linted.
 pub struct Checked {
+    /// Empty unless asked to keep them.
     pub deployments: Vec<aib_executor::render::RenderedDeployment>,
     /// Lint warnings printed.
     pub warnings: usize,

@@ -15,7 +15,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
         Ok(p) => p,
         Err(exit) => return exit,
     };
-    let warnings = match super::plan::check_units(&manifest, &plan, global.quiet) {
+    let warnings = match super::plan::check_units(&manifest, &plan, global.quiet, false) {
         Ok(c) => c.warnings,
         Err(exit) => return exit,
     };

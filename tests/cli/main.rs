@@ -2,6 +2,7 @@
 
 mod build;
 mod ci;
+mod incremental;
 mod plan;
 mod schedule;
 mod schemas;

@@ -80,8 +80,15 @@ pub async fn build(
             hint = o.retry_after;
         }
     } else {
-        // Following a build someone started: its current run is ours.
+        // Following a build someone started: its current run is ours. No run operation gives
+        // the server's interval, so poll at the default one in Azure time.
         prior_start = None;
+        if !shared
+            .watchers
+            .has_hint(&names.subscription, &names.resource_group)
+        {
+            hint = Some(shared.azure_time(shared.config.default_poll_interval));
+        }
     }
     let mut rx = shared
         .watchers
@@ -244,7 +251,14 @@ async fn cancel(
         tokio::select! {
             r = rx.changed() => if r.is_err() { break },
             _ = tokio::time::sleep_until(deadline) => {
-                shared.message(id, Level::Warn, format!("the build of {} did not reach Canceled in time; it may still be canceling in Azure", names.template_name));
+                shared.message(id, Level::Warn, format!(
+                    "the build of {} did not reach Canceled within {} minutes; it may still be canceling in Azure: /subscriptions/{}/resourceGroups/{}/providers/Microsoft.VirtualMachineImages/imageTemplates/{}",
+                    names.template_name,
+                    CANCEL_WAIT.as_secs() / 60,
+                    names.subscription,
+                    names.resource_group,
+                    names.template_name
+                ));
                 break;
             }
         }
