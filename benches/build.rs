@@ -150,7 +150,15 @@ async fn fleet(units: usize, parallel: usize) {
     let arm = ArmClient::with_config(
         Endpoints::custom(&base, true).expect("endpoints"),
         Arc::new(cred),
-        ArmConfig::default(),
+        // Azure time runs MINUTE_MS ms a minute here: the client's token buckets (real time)
+        // must be compressed the same way, or they throttle a scaled run where ARM would not.
+        ArmConfig {
+            rate_limit: aib_azure::rate_limit::RateLimitConfig {
+                time_scale: MINUTE_MS as f64 / 60_000.0,
+                ..Default::default()
+            },
+            ..ArmConfig::default()
+        },
     )
     .expect("client");
     let dir = tempfile::tempdir().expect("tempdir");

@@ -94,7 +94,15 @@ async fn client(base: &str, t: &aib_azure::transport::Transport) -> ArmClient {
     ArmClient::with_config(
         Endpoints::custom(base, true).expect("endpoints"),
         Arc::new(cred),
-        ArmConfig::default(),
+        // Azure time runs compressed here: compress the client's token buckets the same way
+        // (real-time buckets would throttle the scaled first builds where ARM would not).
+        ArmConfig {
+            rate_limit: aib_azure::rate_limit::RateLimitConfig {
+                time_scale: (MINUTE_MS * 20) as f64 / 60_000.0,
+                ..Default::default()
+            },
+            ..ArmConfig::default()
+        },
     )
     .expect("client")
 }
