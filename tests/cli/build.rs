@@ -1,11 +1,10 @@
 //! `aib build`, `status`, `history` and `logs` end to end against `aib sim` (a child process),
 //! plus `--simulate`.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use super::support::{manifest_dir, repo_root};
+use super::support::{Sim, aib_cmd, manifest_dir, repo_root, run, sim};
 
 const FLEET: &str = r#"
 version = 1
@@ -40,63 +39,6 @@ image_definition = "app"
 source = { variant = "base" }
 customize = [ { type = "shell", name = "app", inline = ["echo app"] } ]
 "#;
-
-pub(crate) struct Sim {
-    pub(crate) child: Child,
-    pub(crate) url: String,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn sim(dir: &Path, scenario: &str) -> Sim {
-    let path = dir.join("scenario.toml");
-    std::fs::write(&path, scenario).expect("write scenario");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aib"))
-        .args(["sim", "--listen", "127.0.0.1:0", "--scenario"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn aib sim");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first line");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("listening line")
-        .to_string();
-    Sim { child, url }
-}
-
-pub(crate) fn aib_cmd(dir: &Path, sim: &Sim, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_aib"));
-    c.args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env("AIB_ARM_ENDPOINT", &sim.url)
-        .env("AIB_CREDENTIAL", "managed-identity")
-        .env("IDENTITY_ENDPOINT", format!("{}/msi/token", sim.url))
-        .env("IDENTITY_HEADER", "test");
-    c
-}
-
-fn run(dir: &Path, sim: &Sim, args: &[&str]) -> (i32, String, String) {
-    let out = aib_cmd(dir, sim, args).output().expect("run aib");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 pub(crate) fn stats(sim: &Sim) -> serde_json::Value {
     // A tiny HTTP/1.0 GET without a client crate.

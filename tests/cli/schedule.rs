@@ -100,7 +100,7 @@ timezone = "Europe/Berlin"
 /// time (late, early, or another runner on the same state) builds nothing.
 #[test]
 fn within_builds_a_missed_due_time_once_per_shard() {
-    use super::build::{aib_cmd, sim};
+    use super::support::{aib_cmd, sim};
     let dir = super::support::manifest_dir(CI_FLEET, &[]);
     let sim = sim(dir.path(), "minute_ms = 5\n");
     let run = |now: &str, extra: &[&str]| {

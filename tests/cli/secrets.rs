@@ -8,8 +8,8 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use super::build::{Sim, aib_cmd, sim};
 use super::support::manifest_dir;
+use super::support::{Sim, aib_cmd, sim};
 
 const SECRET: &str = "Planted-Secret-9f3c2d7e";
 const CLIENT_SECRET: &str = "Planted-Client-Secret-41ab";

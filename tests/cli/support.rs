@@ -1,7 +1,8 @@
 //! Running the `aib` binary and normalising its output for snapshots.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 pub struct Output {
     pub code: i32,
@@ -42,4 +43,65 @@ pub fn manifest_dir(text: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
         std::fs::write(p, body).expect("write file");
     }
     dir
+}
+
+/// `aib sim` as a child process on a free loopback port, killed on drop.
+pub struct Sim {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `aib sim` with `scenario` (written to `dir/scenario.toml`).
+pub fn sim(dir: &Path, scenario: &str) -> Sim {
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, scenario).expect("write scenario");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aib"))
+        .args(["sim", "--listen", "127.0.0.1:0", "--scenario"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn aib sim");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_string();
+    Sim { child, url }
+}
+
+/// `aib ARGS` in `dir`, pointed at `sim` with the managed-identity credential.
+pub fn aib_cmd(dir: &Path, sim: &Sim, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aib"));
+    c.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env("AIB_ARM_ENDPOINT", &sim.url)
+        .env("AIB_CREDENTIAL", "managed-identity")
+        .env("IDENTITY_ENDPOINT", format!("{}/msi/token", sim.url))
+        .env("IDENTITY_HEADER", "test");
+    c
+}
+
+/// Runs `aib ARGS` against `sim`: exit code, stdout, stderr.
+pub fn run(dir: &Path, sim: &Sim, args: &[&str]) -> (i32, String, String) {
+    let out = aib_cmd(dir, sim, args).output().expect("run aib");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
