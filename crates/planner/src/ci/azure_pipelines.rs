@@ -7,7 +7,7 @@ use aib_manifest::model::ManifestFile;
 
 use super::github::unique_ids;
 use super::yaml::{comment, list, quote};
-use super::{Workflow, WorkflowOptions, environment_shards, shard_state, triggers};
+use super::{Workflow, WorkflowOptions, environment_shards, needs_ids, shard_state, triggers};
 use crate::Plan;
 use crate::ci::TriggerError;
 
@@ -85,16 +85,7 @@ pub fn azure_pipelines_workflow(
             "    displayName: {}",
             quote(&format!("{env} ({} units)", shard.units))
         );
-        let needs: Vec<String> = shard
-            .needs
-            .iter()
-            .filter_map(|n| {
-                shards
-                    .iter()
-                    .position(|s| &s.environment == n)
-                    .map(|i| stage_ids[i].clone())
-            })
-            .collect();
+        let needs = needs_ids(shard, &shards, &stage_ids);
         let _ = writeln!(y, "    dependsOn: {}", list(&needs));
         y.push_str("    jobs:\n      - job: build\n        timeoutInMinutes: 0\n        pool:\n          vmImage: ubuntu-latest\n        steps:\n          - checkout: self\n");
         let _ = writeln!(

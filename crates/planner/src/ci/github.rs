@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use aib_manifest::model::ManifestFile;
 
 use super::yaml::{comment, id, list, quote};
-use super::{Workflow, WorkflowOptions, environment_shards, shard_state, triggers};
+use super::{Workflow, WorkflowOptions, environment_shards, needs_ids, shard_state, triggers};
 use crate::Plan;
 use crate::ci::TriggerError;
 
@@ -74,16 +74,7 @@ pub fn github_workflow(
             quote(&format!("{env} ({} units)", shard.units))
         );
         if !shard.needs.is_empty() {
-            let needs: Vec<String> = shard
-                .needs
-                .iter()
-                .filter_map(|n| {
-                    shards
-                        .iter()
-                        .position(|s| &s.environment == n)
-                        .map(|i| job_ids[i].clone())
-                })
-                .collect();
+            let needs = needs_ids(shard, &shards, &job_ids);
             let _ = writeln!(y, "    needs: {}", list(&needs));
         }
         y.push_str("    runs-on: ubuntu-latest\n");

@@ -189,6 +189,20 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
+/// The job (stage) ids of the shards `shard` runs after; `ids` are the shards' ids in order.
+fn needs_ids(shard: &Shard, shards: &[Shard], ids: &[String]) -> Vec<String> {
+    shard
+        .needs
+        .iter()
+        .filter_map(|n| {
+            shards
+                .iter()
+                .position(|s| &s.environment == n)
+                .and_then(|i| ids.get(i).cloned())
+        })
+        .collect()
+}
+
 /// State location of one environment shard: the shared location plus `/<env>`.
 fn shard_state(state_expr: &str, env: &str) -> String {
     format!("{}/{env}", state_expr.trim_end_matches('/'))
