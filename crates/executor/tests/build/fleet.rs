@@ -191,12 +191,40 @@ async fn fail_fast_stops_starting_new_units() {
         rec.unit("dev/base").map(|u| u.status),
         Some(UnitStatus::Failed)
     );
+    // One unit at a time, in an order the runtime picks: `dev/win` may have run (and
+    // succeeded) before `dev/base`. What fail-fast guarantees is that nothing *starts* after
+    // the failure: every other unit either started before `dev/base` ended, or was skipped.
+    let base = rec.unit("dev/base").expect("dev/base");
+    let base_end = base
+        .stages
+        .iter()
+        .filter_map(|s| s.finished)
+        .max()
+        .expect("dev/base ended");
+    for u in rec.units.iter().filter(|u| u.id != "dev/base") {
+        let first_start = u.stages.iter().filter_map(|s| s.started).min();
+        match first_start {
+            Some(t) => assert!(t <= base_end, "{} started after the failure: {u:#?}", u.id),
+            None => {
+                assert_eq!(u.status, UnitStatus::Skipped, "{u:#?}");
+                let reason = u.reason.as_deref().unwrap_or_default();
+                assert!(
+                    reason == "--fail-fast: `dev/base` failed"
+                        || reason.starts_with("dependency `"),
+                    "{u:#?}"
+                );
+            }
+        }
+    }
     let win = rec.unit("dev/win").expect("dev/win");
-    assert_eq!(win.status, UnitStatus::Skipped, "{win:#?}");
-    assert_eq!(
-        win.reason.as_deref(),
-        Some("--fail-fast: `dev/base` failed")
-    );
+    if win.status == UnitStatus::Skipped {
+        assert_eq!(
+            win.reason.as_deref(),
+            Some("--fail-fast: `dev/base` failed")
+        );
+    } else {
+        assert_eq!(win.status, UnitStatus::Succeeded, "{win:#?}");
+    }
     sim.shutdown().await;
 }
 
