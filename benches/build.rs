@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aib_azure::{ArmClient, ArmConfig, Credential, Endpoints};
 use aib_executor::runner::ExecutorConfig;
 use aib_executor::secrets::SecretOptions;
 use aib_executor::session::{self, BuildRequest};
@@ -19,6 +18,9 @@ use aib_manifest::Manifest;
 use aib_planner::{Date, PlanOptions};
 use chrono::Datelike;
 use tokio_util::sync::CancellationToken;
+
+#[path = "support/mod.rs"]
+mod support;
 
 const MINUTE_MS: u64 = 20;
 
@@ -128,39 +130,7 @@ async fn fleet(units: usize, parallel: usize) {
         .expect("sim");
     let base = sim.base_url();
     let t = aib_azure::transport::Transport::new(&Default::default()).expect("transport");
-    let tok: serde_json::Value = t
-        .client()
-        .get(format!(
-            "{base}/msi/token?api-version=2019-08-01&resource=https://management.azure.com/"
-        ))
-        .header("X-IDENTITY-HEADER", "bench")
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("token json");
-    let cred = Credential::from_static_token(
-        tok["access_token"].as_str().unwrap_or_default(),
-        tok["expires_on"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0),
-    );
-    let arm = ArmClient::with_config(
-        Endpoints::custom(&base, true).expect("endpoints"),
-        Arc::new(cred),
-        // Azure time runs MINUTE_MS ms a minute here: the client's token buckets (real time)
-        // must be compressed the same way, or they throttle a scaled run where ARM would not.
-        ArmConfig {
-            rate_limit: aib_azure::rate_limit::RateLimitConfig {
-                time_scale: MINUTE_MS as f64 / 60_000.0,
-                ..Default::default()
-            },
-            ..ArmConfig::default()
-        },
-    )
-    .expect("client");
+    let arm = support::sim_client(&base, &t, MINUTE_MS as f64 / 60_000.0).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let m = manifest(dir.path(), units);
     let now = chrono::Utc::now().date_naive();

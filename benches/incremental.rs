@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use aib_azure::{ArmClient, ArmConfig, Credential, Endpoints};
+use aib_azure::ArmClient;
 use aib_executor::runner::ExecutorConfig;
 use aib_executor::secrets::SecretOptions;
 use aib_executor::session::{self, BuildRequest};
@@ -20,6 +20,9 @@ use aib_manifest::Manifest;
 use aib_planner::{Date, PlanOptions};
 use chrono::Datelike;
 use tokio_util::sync::CancellationToken;
+
+#[path = "support/mod.rs"]
+mod support;
 
 const MINUTE_MS: u64 = 2;
 
@@ -69,42 +72,6 @@ n = [{}]
         rows(1..=half),
         rows(half + 1..=units)
     )
-}
-
-async fn client(base: &str, t: &aib_azure::transport::Transport) -> ArmClient {
-    let tok: serde_json::Value = t
-        .client()
-        .get(format!(
-            "{base}/msi/token?api-version=2019-08-01&resource=https://management.azure.com/"
-        ))
-        .header("X-IDENTITY-HEADER", "bench")
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("token json");
-    let cred = Credential::from_static_token(
-        tok["access_token"].as_str().unwrap_or_default(),
-        tok["expires_on"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0),
-    );
-    ArmClient::with_config(
-        Endpoints::custom(base, true).expect("endpoints"),
-        Arc::new(cred),
-        // Azure time runs compressed here: compress the client's token buckets the same way
-        // (real-time buckets would throttle the scaled first builds where ARM would not).
-        ArmConfig {
-            rate_limit: aib_azure::rate_limit::RateLimitConfig {
-                time_scale: (MINUTE_MS * 20) as f64 / 60_000.0,
-                ..Default::default()
-            },
-            ..ArmConfig::default()
-        },
-    )
-    .expect("client")
 }
 
 async fn stats(base: &str, t: &aib_azure::transport::Transport) -> serde_json::Value {
@@ -185,7 +152,7 @@ async fn unchanged_fleet(units: usize) {
         .expect("sim");
     let base = sim.base_url();
     let t = aib_azure::transport::Transport::new(&Default::default()).expect("transport");
-    let arm = client(&base, &t).await;
+    let arm = support::sim_client(&base, &t, (MINUTE_MS * 20) as f64 / 60_000.0).await;
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("aib.toml"), manifest_text(units)).expect("write");
     let store = aib_state::StateStore::open_local(dir.path().join(".aib"))
