@@ -48,6 +48,9 @@ pub struct Scenario {
     pub outcome: Vec<OutcomeRule>,
     /// Resource id globs (case-insensitive) that do not exist.
     pub missing: Vec<String>,
+    /// imageTemplate name globs whose deletion leaves the staging resource group behind, as
+    /// happens in Azure when a lock or a resource someone added to it makes AIB's cleanup fail.
+    pub keep_staging: Vec<String>,
     /// Random and scripted faults.
     pub faults: Faults,
     /// Items per page of ARM list answers; longer lists carry a `nextLink`.
@@ -199,6 +202,7 @@ impl Default for Scenario {
             platform_image_version: "1.0.0".to_string(),
             outcome: Vec::new(),
             missing: Vec::new(),
+            keep_staging: Vec::new(),
             faults: Faults::default(),
             page_size: 50,
             limits: Limits::default(),
@@ -286,6 +290,7 @@ impl Scenario {
         for g in self
             .missing
             .iter()
+            .chain(&self.keep_staging)
             .chain(self.outcome.iter().map(|o| &o.template))
         {
             globset::Glob::new(g)

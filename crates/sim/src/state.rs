@@ -23,11 +23,16 @@ pub struct State {
     pub blobs: BTreeMap<(String, String), BTreeMap<String, Blob>>,
     /// Other resources created by deployments: id (lower) -> resource body
     pub generic: BTreeMap<String, Value>,
+    /// Staging resource groups that outlived their template (scenario `keep_staging`):
+    /// resource group id (lower) -> group.
+    pub staging_leftovers: BTreeMap<String, crate::arm::resources::StagingGroup>,
 }
 
 impl State {
     /// Bring every time-driven resource up to `now` (simulated minutes).
     pub fn tick(&mut self, ctx: &Ctx, now: f64) {
         image_templates::tick(ctx, self, now);
+        crate::arm::gallery::tick(ctx, self, now);
+        crate::arm::resources::tick(ctx, self, now);
     }
 }

@@ -4,8 +4,10 @@
 //! `galleryImageId` ending in `/versions/X.Y.Z` creates exactly that version (an existing one
 //! fails the run with a conflict); otherwise the version is the next patch above the highest
 //! existing one (`1.0.0` for an empty definition). Replication to every target region
-//! completes `replicate_minutes` after the build ends.
+//! completes `replicate_minutes` after the build ends. A deleted version reads `Deleting` for
+//! `delete_minutes`, then is gone.
 
+use super::operations::{self, OpKind};
 use super::{ArmErr, parse_version, region_display, region_name};
 use crate::response::{json, not_found, rg_not_found};
 use crate::server::Ctx;
@@ -32,6 +34,8 @@ pub struct GalleryVersion {
     pub source_id: String,
     pub os_disk_gb: u64,
     pub tags: Value,
+    /// When a DELETE started (simulated minutes).
+    pub deleting_at: Option<f64>,
 }
 
 pub fn image_def_id(sub: &str, rg: &str, gallery: &str, image: &str) -> String {
@@ -90,7 +94,7 @@ impl GalleryVersion {
                 "policyViolations": [],
                 "blockDeletionBeforeEndOfLife": false,
             },
-            "provisioningState": if done { "Succeeded" } else { "Creating" },
+            "provisioningState": if self.deleting_at.is_some() { "Deleting" } else if done { "Succeeded" } else { "Creating" },
         });
         if expand {
             let summary: Vec<Value> = self
@@ -280,6 +284,7 @@ pub fn create_version(
         source_id: nv.source_id,
         os_disk_gb: nv.os_disk_gb,
         tags: nv.tags,
+        deleting_at: None,
     };
     let id = gv.id();
     list.push(gv);
@@ -424,6 +429,73 @@ pub fn get_version(
     }
 }
 
+/// `DELETE .../images/{i}/versions/{v}`: 202 with `Azure-AsyncOperation` and `Location`
+/// (Compute's `capsOperations`); the version reads `Deleting` until `delete_minutes` later.
+/// 204 when there is no such version. Repeating the DELETE follows the same deletion.
+#[allow(clippy::too_many_arguments)]
+pub fn delete_version(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    gallery: &str,
+    image: &str,
+    version: &str,
+    api_version: &str,
+) -> Response {
+    let r = GalleryImageRef {
+        sub: sub.into(),
+        rg: rg.into(),
+        gallery: gallery.into(),
+        image: image.into(),
+        version: None,
+    };
+    if let Some(e) = missing_error(ctx, &r) {
+        return e.into_response();
+    }
+    let now = ctx.clock.now();
+    let key = image_def_id(sub, rg, gallery, image).to_ascii_lowercase();
+    let Some(v) = st
+        .versions
+        .get_mut(&key)
+        .and_then(|l| l.iter_mut().find(|v| v.name == version))
+    else {
+        return crate::response::empty(StatusCode::NO_CONTENT);
+    };
+    let start = *v.deleting_at.get_or_insert(now);
+    let (id, location) = (v.id().to_ascii_lowercase(), v.location.clone());
+    let existing = st
+        .operations
+        .values()
+        .find(|o| o.kind == OpKind::GalleryVersionDelete && o.template_key == id)
+        .map(|o| o.id.clone());
+    let op = match existing {
+        Some(op) => op,
+        None => operations::new_op(
+            st,
+            sub,
+            &location,
+            OpKind::GalleryVersionDelete,
+            &id,
+            start,
+            Some(start + ctx.scenario.delete_minutes),
+        ),
+    };
+    let mut resp = crate::response::empty(StatusCode::ACCEPTED);
+    operations::add_delete_headers(ctx, st, &mut resp, &op, api_version);
+    resp
+}
+
+/// Remove versions whose deletion has finished.
+pub fn tick(ctx: &Ctx, st: &mut State, now: f64) {
+    for list in st.versions.values_mut() {
+        list.retain(|v| {
+            v.deleting_at
+                .is_none_or(|d| now < d + ctx.scenario.delete_minutes)
+        });
+    }
+}
+
 /// Target regions of a SharedImage distribute entry.
 pub fn target_regions(entry: &Value, default_location: &str) -> Vec<(String, u64, String)> {
     let default_sat = entry
@@ -483,7 +555,7 @@ pub fn resolve_latest(st: &State, id: &str) -> String {
                 .get(&key)
                 .and_then(|l| {
                     l.iter()
-                        .filter(|v| !v.exclude_from_latest)
+                        .filter(|v| !v.exclude_from_latest && v.deleting_at.is_none())
                         .filter_map(|v| parse_version(&v.name).map(|p| (p, v.name.clone())))
                         .max()
                 })

@@ -514,6 +514,10 @@ pub fn tick(ctx: &Ctx, st: &mut State, now: f64) {
         if let Some(t) = st.templates.remove(&k) {
             let acct = t.storage_account.clone();
             st.blobs.retain(|(a, _), _| *a != acct);
+            if super::resources::keeps_staging(ctx, &t.name) {
+                let g = super::resources::StagingGroup::of(&t);
+                st.staging_leftovers.insert(g.id().to_ascii_lowercase(), g);
+            }
         }
     }
     let active: Vec<String> = st

@@ -1,6 +1,9 @@
 //! AIB async operations: `GET /subscriptions/{sub}/providers/Microsoft.VirtualMachineImages/locations/{loc}/operations/{id}`
 //! returning `{id, name, status, startTime, endTime, error}` with status
-//! `InProgress | Succeeded | Failed | Canceled`.
+//! `InProgress | Succeeded | Failed | Canceled`. Gallery image version deletions are followed
+//! at Compute's `.../providers/Microsoft.Compute/locations/{loc}/capsOperations/{id}` (the
+//! `Location` form adds `monitor=true`), resource group deletions at ARM's
+//! `/subscriptions/{sub}/operationresults/{id}` (a `Location` URL only).
 
 use crate::response::{arm_error, json, set_header, set_retry_after};
 use crate::server::Ctx;
@@ -16,6 +19,10 @@ pub enum OpKind {
     Delete,
     Run,
     Cancel,
+    /// A gallery image version deletion (Compute `capsOperations`).
+    GalleryVersionDelete,
+    /// A resource group deletion (ARM `operationresults`).
+    ResourceGroupDelete,
 }
 
 /// A final status set when the tracked thing finishes.
@@ -43,10 +50,40 @@ pub struct Operation {
 
 impl Operation {
     pub fn url(&self, ctx: &Ctx, api_version: &str) -> String {
-        format!(
-            "{}/subscriptions/{}/providers/Microsoft.VirtualMachineImages/locations/{}/operations/{}?api-version={}",
-            ctx.base_url, self.sub, self.location, self.id, api_version
-        )
+        format!("{}{}?api-version={api_version}", ctx.base_url, self.path())
+    }
+
+    /// The operation's path (its `id` in the status body).
+    pub fn path(&self) -> String {
+        match self.kind {
+            OpKind::GalleryVersionDelete => format!(
+                "/subscriptions/{}/providers/Microsoft.Compute/locations/{}/capsOperations/{}",
+                self.sub, self.location, self.id
+            ),
+            OpKind::ResourceGroupDelete => {
+                format!("/subscriptions/{}/operationresults/{}", self.sub, self.id)
+            }
+            _ => format!(
+                "/subscriptions/{}/providers/Microsoft.VirtualMachineImages/locations/{}/operations/{}",
+                self.sub, self.location, self.id
+            ),
+        }
+    }
+
+    /// Polled as a `Location` URL: 202 while running.
+    fn location_style(&self, location_poll: bool) -> bool {
+        matches!(self.kind, OpKind::Delete | OpKind::ResourceGroupDelete) || location_poll
+    }
+
+    /// The `Location` URL of this operation.
+    fn location_url(&self, ctx: &Ctx, api_version: &str) -> String {
+        let mut url = self.url(ctx, api_version);
+        match self.kind {
+            OpKind::Delete | OpKind::ResourceGroupDelete => {}
+            OpKind::GalleryVersionDelete => url.push_str("&monitor=true"),
+            _ => url.push_str("&poll=location"),
+        }
+        url
     }
 
     fn status(&self, now: f64) -> (&'static str, Option<f64>, Option<Value>) {
@@ -104,6 +141,19 @@ pub fn add_lro_headers(ctx: &Ctx, r: &mut Response, url: &str, async_op: bool, l
     set_retry_after(r, ctx.clock.poll_hint_ms());
 }
 
+/// The headers a deletion of `kind` answers 202 with, as its service sends them: Compute both
+/// `Azure-AsyncOperation` and `Location` (`monitor=true`), ARM resource groups `Location` only.
+pub fn add_delete_headers(ctx: &Ctx, st: &State, r: &mut Response, op_id: &str, api_version: &str) {
+    let Some(op) = st.operations.get(&op_id.to_ascii_lowercase()) else {
+        return;
+    };
+    if op.kind != OpKind::ResourceGroupDelete {
+        set_header(r, "Azure-AsyncOperation", &op.url(ctx, api_version));
+    }
+    set_header(r, "Location", &op.location_url(ctx, api_version));
+    set_retry_after(r, ctx.clock.poll_hint_ms());
+}
+
 /// `GET .../locations/{loc}/operations/{id}`
 ///
 /// Polled through an `Azure-AsyncOperation` header it always answers 200 with the status body;
@@ -143,7 +193,7 @@ pub fn get(
     let op = op.clone();
     let (status, end, error) = op.status(now);
     let mut body = json!({
-        "id": format!("/subscriptions/{}/providers/Microsoft.VirtualMachineImages/locations/{}/operations/{}", op.sub, op.location, op.id),
+        "id": op.path(),
         "name": op.id,
         "status": status,
         "startTime": ctx.clock.stamp(op.start),
@@ -156,7 +206,7 @@ pub fn get(
     }
     let in_progress = status == "InProgress";
     // A Location-style poll (delete) answers 202 while running, as the ARM async contract says.
-    let as_location = op.kind == OpKind::Delete || location_poll;
+    let as_location = op.location_style(location_poll);
     let code = if in_progress && as_location {
         StatusCode::ACCEPTED
     } else {
@@ -166,11 +216,7 @@ pub fn get(
     if in_progress {
         set_retry_after(&mut r, ctx.clock.poll_hint_ms());
         if as_location {
-            let mut url = op.url(ctx, api_version);
-            if op.kind != OpKind::Delete {
-                url.push_str("&poll=location");
-            }
-            set_header(&mut r, "Location", &url);
+            set_header(&mut r, "Location", &op.location_url(ctx, api_version));
         }
     }
     r

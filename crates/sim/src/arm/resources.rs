@@ -1,14 +1,93 @@
 //! Resource groups, user-assigned identities and other resources created by deployments.
 //! By default every resource group and identity a request names exists; the scenario's
-//! `missing` globs make some absent. Staging groups (`IT_*`) exist while their template does.
+//! `missing` globs make some absent. Staging groups (`IT_*`) exist while their template does
+//! (or, for templates matching the scenario's `keep_staging`, until they are deleted), tagged
+//! as AIB tags them: `createdBy = AzureVMImageBuilder`, `imageTemplateName`,
+//! `imageTemplateResourceGroupName`, plus the template's `managedResourceTags`.
+//!
+//! Listing resource groups (`GET /subscriptions/{sub}/resourcegroups`) returns the groups the
+//! simulator knows of (those holding templates, deployments, gallery versions or other
+//! resources, and staging groups), with ARM's `$filter=tagName eq 'k' [and tagValue eq 'v']`.
+//! `DELETE` of a resource group answers 202 with a `Location` under
+//! `/subscriptions/{sub}/operationresults/{id}`; only leftover staging groups can be deleted.
 
-use super::stable_guid;
-use crate::response::{json, not_found, rg_not_found};
+use super::image_templates::ImageTemplate;
+use super::operations::{self, OpKind};
+use super::{ArmErr, stable_guid};
+use crate::response::{empty, json, not_found, rg_not_found};
 use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::json;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// A staging resource group that outlived its template.
+#[derive(Debug, Clone)]
+pub struct StagingGroup {
+    pub sub: String,
+    pub name: String,
+    pub location: String,
+    pub tags: Value,
+    /// The template that owned it.
+    pub template_id: String,
+    /// When a DELETE started (simulated minutes).
+    pub deleting_at: Option<f64>,
+}
+
+impl StagingGroup {
+    /// The staging group of a template, as it is left behind.
+    pub fn of(t: &ImageTemplate) -> Self {
+        StagingGroup {
+            sub: t.sub.clone(),
+            name: t.staging_rg.clone(),
+            location: t.location.clone(),
+            tags: staging_tags(t),
+            template_id: t.id(),
+            deleting_at: None,
+        }
+    }
+
+    pub fn id(&self) -> String {
+        format!("/subscriptions/{}/resourceGroups/{}", self.sub, self.name)
+    }
+}
+
+/// The tags AIB puts on a template's staging group.
+pub fn staging_tags(t: &ImageTemplate) -> Value {
+    let mut tags = t
+        .properties
+        .get("managedResourceTags")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    tags.insert("createdBy".into(), json!("AzureVMImageBuilder"));
+    tags.insert("imageTemplateName".into(), json!(t.name));
+    tags.insert("imageTemplateResourceGroupName".into(), json!(t.rg));
+    Value::Object(tags)
+}
+
+/// Whether deleting this template leaves its staging group behind (`keep_staging`).
+pub fn keeps_staging(ctx: &Ctx, template: &str) -> bool {
+    ctx.scenario.keep_staging.iter().any(|g| {
+        globset::Glob::new(g)
+            .map(|g| g.compile_matcher().is_match(template))
+            .unwrap_or(false)
+    })
+}
+
+fn leftover<'a>(st: &'a State, sub: &str, rg: &str) -> Option<&'a StagingGroup> {
+    st.staging_leftovers
+        .get(&format!("/subscriptions/{sub}/resourcegroups/{rg}").to_ascii_lowercase())
+}
+
+/// Remove leftover staging groups whose deletion has finished.
+pub fn tick(ctx: &Ctx, st: &mut State, now: f64) {
+    st.staging_leftovers.retain(|_, g| {
+        g.deleting_at
+            .is_none_or(|d| now < d + ctx.scenario.delete_minutes)
+    });
+}
 
 /// Whether a resource group exists.
 pub fn rg_exists(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> bool {
@@ -20,7 +99,8 @@ pub fn rg_exists(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> bool {
         return st
             .templates
             .values()
-            .any(|t| t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg));
+            .any(|t| t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg))
+            || leftover(st, sub, rg).is_some();
     }
     true
 }
@@ -30,23 +110,210 @@ pub fn get_rg(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Response {
     if !rg_exists(ctx, st, sub, rg) {
         return rg_not_found(rg);
     }
-    let managed_by = st
+    json(StatusCode::OK, &rg_json(ctx, st, sub, rg))
+}
+
+fn rg_json(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Value {
+    let id = format!("/subscriptions/{sub}/resourceGroups/{rg}");
+    let staging_of = st
         .templates
         .values()
-        .find(|t| t.staging_rg.eq_ignore_ascii_case(rg))
-        .map(|t| (t.id(), t.location.clone()));
-    let mut body = json!({
-        "id": format!("/subscriptions/{sub}/resourceGroups/{rg}"),
+        .find(|t| t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg));
+    if let Some(t) = staging_of {
+        return json!({
+            "id": id,
+            "name": rg,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": t.location,
+            "managedBy": t.id(),
+            "tags": staging_tags(t),
+            "properties": {"provisioningState": if t.deleting_at.is_some() { "Deleting" } else { "Succeeded" }},
+        });
+    }
+    if let Some(g) = leftover(st, sub, rg) {
+        return json!({
+            "id": g.id(),
+            "name": g.name,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": g.location,
+            "managedBy": g.template_id,
+            "tags": g.tags,
+            "properties": {"provisioningState": if g.deleting_at.is_some() { "Deleting" } else { "Succeeded" }},
+        });
+    }
+    json!({
+        "id": id,
         "name": rg,
         "type": "Microsoft.Resources/resourceGroups",
-        "location": managed_by.as_ref().map(|m| m.1.clone()).unwrap_or_else(|| ctx.scenario.default_location.clone()),
+        "location": ctx.scenario.default_location,
         "tags": {},
         "properties": {"provisioningState": "Succeeded"},
-    });
-    if let Some((id, _)) = managed_by {
-        body["managedBy"] = json!(id);
+    })
+}
+
+/// A `$filter` of `GET /subscriptions/{sub}/resourcegroups`: ARM's tag forms
+/// `tagName eq 'k'` and `tagName eq 'k' and tagValue eq 'v'`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagFilter {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+impl TagFilter {
+    /// Parse a filter; `Err` names what is not supported.
+    pub fn parse(s: &str) -> Result<TagFilter, ArmErr> {
+        let bad = || {
+            ArmErr::bad_request(
+                "InvalidFilterInQueryString",
+                format!(
+                    "Invalid $filter '{s}' specified in the query string. The simulator supports tagName eq 'name' [and tagValue eq 'value']."
+                ),
+            )
+        };
+        let quoted = |t: &str| -> Option<String> {
+            let t = t.trim();
+            t.strip_prefix('\'')?
+                .strip_suffix('\'')
+                .map(|v| v.replace("''", "'"))
+        };
+        let clause = |c: &str, key: &str| -> Option<String> {
+            let c = c.trim();
+            let (k, rest) = c.split_once(char::is_whitespace)?;
+            let (op, v) = rest.trim_start().split_once(char::is_whitespace)?;
+            (k.eq_ignore_ascii_case(key) && op.eq_ignore_ascii_case("eq")).then_some(())?;
+            quoted(v)
+        };
+        let lower = s.to_ascii_lowercase();
+        let (first, second) = match lower.find(" and ") {
+            Some(i) => (&s[..i], Some(&s[i + 5..])),
+            None => (s, None),
+        };
+        let name = clause(first, "tagName").ok_or_else(bad)?;
+        let value = match second {
+            Some(c) => Some(clause(c, "tagValue").ok_or_else(bad)?),
+            None => None,
+        };
+        Ok(TagFilter { name, value })
     }
-    json(StatusCode::OK, &body)
+
+    fn matches(&self, tags: &Value) -> bool {
+        let Some(obj) = tags.as_object() else {
+            return false;
+        };
+        obj.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case(&self.name)
+                && self
+                    .value
+                    .as_ref()
+                    .is_none_or(|want| v.as_str() == Some(want.as_str()))
+        })
+    }
+}
+
+/// `GET /subscriptions/{sub}/resourcegroups[?$filter=...]`
+pub fn list_rgs(
+    ctx: &Ctx,
+    st: &State,
+    sub: &str,
+    filter: Option<&str>,
+) -> Result<Vec<Value>, Response> {
+    let filter = match filter.filter(|f| !f.trim().is_empty()) {
+        Some(f) => Some(TagFilter::parse(f).map_err(ArmErr::into_response)?),
+        None => None,
+    };
+    // lower-case name -> name as first seen
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut add = |rsub: &str, rg: &str| {
+        if rsub.eq_ignore_ascii_case(sub) {
+            names
+                .entry(rg.to_ascii_lowercase())
+                .or_insert_with(|| rg.to_string());
+        }
+    };
+    for t in st.templates.values() {
+        add(&t.sub, &t.rg);
+        add(&t.sub, &t.staging_rg);
+    }
+    for g in st.staging_leftovers.values() {
+        add(&g.sub, &g.name);
+    }
+    for l in st.versions.values() {
+        for v in l {
+            add(&v.sub, &v.rg);
+        }
+    }
+    for id in st.deployments.keys().chain(st.generic.keys()) {
+        let segs: Vec<&str> = id.split('/').collect();
+        if let (Some(s), Some(rg)) = (segs.get(2), segs.get(4)) {
+            add(s, rg);
+        }
+    }
+    Ok(names
+        .values()
+        .filter(|rg| rg_exists(ctx, st, sub, rg))
+        .map(|rg| rg_json(ctx, st, sub, rg))
+        .filter(|v| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.matches(v.get("tags").unwrap_or(&Value::Null)))
+        })
+        .collect())
+}
+
+/// `DELETE /subscriptions/{sub}/resourcegroups/{rg}`: a leftover staging group is deleted
+/// (202 + `Location`, gone `delete_minutes` later); the staging group of a template that still
+/// exists is refused (delete the template); other groups are not deleted by the simulator.
+pub fn delete_rg(ctx: &Ctx, st: &mut State, sub: &str, rg: &str, api_version: &str) -> Response {
+    if !rg_exists(ctx, st, sub, rg) {
+        return rg_not_found(rg);
+    }
+    if let Some(t) = st
+        .templates
+        .values()
+        .find(|t| t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg))
+    {
+        return ArmErr::conflict(
+            "ResourceGroupManagedByImageTemplate",
+            format!(
+                "The resource group '{rg}' is the staging resource group of image template '{}' (managedBy); delete the image template instead.",
+                t.id()
+            ),
+        )
+        .into_response();
+    }
+    let key = format!("/subscriptions/{sub}/resourcegroups/{rg}").to_ascii_lowercase();
+    let now = ctx.clock.now();
+    let Some(g) = st.staging_leftovers.get_mut(&key) else {
+        return ArmErr::conflict(
+            "Conflict",
+            format!(
+                "The simulator deletes only staging resource groups left behind by deleted image templates; '{rg}' is not one."
+            ),
+        )
+        .into_response();
+    };
+    let start = *g.deleting_at.get_or_insert(now);
+    let (gsub, location) = (g.sub.clone(), g.location.clone());
+    let existing = st
+        .operations
+        .values()
+        .find(|o| o.kind == OpKind::ResourceGroupDelete && o.template_key == key)
+        .map(|o| o.id.clone());
+    let op = match existing {
+        Some(op) => op,
+        None => operations::new_op(
+            st,
+            &gsub,
+            &location,
+            OpKind::ResourceGroupDelete,
+            &key,
+            start,
+            Some(start + ctx.scenario.delete_minutes),
+        ),
+    };
+    let mut r = empty(StatusCode::ACCEPTED);
+    operations::add_delete_headers(ctx, st, &mut r, &op, api_version);
+    r
 }
 
 /// `GET .../Microsoft.ManagedIdentity/userAssignedIdentities/{name}`

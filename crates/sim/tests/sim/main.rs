@@ -14,4 +14,5 @@ mod limits;
 mod misc;
 mod outcomes;
 mod paging;
+mod retention;
 mod templates;
