@@ -1,8 +1,10 @@
 //! Compute Gallery image versions.
 
 use super::{ArmClient, api, seg};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::lro::{FinalStateVia, Operation};
 use crate::types::GalleryImageVersion;
+use reqwest::Method;
 
 fn image_path(subscription: &str, resource_group: &str, gallery: &str, image: &str) -> String {
     format!(
@@ -62,5 +64,70 @@ impl ArmClient {
             image_path(subscription, resource_group, gallery, image)
         );
         self.list_all(&path, api::GALLERY).await
+    }
+
+    /// DELETE an image version by its full resource id (`.../images/{i}/versions/{v}`; the
+    /// `imageversions` spelling of run outputs is accepted). Compute answers 202 with
+    /// `Azure-AsyncOperation` and `Location`, or 200/204 when there is nothing to wait for.
+    pub async fn delete_gallery_image_version_by_id(&self, id: &str) -> Result<Operation> {
+        let path = version_path(id)?;
+        let url = self.url(&path, api::GALLERY)?;
+        let resp = self.send(Method::DELETE, url.clone(), None).await?;
+        Operation::start(
+            self,
+            &Method::DELETE,
+            &resp,
+            url.as_str(),
+            Some(FinalStateVia::AzureAsyncOperation),
+        )
+    }
+}
+
+/// The request path of an image version id: leading `/`, `imageversions` as `versions`, each
+/// segment percent-encoded. An id that is not an image version is a configuration error.
+fn version_path(id: &str) -> Result<String> {
+    let segs: Vec<&str> = id.trim_matches('/').split('/').collect();
+    let ok = segs.len() == 12
+        && segs[0].eq_ignore_ascii_case("subscriptions")
+        && segs[2].eq_ignore_ascii_case("resourceGroups")
+        && segs[4].eq_ignore_ascii_case("providers")
+        && segs[5].eq_ignore_ascii_case("Microsoft.Compute")
+        && segs[6].eq_ignore_ascii_case("galleries")
+        && segs[8].eq_ignore_ascii_case("images")
+        && (segs[10].eq_ignore_ascii_case("versions")
+            || segs[10].eq_ignore_ascii_case("imageversions"))
+        && segs.iter().all(|s| !s.is_empty());
+    if !ok {
+        return Err(Error::Config(format!(
+            "not a gallery image version id: {id}"
+        )));
+    }
+    Ok(format!(
+        "{}/versions/{}",
+        image_path(segs[1], segs[3], segs[7], segs[9]),
+        seg(segs[11])
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_ids_become_paths() {
+        let id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/imageversions/1.0.0";
+        assert_eq!(
+            version_path(id).ok().as_deref(),
+            Some(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0"
+            )
+        );
+        assert!(version_path("/subscriptions/s/resourceGroups/rg").is_err());
+        assert!(
+            version_path(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i"
+            )
+            .is_err()
+        );
     }
 }

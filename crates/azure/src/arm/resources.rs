@@ -1,8 +1,11 @@
-//! Existence checks for preflight: resource groups, galleries, image definitions, identities.
+//! Existence checks for preflight (resource groups, galleries, image definitions,
+//! identities), and listing and deleting resource groups for `aib gc`.
 
 use super::{ArmClient, api, seg};
 use crate::error::Result;
+use crate::lro::{FinalStateVia, Operation};
 use crate::types::GenericResource;
+use reqwest::Method;
 
 impl ArmClient {
     /// GET any resource by id; `Ok(None)` on 404.
@@ -82,5 +85,50 @@ impl ArmClient {
             .get_resource(identity_id, api::MANAGED_IDENTITY)
             .await?
             .is_some())
+    }
+
+    /// The resource groups of a subscription carrying tag `name` (with value `value` when
+    /// given), through ARM's `$filter=tagName eq '..' and tagValue eq '..'` (follows `nextLink`).
+    pub async fn list_resource_groups_by_tag(
+        &self,
+        subscription: &str,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<Vec<GenericResource>> {
+        let quote = |s: &str| s.replace('\'', "''");
+        let mut filter = format!("tagName eq '{}'", quote(name));
+        if let Some(v) = value {
+            filter.push_str(&format!(" and tagValue eq '{}'", quote(v)));
+        }
+        let enc =
+            percent_encoding::utf8_percent_encode(&filter, percent_encoding::NON_ALPHANUMERIC);
+        let path = format!(
+            "/subscriptions/{}/resourcegroups?$filter={enc}",
+            seg(subscription)
+        );
+        self.list_all(&path, api::RESOURCE_GROUPS).await
+    }
+
+    /// DELETE a resource group: 202 + `Location` (polled until 200), 200 when done at once.
+    /// A group that is already gone is a not-found error.
+    pub async fn delete_resource_group(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+    ) -> Result<Operation> {
+        let path = format!(
+            "/subscriptions/{}/resourcegroups/{}",
+            seg(subscription),
+            seg(resource_group)
+        );
+        let url = self.url(&path, api::RESOURCE_GROUPS)?;
+        let resp = self.send(Method::DELETE, url.clone(), None).await?;
+        Operation::start(
+            self,
+            &Method::DELETE,
+            &resp,
+            url.as_str(),
+            Some(FinalStateVia::Location),
+        )
     }
 }
