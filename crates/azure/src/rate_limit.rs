@@ -47,7 +47,8 @@ pub struct RateLimitConfig {
     /// Keep this many of ARM's tokens in reserve: our buckets hold `burst - reserve`, and
     /// ARM's reported remaining count minus this is what we allow ourselves.
     pub reserve: f64,
-    /// Multiplier on computed waits (tests).
+    /// Real seconds per Azure second: buckets refill `1 / time_scale` times faster (runs on
+    /// compressed simulated time).
     pub time_scale: f64,
 }
 
@@ -101,6 +102,31 @@ impl Bucket {
     }
 }
 
+/// A full bucket for `access`. It refills in real time: ARM's rate per Azure second over
+/// `time_scale` real seconds per Azure second (scaling only the waits would leave the refill in
+/// real time, so a compressed run would pile up debt and wait longer and longer).
+fn new_bucket(config: &RateLimitConfig, access: Access) -> Bucket {
+    let reserve = config.reserve.max(0.0);
+    let scale = config.time_scale;
+    let real = |per_sec: f64| {
+        if scale > 0.0 {
+            per_sec / scale
+        } else {
+            f64::MAX
+        }
+    };
+    match access {
+        Access::Read => Bucket::new(
+            (config.read_burst - reserve).max(1.0),
+            real(config.read_per_sec),
+        ),
+        Access::Write => Bucket::new(
+            (config.write_burst - reserve).max(1.0),
+            real(config.write_per_sec),
+        ),
+    }
+}
+
 /// Token buckets for every (subscription, principal) seen.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
@@ -133,28 +159,13 @@ impl RateLimiter {
             principal.to_owned(),
             access,
         );
-        let reserve = self.config.reserve.max(0.0);
-        let bucket = map.entry(key).or_insert_with(|| match access {
-            Access::Read => Bucket::new(
-                (self.config.read_burst - reserve).max(1.0),
-                self.config.read_per_sec,
-            ),
-            Access::Write => Bucket::new(
-                (self.config.write_burst - reserve).max(1.0),
-                self.config.write_per_sec,
-            ),
-        });
+        let bucket = map.entry(key).or_insert_with(|| new_bucket(&self.config, access));
         f(bucket)
     }
 
     /// How long the next request must wait (reserving its token). Exposed for tests.
     pub fn reserve(&self, subscription: &str, principal: &str, access: Access) -> Duration {
-        let wait = self.with_bucket(subscription, principal, access, |b| b.take(Instant::now()));
-        if (self.config.time_scale - 1.0).abs() < f64::EPSILON {
-            wait
-        } else {
-            wait.mul_f64(self.config.time_scale.max(0.0))
-        }
+        self.with_bucket(subscription, principal, access, |b| b.take(Instant::now()))
     }
 
     /// Wait (asynchronously) for a token.
@@ -249,6 +260,29 @@ mod tests {
             w > Duration::from_millis(90) && w <= Duration::from_millis(101),
             "{w:?}"
         );
+    }
+
+    #[test]
+    fn compressed_time_refills_compressed() {
+        // 1 Azure second = 1 real ms: 25 reads per Azure second are 25 per real millisecond.
+        let config = RateLimitConfig {
+            time_scale: 0.001,
+            ..RateLimitConfig::default()
+        };
+        let mut b = new_bucket(&config, Access::Read);
+        let t0 = b.last;
+        for _ in 0..240 {
+            assert_eq!(b.take(t0), Duration::ZERO);
+        }
+        // In debt by one token: 1/25 of an Azure second = 40 real µs.
+        let w = b.take(t0);
+        assert!(w > Duration::from_micros(39) && w <= Duration::from_micros(41), "{w:?}");
+        // 20 real ms later (20 Azure seconds, 500 reads) the bucket is full again.
+        let t1 = t0 + Duration::from_millis(20);
+        for _ in 0..240 {
+            assert_eq!(b.take(t1), Duration::ZERO);
+        }
+        assert!(b.take(t1) > Duration::ZERO);
     }
 
     #[test]
