@@ -267,6 +267,8 @@ pub struct Operation {
     client: ArmClient,
     handle: Option<OperationHandle>,
     initial: Option<serde_json::Value>,
+    /// GET the final result (Location / original URI) once Succeeded.
+    final_get: bool,
 }
 
 impl Operation {
@@ -291,6 +293,7 @@ impl Operation {
             client: client.clone(),
             handle,
             initial,
+            final_get: true,
         })
     }
 
@@ -300,7 +303,16 @@ impl Operation {
             client: client.clone(),
             handle: Some(handle),
             initial: None,
+            final_get: true,
         }
+    }
+
+    /// Stop at the terminal status: [`Operation::wait`] returns the status body instead of
+    /// GETting the final resource, for callers that need only "did it succeed" (one request
+    /// per operation saved).
+    pub fn status_only(mut self) -> Self {
+        self.final_get = false;
+        self
     }
 
     /// The handle to store; `None` if the operation completed synchronously.
@@ -407,6 +419,9 @@ impl Operation {
         let Some(h) = &self.handle else {
             return Ok(o.body);
         };
+        if !self.final_get {
+            return Ok(o.body);
+        }
         let target = match (h.kind, h.final_state_via) {
             (PollKind::AsyncOperation, FinalStateVia::Location) => h.location_url.clone(),
             (PollKind::AsyncOperation, FinalStateVia::OriginalUri) => h.resource_url.clone(),

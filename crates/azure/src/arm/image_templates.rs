@@ -107,15 +107,29 @@ impl ArmClient {
         resource_group: &str,
         name: &str,
     ) -> Result<Operation> {
-        let template_path = image_template_path(subscription, resource_group, name);
-        let url = self.url(&format!("{template_path}/run"), api::IMAGE_TEMPLATES)?;
-        let template_url = self.url(&template_path, api::IMAGE_TEMPLATES)?;
         // What the last run looked like before we asked for a new one.
         let before = self
             .get_image_template(subscription, resource_group, name)
             .await?
             .properties
             .last_run_status;
+        self.run_image_template_after(subscription, resource_group, name, before)
+            .await
+    }
+
+    /// [`ArmClient::run_image_template`] when the caller already knows the template's
+    /// `lastRunStatus` (`None`: never run, e.g. just deployed), which saves the GET before the
+    /// POST. An ambiguous POST failure is resolved against `before` the same way.
+    pub async fn run_image_template_after(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        name: &str,
+        before: Option<LastRunStatus>,
+    ) -> Result<Operation> {
+        let template_path = image_template_path(subscription, resource_group, name);
+        let url = self.url(&format!("{template_path}/run"), api::IMAGE_TEMPLATES)?;
+        let template_url = self.url(&template_path, api::IMAGE_TEMPLATES)?;
         let policy = self.config().retry.clone();
         let mut state = policy.start();
         loop {
