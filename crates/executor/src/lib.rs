@@ -6,6 +6,7 @@ pub mod render;
 
 // `aib build` (issue 5): scheduler, stages, logs, events, reports.
 pub mod events;
+pub mod gc;
 pub mod incremental;
 pub mod logs;
 pub mod preflight;

@@ -1,0 +1,980 @@
+//! `aib gc`: retention. What aib left in Azure that nothing needs any more:
+//!
+//! - **imageTemplates** tagged `aib.pipeline = <pipeline>` in the resource groups the manifest's
+//!   units deploy to, unless a recorded run that is still running (or was interrupted) has the
+//!   unit unfinished, or Azure shows the template building or being created;
+//! - **staging resource groups** AIB left behind (`IT_*`, tagged `createdBy =
+//!   AzureVMImageBuilder`) whose template, one of this pipeline's by its name and resource
+//!   group, no longer exists;
+//! - **gallery image versions** tagged `aib.pipeline`/`aib.unit` beyond the unit's
+//!   `retain = { versions = N }` (newest first, per unit), never the version the state's index
+//!   lists as the unit's current one, nor one a running or interrupted run recorded. Without
+//!   `retain` no version is deleted.
+//!
+//! [`decide`] is pure (what to delete and why, from what was seen); [`survey`] reads Azure and
+//! the state, [`execute`] deletes and waits for each deletion to finish.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aib_azure::ArmClient;
+use aib_planner::Plan;
+use aib_state::{RunStatus, StateStore, UnitStatus};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+
+/// Most ARM calls in flight.
+const CONCURRENCY: usize = 8;
+
+/// Tag AIB puts on the staging groups it creates.
+pub const CREATED_BY_TAG: &str = "createdBy";
+/// Its value.
+pub const CREATED_BY_AIB: &str = "AzureVMImageBuilder";
+
+/// What gc deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// An imageTemplate (deleting it also deletes its staging group).
+    Template,
+    /// A staging resource group left behind by a deleted template.
+    StagingGroup,
+    /// A gallery image version.
+    GalleryVersion,
+}
+
+impl Kind {
+    /// `template`, `staging-group`, `gallery-version`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Template => "template",
+            Kind::StagingGroup => "staging-group",
+            Kind::GalleryVersion => "gallery-version",
+        }
+    }
+}
+
+/// The part of the manifest gc works within.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// `[pipeline].name`.
+    pub pipeline: String,
+    /// (subscription, resource group) the units deploy their templates to, lower-case.
+    pub template_groups: BTreeSet<(String, String)>,
+    /// Unit id → its image definition and retention.
+    pub units: BTreeMap<String, UnitScope>,
+}
+
+/// One unit's gallery side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitScope {
+    /// Image definition id (`.../galleries/{g}/images/{i}`).
+    pub definition_id: String,
+    /// `retain.versions`; `None` keeps every version.
+    pub retain: Option<u32>,
+}
+
+impl Scope {
+    /// Every unit of a plan.
+    pub fn of_plan(plan: &Plan) -> Self {
+        let mut scope = Scope {
+            pipeline: plan.pipeline().to_string(),
+            ..Scope::default()
+        };
+        for u in plan.units() {
+            let s = &u.settings;
+            scope.template_groups.insert((
+                s.subscription.to_ascii_lowercase(),
+                s.resource_group.to_ascii_lowercase(),
+            ));
+            let definition_id = format!(
+                "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/galleries/{}/images/{}",
+                s.gallery.subscription,
+                s.gallery.resource_group,
+                s.gallery.name,
+                s.image_definition
+            );
+            scope.units.insert(
+                u.id.to_string(),
+                UnitScope {
+                    definition_id,
+                    retain: s.retain_versions,
+                },
+            );
+        }
+        scope
+    }
+
+    /// Subscriptions of the template groups, sorted.
+    pub fn subscriptions(&self) -> BTreeSet<String> {
+        self.template_groups
+            .iter()
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+
+    /// Image definitions to list (lower-case id → id as written).
+    pub fn definitions(&self) -> BTreeMap<String, String> {
+        self.units
+            .values()
+            .map(|u| {
+                (
+                    u.definition_id.to_ascii_lowercase(),
+                    u.definition_id.clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// What the state says is still needed.
+#[derive(Debug, Clone, Default)]
+pub struct Needed {
+    /// Unit id → image version id of its last successful build (the index).
+    pub current: BTreeMap<String, String>,
+    /// Unit id → run id, for units a running or interrupted run has not finished.
+    pub busy_units: BTreeMap<String, String>,
+    /// Template name (lower-case) → run id, for those units.
+    pub busy_templates: BTreeMap<String, String>,
+    /// Image version id (normalised) → run id, for versions a running or interrupted run
+    /// published (its index update comes at its end, or with its retry).
+    pub run_versions: BTreeMap<String, String>,
+}
+
+/// An imageTemplate as listed.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateSeen {
+    pub subscription: String,
+    pub resource_group: String,
+    pub name: String,
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
+    /// `properties.provisioningState`.
+    pub provisioning_state: Option<String>,
+    /// `properties.lastRunStatus.runState`.
+    pub run_state: Option<String>,
+}
+
+/// A resource group tagged `createdBy = AzureVMImageBuilder`.
+#[derive(Debug, Clone, Default)]
+pub struct StagingSeen {
+    pub subscription: String,
+    pub name: String,
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
+    pub provisioning_state: Option<String>,
+}
+
+/// A gallery image version as listed.
+#[derive(Debug, Clone, Default)]
+pub struct VersionSeen {
+    pub id: String,
+    /// `x.y.z`.
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    pub published: Option<DateTime<Utc>>,
+    pub provisioning_state: Option<String>,
+}
+
+/// Everything seen in Azure.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub templates: Vec<TemplateSeen>,
+    pub staging_groups: Vec<StagingSeen>,
+    pub versions: Vec<VersionSeen>,
+}
+
+/// One thing to delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deletion {
+    pub kind: Kind,
+    /// Resource id.
+    pub id: String,
+    pub subscription: String,
+    pub resource_group: String,
+    /// Template, group or version name.
+    pub name: String,
+    /// The unit it belonged to, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Why it goes.
+    pub reason: String,
+}
+
+/// One thing gc looked at and keeps although it might look unneeded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Kept {
+    pub kind: Kind,
+    pub id: String,
+    pub reason: String,
+}
+
+/// What to delete, and what was kept and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub delete: Vec<Deletion>,
+    pub kept: Vec<Kept>,
+}
+
+fn tag<'a>(tags: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// An image version id in one spelling (`versions`, lower-case) for comparisons.
+pub fn normalise_version_id(id: &str) -> String {
+    id.trim_end_matches('/')
+        .to_ascii_lowercase()
+        .replace("/imageversions/", "/versions/")
+}
+
+fn definition_of(version_id: &str) -> String {
+    let n = normalise_version_id(version_id);
+    match n.rfind("/versions/") {
+        Some(i) => n[..i].to_string(),
+        None => n,
+    }
+}
+
+/// Whether a template name is one this pipeline's naming makes:
+/// `<pipeline>-<variant>-<env>-<hash8>` (sanitised), the hash eight hex digits.
+pub fn is_pipeline_template_name(pipeline: &str, name: &str) -> bool {
+    let prefix = format!("{}-", aib_planner::naming::sanitize(pipeline));
+    let Some(rest) = name.strip_prefix(&prefix) else {
+        return false;
+    };
+    let Some((_, hash)) = rest.rsplit_once('-') else {
+        return false;
+    };
+    hash.len() == 8 && hash.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn parse_version(v: &str) -> Vec<u64> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+fn state_is(s: Option<&str>, any: &[&str]) -> bool {
+    s.is_some_and(|s| any.iter().any(|a| s.eq_ignore_ascii_case(a)))
+}
+
+/// Decide what to delete. Pure: the same inputs give the same answer, in a stable order
+/// (templates, staging groups, versions; each by id).
+pub fn decide(scope: &Scope, needed: &Needed, inv: &Inventory) -> Decision {
+    let mut d = Decision::default();
+    decide_templates(scope, needed, inv, &mut d);
+    decide_staging(scope, inv, &mut d);
+    decide_versions(scope, needed, inv, &mut d);
+    d.delete
+        .sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+    d.kept.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+    d
+}
+
+fn decide_templates(scope: &Scope, needed: &Needed, inv: &Inventory, d: &mut Decision) {
+    for t in &inv.templates {
+        if tag(&t.tags, "aib.pipeline") != Some(scope.pipeline.as_str()) {
+            continue;
+        }
+        let keep = |d: &mut Decision, reason: String| {
+            d.kept.push(Kept {
+                kind: Kind::Template,
+                id: t.id.clone(),
+                reason,
+            })
+        };
+        let unit = tag(&t.tags, "aib.unit").map(str::to_string);
+        if state_is(t.provisioning_state.as_deref(), &["Deleting"]) {
+            keep(d, "already being deleted".into());
+            continue;
+        }
+        if state_is(t.run_state.as_deref(), &["Running", "Canceling"]) {
+            keep(d, "a build is running in Azure".into());
+            continue;
+        }
+        if state_is(t.provisioning_state.as_deref(), &["Creating", "Updating"]) {
+            keep(d, "still being created".into());
+            continue;
+        }
+        let run = needed
+            .busy_templates
+            .get(&t.name.to_ascii_lowercase())
+            .or_else(|| unit.as_ref().and_then(|u| needed.busy_units.get(u)));
+        if let Some(run) = run {
+            keep(d, format!("run {run} still needs it"));
+            continue;
+        }
+        d.delete.push(Deletion {
+            kind: Kind::Template,
+            id: t.id.clone(),
+            subscription: t.subscription.clone(),
+            resource_group: t.resource_group.clone(),
+            name: t.name.clone(),
+            unit,
+            reason: "no recorded run needs it".into(),
+        });
+    }
+}
+
+fn decide_staging(scope: &Scope, inv: &Inventory, d: &mut Decision) {
+    let templates: BTreeSet<(String, String, String)> = inv
+        .templates
+        .iter()
+        .map(|t| {
+            (
+                t.subscription.to_ascii_lowercase(),
+                t.resource_group.to_ascii_lowercase(),
+                t.name.to_ascii_lowercase(),
+            )
+        })
+        .collect();
+    for g in &inv.staging_groups {
+        let generated = g
+            .name
+            .get(..3)
+            .is_some_and(|p| p.eq_ignore_ascii_case("IT_"));
+        if !generated || tag(&g.tags, CREATED_BY_TAG) != Some(CREATED_BY_AIB) {
+            continue;
+        }
+        let (Some(tname), Some(trg)) = (
+            tag(&g.tags, "imageTemplateName"),
+            tag(&g.tags, "imageTemplateResourceGroupName"),
+        ) else {
+            continue;
+        };
+        let sub = g.subscription.to_ascii_lowercase();
+        if !scope
+            .template_groups
+            .contains(&(sub.clone(), trg.to_ascii_lowercase()))
+            || !is_pipeline_template_name(&scope.pipeline, tname)
+        {
+            continue;
+        }
+        if templates.contains(&(sub, trg.to_ascii_lowercase(), tname.to_ascii_lowercase())) {
+            // Its template exists: deleting the template deletes the group.
+            continue;
+        }
+        if state_is(g.provisioning_state.as_deref(), &["Deleting"]) {
+            d.kept.push(Kept {
+                kind: Kind::StagingGroup,
+                id: g.id.clone(),
+                reason: "already being deleted".into(),
+            });
+            continue;
+        }
+        d.delete.push(Deletion {
+            kind: Kind::StagingGroup,
+            id: g.id.clone(),
+            subscription: g.subscription.clone(),
+            resource_group: g.name.clone(),
+            name: g.name.clone(),
+            unit: None,
+            reason: format!("staging group of deleted template {tname}"),
+        });
+    }
+}
+
+fn decide_versions(scope: &Scope, needed: &Needed, inv: &Inventory, d: &mut Decision) {
+    let current: BTreeSet<String> = needed
+        .current
+        .values()
+        .map(|v| normalise_version_id(v))
+        .collect();
+    // unit -> its versions in its own image definition
+    let mut per_unit: BTreeMap<&str, Vec<&VersionSeen>> = BTreeMap::new();
+    for v in &inv.versions {
+        if tag(&v.tags, "aib.pipeline") != Some(scope.pipeline.as_str()) {
+            continue;
+        }
+        let Some(unit) = tag(&v.tags, "aib.unit") else {
+            continue;
+        };
+        let Some(us) = scope.units.get(unit) else {
+            continue;
+        };
+        if definition_of(&v.id) != us.definition_id.to_ascii_lowercase() {
+            continue;
+        }
+        if state_is(v.provisioning_state.as_deref(), &["Deleting"]) {
+            continue;
+        }
+        per_unit.entry(unit).or_default().push(v);
+    }
+    for (unit, mut versions) in per_unit {
+        let Some(n) = scope.units.get(unit).and_then(|u| u.retain) else {
+            continue;
+        };
+        // Newest first: by publishing time, then by version number.
+        versions.sort_by(|a, b| {
+            (b.published, parse_version(&b.name), &b.name).cmp(&(
+                a.published,
+                parse_version(&a.name),
+                &a.name,
+            ))
+        });
+        for v in versions.into_iter().skip(n as usize) {
+            let norm = normalise_version_id(&v.id);
+            let keep = |d: &mut Decision, reason: String| {
+                d.kept.push(Kept {
+                    kind: Kind::GalleryVersion,
+                    id: v.id.clone(),
+                    reason,
+                })
+            };
+            if current.contains(&norm) {
+                keep(d, format!("current version of {unit}"));
+                continue;
+            }
+            if let Some(run) = needed.run_versions.get(&norm) {
+                keep(d, format!("published by run {run}, not finished"));
+                continue;
+            }
+            if !state_is(v.provisioning_state.as_deref(), &["Succeeded", "Failed"]) {
+                keep(d, "still being published".into());
+                continue;
+            }
+            let (sub, rg) = sub_rg_of(&v.id);
+            d.delete.push(Deletion {
+                kind: Kind::GalleryVersion,
+                id: v.id.clone(),
+                subscription: sub,
+                resource_group: rg,
+                name: v.name.clone(),
+                unit: Some(unit.to_string()),
+                reason: format!("beyond retain.versions={n}"),
+            });
+        }
+    }
+}
+
+/// (subscription, resource group) of a resource id.
+fn sub_rg_of(id: &str) -> (String, String) {
+    let segs: Vec<&str> = id.trim_matches('/').split('/').collect();
+    (
+        segs.get(1).copied().unwrap_or_default().to_string(),
+        segs.get(3).copied().unwrap_or_default().to_string(),
+    )
+}
+
+/// Why gc could not run or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum GcError {
+    /// Azure rejected our credential or configuration (exit 3).
+    #[error("{0}")]
+    Auth(String),
+    /// Azure could not be read (exit 3).
+    #[error("{0}")]
+    Azure(String),
+    /// The state could not be read.
+    #[error("{0}")]
+    State(#[from] aib_state::StateError),
+}
+
+fn azure_error(what: String, e: aib_azure::Error) -> GcError {
+    if e.is_auth_or_config() {
+        GcError::Auth(format!("{what}: {e}"))
+    } else {
+        GcError::Azure(format!("{what}: {e}"))
+    }
+}
+
+/// Reads what the state still needs. Runs that are `running` or `interrupted` keep their
+/// unfinished units' templates and the versions they published.
+pub async fn read_needed(store: &StateStore) -> Result<Needed, GcError> {
+    let mut needed = Needed::default();
+    let index = store.read_index().await?;
+    for (unit, e) in &index.units {
+        needed
+            .current
+            .insert(unit.clone(), e.image_version_id.clone());
+    }
+    for run_id in store.list_runs().await? {
+        let rec = match store.read_run(&run_id).await {
+            Ok(r) => r,
+            Err(aib_state::StateError::RunNotFound(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if !matches!(rec.status, RunStatus::Running | RunStatus::Interrupted) {
+            continue;
+        }
+        for u in &rec.units {
+            if matches!(u.status, UnitStatus::Pending | UnitStatus::Running) {
+                needed
+                    .busy_units
+                    .entry(u.id.clone())
+                    .or_insert_with(|| rec.run_id.clone());
+                if !u.template_name.is_empty() {
+                    needed
+                        .busy_templates
+                        .entry(u.template_name.to_ascii_lowercase())
+                        .or_insert_with(|| rec.run_id.clone());
+                }
+            }
+            if let Some(v) = &u.image_version_id {
+                needed
+                    .run_versions
+                    .entry(normalise_version_id(v))
+                    .or_insert_with(|| rec.run_id.clone());
+            }
+        }
+    }
+    Ok(needed)
+}
+
+/// Lists what gc looks at: the templates of the scope's resource groups, the AIB staging
+/// groups of its subscriptions and the versions of its units' image definitions. An image
+/// definition or resource group that does not exist has nothing in it.
+pub async fn survey(arm: &ArmClient, scope: &Scope) -> Result<Inventory, GcError> {
+    let mut inv = Inventory::default();
+    let lists = futures::stream::iter(scope.template_groups.iter().cloned())
+        .map(|(sub, rg)| async move {
+            let r = arm.list_image_templates(&sub, &rg).await;
+            (sub, rg, r)
+        })
+        .buffered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    for (sub, rg, r) in lists {
+        let list = match r {
+            Ok(l) => l,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(azure_error(format!("listing imageTemplates in {rg}"), e)),
+        };
+        for t in list {
+            let name = t.name.clone().unwrap_or_default();
+            inv.templates.push(TemplateSeen {
+                subscription: sub.clone(),
+                resource_group: rg.clone(),
+                id: t.id.clone().unwrap_or_else(|| {
+                    aib_azure::arm::image_templates::image_template_path(&sub, &rg, &name)
+                }),
+                name,
+                tags: t.tags.clone(),
+                provisioning_state: t.properties.provisioning_state.clone(),
+                run_state: t
+                    .properties
+                    .last_run_status
+                    .as_ref()
+                    .and_then(|l| l.run_state.clone()),
+            });
+        }
+    }
+    for sub in scope.subscriptions() {
+        let groups = arm
+            .list_resource_groups_by_tag(&sub, CREATED_BY_TAG, Some(CREATED_BY_AIB))
+            .await
+            .map_err(|e| azure_error(format!("listing staging resource groups of {sub}"), e))?;
+        for g in groups {
+            inv.staging_groups.push(StagingSeen {
+                subscription: sub.clone(),
+                name: g.name.clone().unwrap_or_default(),
+                id: g.id.clone().unwrap_or_default(),
+                tags: g.tags.clone(),
+                provisioning_state: g
+                    .properties
+                    .as_ref()
+                    .and_then(|p| p.get("provisioningState"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+            });
+        }
+    }
+    let defs: Vec<String> = scope.definitions().into_values().collect();
+    let lists = futures::stream::iter(defs)
+        .map(|def| async move {
+            let segs: Vec<String> = def
+                .trim_matches('/')
+                .split('/')
+                .map(str::to_string)
+                .collect();
+            let get = |i: usize| segs.get(i).cloned().unwrap_or_default();
+            let r = arm
+                .list_gallery_image_versions(&get(1), &get(3), &get(7), &get(9))
+                .await;
+            (def, r)
+        })
+        .buffered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    for (def, r) in lists {
+        let list = match r {
+            Ok(l) => l,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(azure_error(format!("listing versions of {def}"), e)),
+        };
+        for v in list {
+            let name = v.name.clone().unwrap_or_default();
+            let published = v
+                .properties
+                .publishing_profile
+                .as_ref()
+                .and_then(|p| p.published_date.as_deref())
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc));
+            inv.versions.push(VersionSeen {
+                id: v
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| format!("{def}/versions/{name}")),
+                name,
+                tags: v.tags.clone(),
+                published,
+                provisioning_state: v.properties.provisioning_state.clone(),
+            });
+        }
+    }
+    Ok(inv)
+}
+
+/// How one deletion ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub deletion: Deletion,
+    /// `None`: deleted (or already gone); `Some(message)`: failed.
+    pub error: Option<String>,
+}
+
+/// Delete everything of `decision`, each waited for until Azure reports it done (at most
+/// [`CONCURRENCY`] at once). Versions go first, then templates, then staging groups, so a
+/// failure part-way leaves nothing that a later gc would not find again.
+pub async fn execute(arm: &ArmClient, decision: &Decision) -> Vec<Outcome> {
+    let mut order: Vec<&Deletion> = decision.delete.iter().collect();
+    order.sort_by_key(|d| match d.kind {
+        Kind::GalleryVersion => 0,
+        Kind::Template => 1,
+        Kind::StagingGroup => 2,
+    });
+    futures::stream::iter(order)
+        .map(|d| async move {
+            let error = delete_one(arm, d).await.err().map(|e| e.to_string());
+            Outcome {
+                deletion: d.clone(),
+                error,
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await
+}
+
+async fn delete_one(arm: &ArmClient, d: &Deletion) -> Result<(), aib_azure::Error> {
+    let op = match d.kind {
+        Kind::Template => {
+            arm.delete_image_template(&d.subscription, &d.resource_group, &d.name)
+                .await
+        }
+        Kind::StagingGroup => {
+            arm.delete_resource_group(&d.subscription, &d.resource_group)
+                .await
+        }
+        Kind::GalleryVersion => arm.delete_gallery_image_version_by_id(&d.id).await,
+    };
+    match op {
+        Ok(op) => match op.wait().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        },
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "00000000-0000-0000-0000-000000000001";
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn def(img: &str) -> String {
+        format!(
+            "/subscriptions/{SUB}/resourceGroups/rg-gal/providers/Microsoft.Compute/galleries/gal/images/{img}"
+        )
+    }
+
+    fn scope(retain: Option<u32>) -> Scope {
+        let mut s = Scope {
+            pipeline: "avd".into(),
+            ..Scope::default()
+        };
+        s.template_groups
+            .insert((SUB.to_string(), "rg-img".to_string()));
+        for (unit, img) in [("dev/base", "base"), ("dev/app", "app")] {
+            s.units.insert(
+                unit.into(),
+                UnitScope {
+                    definition_id: def(img),
+                    retain,
+                },
+            );
+        }
+        s
+    }
+
+    fn template(name: &str, unit: &str, pipeline: &str) -> TemplateSeen {
+        TemplateSeen {
+            subscription: SUB.into(),
+            resource_group: "rg-img".into(),
+            name: name.into(),
+            id: format!(
+                "/subscriptions/{SUB}/resourceGroups/rg-img/providers/Microsoft.VirtualMachineImages/imageTemplates/{name}"
+            ),
+            tags: tags(&[
+                ("aib.pipeline", pipeline),
+                ("aib.unit", unit),
+                ("owner", "x"),
+            ]),
+            provisioning_state: Some("Succeeded".into()),
+            run_state: Some("Succeeded".into()),
+        }
+    }
+
+    fn version(img: &str, unit: &str, name: &str, day: u32) -> VersionSeen {
+        VersionSeen {
+            id: format!("{}/versions/{name}", def(img)),
+            name: name.into(),
+            tags: tags(&[("aib.pipeline", "avd"), ("aib.unit", unit)]),
+            published: chrono::NaiveDate::from_ymd_opt(2026, 11, day)
+                .and_then(|d| d.and_hms_opt(2, 0, 0))
+                .map(|t| t.and_utc()),
+            provisioning_state: Some("Succeeded".into()),
+        }
+    }
+
+    fn staging(name: &str, template: &str, rg: &str) -> StagingSeen {
+        StagingSeen {
+            subscription: SUB.into(),
+            name: name.into(),
+            id: format!("/subscriptions/{SUB}/resourceGroups/{name}"),
+            tags: tags(&[
+                ("createdBy", "AzureVMImageBuilder"),
+                ("imageTemplateName", template),
+                ("imageTemplateResourceGroupName", rg),
+            ]),
+            provisioning_state: Some("Succeeded".into()),
+        }
+    }
+
+    fn ids(d: &Decision) -> Vec<(Kind, String, String)> {
+        d.delete
+            .iter()
+            .map(|x| (x.kind, x.name.clone(), x.reason.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn templates_only_ours_and_not_needed() {
+        let mut inv = Inventory::default();
+        inv.templates
+            .push(template("avd-base-dev-00000001", "dev/base", "avd"));
+        inv.templates
+            .push(template("other-base-dev-00000002", "dev/base", "other"));
+        let mut untagged = template("avd-hand-made", "dev/base", "avd");
+        untagged.tags.clear();
+        inv.templates.push(untagged);
+        let mut building = template("avd-base-dev-00000003", "dev/base", "avd");
+        building.run_state = Some("Running".into());
+        inv.templates.push(building);
+        inv.templates
+            .push(template("avd-app-dev-00000004", "dev/app", "avd"));
+        inv.templates
+            .push(template("avd-app-dev-00000005", "dev/app", "avd"));
+        let mut needed = Needed::default();
+        // A running run has dev/app unfinished under a preview name; the tag still matches.
+        needed
+            .busy_units
+            .insert("dev/app".into(), "20261129T000000Z-aaaa".into());
+        let d = decide(&scope(None), &needed, &inv);
+        assert_eq!(
+            ids(&d),
+            vec![(
+                Kind::Template,
+                "avd-base-dev-00000001".to_string(),
+                "no recorded run needs it".to_string()
+            )]
+        );
+        let kept: Vec<&str> = d.kept.iter().map(|k| k.reason.as_str()).collect();
+        assert_eq!(
+            kept,
+            vec![
+                "run 20261129T000000Z-aaaa still needs it",
+                "run 20261129T000000Z-aaaa still needs it",
+                "a build is running in Azure",
+            ]
+        );
+    }
+
+    #[test]
+    fn busy_template_name_keeps_it_without_unit_tag_match() {
+        let mut inv = Inventory::default();
+        inv.templates
+            .push(template("avd-base-dev-00000001", "dev/renamed", "avd"));
+        let mut needed = Needed::default();
+        needed
+            .busy_templates
+            .insert("avd-base-dev-00000001".into(), "r1".into());
+        let d = decide(&scope(None), &needed, &inv);
+        assert!(d.delete.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn staging_leftovers_of_our_deleted_templates_only() {
+        let mut inv = Inventory::default();
+        inv.templates
+            .push(template("avd-base-dev-0000000a", "dev/base", "avd"));
+        inv.staging_groups = vec![
+            // its template is gone: delete
+            staging(
+                "IT_rg-img_avd-base-dev-00000001_g1",
+                "avd-base-dev-00000001",
+                "rg-img",
+            ),
+            // its template exists: deleting the template handles it
+            staging(
+                "IT_rg-img_avd-base-dev-0000000a_g2",
+                "avd-base-dev-0000000a",
+                "rg-img",
+            ),
+            // another pipeline's naming
+            staging(
+                "IT_rg-img_web-base-dev-00000001_g3",
+                "web-base-dev-00000001",
+                "rg-img",
+            ),
+            // a resource group aib does not deploy to
+            staging(
+                "IT_rg-x_avd-base-dev-00000001_g4",
+                "avd-base-dev-00000001",
+                "rg-x",
+            ),
+            // not generated by AIB (a user-chosen staging group stays by design)
+            staging("rg-my-staging", "avd-base-dev-00000002", "rg-img"),
+            // not a hash suffix
+            staging("IT_rg-img_avd-manual_g5", "avd-manual", "rg-img"),
+        ];
+        let mut foreign = staging(
+            "IT_rg-img_avd-base-dev-00000003_g6",
+            "avd-base-dev-00000003",
+            "rg-img",
+        );
+        foreign.tags.insert("createdBy".into(), "someone".into());
+        inv.staging_groups.push(foreign);
+        let d = decide(&scope(None), &Needed::default(), &inv);
+        assert_eq!(
+            ids(&d),
+            vec![
+                (
+                    Kind::Template,
+                    "avd-base-dev-0000000a".to_string(),
+                    "no recorded run needs it".to_string()
+                ),
+                (
+                    Kind::StagingGroup,
+                    "IT_rg-img_avd-base-dev-00000001_g1".to_string(),
+                    "staging group of deleted template avd-base-dev-00000001".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn versions_beyond_retain_never_current_or_running() {
+        let mut inv = Inventory::default();
+        for (i, v) in ["1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5"]
+            .iter()
+            .enumerate()
+        {
+            inv.versions
+                .push(version("base", "dev/base", v, 10 + i as u32));
+        }
+        // Another unit's versions in its own definition: its own count.
+        inv.versions.push(version("app", "dev/app", "1.0.1", 10));
+        inv.versions.push(version("app", "dev/app", "1.0.2", 11));
+        // Not ours / another definition / unknown unit: never touched.
+        let mut foreign = version("base", "dev/base", "0.9.0", 1);
+        foreign.tags.clear();
+        inv.versions.push(foreign);
+        inv.versions.push(version("app", "dev/base", "0.1.0", 1));
+        inv.versions.push(version("base", "dev/gone", "0.2.0", 1));
+        let mut needed = Needed::default();
+        // The index points at an older version (a rollback), so it stays.
+        needed.current.insert(
+            "dev/base".into(),
+            format!("{}/imageversions/1.0.2", def("base")),
+        );
+        needed.run_versions.insert(
+            normalise_version_id(&format!("{}/versions/1.0.1", def("base"))),
+            "r9".into(),
+        );
+        let d = decide(&scope(Some(2)), &needed, &inv);
+        assert_eq!(
+            ids(&d),
+            vec![(
+                Kind::GalleryVersion,
+                "1.0.3".to_string(),
+                "beyond retain.versions=2".to_string()
+            )]
+        );
+        assert_eq!(d.delete[0].unit.as_deref(), Some("dev/base"));
+        assert_eq!(d.delete[0].resource_group, "rg-gal");
+        let kept: Vec<&str> = d.kept.iter().map(|k| k.reason.as_str()).collect();
+        assert_eq!(
+            kept,
+            vec![
+                "published by run r9, not finished",
+                "current version of dev/base"
+            ]
+        );
+    }
+
+    #[test]
+    fn no_retain_keeps_every_version_and_zero_keeps_only_current() {
+        let mut inv = Inventory::default();
+        inv.versions.push(version("base", "dev/base", "1.0.1", 10));
+        inv.versions.push(version("base", "dev/base", "1.0.2", 11));
+        let mut needed = Needed::default();
+        needed
+            .current
+            .insert("dev/base".into(), format!("{}/versions/1.0.2", def("base")));
+        assert!(decide(&scope(None), &needed, &inv).delete.is_empty());
+        let d = decide(&scope(Some(0)), &needed, &inv);
+        assert_eq!(
+            ids(&d),
+            vec![(
+                Kind::GalleryVersion,
+                "1.0.1".to_string(),
+                "beyond retain.versions=0".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn newest_by_publishing_time_then_number() {
+        let mut inv = Inventory::default();
+        // Published later although numbered lower (a version policy change).
+        inv.versions
+            .push(version("base", "dev/base", "2026.1128.1", 10));
+        inv.versions.push(version("base", "dev/base", "1.0.9", 12));
+        let mut a = version("base", "dev/base", "1.0.10", 11);
+        a.published = None;
+        inv.versions.push(a);
+        let d = decide(&scope(Some(1)), &Needed::default(), &inv);
+        let names: Vec<String> = d.delete.iter().map(|x| x.name.clone()).collect();
+        assert_eq!(names, vec!["1.0.10".to_string(), "2026.1128.1".to_string()]);
+    }
+
+    #[test]
+    fn pipeline_template_names() {
+        assert!(is_pipeline_template_name("avd", "avd-win11-dev-0123abcd"));
+        assert!(!is_pipeline_template_name("avd", "avd-win11-dev-0123abcz"));
+        assert!(!is_pipeline_template_name("avd", "avdx-win11-dev-0123abcd"));
+        assert!(!is_pipeline_template_name("avd", "avd-0123abc"));
+    }
+}
