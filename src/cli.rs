@@ -66,6 +66,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run the manifest's `[schedules]`: as a service, or once (`--once [--now T]`).
     Schedule(ScheduleArgs),
+    /// Delete what aib left in Azure that nothing needs: its imageTemplates no running run
+    /// uses, staging groups of deleted templates, gallery versions beyond `retain`.
+    Gc(GcArgs),
     /// Write a CI workflow that builds the fleet on the manifest's schedules, one job per
     /// environment, sharing `azblob://` state.
     #[command(subcommand)]
@@ -192,6 +195,25 @@ pub struct StatusArgs {
     /// The manifest whose state is read (for the default `.aib/` beside it).
     #[arg(long, default_value = "aib.toml")]
     pub manifest: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// The manifest file.
+    #[arg(default_value = "aib.toml")]
+    pub manifest: PathBuf,
+    /// Show what would be deleted and why, without deleting anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GcFormat::Text)]
+    pub format: GcFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GcFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::History(args) => commands::history::run(&cli.global, args),
         Command::Logs(args) => commands::logs::run(&cli.global, args),
         Command::Schedule(args) => commands::schedule::run(&cli.global, args),
+        Command::Gc(args) => commands::gc::run(&cli.global, args),
         Command::Ci(ci) => commands::ci::run(&cli.global, ci),
     };
     exit.into()

@@ -1,0 +1,208 @@
+//! `aib gc [MANIFEST] [--dry-run] [--format text|json]`: retention. Lists what aib left in
+//! Azure for the manifest's units, reads what the state still needs, and deletes the rest
+//! (see `aib_executor::gc` for the rules). Azure is listed before the state is read, so a
+//! template a run creates meanwhile belongs to a run the state already shows running.
+
+use std::path::Path;
+
+use aib_executor::gc::{self, Decision, GcError, Kind, Outcome, Scope};
+
+use crate::cli::{GcArgs, GcFormat, GlobalArgs, SelectArgs};
+use crate::exit::Exit;
+
+pub fn run(global: &GlobalArgs, args: &GcArgs) -> Exit {
+    let manifest = match super::validate::load(&args.manifest, global.quiet) {
+        Ok(m) => m,
+        Err(exit) => return exit,
+    };
+    let plan = match super::plan::make_plan(&manifest, &SelectArgs::default(), &[], true) {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Invalid;
+        }
+    };
+    runtime.block_on(async move {
+        let scope = Scope::of_plan(&plan);
+        let conn = match super::build::connect(global, &manifest, false, None).await {
+            Ok(c) => c,
+            Err(exit) => return exit,
+        };
+        let arm = conn.arm;
+        let manifest_dir = manifest
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let (loc, _) = match super::build::state_location(global, &manifest_dir, false) {
+            Ok(x) => x,
+            Err(exit) => return exit,
+        };
+        let store =
+            match aib_state::open_with(&loc, Some(arm.credential().clone()), global.insecure).await
+            {
+                Ok(s) => s,
+                Err(e) => return super::build::state_error(e),
+            };
+        let inventory = match gc::survey(&arm, &scope).await {
+            Ok(i) => i,
+            Err(e) => return gc_error(e),
+        };
+        let needed = match gc::read_needed(&store).await {
+            Ok(n) => n,
+            Err(e) => return gc_error(e),
+        };
+        let decision = gc::decide(&scope, &needed, &inventory);
+        if args.dry_run {
+            print_result(args.format, true, &decision, None, global.quiet);
+            return Exit::Success;
+        }
+        let outcomes = gc::execute(&arm, &decision).await;
+        print_result(args.format, false, &decision, Some(&outcomes), global.quiet);
+        let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+        for o in outcomes.iter().filter(|o| o.error.is_some()) {
+            eprintln!(
+                "error: deleting {} {}: {}",
+                o.deletion.kind.as_str(),
+                o.deletion.id,
+                o.error.as_deref().unwrap_or_default()
+            );
+        }
+        if failed > 0 {
+            Exit::UnitFailed
+        } else {
+            Exit::Success
+        }
+    })
+}
+
+fn gc_error(e: GcError) -> Exit {
+    match e {
+        GcError::State(e) => super::build::state_error(e),
+        GcError::Auth(m) | GcError::Azure(m) => {
+            eprintln!("error: {m}");
+            Exit::Azure
+        }
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn summary(deleted: &[&gc::Deletion]) -> String {
+    let n = |k: Kind| deleted.iter().filter(|d| d.kind == k).count();
+    format!(
+        "{}, {}, {}",
+        plural(n(Kind::Template), "template", "templates"),
+        plural(n(Kind::StagingGroup), "staging group", "staging groups"),
+        plural(
+            n(Kind::GalleryVersion),
+            "gallery version",
+            "gallery versions"
+        ),
+    )
+}
+
+fn print_result(
+    format: GcFormat,
+    dry_run: bool,
+    decision: &Decision,
+    outcomes: Option<&[Outcome]>,
+    quiet: bool,
+) {
+    let status_of = |d: &gc::Deletion| -> (&'static str, Option<String>) {
+        match outcomes.and_then(|o| o.iter().find(|o| o.deletion == *d)) {
+            None => ("planned", None),
+            Some(Outcome { error: None, .. }) => ("deleted", None),
+            Some(Outcome { error: Some(e), .. }) => ("failed", Some(e.clone())),
+        }
+    };
+    if format == GcFormat::Json {
+        let delete: Vec<serde_json::Value> = decision
+            .delete
+            .iter()
+            .map(|d| {
+                let mut v = serde_json::to_value(d).unwrap_or_default();
+                let (status, error) = status_of(d);
+                v["status"] = status.into();
+                if let Some(e) = error {
+                    v["error"] = e.into();
+                }
+                v
+            })
+            .collect();
+        let out = serde_json::json!({
+            "dry_run": dry_run,
+            "delete": delete,
+            "kept": decision.kept,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return;
+    }
+    if decision.delete.is_empty() {
+        if !quiet {
+            println!("nothing to delete");
+        }
+        return;
+    }
+    let kind_w = decision
+        .delete
+        .iter()
+        .map(|d| d.kind.as_str().len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let id_w = decision
+        .delete
+        .iter()
+        .map(|d| d.id.len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    if dry_run {
+        println!("{:<kind_w$}  {:<id_w$}  REASON", "KIND", "ID");
+    } else {
+        println!(
+            "{:<kind_w$}  {:<id_w$}  {:<7}  REASON",
+            "KIND", "ID", "RESULT"
+        );
+    }
+    for d in &decision.delete {
+        let reason = match &d.unit {
+            Some(u) => format!("{} ({u})", d.reason),
+            None => d.reason.clone(),
+        };
+        if dry_run {
+            println!("{:<kind_w$}  {:<id_w$}  {reason}", d.kind.as_str(), d.id);
+        } else {
+            let (status, _) = status_of(d);
+            println!(
+                "{:<kind_w$}  {:<id_w$}  {status:<7}  {reason}",
+                d.kind.as_str(),
+                d.id
+            );
+        }
+    }
+    let all: Vec<&gc::Deletion> = decision.delete.iter().collect();
+    if dry_run {
+        println!(
+            "dry run: would delete {}; nothing was deleted",
+            summary(&all)
+        );
+    } else {
+        let done: Vec<&gc::Deletion> = decision
+            .delete
+            .iter()
+            .filter(|d| status_of(d).0 == "deleted")
+            .collect();
+        println!("deleted {}", summary(&done));
+    }
+}
