@@ -156,6 +156,33 @@ pub(crate) async fn connect(
     simulate: bool,
     scripted: Option<&Plan>,
 ) -> Result<Connection, Exit> {
+    let time_scale = if simulate {
+        SIMULATE_MINUTE_MS as f64 / 60_000.0
+    } else {
+        1.0
+    };
+    connect_scaled(global, manifest, simulate, scripted, time_scale).await
+}
+
+/// [`connect`] for a run whose Azure time is compressed: `time_scale` real seconds per Azure
+/// second. The client's token buckets refill like ARM's, in Azure time, so they are compressed
+/// the same way; with real-time buckets a scaled fleet throttles itself where ARM would not
+/// (and misses its scaled deployment deadlines). Retry-After waits come from the server in
+/// real time and are not scaled.
+pub(crate) async fn connect_scaled(
+    global: &GlobalArgs,
+    manifest: &Manifest,
+    simulate: bool,
+    scripted: Option<&Plan>,
+    time_scale: f64,
+) -> Result<Connection, Exit> {
+    let config = ArmConfig {
+        rate_limit: aib_azure::rate_limit::RateLimitConfig {
+            time_scale,
+            ..Default::default()
+        },
+        ..ArmConfig::default()
+    };
     if simulate {
         let (handle, note) = match scripted {
             Some(plan) => start_simulator(plan).await,
@@ -181,8 +208,7 @@ pub(crate) async fn connect(
         let arm = async {
             let cred = simulator_credential(&base).await?;
             let endpoints = Endpoints::custom(&base, true).map_err(|e| e.to_string())?;
-            ArmClient::with_config(endpoints, Arc::new(cred), ArmConfig::default())
-                .map_err(|e| e.to_string())
+            ArmClient::with_config(endpoints, Arc::new(cred), config).map_err(|e| e.to_string())
         }
         .await;
         return match arm {
@@ -212,7 +238,7 @@ pub(crate) async fn connect(
     let endpoints = Endpoints::resolve(cloud_of(manifest), ep.as_deref(), global.insecure)
         .map_err(|e| fail(e.to_string()))?;
     let cred = Credential::from_env(cloud_of(manifest)).map_err(|e| fail(e.to_string()))?;
-    let arm = ArmClient::with_config(endpoints, Arc::new(cred), ArmConfig::default())
+    let arm = ArmClient::with_config(endpoints, Arc::new(cred), config)
         .map_err(|e| fail(e.to_string()))?;
     Ok(Connection {
         arm,
@@ -371,16 +397,16 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         .map(Path::to_path_buf)
         .unwrap_or_default();
     // The simulator, or Azure.
-    let Connection { arm, sim, note } =
-        match connect(global, &manifest, args.simulate, Some(&plan)).await {
-            Ok(c) => c,
-            Err(exit) => return exit,
-        };
     let time_scale = if args.simulate {
         SIMULATE_MINUTE_MS as f64 / 60_000.0
     } else {
         args.time_scale.unwrap_or(1.0)
     };
+    let Connection { arm, sim, note } =
+        match connect_scaled(global, &manifest, args.simulate, Some(&plan), time_scale).await {
+            Ok(c) => c,
+            Err(exit) => return exit,
+        };
 
     // State and its lock.
     let (loc, state_arg) = match state_location(global, &manifest_dir, args.simulate) {
