@@ -137,6 +137,34 @@ pub async fn run_with(
         .filter(|u| u.action == aib_planner::Action::Build)
         .collect();
 
+    // 1a. Existing versions per image definition, for the version policy. A definition that
+    // is listed needs no existence check of its own: the list answers 404 when it is missing.
+    let mut defs: BTreeSet<(String, String, String, String)> = BTreeSet::new();
+    for u in &units {
+        if u.settings.version != VersionPolicy::Auto {
+            let g = &u.settings.gallery;
+            defs.insert((
+                g.subscription.clone(),
+                g.resource_group.clone(),
+                g.name.clone(),
+                u.settings.image_definition.clone(),
+            ));
+        }
+    }
+    let listing = futures::stream::iter(defs.iter().cloned())
+        .map(|d| async move {
+            let r = match arm
+                .list_gallery_image_versions(&d.0, &d.1, &d.2, &d.3)
+                .await
+            {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            };
+            (d, r)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<HashMap<_, _>>();
     // 1. Existence, each resource once, with the units that need it.
     let mut checks: BTreeMap<Check, Vec<String>> = BTreeMap::new();
     for u in &units {
@@ -162,15 +190,31 @@ pub async fn run_with(
             id: s.identity.clone(),
         });
     }
-    let results: Vec<(Check, aib_azure::Result<bool>)> =
-        futures::stream::iter(checks.keys().cloned())
+    let listed_def = |c: &Check| match c {
+        Check::Definition {
+            sub,
+            rg,
+            gallery,
+            name,
+        } => Some((sub.clone(), rg.clone(), gallery.clone(), name.clone()))
+            .filter(|d| defs.contains(d)),
+        _ => None,
+    };
+    let checking =
+        futures::stream::iter(checks.keys().filter(|c| listed_def(c).is_none()).cloned())
             .map(|c| async move {
                 let r = c.exists(arm).await;
                 (c, r)
             })
             .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+            .collect::<Vec<(Check, aib_azure::Result<bool>)>>();
+    let (listed, mut results) = futures::join!(listing, checking);
+    for c in checks.keys() {
+        // A failed list is reported with the version policy below.
+        if let Some(Ok(v)) = listed_def(c).and_then(|d| listed.get(&d)) {
+            results.push((c.clone(), Ok(v.is_some())));
+        }
+    }
     let mut missing: Vec<(Check, String)> = Vec::new();
     for (c, r) in results {
         match r {
@@ -195,34 +239,11 @@ pub async fn run_with(
         ));
     }
 
-    // 2. Existing versions per image definition, for the version policy.
-    let mut defs: BTreeSet<(String, String, String, String)> = BTreeSet::new();
-    for u in &units {
-        if u.settings.version != VersionPolicy::Auto {
-            let g = &u.settings.gallery;
-            defs.insert((
-                g.subscription.clone(),
-                g.resource_group.clone(),
-                g.name.clone(),
-                u.settings.image_definition.clone(),
-            ));
-        }
-    }
-    let listed: Vec<_> = futures::stream::iter(defs.into_iter())
-        .map(|d| async move {
-            let r = arm
-                .list_gallery_image_versions(&d.0, &d.1, &d.2, &d.3)
-                .await;
-            (d, r)
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
     let mut alloc = VersionAllocator::default();
     for (d, r) in listed {
-        let versions = r.map_err(|e| {
-            azure_error(&format!("listing versions of image definition {}", d.3), e)
-        })?;
+        let versions = r
+            .map_err(|e| azure_error(&format!("listing versions of image definition {}", d.3), e))?
+            .unwrap_or_default();
         alloc.add_existing(
             &definition_id(&d.0, &d.1, &d.2, &d.3),
             versions.into_iter().filter_map(|v| v.name),
