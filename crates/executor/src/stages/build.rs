@@ -49,12 +49,21 @@ pub async fn build(
     let mut hint = None;
     let mut prior_start = prior_start;
     if !attach {
+        // The template's last run is known: none when this run deployed it, else the one
+        // preflight listed (nobody else runs it while we hold the state lock).
+        let before = prior_start
+            .clone()
+            .map(|t| aib_azure::types::LastRunStatus {
+                start_time: Some(t),
+                ..Default::default()
+            });
         let op = match shared
             .arm
-            .run_image_template(
+            .run_image_template_after(
                 &names.subscription,
                 &names.resource_group,
                 &names.template_name,
+                before,
             )
             .await
         {

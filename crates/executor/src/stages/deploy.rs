@@ -63,7 +63,10 @@ pub async fn deploy(
             )));
         }
     };
-    let wait = op.wait_timeout(shared.azure_time(DEPLOY_TIMEOUT));
+    // Only success matters (a failure's error is in the status body), not the deployment.
+    let wait = op
+        .status_only()
+        .wait_timeout(shared.azure_time(DEPLOY_TIMEOUT));
     let r = tokio::select! {
         r = wait => r,
         _ = shared.interrupt.cancelled() => {
