@@ -169,7 +169,9 @@ pub async fn execute(input: RunInput) -> RunResult {
     let stop_reason: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let watchers = Watchers::new(
         arm.clone(),
-        config.default_poll_interval,
+        config
+            .default_poll_interval
+            .mul_f64(config.time_scale.max(0.0)),
         config.min_poll_interval,
     );
     let shared = Arc::new(RunShared {

@@ -128,11 +128,15 @@ impl Watchers {
         interval: Arc<Mutex<Option<Duration>>>,
     ) {
         let mut seq = 0u64;
+        // Lists start one interval apart (not one interval after the previous list ended), so
+        // a slow list does not stretch every unit's view of its build.
+        let mut began = tokio::time::Instant::now();
         loop {
             let wait = lock(&interval)
                 .unwrap_or(self.default_interval)
                 .max(self.min_interval);
-            tokio::time::sleep(self.arm.config().retry.scale(wait)).await;
+            tokio::time::sleep_until(began + self.arm.config().retry.scale(wait)).await;
+            began = tokio::time::Instant::now();
             {
                 let mut entries = lock(&self.entries);
                 if tx.receiver_count() == 0 {

@@ -1,6 +1,7 @@
 //! `cleanup`: delete the image template (and with it the staging resource group) per the
 //! `cleanup` policy. A failed cleanup is reported but does not fail the unit.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aib_state::StageStatus;
@@ -12,7 +13,11 @@ use crate::events::{Level, Stage};
 pub const DELETE_WAIT: Duration = Duration::from_secs(15 * 60);
 
 /// Deletes the unit's template and waits (bounded) for it to be gone.
-pub async fn cleanup(shared: &RunShared, names: &UnitNames) {
+///
+/// The deletion is followed through the resource group's shared template list (the one the
+/// build stage reads) rather than by polling its own operation: the template leaving the list
+/// is the end of the deletion, and a fleet's cleanups then cost no reads of their own.
+pub async fn cleanup(shared: &Arc<RunShared>, names: &UnitNames) {
     let id = &names.id;
     shared.stage_started(id, Stage::Cleanup);
     let r = async {
@@ -24,11 +29,23 @@ pub async fn cleanup(shared: &RunShared, names: &UnitNames) {
                 &names.template_name,
             )
             .await?;
-        op.wait_timeout(shared.azure_time(DELETE_WAIT)).await
+        if op.handle().is_none() {
+            return Ok(true); // 200/204: deleted (or already gone)
+        }
+        Ok::<_, aib_azure::Error>(wait_gone(shared, names).await)
     }
     .await;
     match r {
-        Ok(_) => shared.stage_finished(id, Stage::Cleanup, StageStatus::Succeeded, None),
+        Ok(true) => shared.stage_finished(id, Stage::Cleanup, StageStatus::Succeeded, None),
+        Ok(false) => {
+            let m = format!(
+                "image template {} was still being deleted after {} minutes (Azure keeps deleting it)",
+                names.template_name,
+                DELETE_WAIT.as_secs() / 60
+            );
+            shared.stage_finished(id, Stage::Cleanup, StageStatus::Failed, Some(short(&m)));
+            shared.message(id, Level::Warn, m);
+        }
         Err(e) if e.is_not_found() => shared.stage_finished(
             id,
             Stage::Cleanup,
@@ -42,6 +59,31 @@ pub async fn cleanup(shared: &RunShared, names: &UnitNames) {
             );
             shared.stage_finished(id, Stage::Cleanup, StageStatus::Failed, Some(short(&m)));
             shared.message(id, Level::Warn, m);
+        }
+    }
+}
+
+/// Whether the template left its resource group's list within [`DELETE_WAIT`]. A failed
+/// deletion shows as the template staying (provisioningState `Failed`/`Deleting`), which is
+/// reported when the wait ends; list failures are waited out the same way.
+async fn wait_gone(shared: &Arc<RunShared>, names: &UnitNames) -> bool {
+    let hint = (!shared
+        .watchers
+        .has_hint(&names.subscription, &names.resource_group))
+    .then(|| shared.azure_time(shared.config.default_poll_interval));
+    let mut rx = shared
+        .watchers
+        .subscribe(&names.subscription, &names.resource_group, hint);
+    let key = names.template_name.to_ascii_lowercase();
+    let deadline = tokio::time::Instant::now() + shared.azure_time(DELETE_WAIT);
+    loop {
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { return false },
+            _ = tokio::time::sleep_until(deadline) => return false,
+        }
+        let snap = rx.borrow_and_update().clone();
+        if snap.error.is_none() && !snap.templates.contains_key(&key) {
+            return true;
         }
     }
 }
