@@ -212,6 +212,35 @@ async fn fleet(units: usize, parallel: usize) {
         r.progress_lists as f64 / wall.as_secs_f64()
     );
     println!("requests by operation: {}", serde_json::Value::Object(reqs));
+    // Where a unit's time goes, in simulated minutes (mean over units), and the gap between
+    // one stage's end and the next one's start.
+    let mut per_stage: std::collections::BTreeMap<String, (f64, f64, usize)> = Default::default();
+    for u in &r.record.units {
+        let mut prev_end: Option<chrono::DateTime<chrono::Utc>> = None;
+        for s in &u.stages {
+            if let (Some(a), Some(b)) = (s.started, s.finished) {
+                let e = per_stage.entry(s.name.clone()).or_default();
+                e.0 += (b - a).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+                if let Some(p) = prev_end {
+                    e.1 += (a - p).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+                }
+                e.2 += 1;
+                prev_end = Some(b);
+            }
+        }
+    }
+    let minutes: Vec<String> = per_stage
+        .iter()
+        .map(|(k, (d, g, n))| {
+            let n = (*n).max(1) as f64;
+            format!(
+                "{k} {:.2} (+{:.2} before)",
+                d / n / MINUTE_MS as f64,
+                g / n / MINUTE_MS as f64
+            )
+        })
+        .collect();
+    println!("mean simulated minutes per stage: {}", minutes.join(", "));
     println!(
         "process CPU (orchestrator + in-process simulator): {:.2} s = {:.1}% of a core over the run",
         cpu,
