@@ -109,7 +109,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         Ok(i) => i,
         Err(e) => return Err(BuildError::State(format!("reading the index: {e}"))),
     };
-    let decisions = tokio::select! {
+    let (decisions, built_before_crash) = tokio::select! {
         d = decide(&arm, &mut plan, &index, retried.as_ref(), selection.force) => d?,
         _ = interrupt.cancelled() => return Err(BuildError::State("interrupted while resolving sources".into())),
     };
@@ -194,9 +194,11 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         .filter(|u| u.status == aib_state::UnitStatus::Succeeded)
         .filter_map(|u| index_entry(u, &result.record.run_id))
         .collect();
-    // After a crash the retried run never reached its index update: its successes count too.
+    // After a crash the retried run never reached its index update: its successes count too,
+    // including the builds it finished that its record had not caught up with.
     if let Some(old) = &retried {
         entries.extend(index_entries(old));
+        entries.extend(built_before_crash);
     }
     if !entries.is_empty()
         && let Err(e) = store_for_index.update_index(&entries).await
@@ -247,14 +249,16 @@ pub fn retry_units(rec: &RunRecord) -> Vec<String> {
 }
 
 /// Resolves the platform sources and decides each unit's action, setting it in the plan.
-/// A retry builds every unit of the plan with the platform versions the retried run recorded.
+/// A retry builds every unit of the plan with the platform versions the retried run recorded,
+/// except the units that run finished before it stopped (see [`finished_builds`]), which are
+/// unchanged; those are also returned as index entries.
 async fn decide(
     arm: &ArmClient,
     plan: &mut Plan,
     index: &aib_state::Index,
     retried: Option<&RunRecord>,
     force: bool,
-) -> Result<incremental::Decisions, BuildError> {
+) -> Result<(incremental::Decisions, Vec<aib_state::IndexEntry>), BuildError> {
     let as_preflight = |e: incremental::DecideError| match e {
         incremental::DecideError::Auth(m) => BuildError::Preflight(PreflightError::Auth(m)),
         incremental::DecideError::Azure(m) => BuildError::Preflight(PreflightError::Azure(m)),
@@ -274,13 +278,36 @@ async fn decide(
     let (platform, lookups) = incremental::resolve_platform_versions(arm, plan, &known)
         .await
         .map_err(as_preflight)?;
-    let mut decisions = if retried.is_some() {
-        // Everything selected builds; the hashes are finalized as a build would.
-        let mut d = incremental::decide(arm, plan, &aib_state::Index::default(), &platform, true)
+    let mut finished = Vec::new();
+    let mut decisions = if let Some(old) = retried {
+        // Everything selected builds (the hashes are finalized as a build would) but what the
+        // retried run finished; a parent found finished finalizes its children's hashes, so
+        // look again until nothing more is found.
+        let mut done = aib_state::Index::default();
+        let mut d = incremental::decide(arm, plan, &done, &platform, true)
             .await
             .map_err(as_preflight)?;
+        loop {
+            let found = finished_builds(arm, plan, old, &d, &done).await;
+            if found.is_empty() {
+                break;
+            }
+            done.merge(&found);
+            finished.extend(found);
+            d = incremental::decide(arm, plan, &done, &platform, false)
+                .await
+                .map_err(as_preflight)?;
+        }
         for v in d.units.values_mut() {
-            v.reason = "retried".into();
+            v.reason = if v.action == Action::Unchanged {
+                format!(
+                    "built by run {} before it stopped ({})",
+                    old.run_id,
+                    v.image_version_id.as_deref().unwrap_or_default()
+                )
+            } else {
+                "retried".into()
+            };
         }
         d
     } else {
@@ -290,5 +317,83 @@ async fn decide(
     };
     decisions.platform_lookups = lookups;
     decisions.apply(plan);
-    Ok(decisions)
+    Ok((decisions, finished))
+}
+
+/// Units of a crashed run whose build finished anyway: its record is written in batches and
+/// can lag the builds, and a build that was verified and whose template cleanup had already
+/// deleted would otherwise run a second time (another `run` of the same template name,
+/// another image version). Such a unit is recognised by its template being gone while an image
+/// version of its image definition is Succeeded and tagged with its unit id and its input hash
+/// (`aib.unit`, `aib.inputHash`), the same hash the retry decided. A template still there is
+/// left to the build stage, which reuses it (following or verifying its run) and cleans up.
+async fn finished_builds(
+    arm: &ArmClient,
+    plan: &Plan,
+    old: &RunRecord,
+    decided: &incremental::Decisions,
+    known: &aib_state::Index,
+) -> Vec<aib_state::IndexEntry> {
+    let mut versions: HashMap<String, Vec<aib_azure::types::GalleryImageVersion>> = HashMap::new();
+    let mut out = Vec::new();
+    for unit in plan.units() {
+        let id = unit.id.as_str();
+        let (Some(d), Some(rec)) = (decided.units.get(id), old.unit(id)) else {
+            continue;
+        };
+        if known.get(id).is_some()
+            || d.action != Action::Build
+            || rec.template_name.is_empty()
+            || rec.input_hash != d.input_hash
+        {
+            continue;
+        }
+        let s = &unit.settings;
+        match arm
+            .get_image_template(&s.subscription, &s.resource_group, &rec.template_name)
+            .await
+        {
+            Err(e) if e.is_not_found() => {}
+            _ => continue,
+        }
+        let g = &s.gallery;
+        let key = format!(
+            "{}/{}/{}/{}",
+            g.subscription, g.resource_group, g.name, s.image_definition
+        )
+        .to_ascii_lowercase();
+        if !versions.contains_key(&key) {
+            let list = arm
+                .list_gallery_image_versions(
+                    &g.subscription,
+                    &g.resource_group,
+                    &g.name,
+                    &s.image_definition,
+                )
+                .await
+                .unwrap_or_default();
+            versions.insert(key.clone(), list);
+        }
+        let found = versions.get(&key).and_then(|vs| {
+            vs.iter().find(|v| {
+                v.tags.get("aib.unit").map(String::as_str) == Some(id)
+                    && v.tags.get("aib.inputHash") == Some(&d.input_hash)
+                    && v.properties
+                        .provisioning_state
+                        .as_deref()
+                        .is_some_and(|p| p.eq_ignore_ascii_case("succeeded"))
+            })
+        });
+        if let Some(version_id) = found.and_then(|v| v.id.clone()) {
+            out.push(aib_state::IndexEntry {
+                unit: id.to_string(),
+                input_hash: d.input_hash.clone(),
+                template_name: rec.template_name.clone(),
+                image_version_id: version_id,
+                built_at: chrono::Utc::now(),
+                run_id: old.run_id.clone(),
+            });
+        }
+    }
+    out
 }

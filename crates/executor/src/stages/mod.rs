@@ -246,10 +246,16 @@ async fn run_stages(
         .as_ref()
         .and_then(|t| t.properties.last_run_status.as_ref())
         .and_then(|l| l.start_time.clone());
-    let attach = existing
+    // A build an interrupted run left Canceling is not ours to follow: it ends Canceled.
+    let canceling = existing
         .as_ref()
         .and_then(|t| t.properties.last_run_status.as_ref())
-        .is_some_and(|l| l.is_active());
+        .is_some_and(is_canceling);
+    let attach = !canceling
+        && existing
+            .as_ref()
+            .and_then(|t| t.properties.last_run_status.as_ref())
+            .is_some_and(|l| l.is_active());
     // A build an earlier (e.g. crashed) run started and Azure finished: verify its result
     // instead of running the template again (unless --force).
     let finished_before = !shared.config.force
@@ -277,6 +283,10 @@ async fn run_stages(
             ),
         );
     } else if let Err(out) = deploy::deploy(shared, &names, &rendered).await {
+        return out;
+    }
+
+    if canceling && let Err(out) = wait_out_cancel(shared, &names).await {
         return out;
     }
 
@@ -371,6 +381,81 @@ async fn run_stages(
         image_version_id,
         reason: cancelled.then(|| "interrupted".to_string()),
         failure,
+    }
+}
+
+fn is_canceling(l: &aib_azure::types::LastRunStatus) -> bool {
+    l.run_state
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case("canceling"))
+}
+
+/// A template whose last build is still Canceling (an interrupted run cancelled it and exited
+/// at once): AIB refuses a new run while one is active, so wait, bounded like a cancel, for it
+/// to end; the build stage then runs the template again.
+async fn wait_out_cancel(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(), UnitOutcome> {
+    let id = &names.id;
+    shared.message(
+        id,
+        Level::Info,
+        format!(
+            "image template {} is still canceling a build an earlier run started; waiting for it to end",
+            names.template_name
+        ),
+    );
+    let mut rx = shared.watchers.subscribe(
+        &names.subscription,
+        &names.resource_group,
+        Some(shared.azure_time(shared.config.default_poll_interval)),
+    );
+    let key = names.template_name.to_ascii_lowercase();
+    let limit = build::CANCEL_WAIT;
+    let deadline = tokio::time::Instant::now() + shared.azure_time(limit);
+    let failed = |message: String| {
+        shared.stage_started(id, Stage::Build);
+        shared.stage_finished(id, Stage::Build, StageStatus::Failed, Some(short(&message)));
+        UnitOutcome::failed(Failure {
+            stage: Stage::Build.as_str().into(),
+            message,
+            customizer: None,
+            log_excerpt: None,
+            log_path: None,
+        })
+    };
+    loop {
+        {
+            let snap = rx.borrow_and_update().clone();
+            if snap.seq > 0 && snap.error.is_none() {
+                let still = snap
+                    .templates
+                    .get(&key)
+                    .and_then(|t| t.last_run.as_ref())
+                    .is_some_and(is_canceling);
+                if !still {
+                    return Ok(());
+                }
+            }
+        }
+        tokio::select! {
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    return Err(failed("internal: the progress poller stopped".into()));
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err(failed(format!(
+                    "the earlier build of {} did not leave Canceling within {} minutes: /subscriptions/{}/resourceGroups/{}/providers/Microsoft.VirtualMachineImages/imageTemplates/{}",
+                    names.template_name,
+                    limit.as_secs() / 60,
+                    names.subscription,
+                    names.resource_group,
+                    names.template_name
+                )));
+            }
+            _ = shared.interrupt.cancelled() => {
+                return Err(UnitOutcome::cancelled("interrupted while an earlier build was canceling"));
+            }
+        }
     }
 }
 

@@ -5,3 +5,4 @@ mod common;
 mod fleet;
 mod outcomes;
 mod reports;
+mod retry;
