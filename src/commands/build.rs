@@ -176,9 +176,18 @@ pub(crate) async fn connect_scaled(
     scripted: Option<&Plan>,
     time_scale: f64,
 ) -> Result<Connection, Exit> {
+    // The client's own backoff, retry budget and default polling interval are Azure time too;
+    // the server's Retry-After and polling hints are not compressed again (the simulator
+    // compresses them itself). With real-time backoff a few retried reads outlast a scaled
+    // deployment or cleanup deadline that Azure's real one absorbs.
     let config = ArmConfig {
         rate_limit: aib_azure::rate_limit::RateLimitConfig {
             time_scale,
+            ..Default::default()
+        },
+        retry: aib_azure::RetryPolicy {
+            time_scale,
+            scale_server_hints: false,
             ..Default::default()
         },
         ..ArmConfig::default()

@@ -373,7 +373,10 @@ impl Operation {
                     read_failures = policy.start();
                     match o.state {
                         OperationState::Running => {
-                            let wait = policy.scale(o.retry_after.unwrap_or(default_interval));
+                            let wait = match o.retry_after {
+                                Some(h) => policy.server_wait(h),
+                                None => policy.scale(default_interval),
+                            };
                             tokio::time::sleep(wait).await;
                         }
                         OperationState::Succeeded => return self.final_result(o).await,

@@ -27,6 +27,11 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// Multiplier on every wait and on the budget (1.0 in production, e.g. 0.001 in tests).
     pub time_scale: f64,
+    /// Whether `time_scale` applies to the delays servers name too (`true`, for tests against
+    /// a server answering in Azure's time). A server that already compresses its hints (the
+    /// simulator under `aib build --time-scale`) sets `false`: its hints are waited as given
+    /// while the client's own backoff, budget and default intervals are compressed.
+    pub scale_server_hints: bool,
 }
 
 impl Default for RetryPolicy {
@@ -38,6 +43,7 @@ impl Default for RetryPolicy {
             budget: Duration::from_secs(600),
             max_attempts: u32::MAX,
             time_scale: 1.0,
+            scale_server_hints: true,
         }
     }
 }
@@ -124,6 +130,15 @@ impl RetryPolicy {
         }
     }
 
+    /// The real wait for a delay the server named (`retry-after`, an operation's polling hint).
+    pub fn server_wait(&self, hint: Duration) -> Duration {
+        if self.scale_server_hints {
+            self.scale(hint)
+        } else {
+            hint
+        }
+    }
+
     /// Start tracking one logical request.
     pub fn start(&self) -> RetryState {
         RetryState {
@@ -160,7 +175,10 @@ impl RetryPolicy {
             return None;
         }
         let hint = headers.and_then(|h| parse_retry_after(h, SystemTime::now()));
-        let wait = self.scale(self.delay(state.attempt, hint, rng));
+        let wait = match hint {
+            Some(h) => self.server_wait(h.min(self.max_delay)),
+            None => self.scale(self.backoff(state.attempt, rng)),
+        };
         if state.started.elapsed() + wait > self.scale(self.budget) {
             return None;
         }
@@ -339,6 +357,42 @@ mod tests {
         assert_eq!(p.backoff_ceiling(0), Duration::from_millis(800));
         assert_eq!(p.backoff_ceiling(1), Duration::from_millis(1600));
         assert_eq!(p.backoff_ceiling(20), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn hints_of_a_compressing_server_are_not_compressed_again() {
+        let p = RetryPolicy {
+            scale_server_hints: false,
+            ..RetryPolicy::default()
+        }
+        .with_time_scale(0.001);
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut st = p.start();
+        // The server's hint is waited as given...
+        let h = headers(&[("retry-after-ms", "20")]);
+        let w = p.next_wait(
+            &mut st,
+            &Method::GET,
+            Failure::Status(429),
+            Some(&h),
+            &mut rng,
+        );
+        assert_eq!(w, Some(Duration::from_millis(20)));
+        assert_eq!(
+            p.server_wait(Duration::from_millis(7)),
+            Duration::from_millis(7)
+        );
+        // ...while the client's own backoff is compressed (800 ms ceiling → 0.8 ms).
+        let w = p
+            .next_wait(&mut st, &Method::GET, Failure::Io, None, &mut rng)
+            .expect("retried");
+        assert!(w <= Duration::from_micros(1_600), "{w:?}");
+        // The default policy compresses hints too.
+        let q = RetryPolicy::default().with_time_scale(0.001);
+        assert_eq!(
+            q.server_wait(Duration::from_secs(7)),
+            Duration::from_millis(7)
+        );
     }
 
     #[test]
