@@ -17,7 +17,8 @@ use super::support::{Sim, aib_cmd, manifest_dir, run, sim};
 
 const MINUTE_MS: u64 = 10;
 
-/// aib's deadlines at 60 ms per Azure minute (see `faults.rs` for why not 10).
+/// aib's clock at 60 ms per Azure minute, slower than the simulator's 10 (see `faults.rs`):
+/// a second Ctrl-C leaves cancels running that the retry's bounded wait must outlast.
 fn time_scale() -> String {
     "0.001".to_string()
 }

@@ -5,11 +5,12 @@
 //! (`on-success`) deletes gone and the others kept, and every state file parsing.
 //!
 //! Time is compressed: one simulated minute is `MINUTE_MS` (10) real ms, so a 45-minute build
-//! takes 450 ms and "60 s" of Azure time is 10 ms. `aib build --time-scale 0.001` gives aib's
-//! own deadlines (deployment 30 min, build timeout + 30 min, cancel 10 min) 60 ms per minute:
-//! the client's retry backoff without a server hint (800 ms doubling, in real time) is not
-//! compressed by `--time-scale`, so deadlines compressed as much as the simulator would be
-//! missed on a few retried reads that Azure's uncompressed deadlines absorb.
+//! takes 450 ms and "60 s" of Azure time is 10 ms. `aib build --time-scale 0.001` runs aib's
+//! own clock (deployment and cleanup deadlines, build timeout + 30 min, cancel wait 10 min,
+//! retry backoff and budget) at 60 ms per Azure minute, six times slower than the simulator's:
+//! the slack keeps the rows independent of how loaded the machine is, and lets the token row's
+//! 150-minute builds (so that tokens expire mid-build) finish within aib's build deadline
+//! (`build_timeout_minutes` 90 + 30).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};

@@ -179,12 +179,16 @@ pub fn templates(sim: &Sim) -> Vec<serde_json::Value> {
         let (code, page) = loop {
             let (code, page) = http(sim, "GET", &path, &[("Authorization", &bearer)]);
             tries += 1;
-            if code == 200 || tries >= 100 {
+            // A body cut mid-way parses as nothing: that is a failed read too.
+            if (code == 200 && page["value"].is_array()) || tries >= 100 {
                 break (code, page);
             }
             std::thread::sleep(Duration::from_millis(5));
         };
-        assert_eq!(code, 200, "list templates: {page}");
+        assert!(
+            code == 200 && page["value"].is_array(),
+            "list templates: {code} {page}"
+        );
         out.extend(page["value"].as_array().cloned().unwrap_or_default());
         match page["nextLink"].as_str() {
             Some(next) => path = next.trim_start_matches(&sim.url).to_string(),
