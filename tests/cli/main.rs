@@ -2,6 +2,10 @@
 
 mod build;
 mod ci;
+mod crash;
+mod faults;
+mod fleet;
+mod gc;
 mod incremental;
 mod plan;
 mod schedule;

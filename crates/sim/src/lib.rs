@@ -18,6 +18,8 @@
 //!   `POST /{tenant}/oauth2/v2.0/token` (client credentials) issue tokens the sim accepts.
 //! - Blob service under `/blob/{account}/...` (Shared Key or SAS).
 //! - `GET /_sim/stats`, `POST /_sim/publish` (no auth, never faulted).
+//! - `POST /_sim/control`: hold the answers of chosen operations after they took effect, or cut
+//!   the next N Blob downloads mid-body, at a moment a test chooses (see [`control`]).
 //!
 //! Stats operation names are listed in [`stats`]; scenario keys in [`scenario::Scenario`]:
 //!
@@ -34,6 +36,7 @@
 //! | `default_location` | `eastus2` | location of resource groups and default resources |
 //! | `platform_image_version` | `1.0.0` | version every platform image has |
 //! | `missing` | `[]` | resource id globs (case-insensitive) that do not exist |
+//! | `keep_staging` | `[]` | imageTemplate name globs whose deletion leaves the staging resource group behind (tags kept), as a lock or a foreign resource in it does in Azure; `aib gc` deletes such leftovers |
 //! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling / timeout-distributing (times out while distributing; the gallery versions finish replicating `replicate_minutes`, at least 2, after the failure), `failed_customizer`, `build_minutes` |
 //! | `page_size` | 50 | items per page of ARM lists (imageTemplates by RG and subscription, deployments, deployment operations, gallery image versions, storage accounts, runOutputs); longer lists carry an absolute `nextLink` with `$skiptoken` and the request's api-version |
 //! | `[faults]` | none | `throttle`, `server_error`, `reset`, `reset_mid_body` (fraction of resets), `latency_ms`, `seed` (1), `throttle_storm = [{start_ms, duration_ms}]` (429 windows), `outage = [{start_ms, duration_ms}]` (503 windows), `operation_status_errors` (first N polls of each AIB operation answer 500), `token` (false: also fault the token endpoints) |
@@ -57,6 +60,7 @@ pub mod arm;
 pub mod auth;
 pub mod blob;
 pub mod clock;
+pub mod control;
 pub mod customization_log;
 pub mod faults;
 pub mod ratelimit;

@@ -1,14 +1,16 @@
 //! Request routing: classification into operations, faults, auth, api-version, dispatch.
 //!
 //! ARM paths are matched case-insensitively:
-//! - `/subscriptions/{s}/resourcegroups/{rg}` (GET)
+//! - `/subscriptions/{s}/resourcegroups[/{rg}]` (GET list, GET, DELETE)
+//! - `/subscriptions/{s}/operationresults/{id}` (resource group deletion `Location`)
 //! - `.../resourcegroups/{rg}/providers/Microsoft.Resources/deployments[/{name}[/operations|/operationStatuses/{id}]]`
 //!   and `.../resourcegroups/{rg}/deployments/{name}/operations`
 //! - `.../resourcegroups/{rg}/providers/Microsoft.VirtualMachineImages/imageTemplates[/{name}[/run|/cancel|/runOutputs[/{out}]]]`
 //! - `/subscriptions/{s}/providers/Microsoft.VirtualMachineImages/imageTemplates`
 //! - `/subscriptions/{s}/providers/Microsoft.VirtualMachineImages/locations/{loc}/operations/{id}`
 //! - `/subscriptions/{s}/providers/Microsoft.Compute/locations/{loc}/publishers/{p}/artifacttypes/vmimage/offers/{o}/skus/{k}/versions`
-//! - `.../providers/Microsoft.Compute/galleries/{g}[/images/{i}[/versions[/{v}]]]`
+//! - `.../providers/Microsoft.Compute/galleries/{g}[/images/{i}[/versions[/{v}]]]` (version: GET, DELETE)
+//! - `/subscriptions/{s}/providers/Microsoft.Compute/locations/{loc}/capsOperations/{id}`
 //! - `.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/{n}`
 //! - `.../providers/Microsoft.Storage/storageAccounts[/{n}[/listKeys]]`
 //! - any other `.../resourcegroups/{rg}/providers/...` GET: resources created by deployments.
@@ -31,6 +33,11 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 enum Arm {
     RgGet(String),
+    RgList,
+    RgDelete(String),
+    OpResult(String),
+    CapsOp(String),
+    VersionDelete(String, String, String, String),
     DeplList(String),
     Depl(String, String),
     DeplOps(String, String),
@@ -57,6 +64,7 @@ enum Arm {
 enum Route {
     SimStats,
     SimPublish,
+    SimControl,
     Token,
     ImdsToken,
     AadToken,
@@ -81,6 +89,7 @@ fn classify(method: &Method, segs: &[String]) -> Route {
     match l.as_slice() {
         ["_sim", "stats"] if get => return Route::SimStats,
         ["_sim", "publish"] if method == Method::POST => return Route::SimPublish,
+        ["_sim", "control"] if method == Method::POST => return Route::SimControl,
         ["msi", "token"] if get => return Route::Token,
         ["metadata", "identity", "oauth2", "token"] if get => return Route::ImdsToken,
         [_, "oauth2", "v2.0", "token"] if method == Method::POST => return Route::AadToken,
@@ -106,6 +115,20 @@ fn classify(method: &Method, segs: &[String]) -> Route {
     let m = method.clone();
     let (op, arm): (&'static str, Arm) = match (rest, m) {
         (["resourcegroups", _], Method::GET) => ("resourceGroups.get", Arm::RgGet(r(1))),
+        (["resourcegroups"], Method::GET) => ("resourceGroups.list", Arm::RgList),
+        (["resourcegroups", _], Method::DELETE) => ("resourceGroups.delete", Arm::RgDelete(r(1))),
+        (["operationresults", _], Method::GET) => ("operationResults.get", Arm::OpResult(r(1))),
+        (
+            [
+                "providers",
+                "microsoft.compute",
+                "locations",
+                _,
+                "capsoperations",
+                _,
+            ],
+            Method::GET,
+        ) => ("capsOperations.get", Arm::CapsOp(r(5))),
         (
             [
                 "resourcegroups",
@@ -352,6 +375,24 @@ fn classify(method: &Method, segs: &[String]) -> Route {
                 "resourcegroups",
                 _,
                 "providers",
+                "microsoft.compute",
+                "galleries",
+                _,
+                "images",
+                _,
+                "versions",
+                _,
+            ],
+            Method::DELETE,
+        ) => (
+            "galleryImageVersions.delete",
+            Arm::VersionDelete(r(1), r(5), r(7), r(9)),
+        ),
+        (
+            [
+                "resourcegroups",
+                _,
+                "providers",
                 "microsoft.managedidentity",
                 "userassignedidentities",
                 _,
@@ -494,8 +535,25 @@ async fn route(
         .collect();
     let route = classify(method, &segs);
     let (op, write) = match &route {
-        Route::SimStats => return json(StatusCode::OK, &lock(&sim.stats).to_json()),
+        Route::SimStats => {
+            let mut v = lock(&sim.stats).to_json();
+            v["update_conflicts"] = ctx
+                .update_conflicts
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .into();
+            return json(StatusCode::OK, &v);
+        }
         Route::SimPublish => return platform_images::publish(&mut lock(&sim.state), body),
+        Route::SimControl => {
+            return match serde_json::from_slice::<crate::control::ControlRequest>(body) {
+                Ok(req) => json(StatusCode::OK, &sim.control.apply(req)),
+                Err(e) => arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidControl",
+                    format!("invalid /_sim/control body: {e}"),
+                ),
+            };
+        }
         Route::Token => ("token", false),
         Route::ImdsToken => ("token.imds", false),
         Route::AadToken => ("token.aad", true),
@@ -506,6 +564,9 @@ async fn route(
         Route::Unknown => ("unknown", method != Method::GET),
     };
     lock(&sim.stats).count_request(op);
+    if op == "blob.get" && (headers.contains_key("range") || headers.contains_key("x-ms-range")) {
+        lock(&sim.stats).blob_range_gets += 1;
+    }
     let f = &ctx.scenario.faults;
     let is_token = matches!(route, Route::Token | Route::ImdsToken | Route::AadToken);
     if is_token && !f.token {
@@ -570,6 +631,22 @@ async fn route(
     if fault == Fault::ResetMidBody {
         lock(&sim.stats).reset += 1;
         return faults::break_mid_body(resp).await;
+    }
+    if op == "blob.get" && resp.status().is_success() && sim.control.take_cut() {
+        lock(&sim.stats).reset += 1;
+        return faults::break_mid_body(resp).await;
+    }
+    if sim.control.holds(op) {
+        /// Counts the answer as held while it waits (also if the client goes away).
+        struct Held<'a>(&'a Sim);
+        impl Drop for Held<'_> {
+            fn drop(&mut self) {
+                lock(&self.0.stats).held -= 1;
+            }
+        }
+        lock(&sim.stats).held += 1;
+        let _held = Held(sim);
+        sim.control.released(op).await;
     }
     resp
 }
@@ -725,6 +802,21 @@ fn arm_call(
     let ctx = &sim.ctx;
     match arm {
         Arm::RgGet(rg) => resources::get_rg(ctx, st, sub, &rg),
+        Arm::RgList => list.page(resources::list_rgs(
+            ctx,
+            st,
+            sub,
+            query.get("$filter").map(String::as_str),
+        )),
+        Arm::RgDelete(rg) => resources::delete_rg(ctx, st, sub, &rg, api),
+        Arm::OpResult(id) => operations::get(ctx, st, sub, &id, api, true),
+        Arm::CapsOp(id) => {
+            let monitor = query.get("monitor").is_some_and(|m| m == "true");
+            operations::get(ctx, st, sub, &id, api, monitor)
+        }
+        Arm::VersionDelete(rg, g, i, v) => {
+            gallery::delete_version(ctx, st, sub, &rg, &g, &i, &v, api)
+        }
         Arm::DeplList(rg) => list.page(deployments::list(ctx, st, sub, &rg)),
         Arm::Depl(rg, name) => match *method {
             Method::PUT => deployments::put(ctx, st, sub, &rg, &name, body, api),

@@ -46,6 +46,10 @@ pub struct Ctx {
     pub base_url: String,
     pub missing: GlobSet,
     pub outcomes: Vec<(GlobMatcher, OutcomeRule)>,
+    /// Deployments whose imageTemplate was refused with AIB's "Update/Upgrade of image
+    /// templates is currently not supported" conflict (served as `update_conflicts` in
+    /// `/_sim/stats`).
+    pub update_conflicts: std::sync::atomic::AtomicU64,
 }
 
 impl Ctx {
@@ -80,6 +84,8 @@ pub struct Sim {
     /// Issued tokens: token -> (expiry, principal).
     pub tokens: Mutex<HashMap<String, (SystemTime, String)>>,
     pub limits: Mutex<crate::ratelimit::RateLimits>,
+    /// Holds and cuts switched on through `POST /_sim/control`.
+    pub control: crate::control::Control,
 }
 
 /// Lock a mutex, recovering from poisoning (a panicked request must not stop the sim).
@@ -170,12 +176,14 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
             missing,
             outcomes,
             scenario: scenario.clone(),
+            update_conflicts: std::sync::atomic::AtomicU64::new(0),
         },
         state: Mutex::new(SimState::default()),
         stats: Mutex::new(Stats::default()),
         faults: Mutex::new(FaultRng::new(scenario.faults.seed)),
         tokens: Mutex::new(HashMap::new()),
         limits: Mutex::new(crate::ratelimit::RateLimits::default()),
+        control: crate::control::Control::default(),
     });
     let sim_base = sim.ctx.base_url.clone();
     let app = Router::new().fallback(handle).with_state(sim);

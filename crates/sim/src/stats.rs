@@ -7,7 +7,8 @@
 //! | `token` | `GET /msi/token` |
 //! | `token.imds` | `GET /metadata/identity/oauth2/token` (VM IMDS flavour, `Metadata: true`) |
 //! | `token.aad` | `POST /{tenant}/oauth2/v2.0/token` (client secret / client assertion) |
-//! | `resourceGroups.get` | `GET /subscriptions/{s}/resourcegroups/{rg}` |
+//! | `resourceGroups.get` / `.list` / `.delete` | `/subscriptions/{s}/resourcegroups[/{rg}]` |
+//! | `operationResults.get` | a resource group deletion's `Location` URL |
 //! | `deployments.put` / `.get` / `.list` / `.delete` | RG-scope deployments |
 //! | `deployments.operationStatus` | a deployment's `Azure-AsyncOperation` URL |
 //! | `deploymentOperations.list` | `.../deployments/{name}/operations` (both path forms) |
@@ -16,7 +17,8 @@
 //! | `imageTemplates.runOutputs.list` / `imageTemplates.runOutputs.get` | run outputs |
 //! | `operations.get` | AIB operation status (`.../locations/{loc}/operations/{id}`) |
 //! | `galleries.get`, `galleryImages.get` | gallery and image definition |
-//! | `galleryImageVersions.get` / `.list` | image versions |
+//! | `galleryImageVersions.get` / `.list` / `.delete` | image versions |
+//! | `capsOperations.get` | a gallery image version deletion's status URL |
 //! | `platformImageVersions.list` | platform image versions |
 //! | `identities.get` | user-assigned identities |
 //! | `storageAccounts.list` / `.get` / `.listKeys` | storage accounts |
@@ -27,6 +29,11 @@
 //! Every request received is counted under its operation, including ones answered with a fault
 //! or an auth/api-version error. `/_sim/*` requests are not counted. `ratelimited` counts the
 //! 429s of the enforced subscription token buckets (`[limits] enforce = true`).
+//! `blob_range_gets` counts Blob GETs that asked for a `Range` / `x-ms-range` (a client resuming
+//! a download), and `update_conflicts` the deployments whose imageTemplate AIB refused with
+//! "Update/Upgrade of image templates is currently not supported" (a template name reused for
+//! different content). `held` is the number of answers held back right now by
+//! `POST /_sim/control` (`hold`).
 
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -40,6 +47,10 @@ pub struct Stats {
     pub reset: u64,
     /// 429s from the enforced subscription buckets (`[limits] enforce`), not faults.
     pub ratelimited: u64,
+    /// Blob GETs with a `Range` / `x-ms-range` header.
+    pub blob_range_gets: u64,
+    /// Answers held back now by `/_sim/control` `hold`.
+    pub held: u64,
     pub runs: BTreeMap<String, u64>,
 }
 
@@ -74,6 +85,8 @@ impl Stats {
             "faults": {"throttle": self.throttle, "server_error": self.server_error, "reset": self.reset},
             "runs": runs,
             "ratelimited": self.ratelimited,
+            "blob_range_gets": self.blob_range_gets,
+            "held": self.held,
         })
     }
 }

@@ -251,6 +251,13 @@ pub fn put(
             let id = image_templates::template_id(sub, rg, &rname);
             let error =
                 image_templates::create_or_update(ctx, st, sub, rg, &rname, r, created_at).err();
+            if error
+                .as_ref()
+                .is_some_and(|e| e.message.starts_with("Update/Upgrade of image templates"))
+            {
+                ctx.update_conflicts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             created.push(DeployedResource {
                 id,
                 name: rname,
