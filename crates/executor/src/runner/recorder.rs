@@ -11,6 +11,10 @@ use crate::events::{BuildEvent, Stamped};
 
 /// How often pending events and record changes are written.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+/// A started build's operation URL is written at most this long after the previous write:
+/// soon enough that a crash rarely loses it (and `--retry-failed` finds the running build in
+/// Azure anyway), without rewriting `run.json` once per unit when a fleet starts together.
+pub const URGENT_GAP: Duration = Duration::from_millis(50);
 
 /// Applies one event to a record.
 pub fn apply(rec: &mut RunRecord, ev: &Stamped) {
@@ -123,16 +127,26 @@ pub async fn record(
     let mut errors: Vec<String> = Vec::new();
     let mut tick = tokio::time::interval(FLUSH_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // When a coalesced urgent write is due.
+    let mut soon: Option<tokio::time::Instant> = None;
+    let mut last_flush = tokio::time::Instant::now() - URGENT_GAP;
     loop {
         let mut closed = false;
-        let mut urgent = false;
-        let mut ticked = false;
+        let mut now_please = false;
+        let mut due = false;
         tokio::select! {
             ev = rx.recv() => match ev {
                 Some(ev) => {
                     apply(&mut rec, &ev);
                     dirty |= changes_record(&ev.event);
-                    urgent = matches!(ev.event, BuildEvent::Interrupted | BuildEvent::RunFinished { .. } | BuildEvent::RunOperation { .. });
+                    match ev.event {
+                        BuildEvent::Interrupted | BuildEvent::RunFinished { .. } => now_please = true,
+                        BuildEvent::RunOperation { .. } => {
+                            let at = last_flush + URGENT_GAP;
+                            soon = Some(soon.map_or(at, |s| s.min(at)));
+                        }
+                        _ => {}
+                    }
                     pending.push(ev.to_state_event(&run_id));
                     if let Some(f) = &forward {
                         let _ = f.send(ev);
@@ -140,10 +154,16 @@ pub async fn record(
                 }
                 None => closed = true,
             },
-            _ = tick.tick() => ticked = true,
+            _ = tick.tick() => due = true,
+            _ = tokio::time::sleep_until(soon.unwrap_or_else(tokio::time::Instant::now)), if soon.is_some() => due = true,
         }
-        if closed || urgent || ticked || pending.len() >= 500 {
+        if !due && soon.is_some_and(|s| s <= tokio::time::Instant::now()) {
+            due = true;
+        }
+        if closed || now_please || due || pending.len() >= 500 {
             flush(&store, &rec, &mut pending, &mut dirty, &mut errors).await;
+            last_flush = tokio::time::Instant::now();
+            soon = None;
         }
         if closed {
             return (rec, errors);
