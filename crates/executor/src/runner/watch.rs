@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aib_azure::ArmClient;
-use aib_azure::types::LastRunStatus;
+use aib_azure::types::{ImageTemplate, LastRunStatus};
 use tokio::sync::watch;
 
 /// What one list said about one template.
@@ -18,6 +18,26 @@ pub struct TemplateStatus {
     pub provisioning_error: Option<String>,
     pub last_run: Option<LastRunStatus>,
     pub staging_rg: Option<String>,
+}
+
+impl From<ImageTemplate> for TemplateStatus {
+    fn from(t: ImageTemplate) -> Self {
+        let p = t.properties;
+        TemplateStatus {
+            provisioning_state: p.provisioning_state,
+            provisioning_error: p.provisioning_error.map(|e| {
+                format!(
+                    "{}{}",
+                    e.provisioning_error_code
+                        .map(|c| format!("{c}: "))
+                        .unwrap_or_default(),
+                    e.message.unwrap_or_default()
+                )
+            }),
+            last_run: p.last_run_status,
+            staging_rg: p.exact_staging_resource_group,
+        }
+    }
 }
 
 /// One list of a resource group.
@@ -63,7 +83,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Watchers {
-    /// `default_interval` is used until a unit reports the server's hint.
+    /// `default_interval` (real time) is used until a unit reports the server's hint.
     pub fn new(arm: ArmClient, default_interval: Duration, min_interval: Duration) -> Arc<Self> {
         Arc::new(Self {
             arm,
@@ -87,7 +107,8 @@ impl Watchers {
             .is_some_and(|e| lock(&e.interval).is_some())
     }
 
-    /// Follow a resource group; `hint` is the server's polling interval, if known.
+    /// Follow a resource group; `hint` is the polling interval in real time (the server's hint
+    /// as [`aib_azure::RetryPolicy::server_wait`] waits it), if known.
     pub fn subscribe(
         self: &Arc<Self>,
         sub: &str,
@@ -135,7 +156,7 @@ impl Watchers {
             let wait = lock(&interval)
                 .unwrap_or(self.default_interval)
                 .max(self.min_interval);
-            tokio::time::sleep_until(began + self.arm.config().retry.scale(wait)).await;
+            tokio::time::sleep_until(began + wait).await;
             began = tokio::time::Instant::now();
             {
                 let mut entries = lock(&self.entries);
@@ -152,27 +173,7 @@ impl Watchers {
                     seq,
                     templates: list
                         .into_iter()
-                        .filter_map(|t| {
-                            let name = t.name?.to_ascii_lowercase();
-                            let p = t.properties;
-                            Some((
-                                name,
-                                TemplateStatus {
-                                    provisioning_state: p.provisioning_state,
-                                    provisioning_error: p.provisioning_error.map(|e| {
-                                        format!(
-                                            "{}{}",
-                                            e.provisioning_error_code
-                                                .map(|c| format!("{c}: "))
-                                                .unwrap_or_default(),
-                                            e.message.unwrap_or_default()
-                                        )
-                                    }),
-                                    last_run: p.last_run_status,
-                                    staging_rg: p.exact_staging_resource_group,
-                                },
-                            ))
-                        })
+                        .filter_map(|t| Some((t.name.clone()?.to_ascii_lowercase(), t.into())))
                         .collect(),
                     error: None,
                     fatal: false,

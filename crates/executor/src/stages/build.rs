@@ -17,7 +17,8 @@ pub const BUILD_GRACE: Duration = Duration::from_secs(30 * 60);
 pub const CANCEL_WAIT: Duration = Duration::from_secs(10 * 60);
 /// Consecutive failed lists tolerated before the build stage gives up.
 pub const MAX_LIST_FAILURES: u32 = 10;
-/// Lists in a row where a started build's template is missing before giving up.
+/// Lists in a row where a started build's template is missing (and cannot be read) before
+/// giving up.
 pub const MAX_MISSING: u32 = 3;
 
 fn failure(message: String) -> UnitOutcome {
@@ -86,7 +87,9 @@ pub async fn build(
             .has_hint(&names.subscription, &names.resource_group)
             && let Ok(o) = op.poll().await
         {
-            hint = o.retry_after;
+            hint = o
+                .retry_after
+                .map(|h| shared.arm.config().retry.server_wait(h));
         }
     } else {
         // Following a build someone started: its current run is ours. No run operation gives
@@ -139,17 +142,44 @@ pub async fn build(
             continue;
         }
         list_failures = 0;
-        let Some(t) = snap.templates.get(&key) else {
-            missing += 1;
-            if missing >= MAX_MISSING {
-                let m = format!(
-                    "image template {} disappeared during the build",
-                    names.template_name
-                );
-                shared.stage_finished(id, Stage::Build, StageStatus::Failed, Some(m.clone()));
-                return Err(failure(m));
+        let fetched;
+        let t = match snap.templates.get(&key) {
+            Some(t) => t,
+            None => {
+                // A paged list read while other templates are created or deleted can skip
+                // one; ask for this template before calling it gone.
+                match shared
+                    .arm
+                    .get_image_template(
+                        &names.subscription,
+                        &names.resource_group,
+                        &names.template_name,
+                    )
+                    .await
+                {
+                    Ok(t) => {
+                        fetched = TemplateStatus::from(t);
+                        &fetched
+                    }
+                    Err(e) => {
+                        missing += 1;
+                        if e.is_not_found() || missing >= MAX_MISSING {
+                            let m = format!(
+                                "image template {} disappeared during the build",
+                                names.template_name
+                            );
+                            shared.stage_finished(
+                                id,
+                                Stage::Build,
+                                StageStatus::Failed,
+                                Some(m.clone()),
+                            );
+                            return Err(failure(m));
+                        }
+                        continue;
+                    }
+                }
             }
-            continue;
         };
         missing = 0;
         if t.staging_rg.is_some() {
