@@ -18,6 +18,9 @@ pub struct TransportOptions {
     pub request_timeout: Duration,
     /// Idle pooled connections are closed after this long.
     pub pool_idle_timeout: Duration,
+    /// Idle connections kept per host: a fleet's burst of requests (HTTP/1.1 opens one
+    /// connection per request in flight) does not leave hundreds open, each with its buffers.
+    pub pool_max_idle_per_host: usize,
 }
 
 impl Default for TransportOptions {
@@ -26,6 +29,7 @@ impl Default for TransportOptions {
             connect_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(300),
             pool_idle_timeout: Duration::from_secs(60),
+            pool_max_idle_per_host: 32,
         }
     }
 }
@@ -44,6 +48,7 @@ impl Transport {
             .connect_timeout(opts.connect_timeout)
             .timeout(opts.request_timeout)
             .pool_idle_timeout(opts.pool_idle_timeout)
+            .pool_max_idle_per_host(opts.pool_max_idle_per_host)
             .build()
             .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
         Ok(Self { client })
