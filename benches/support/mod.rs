@@ -5,9 +5,9 @@ use std::sync::Arc;
 use aib_azure::{ArmClient, ArmConfig, Credential, Endpoints};
 
 /// An ARM client for the simulator at `base`, with a token from its managed-identity endpoint.
-/// `time_scale` is real seconds per Azure second: the client's token buckets refill in real
-/// time, so a run on compressed Azure time must compress them the same way, or they throttle
-/// it where ARM would not.
+/// `time_scale` is real seconds per Azure second: a run on compressed Azure time compresses the
+/// client's token buckets and backoff the same way, or they throttle and stall it where ARM
+/// would not.
 pub async fn sim_client(
     base: &str,
     t: &aib_azure::transport::Transport,
@@ -35,13 +35,85 @@ pub async fn sim_client(
     ArmClient::with_config(
         Endpoints::custom(base, true).expect("endpoints"),
         Arc::new(cred),
+        // As `aib build --time-scale` configures it: the client's buckets, backoff and budget
+        // on Azure time, the simulator's (already compressed) hints waited as given.
         ArmConfig {
             rate_limit: aib_azure::rate_limit::RateLimitConfig {
                 time_scale,
+                ..Default::default()
+            },
+            retry: aib_azure::RetryPolicy {
+                time_scale,
+                scale_server_hints: false,
                 ..Default::default()
             },
             ..ArmConfig::default()
         },
     )
     .expect("client")
+}
+
+/// `aib sim` as a child process (so the benchmark process measures only the orchestrator's CPU
+/// and memory), killed on drop.
+#[allow(dead_code)]
+pub struct ChildSim {
+    child: std::process::Child,
+    /// Base URL, `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+#[allow(dead_code)]
+impl ChildSim {
+    /// Starts `aib sim` with the scenario `toml` (written to `dir/scenario.toml`).
+    pub fn start(dir: &std::path::Path, toml: &str) -> Self {
+        use std::io::BufRead;
+        let path = dir.join("scenario.toml");
+        std::fs::write(&path, toml).expect("write scenario");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aib"))
+            .args(["sim", "--listen", "127.0.0.1:0", "--scenario"])
+            .arg(&path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn aib sim");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("first line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .trim_end_matches('/')
+            .to_string();
+        Self { child, url }
+    }
+
+    /// CPU seconds (user + system) the simulator process used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        proc_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+}
+
+impl Drop for ChildSim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// utime + stime of a `/proc/.../stat` file, in seconds (100 clock ticks per second).
+#[allow(dead_code)]
+pub fn proc_cpu_seconds(stat: &str) -> f64 {
+    std::fs::read_to_string(stat)
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit(')').next()?.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let u: f64 = f.get(11)?.parse().ok()?;
+            let st: f64 = f.get(12)?.parse().ok()?;
+            Some((u + st) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
