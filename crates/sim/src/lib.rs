@@ -17,6 +17,9 @@
 //!   Also `GET /metadata/identity/oauth2/token` (IMDS, `Metadata: true`) and
 //!   `POST /{tenant}/oauth2/v2.0/token` (client credentials) issue tokens the sim accepts.
 //! - Blob service under `/blob/{account}/...` (Shared Key or SAS).
+//! - Key Vault secrets under `/keyvault/{vault}/secrets/{name}[/{version}]` (the data plane of
+//!   `https://{vault}.vault.azure.net`; bearer token from any token endpoint, `api-version`
+//!   required; see [`key_vault`]).
 //! - `GET /_sim/stats`, `POST /_sim/publish` (no auth, never faulted).
 //! - `POST /_sim/control`: hold the answers of chosen operations after they took effect, or cut
 //!   the next N Blob downloads mid-body, at a moment a test chooses (see [`control`]).
@@ -40,6 +43,7 @@
 //! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling / timeout-distributing (times out while distributing; the gallery versions finish replicating `replicate_minutes`, at least 2, after the failure), `failed_customizer`, `build_minutes` |
 //! | `page_size` | 50 | items per page of ARM lists (imageTemplates by RG and subscription, deployments, deployment operations, gallery image versions, storage accounts, runOutputs); longer lists carry an absolute `nextLink` with `$skiptoken` and the request's api-version |
 //! | `[faults]` | none | `throttle`, `server_error`, `reset`, `reset_mid_body` (fraction of resets), `latency_ms`, `seed` (1), `throttle_storm = [{start_ms, duration_ms}]` (429 windows), `outage = [{start_ms, duration_ms}]` (503 windows), `operation_status_errors` (first N polls of each AIB operation answer 500), `token` (false: also fault the token endpoints) |
+//! | `[key_vault]` | `{}` | Key Vault secrets, `"VAULT/NAME" = "value"` (case-insensitive names); anything else answers 404 `SecretNotFound` |
 //! | `[limits]` | reported, not enforced | ARM's token buckets per subscription and principal: `read_burst` 250 / `read_per_sec` 25, `write_burst` 200 / `write_per_sec` 10, `delete_burst` 200 / `delete_per_sec` 10, `global_factor` 15 (the subscription-wide bucket of all principals), `enforce` (false) |
 //!
 //! Rate limits: every ARM answer carries `x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}`
@@ -63,6 +67,7 @@ pub mod clock;
 pub mod control;
 pub mod customization_log;
 pub mod faults;
+pub mod key_vault;
 pub mod ratelimit;
 pub mod response;
 pub mod router;

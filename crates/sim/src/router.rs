@@ -14,6 +14,9 @@
 //! - `.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/{n}`
 //! - `.../providers/Microsoft.Storage/storageAccounts[/{n}[/listKeys]]`
 //! - any other `.../resourcegroups/{rg}/providers/...` GET: resources created by deployments.
+//!
+//! Besides ARM: `/keyvault/{vault}/secrets/{name}[/{version}]` (GET) is the Key Vault data
+//! plane of `https://{vault}.vault.azure.net` (see [`crate::key_vault`]).
 
 use crate::arm::{
     deployments, gallery, image_templates, operations, platform_images, resources, storage,
@@ -78,6 +81,11 @@ enum Route {
         sub: String,
         arm: Arm,
     },
+    KeyVaultSecret {
+        vault: String,
+        name: String,
+        version: Option<String>,
+    },
     Unknown,
 }
 
@@ -103,6 +111,13 @@ fn classify(method: &Method, segs: &[String]) -> Route {
                 account: o(1),
                 container: o(2),
                 blob,
+            };
+        }
+        ["keyvault", _, "secrets", _] | ["keyvault", _, "secrets", _, _] if get => {
+            return Route::KeyVaultSecret {
+                vault: o(1),
+                name: o(3),
+                version: segs.get(4).cloned(),
             };
         }
         _ => {}
@@ -561,6 +576,7 @@ async fn route(
         Route::Blob { .. } if method == Method::HEAD => ("blob.head", false),
         Route::Blob { .. } => ("blob.get", false),
         Route::Arm { op, .. } => (*op, method != Method::GET),
+        Route::KeyVaultSecret { .. } => ("keyVault.secrets.get", false),
         Route::Unknown => ("unknown", method != Method::GET),
     };
     lock(&sim.stats).count_request(op);
@@ -778,6 +794,11 @@ fn dispatch(
             set_header(&mut r, kind.header(), &remaining.to_string());
             r
         }
+        Route::KeyVaultSecret {
+            vault,
+            name,
+            version,
+        } => crate::key_vault::get_secret(sim, headers, query, &vault, &name, version.as_deref()),
         _ => arm_error(
             StatusCode::NOT_FOUND,
             "NotFound",

@@ -3,6 +3,7 @@
 //! Every key is optional; [`Scenario::default`] is the default scenario of DESIGN.md.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Errors from reading or parsing a scenario file.
@@ -57,6 +58,9 @@ pub struct Scenario {
     pub page_size: usize,
     /// ARM's subscription token buckets (`[limits]`).
     pub limits: Limits,
+    /// `[key_vault]`: Key Vault secrets, `"VAULT/NAME" = "value"` (vault and secret names
+    /// case-insensitive, as in Azure), served at `/keyvault/{vault}/secrets/{name}`.
+    pub key_vault: BTreeMap<String, String>,
 }
 
 /// `[limits]`: ARM's per-subscription, per-principal token buckets. The remaining counts are
@@ -206,6 +210,7 @@ impl Default for Scenario {
             faults: Faults::default(),
             page_size: 50,
             limits: Limits::default(),
+            key_vault: BTreeMap::new(),
         }
     }
 }
@@ -287,6 +292,13 @@ impl Scenario {
                 "faults.throttle + server_error + reset must not exceed 1".into(),
             ));
         }
+        for key in self.key_vault.keys() {
+            if split_key_vault_key(key).is_none() {
+                return Err(ScenarioError::Invalid(format!(
+                    "key_vault key {key:?} must be \"VAULT/NAME\" (vault: 3-24 letters, digits and `-`; secret: 1-127 letters, digits and `-`)"
+                )));
+            }
+        }
         for g in self
             .missing
             .iter()
@@ -297,5 +309,42 @@ impl Scenario {
                 .map_err(|e| ScenarioError::Invalid(format!("bad glob {g:?}: {e}")))?;
         }
         Ok(())
+    }
+}
+
+/// Splits a `[key_vault]` key `"VAULT/NAME"` into lower-cased vault and secret names, or
+/// `None` when either is not a valid Key Vault name.
+pub fn split_key_vault_key(key: &str) -> Option<(String, String)> {
+    let (vault, name) = key.split_once('/')?;
+    let ok = |s: &str, min: usize, max: usize| {
+        (min..=max).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    (ok(vault, 3, 24) && ok(name, 1, 127))
+        .then(|| (vault.to_ascii_lowercase(), name.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_vault_keys_are_validated() {
+        let sc = Scenario::from_toml_str("[key_vault]\n\"KV-aib/Admin\" = \"v\"\n");
+        assert_eq!(
+            sc.ok().map(|s| s.key_vault.len()),
+            Some(1),
+            "a valid key is accepted"
+        );
+        for bad in ["\"kv-aib\"", "\"kv/a/b\"", "\"k/a\"", "\"kv-aib/a_b\""] {
+            let r = Scenario::from_toml_str(&format!("[key_vault]\n{bad} = \"v\"\n"));
+            assert!(
+                matches!(r, Err(ScenarioError::Invalid(_))),
+                "{bad} is refused: {r:?}"
+            );
+        }
+        assert_eq!(
+            split_key_vault_key("KV-aib/Admin"),
+            Some(("kv-aib".into(), "admin".into()))
+        );
     }
 }

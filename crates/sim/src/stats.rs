@@ -24,6 +24,7 @@
 //! | `storageAccounts.list` / `.get` / `.listKeys` | storage accounts |
 //! | `resources.get` | other resources created by deployments |
 //! | `blob.list` / `blob.get` / `blob.head` | Blob endpoint |
+//! | `keyVault.secrets.get` | `GET /keyvault/{vault}/secrets/{name}[/{version}]` (Key Vault data plane) |
 //! | `unknown` | anything not served (404) |
 //!
 //! Every request received is counted under its operation, including ones answered with a fault

@@ -10,6 +10,7 @@ mod conformance;
 mod errors;
 mod faults;
 mod flow;
+mod key_vault;
 mod limits;
 mod misc;
 mod outcomes;
