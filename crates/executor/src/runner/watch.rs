@@ -66,6 +66,9 @@ pub struct Watchers {
     default_interval: Duration,
     min_interval: Duration,
     entries: Mutex<HashMap<Key, Entry>>,
+    /// The server's hint per resource group, kept when its poller stops (its last unit left)
+    /// so the next one starts at the server's pace instead of the default.
+    hints: Mutex<HashMap<Key, Duration>>,
     lists: std::sync::atomic::AtomicU64,
 }
 
@@ -90,6 +93,7 @@ impl Watchers {
             default_interval,
             min_interval,
             entries: Mutex::new(HashMap::new()),
+            hints: Mutex::new(HashMap::new()),
             lists: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -102,13 +106,12 @@ impl Watchers {
     /// Whether the poller of that resource group already knows the server's hint.
     pub fn has_hint(&self, sub: &str, rg: &str) -> bool {
         let key = (sub.to_ascii_lowercase(), rg.to_ascii_lowercase());
-        lock(&self.entries)
-            .get(&key)
-            .is_some_and(|e| lock(&e.interval).is_some())
+        lock(&self.hints).contains_key(&key)
     }
 
-    /// Follow a resource group; `hint` is the polling interval in real time (the server's hint
-    /// as [`aib_azure::RetryPolicy::server_wait`] waits it), if known.
+    /// Follow a resource group; `hint` is the server's polling interval in real time (as
+    /// [`aib_azure::RetryPolicy::server_wait`] waits it), if this caller learnt it. Without
+    /// one, the interval is the last hint seen for that group, else the default.
     pub fn subscribe(
         self: &Arc<Self>,
         sub: &str,
@@ -116,6 +119,14 @@ impl Watchers {
         hint: Option<Duration>,
     ) -> watch::Receiver<Arc<Snapshot>> {
         let key = (sub.to_ascii_lowercase(), rg.to_ascii_lowercase());
+        let hint = {
+            let mut hints = lock(&self.hints);
+            if let Some(h) = hint {
+                let e = hints.entry(key.clone()).or_insert(h);
+                *e = (*e).min(h);
+            }
+            hints.get(&key).copied()
+        };
         let mut entries = lock(&self.entries);
         if let Some(e) = entries.get(&key) {
             if let Some(h) = hint {

@@ -93,14 +93,8 @@ pub async fn build(
         }
     } else {
         // Following a build someone started: its current run is ours. No run operation gives
-        // the server's interval, so poll at the default one in Azure time.
+        // the server's interval: the group's last hint, else the default (Azure time).
         prior_start = None;
-        if !shared
-            .watchers
-            .has_hint(&names.subscription, &names.resource_group)
-        {
-            hint = Some(shared.azure_time(shared.config.default_poll_interval));
-        }
     }
     let mut rx = shared
         .watchers

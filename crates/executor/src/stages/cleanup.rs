@@ -67,13 +67,9 @@ pub async fn cleanup(shared: &Arc<RunShared>, names: &UnitNames) {
 /// deletion shows as the template staying (provisioningState `Failed`/`Deleting`), which is
 /// reported when the wait ends; list failures are waited out the same way.
 async fn wait_gone(shared: &Arc<RunShared>, names: &UnitNames) -> bool {
-    let hint = (!shared
-        .watchers
-        .has_hint(&names.subscription, &names.resource_group))
-    .then(|| shared.azure_time(shared.config.default_poll_interval));
     let mut rx = shared
         .watchers
-        .subscribe(&names.subscription, &names.resource_group, hint);
+        .subscribe(&names.subscription, &names.resource_group, None);
     let key = names.template_name.to_ascii_lowercase();
     let deadline = tokio::time::Instant::now() + shared.azure_time(DELETE_WAIT);
     loop {

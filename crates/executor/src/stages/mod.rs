@@ -403,11 +403,9 @@ async fn wait_out_cancel(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(
             names.template_name
         ),
     );
-    let mut rx = shared.watchers.subscribe(
-        &names.subscription,
-        &names.resource_group,
-        Some(shared.azure_time(shared.config.default_poll_interval)),
-    );
+    let mut rx = shared
+        .watchers
+        .subscribe(&names.subscription, &names.resource_group, None);
     let key = names.template_name.to_ascii_lowercase();
     let limit = build::CANCEL_WAIT;
     let deadline = tokio::time::Instant::now() + shared.azure_time(limit);
