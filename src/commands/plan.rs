@@ -113,7 +113,7 @@ fn refresh(
                 aib_executor::incremental::decide(&conn.arm, plan, &index, &platform, false)
                     .await
                     .map_err(azure)?;
-            decisions.apply(plan);
+            decisions.apply_resolved(plan);
             if !global.quiet {
                 for (id, d) in &decisions.units {
                     eprintln!("{id}: {} ({})", action_word(d.action), d.reason);

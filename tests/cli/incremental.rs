@@ -178,6 +178,66 @@ fn build(dir: &Path, sim: &Sim, extra: &[&str]) -> Vec<(String, String)> {
 
 const FAST: &str = "minute_ms = 5\n";
 
+/// `unit → (template_name, input_hash)` of a JSON document with a `units` array.
+fn names_and_hashes(v: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = v["units"]
+        .as_array()
+        .expect("units")
+        .iter()
+        .map(|u| {
+            let s = |k: &str| u[k].as_str().unwrap_or_default().to_string();
+            (s("id"), s("template_name"), s("input_hash"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn plan_refresh_shows_the_template_names_and_hashes_the_build_uses() {
+    let dir = manifest_dir(FLEET, &[("scripts/harden.sh", "echo harden v1\n")]);
+    let d = dir.path();
+    let sim = sim(d, FAST);
+    let plan = |refresh: bool| {
+        let mut args = vec!["plan", "--format", "json"];
+        if refresh {
+            args.push("--refresh");
+        }
+        let (code, out, err) = run(d, &sim, &args);
+        assert_eq!(code, 0, "{err}");
+        names_and_hashes(&serde_json::from_str(&out).expect("plan json"))
+    };
+    // The run record of the latest build.
+    let last_run = || {
+        let runs = d.join(".aib").join("runs");
+        let mut ids: Vec<_> = std::fs::read_dir(&runs)
+            .expect("runs")
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .collect();
+        ids.sort();
+        let id = ids.last().expect("a run").clone();
+        let text = std::fs::read_to_string(runs.join(id).join("run.json")).expect("run.json");
+        names_and_hashes(&serde_json::from_str(&text).expect("run json"))
+    };
+    // Offline, `latest` is not pinned: the plan shows the preview hash and name.
+    let offline = plan(false);
+    let refreshed = plan(true);
+    build(d, &sim, &[]);
+    let built = last_run();
+    assert_ne!(offline, built, "the fleet has `latest` sources");
+    // Units with a platform source: the refreshed plan names what the build used. dev/app is
+    // built from dev/base, whose new version exists only once it is built.
+    let without_app = |v: &[(String, String, String)]| {
+        v.iter()
+            .filter(|(id, ..)| id != "dev/app")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(without_app(&refreshed), without_app(&built));
+    // Nothing changed since: every unit, dev/app included, shows what the last build used.
+    assert_eq!(plan(true), built);
+}
+
 #[test]
 fn only_what_changed_rebuilds_and_plan_refresh_agrees() {
     let dir = manifest_dir(FLEET, &[("scripts/harden.sh", "echo harden v1\n")]);

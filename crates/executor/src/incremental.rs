@@ -95,6 +95,24 @@ impl Decisions {
         }
     }
 
+    /// [`Decisions::apply`], and each unit shows the input hash and template name the run
+    /// uses (with its `latest` source pinned) instead of the offline preview.
+    pub fn apply_resolved(&self, plan: &mut Plan) {
+        self.apply(plan);
+        let resolved: Vec<_> = plan
+            .units()
+            .iter()
+            .filter_map(|u| {
+                let d = self.units.get(u.id.as_str())?;
+                let name = crate::render::final_template_name(u, d.source_version.as_deref());
+                Some((u.id.clone(), d.input_hash.clone(), name))
+            })
+            .collect();
+        for (id, hash, name) in resolved {
+            plan.set_resolved(&id, hash, name);
+        }
+    }
+
     /// Image version ids of unchanged units (unit id → id), for their dependents.
     pub fn unchanged_versions(&self) -> HashMap<String, String> {
         self.units

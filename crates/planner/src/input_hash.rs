@@ -51,6 +51,12 @@ impl InputHash {
         format!("sha256:{}", hex::encode(h.finalize()))
     }
 
+    /// Shows `full` (a [`InputHash::finalize`] result) as the hash from now on; finalizing
+    /// again still starts from the planned inputs, so this is safe to repeat.
+    pub fn show_final(&mut self, full: String) {
+        self.preview = full;
+    }
+
     /// The hash as planned offline (`finalize("latest")`).
     pub fn preview(&self) -> &str {
         &self.preview

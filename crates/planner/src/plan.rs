@@ -96,6 +96,19 @@ impl Plan {
         &self.critical_path
     }
 
+    /// Shows a unit's input hash and template name as a run resolves them (`latest` sources
+    /// pinned; `aib plan --refresh`); `false` when the plan has no such unit.
+    pub fn set_resolved(&mut self, id: &UnitId, input_hash: String, template_name: String) -> bool {
+        match self.index.get(id).and_then(|i| self.units.get_mut(*i)) {
+            Some(u) => {
+                u.input_hash.show_final(input_hash);
+                u.template_name = template_name;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Sets what the next run does with a unit; `false` when the plan has no such unit.
     pub fn set_action(&mut self, id: &UnitId, action: Action) -> bool {
         match self.index.get(id).and_then(|i| self.units.get_mut(*i)) {
