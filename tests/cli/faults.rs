@@ -223,14 +223,15 @@ fn fault_count(stats: &serde_json::Value, kind: &str) -> u64 {
 
 #[test]
 fn row_429_storms() {
-    // 429 storms of two simulated minutes (120 s) every 15 minutes and 5% random 429s; each
-    // 429 asks for one simulated minute (Retry-After 60 s scaled).
+    // 429 storms of one simulated minute (60 s) every 15 minutes and 5% random 429s; each
+    // 429 asks for two simulated minutes (Retry-After 120 s scaled).
     let ran = run_row(Row {
         name: "429 storms",
         outcomes: outcome("v01", "fail") + &outcome("v11", "fail"),
         faults: format!(
-            "throttle = 0.05\nthrottle_storm = {}\n",
-            windows(15 * MINUTE_MS, 2 * MINUTE_MS, 20_000)
+            "throttle = 0.05\nthrottle_retry_after_ms = {}\nthrottle_storm = {}\n",
+            2 * MINUTE_MS,
+            windows(15 * MINUTE_MS, MINUTE_MS, 20_000)
         ),
         expect: &[
             ("dev/v01", "failed"),

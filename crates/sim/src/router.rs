@@ -604,10 +604,10 @@ async fn route(
                     "ServerBusy",
                     "The server is busy.",
                 );
-                crate::response::set_retry_after(&mut r, hint);
+                crate::response::set_retry_after(&mut r, f.throttle_retry_after_ms.unwrap_or(hint));
                 return r;
             }
-            return faults::throttle_response(hint, write);
+            return faults::throttle_response(f.throttle_retry_after_ms.unwrap_or(hint), write);
         }
         Fault::ServerError(code) => {
             lock(&sim.stats).server_error += 1;

@@ -157,6 +157,8 @@ pub struct Faults {
     pub seed: u64,
     /// Windows during which every faultable request gets 429.
     pub throttle_storm: Vec<Storm>,
+    /// What a 429 asks to wait (`Retry-After`, real ms); default one simulated minute.
+    pub throttle_retry_after_ms: Option<u64>,
     /// The first N GETs of each operation-status URL answer 500.
     pub operation_status_errors: u32,
     /// Windows during which every faultable request gets 503 ServiceUnavailable.
@@ -185,6 +187,7 @@ impl Default for Faults {
             seed: 1,
             throttle_storm: Vec::new(),
             operation_status_errors: 0,
+            throttle_retry_after_ms: None,
             outage: Vec::new(),
             token: false,
         }
