@@ -249,3 +249,195 @@ fn the_leak_detector_finds_what_it_looks_for() {
     assert_eq!(leaks("x", SECRET).len(), 1);
     assert!(leaks("x", "sim.stats fine ***").is_empty());
 }
+
+const KV_SECRET: &str = "Planted-KeyVault-Secret-7d21";
+const KV_REF: &str = "keyvault:https://kv-aib.vault.azure.net/secrets/admin";
+
+fn stats(sim: &Sim) -> serde_json::Value {
+    serde_json::from_str(&http_get(sim, "/_sim/stats", &[])).expect("stats JSON")
+}
+
+/// Raw HTTP/1.0 `POST /_sim/control` with a JSON body.
+fn control(sim: &Sim, body: &str) {
+    let addr = sim.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let req = format!(
+        "POST /_sim/control HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
+}
+
+/// `Bearer <token>` from the sim's managed-identity endpoint.
+fn sim_bearer(sim: &Sim) -> String {
+    let token: serde_json::Value = serde_json::from_str(&http_get(
+        sim,
+        "/msi/token?resource=https://management.azure.com&api-version=2019-08-01",
+        &[("X-IDENTITY-HEADER", "test")],
+    ))
+    .expect("token JSON");
+    format!("Bearer {}", token["access_token"].as_str().expect("token"))
+}
+
+/// A `keyvault:` secret is read from the simulator's Key Vault (the vault URL is sent to the
+/// custom ARM endpoint), used in a customizer, and appears on no channel and in no file.
+#[test]
+fn key_vault_secret_builds_and_never_shows() {
+    let manifest = MANIFEST.replace("env:AIB_TEST_ADMIN_PASSWORD", KV_REF);
+    let dir = manifest_dir(&manifest, &[]);
+    let sim = sim(
+        dir.path(),
+        &format!("minute_ms = 5\n[key_vault]\n\"kv-aib/admin\" = \"{KV_SECRET}\"\n"),
+    );
+    // Hold the answers of the runs, so the templates (deleted after a success) can be read
+    // while the build waits.
+    control(&sim, r#"{"hold": ["imageTemplates.run"]}"#);
+    let child = aib_cmd(
+        dir.path(),
+        &sim,
+        &[
+            "build",
+            "--report-json",
+            "report.json",
+            "--report-markdown",
+            "summary.md",
+            "--time-scale",
+            "0.0001",
+            "--log-format",
+            "json",
+            "-vvv",
+        ],
+    )
+    .env("AZURE_CLIENT_SECRET", CLIENT_SECRET)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn aib build");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while stats(&sim)["held"].as_u64() < Some(2) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "both runs started: {}",
+            stats(&sim)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Not vacuous: the value from the sim's vault reached Azure in both templates.
+    let listed = http_get(
+        &sim,
+        "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-dev/providers/Microsoft.VirtualMachineImages/imageTemplates?api-version=2024-02-01",
+        &[("Authorization", &sim_bearer(&sim))],
+    );
+    assert_eq!(
+        listed.matches(KV_SECRET).count(),
+        2,
+        "both templates carry the Key Vault value: {listed}"
+    );
+    control(&sim, r#"{"release": ["*"]}"#);
+    let done = child.wait_with_output().expect("aib build");
+    let (code, out, err) = (
+        done.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&done.stdout).into_owned(),
+        String::from_utf8_lossy(&done.stderr).into_owned(),
+    );
+    assert_eq!(code, 0, "the build succeeds:\n{out}\n{err}");
+    let s = stats(&sim);
+    assert!(
+        s["requests"]["keyVault.secrets.get"].as_u64() >= Some(1),
+        "Key Vault was asked: {s}"
+    );
+    assert!(
+        s["requests"]["deployments.put"].as_u64() >= Some(2),
+        "both units deployed: {s}"
+    );
+
+    let mut channels = vec![
+        ("build stdout".to_string(), out),
+        ("build stderr".into(), err),
+    ];
+    let mut all_files = Vec::new();
+    files(dir.path(), &mut all_files);
+    assert!(
+        all_files.iter().any(|p| p.ends_with("report.json"))
+            && all_files
+                .iter()
+                .any(|p| p.components().any(|c| c.as_os_str() == ".aib")),
+        "the run left reports and state: {all_files:?}"
+    );
+    // The sim's own scenario holds the value (it is the vault); every other file is aib's.
+    for p in all_files.iter().filter(|p| !p.ends_with("scenario.toml")) {
+        if let Ok(text) = std::fs::read_to_string(p) {
+            channels.push((p.display().to_string(), text));
+        }
+    }
+    let mut found: Vec<String> = channels
+        .iter()
+        .flat_map(|(what, text)| leaks(what, text))
+        .collect();
+    found.extend(
+        channels
+            .iter()
+            .filter(|(_, text)| text.contains(KV_SECRET))
+            .map(|(what, _)| format!("{what}: contains the Key Vault secret")),
+    );
+    assert!(found.is_empty(), "leaks:\n{}", found.join("\n"));
+}
+
+/// A missing Key Vault secret and a missing environment secret are both reported, with exit 2,
+/// before anything is deployed.
+#[test]
+fn missing_key_vault_and_env_secrets_are_named_before_deploying() {
+    let manifest = MANIFEST
+        .replace(
+            "env:AIB_TEST_ADMIN_PASSWORD",
+            "keyvault:https://kv-aib.vault.azure.net/secrets/absent-admin",
+        )
+        .replace(
+            "[environments.dev]",
+            "api_token = \"env:AIB_TEST_UNSET_TOKEN\"\n\n[environments.dev]",
+        )
+        .replace(
+            "\"apt-get install -y x\"",
+            "\"apt-get install -y x --token {{ secrets.api_token }}\"",
+        );
+    let dir = manifest_dir(&manifest, &[]);
+    let sim = sim(
+        dir.path(),
+        &format!("minute_ms = 5\n[key_vault]\n\"kv-aib/admin\" = \"{KV_SECRET}\"\n"),
+    );
+    let out = aib_cmd(dir.path(), &sim, &["build", "--time-scale", "0.0001"])
+        .env_remove("AIB_TEST_UNSET_TOKEN")
+        .output()
+        .expect("run aib");
+    let code = out.status.code().unwrap_or(-1);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        code, 2,
+        "missing secrets are invalid input:\n{stdout}\n{stderr}"
+    );
+    for expected in [
+        "2 secret(s) could not be resolved",
+        "secret `admin_password` (keyvault:https://kv-aib.vault.azure.net/secrets/absent-admin)",
+        "SecretNotFound",
+        "secret `api_token` (env:AIB_TEST_UNSET_TOKEN)",
+        "`AIB_TEST_UNSET_TOKEN` is not set",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
+    }
+    let s = stats(&sim);
+    assert!(
+        s["requests"]["keyVault.secrets.get"].as_u64() >= Some(1),
+        "Key Vault was asked: {s}"
+    );
+    assert!(
+        s["requests"].get("deployments.put").is_none(),
+        "nothing deployed: {s}"
+    );
+}

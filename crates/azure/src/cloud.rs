@@ -50,7 +50,16 @@ pub struct Endpoints {
     pub blob_suffix: String,
     /// Entra ID authority host.
     pub authority: Url,
+    /// Plain `http://` accepted for non-loopback hosts (`--insecure`).
+    pub insecure: bool,
 }
+
+/// DNS suffixes of Key Vault in the well-known clouds (`https://{vault}.{suffix}`).
+pub const KEY_VAULT_SUFFIXES: [&str; 3] = [
+    "vault.azure.net",
+    "vault.usgovcloudapi.net",
+    "vault.azure.cn",
+];
 
 fn url(s: &str) -> Result<Url> {
     Url::parse(s).map_err(|e| Error::Config(format!("invalid URL {s:?}: {e}")))
@@ -90,6 +99,7 @@ impl Endpoints {
             storage_scope: "https://storage.azure.com/.default".into(),
             blob_suffix: blob.into(),
             authority: url(authority)?,
+            insecure: false,
         })
     }
 
@@ -140,7 +150,55 @@ impl Endpoints {
         }
         u.set_query(None);
         self.arm = u;
+        self.insecure = insecure;
         Ok(())
+    }
+
+    /// True when ARM is not the cloud's own endpoint: the simulator, or any endpoint given
+    /// with `--arm-endpoint`, `arm_endpoint` or `AIB_ARM_ENDPOINT`.
+    pub fn is_custom_arm(&self) -> bool {
+        match Self::for_cloud(self.cloud) {
+            Ok(default) => default.arm != self.arm,
+            Err(_) => true,
+        }
+    }
+
+    /// Where to send a Key Vault request for `vault_url`
+    /// (`https://{vault}.vault.azure.net/secrets/{name}[/{version}]?api-version=...`).
+    ///
+    /// Against a custom ARM endpoint (the simulator) a vault of a well-known cloud
+    /// (`https://NAME.vault.azure.net/...`) is served by that endpoint at
+    /// `{arm}/keyvault/NAME/...`, path and query kept. Otherwise the URL is used as given;
+    /// it must be `https://` (plain `http://` only for loopback hosts or when `insecure`, as
+    /// for ARM).
+    pub fn key_vault_url(&self, vault_url: &str) -> Result<Url> {
+        let u = Url::parse(vault_url)
+            .map_err(|e| Error::Config(format!("invalid Key Vault URL {vault_url:?}: {e}")))?;
+        check_scheme(&u, self.insecure)?;
+        if !self.is_custom_arm() {
+            return Ok(u);
+        }
+        let host = u.host_str().unwrap_or_default().to_ascii_lowercase();
+        let vault = KEY_VAULT_SUFFIXES.iter().find_map(|suffix| {
+            host.strip_suffix(suffix)
+                .and_then(|h| h.strip_suffix('.'))
+                .filter(|v| !v.is_empty() && !v.contains('.'))
+        });
+        let Some(vault) = vault else {
+            return Ok(u);
+        };
+        let mut out = self.arm.clone();
+        {
+            let mut segs = out.path_segments_mut().map_err(|()| {
+                Error::Config(format!("ARM endpoint {} cannot take a path", self.arm))
+            })?;
+            segs.pop_if_empty().push("keyvault").push(vault);
+            if let Some(path) = u.path_segments() {
+                segs.extend(path.filter(|s| !s.is_empty()));
+            }
+        }
+        out.set_query(u.query());
+        Ok(out)
     }
 
     /// The blob endpoint of a storage account in this cloud.
@@ -224,5 +282,63 @@ mod tests {
         assert!(matches!(err, Err(Error::Config(_))));
         assert!(Endpoints::custom("http://10.0.0.4:8700", true).is_ok());
         assert!(Endpoints::custom("ftp://x", true).is_err());
+    }
+
+    #[test]
+    fn key_vault_urls_of_a_real_cloud_are_used_as_given() -> Result<()> {
+        let e = Endpoints::for_cloud(Cloud::Public)?;
+        assert!(!e.is_custom_arm());
+        let given = "https://kv-aib.vault.azure.net/secrets/admin/0123abc?api-version=7.4";
+        assert_eq!(e.key_vault_url(given)?.as_str(), given);
+        let g = Endpoints::for_cloud(Cloud::UsGov)?;
+        let gov = "https://kv.vault.usgovcloudapi.net/secrets/a?api-version=7.4";
+        assert_eq!(g.key_vault_url(gov)?.as_str(), gov);
+        // Plain http only to loopback (or insecure), as for ARM.
+        assert!(matches!(
+            e.key_vault_url("http://kv-aib.vault.azure.net/secrets/a"),
+            Err(Error::Config(_))
+        ));
+        assert!(e.key_vault_url("http://127.0.0.1:1/secrets/a").is_ok());
+        assert!(e.key_vault_url("not a url").is_err());
+        assert!(
+            e.key_vault_url("ftp://kv.vault.azure.net/secrets/a")
+                .is_err()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn key_vault_urls_go_to_a_custom_arm_endpoint() -> Result<()> {
+        // The simulator: `Endpoints::custom`, or a public cloud with AIB_ARM_ENDPOINT.
+        for e in [
+            Endpoints::custom("http://127.0.0.1:8700", false)?,
+            Endpoints::resolve_with(Cloud::Public, None, Some("http://127.0.0.1:8700/"), false)?,
+        ] {
+            assert!(e.is_custom_arm());
+            assert_eq!(
+                e.key_vault_url("https://KV-aib.vault.azure.net/secrets/admin?api-version=7.4")?
+                    .as_str(),
+                "http://127.0.0.1:8700/keyvault/kv-aib/secrets/admin?api-version=7.4"
+            );
+            assert_eq!(
+                e.key_vault_url("https://kv-aib.vault.azure.net/secrets/admin/v1?api-version=7.4")?
+                    .as_str(),
+                "http://127.0.0.1:8700/keyvault/kv-aib/secrets/admin/v1?api-version=7.4"
+            );
+        }
+        // Under a base path, and for the other clouds' vault suffixes.
+        let e = Endpoints::custom("https://arm.example/prefix", false)?;
+        assert_eq!(
+            e.key_vault_url("https://kv.vault.azure.cn/secrets/a?api-version=7.4")?
+                .as_str(),
+            "https://arm.example/prefix/keyvault/kv/secrets/a?api-version=7.4"
+        );
+        // A vault host of no known cloud (Azure Stack...) is used as given.
+        let other = "https://kv.vault.local.azurestack.external/secrets/a?api-version=7.4";
+        assert_eq!(e.key_vault_url(other)?.as_str(), other);
+        // Nested hosts are not vault names.
+        let nested = "https://a.b.vault.azure.net/secrets/a";
+        assert_eq!(e.key_vault_url(nested)?.as_str(), nested);
+        Ok(())
     }
 }

@@ -116,43 +116,98 @@ async fn lookup(reference: &str, arm: Option<&ArmClient>) -> Result<String, Stri
     }
 }
 
+/// The Key Vault URL of a secret (`{vault}/secrets/{name}[/{version}]?api-version=7.4`).
+fn secret_url(vault: &str, name: &str, version: Option<&str>) -> String {
+    let vault = vault.trim_end_matches('/');
+    match version {
+        Some(v) => format!("{vault}/secrets/{name}/{v}?api-version=7.4"),
+        None => format!("{vault}/secrets/{name}?api-version=7.4"),
+    }
+}
+
+/// Why Key Vault refused, from its error body (`{"error":{"code"}}`); never the value.
+fn refusal(status: u16, body: &serde_json::Value) -> String {
+    match body.pointer("/error/code").and_then(|c| c.as_str()) {
+        Some("SecretNotFound") => "not found in the vault (SecretNotFound)".to_string(),
+        Some(code) => format!("refused with HTTP {status} ({code})"),
+        None => format!("refused with HTTP {status}"),
+    }
+}
+
+/// Reads a secret's value. The URL goes through [`aib_azure::Endpoints::key_vault_url`], so
+/// against the simulator (a custom ARM endpoint) the vault is served by the simulator.
+/// Errors name the vault and secret, never the token or the value.
 async fn key_vault(
     arm: &ArmClient,
     vault: &str,
     name: &str,
     version: Option<&str>,
 ) -> Result<String, String> {
+    let url = arm
+        .endpoints()
+        .key_vault_url(&secret_url(vault, name, version))
+        .map_err(|e| format!("Key Vault {vault}: {e}"))?;
     let token = arm
         .credential()
         .token("https://vault.azure.net/.default")
         .await
         .map_err(|e| format!("cannot get a Key Vault token: {e}"))?;
-    let url = match version {
-        Some(v) => format!("{vault}/secrets/{name}/{v}?api-version=7.4"),
-        None => format!("{vault}/secrets/{name}?api-version=7.4"),
-    };
     let send = arm
         .transport()
         .client()
-        .get(&url)
+        .get(url)
         .bearer_auth(token.secret())
         .timeout(std::time::Duration::from_secs(30))
         .send();
     let resp = send
         .await
-        .map_err(|e| format!("Key Vault {vault} is unreachable: {e}"))?;
+        .map_err(|e| format!("Key Vault {vault} is unreachable: {}", e.without_url()))?;
     let status = resp.status().as_u16();
     if status != 200 {
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
         return Err(format!(
-            "Key Vault {vault} answered HTTP {status} for secret `{name}`"
+            "Key Vault {vault}: secret `{name}` {}",
+            refusal(status, &body)
         ));
     }
     let body: serde_json::Value = resp
         .json()
         .await
-        .map_err(|e| format!("Key Vault {vault}: unreadable answer: {e}"))?;
+        .map_err(|e| format!("Key Vault {vault}: unreadable answer: {}", e.without_url()))?;
     body.get("value")
         .and_then(|v| v.as_str())
         .map(str::to_owned)
         .ok_or_else(|| format!("Key Vault {vault}: no value for secret `{name}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_urls() {
+        assert_eq!(
+            secret_url("https://kv.vault.azure.net", "admin", None),
+            "https://kv.vault.azure.net/secrets/admin?api-version=7.4"
+        );
+        assert_eq!(
+            secret_url("https://kv.vault.azure.net/", "admin", Some("0a1b")),
+            "https://kv.vault.azure.net/secrets/admin/0a1b?api-version=7.4"
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_code_not_the_body() {
+        let not_found = serde_json::json!({"error": {"code": "SecretNotFound", "message": "A secret with (name/id) admin was not found"}});
+        assert_eq!(
+            refusal(404, &not_found),
+            "not found in the vault (SecretNotFound)"
+        );
+        let denied = serde_json::json!({"error": {"code": "Forbidden", "message": "x"}});
+        assert_eq!(refusal(403, &denied), "refused with HTTP 403 (Forbidden)");
+        assert_eq!(
+            refusal(401, &serde_json::Value::Null),
+            "refused with HTTP 401"
+        );
+    }
 }
