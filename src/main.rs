@@ -12,6 +12,11 @@ mod signals;
 
 use clap::Parser;
 
+/// mimalloc: planning a large fleet is mostly small allocations (settings, JSON values, names);
+/// glibc's allocator spent about a third of `aib plan`'s time at 10,000 units.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use cli::{Cli, Command};
 use exit::Exit;
 
