@@ -184,21 +184,58 @@ pub fn check_units(
 
     let mut diags: Diagnostics = aib_executor::lint::lint_plan(manifest, plan);
     let renderer = Renderer::new(manifest);
-    let mut deployments = Vec::with_capacity(if keep { plan.units().len() } else { 0 });
-    let mut user_rendered = Vec::new();
-    for unit in plan.units() {
-        match renderer.render_in_plan(plan, unit, &RenderInputs::default()) {
-            Ok(d) if keep => deployments.push(d),
-            // Kept for the rendered-body lint below.
-            Ok(d)
-                if matches!(
-                    unit.settings.template,
-                    aib_planner::TemplateRef::File { .. }
-                ) =>
-            {
-                user_rendered.push(d)
-            }
-            Ok(_) => {}
+    // Render every unit, on every core: chunks of the plan in order, results joined in order.
+    let units = plan.units();
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let chunk = units.len().div_ceil(threads).max(1);
+    let render_chunk = |part: &[aib_planner::Unit]| {
+        part.iter()
+            .map(|unit| {
+                (
+                    unit,
+                    renderer.render_in_plan(plan, unit, &RenderInputs::default()),
+                )
+            })
+            .filter_map(|(unit, r)| match r {
+                Ok(d) if keep => Some(Ok(d)),
+                // Kept for the rendered-body lint below.
+                Ok(d)
+                    if matches!(
+                        unit.settings.template,
+                        aib_planner::TemplateRef::File { .. }
+                    ) =>
+                {
+                    Some(Ok(d))
+                }
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Vec<_>>()
+    };
+    let results: Vec<_> = if threads == 1 || units.len() < 256 {
+        render_chunk(units)
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = units
+                .chunks(chunk)
+                .map(|part| s.spawn(|| render_chunk(part)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(v) => v,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        })
+    };
+    let mut deployments = Vec::with_capacity(if keep { units.len() } else { 0 });
+    for r in results {
+        match r {
+            Ok(d) => deployments.push(d),
             Err(e) => {
                 let mut d = Diagnostic::error("aib::render", e.to_string());
                 if let aib_executor::render::RenderError::Template { debug, .. } = &e {
@@ -211,8 +248,10 @@ pub fn check_units(
         }
     }
     // The same rules on what user templates rendered.
-    let rendered = if keep { &deployments } else { &user_rendered };
-    diags.extend(aib_executor::lint::lint_rendered(manifest, plan, rendered).items);
+    diags.extend(aib_executor::lint::lint_rendered(manifest, plan, &deployments).items);
+    if !keep {
+        deployments.clear();
+    }
     diagnostics::print_all(&diags, quiet);
     if diags.has_errors() {
         eprintln!(
