@@ -441,3 +441,37 @@ fn missing_key_vault_and_env_secrets_are_named_before_deploying() {
         "nothing deployed: {s}"
     );
 }
+
+#[test]
+fn unchanged_units_need_no_secrets_and_forced_ones_do() {
+    let dir = manifest_dir(MANIFEST, &[]);
+    let d = dir.path();
+    let sim = sim(d, "minute_ms = 5\n");
+    let build = |args: &[&str], with_secret: bool| {
+        let mut all = vec!["build", "--time-scale", "0.0001"];
+        all.extend_from_slice(args);
+        let mut cmd = aib_cmd(d, &sim, &all);
+        if with_secret {
+            cmd.env("AIB_TEST_ADMIN_PASSWORD", SECRET);
+        } else {
+            cmd.env_remove("AIB_TEST_ADMIN_PASSWORD");
+        }
+        let out = cmd.output().expect("run aib");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = build(&[], true);
+    assert_eq!(code, 0, "{err}");
+    // Nothing changed and the secret is gone: nothing builds, so nothing needs it.
+    let (code, err) = build(&[], false);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("could not be resolved"), "{err}");
+    // Rebuilding needs it again: named, before anything is deployed.
+    let puts = stats(&sim)["requests"]["deployments.put"].as_u64();
+    let (code, err) = build(&["--force"], false);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("secret `admin_password`"), "{err}");
+    assert_eq!(stats(&sim)["requests"]["deployments.put"].as_u64(), puts);
+}

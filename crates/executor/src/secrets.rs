@@ -35,7 +35,8 @@ impl std::fmt::Display for SecretProblem {
 /// How to treat missing secrets.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SecretOptions {
-    /// `--simulate`: a missing `env:` secret gets a placeholder value instead of failing.
+    /// `--simulate`: a missing `env:` secret, or a `keyvault:` secret the in-process
+    /// simulator does not hold, gets a placeholder value instead of failing.
     pub placeholder_for_missing_env: bool,
 }
 
@@ -57,7 +58,12 @@ pub async fn resolve(
     let mut cache: BTreeMap<String, Result<String, String>> = BTreeMap::new();
     let mut out = ResolvedSecrets::default();
     let mut problems: Vec<SecretProblem> = Vec::new();
-    for unit in plan.units() {
+    // Only units that build use their secrets (an unchanged unit starts nothing).
+    for unit in plan
+        .units()
+        .iter()
+        .filter(|u| u.action == aib_planner::Action::Build)
+    {
         let mut values = SecretValues::new();
         for (name, reference) in &unit.settings.secrets {
             if !cache.contains_key(reference) {
@@ -67,8 +73,7 @@ pub async fn resolve(
             match cache.get(reference) {
                 Some(Ok(v)) => values.insert(name.clone(), v.clone()),
                 Some(Err(reason)) => {
-                    let is_env = reference.starts_with("env:");
-                    if is_env && options.placeholder_for_missing_env {
+                    if options.placeholder_for_missing_env {
                         values.insert(name.clone(), "simulated-secret-value");
                         if !out.placeholders.contains(name) {
                             out.placeholders.push(name.clone());

@@ -1,5 +1,6 @@
-//! One `aib build` from a plan to a finished run: resolve secrets (before anything is
-//! deployed), preflight, create the run record, execute. The caller holds the state lock.
+//! One `aib build` from a plan to a finished run: decide what builds, resolve the secrets of
+//! those units (before anything is deployed), preflight, create the run record, execute. The
+//! caller holds the state lock.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -74,25 +75,6 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         note,
         secret_options,
     } = req;
-    let resolved = secrets::resolve(&plan, Some(&arm), secret_options)
-        .await
-        .map_err(BuildError::Secrets)?;
-    let mut note = note;
-    if !resolved.placeholders.is_empty() {
-        let line = format!(
-            "simulated: placeholder values for unset secrets {}",
-            resolved
-                .placeholders
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        note = Some(match note {
-            Some(n) => format!("{n}\n{line}"),
-            None => line,
-        });
-    }
     // What to build: a retry re-runs the units of the earlier run with the platform versions
     // it resolved; otherwise every `latest` is resolved now and unchanged units are left out.
     let mut plan = plan;
@@ -113,6 +95,27 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         d = decide(&arm, &mut plan, &index, retried.as_ref(), selection.force) => d?,
         _ = interrupt.cancelled() => return Err(BuildError::State("interrupted while resolving sources".into())),
     };
+    // Secrets of the units that build (a missing one stops the run before anything is
+    // deployed).
+    let resolved = secrets::resolve(&plan, Some(&arm), secret_options)
+        .await
+        .map_err(BuildError::Secrets)?;
+    let mut note = note;
+    if !resolved.placeholders.is_empty() {
+        let line = format!(
+            "simulated: placeholder values for unset secrets {}",
+            resolved
+                .placeholders
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        note = Some(match note {
+            Some(n) => format!("{n}\n{line}"),
+            None => line,
+        });
+    }
     let preflight = tokio::select! {
         r = preflight::run_with(&arm, &plan, &decisions.platform_versions) => r?,
         _ = interrupt.cancelled() => return Err(BuildError::State("interrupted during preflight".into())),
