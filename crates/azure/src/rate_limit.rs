@@ -159,7 +159,9 @@ impl RateLimiter {
             principal.to_owned(),
             access,
         );
-        let bucket = map.entry(key).or_insert_with(|| new_bucket(&self.config, access));
+        let bucket = map
+            .entry(key)
+            .or_insert_with(|| new_bucket(&self.config, access));
         f(bucket)
     }
 
@@ -276,7 +278,10 @@ mod tests {
         }
         // In debt by one token: 1/25 of an Azure second = 40 real µs.
         let w = b.take(t0);
-        assert!(w > Duration::from_micros(39) && w <= Duration::from_micros(41), "{w:?}");
+        assert!(
+            w > Duration::from_micros(39) && w <= Duration::from_micros(41),
+            "{w:?}"
+        );
         // 20 real ms later (20 Azure seconds, 500 reads) the bucket is full again.
         let t1 = t0 + Duration::from_millis(20);
         for _ in 0..240 {
