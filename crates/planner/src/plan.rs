@@ -2,6 +2,7 @@
 //! for cycles, select, resolve and hash the selected units, and seal the result into a [`Plan`].
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,6 +19,9 @@ use crate::resolved::{Resolver, UnitScope, VersionPolicy, unit_context};
 use crate::selection::Selection;
 use crate::templating::Renderer;
 use crate::unit::{Action, Unit, UnitId};
+
+/// Plans with at least this many selected units resolve them on every core.
+const PARALLEL_FROM: usize = 1024;
 
 /// What `aib plan` was asked for.
 #[derive(Clone, Debug, Default)]
@@ -535,23 +539,26 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
         return Err(problems.into_error());
     }
 
-    // Resolve, hash and name the selected units.
-    let mut renderer = Renderer::new();
-    let mut digests = FileDigests::default();
+    // Resolve, hash and name the selected units: each on its own, so a large plan is split
+    // over the cores (each thread with its own template and file-digest caches and its own
+    // problems, joined in plan order, so the result is the same as one pass).
     let templates_dir: PathBuf = manifest.templates_dir();
-    let mut units: Vec<Unit> = Vec::with_capacity(selected.len());
-    let mut new_index: HashMap<usize, usize> = HashMap::with_capacity(selected.len());
-    let mut names: HashMap<String, UnitId> = HashMap::with_capacity(selected.len());
     let run_date = options.today.iso();
     let date_prefix = options.today.version_prefix();
-    for &i in &selected {
-        let Some(d) = drafts.get(i) else { continue };
+    let resolve_one = |i: usize,
+                       renderer: &mut Renderer,
+                       digests: &mut FileDigests,
+                       problems: &mut Problems|
+     -> Option<(usize, Unit, Range<usize>)> {
+        let Some(d) = drafts.get(i) else {
+            return None;
+        };
         let (env_name, var_name, anchor) = match (
             file.environments.get_index(d.env),
             file.variants.get_index(d.variant),
         ) {
             (Some((e, _)), Some((v, _))) => (e.as_str(), v.as_str(), v.span()),
-            _ => continue,
+            _ => return None,
         };
         let mut scope = UnitScope {
             id: &d.id,
@@ -573,15 +580,15 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
         scope.ctx = unit_context(&scope, None, None);
         let ctx = scope.ctx.clone();
         let resolver = Resolver {
-            renderer: &mut renderer,
-            files: &mut digests,
-            problems: &mut problems,
+            renderer: &mut *renderer,
+            files: &mut *digests,
+            problems: &mut *problems,
             scope,
             failed: false,
             secrets_in_scope: false,
         };
         let Some(settings) = resolver.resolve(&d.settings) else {
-            continue;
+            return None;
         };
         let image_version = match &settings.version {
             VersionPolicy::Date => format!("{date_prefix}.*"),
@@ -607,7 +614,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
                             Some((span, format!("gives `{v}`"))),
                             Some("e.g. `1.2.{{ run.seq }}`".into()),
                         );
-                        continue;
+                        return None;
                     }
                     Err(e) => {
                         problems.error(
@@ -616,7 +623,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
                             Some((span, e.to_string())),
                             Some("available: env, variant, pipeline, matrix.<key>, subscription, location, run.seq, run.date".into()),
                         );
-                        continue;
+                        return None;
                     }
                 }
             }
@@ -628,7 +635,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
                 matrix: &d.row.values,
             },
             &settings,
-            &mut digests,
+            digests,
         ) {
             Ok(h) => h,
             Err(why) => {
@@ -638,35 +645,88 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
                     Some((anchor, "in this variant".into())),
                     None,
                 );
-                continue;
+                return None;
             }
         };
         let template_name = naming::template_name(&pipeline, var_name, env_name, hash.short());
-        if let Some(other) = names.insert(template_name.clone(), d.id.clone()) {
+        Some((
+            i,
+            Unit {
+                id: d.id.clone(),
+                environment: env_name.to_string(),
+                variant: var_name.to_string(),
+                matrix: d.row.values.clone(),
+                settings,
+                template_name,
+                image_version,
+                input_hash: hash,
+                depends_on: Vec::new(),
+                external_depends_on: Vec::new(),
+                action: Action::Build,
+            },
+            anchor,
+        ))
+    };
+    let resolve_all = |part: &[usize], problems: &mut Problems| {
+        let mut renderer = Renderer::new();
+        let mut digests = FileDigests::default();
+        part.iter()
+            .filter_map(|&i| resolve_one(i, &mut renderer, &mut digests, problems))
+            .collect::<Vec<_>>()
+    };
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let resolved: Vec<(usize, Unit, Range<usize>)> =
+        if threads == 1 || selected.len() < PARALLEL_FROM {
+            resolve_all(&selected, &mut problems)
+        } else {
+            let chunk = selected.len().div_ceil(threads);
+            let parts: Vec<_> = std::thread::scope(|s| {
+                let handles: Vec<_> = selected
+                    .chunks(chunk)
+                    .map(|part| {
+                        let mut mine = Problems::new(&manifest.source);
+                        s.spawn(move || {
+                            let r = resolve_all(part, &mut mine);
+                            (r, mine)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| match h.join() {
+                        Ok(v) => v,
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    })
+                    .collect()
+            });
+            let mut all = Vec::with_capacity(selected.len());
+            for (r, mine) in parts {
+                problems.out.extend(mine.out.items);
+                all.extend(r);
+            }
+            all
+        };
+    let mut units: Vec<Unit> = Vec::with_capacity(resolved.len());
+    let mut new_index: HashMap<usize, usize> = HashMap::with_capacity(resolved.len());
+    let mut names: HashMap<String, UnitId> = HashMap::with_capacity(resolved.len());
+    for (i, unit, anchor) in resolved {
+        let template_name = &unit.template_name;
+        if let Some(other) = names.insert(template_name.clone(), unit.id.clone()) {
             problems.error(
                 "aib::duplicate-name",
                 format!(
                     "units `{other}` and `{}` get the same template name `{template_name}`",
-                    d.id
+                    unit.id
                 ),
                 Some((anchor, "in this variant".into())),
                 Some("make their settings differ, or rename the variant".into()),
             );
         }
         new_index.insert(i, units.len());
-        units.push(Unit {
-            id: d.id.clone(),
-            environment: env_name.to_string(),
-            variant: var_name.to_string(),
-            matrix: d.row.values.clone(),
-            settings,
-            template_name,
-            image_version,
-            input_hash: hash,
-            depends_on: Vec::new(),
-            external_depends_on: Vec::new(),
-            action: Action::Build,
-        });
+        units.push(unit);
     }
     if problems.has_errors() {
         return Err(problems.into_error());
