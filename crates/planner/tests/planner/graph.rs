@@ -250,3 +250,52 @@ fn environment_cycles_are_named() {
         "{errs:?}"
     );
 }
+
+/// A plan large enough to be resolved on every core gives each unit exactly what planning it
+/// alone (one unit, one pass) gives.
+#[test]
+fn a_large_plan_resolved_in_parallel_matches_units_planned_alone() {
+    let rows: Vec<String> = (0..1100).map(|i| format!("\"{i}\"")).collect();
+    let text = format!(
+        r#"
+version = 1
+[pipeline]
+name = "big"
+[defaults]
+location = "eastus2"
+resource_group = "rg-{{{{ env }}}}"
+identity = "/subscriptions/{{{{ subscription }}}}/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
+gallery = {{ name = "gal" }}
+[environments.dev]
+subscription = "00000000-0000-0000-0000-000000000001"
+[variants.img]
+image_definition = "img-{{{{ matrix.n }}}}"
+source = {{ platform = "Canonical:ubuntu-24_04-lts:server:latest" }}
+customize = [ {{ type = "shell", name = "s", inline = ["echo {{{{ matrix.n }}}}"] }} ]
+[variants.img.matrix]
+n = [{}]
+"#,
+        rows.join(", ")
+    );
+    let fixture = Fixture::new(&text);
+    let all = fixture.plan(&options()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.units().len(), 1100);
+    for id in ["dev/img[n=0]", "dev/img[n=549]", "dev/img[n=1099]"] {
+        let one = fixture
+            .plan(&PlanOptions {
+                selection: Selection {
+                    units: vec![id.into()],
+                    ..Selection::default()
+                },
+                ..options()
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, b) = (
+            all.unit(&UnitId::from(id)).expect("in the large plan"),
+            one.unit(&UnitId::from(id)).expect("planned alone"),
+        );
+        assert_eq!(a.input_hash.preview(), b.input_hash.preview(), "{id}");
+        assert_eq!(a.template_name, b.template_name, "{id}");
+        assert_eq!(a.settings, b.settings, "{id}");
+    }
+}
