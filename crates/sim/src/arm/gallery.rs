@@ -372,18 +372,8 @@ pub fn list_versions(
     gallery: &str,
     image: &str,
 ) -> Result<Vec<Value>, Response> {
-    let r = GalleryImageRef {
-        sub: sub.into(),
-        rg: rg.into(),
-        gallery: gallery.into(),
-        image: image.into(),
-        version: None,
-    };
-    if let Some(e) = missing_error(ctx, &r) {
-        return Err(e.into_response());
-    }
+    let key = definition_key(ctx, sub, rg, gallery, image)?;
     let now = ctx.clock.now();
-    let key = image_def_id(sub, rg, gallery, image).to_ascii_lowercase();
     let value: Vec<Value> = st
         .versions
         .get(&key)
@@ -403,18 +393,11 @@ pub fn get_version(
     version: &str,
     expand: bool,
 ) -> Response {
-    let r = GalleryImageRef {
-        sub: sub.into(),
-        rg: rg.into(),
-        gallery: gallery.into(),
-        image: image.into(),
-        version: None,
+    let key = match definition_key(ctx, sub, rg, gallery, image) {
+        Ok(k) => k,
+        Err(e) => return e,
     };
-    if let Some(e) = missing_error(ctx, &r) {
-        return e.into_response();
-    }
     let now = ctx.clock.now();
-    let key = image_def_id(sub, rg, gallery, image).to_ascii_lowercase();
     match st
         .versions
         .get(&key)
@@ -426,6 +409,28 @@ pub fn get_version(
             &format!("{gallery}/{image}/{version}"),
             rg,
         ),
+    }
+}
+
+/// The state key of an image definition that exists (its gallery and resource group too), or
+/// the 404 ARM answers for the first missing parent.
+fn definition_key(
+    ctx: &Ctx,
+    sub: &str,
+    rg: &str,
+    gallery: &str,
+    image: &str,
+) -> Result<String, Response> {
+    let r = GalleryImageRef {
+        sub: sub.into(),
+        rg: rg.into(),
+        gallery: gallery.into(),
+        image: image.into(),
+        version: None,
+    };
+    match missing_error(ctx, &r) {
+        Some(e) => Err(e.into_response()),
+        None => Ok(image_def_id(sub, rg, gallery, image).to_ascii_lowercase()),
     }
 }
 
@@ -443,18 +448,11 @@ pub fn delete_version(
     version: &str,
     api_version: &str,
 ) -> Response {
-    let r = GalleryImageRef {
-        sub: sub.into(),
-        rg: rg.into(),
-        gallery: gallery.into(),
-        image: image.into(),
-        version: None,
+    let key = match definition_key(ctx, sub, rg, gallery, image) {
+        Ok(k) => k,
+        Err(e) => return e,
     };
-    if let Some(e) = missing_error(ctx, &r) {
-        return e.into_response();
-    }
     let now = ctx.clock.now();
-    let key = image_def_id(sub, rg, gallery, image).to_ascii_lowercase();
     let Some(v) = st
         .versions
         .get_mut(&key)
