@@ -168,6 +168,9 @@ async fn unchanged_fleet(units: usize) {
         count(&first, aib_state::UnitStatus::Succeeded),
         first_wall.as_secs_f64()
     );
+    if let Some(f) = first.record.units.iter().find_map(|u| u.failure.as_ref()) {
+        println!("  first failure ({}): {}", f.stage, f.message);
+    }
 
     for round in 1..=3 {
         let before = stats(&base, &t).await;
