@@ -9,19 +9,23 @@ use crate::diagnostics;
 use crate::exit::Exit;
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
+    let started = std::time::Instant::now();
     let manifest = match super::validate::load(&args.manifest, global.quiet) {
         Ok(m) => m,
         Err(exit) => return exit,
     };
+    tracing::debug!(elapsed = ?started.elapsed(), "manifest loaded");
     let mut plan = match make_plan(&manifest, &args.select, &args.set, global.quiet) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
+    tracing::debug!(elapsed = ?started.elapsed(), units = plan.units().len(), "planned");
     let keep = args.render_dir.is_some();
     let deployments = match check_units(&manifest, &plan, global.quiet, keep) {
         Ok(c) => c.deployments,
         Err(exit) => return exit,
     };
+    tracing::debug!(elapsed = ?started.elapsed(), "units checked");
     if let Some(dir) = &args.render_dir {
         match aib_executor::render::write_render_dir(dir, &deployments) {
             Ok(summary) => {
@@ -59,6 +63,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
             },
         ),
     };
+    tracing::debug!(elapsed = ?started.elapsed(), "plan formatted");
     print!("{out}");
     if !out.ends_with('\n') {
         println!();
@@ -191,27 +196,16 @@ pub fn check_units(
         .unwrap_or(1)
         .clamp(1, 8);
     let chunk = units.len().div_ceil(threads).max(1);
+    // A unit with the built-in template is only checked (the scripts it inlines are read);
+    // one with a user template is rendered, for the lint of its rendered body below.
     let render_chunk = |part: &[aib_planner::Unit]| {
         part.iter()
-            .map(|unit| {
-                (
-                    unit,
-                    renderer.render_in_plan(plan, unit, &RenderInputs::default()),
-                )
-            })
-            .filter_map(|(unit, r)| match r {
-                Ok(d) if keep => Some(Ok(d)),
-                // Kept for the rendered-body lint below.
-                Ok(d)
-                    if matches!(
-                        unit.settings.template,
-                        aib_planner::TemplateRef::File { .. }
-                    ) =>
-                {
-                    Some(Ok(d))
+            .filter_map(|unit| {
+                if keep {
+                    Some(renderer.render_in_plan(plan, unit, &RenderInputs::default()))
+                } else {
+                    renderer.check_in_plan(plan, unit).transpose()
                 }
-                Ok(_) => None,
-                Err(e) => Some(Err(e)),
             })
             .collect::<Vec<_>>()
     };

@@ -64,6 +64,22 @@ pub struct BuiltinParts {
     pub resource: Value,
 }
 
+/// Reads what [`BuiltinParts::new`] reads that can fail: the script files of shell and
+/// PowerShell customizers and validations (cached by the renderer). Nothing else in the
+/// built-in template can fail for a planned unit, so a unit that passes renders.
+pub(crate) fn check_inputs(renderer: &Renderer, unit: &Unit) -> Result<(), RenderError> {
+    let s = &unit.settings;
+    let validations = s.validate.iter().flat_map(|v| v.in_vm_validations.iter());
+    for c in s.customize.iter().chain(validations) {
+        if let (CustomizerKind::Shell | CustomizerKind::Powershell, Some(file)) =
+            (c.kind, &c.script)
+        {
+            renderer.read_text(unit, &file.resolved, &file.path)?;
+        }
+    }
+    Ok(())
+}
+
 impl BuiltinParts {
     pub(crate) fn new(
         renderer: &Renderer,

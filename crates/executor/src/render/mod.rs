@@ -417,6 +417,23 @@ impl Renderer {
         self.render_with_parent(unit, inputs, parent.as_deref())
     }
 
+    /// Checks that a unit of a plan renders, building its deployment only when that can tell
+    /// more: with the built-in template a unit fails to render only when a script it inlines
+    /// cannot be read (see [`builtin::check_inputs`]), so only those are read and `Ok(None)` is
+    /// returned; a user template is rendered in full and returned for linting.
+    pub fn check_in_plan(
+        &self,
+        plan: &Plan,
+        unit: &Unit,
+    ) -> Result<Option<RenderedDeployment>, RenderError> {
+        match &unit.settings.template {
+            TemplateRef::Builtin { .. } => builtin::check_inputs(self, unit).map(|()| None),
+            TemplateRef::File { .. } => self
+                .render_in_plan(plan, unit, &RenderInputs::default())
+                .map(Some),
+        }
+    }
+
     fn render_with_parent(
         &self,
         unit: &Unit,

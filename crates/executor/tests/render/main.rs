@@ -1,5 +1,6 @@
 //! Rendering, lint and import tests (issue 3).
 
+mod check;
 mod common;
 mod examples;
 mod import;
