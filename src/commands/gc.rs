@@ -100,9 +100,14 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 fn summary(deleted: &[&gc::Deletion]) -> String {
     let n = |k: Kind| deleted.iter().filter(|d| d.kind == k).count();
     format!(
-        "{}, {}, {}",
+        "{}, {}, {}, {}",
         plural(n(Kind::Template), "template", "templates"),
         plural(n(Kind::StagingGroup), "staging group", "staging groups"),
+        plural(
+            n(Kind::Deployment),
+            "deployment record",
+            "deployment records"
+        ),
         plural(
             n(Kind::GalleryVersion),
             "gallery version",

@@ -118,6 +118,17 @@ fn versions(sim: &Sim, tok: &str, image: &str) -> Vec<String> {
     ))
 }
 
+fn deployments(sim: &Sim, tok: &str) -> Vec<String> {
+    names(&arm_list(
+        sim,
+        tok,
+        &format!(
+            "/subscriptions/{SUB}/resourcegroups/rg-dev/providers/Microsoft.Resources/deployments/"
+        ),
+        "2025-04-01",
+    ))
+}
+
 fn staging_groups(sim: &Sim, tok: &str) -> Vec<String> {
     names(&arm_list(
         sim,
@@ -201,6 +212,9 @@ fn gc_deletes_what_nothing_needs_and_dry_run_deletes_nothing() {
         .filter(|g| g.starts_with("IT_rg-dev_gcx-web-dev-"))
         .count();
     assert_eq!(leftovers, 3);
+    // Every template's deployment record stays as its history until gc: base's three, and
+    // web's one (its inputs did not change, so each forced build re-deployed the same name).
+    assert_eq!(deployments(&sim, &tok).len(), 4);
     let current_base = current(d, "dev/base");
     let current_web = current(d, "dev/web");
     // Oldest first within the same day: 2026.MDD.1 < .2 < .3.
@@ -219,6 +233,7 @@ fn gc_deletes_what_nothing_needs_and_dry_run_deletes_nothing() {
         req(&sim, "imageTemplates.delete"),
         req(&sim, "galleryImageVersions.delete"),
         req(&sim, "resourceGroups.delete"),
+        req(&sim, "deployments.delete"),
     );
     let (code, out, err) = run(d, &sim, &["gc", "--dry-run"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
@@ -227,6 +242,7 @@ fn gc_deletes_what_nothing_needs_and_dry_run_deletes_nothing() {
             req(&sim, "imageTemplates.delete"),
             req(&sim, "galleryImageVersions.delete"),
             req(&sim, "resourceGroups.delete"),
+            req(&sim, "deployments.delete"),
         ),
         deletes_before
     );
@@ -245,7 +261,9 @@ fn gc_deletes_what_nothing_needs_and_dry_run_deletes_nothing() {
     let plan: serde_json::Value = serde_json::from_str(&out).expect("gc json");
     assert_eq!(plan["dry_run"], true);
     let planned = plan["delete"].as_array().expect("delete");
-    assert_eq!(planned.len(), 3 + 1 + 3);
+    // 3 base templates, 1 base version, 3 web staging groups, 4 deployment records (those of
+    // the base templates deleted now, and web's, whose template its build's cleanup deleted).
+    assert_eq!(planned.len(), 3 + 1 + 3 + 4);
     assert!(planned.iter().all(|p| p["status"] == "planned"));
     assert!(planned.iter().any(|p| p["kind"] == "gallery-version"
         && p["name"] == oldest_base.as_str()
@@ -256,7 +274,9 @@ fn gc_deletes_what_nothing_needs_and_dry_run_deletes_nothing() {
     let (code, out, err) = run(d, &sim, &["gc"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
-        out.contains("deleted 3 templates, 3 staging groups, 1 gallery version"),
+        out.contains(
+            "deleted 3 templates, 3 staging groups, 4 deployment records, 1 gallery version"
+        ),
         "{out}"
     );
     assert_eq!(templates(&sim, &tok), vec!["hand-made".to_string()]);
@@ -281,6 +301,8 @@ fn gc_deletes_what_nothing_needs_and_dry_run_deletes_nothing() {
         deletes_before.1 + 1
     );
     assert_eq!(req(&sim, "resourceGroups.delete"), deletes_before.2 + 3);
+    assert_eq!(req(&sim, "deployments.delete"), deletes_before.3 + 4);
+    assert_eq!(deployments(&sim, &tok), Vec::<String>::new());
 
     // Nothing left to do; the next build still finds its current versions.
     let (code, out, err) = run(d, &sim, &["gc"]);

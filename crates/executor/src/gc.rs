@@ -6,6 +6,11 @@
 //! - **staging resource groups** AIB left behind (`IT_*`, tagged `createdBy =
 //!   AzureVMImageBuilder`) whose template, one of this pipeline's by its name and resource
 //!   group, no longer exists;
+//! - **deployment records** aib made (named after one of this pipeline's templates, in a
+//!   resource group its units deploy to) whose template no longer exists or is deleted by this
+//!   gc, unless the deployment is still running or a running or interrupted run still needs the
+//!   template (a deployment record is history, not a resource: the build keeps it as the
+//!   record of what was deployed, gc clears it with its template);
 //! - **gallery image versions** tagged `aib.pipeline`/`aib.unit` beyond the unit's
 //!   `retain = { versions = N }` (newest first, per unit), never the version the state's index
 //!   lists as the unit's current one, nor one a running or interrupted run recorded. Without
@@ -39,6 +44,8 @@ pub enum Kind {
     Template,
     /// A staging resource group left behind by a deleted template.
     StagingGroup,
+    /// An ARM deployment record of a deleted template.
+    Deployment,
     /// A gallery image version.
     GalleryVersion,
 }
@@ -49,6 +56,7 @@ impl Kind {
         match self {
             Kind::Template => "template",
             Kind::StagingGroup => "staging-group",
+            Kind::Deployment => "deployment",
             Kind::GalleryVersion => "gallery-version",
         }
     }
@@ -165,6 +173,17 @@ pub struct StagingSeen {
     pub provisioning_state: Option<String>,
 }
 
+/// An ARM deployment record as listed.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentSeen {
+    pub subscription: String,
+    pub resource_group: String,
+    pub name: String,
+    pub id: String,
+    /// `properties.provisioningState`.
+    pub provisioning_state: Option<String>,
+}
+
 /// A gallery image version as listed.
 #[derive(Debug, Clone, Default)]
 pub struct VersionSeen {
@@ -181,6 +200,7 @@ pub struct VersionSeen {
 pub struct Inventory {
     pub templates: Vec<TemplateSeen>,
     pub staging_groups: Vec<StagingSeen>,
+    pub deployments: Vec<DeploymentSeen>,
     pub versions: Vec<VersionSeen>,
 }
 
@@ -259,11 +279,12 @@ fn state_is(s: Option<&str>, any: &[&str]) -> bool {
 }
 
 /// Decide what to delete. Pure: the same inputs give the same answer, in a stable order
-/// (templates, staging groups, versions; each by id).
+/// (templates, staging groups, deployments, versions; each by id).
 pub fn decide(scope: &Scope, needed: &Needed, inv: &Inventory) -> Decision {
     let mut d = Decision::default();
     decide_templates(scope, needed, inv, &mut d);
     decide_staging(scope, inv, &mut d);
+    decide_deployments(scope, needed, inv, &mut d);
     decide_versions(scope, needed, inv, &mut d);
     d.delete
         .sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
@@ -370,6 +391,80 @@ fn decide_staging(scope: &Scope, inv: &Inventory, d: &mut Decision) {
             name: g.name.clone(),
             unit: None,
             reason: format!("staging group of deleted template {tname}"),
+        });
+    }
+}
+
+fn decide_deployments(scope: &Scope, needed: &Needed, inv: &Inventory, d: &mut Decision) {
+    // Templates that stay: listed, and not deleted by this decision.
+    let deleted: BTreeSet<String> = d
+        .delete
+        .iter()
+        .filter(|x| x.kind == Kind::Template)
+        .map(|x| x.id.to_ascii_lowercase())
+        .collect();
+    let staying: BTreeSet<(String, String, String)> = inv
+        .templates
+        .iter()
+        .filter(|t| !deleted.contains(&t.id.to_ascii_lowercase()))
+        .map(|t| {
+            (
+                t.subscription.to_ascii_lowercase(),
+                t.resource_group.to_ascii_lowercase(),
+                crate::render::deployment_name(&t.name).to_ascii_lowercase(),
+            )
+        })
+        .collect();
+    for dep in &inv.deployments {
+        let sub = dep.subscription.to_ascii_lowercase();
+        let rg = dep.resource_group.to_ascii_lowercase();
+        if !scope.template_groups.contains(&(sub.clone(), rg.clone()))
+            || !is_pipeline_template_name(&scope.pipeline, &dep.name)
+        {
+            continue;
+        }
+        let name = dep.name.to_ascii_lowercase();
+        if staying.contains(&(sub, rg, name.clone())) {
+            // Its template stays: the record goes with it.
+            continue;
+        }
+        let keep = |d: &mut Decision, reason: String| {
+            d.kept.push(Kept {
+                kind: Kind::Deployment,
+                id: dep.id.clone(),
+                reason,
+            })
+        };
+        if !state_is(
+            dep.provisioning_state.as_deref(),
+            &["Succeeded", "Failed", "Canceled"],
+        ) {
+            keep(d, "still deploying".into());
+            continue;
+        }
+        if let Some(run) = needed.busy_templates.get(&name) {
+            keep(d, format!("run {run} still needs it"));
+            continue;
+        }
+        let reason = if inv.templates.iter().any(|t| {
+            t.name.eq_ignore_ascii_case(&dep.name)
+                && t.resource_group.eq_ignore_ascii_case(&dep.resource_group)
+        }) {
+            format!(
+                "deployment record of template {}, deleted by this gc",
+                dep.name
+            )
+        } else {
+            format!("deployment record of deleted template {}", dep.name)
+        };
+        d.delete.push(Deletion {
+            kind: Kind::Deployment,
+            id: dep.id.clone(),
+            subscription: dep.subscription.clone(),
+            resource_group: dep.resource_group.clone(),
+            name: dep.name.clone(),
+            unit: None,
+            reason,
         });
     }
 }
@@ -528,13 +623,33 @@ pub async fn survey(arm: &ArmClient, scope: &Scope) -> Result<Inventory, GcError
     let mut inv = Inventory::default();
     let lists = futures::stream::iter(scope.template_groups.iter().cloned())
         .map(|(sub, rg)| async move {
-            let r = arm.list_image_templates(&sub, &rg).await;
-            (sub, rg, r)
+            let (r, deps) = futures::join!(
+                arm.list_image_templates(&sub, &rg),
+                arm.list_deployments(&sub, &rg)
+            );
+            (sub, rg, r, deps)
         })
         .buffered(CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
-    for (sub, rg, r) in lists {
+    for (sub, rg, r, deps) in lists {
+        let deps = match deps {
+            Ok(l) => l,
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(e) => return Err(azure_error(format!("listing deployments in {rg}"), e)),
+        };
+        for dep in deps {
+            let name = dep.name.clone().unwrap_or_default();
+            inv.deployments.push(DeploymentSeen {
+                subscription: sub.clone(),
+                resource_group: rg.clone(),
+                id: dep.id.clone().unwrap_or_else(|| {
+                    aib_azure::arm::deployments::deployment_path(&sub, &rg, &name)
+                }),
+                name,
+                provisioning_state: dep.properties.provisioning_state.clone(),
+            });
+        }
         let list = match r {
             Ok(l) => l,
             Err(e) if e.is_not_found() => continue,
@@ -635,7 +750,8 @@ pub struct Outcome {
 }
 
 /// Delete everything of `decision`, each waited for until Azure reports it done (at most
-/// [`CONCURRENCY`] at once). Versions go first, then templates, then staging groups, so a
+/// [`CONCURRENCY`] at once). Versions go first, then templates, then staging groups and
+/// deployment records, so a
 /// failure part-way leaves nothing that a later gc would not find again.
 pub async fn execute(arm: &ArmClient, decision: &Decision) -> Vec<Outcome> {
     let mut order: Vec<&Deletion> = decision.delete.iter().collect();
@@ -643,6 +759,7 @@ pub async fn execute(arm: &ArmClient, decision: &Decision) -> Vec<Outcome> {
         Kind::GalleryVersion => 0,
         Kind::Template => 1,
         Kind::StagingGroup => 2,
+        Kind::Deployment => 3,
     });
     futures::stream::iter(order)
         .map(|d| async move {
@@ -665,6 +782,10 @@ async fn delete_one(arm: &ArmClient, d: &Deletion) -> Result<(), aib_azure::Erro
         }
         Kind::StagingGroup => {
             arm.delete_resource_group(&d.subscription, &d.resource_group)
+                .await
+        }
+        Kind::Deployment => {
+            arm.delete_deployment(&d.subscription, &d.resource_group, &d.name)
                 .await
         }
         Kind::GalleryVersion => arm.delete_gallery_image_version_by_id(&d.id).await,
@@ -760,6 +881,99 @@ mod tests {
             ]),
             provisioning_state: Some("Succeeded".into()),
         }
+    }
+
+    fn deployment(name: &str, rg: &str, state: &str) -> DeploymentSeen {
+        DeploymentSeen {
+            subscription: SUB.into(),
+            resource_group: rg.into(),
+            name: name.into(),
+            id: format!(
+                "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Resources/deployments/{name}"
+            ),
+            provisioning_state: Some(state.into()),
+        }
+    }
+
+    #[test]
+    fn deployment_records_go_with_their_templates() {
+        let mut inv = Inventory::default();
+        // Template gone: its record goes.
+        inv.deployments
+            .push(deployment("avd-base-dev-00000001", "rg-img", "Succeeded"));
+        // Template deleted by this gc: its record goes too.
+        inv.templates
+            .push(template("avd-app-dev-00000002", "dev/app", "avd"));
+        inv.deployments
+            .push(deployment("avd-app-dev-00000002", "rg-img", "Succeeded"));
+        // Template staying (a build runs): the record stays, nothing said.
+        let mut building = template("avd-base-dev-00000003", "dev/base", "avd");
+        building.run_state = Some("Running".into());
+        inv.templates.push(building);
+        inv.deployments
+            .push(deployment("avd-base-dev-00000003", "rg-img", "Succeeded"));
+        // Still deploying: kept.
+        inv.deployments
+            .push(deployment("avd-base-dev-00000004", "rg-img", "Running"));
+        // A failed deployment whose template never came: goes.
+        inv.deployments
+            .push(deployment("avd-app-dev-00000005", "rg-img", "Failed"));
+        // An interrupted run still needs this template: kept.
+        inv.deployments
+            .push(deployment("avd-app-dev-00000006", "rg-img", "Succeeded"));
+        // Not ours: another pipeline's naming, a hand-made deployment, another group.
+        inv.deployments
+            .push(deployment("other-base-dev-00000007", "rg-img", "Succeeded"));
+        inv.deployments
+            .push(deployment("avd-network", "rg-img", "Succeeded"));
+        inv.deployments
+            .push(deployment("avd-base-dev-00000008", "rg-other", "Succeeded"));
+        let mut needed = Needed::default();
+        needed
+            .busy_templates
+            .insert("avd-app-dev-00000006".into(), "r1".into());
+        let d = decide(&scope(None), &needed, &inv);
+        let deployments: Vec<_> = ids(&d)
+            .into_iter()
+            .filter(|(k, _, _)| *k == Kind::Deployment)
+            .map(|(_, n, r)| (n, r))
+            .collect();
+        assert_eq!(
+            deployments,
+            vec![
+                (
+                    "avd-app-dev-00000002".to_string(),
+                    "deployment record of template avd-app-dev-00000002, deleted by this gc"
+                        .to_string()
+                ),
+                (
+                    "avd-app-dev-00000005".to_string(),
+                    "deployment record of deleted template avd-app-dev-00000005".to_string()
+                ),
+                (
+                    "avd-base-dev-00000001".to_string(),
+                    "deployment record of deleted template avd-base-dev-00000001".to_string()
+                ),
+            ]
+        );
+        let kept: Vec<(&str, &str)> = d
+            .kept
+            .iter()
+            .filter(|k| k.kind == Kind::Deployment)
+            .map(|k| {
+                (
+                    k.id.rsplit('/').next().unwrap_or_default(),
+                    k.reason.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                ("avd-app-dev-00000006", "run r1 still needs it"),
+                ("avd-base-dev-00000004", "still deploying"),
+            ]
+        );
     }
 
     fn ids(d: &Decision) -> Vec<(Kind, String, String)> {

@@ -2,7 +2,7 @@
 //!
 //! ARM paths are matched case-insensitively:
 //! - `/subscriptions/{s}/resourcegroups[/{rg}]` (GET list, GET, DELETE)
-//! - `/subscriptions/{s}/operationresults/{id}` (resource group deletion `Location`)
+//! - `/subscriptions/{s}/operationresults/{id}` (resource group and deployment deletion `Location`)
 //! - `.../resourcegroups/{rg}/providers/Microsoft.Resources/deployments[/{name}[/operations|/operationStatuses/{id}]]`
 //!   and `.../resourcegroups/{rg}/deployments/{name}/operations`
 //! - `.../resourcegroups/{rg}/providers/Microsoft.VirtualMachineImages/imageTemplates[/{name}[/run|/cancel|/runOutputs[/{out}]]]`
@@ -841,7 +841,7 @@ fn arm_call(
         Arm::DeplList(rg) => list.page(deployments::list(ctx, st, sub, &rg)),
         Arm::Depl(rg, name) => match *method {
             Method::PUT => deployments::put(ctx, st, sub, &rg, &name, body, api),
-            Method::DELETE => deployments::delete(st, sub, &rg, &name),
+            Method::DELETE => deployments::delete(ctx, st, sub, &rg, &name, api),
             _ => deployments::get(ctx, st, sub, &rg, &name),
         },
         Arm::DeplOps(rg, name) => list.page(deployments::operations(ctx, st, sub, &rg, &name)),

@@ -91,6 +91,43 @@ impl ArmClient {
         .await
     }
 
+    /// List the deployments of a resource group (all pages).
+    pub async fn list_deployments(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+    ) -> Result<Vec<Deployment>> {
+        let path = format!(
+            "/subscriptions/{}/resourcegroups/{}/providers/Microsoft.Resources/deployments/",
+            seg(subscription),
+            seg(resource_group)
+        );
+        self.list_all(&path, api::DEPLOYMENTS).await
+    }
+
+    /// DELETE a deployment record (its history and operations; the resources it deployed
+    /// stay). ARM answers 202 and a `Location` to follow, or 204 when there was none; a running
+    /// deployment cannot be deleted.
+    pub async fn delete_deployment(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        name: &str,
+    ) -> Result<Operation> {
+        let url = self.url(
+            &deployment_path(subscription, resource_group, name),
+            api::DEPLOYMENTS,
+        )?;
+        let resp = self.send(Method::DELETE, url.clone(), None).await?;
+        Operation::start(
+            self,
+            &Method::DELETE,
+            &resp,
+            url.as_str(),
+            Some(FinalStateVia::Location),
+        )
+    }
+
     /// List a deployment's operations (all pages).
     pub async fn list_deployment_operations(
         &self,

@@ -297,3 +297,39 @@ async fn client_side_rate_limit_keeps_arm_reads_from_running_out() -> TestResult
     sim.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn deployment_records_are_listed_and_deleted_but_not_while_running() -> TestResult {
+    let sim = start_sim("minute_ms = 20\ndeploy_minutes = 2").await?;
+    let arm = client_for(&sim, fast_config()).await?;
+    let req = aib_azure::types::DeploymentRequest::incremental(
+        deployment_template("it-rec-1"),
+        serde_json::json!({}),
+    );
+    let op = arm.put_deployment(SUB, RG, "dep-rec", &req).await?;
+    // Running: ARM refuses to delete it.
+    match arm.delete_deployment(SUB, RG, "dep-rec").await {
+        Err(e) => assert_eq!(e.code(), Some("DeploymentActive"), "{e}"),
+        Ok(_) => return Err("a running deployment was deleted".into()),
+    }
+    op.wait().await?;
+    let listed: Vec<String> = arm
+        .list_deployments(SUB, RG)
+        .await?
+        .into_iter()
+        .filter_map(|d| d.name)
+        .collect();
+    assert_eq!(listed, vec!["dep-rec".to_string()]);
+
+    // Finished: 202 and a Location that answers 204 once the record is gone.
+    let del = arm.delete_deployment(SUB, RG, "dep-rec").await?;
+    assert!(del.handle().is_some(), "no operation to follow");
+    del.wait().await?;
+    assert!(arm.list_deployments(SUB, RG).await?.is_empty());
+    // The template it deployed stays.
+    assert!(arm.get_image_template(SUB, RG, "it-rec-1").await.is_ok());
+    // Deleting a record that is not there is not an error (204).
+    let again = arm.delete_deployment(SUB, RG, "dep-rec").await?;
+    assert!(again.handle().is_none());
+    Ok(())
+}

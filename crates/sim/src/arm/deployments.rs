@@ -3,6 +3,7 @@
 //! The deployment reports Accepted/Running until `deploy_minutes` have passed, then Succeeded,
 //! or Failed with `DeploymentFailed` and `details` when a resource failed.
 
+use super::operations::{self, OpKind};
 use super::template_eval::{self, Scope};
 use super::{ArmErr, image_templates, resources::rg_exists};
 use crate::response::{arm_error, json, not_found, rg_not_found, set_header, set_retry_after};
@@ -452,10 +453,43 @@ pub fn operation_status(
     r
 }
 
-/// DELETE (removes the deployment record only, like ARM).
-pub fn delete(st: &mut State, sub: &str, rg: &str, name: &str) -> Response {
-    match st.deployments.remove(&key(sub, rg, name)) {
-        Some(_) => crate::response::empty(StatusCode::ACCEPTED),
-        None => crate::response::empty(StatusCode::NO_CONTENT),
+/// DELETE (removes the deployment record only, like ARM): a running deployment cannot be deleted
+/// (409 `DeploymentActive`); otherwise the record is gone at once and the answer is 202 with a
+/// `Location` at `/subscriptions/{sub}/operationresults/{id}`, which answers 204 when polled.
+/// A record that does not exist answers 204.
+pub fn delete(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    api_version: &str,
+) -> Response {
+    let k = key(sub, rg, name);
+    let now = ctx.clock.now();
+    let Some(d) = st.deployments.get(&k) else {
+        return crate::response::empty(StatusCode::NO_CONTENT);
+    };
+    if matches!(d.state(ctx, now), "Accepted" | "Running") {
+        return arm_error(
+            StatusCode::CONFLICT,
+            "DeploymentActive",
+            format!(
+                "The deployment '{name}' is still active and cannot be deleted; wait for it to finish."
+            ),
+        );
     }
+    st.deployments.remove(&k);
+    let op = operations::new_op(
+        st,
+        sub,
+        &ctx.scenario.default_location,
+        OpKind::DeploymentDelete,
+        &k,
+        now,
+        Some(now),
+    );
+    let mut r = crate::response::empty(StatusCode::ACCEPTED);
+    operations::add_delete_headers(ctx, st, &mut r, &op, api_version);
+    r
 }

@@ -23,6 +23,8 @@ pub enum OpKind {
     GalleryVersionDelete,
     /// A resource group deletion (ARM `operationresults`).
     ResourceGroupDelete,
+    /// A deployment record deletion (ARM `operationresults`).
+    DeploymentDelete,
 }
 
 /// A final status set when the tracked thing finishes.
@@ -60,7 +62,7 @@ impl Operation {
                 "/subscriptions/{}/providers/Microsoft.Compute/locations/{}/capsOperations/{}",
                 self.sub, self.location, self.id
             ),
-            OpKind::ResourceGroupDelete => {
+            OpKind::ResourceGroupDelete | OpKind::DeploymentDelete => {
                 format!("/subscriptions/{}/operationresults/{}", self.sub, self.id)
             }
             _ => format!(
@@ -72,14 +74,17 @@ impl Operation {
 
     /// Polled as a `Location` URL: 202 while running.
     fn location_style(&self, location_poll: bool) -> bool {
-        matches!(self.kind, OpKind::Delete | OpKind::ResourceGroupDelete) || location_poll
+        matches!(
+            self.kind,
+            OpKind::Delete | OpKind::ResourceGroupDelete | OpKind::DeploymentDelete
+        ) || location_poll
     }
 
     /// The `Location` URL of this operation.
     fn location_url(&self, ctx: &Ctx, api_version: &str) -> String {
         let mut url = self.url(ctx, api_version);
         match self.kind {
-            OpKind::Delete | OpKind::ResourceGroupDelete => {}
+            OpKind::Delete | OpKind::ResourceGroupDelete | OpKind::DeploymentDelete => {}
             OpKind::GalleryVersionDelete => url.push_str("&monitor=true"),
             _ => url.push_str("&poll=location"),
         }
@@ -147,7 +152,10 @@ pub fn add_delete_headers(ctx: &Ctx, st: &State, r: &mut Response, op_id: &str, 
     let Some(op) = st.operations.get(&op_id.to_ascii_lowercase()) else {
         return;
     };
-    if op.kind != OpKind::ResourceGroupDelete {
+    if !matches!(
+        op.kind,
+        OpKind::ResourceGroupDelete | OpKind::DeploymentDelete
+    ) {
         set_header(r, "Azure-AsyncOperation", &op.url(ctx, api_version));
     }
     set_header(r, "Location", &op.location_url(ctx, api_version));
@@ -205,6 +213,10 @@ pub fn get(
         body["error"] = e;
     }
     let in_progress = status == "InProgress";
+    // ARM's deployment deletion `Location` answers 204 once the record is gone.
+    if op.kind == OpKind::DeploymentDelete && !in_progress && error_free(&body) {
+        return crate::response::empty(StatusCode::NO_CONTENT);
+    }
     // A Location-style poll (delete) answers 202 while running, as the ARM async contract says.
     let as_location = op.location_style(location_poll);
     let code = if in_progress && as_location {
@@ -220,4 +232,8 @@ pub fn get(
         }
     }
     r
+}
+
+fn error_free(body: &Value) -> bool {
+    body.get("error").is_none()
 }
