@@ -70,11 +70,11 @@ pub fn run(global: &GlobalArgs, command: &CiCommand) -> Exit {
             Exit::Success
         }
         Some(path) => {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                if let Err(e) = std::fs::create_dir_all(parent) {
-                    eprintln!("error: cannot create {}: {e}", parent.display());
-                    return Exit::Invalid;
-                }
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+                && let Err(e) = std::fs::create_dir_all(parent)
+            {
+                eprintln!("error: cannot create {}: {e}", parent.display());
+                return Exit::Invalid;
             }
             match std::fs::write(path, &workflow.text) {
                 Ok(()) => {

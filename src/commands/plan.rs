@@ -232,10 +232,10 @@ pub fn check_units(
             Ok(d) => deployments.push(d),
             Err(e) => {
                 let mut d = Diagnostic::error("aib::render", e.to_string());
-                if let aib_executor::render::RenderError::Template { debug, .. } = &e {
-                    if !debug.trim().is_empty() {
-                        d = d.with_help(debug.trim_end().to_string());
-                    }
+                if let aib_executor::render::RenderError::Template { debug, .. } = &e
+                    && !debug.trim().is_empty()
+                {
+                    d = d.with_help(debug.trim_end().to_string());
                 }
                 diags.push(d);
             }

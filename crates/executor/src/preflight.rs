@@ -307,7 +307,7 @@ pub async fn run_with(
             }
         }
     }
-    let resolved: Vec<_> = futures::stream::iter(images.into_iter())
+    let resolved: Vec<_> = futures::stream::iter(images)
         .map(|(k, ids)| async move {
             let r = arm
                 .resolve_platform_image_version(&k.0, &k.1, &k.2, &k.3, &k.4, "latest")
@@ -342,7 +342,7 @@ pub async fn run_with(
             )
         })
         .collect();
-    let lists: Vec<_> = futures::stream::iter(rgs.into_iter())
+    let lists: Vec<_> = futures::stream::iter(rgs)
         .map(|(s, rg)| async move {
             let r = arm.list_image_templates(&s, &rg).await;
             (s, rg, r)

@@ -142,22 +142,22 @@ fn unknown_keys(
     let shape = table_shape(schema, path);
     for (key, value) in table {
         let k = key.get_ref().as_ref();
-        if let TableShape::Closed(allowed) = &shape {
-            if !allowed.iter().any(|a| a == k) {
-                let mut d = Diagnostic::error(
-                    "aib::unknown-key",
-                    format!("unknown key `{k}` in {}", display_path(path)),
-                )
-                .with_label(key.span(), "not a key aib knows here");
-                if let Some(best) = did_you_mean(k, allowed) {
-                    d = d.with_help(format!("did you mean `{best}`?"));
-                } else if !allowed.is_empty() && allowed.len() <= 12 {
-                    let list: Vec<String> = allowed.iter().map(|c| format!("`{c}`")).collect();
-                    d = d.with_help(format!("expected one of {}", list.join(", ")));
-                }
-                diags.push(d);
-                continue;
+        if let TableShape::Closed(allowed) = &shape
+            && !allowed.iter().any(|a| a == k)
+        {
+            let mut d = Diagnostic::error(
+                "aib::unknown-key",
+                format!("unknown key `{k}` in {}", display_path(path)),
+            )
+            .with_label(key.span(), "not a key aib knows here");
+            if let Some(best) = did_you_mean(k, allowed) {
+                d = d.with_help(format!("did you mean `{best}`?"));
+            } else if !allowed.is_empty() && allowed.len() <= 12 {
+                let list: Vec<String> = allowed.iter().map(|c| format!("`{c}`")).collect();
+                d = d.with_help(format!("expected one of {}", list.join(", ")));
             }
+            diags.push(d);
+            continue;
         }
         path.push(Segment::Key(k.to_string()));
         walk_value(value.get_ref(), schema, path, diags);

@@ -86,12 +86,11 @@ fn expand<'a>(schema: &'a Value, defs: &'a Value) -> Vec<&'a Value> {
         if guard > 64 {
             break;
         }
-        if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-            if let Some(name) = r.strip_prefix("#/$defs/") {
-                if let Some(d) = defs.get(name) {
-                    stack.push(d);
-                }
-            }
+        if let Some(r) = s.get("$ref").and_then(Value::as_str)
+            && let Some(name) = r.strip_prefix("#/$defs/")
+            && let Some(d) = defs.get(name)
+        {
+            stack.push(d);
         }
         for key in ["anyOf", "oneOf", "allOf"] {
             if let Some(alts) = s.get(key).and_then(Value::as_array) {

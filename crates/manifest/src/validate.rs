@@ -40,13 +40,13 @@ pub fn check(file: &ManifestFile, dir: &Path) -> Diagnostics {
                 );
             }
         }
-        if let Some(mp) = &env.max_parallel {
-            if *mp.get_ref() == 0 {
-                c.out.push(
-                    Diagnostic::error("aib::range", "`max_parallel` must be at least 1")
-                        .with_label(mp.span(), "0 would build nothing"),
-                );
-            }
+        if let Some(mp) = &env.max_parallel
+            && *mp.get_ref() == 0
+        {
+            c.out.push(
+                Diagnostic::error("aib::range", "`max_parallel` must be at least 1")
+                    .with_label(mp.span(), "0 would build nothing"),
+            );
         }
     }
     for (name, variant) in &file.variants {
@@ -151,13 +151,13 @@ impl Checker<'_> {
                     .with_help("add at least one `[variants.<name>]` table"),
             );
         }
-        if let Some(ep) = &f.azure.arm_endpoint {
-            if !(ep.starts_with("https://") || ep.starts_with("http://")) {
-                self.out.push(
-                    Diagnostic::error("aib::url", "`arm_endpoint` must be an http(s) URL")
-                        .with_label(ep.span(), "not a URL"),
-                );
-            }
+        if let Some(ep) = &f.azure.arm_endpoint
+            && !(ep.starts_with("https://") || ep.starts_with("http://"))
+        {
+            self.out.push(
+                Diagnostic::error("aib::url", "`arm_endpoint` must be an http(s) URL")
+                    .with_label(ep.span(), "not a URL"),
+            );
         }
     }
 
@@ -245,11 +245,11 @@ impl Checker<'_> {
                 self.customizer(&format!("{key}.customize[{i}]"), cz, false);
             }
         }
-        if let Some(v) = &s.validate {
-            if let Some(list) = &v.in_vm_validations {
-                for (i, cz) in list.iter().enumerate() {
-                    self.customizer(&format!("{key}.validate.in_vm_validations[{i}]"), cz, true);
-                }
+        if let Some(v) = &s.validate
+            && let Some(list) = &v.in_vm_validations
+        {
+            for (i, cz) in list.iter().enumerate() {
+                self.customizer(&format!("{key}.validate.in_vm_validations[{i}]"), cz, true);
             }
         }
         for (name, reference) in &s.secrets {
@@ -411,24 +411,24 @@ impl Checker<'_> {
                 .with_label(src.span(), "here"),
             );
         }
-        if let Some(p) = &src.platform {
-            if !templated(p) {
-                let parts: Vec<&str> = p.split(':').collect();
-                if parts.len() != 4 || parts.iter().any(|s| s.trim().is_empty()) {
-                    self.out.push(
-                        Diagnostic::error(
-                            "aib::source",
-                            format!(
-                                "platform image `{}` is not `Publisher:Offer:Sku:Version`",
-                                p.as_str()
-                            ),
-                        )
-                        .with_label(
-                            p.span(),
-                            "four parts separated by `:`, version may be `latest`",
+        if let Some(p) = &src.platform
+            && !templated(p)
+        {
+            let parts: Vec<&str> = p.split(':').collect();
+            if parts.len() != 4 || parts.iter().any(|s| s.trim().is_empty()) {
+                self.out.push(
+                    Diagnostic::error(
+                        "aib::source",
+                        format!(
+                            "platform image `{}` is not `Publisher:Offer:Sku:Version`",
+                            p.as_str()
                         ),
-                    );
-                }
+                    )
+                    .with_label(
+                        p.span(),
+                        "four parts separated by `:`, version may be `latest`",
+                    ),
+                );
             }
         }
     }
@@ -500,16 +500,17 @@ impl Checker<'_> {
                         ),
                     );
                 }
-                if let Some(s) = &cz.script {
-                    if !templated(s) && !self.dir.join(s.as_str()).is_file() {
-                        self.out.push(
-                            Diagnostic::error(
-                                "aib::missing-file",
-                                format!("script `{}` does not exist", s.as_str()),
-                            )
-                            .with_label(s.span(), "paths are relative to the manifest's directory"),
-                        );
-                    }
+                if let Some(s) = &cz.script
+                    && !templated(s)
+                    && !self.dir.join(s.as_str()).is_file()
+                {
+                    self.out.push(
+                        Diagnostic::error(
+                            "aib::missing-file",
+                            format!("script `{}` does not exist", s.as_str()),
+                        )
+                        .with_label(s.span(), "paths are relative to the manifest's directory"),
+                    );
                 }
             }
             CustomizerKind::File => {
@@ -530,13 +531,13 @@ impl Checker<'_> {
             }
             CustomizerKind::WindowsRestart | CustomizerKind::WindowsUpdate => {}
         }
-        if let Some(n) = &cz.name {
-            if n.is_empty() {
-                self.out.push(
-                    Diagnostic::error("aib::name", format!("`{key}.name` is empty"))
-                        .with_label(n.span(), "give the step a name"),
-                );
-            }
+        if let Some(n) = &cz.name
+            && n.is_empty()
+        {
+            self.out.push(
+                Diagnostic::error("aib::name", format!("`{key}.name` is empty"))
+                    .with_label(n.span(), "give the step a name"),
+            );
         }
     }
 
@@ -567,30 +568,28 @@ impl Checker<'_> {
                 .with_label(s.cron.span(), why),
             );
         }
-        if let Some(tz) = &s.timezone {
-            if tz.parse::<chrono_tz::Tz>().is_err() {
-                let mut d = Diagnostic::error(
-                    "aib::timezone",
-                    format!(
-                        "unknown time zone `{}` in schedule `{}`",
-                        tz.as_str(),
-                        name.as_str()
-                    ),
-                )
-                .with_label(tz.span(), "not an IANA time zone name");
-                let names: Vec<String> = chrono_tz::TZ_VARIANTS
-                    .iter()
-                    .map(|t| t.name().to_string())
-                    .collect();
-                if let Some(best) = did_you_mean(tz, &names) {
-                    d = d.with_help(format!("did you mean `{best}`?"));
-                } else {
-                    d = d.with_help(
-                        "use a name such as `UTC`, `Europe/Berlin` or `America/New_York`",
-                    );
-                }
-                self.out.push(d);
+        if let Some(tz) = &s.timezone
+            && tz.parse::<chrono_tz::Tz>().is_err()
+        {
+            let mut d = Diagnostic::error(
+                "aib::timezone",
+                format!(
+                    "unknown time zone `{}` in schedule `{}`",
+                    tz.as_str(),
+                    name.as_str()
+                ),
+            )
+            .with_label(tz.span(), "not an IANA time zone name");
+            let names: Vec<String> = chrono_tz::TZ_VARIANTS
+                .iter()
+                .map(|t| t.name().to_string())
+                .collect();
+            if let Some(best) = did_you_mean(tz, &names) {
+                d = d.with_help(format!("did you mean `{best}`?"));
+            } else {
+                d = d.with_help("use a name such as `UTC`, `Europe/Berlin` or `America/New_York`");
             }
+            self.out.push(d);
         }
         for e in s.environments.iter().flatten() {
             self.env_ref(e, &format!("schedule `{}`", name.as_str()));
@@ -640,10 +639,10 @@ fn cron_field_problem(cron: &str) -> Option<String> {
         ("day-of-week", 0, 7),
     ];
     let offset = if fields.len() == 6 { 1 } else { 0 };
-    if offset == 1 {
-        if let Some(p) = out_of_range(fields[0], 0, 59) {
-            return Some(format!("second field has {p}, outside 0-59"));
-        }
+    if offset == 1
+        && let Some(p) = out_of_range(fields[0], 0, 59)
+    {
+        return Some(format!("second field has {p}, outside 0-59"));
     }
     for (i, (name, lo, hi)) in names.iter().enumerate() {
         let field = fields.get(i + offset)?;

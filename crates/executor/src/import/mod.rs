@@ -243,26 +243,24 @@ pub fn import_str(text: &str, stem: &str, shown: &str) -> Result<Imported, Impor
     }
 
     // ARM parameters that aib does not fill itself.
-    if was_deployment {
-        if let Some(ps) = doc.get("parameters").and_then(Value::as_object) {
-            for (name, decl) in ps {
-                let builtin = name == "imageTemplateName"
-                    || name.eq_ignore_ascii_case("svclocation")
-                    || name == "location"
-                    || name == "api-version"
-                    || name == "apiVersion";
-                let name_param = resource
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .and_then(parameter_ref)
-                    == Some(name.as_str());
-                if builtin || name_param || decl.get("defaultValue").is_some() {
-                    continue;
-                }
-                let tok = format!("<{name}>");
-                parameters.insert(name.clone(), Value::String(tok.clone()));
-                placeholders.insert(tok, format!("parameters.{name}"));
+    if was_deployment && let Some(ps) = doc.get("parameters").and_then(Value::as_object) {
+        for (name, decl) in ps {
+            let builtin = name == "imageTemplateName"
+                || name.eq_ignore_ascii_case("svclocation")
+                || name == "location"
+                || name == "api-version"
+                || name == "apiVersion";
+            let name_param = resource
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(parameter_ref)
+                == Some(name.as_str());
+            if builtin || name_param || decl.get("defaultValue").is_some() {
+                continue;
             }
+            let tok = format!("<{name}>");
+            parameters.insert(name.clone(), Value::String(tok.clone()));
+            placeholders.insert(tok, format!("parameters.{name}"));
         }
     }
 
@@ -474,14 +472,13 @@ fn template_string(s: &str, exprs: &BTreeMap<String, String>) -> String {
     let mut escaped = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '{' {
-            if let Some(&n) = chars.peek() {
-                if n == '{' || n == '%' || n == '#' {
-                    chars.next();
-                    escaped.push_str(&format!("{{{{ '{{{n}' }}}}"));
-                    continue;
-                }
-            }
+        if c == '{'
+            && let Some(&n) = chars.peek()
+            && (n == '{' || n == '%' || n == '#')
+        {
+            chars.next();
+            escaped.push_str(&format!("{{{{ '{{{n}' }}}}"));
+            continue;
         }
         escaped.push(c);
     }

@@ -83,10 +83,10 @@ impl<'a> Linter<'a> {
         let f = &self.manifest.file;
         let mut out = Vec::new();
         if let Some(v) = f.variants.get(unit.variant.as_str()) {
-            if let Some(VariantEnvironments::Overrides(o)) = &v.environments {
-                if let Some(e) = o.get(unit.environment.as_str()) {
-                    out.push(e.settings());
-                }
+            if let Some(VariantEnvironments::Overrides(o)) = &v.environments
+                && let Some(e) = o.get(unit.environment.as_str())
+            {
+                out.push(e.settings());
             }
             out.push(v.settings());
         }
@@ -252,27 +252,28 @@ impl<'a> Linter<'a> {
             }
             self.push(u, Key::Top("replicate_to"), d, "not a public Azure region");
         }
-        if let Some(n) = s.replica_count {
-            if !(1..=100).contains(&n) {
-                self.push(
-                    u,
-                    Key::Top("replica_count"),
-                    Diagnostic::error(
-                        "aib::lint::replica-count",
-                        format!("unit `{id}`: `replica_count` is {n}; AIB accepts 1 to 100"),
-                    ),
-                    "out of range",
-                );
-            }
+        if let Some(n) = s.replica_count
+            && !(1..=100).contains(&n)
+        {
+            self.push(
+                u,
+                Key::Top("replica_count"),
+                Diagnostic::error(
+                    "aib::lint::replica-count",
+                    format!("unit `{id}`: `replica_count` is {n}; AIB accepts 1 to 100"),
+                ),
+                "out of range",
+            );
         }
 
         // Warnings.
         let windows = is_windows(u);
         if windows {
             let size = s.vm_size.as_deref().unwrap_or("Standard_D2ds_v4");
-            if let Some(n) = vcpus(size) {
-                if n < 2 {
-                    self.push(
+            if let Some(n) = vcpus(size)
+                && n < 2
+            {
+                self.push(
                         u,
                         Key::Top("vm_size"),
                         Diagnostic::warning(
@@ -282,7 +283,6 @@ impl<'a> Linter<'a> {
                         .with_help("Windows builds with one vCPU are slow and often time out; use at least 2 vCPUs, e.g. Standard_D2s_v5"),
                         "fewer than 2 vCPUs",
                     );
-                }
             }
             if s.os_disk_gb.is_none() {
                 self.push(
@@ -317,9 +317,11 @@ impl<'a> Linter<'a> {
                     );
                 }
                 CustomizerKind::File => {
-                    if let Some(src) = &c.source_uri {
-                        if !src.contains("://") && !is_placeholder(src) {
-                            self.push(
+                    if let Some(src) = &c.source_uri
+                        && !src.contains("://")
+                        && !is_placeholder(src)
+                    {
+                        self.push(
                                 u,
                                 Key::Customizer(i),
                                 Diagnostic::warning(
@@ -332,7 +334,6 @@ impl<'a> Linter<'a> {
                                 .with_help("AIB downloads `sourceUri` on the build VM: host the file (https or a storage SAS URL), or inline it with a `script`"),
                                 "not a URL",
                             );
-                        }
                     }
                 }
                 _ => {}

@@ -177,18 +177,18 @@ impl Linter<'_> {
         let at = format!("unit `{id}`: template `{file}`");
         let props = d.properties();
 
-        if let Some(t) = props.get("buildTimeoutInMinutes").and_then(Value::as_i64) {
-            if (1..=5).contains(&t) || t > 960 {
-                self.rendered_finding(
-                    u,
-                    already,
-                    Diagnostic::error(
-                        "aib::lint::build-timeout",
-                        format!("{at} renders `buildTimeoutInMinutes` {t}; AIB rejects it"),
-                    )
-                    .with_help("use 0 (AIB's default of 240) or 6 to 960 minutes"),
-                );
-            }
+        if let Some(t) = props.get("buildTimeoutInMinutes").and_then(Value::as_i64)
+            && ((1..=5).contains(&t) || t > 960)
+        {
+            self.rendered_finding(
+                u,
+                already,
+                Diagnostic::error(
+                    "aib::lint::build-timeout",
+                    format!("{at} renders `buildTimeoutInMinutes` {t}; AIB rejects it"),
+                )
+                .with_help("use 0 (AIB's default of 240) or 6 to 960 minutes"),
+            );
         }
 
         let fixed_latest = source_is_latest(&props["source"])
@@ -258,9 +258,10 @@ impl Linter<'_> {
                     if let Some(n) = r.get("name").and_then(literal) {
                         names.push((format!("distribute[{i}].targetRegions[{j}].name"), n));
                     }
-                    if let Some(n) = r.get("replicaCount").and_then(Value::as_i64) {
-                        if !(1..=100).contains(&n) {
-                            self.rendered_finding(
+                    if let Some(n) = r.get("replicaCount").and_then(Value::as_i64)
+                        && !(1..=100).contains(&n)
+                    {
+                        self.rendered_finding(
                                 u,
                                 already,
                                 Diagnostic::error(
@@ -268,7 +269,6 @@ impl Linter<'_> {
                                     format!("{at} renders `distribute[{i}].targetRegions[{j}].replicaCount` {n}; AIB accepts 1 to 100"),
                                 ),
                             );
-                        }
                     }
                 }
             }
@@ -305,9 +305,10 @@ impl Linter<'_> {
                 .get("vmSize")
                 .and_then(literal)
                 .or_else(|| vm.get("vmSize").is_none().then_some("Standard_D2ds_v4"));
-            if let Some(size) = size {
-                if let Some(n) = vcpus(size).filter(|n| *n < 2) {
-                    self.rendered_finding(
+            if let Some(size) = size
+                && let Some(n) = vcpus(size).filter(|n| *n < 2)
+            {
+                self.rendered_finding(
                         u,
                         already,
                         Diagnostic::warning(
@@ -316,7 +317,6 @@ impl Linter<'_> {
                         )
                         .with_help("Windows builds with one vCPU are slow and often time out; use at least 2 vCPUs, e.g. Standard_D2s_v5"),
                     );
-                }
             }
             if vm.get("osDiskSizeGB").is_none_or(|g| g.as_i64() == Some(0)) {
                 self.rendered_finding(
@@ -350,8 +350,8 @@ impl Linter<'_> {
                     .with_help("add a `WindowsRestart` customizer before it: pending restarts make Windows Update fail or hang"),
                 ),
                 "File" => {
-                    if let Some(src) = c.get("sourceUri").and_then(literal) {
-                        if !src.contains("://") {
+                    if let Some(src) = c.get("sourceUri").and_then(literal)
+                        && !src.contains("://") {
                             self.rendered_finding(
                                 u,
                                 already,
@@ -362,7 +362,6 @@ impl Linter<'_> {
                                 .with_help("AIB downloads `sourceUri` on the build VM: host the file (https or a storage SAS URL), or inline it with a `script`"),
                             );
                         }
-                    }
                 }
                 _ => {}
             }
@@ -433,10 +432,11 @@ impl Linter<'_> {
             let mut keys: Vec<(String, String)> = Vec::new();
             if is_user(u) {
                 for (_, gid) in shared_images(props) {
-                    if let Some((_, _, Some(v))) = gallery_parts(gid) {
-                        if !is_placeholder(v) && !v.contains('*') {
-                            keys.push((definition_key(gid), v.to_string()));
-                        }
+                    if let Some((_, _, Some(v))) = gallery_parts(gid)
+                        && !is_placeholder(v)
+                        && !v.contains('*')
+                    {
+                        keys.push((definition_key(gid), v.to_string()));
                     }
                 }
             } else if let Some(v) = settings_version(u) {

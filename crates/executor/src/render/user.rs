@@ -421,10 +421,11 @@ fn finish(
     // substituted for inspection and lint; secret parameters stay expressions.
     let mut inspect = values.clone();
     for (p, decl) in &declared {
-        if !inspect.contains_key(p) && !secret_parameters.contains(p) {
-            if let Some(v) = decl.get("defaultValue") {
-                inspect.insert(p.clone(), v.clone());
-            }
+        if !inspect.contains_key(p)
+            && !secret_parameters.contains(p)
+            && let Some(v) = decl.get("defaultValue")
+        {
+            inspect.insert(p.clone(), v.clone());
         }
     }
     for p in &secret_parameters {

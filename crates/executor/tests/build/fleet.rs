@@ -282,7 +282,7 @@ async fn missing_resources_are_listed_together_before_anything_is_deployed() {
         CancellationToken::new(),
     )
     .await;
-    let err = run.result.err().expect("preflight fails");
+    let err = run.result.expect_err("preflight fails");
     let msg = err.to_string();
     assert!(msg.contains("rg-prod"), "{msg}");
     assert!(msg.contains("image definition `win`"), "{msg}");
@@ -311,7 +311,7 @@ async fn missing_secrets_are_named_before_anything_is_deployed() {
         CancellationToken::new(),
     )
     .await;
-    let err = run.result.err().expect("secrets fail");
+    let err = run.result.expect_err("secrets fail");
     assert!(matches!(err, aib_executor::session::BuildError::Secrets(_)));
     assert!(
         err.to_string().contains("AIB_TEST_SURELY_UNSET_SECRET"),

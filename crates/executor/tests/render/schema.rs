@@ -18,72 +18,72 @@ const EXPRESSION_REF: &str =
 fn arm_reading(v: &Value, defs: &Map<String, Value>) -> Value {
     match v {
         Value::Object(o) => {
-            if let Some(Value::String(r)) = o.get("$ref") {
-                if r == EXPRESSION_REF {
-                    return json!({ "$ref": "#/definitions/__expression" });
-                }
+            if let Some(Value::String(r)) = o.get("$ref")
+                && r == EXPRESSION_REF
+            {
+                return json!({ "$ref": "#/definitions/__expression" });
             }
-            if let Some(Value::Array(all)) = o.get("allOf") {
-                if let (Some(base), Some(Value::Array(subs))) = (
+            if let Some(Value::Array(all)) = o.get("allOf")
+                && let (Some(base), Some(Value::Array(subs))) = (
                     all.first()
                         .filter(|b| b.get("additionalProperties") == Some(&Value::Bool(false))),
                     all.get(1).and_then(|x| x.get("oneOf")),
-                ) {
-                    let mut variants = Vec::new();
-                    for sub in subs {
-                        let parts = sub
-                            .get("allOf")
-                            .and_then(Value::as_array)
-                            .cloned()
-                            .unwrap_or_default();
-                        let mut props = base
-                            .get("properties")
-                            .and_then(Value::as_object)
-                            .cloned()
-                            .unwrap_or_default();
-                        let mut required: Vec<Value> = base
-                            .get("required")
-                            .and_then(Value::as_array)
-                            .cloned()
-                            .unwrap_or_default();
-                        for p in &parts {
-                            let p = match p
-                                .get("$ref")
-                                .and_then(Value::as_str)
-                                .and_then(|r| r.strip_prefix("#/definitions/"))
-                            {
-                                Some(name) => defs.get(name).cloned().unwrap_or(Value::Null),
-                                None => p.clone(),
-                            };
-                            if let Some(pp) = p.get("properties").and_then(Value::as_object) {
-                                for (k, x) in pp {
-                                    let merged = match props.get(k) {
-                                        Some(old) => json!({ "allOf": [old, x] }),
-                                        None => x.clone(),
-                                    };
-                                    props.insert(k.clone(), merged);
-                                }
-                            }
-                            if let Some(r) = p.get("required").and_then(Value::as_array) {
-                                required.extend(r.iter().cloned());
+                )
+            {
+                let mut variants = Vec::new();
+                for sub in subs {
+                    let parts = sub
+                        .get("allOf")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    let mut props = base
+                        .get("properties")
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default();
+                    let mut required: Vec<Value> = base
+                        .get("required")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    for p in &parts {
+                        let p = match p
+                            .get("$ref")
+                            .and_then(Value::as_str)
+                            .and_then(|r| r.strip_prefix("#/definitions/"))
+                        {
+                            Some(name) => defs.get(name).cloned().unwrap_or(Value::Null),
+                            None => p.clone(),
+                        };
+                        if let Some(pp) = p.get("properties").and_then(Value::as_object) {
+                            for (k, x) in pp {
+                                let merged = match props.get(k) {
+                                    Some(old) => json!({ "allOf": [old, x] }),
+                                    None => x.clone(),
+                                };
+                                props.insert(k.clone(), merged);
                             }
                         }
-                        let mut seen = Vec::new();
-                        required.retain(|r| {
-                            let new = !seen.contains(r);
-                            seen.push(r.clone());
-                            new
-                        });
-                        let merged = json!({
-                            "type": "object",
-                            "properties": Value::Object(props),
-                            "required": required,
-                            "additionalProperties": false,
-                        });
-                        variants.push(arm_reading(&merged, defs));
+                        if let Some(r) = p.get("required").and_then(Value::as_array) {
+                            required.extend(r.iter().cloned());
+                        }
                     }
-                    return json!({ "oneOf": variants });
+                    let mut seen = Vec::new();
+                    required.retain(|r| {
+                        let new = !seen.contains(r);
+                        seen.push(r.clone());
+                        new
+                    });
+                    let merged = json!({
+                        "type": "object",
+                        "properties": Value::Object(props),
+                        "required": required,
+                        "additionalProperties": false,
+                    });
+                    variants.push(arm_reading(&merged, defs));
                 }
+                return json!({ "oneOf": variants });
             }
             Value::Object(
                 o.iter()
