@@ -202,6 +202,10 @@ pub struct GcArgs {
     /// The manifest file.
     #[arg(default_value = "aib.toml")]
     pub manifest: PathBuf,
+    /// Only what belongs to these units (without: everything of the pipeline, including units
+    /// no longer in the manifest).
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Show what would be deleted and why, without deleting anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -263,6 +267,13 @@ pub struct SelectArgs {
     /// Only this unit, e.g. `dev/ubuntu[release=2404]` (repeatable).
     #[arg(long = "unit", value_name = "ID")]
     pub units: Vec<String>,
+}
+
+impl SelectArgs {
+    /// No `--env`, `--variant` or `--unit`: every unit.
+    pub fn is_everything(&self) -> bool {
+        self.envs.is_empty() && self.variants.is_empty() && self.units.is_empty()
+    }
 }
 
 #[derive(Debug, Args)]

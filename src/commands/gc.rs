@@ -1,4 +1,4 @@
-//! `aib gc [MANIFEST] [--dry-run] [--format text|json]`: retention. Lists what aib left in
+//! `aib gc [MANIFEST] [--env/--variant/--unit] [--dry-run] [--format text|json]`: retention. Lists what aib left in
 //! Azure for the manifest's units, reads what the state still needs, and deletes the rest
 //! (see `aib_executor::gc` for the rules). Azure is listed before the state is read, so a
 //! template a run creates meanwhile belongs to a run the state already shows running.
@@ -7,7 +7,7 @@ use std::path::Path;
 
 use aib_executor::gc::{self, Decision, GcError, Kind, Outcome, Scope};
 
-use crate::cli::{GcArgs, GcFormat, GlobalArgs, SelectArgs};
+use crate::cli::{GcArgs, GcFormat, GlobalArgs};
 use crate::exit::Exit;
 
 pub fn run(global: &GlobalArgs, args: &GcArgs) -> Exit {
@@ -15,7 +15,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs) -> Exit {
         Ok(m) => m,
         Err(exit) => return exit,
     };
-    let plan = match super::plan::make_plan(&manifest, &SelectArgs::default(), &[], true) {
+    let plan = match super::plan::make_plan(&manifest, &args.select, &[], global.quiet) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
@@ -30,7 +30,11 @@ pub fn run(global: &GlobalArgs, args: &GcArgs) -> Exit {
         }
     };
     runtime.block_on(async move {
-        let scope = Scope::of_plan(&plan);
+        let scope = if args.select.is_everything() {
+            Scope::of_plan(&plan)
+        } else {
+            Scope::of_selection(&plan)
+        };
         let conn = match super::build::connect(global, &manifest, false, None).await {
             Ok(c) => c,
             Err(exit) => return exit,

@@ -270,6 +270,27 @@ fn gc_deletes_what_nothing_needs_and_dry_run_deletes_nothing() {
         && p["unit"] == "dev/base"
         && p["reason"] == "beyond retain.versions=2"));
 
+    // A selection plans only what belongs to its units: web's staging groups and deployment
+    // record, none of base's templates, records or versions.
+    let (code, out, err) = run(
+        d,
+        &sim,
+        &["gc", "--dry-run", "--variant", "web", "--format", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let web: serde_json::Value = serde_json::from_str(&out).expect("gc json");
+    let web = web["delete"].as_array().expect("delete");
+    assert_eq!(web.len(), 3 + 1, "{web:?}");
+    assert!(
+        web.iter().all(|p| p["name"]
+            .as_str()
+            .is_some_and(|n| n.contains("gcx-web-dev-"))),
+        "{web:?}"
+    );
+    let (code, _, err) = run(d, &sim, &["gc", "--dry-run", "--env", "prod"]);
+    assert_eq!(code, 2, "an unknown environment is an error: {err}");
+    assert!(err.contains("no such environment"), "{err}");
+
     // The real thing.
     let (code, out, err) = run(d, &sim, &["gc"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");

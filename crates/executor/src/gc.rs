@@ -71,6 +71,13 @@ pub struct Scope {
     pub template_groups: BTreeSet<(String, String)>,
     /// Unit id → its image definition and retention.
     pub units: BTreeMap<String, UnitScope>,
+    /// With a selection (`--env`, `--variant`, `--unit`): the template-name prefixes
+    /// (`<pipeline>-<variant>-<env>`, as [`aib_planner::naming::template_name`] makes them) of
+    /// the selected units. Templates then count only when their `aib.unit` tag is a selected
+    /// unit; staging groups and deployment records, which carry no unit, when their template's
+    /// name has one of these prefixes (a name tells environment and variant, not matrix row).
+    /// `None`: everything of the pipeline, including units no longer in the manifest.
+    pub selected_names: Option<BTreeSet<String>>,
 }
 
 /// One unit's gallery side.
@@ -111,6 +118,38 @@ impl Scope {
             );
         }
         scope
+    }
+
+    /// The selected units of a plan (a plan made with `--env`/`--variant`/`--unit`): only what
+    /// belongs to them is looked at.
+    pub fn of_selection(plan: &Plan) -> Self {
+        let mut scope = Self::of_plan(plan);
+        scope.selected_names = Some(
+            plan.units()
+                .iter()
+                .map(|u| name_prefix(&scope.pipeline, &u.variant, &u.environment))
+                .collect(),
+        );
+        scope
+    }
+
+    /// Whether a template tagged with `unit` is within the selection.
+    fn selects_unit(&self, unit: Option<&str>) -> bool {
+        self.selected_names.is_none() || unit.is_some_and(|u| self.units.contains_key(u))
+    }
+
+    /// Whether the template named `name` is within the selection, by its name.
+    fn selects_name(&self, name: &str) -> bool {
+        let Some(prefixes) = &self.selected_names else {
+            return true;
+        };
+        prefixes.iter().any(|p| {
+            name.get(..p.len())
+                .filter(|head| head.eq_ignore_ascii_case(p))
+                .and_then(|_| name.get(p.len()..))
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|hash| hash.len() == 8 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+        })
     }
 
     /// Subscriptions of the template groups, sorted.
@@ -270,6 +309,12 @@ pub fn is_pipeline_template_name(pipeline: &str, name: &str) -> bool {
     hash.len() == 8 && hash.chars().all(|c| c.is_ascii_hexdigit())
 }
 
+/// `<pipeline>-<variant>-<env>`: a unit's template name without its hash.
+fn name_prefix(pipeline: &str, variant: &str, env: &str) -> String {
+    let name = aib_planner::naming::template_name(pipeline, variant, env, "00000000");
+    name.strip_suffix("-00000000").unwrap_or(&name).to_string()
+}
+
 fn parse_version(v: &str) -> Vec<u64> {
     v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
 }
@@ -305,6 +350,9 @@ fn decide_templates(scope: &Scope, needed: &Needed, inv: &Inventory, d: &mut Dec
             })
         };
         let unit = tag(&t.tags, "aib.unit").map(str::to_string);
+        if !scope.selects_unit(unit.as_deref()) {
+            continue;
+        }
         if state_is(t.provisioning_state.as_deref(), &["Deleting"]) {
             keep(d, "already being deleted".into());
             continue;
@@ -368,6 +416,7 @@ fn decide_staging(scope: &Scope, inv: &Inventory, d: &mut Decision) {
             .template_groups
             .contains(&(sub.clone(), trg.to_ascii_lowercase()))
             || !is_pipeline_template_name(&scope.pipeline, tname)
+            || !scope.selects_name(tname)
         {
             continue;
         }
@@ -420,6 +469,7 @@ fn decide_deployments(scope: &Scope, needed: &Needed, inv: &Inventory, d: &mut D
         let rg = dep.resource_group.to_ascii_lowercase();
         if !scope.template_groups.contains(&(sub.clone(), rg.clone()))
             || !is_pipeline_template_name(&scope.pipeline, &dep.name)
+            || !scope.selects_name(&dep.name)
         {
             continue;
         }
@@ -973,6 +1023,75 @@ mod tests {
                 ("avd-app-dev-00000006", "run r1 still needs it"),
                 ("avd-base-dev-00000004", "still deploying"),
             ]
+        );
+    }
+
+    #[test]
+    fn a_selection_touches_only_its_units() {
+        // Selected: dev/app only.
+        let mut sc = scope(Some(1));
+        sc.units.remove("dev/base");
+        sc.selected_names = Some(BTreeSet::from([name_prefix("avd", "app", "dev")]));
+        let mut inv = Inventory::default();
+        for (name, unit) in [
+            ("avd-app-dev-0000000a", "dev/app"),
+            ("avd-base-dev-0000000b", "dev/base"),
+            // A unit no longer in the manifest: left alone by a selection.
+            ("avd-old-dev-0000000c", "dev/old"),
+        ] {
+            inv.templates.push(template(name, unit, "avd"));
+        }
+        for t in [
+            "avd-app-dev-000000a1",
+            "avd-base-dev-000000b1",
+            "avd-app-dev2-000000a2",
+        ] {
+            inv.staging_groups
+                .push(staging(&format!("IT_rg-img_{t}_x"), t, "rg-img"));
+            inv.deployments.push(deployment(t, "rg-img", "Succeeded"));
+        }
+        for (img, unit, v, day) in [
+            ("app", "dev/app", "1.0.1", 1),
+            ("app", "dev/app", "1.0.2", 2),
+            ("base", "dev/base", "1.0.1", 1),
+            ("base", "dev/base", "1.0.2", 2),
+        ] {
+            inv.versions.push(version(img, unit, v, day));
+        }
+        let d = decide(&sc, &Needed::default(), &inv);
+        let names: Vec<(Kind, String)> =
+            d.delete.iter().map(|x| (x.kind, x.name.clone())).collect();
+        assert_eq!(
+            names,
+            vec![
+                (Kind::Template, "avd-app-dev-0000000a".to_string()),
+                (
+                    Kind::StagingGroup,
+                    "IT_rg-img_avd-app-dev-000000a1_x".to_string()
+                ),
+                (Kind::Deployment, "avd-app-dev-000000a1".to_string()),
+                (Kind::GalleryVersion, "1.0.1".to_string()),
+            ]
+        );
+        assert!(
+            d.delete
+                .iter()
+                .all(|x| x.kind != Kind::GalleryVersion || x.id.contains("/images/app/"))
+        );
+        // Without a selection the same inventory loses everything of the pipeline.
+        let mut all = scope(Some(1));
+        all.selected_names = None;
+        let d = decide(&all, &Needed::default(), &inv);
+        assert_eq!(
+            d.delete.iter().filter(|x| x.kind == Kind::Template).count(),
+            3
+        );
+        assert_eq!(
+            d.delete
+                .iter()
+                .filter(|x| x.kind == Kind::StagingGroup)
+                .count(),
+            3
         );
     }
 
