@@ -114,18 +114,12 @@ impl ArmClient {
         resource_group: &str,
         name: &str,
     ) -> Result<Operation> {
-        let url = self.url(
+        self.start_delete(
             &deployment_path(subscription, resource_group, name),
             api::DEPLOYMENTS,
-        )?;
-        let resp = self.send(Method::DELETE, url.clone(), None).await?;
-        Operation::start(
-            self,
-            &Method::DELETE,
-            &resp,
-            url.as_str(),
-            Some(FinalStateVia::Location),
+            FinalStateVia::Location,
         )
+        .await
     }
 
     /// List a deployment's operations (all pages).

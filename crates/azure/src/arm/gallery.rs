@@ -4,7 +4,6 @@ use super::{ArmClient, api, seg};
 use crate::error::{Error, Result};
 use crate::lro::{FinalStateVia, Operation};
 use crate::types::GalleryImageVersion;
-use reqwest::Method;
 
 fn image_path(subscription: &str, resource_group: &str, gallery: &str, image: &str) -> String {
     format!(
@@ -71,15 +70,8 @@ impl ArmClient {
     /// `Azure-AsyncOperation` and `Location`, or 200/204 when there is nothing to wait for.
     pub async fn delete_gallery_image_version_by_id(&self, id: &str) -> Result<Operation> {
         let path = version_path(id)?;
-        let url = self.url(&path, api::GALLERY)?;
-        let resp = self.send(Method::DELETE, url.clone(), None).await?;
-        Operation::start(
-            self,
-            &Method::DELETE,
-            &resp,
-            url.as_str(),
-            Some(FinalStateVia::AzureAsyncOperation),
-        )
+        self.start_delete(&path, api::GALLERY, FinalStateVia::AzureAsyncOperation)
+            .await
     }
 }
 

@@ -57,18 +57,12 @@ impl ArmClient {
         resource_group: &str,
         name: &str,
     ) -> Result<Operation> {
-        let url = self.url(
+        self.start_delete(
             &image_template_path(subscription, resource_group, name),
             api::IMAGE_TEMPLATES,
-        )?;
-        let resp = self.send(Method::DELETE, url.clone(), None).await?;
-        Operation::start(
-            self,
-            &Method::DELETE,
-            &resp,
-            url.as_str(),
-            Some(FinalStateVia::Location),
+            FinalStateVia::Location,
         )
+        .await
     }
 
     /// POST `cancel` (safe to repeat).

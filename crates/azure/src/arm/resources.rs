@@ -5,7 +5,6 @@ use super::{ArmClient, api, seg};
 use crate::error::Result;
 use crate::lro::{FinalStateVia, Operation};
 use crate::types::GenericResource;
-use reqwest::Method;
 
 impl ArmClient {
     /// GET any resource by id; `Ok(None)` on 404.
@@ -121,14 +120,7 @@ impl ArmClient {
             seg(subscription),
             seg(resource_group)
         );
-        let url = self.url(&path, api::RESOURCE_GROUPS)?;
-        let resp = self.send(Method::DELETE, url.clone(), None).await?;
-        Operation::start(
-            self,
-            &Method::DELETE,
-            &resp,
-            url.as_str(),
-            Some(FinalStateVia::Location),
-        )
+        self.start_delete(&path, api::RESOURCE_GROUPS, FinalStateVia::Location)
+            .await
     }
 }
