@@ -83,7 +83,7 @@ fn main() {
 fn analyse_log(b: divan::Bencher) {
     let mut log = String::new();
     for i in 0..6 {
-        log.push_str(&"PACKER ERR x [INFO] (telemetry) Starting provisioner shell\n".to_string());
+        log.push_str("PACKER ERR x [INFO] (telemetry) Starting provisioner shell\n");
         for j in 0..300 {
             log.push_str(&format!("PACKER OUT     azure-arm: step {i} line {j}\n"));
         }

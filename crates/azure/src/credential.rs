@@ -492,7 +492,6 @@ fn build(
                 user_assigned_id: var("AZURE_CLIENT_ID")
                     .map(azure_identity::UserAssignedId::ClientId),
                 client_options,
-                ..Default::default()
             };
             Ok(ManagedIdentityCredential::new(Some(opts)).map_err(err)?)
         }

@@ -550,9 +550,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
                        digests: &mut FileDigests,
                        problems: &mut Problems|
      -> Option<(usize, Unit, Range<usize>)> {
-        let Some(d) = drafts.get(i) else {
-            return None;
-        };
+        let d = drafts.get(i)?;
         let (env_name, var_name, anchor) = match (
             file.environments.get_index(d.env),
             file.variants.get_index(d.variant),
@@ -587,9 +585,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
             failed: false,
             secrets_in_scope: false,
         };
-        let Some(settings) = resolver.resolve(&d.settings) else {
-            return None;
-        };
+        let settings = resolver.resolve(&d.settings)?;
         let image_version = match &settings.version {
             VersionPolicy::Date => format!("{date_prefix}.*"),
             VersionPolicy::Auto => "auto".to_string(),
