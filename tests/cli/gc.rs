@@ -330,3 +330,96 @@ fn gc_deletes_what_nothing_needs_and_dry_run_deletes_nothing() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "nothing to delete");
 }
+
+/// gc while a build runs: the template building in Azure and the unfinished unit's records are
+/// kept (the state's running run and Azure's run state both say so); what the run finished is
+/// not protected by it.
+#[test]
+fn gc_during_a_build_keeps_what_the_running_build_needs() {
+    let dir = manifest_dir(FLEET, &[("scripts/harden.sh", "echo harden\n")]);
+    let d = dir.path();
+    // web builds for ever; base finishes at once.
+    let sim = sim(
+        d,
+        "minute_ms = 5\n[[outcome]]\ntemplate = \"gcx-web-*\"\nbuild_minutes = 100000\n",
+    );
+    let tok = token(&sim);
+    let mut build = super::support::aib_cmd(d, &sim, &["build", "--time-scale", "0.001"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn aib build");
+    let running_web = || {
+        arm_list(
+            &sim,
+            &tok,
+            &format!(
+                "/subscriptions/{SUB}/resourceGroups/rg-dev/providers/Microsoft.VirtualMachineImages/imageTemplates"
+            ),
+            "2025-10-01",
+        )
+        .iter()
+        .any(|t| {
+            t["name"].as_str().is_some_and(|n| n.starts_with("gcx-web-dev-"))
+                && t["properties"]["lastRunStatus"]["runState"] == "Running"
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !(running_web()
+        && templates(&sim, &tok).len() == 2
+        && versions(&sim, &tok, "base").len() == 1)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "web never started building next to a finished base"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    let (code, out, err) = run(d, &sim, &["gc", "--dry-run", "--format", "json"]);
+    assert_eq!(code, 0, "gc while a build runs: {err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("gc json");
+    let deleted: Vec<&str> = plan["delete"]
+        .as_array()
+        .expect("delete")
+        .iter()
+        .filter_map(|x| x["name"].as_str())
+        .collect();
+    assert!(
+        deleted.iter().all(|n| !n.starts_with("gcx-web-dev-")),
+        "gc would delete what the running build needs: {deleted:?}"
+    );
+    let kept: Vec<(String, String)> = plan["kept"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .map(|k| {
+            (
+                k["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                k["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        kept.iter()
+            .any(|(n, r)| n.starts_with("gcx-web-dev-") && r == "a build is running in Azure"),
+        "{kept:?}"
+    );
+    // base's template (cleanup = "never") is finished: no run needs it.
+    assert!(
+        deleted.iter().any(|n| n.starts_with("gcx-base-dev-")),
+        "{deleted:?}"
+    );
+
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &build.id().to_string()])
+        .status();
+    let status = build.wait().expect("wait for aib build");
+    assert_eq!(status.code(), Some(130));
+}
