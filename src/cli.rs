@@ -67,7 +67,8 @@ pub enum Command {
     /// Run the manifest's `[schedules]`: as a service, or once (`--once [--now T]`).
     Schedule(ScheduleArgs),
     /// Delete what aib left in Azure that nothing needs: its imageTemplates no running run
-    /// uses, staging groups of deleted templates, gallery versions beyond `retain`.
+    /// uses, staging groups and deployment records of deleted templates, gallery versions
+    /// beyond `retain`.
     Gc(GcArgs),
     /// Write a CI workflow that builds the fleet on the manifest's schedules, one job per
     /// environment, sharing `azblob://` state.
