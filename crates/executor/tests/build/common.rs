@@ -120,6 +120,23 @@ pub async fn build(
     config: ExecutorConfig,
     interrupt: CancellationToken,
 ) -> Run {
+    build_with(sim, dir, text, config, interrupt, 1.0, |_| {
+        aib_state::Selection::default()
+    })
+    .await
+}
+
+/// [`build`] with aib's clock `slower` times slower than the simulator's, and the run's
+/// selection made from the plan.
+pub async fn build_with(
+    sim: &SimHandle,
+    dir: &std::path::Path,
+    text: &str,
+    config: ExecutorConfig,
+    interrupt: CancellationToken,
+    slower: f64,
+    selection: impl FnOnce(&aib_planner::Plan) -> aib_state::Selection,
+) -> Run {
     let m = manifest(dir, text);
     let plan = aib_planner::plan(
         &m,
@@ -133,10 +150,11 @@ pub async fn build(
         .await
         .expect("state");
     let config = ExecutorConfig {
-        time_scale: MINUTE_MS as f64 / 60_000.0,
+        time_scale: MINUTE_MS as f64 / 60_000.0 * slower,
         ..config
     }
     .with_manifest_limits(&m);
+    let selection = selection(&plan);
     let result = session::build(BuildRequest {
         manifest: Arc::new(m),
         plan,
@@ -145,7 +163,7 @@ pub async fn build(
         run_id: aib_state::new_run_id(chrono::Utc::now()),
         trigger: aib_state::Trigger::Manual,
         manifest_display: "aib.toml".into(),
-        selection: Default::default(),
+        selection,
         config,
         interrupt,
         forward: None,

@@ -1,12 +1,7 @@
 //! `--retry-failed` after a run that died: builds it finished that its record had not caught
 //! up with are not built again, and templates it left Canceling are waited out, then run again.
 
-use std::sync::Arc;
-
 use aib_executor::runner::{ExecutorConfig, RunResult};
-use aib_executor::secrets::SecretOptions;
-use aib_executor::session::{self, BuildRequest};
-use aib_planner::PlanOptions;
 use aib_sim::{Scenario, SimHandle};
 use aib_state::{RunStatus, UnitStatus};
 use tokio_util::sync::CancellationToken;
@@ -63,48 +58,24 @@ async fn run_scaled(
     interrupt: CancellationToken,
     slower: f64,
 ) -> RunResult {
-    let m = manifest(dir, PAIR);
-    let plan = aib_planner::plan(
-        &m,
-        &PlanOptions {
-            today: today(),
-            ..PlanOptions::default()
+    let run = build_with(
+        sim,
+        dir,
+        PAIR,
+        ExecutorConfig::default(),
+        interrupt,
+        slower,
+        |plan| aib_state::Selection {
+            units: match retry_of {
+                Some(_) => plan.units().iter().map(|u| u.id.to_string()).collect(),
+                None => Vec::new(),
+            },
+            retry_failed: retry_of.map(str::to_string),
+            ..Default::default()
         },
     )
-    .expect("plan");
-    let store = aib_state::StateStore::open_local(dir.join(".aib"))
-        .await
-        .expect("state");
-    let config = ExecutorConfig {
-        time_scale: MINUTE_MS as f64 / 60_000.0 * slower,
-        ..ExecutorConfig::default()
-    }
-    .with_manifest_limits(&m);
-    let selection = aib_state::Selection {
-        units: match retry_of {
-            Some(_) => plan.units().iter().map(|u| u.id.to_string()).collect(),
-            None => Vec::new(),
-        },
-        retry_failed: retry_of.map(str::to_string),
-        ..Default::default()
-    };
-    session::build(BuildRequest {
-        manifest: Arc::new(m),
-        plan,
-        arm: client(sim).await,
-        store,
-        run_id: aib_state::new_run_id(chrono::Utc::now()),
-        trigger: aib_state::Trigger::Manual,
-        manifest_display: "aib.toml".into(),
-        selection,
-        config,
-        interrupt,
-        forward: None,
-        note: None,
-        secret_options: SecretOptions::default(),
-    })
-    .await
-    .expect("build runs")
+    .await;
+    run.result.expect("build runs")
 }
 
 fn runs(stats: &serde_json::Value) -> Vec<(String, u64)> {
