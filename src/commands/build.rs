@@ -34,15 +34,9 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Exit {
         Ok(p) => p,
         Err(exit) => return exit,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(true, Exit::Invalid) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Invalid;
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(build(global, args, manifest, plan))
 }

@@ -19,15 +19,9 @@ pub fn run(global: &GlobalArgs, args: &GcArgs) -> Exit {
         Ok(p) => p,
         Err(exit) => return exit,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(true, Exit::Invalid) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Invalid;
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(async move {
         let scope = if args.select.is_everything() {

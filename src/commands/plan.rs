@@ -79,13 +79,7 @@ fn refresh(
     manifest: &Manifest,
     plan: &mut Plan,
 ) -> Result<(), Exit> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            Exit::Invalid
-        })?;
+    let runtime = super::runtime(true, Exit::Invalid)?;
     runtime.block_on(async {
         let dir = manifest
             .path

@@ -32,15 +32,9 @@ pub fn run(global: &GlobalArgs, args: &ScheduleArgs) -> Exit {
         let now = args.now.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
         return run_once(global, args, &manifest.file, now);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(false, Exit::Invalid) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Invalid;
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(service(global, args, manifest.file))
 }
@@ -72,15 +66,9 @@ fn run_once(
         Some(_) if !due.is_empty() => {
             // Due times already covered by a recorded run are done (an earlier trigger, or
             // another runner sharing the state, built them).
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            match super::runtime(false, Exit::Invalid) {
                 Ok(rt) => rt.block_on(missed(global, args, due)),
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return Exit::Invalid;
-                }
+                Err(exit) => return exit,
             }
         }
         _ => due,

@@ -20,15 +20,9 @@ pub fn run(args: &SimArgs) -> Exit {
         },
         None => Scenario::default(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(true, Exit::Invalid) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Invalid;
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(async {
         let handle = match aib_sim::start(args.listen, scenario).await {

@@ -38,14 +38,9 @@ pub async fn open_state(global: &GlobalArgs, manifest: &Path) -> Result<StateSto
         })
 }
 
+/// The runtime of the state-reading commands (`status`, `history`, `logs`).
 pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            Exit::UnitFailed
-        })
+    super::runtime(false, Exit::UnitFailed)
 }
 
 pub fn status_word(s: RunStatus) -> &'static str {
