@@ -3,12 +3,17 @@
 //! [`child_harness`] runs test scenarios that need their own process environment (credentials
 //! read from environment variables) as child processes, reported like libtest.
 //!
+//! [`reference`] finds the public Azure material that reference tests read (`AIB_REFERENCE_DIR`).
+//!
 //! [`Azurite`] starts a private Azurite blob service on a free loopback port and kills it on
 //! drop. It uses `azurite-blob` from `PATH`, or installs the npm package `azurite` once into
 //! `$CARGO_TARGET_DIR/azurite` (else `target/azurite`), guarded by a lock directory so
 //! parallel test binaries install it only once.
 
 pub mod child_harness;
+pub mod reference;
+
+pub use reference::{reference_dir, reference_files, reference_path};
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

@@ -107,29 +107,60 @@ pub fn parse_list_blobs(body: &[u8]) -> Result<BlobPage> {
 mod tests {
     use super::*;
 
-    const P1: &[u8] = include_bytes!("../../tests/fixtures/blob/list_objects_1.xml");
-    const P2: &[u8] = include_bytes!("../../tests/fixtures/blob/list_objects_2.xml");
-    const EMPTY: &[u8] = include_bytes!("../../tests/fixtures/blob/list_objects_empty.xml");
-
-    #[test]
-    fn fixtures_start_with_bom() {
-        assert!(P1.starts_with(&[0xEF, 0xBB, 0xBF]));
-    }
+    /// A first page as the Blob service writes it (a BOM, two blobs, a continuation marker).
+    const P1: &[u8] = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?>
+<EnumerationResults ServiceEndpoint=\"https://stage1.blob.core.windows.net/\" ContainerName=\"packerlogs\">
+  <MaxResults>2</MaxResults>
+  <Blobs>
+    <Blob>
+      <Name>run-1/customization.log</Name>
+      <Properties>
+        <Last-Modified>Mon, 30 Nov 2026 10:00:00 GMT</Last-Modified>
+        <Etag>0x8DD0000000000A1</Etag>
+        <Content-Length>0</Content-Length>
+        <Content-Type>text/plain</Content-Type>
+        <Content-Encoding />
+        <BlobType>BlockBlob</BlobType>
+      </Properties>
+      <Metadata><origin>packer</origin></Metadata>
+    </Blob>
+    <Blob>
+      <Name>run-2/customization.log</Name>
+      <Properties>
+        <Content-Length>2097152</Content-Length>
+        <Etag>0x8DD0000000000B2</Etag>
+        <BlobType>AppendBlob</BlobType>
+      </Properties>
+    </Blob>
+  </Blobs>
+  <NextMarker>2!44!cnVuLTMvY3VzdG9taXphdGlvbi5sb2c-</NextMarker>
+</EnumerationResults>"
+        .as_bytes();
+    /// The last page: an empty `NextMarker` element.
+    const P2: &[u8] = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>
+<EnumerationResults ContainerName=\"packerlogs\"><Marker>2!44!cnVuLTMvY3VzdG9taXphdGlvbi5sb2c-</Marker>
+<Blobs><Blob><Name>run-3/customization.log</Name><Properties><Content-Length>17</Content-Length></Properties></Blob></Blobs>
+<NextMarker /></EnumerationResults>";
+    const EMPTY: &[u8] =
+        b"<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults><Blobs /><NextMarker /></EnumerationResults>";
 
     #[test]
     fn first_page() -> Result<()> {
+        assert!(P1.starts_with(&[0xEF, 0xBB, 0xBF]));
         let p = parse_list_blobs(P1)?;
         let names: Vec<_> = p.blobs.iter().map(|b| b.name.as_str()).collect();
-        assert_eq!(names, ["object1.txt", "object2.txt"]);
+        assert_eq!(
+            names,
+            ["run-1/customization.log", "run-2/customization.log"]
+        );
         assert_eq!(p.blobs[0].content_length, Some(0));
-        assert_eq!(p.blobs[1].content_length, Some(1_048_576));
-        assert_eq!(p.blobs[0].etag.as_deref(), Some("0x8CFB877BB56A6FB"));
+        assert_eq!(p.blobs[1].content_length, Some(2_097_152));
+        assert_eq!(p.blobs[0].etag.as_deref(), Some("0x8DD0000000000A1"));
         assert_eq!(p.blobs[0].blob_type.as_deref(), Some("BlockBlob"));
+        assert_eq!(p.blobs[1].blob_type.as_deref(), Some("AppendBlob"));
         assert_eq!(
             p.next_marker.as_deref(),
-            Some(
-                "2!76!MDAwMDExIXNvbWUxMTcudHh0ITAwMDAyOCE5OTk5LTEyLTMxVDIzOjU5OjU5Ljk5OTk5OTlaIQ--"
-            )
+            Some("2!44!cnVuLTMvY3VzdG9taXphdGlvbi5sb2c-")
         );
         Ok(())
     }
@@ -138,7 +169,7 @@ mod tests {
     fn second_page_is_last() -> Result<()> {
         let p = parse_list_blobs(P2)?;
         let names: Vec<_> = p.blobs.iter().map(|b| b.name.as_str()).collect();
-        assert_eq!(names, ["object3.txt", "object4.txt"]);
+        assert_eq!(names, ["run-3/customization.log"]);
         assert_eq!(p.next_marker, None);
         Ok(())
     }

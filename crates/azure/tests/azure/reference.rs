@@ -1,3 +1,5 @@
+//! Reference tests (Azure's REST examples, read from `AIB_REFERENCE_DIR`).
+//!
 //! Every example response in the reference: LRO headers, status values and bodies parse.
 
 use crate::common::TestResult;
@@ -5,12 +7,13 @@ use aib_azure::lro::{FinalStateVia, OperationHandle, PollKind, parse_status};
 use aib_azure::types::{Deployment, GalleryImageVersion, ImageTemplate, Page, RunOutput};
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use std::path::PathBuf;
 
 fn fixtures(dir: &str) -> TestResult<Vec<(String, serde_json::Value)>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(dir);
+    let root = aib_testkit::reference_path(match dir {
+        "imagebuilder" => "azure-reference/imagebuilder/2025-10-01/examples",
+        "gallery" => "azure-reference/compute-gallery/2025-03-03/examples",
+        _ => "azure-reference/resources/2026-09-01/examples",
+    });
     let mut out = Vec::new();
     for e in std::fs::read_dir(&root)? {
         let p = e?.path();
@@ -177,5 +180,24 @@ fn bodies_decode_into_wire_types() -> TestResult {
             }
         }
     }
+    Ok(())
+}
+
+/// The List Blobs responses in the reference (a first page with a continuation marker, the last
+/// page, an empty listing) parse into names, sizes and markers.
+#[test]
+fn list_blobs_responses_parse() -> TestResult {
+    use aib_azure::blob::list::parse_list_blobs;
+    let dir = aib_testkit::reference_path("azure-reference/misc/blob-storage/list-blobs-xml");
+    let first = parse_list_blobs(&std::fs::read(dir.join("list_objects_1.xml"))?)?;
+    assert_eq!(first.blobs.len(), 2);
+    assert!(first.next_marker.is_some(), "the first page continues");
+    assert!(first.blobs.iter().all(|b| b.content_length.is_some()));
+    let last = parse_list_blobs(&std::fs::read(dir.join("list_objects_2.xml"))?)?;
+    assert!(!last.blobs.is_empty());
+    assert_eq!(last.next_marker, None);
+    let empty = parse_list_blobs(&std::fs::read(dir.join("list_objects_empty.xml"))?)?;
+    assert!(empty.blobs.is_empty());
+    assert_eq!(empty.next_marker, None);
     Ok(())
 }

@@ -9,10 +9,6 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-pub fn shared() -> PathBuf {
-    repo().join("../shared")
-}
-
 pub fn load(path: &Path) -> Manifest {
     match Manifest::load(path) {
         Ok(m) => m,

@@ -5,6 +5,7 @@ mod common;
 mod examples;
 mod import;
 mod lint;
+#[cfg(feature = "reference-tests")]
+mod reference;
 mod rendered;
-mod schema;
 mod template_errors;

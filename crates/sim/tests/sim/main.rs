@@ -6,7 +6,6 @@ mod common;
 mod api_version;
 mod auth;
 mod blob;
-mod conformance;
 mod errors;
 mod faults;
 mod flow;
@@ -15,5 +14,7 @@ mod limits;
 mod misc;
 mod outcomes;
 mod paging;
+#[cfg(feature = "reference-tests")]
+mod reference;
 mod retention;
 mod templates;

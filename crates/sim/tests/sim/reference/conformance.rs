@@ -4,7 +4,6 @@
 use crate::common::*;
 use serde_json::{Value, json};
 
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 /// Objects whose keys are data, not schema.
 const MAPS: &[&str] = &[
     "tags",
@@ -16,8 +15,17 @@ const MAPS: &[&str] = &[
 /// Optional keys the examples show but the simulator does not produce (see module docs).
 const IGNORE: &[&str] = &["nextLink", "encryption", "templateLink"];
 
+/// An example of the REST specs: `imagebuilder/X.json`, `compute-gallery/X.json` or
+/// `resources/X.json`.
 fn load(rel: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(format!("{FIX}/{rel}")).unwrap()).unwrap()
+    let (dir, file) = rel.split_once('/').unwrap();
+    let folder = match dir {
+        "imagebuilder" => "imagebuilder/2025-10-01/examples",
+        "compute-gallery" => "compute-gallery/2025-03-03/examples",
+        _ => "resources/2026-09-01/examples",
+    };
+    let path = aib_testkit::reference_path(format!("azure-reference/{folder}/{file}"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn shape(ex: &Value, ac: &Value, path: &str, errs: &mut Vec<String>) {

@@ -96,8 +96,8 @@ fn arm_reading(v: &Value, defs: &Map<String, Value>) -> Value {
     }
 }
 
-pub fn image_template_validator() -> jsonschema::Validator {
-    let dir = common::shared().join("azure-reference/arm-schemas");
+fn image_template_validator() -> jsonschema::Validator {
+    let dir = aib_testkit::reference_path("azure-reference/arm-schemas");
     let read = |p: &str| -> Value {
         let text = std::fs::read_to_string(dir.join(p)).expect("schema file");
         serde_json::from_str(&text).expect("schema json")
@@ -131,7 +131,7 @@ pub fn image_template_validator() -> jsonschema::Validator {
     }
 }
 
-pub fn errors(v: &jsonschema::Validator, x: &Value) -> Vec<String> {
+fn errors(v: &jsonschema::Validator, x: &Value) -> Vec<String> {
     v.iter_errors(x)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect()
@@ -203,4 +203,38 @@ fn the_schema_reading_still_rejects_miscased_and_unknown_properties() {
         !errors(&v, &bad).is_empty(),
         "replicaCount string must fail"
     );
+}
+
+/// Every rendered deployment that the snapshot tests of `rendered.rs` pinned passes the schema.
+#[test]
+fn rendered_snapshots_pass_the_official_schema() {
+    let v = image_template_validator();
+    let dir = common::repo().join("crates/executor/tests/render/snapshots");
+    let mut checked = 0;
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("snapshots")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("render__rendered__"))
+        })
+        .collect();
+    files.sort();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read snapshot");
+        // insta's header is two `---` lines; the snapshot follows.
+        let body = text.splitn(3, "---\n").nth(2).unwrap_or("");
+        let doc: Value = serde_json::from_str(body).expect("snapshot is JSON");
+        let Some(resources) = doc["resources"].as_array() else {
+            continue;
+        };
+        for r in resources {
+            if r["type"] == "Microsoft.VirtualMachineImages/imageTemplates" {
+                let errs = errors(&v, r);
+                assert!(errs.is_empty(), "{}: {errs:#?}", f.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 14, "only {checked} rendered snapshots checked");
 }
