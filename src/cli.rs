@@ -344,6 +344,10 @@ pub struct ImportArgs {
     /// Directory to write `aib.toml` and `templates/` to.
     #[arg(long, default_value = ".", value_name = "DIR")]
     pub out: PathBuf,
+    /// Keep deploymentScripts that start the image build on deploy (by default they are left
+    /// out: aib runs the build itself).
+    #[arg(long)]
+    pub keep_deployment_scripts: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

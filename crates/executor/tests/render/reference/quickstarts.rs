@@ -2,7 +2,7 @@
 //! rendered as written, gives the original's source, customize, distribute, vmProfile and
 //! build timeout.
 
-use aib_executor::import::{ImportError, import_file};
+use aib_executor::import::{ImportError, ImportOptions, import_file};
 use aib_executor::render::{RenderInputs, Renderer};
 use serde_json::Value;
 
@@ -29,7 +29,7 @@ fn every_quickstart_template_round_trips() {
     let mut imported = 0;
     for f in &files {
         let out = tempfile::tempdir().expect("tempdir");
-        let result = import_file(f, out.path());
+        let result = import_file(f, out.path(), &ImportOptions::default());
         let original: Value =
             serde_json::from_str(&std::fs::read_to_string(f).expect("read")).expect("json");
         let is_template =
