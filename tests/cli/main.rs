@@ -7,8 +7,12 @@ mod crash;
 mod faults;
 mod fleet;
 mod gc;
+mod import;
+mod import_roundtrip;
 mod incremental;
 mod plan;
+#[cfg(feature = "reference-tests")]
+mod reference;
 mod schedule;
 mod schemas;
 mod secrets;

@@ -172,7 +172,9 @@ pub fn variant(
                     );
                 }
             }
-            None if decl.get("defaultValue").is_some() && !needs_value.iter().any(|n| n == p) => {
+            None if crate::render::user::optional_parameter(decl)
+                && !needs_value.iter().any(|n| n == p) =>
+            {
                 continue;
             }
             None => {}

@@ -402,7 +402,7 @@ fn finish(
     let mut secret_parameters = Vec::new();
     let mut missing = Vec::new();
     for (p, decl) in &declared {
-        let has_default = decl.get("defaultValue").is_some();
+        let has_default = optional_parameter(decl);
         if name_param.as_deref() == Some(p.as_str()) || p == "imageTemplateName" {
             values.insert(p.clone(), name.into());
         } else if let Some(v) = s.parameters.get(p) {
@@ -455,6 +455,12 @@ fn finish(
         secret_parameters,
         origin: file.to_string(),
     })
+}
+
+/// Whether an ARM parameter needs no value: it has a `defaultValue`, or (languageVersion 2.0)
+/// it is `nullable`.
+pub fn optional_parameter(decl: &Value) -> bool {
+    decl.get("defaultValue").is_some() || decl.get("nullable") == Some(&Value::Bool(true))
 }
 
 fn is_template(r: &Value) -> bool {
