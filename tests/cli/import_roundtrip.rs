@@ -75,7 +75,9 @@ fn has_expression(v: &Value) -> bool {
     match v {
         Value::String(s) => s.starts_with('[') && !s.starts_with("[["),
         Value::Array(a) => a.iter().any(has_expression),
-        Value::Object(o) => o.iter().any(|(k, x)| k.starts_with('[') || has_expression(x)),
+        Value::Object(o) => o
+            .iter()
+            .any(|(k, x)| k.starts_with('[') || has_expression(x)),
         _ => false,
     }
 }
@@ -123,7 +125,9 @@ fn map_strings(v: &Value, f: &dyn Fn(&str) -> String) -> Value {
     match v {
         Value::String(s) => Value::String(f(s)),
         Value::Array(a) => Value::Array(a.iter().map(|x| map_strings(x, f)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (f(k), map_strings(x, f))).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| (f(k), map_strings(x, f))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -132,17 +136,22 @@ fn mentions(v: &Value, needle: &str) -> bool {
     match v {
         Value::String(s) => s.contains(needle),
         Value::Array(a) => a.iter().any(|x| mentions(x, needle)),
-        Value::Object(o) => o.iter().any(|(k, x)| k.contains(needle) || mentions(x, needle)),
+        Value::Object(o) => o
+            .iter()
+            .any(|(k, x)| k.contains(needle) || mentions(x, needle)),
         _ => false,
     }
 }
 
 /// Whether import may leave this resource of the original out: a lock on the imageTemplate, a
 /// deploymentScript that runs the build, another imageTemplate (or a deployment holding one).
-fn may_leave_out(r: &Value, keep_scripts: bool) -> bool {
-    let lock_on_template = is_type(r, "Microsoft.Authorization/locks")
-        && r.get("scope")
-            .is_some_and(|s| mentions(s, "Microsoft.VirtualMachineImages/imageTemplates"));
+fn may_leave_out(r: &Value, keep_scripts: bool, our_name: &str) -> bool {
+    let scope_is_a_template = r
+        .get("scope")
+        .is_some_and(|s| mentions(s, "Microsoft.VirtualMachineImages/imageTemplates"));
+    let lock_on_template = is_type(r, "Microsoft.Authorization/locks") && scope_is_a_template;
+    let on_another_template =
+        scope_is_a_template && !r.get("scope").is_some_and(|s| mentions(s, our_name));
     let script = r
         .pointer("/properties/scriptContent")
         .and_then(Value::as_str)
@@ -158,7 +167,7 @@ fn may_leave_out(r: &Value, keep_scripts: bool) -> bool {
             }
             !found.is_empty()
         });
-    lock_on_template || (runs_build && !keep_scripts) || holds_template
+    lock_on_template || on_another_template || (runs_build && !keep_scripts) || holds_template
 }
 
 /// `[parameters('p')]` → p.
@@ -285,7 +294,10 @@ fn compare(
             got.remove("tags");
         }
     }
-    if let Some(Value::Array(ds)) = got.get_mut("properties").and_then(|p| p.get_mut("distribute")) {
+    if let Some(Value::Array(ds)) = got
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("distribute"))
+    {
         for (i, d) in ds.iter_mut().enumerate() {
             let had = h_it
                 .pointer(&format!("/properties/distribute/{i}/artifactTags"))
@@ -293,14 +305,23 @@ fn compare(
             if let Some(t) = d.get_mut("artifactTags") {
                 strip_aib_tags(t);
             }
-            if !had && d.get("artifactTags").is_some_and(|t| t.as_object().is_some_and(|o| o.is_empty())) {
+            if !had
+                && d.get("artifactTags")
+                    .is_some_and(|t| t.as_object().is_some_and(|o| o.is_empty()))
+            {
                 d.as_object_mut().map(|o| o.remove("artifactTags"));
             }
         }
     }
-    match (want.get("apiVersion").and_then(Value::as_str), got.get("apiVersion").and_then(Value::as_str)) {
+    match (
+        want.get("apiVersion").and_then(Value::as_str),
+        got.get("apiVersion").and_then(Value::as_str),
+    ) {
         (Some(w), Some(g)) if w != g => {
-            assert!(!served(w) && served(g), "{file}: api-version {w} became {g}");
+            assert!(
+                !served(w) && served(g),
+                "{file}: api-version {w} became {g}"
+            );
             want.remove("apiVersion");
             got.remove("apiVersion");
         }
@@ -316,6 +337,15 @@ fn compare(
     );
 
     // The other resources, in order, less what import may leave out.
+    let our_name = h_it
+        .get("name")
+        .and_then(Value::as_str)
+        .map(|n| {
+            n.strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .map_or_else(|| format!("'{n}'"), str::to_string)
+        })
+        .unwrap_or_default();
     let mut left_out = Vec::new();
     let kept: Vec<&(Key, Value)> = h_res
         .iter()
@@ -323,7 +353,7 @@ fn compare(
             if *k == orig.key {
                 return false;
             }
-            let out = may_leave_out(res, keep_scripts);
+            let out = may_leave_out(res, keep_scripts, &our_name);
             if out {
                 left_out.push((k.clone(), res.clone()));
             }
@@ -339,7 +369,9 @@ fn compare(
         let next = ri.peek().cloned();
         let matches = match (k, next) {
             (Key::Symbol(s), Some((Key::Symbol(t), _))) => s == t,
-            (Key::Index(_), Some((_, x))) => x.get("type") == hres.get("type") && x.get("name") == hres.get("name"),
+            (Key::Index(_), Some((_, x))) => {
+                x.get("type") == hres.get("type") && x.get("name") == hres.get("name")
+            }
             _ => false,
         };
         if !matches {
@@ -358,13 +390,20 @@ fn compare(
                     !left_out.iter().any(|(lk, lr)| {
                         let s = e.as_str().unwrap_or("");
                         matches!(lk, Key::Symbol(sym) if sym == s)
-                            || lr.get("type").and_then(Value::as_str).is_some_and(|t| s.contains(t))
+                            || lr
+                                .get("type")
+                                .and_then(Value::as_str)
+                                .is_some_and(|t| s.contains(t))
                     })
                 });
             }
             v
         };
-        assert_eq!(drop_deps(rres), drop_deps(hres), "{file}: resource {k:?} differs");
+        assert_eq!(
+            drop_deps(rres),
+            drop_deps(hres),
+            "{file}: resource {k:?} differs"
+        );
         if rres != hres {
             // Only dependsOn entries naming left-out resources may go.
             let mut a = rres.clone();
@@ -374,13 +413,22 @@ fn compare(
             assert_eq!(a, b, "{file}: resource {k:?} differs");
         }
     }
-    assert!(ri.next().is_none(), "{file}: the rendered deployment has extra resources");
+    assert!(
+        ri.next().is_none(),
+        "{file}: the rendered deployment has extra resources"
+    );
 
     // Parameters: every declaration of the original, unchanged (a retired api-version default
     // replaced); unused ones may go after an outer-scope lift.
     let empty = Map::new();
-    let hp = h.get("parameters").and_then(Value::as_object).unwrap_or(&empty);
-    let rp = r.get("parameters").and_then(Value::as_object).unwrap_or(&empty);
+    let hp = h
+        .get("parameters")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let rp = r
+        .get("parameters")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     for (name, decl) in hp {
         let Some(got) = rp.get(name) else {
             assert!(
@@ -391,8 +439,12 @@ fn compare(
         };
         if got != decl {
             let (w, g) = (
-                decl.get("defaultValue").and_then(Value::as_str).unwrap_or(""),
-                got.get("defaultValue").and_then(Value::as_str).unwrap_or(""),
+                decl.get("defaultValue")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+                got.get("defaultValue")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
             );
             assert!(
                 w != g && !served(w) && served(g),
@@ -409,15 +461,25 @@ fn compare(
     for k in ["variables", "functions"] {
         assert_eq!(r.get(k), h.get(k), "{file}: `{k}` differ");
     }
-    let ho = h.get("outputs").and_then(Value::as_object).cloned().unwrap_or_default();
-    let ro = r.get("outputs").and_then(Value::as_object).cloned().unwrap_or_default();
+    let ho = h
+        .get("outputs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let ro = r
+        .get("outputs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     for (k, o) in &ho {
         match ro.get(k) {
             Some(x) => assert_eq!(x, o, "{file}: output `{k}` differs"),
             None => assert!(
                 left_out.iter().any(|(lk, lr)| {
                     matches!(lk, Key::Symbol(s) if mentions(o, &format!("'{s}'")))
-                        || lr.get("name").is_some_and(|n| mentions(o, n.as_str().unwrap_or("\u{0}")))
+                        || lr
+                            .get("name")
+                            .is_some_and(|n| mentions(o, n.as_str().unwrap_or("\u{0}")))
                 }),
                 "{file}: output `{k}` is gone"
             ),
@@ -425,7 +487,10 @@ fn compare(
     }
 
     // Where the --set values land: declared parameters get them in the parameters file.
-    let values = params_file.get("parameters").cloned().unwrap_or(Value::Null);
+    let values = params_file
+        .get("parameters")
+        .cloned()
+        .unwrap_or(Value::Null);
     let mut landed = 0;
     for (k, v) in filled {
         if rp.contains_key(k) {
@@ -542,7 +607,11 @@ pub fn round_trip(file: &Path, original: &Value, import_args: &[&str]) -> Outcom
         original.as_object().cloned().unwrap_or_default()
     };
     walk(&root, &Map::new(), &mut originals);
-    assert_eq!(originals.len(), variants.len(), "{shown}: one variant per imageTemplate");
+    assert_eq!(
+        originals.len(),
+        variants.len(),
+        "{shown}: one variant per imageTemplate"
+    );
     let keep_scripts = import_args.contains(&"--keep-deployment-scripts");
     let mut landed = 0;
     for (orig, (name, _)) in originals.iter().zip(&variants) {
@@ -554,8 +623,9 @@ pub fn round_trip(file: &Path, original: &Value, import_args: &[&str]) -> Outcom
                 .to_string_lossy()
                 .replace(".json", ".parameters.json"),
         );
-        let pf: Value = serde_json::from_str(&std::fs::read_to_string(params_path).expect("parameters"))
-            .expect("parameters JSON");
+        let pf: Value =
+            serde_json::from_str(&std::fs::read_to_string(params_path).expect("parameters"))
+                .expect("parameters JSON");
         let t = t.as_object().cloned().unwrap_or_default();
         landed += compare(&shown, orig, &t, &pf, &filled, keep_scripts, bare);
     }
@@ -572,8 +642,16 @@ fn rendered_file(dir: &Path, variant: &str) -> PathBuf {
         .expect("render dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| {
-            let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             n.contains(&needle) && !n.ends_with(".parameters.json")
         })
-        .unwrap_or_else(|| panic!("no rendered deployment for variant `{variant}` in {}", dir.display()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no rendered deployment for variant `{variant}` in {}",
+                dir.display()
+            )
+        })
 }

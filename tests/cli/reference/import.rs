@@ -17,7 +17,10 @@ const NOT_TEMPLATES: &[(&str, &str)] = &[
 ];
 
 fn table_row(file: &Path, source: &str, outcome: &Outcome) -> String {
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let result = match outcome {
         Outcome::RoundTrip {
             variants,
@@ -46,7 +49,10 @@ fn every_real_template_round_trips_or_is_refused_for_its_real_reason() {
             let original: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
                 .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             let outcome = round_trip(&f, &original, &[]);
-            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             match &outcome {
                 Outcome::RoundTrip { .. } => {
                     assert!(
@@ -61,14 +67,24 @@ fn every_real_template_round_trips_or_is_refused_for_its_real_reason() {
                         .find(|(n, _)| *n == name)
                         .map(|(_, w)| *w)
                         .unwrap_or_else(|| panic!("{name} was refused: {m}"));
-                    assert!(m.contains(why), "{name}: refused, but not because it is {why}: {m}");
+                    assert!(
+                        m.contains(why),
+                        "{name}: refused, but not because it is {why}: {m}"
+                    );
                 }
             }
             rows.push(table_row(&f, source, &outcome));
         }
     }
-    println!("| template | source | result |\n|---|---|---|\n{}", rows.join("\n"));
-    assert_eq!(round_tripped, 13 + 14, "every real-world template and every quickstart template");
+    println!(
+        "| template | source | result |\n|---|---|---|\n{}",
+        rows.join("\n")
+    );
+    assert_eq!(
+        round_tripped,
+        13 + 14,
+        "every real-world template and every quickstart template"
+    );
 }
 
 /// The AVD accelerator deploys its imageTemplate three deployments deep at subscription scope:
@@ -88,13 +104,22 @@ fn the_avd_accelerator_imports_the_module_it_nests() {
             .any(|n| n.starts_with(prefix) && n.contains(words))
     };
     assert!(has("resources[8]: ", "13 other resource(s)"), "{notes:#?}");
-    assert!(has("resources[8].resourceGroup: ", "resource_group"), "{notes:#?}");
     assert!(
-        has("resources[8].properties.template.resources.imageTemplate_lock: ", "left out"),
+        has("resources[8].resourceGroup: ", "resource_group"),
         "{notes:#?}"
     );
     assert!(
-        has("resources[8].properties.parameters.managedIdentities: ", "cannot evaluate"),
+        has(
+            "resources[8].properties.template.resources.imageTemplate_lock: ",
+            "left out"
+        ),
+        "{notes:#?}"
+    );
+    assert!(
+        has(
+            "resources[8].properties.parameters.managedIdentities: ",
+            "cannot evaluate"
+        ),
         "{notes:#?}"
     );
 }
@@ -116,8 +141,10 @@ fn the_windows_baseline_quickstart_loses_its_build_script_unless_kept() {
             .unwrap_or_else(|| panic!("{notes:#?}"));
         assert_eq!(note.contains("left out"), left_out, "{note}");
         assert!(
-            notes.iter().any(|n| n.starts_with("parameters._artifactsLocation.defaultValue: ")
-                && n.contains("templateLink")),
+            notes.iter().any(
+                |n| n.starts_with("parameters._artifactsLocation.defaultValue: ")
+                    && n.contains("templateLink")
+            ),
             "{notes:#?}"
         );
     }

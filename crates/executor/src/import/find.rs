@@ -290,6 +290,52 @@ pub struct Scoped {
     pub subscription: Option<(JsonPath, Value)>,
     /// How many resources of the enclosing templates aib does not deploy.
     pub left_behind: usize,
+    /// For `resources` as a list: the original index of each resource still there.
+    pub positions: Vec<usize>,
+}
+
+impl Scoped {
+    /// Removes resources (and what names them, see [`super::refs::remove_with_references`]);
+    /// returns the original paths of the outputs that went with them.
+    pub fn remove(&mut self, targets: &[super::refs::Target]) -> Vec<JsonPath> {
+        let gone =
+            super::refs::remove_with_references(&mut self.template, targets, &JsonPath::root());
+        let mut i = 0;
+        self.positions.retain(|_| {
+            let keep = !targets.iter().any(|t| t.key == ResKey::Index(i));
+            i += 1;
+            keep
+        });
+        gone.iter().map(|p| self.original(p)).collect()
+    }
+
+    /// The key a resource of the original now has.
+    pub fn current(&self, original: &ResKey) -> ResKey {
+        match original {
+            ResKey::Index(i) => {
+                ResKey::Index(self.positions.iter().position(|p| p == i).unwrap_or(*i))
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// A path inside the lifted template, as a path into the original file.
+    pub fn original(&self, p: &JsonPath) -> JsonPath {
+        use super::path::Step;
+        let mut steps = p.steps().to_vec();
+        if let [Step::Key(r), Step::Index(i), ..] = steps.as_mut_slice()
+            && r == "resources"
+        {
+            *i = self.positions.get(*i).copied().unwrap_or(*i);
+        }
+        let p = JsonPath::root().join_steps(&steps);
+        match p.first_key() {
+            Some("parameters" | "variables" | "functions" | "definitions") => {
+                self.parameters_at.join(&p)
+            }
+            _ => self.resources_at.join(&p),
+        }
+    }
 }
 
 /// What a template's own parameters and variables resolve to, for the values it passes on.
@@ -486,7 +532,12 @@ pub fn scope_template(doc: &Map<String, Value>, found: &Found) -> Result<Scoped,
             prune_unused(&mut cur);
         }
     }
+    let positions = match cur.get("resources") {
+        Some(Value::Array(a)) => (0..a.len()).collect(),
+        _ => Vec::new(),
+    };
     Ok(Scoped {
+        positions,
         template: cur,
         key: found.key.clone(),
         resources_at: at,

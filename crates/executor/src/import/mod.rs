@@ -366,13 +366,14 @@ fn import_one(
         message: m,
     })?;
     note_lifting(&s, f, notes);
-    drop_other_image_templates(&mut s, &f.key, notes);
-    let renamed = rename::follow(&mut s.template, &f.key, &JsonPath::root())
+    drop_other_image_templates(&mut s, &f.key, name, notes);
+    let key = s.current(&f.key);
+    let renamed = rename::follow(&mut s.template, &key, &JsonPath::root())
         .map_err(|u| refused(notes::original(&s, &u.path), u.message))?;
     if let Some(orig) = &renamed.original
         && body.is_none()
     {
-        let at = notes::original(&s, &f.key.path(&JsonPath::root()).key("name"));
+        let at = notes::original(&s, &key.path(&JsonPath::root()).key("name"));
         notes.add(
             at,
             format!(
@@ -384,14 +385,14 @@ fn import_one(
     notes::locks(&mut s, notes);
     notes::deployment_scripts(&mut s, options.keep_deployment_scripts, notes);
     let needs_value = notes::template_link(&mut s, notes);
-    notes::api_model(&s, &f.key, notes).map_err(|m| ImportError::NotATemplate {
+    notes::api_model(&s, &key, notes).map_err(|m| ImportError::NotATemplate {
         path: shown.to_string(),
         message: m,
     })?;
-    notes::api_version(&mut s, &f.key, notes);
+    notes::api_version(&mut s, &key, notes);
     let v = stub::variant(
         &s,
-        &f.key,
+        &key,
         name,
         file_stem,
         &renamed.parameter,
@@ -444,7 +445,7 @@ fn note_lifting(s: &Scoped, f: &Found, notes: &mut Notes) {
 
 /// Leaves out the file's other imageTemplates (each is a variant of its own) and what names
 /// them; nested deployments that hold one go too.
-fn drop_other_image_templates(s: &mut Scoped, keep: &ResKey, notes: &mut Notes) {
+fn drop_other_image_templates(s: &mut Scoped, keep: &ResKey, variant: &str, notes: &mut Notes) {
     let mut out = Vec::new();
     for (k, r) in find::resources(&s.template) {
         if k == *keep {
@@ -462,11 +463,27 @@ fn drop_other_image_templates(s: &mut Scoped, keep: &ResKey, notes: &mut Notes) 
     if out.is_empty() {
         return;
     }
-    let gone = refs::remove_with_references(&mut s.template, &out, &JsonPath::root());
-    for p in gone {
+    // Extension resources of a template left out (its locks, role assignments) go with it.
+    let removed_templates: Vec<Target> = out
+        .iter()
+        .filter(|t| is_image_template_type(&t.rtype))
+        .cloned()
+        .collect();
+    for (k, r) in find::resources(&s.template) {
+        let scope = r.get("scope").and_then(Value::as_str).unwrap_or("");
+        if k != *keep
+            && !out.iter().any(|t| t.key == k)
+            && removed_templates
+                .iter()
+                .any(|t| refs::names_target(scope, t) || refs::mentions(scope, t))
+        {
+            out.push(Target::of(&k, r));
+        }
+    }
+    for p in s.remove(&out) {
         notes.add(
-            notes::original(s, &p),
-            "names another imageTemplate of the file, so this variant's template leaves it out",
+            p,
+            format!("names another imageTemplate of the file, so variant `{variant}`'s template leaves it out"),
         );
     }
 }

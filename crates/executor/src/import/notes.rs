@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use super::expr::Expr;
 use super::find::{ResKey, Scoped, resource, resources, type_of};
 use super::path::JsonPath;
-use super::refs::{Target, literal_type_name, remove_with_references, typed_refs};
+use super::refs::{Target, literal_type_name, typed_refs};
 use crate::lint::api_model::{self, Step};
 use crate::render::user::{is_image_template_type, parameter_ref};
 
@@ -69,10 +69,7 @@ pub const DEPLOYMENT_SCRIPTS_TYPE: &str = "Microsoft.Resources/deploymentScripts
 
 /// Maps a path inside the lifted template to the original file.
 pub fn original(s: &Scoped, p: &JsonPath) -> JsonPath {
-    match p.first_key() {
-        Some("parameters" | "variables" | "functions" | "definitions") => s.parameters_at.join(p),
-        _ => s.resources_at.join(p),
-    }
+    s.original(p)
 }
 
 /// Whether a lock's `scope` is the imageTemplate.
@@ -166,10 +163,9 @@ fn drop_resources(s: &mut Scoped, out: &[Target], notes: &mut Notes) {
     if out.is_empty() {
         return;
     }
-    let gone = remove_with_references(&mut s.template, out, &JsonPath::root());
-    for p in gone {
+    for p in s.remove(out) {
         notes.add(
-            original(s, &p),
+            p,
             "names a resource that was left out, so it is left out too",
         );
     }

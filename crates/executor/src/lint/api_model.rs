@@ -561,9 +561,7 @@ impl Checker {
     }
 
     /// The fields `copy` builds in an object (property loops).
-    fn copied<'v>(
-        o: &'v serde_json::Map<String, Value>,
-    ) -> Vec<(usize, &'v str, Option<&'v Value>)> {
+    fn copied(o: &serde_json::Map<String, Value>) -> Vec<(usize, &str, Option<&Value>)> {
         o.get("copy")
             .and_then(Value::as_array)
             .map(|loops| {
