@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use super::support::{Sim, aib_cmd, manifest_dir, repo_root, run, sim};
 
-const FLEET: &str = r#"
+pub(crate) const FLEET: &str = r#"
 version = 1
 
 [pipeline]
