@@ -1,5 +1,6 @@
 //! End-to-end tests of the `aib` binary: one test binary, one module per command.
 
+mod azure_setup;
 mod build;
 mod ci;
 mod completions;
