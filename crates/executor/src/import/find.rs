@@ -464,26 +464,7 @@ pub fn scope_template(doc: &Map<String, Value>, found: &Found) -> Result<Scoped,
                 template: &cur,
                 passed: &passed,
             };
-            let mut next = IndexMap::new();
-            if let Some(Value::Object(ps)) = dep.pointer("/properties/parameters") {
-                for (name, given) in ps {
-                    let p = dep_path.key("properties").key("parameters").key(name);
-                    let value = match given.get("value") {
-                        Some(v) if given.as_object().is_some_and(|o| o.len() == 1) => {
-                            ctx.resolve(v, 0)
-                        }
-                        _ => None,
-                    };
-                    let passed_value = match value {
-                        Some(v) => Passed::Value(v),
-                        None => Passed::Unresolved {
-                            path: p,
-                            text: compact(given),
-                        },
-                    };
-                    next.insert(name.clone(), passed_value);
-                }
-            }
+            let next = passed_values(&dep, &dep_path, &ctx);
             // Values passed to the enclosing template resolve the deployment's target too.
             for slot in [&mut resource_group, &mut subscription] {
                 if let Some((p, v)) = slot.take() {
@@ -503,22 +484,7 @@ pub fn scope_template(doc: &Map<String, Value>, found: &Found) -> Result<Scoped,
                     *slot = Some((p, ctx.resolve(&v, 0).unwrap_or(v)));
                 }
             }
-            // The inner template reads the outer's parameters, variables and functions.
-            let mut merged = inner;
-            for k in ["parameters", "variables", "functions", "definitions"] {
-                match cur.get(k) {
-                    Some(v) => {
-                        merged.insert(k.into(), v.clone());
-                    }
-                    None => {
-                        merged.shift_remove(k);
-                    }
-                }
-            }
-            if let Some(lv) = cur.get("languageVersion") {
-                merged.entry("languageVersion").or_insert(lv.clone());
-            }
-            cur = merged;
+            cur = with_outer_scope(inner, &cur);
         }
         at = inner_at;
     }
@@ -547,6 +513,50 @@ pub fn scope_template(doc: &Map<String, Value>, found: &Found) -> Result<Scoped,
         subscription,
         left_behind,
     })
+}
+
+/// What a nested deployment evaluated in its inner scope passes for each parameter.
+fn passed_values(dep: &Value, dep_path: &JsonPath, ctx: &Context) -> IndexMap<String, Passed> {
+    let mut out = IndexMap::new();
+    if let Some(Value::Object(ps)) = dep.pointer("/properties/parameters") {
+        for (name, given) in ps {
+            let value = match given.get("value") {
+                Some(v) if given.as_object().is_some_and(|o| o.len() == 1) => ctx.resolve(v, 0),
+                _ => None,
+            };
+            let passed = match value {
+                Some(v) => Passed::Value(v),
+                None => Passed::Unresolved {
+                    path: dep_path.key("properties").key("parameters").key(name),
+                    text: compact(given),
+                },
+            };
+            out.insert(name.clone(), passed);
+        }
+    }
+    out
+}
+
+/// A nested template evaluated in the outer scope, with the outer template's parameters,
+/// variables and functions (which its expressions read).
+fn with_outer_scope(
+    mut inner: Map<String, Value>,
+    outer: &Map<String, Value>,
+) -> Map<String, Value> {
+    for k in ["parameters", "variables", "functions", "definitions"] {
+        match outer.get(k) {
+            Some(v) => {
+                inner.insert(k.into(), v.clone());
+            }
+            None => {
+                inner.shift_remove(k);
+            }
+        }
+    }
+    if let Some(lv) = outer.get("languageVersion") {
+        inner.entry("languageVersion").or_insert(lv.clone());
+    }
+    inner
 }
 
 /// JSON text of a value, one line, cut to 200 characters.

@@ -104,7 +104,57 @@ pub fn variant(
     let props = res.get("properties").and_then(Value::as_object);
     let literal_defaults = literal_parameter_values(s);
 
-    // Placeholders, in order of appearance (not in descriptions).
+    let exprs = placeholders(s, &mut v);
+    arm_parameters(s, name_param, needs_value, &mut v, notes);
+
+    // Where the imageTemplate goes.
+    discover_settings(s, &res, &literal_defaults, &mut v);
+
+    // Settings moved to the manifest (and read back by the template).
+    let vm = props
+        .and_then(|p| p.get("vmProfile"))
+        .and_then(Value::as_object);
+    v.vm_size = vm
+        .and_then(|m| m.get("vmSize"))
+        .and_then(Value::as_str)
+        .filter(|x| Expr::of(x).is_none() && placeholders_in(x).is_empty())
+        .map(str::to_string);
+    v.os_disk_gb = vm
+        .and_then(|m| m.get("osDiskSizeGB"))
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0);
+    v.build_timeout = props
+        .and_then(|p| p.get("buildTimeoutInMinutes"))
+        .and_then(Value::as_u64);
+    v.source = manifest_source(
+        props
+            .and_then(|p| p.get("source"))
+            .map(|x| substitute(x, &literal_defaults))
+            .as_ref(),
+    );
+
+    let templated = !exprs.is_empty()
+        || v.vm_size.is_some()
+        || v.os_disk_gb.is_some()
+        || v.build_timeout.is_some();
+    let (doc, pointer) = match body {
+        Some(b) => (bare_body(&res, b), String::new()),
+        None => (Value::Object(s.template.clone()), res_pointer(key)),
+    };
+    v.template = if templated {
+        template_j2(doc, &pointer, &exprs, &v)
+    } else {
+        let mut t = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        t.push('\n');
+        t
+    };
+    v.template_file = format!("{file_stem}.json{}", if templated { ".j2" } else { "" });
+    v
+}
+
+/// Placeholders, in order of appearance (not in descriptions): settings or parameters in the
+/// manifest; returns the template expression of each.
+fn placeholders(s: &Scoped, v: &mut VariantStub) -> BTreeMap<String, String> {
     let mut tokens: Vec<String> = Vec::new();
     collect_tokens(&Value::Object(s.template.clone()), &mut tokens);
     let mut exprs: BTreeMap<String, String> = BTreeMap::new();
@@ -131,8 +181,18 @@ pub fn variant(
             }
         }
     }
+    exprs
+}
 
-    // ARM parameters: passed values, and those without a default aib does not fill.
+/// ARM parameters: values an enclosing deployment passed, and those without a default aib does
+/// not fill itself (placeholders, or secrets for secure ones).
+fn arm_parameters(
+    s: &Scoped,
+    name_param: &str,
+    needs_value: &[String],
+    v: &mut VariantStub,
+    notes: &mut Notes,
+) {
     let declared: Vec<(String, Value)> = s
         .template
         .get("parameters")
@@ -191,50 +251,6 @@ pub fn variant(
         v.parameters.insert(p.clone(), Value::String(tok.clone()));
         v.placeholders.insert(tok, format!("parameters.{p}"));
     }
-
-    // Where the imageTemplate goes.
-    discover_settings(s, &res, &literal_defaults, &mut v);
-
-    // Settings moved to the manifest (and read back by the template).
-    let vm = props
-        .and_then(|p| p.get("vmProfile"))
-        .and_then(Value::as_object);
-    v.vm_size = vm
-        .and_then(|m| m.get("vmSize"))
-        .and_then(Value::as_str)
-        .filter(|x| Expr::of(x).is_none() && placeholders_in(x).is_empty())
-        .map(str::to_string);
-    v.os_disk_gb = vm
-        .and_then(|m| m.get("osDiskSizeGB"))
-        .and_then(Value::as_u64)
-        .filter(|n| *n > 0);
-    v.build_timeout = props
-        .and_then(|p| p.get("buildTimeoutInMinutes"))
-        .and_then(Value::as_u64);
-    v.source = manifest_source(
-        props
-            .and_then(|p| p.get("source"))
-            .map(|x| substitute(x, &literal_defaults))
-            .as_ref(),
-    );
-
-    let templated = !exprs.is_empty()
-        || v.vm_size.is_some()
-        || v.os_disk_gb.is_some()
-        || v.build_timeout.is_some();
-    let (doc, pointer) = match body {
-        Some(b) => (bare_body(&res, b), String::new()),
-        None => (Value::Object(s.template.clone()), res_pointer(key)),
-    };
-    v.template = if templated {
-        template_j2(doc, &pointer, &exprs, &v)
-    } else {
-        let mut t = serde_json::to_string_pretty(&doc).unwrap_or_default();
-        t.push('\n');
-        t
-    };
-    v.template_file = format!("{file_stem}.json{}", if templated { ".j2" } else { "" });
-    v
 }
 
 /// The JSON pointer of a resource in its template.
