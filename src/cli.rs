@@ -171,6 +171,10 @@ pub struct BuildArgs {
     /// Write a Markdown summary (status table, failures, Mermaid gantt) to this file.
     #[arg(long, value_name = "FILE")]
     pub report_markdown: Option<PathBuf>,
+    /// When another run holds the state lock, wait up to this long for it (e.g. `30m`),
+    /// saying so, instead of exiting 4 at once. `0` (the default) does not wait.
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+    pub lock_timeout: Option<std::time::Duration>,
     /// Real seconds per Azure second for timeouts (testing against a fast simulator).
     #[arg(long, hide = true, value_name = "SCALE")]
     pub time_scale: Option<f64>,
@@ -204,6 +208,14 @@ pub struct ScheduleArgs {
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse(s)
+}
+
+/// A duration that may be zero (`0`: do not wait).
+fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim().trim_end_matches('s') == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
     crate::duration::parse(s)
 }
 

@@ -277,16 +277,46 @@ pub(crate) fn state_location(
     }
 }
 
-/// Takes the run lock. A lock left by a process that is gone from this host (kill -9, power
-/// loss) is taken over, saying so; a live holder is exit 4.
+/// Takes the run lock, waiting up to `wait` (`--lock-timeout`) while another run holds it
+/// and saying so. A lock left by a process that is gone from this host (kill -9, power loss)
+/// is taken over, saying so; a live holder that outlasts the wait is exit 4; Ctrl-C while
+/// waiting is exit 130.
 async fn take_lock(
     store: &aib_state::StateStore,
     run_id: &str,
     host: &str,
+    wait: std::time::Duration,
     quiet: bool,
 ) -> Result<aib_state::RunLock, Exit> {
-    match store.lock(run_id, host).await {
-        Ok(l) => Ok(l),
+    let waited = std::cell::Cell::new(false);
+    let waiting = |e: &StateError| {
+        waited.set(true);
+        if !quiet {
+            eprintln!(
+                "waiting for the state lock (up to {}, --lock-timeout): {e}",
+                crate::duration::format(wait)
+            );
+        }
+    };
+    let started = std::time::Instant::now();
+    let try_lock = |opts| store.lock_waiting(run_id, host, opts, wait, waiting);
+    let result = tokio::select! {
+        r = try_lock(aib_state::LockOptions::default()) => r,
+        () = signals::shutdown_requested() => {
+            eprintln!("interrupted while waiting for the state lock");
+            return Err(Exit::Interrupted);
+        }
+    };
+    match result {
+        Ok(l) => {
+            if !quiet && waited.get() {
+                eprintln!(
+                    "took the state lock after waiting {}",
+                    crate::duration::format(started.elapsed())
+                );
+            }
+            Ok(l)
+        }
         Err(StateError::StaleLock {
             run_id: dead, pid, ..
         }) => {
@@ -299,6 +329,20 @@ async fn take_lock(
                 .lock_with(run_id, host, aib_state::LockOptions { break_stale: true })
                 .await
                 .map_err(state_error)
+        }
+        Err(e @ StateError::Locked { .. }) if !wait.is_zero() => {
+            eprintln!(
+                "error: {e}; gave up waiting after {}",
+                crate::duration::format(wait)
+            );
+            Err(Exit::Locked)
+        }
+        Err(e @ StateError::Locked { .. }) => {
+            let exit = state_error(e);
+            if !quiet {
+                eprintln!("hint: `aib build --lock-timeout 30m` waits for the other run to finish");
+            }
+            Err(exit)
         }
         Err(e) => Err(state_error(e)),
     }
@@ -423,7 +467,8 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         };
     let run_id = aib_state::new_run_id(chrono::Utc::now());
     let host = aib_state::current_host();
-    let lock = match take_lock(&store, &run_id, &host, global.quiet).await {
+    let wait = args.lock_timeout.unwrap_or_default();
+    let lock = match take_lock(&store, &run_id, &host, wait, global.quiet).await {
         Ok(l) => l,
         Err(exit) => return exit,
     };

@@ -27,6 +27,8 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
             println!("no runs yet");
             return Exit::Success;
         }
+        // A `running` run whose lock is gone died without saying so: shown `interrupted`.
+        let holder = store.lock_holder().await;
         println!(
             "{:<24}  {:<11}  {:<24}  {:>8}  UNITS",
             "RUN", "STATUS", "STARTED", "TIME"
@@ -45,7 +47,10 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
                     println!(
                         "{:<24}  {:<11}  {:<24}  {:>8}  {} ok, {} failed, {} skipped, {} cancelled",
                         r.run_id,
-                        status_word(r.status),
+                        status_word(match &holder {
+                            Ok(h) => r.status_given_lock(h.as_ref()),
+                            Err(_) => r.status,
+                        }),
                         aib_state::record::rfc3339(r.started),
                         time,
                         c(UnitStatus::Succeeded) + c(UnitStatus::Unchanged),

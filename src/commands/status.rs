@@ -78,10 +78,8 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
                 return Exit::UnitFailed;
             }
         };
-        if rec.status == RunStatus::Running
-            && matches!(store.lock_holder().await, Ok(h) if h.as_ref().is_none_or(|h| h.run_id != rec.run_id))
-        {
-            rec.status = RunStatus::Interrupted;
+        if let Ok(holder) = store.lock_holder().await {
+            rec.status = rec.status_given_lock(holder.as_ref());
         }
         println!(
             "run {}  {}  pipeline {}  started {}{}  host {}",

@@ -11,6 +11,7 @@ mod gc;
 mod import;
 mod import_roundtrip;
 mod incremental;
+mod locks;
 mod plan;
 #[cfg(feature = "reference-tests")]
 mod reference;

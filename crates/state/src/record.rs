@@ -262,6 +262,18 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// The status to show for this record given who holds its state's run lock now (`None`:
+    /// free, or a stale local lock). A run recorded `running` whose lock it no longer holds
+    /// ended without saying so (its process died, or its blob lease expired) and is shown
+    /// `interrupted`; every other status is shown as recorded.
+    pub fn status_given_lock(&self, holder: Option<&crate::LockInfo>) -> RunStatus {
+        match (self.status, holder) {
+            (RunStatus::Running, Some(h)) if h.run_id == self.run_id => RunStatus::Running,
+            (RunStatus::Running, _) => RunStatus::Interrupted,
+            (s, _) => s,
+        }
+    }
+
     /// A new running record with no units.
     pub fn new(
         run_id: impl Into<String>,

@@ -64,13 +64,14 @@ async fn blob_backend_on_azurite() -> TestResult {
         account: az.account.clone(),
         key: az.key.clone(),
     };
-    let (a, b, c, d, e, f) = tokio::join!(
+    let (a, b, c, d, e, f, g) = tokio::join!(
         round_trips(&env),
         lock_exclusion(&env),
         lease_renewal(&env),
         concurrent_index(&env),
         concurrent_events(&env),
         sas_auth(&env),
+        dead_holder(&env),
     );
     ctx("round trips", a)?;
     ctx("lock exclusion", b)?;
@@ -78,6 +79,7 @@ async fn blob_backend_on_azurite() -> TestResult {
     ctx("concurrent index", d)?;
     ctx("concurrent events", e)?;
     ctx("SAS auth", f)?;
+    ctx("dead holder", g)?;
     drop(az);
     Ok(())
 }
@@ -209,6 +211,58 @@ async fn lock_exclusion(env: &Env) -> TestResult {
         l3.release().await,
         Err(StateError::LockLost { .. })
     ));
+    Ok(())
+}
+
+/// A run whose process died holding the lease: `running` while the lease lasts, `interrupted`
+/// once it expired; a contender waiting with `lock_waiting` gets the lock then.
+async fn dead_holder(env: &Env) -> TestResult {
+    use aib_state::{LockInfo, LockOptions, RunStatus};
+    let s = env.store("locks", "dead", fast()).await?;
+    let mut rec = sample_run(0);
+    rec.status = RunStatus::Running;
+    s.create_run(&rec).await?;
+    // What the dead process left: the lock blob naming it, leased for 15 s, never renewed.
+    let client = aib_azure::BlobClient::new(
+        &env.endpoint,
+        BlobAuth::shared_key(&env.account, &env.key)?,
+        false,
+    )?;
+    let info = LockInfo::new(&rec.run_id, "host-dead");
+    client
+        .put_blob(
+            "locks",
+            "dead/lock",
+            bytes::Bytes::from(serde_json::to_vec(&info)?),
+            "application/json",
+        )
+        .await?;
+    client
+        .acquire_lease("locks", "dead/lock", Some(15), None)
+        .await?;
+    let holder = s.lock_holder().await?;
+    assert_eq!(holder.as_ref().map(|h| h.host.as_str()), Some("host-dead"));
+    assert_eq!(rec.status_given_lock(holder.as_ref()), RunStatus::Running);
+    // A second run waits (saying so once) and gets the lock when the lease expires.
+    let mut told = Vec::new();
+    let lock = s
+        .lock_waiting(
+            "20261128T233600Z-bbbbbb",
+            "host-b",
+            LockOptions::default(),
+            Duration::from_secs(45),
+            |e| told.push(e.to_string()),
+        )
+        .await?;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("host-dead"), "{told:?}");
+    let holder = s.lock_holder().await?;
+    assert_eq!(
+        rec.status_given_lock(holder.as_ref()),
+        RunStatus::Interrupted
+    );
+    lock.release().await?;
+    assert_eq!(rec.status_given_lock(s.lock_holder().await?.as_ref()), RunStatus::Interrupted);
     Ok(())
 }
 
