@@ -289,6 +289,11 @@ pub struct SimArgs {
     /// Scenario file (TOML): timings, outcomes, faults, missing resources.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// Write the certificate of the simulator's throwaway certificate authority (PEM) to FILE
+    /// before it starts answering: with `AIB_CA_FILE=FILE`, aib trusts the simulator's
+    /// `https://` side (same port), where its Entra and CI OIDC endpoints are.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Selection of units (`SELECT` in DESIGN.md).

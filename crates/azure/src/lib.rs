@@ -35,6 +35,7 @@ pub mod blob;
 pub mod cloud;
 pub mod credential;
 pub mod error;
+pub mod github_oidc;
 pub mod lro;
 pub mod rate_limit;
 pub mod retry;

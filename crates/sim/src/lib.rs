@@ -16,6 +16,14 @@
 //! - `GET /msi/token` (App Service managed identity protocol, header `X-IDENTITY-HEADER`).
 //!   Also `GET /metadata/identity/oauth2/token` (IMDS, `Metadata: true`) and
 //!   `POST /{tenant}/oauth2/v2.0/token` (client credentials) issue tokens the sim accepts.
+//! - The same port speaks TLS to clients that start a TLS handshake (`https_base_url()`, a
+//!   certificate from a throwaway CA: `ca_pem()`; see [`tls`]). Entra's token endpoint and the
+//!   CI OIDC endpoints are meant to be used that way, as azure_identity insists on `https`.
+//! - `POST /_sim/ci-job` hands out a CI job's OIDC environment (GitHub Actions'
+//!   `ACTIONS_ID_TOKEN_REQUEST_*`, Azure Pipelines' `SYSTEM_OIDCREQUESTURI` /
+//!   `SYSTEM_ACCESSTOKEN`); their token endpoints issue assertions that live
+//!   `assertion_lifetime_seconds`, which the Entra endpoint exchanges while they are valid and
+//!   refuses with Entra's errors afterwards (see [`federated`]).
 //! - Blob service under `/blob/{account}/...` (Shared Key or SAS).
 //! - Key Vault secrets under `/keyvault/{vault}/secrets/{name}[/{version}]` (the data plane of
 //!   `https://{vault}.vault.azure.net`; bearer token from any token endpoint, `api-version`
@@ -36,6 +44,7 @@
 //! | `cancel_minutes` | 2 | Canceling → Canceled |
 //! | `replicate_minutes` | 0 | gallery replication after the build |
 //! | `token_lifetime_seconds` | 3600 | access token lifetime (real seconds) |
+//! | `assertion_lifetime_seconds` | 300 | lifetime of the OIDC assertions CI job endpoints issue (real seconds) |
 //! | `default_location` | `eastus2` | location of resource groups and default resources |
 //! | `platform_image_version` | `1.0.0` | version every platform image has |
 //! | `missing` | `[]` | resource id globs (case-insensitive) that do not exist |
@@ -67,6 +76,7 @@ pub mod clock;
 pub mod control;
 pub mod customization_log;
 pub mod faults;
+pub mod federated;
 pub mod key_vault;
 pub mod ratelimit;
 pub mod response;
@@ -75,6 +85,7 @@ pub mod scenario;
 pub mod server;
 pub mod state;
 pub mod stats;
+pub mod tls;
 
 pub use scenario::{Scenario, ScenarioError};
 pub use server::{SimError, SimHandle, start};

@@ -71,6 +71,9 @@ enum Route {
     Token,
     ImdsToken,
     AadToken,
+    SimCiJob,
+    ActionsIdToken,
+    PipelinesOidcToken,
     Blob {
         account: String,
         container: String,
@@ -101,6 +104,23 @@ fn classify(method: &Method, segs: &[String]) -> Route {
         ["msi", "token"] if get => return Route::Token,
         ["metadata", "identity", "oauth2", "token"] if get => return Route::ImdsToken,
         [_, "oauth2", "v2.0", "token"] if method == Method::POST => return Route::AadToken,
+        ["_sim", "ci-job"] if method == Method::POST => return Route::SimCiJob,
+        ["_apis", "distributedtask", "hubs", "actions", "plans", _, "jobs", _, "idtoken"] if get => {
+            return Route::ActionsIdToken;
+        }
+        [
+            _,
+            _,
+            "_apis",
+            "distributedtask",
+            "hubs",
+            "build",
+            "plans",
+            _,
+            "jobs",
+            _,
+            "oidctoken",
+        ] if method == Method::POST => return Route::PipelinesOidcToken,
         ["blob", _, _, ..] if get || method == Method::HEAD => {
             let blob = if segs.len() > 3 {
                 Some(segs[3..].join("/"))
@@ -569,9 +589,12 @@ async fn route(
                 ),
             };
         }
+        Route::SimCiJob => return crate::federated::ci_job(sim),
         Route::Token => ("token", false),
         Route::ImdsToken => ("token.imds", false),
         Route::AadToken => ("token.aad", true),
+        Route::ActionsIdToken => ("token.actions", false),
+        Route::PipelinesOidcToken => ("token.pipelines", true),
         Route::Blob { blob: None, .. } => ("blob.list", false),
         Route::Blob { .. } if method == Method::HEAD => ("blob.head", false),
         Route::Blob { .. } => ("blob.get", false),
@@ -584,7 +607,14 @@ async fn route(
         lock(&sim.stats).blob_range_gets += 1;
     }
     let f = &ctx.scenario.faults;
-    let is_token = matches!(route, Route::Token | Route::ImdsToken | Route::AadToken);
+    let is_token = matches!(
+        route,
+        Route::Token
+            | Route::ImdsToken
+            | Route::AadToken
+            | Route::ActionsIdToken
+            | Route::PipelinesOidcToken
+    );
     if is_token && !f.token {
         return token_answer(sim, &route, headers, &query, body);
     }
@@ -677,6 +707,8 @@ fn token_answer(
     match route {
         Route::ImdsToken => crate::auth::imds_token(sim, headers, query),
         Route::AadToken => crate::auth::aad_token(sim, body),
+        Route::ActionsIdToken => crate::federated::actions_id_token(sim, headers, query),
+        Route::PipelinesOidcToken => crate::federated::pipelines_oidc_token(sim, headers, query),
         _ => crate::auth::token(sim, headers, query),
     }
 }

@@ -41,6 +41,9 @@ pub struct Scenario {
     pub replicate_minutes: f64,
     /// Lifetime of issued access tokens, in real seconds.
     pub token_lifetime_seconds: u64,
+    /// Lifetime of the OIDC assertions the CI job endpoints issue (GitHub Actions, Azure
+    /// Pipelines), in real seconds; Entra refuses them afterwards (AADSTS700024).
+    pub assertion_lifetime_seconds: u64,
     /// Location reported for resource groups and resources that do not say otherwise.
     pub default_location: String,
     /// Version every platform image publisher:offer:sku has from the start.
@@ -205,6 +208,7 @@ impl Default for Scenario {
             cancel_minutes: 2.0,
             replicate_minutes: 0.0,
             token_lifetime_seconds: 3600,
+            assertion_lifetime_seconds: 300,
             default_location: "eastus2".to_string(),
             platform_image_version: "1.0.0".to_string(),
             outcome: Vec::new(),

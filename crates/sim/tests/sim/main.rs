@@ -8,6 +8,7 @@ mod auth;
 mod blob;
 mod errors;
 mod faults;
+mod federated;
 mod flow;
 mod key_vault;
 mod limits;
