@@ -75,10 +75,12 @@ impl ActionsIdToken {
 
     async fn fetch(&self) -> azure_core::Result<String> {
         let io = |e: reqwest::Error| {
+            let e = e.without_url();
+            let why = causes(&e);
             azure_core::Error::with_error(
                 ErrorKind::Io,
-                e.without_url(),
-                "cannot reach GitHub Actions' OIDC token endpoint",
+                e,
+                format!("cannot reach GitHub Actions' OIDC token endpoint: {why}"),
             )
         };
         let mut resp = self
@@ -131,6 +133,20 @@ impl ActionsIdToken {
                 )
             })
     }
+}
+
+/// An error and its causes on one line (reqwest's own message is only "error sending request").
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let s = inner.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        src = inner.source();
+    }
+    parts.join(": ")
 }
 
 #[async_trait::async_trait]
