@@ -137,10 +137,22 @@ fn github_workflow_has_a_job_per_environment_in_promotion_order() {
                 .starts_with("aib build \"$AIB_MANIFEST\" --env test --state \"$AIB_STATE/test\"")),
         "{runs:?}"
     );
+    // aib logs in itself, with a fresh GitHub ID token for every Azure token: no
+    // `azure/login` whose Azure CLI login expires with its one ID token.
     assert!(
-        steps
+        !steps
             .iter()
-            .any(|s| s["uses"].as_str() == Some("azure/login@v2"))
+            .any(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("azure/login"))),
+        "{steps:?}"
+    );
+    assert_eq!(doc["env"]["AIB_CREDENTIAL"].as_str(), Some("github-actions"));
+    assert_eq!(
+        doc["env"]["AZURE_CLIENT_ID"].as_str(),
+        Some("${{ vars.AZURE_CLIENT_ID }}")
+    );
+    assert_eq!(
+        doc["env"]["AZURE_TENANT_ID"].as_str(),
+        Some("${{ vars.AZURE_TENANT_ID }}")
     );
     // The runner installs the aib that wrote the workflow, pinned, from crates.io.
     let pinned = format!(

@@ -12,6 +12,7 @@ mod import;
 mod import_roundtrip;
 mod incremental;
 mod locks;
+mod login;
 mod plan;
 #[cfg(feature = "reference-tests")]
 mod reference;
