@@ -334,7 +334,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
-    /// With `--format github-matrix`: one matrix entry per environment or per unit.
+    /// With `--format github-matrix`: one matrix entry per environment, or per connected
+    /// component of the plan graph (units that wait for each other stay together; at most 256
+    /// entries, each with its own state prefix). `unit` is the old name of `component`.
     #[arg(long, value_enum, default_value_t = ShardBy::Environment)]
     pub shard_by: ShardBy,
     /// Override a setting for every selected unit, e.g. `--set vm_size=Standard_D8s_v5`
@@ -381,5 +383,8 @@ pub enum PlanFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ShardBy {
     Environment,
+    Component,
+    /// Deprecated: now the same as `component` (one unit per entry broke dependent units).
+    #[value(hide = true)]
     Unit,
 }

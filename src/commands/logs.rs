@@ -16,18 +16,27 @@ pub fn run(global: &GlobalArgs, args: &LogsArgs) -> Exit {
             Ok(s) => s,
             Err(e) => return e,
         };
-        let runs = match &args.run_id {
-            Some(r) => vec![r.clone()],
-            None => match store.list_runs().await {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Exit::UnitFailed;
-                }
-            },
+        // The state's runs and its shards' (`<state>/shards/<key>`), newest first.
+        let runs = match super::status::runs_with_shards(&store).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::UnitFailed;
+            }
         };
-        for run in &runs {
-            match store.read_log(run, &args.unit, &args.file).await {
+        let runs: Vec<_> = match &args.run_id {
+            Some(id) => {
+                let Some(r) = runs.into_iter().find(|r| &r.run_id == id) else {
+                    eprintln!("error: no run {id}");
+                    return Exit::UnitFailed;
+                };
+                vec![r]
+            }
+            None => runs,
+        };
+        for r in &runs {
+            let run = &r.run_id;
+            match r.store.read_log(run, &args.unit, &args.file).await {
                 Ok(bytes) => {
                     if !global.quiet {
                         eprintln!("{} of {} in run {run}:", args.file, args.unit);
@@ -38,10 +47,6 @@ pub fn run(global: &GlobalArgs, args: &LogsArgs) -> Exit {
                     return Exit::Success;
                 }
                 Err(aib_state::StateError::LogNotFound { .. }) => continue,
-                Err(aib_state::StateError::RunNotFound(_)) if args.run_id.is_some() => {
-                    eprintln!("error: no run {run}");
-                    return Exit::UnitFailed;
-                }
                 Err(e) => {
                     if args.run_id.is_some() {
                         eprintln!("error: {e}");

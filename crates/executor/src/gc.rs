@@ -623,16 +623,27 @@ fn azure_error(what: String, e: aib_azure::Error) -> GcError {
     }
 }
 
-/// Reads what the state still needs. Runs that are `running` or `interrupted` keep their
-/// unfinished units' templates and the versions they published.
+/// Reads what the state still needs: that of its whole family (its root when it is a shard,
+/// and every shard of the root), so gc run at either never deletes what another shard's runs
+/// or index need. Runs that are `running` or `interrupted` keep their unfinished units'
+/// templates and the versions they published.
 pub async fn read_needed(store: &StateStore) -> Result<Needed, GcError> {
     let mut needed = Needed::default();
-    let index = store.read_index().await?;
+    let index = store.read_family_index().await?;
     for (unit, e) in &index.units {
         needed
             .current
             .insert(unit.clone(), e.image_version_id.clone());
     }
+    let root = store.shard_root().unwrap_or_else(|| store.clone());
+    for (_, store) in root.with_shards().await? {
+        read_runs_needed(&store, &mut needed).await?;
+    }
+    Ok(needed)
+}
+
+/// The templates and versions the unfinished runs of one state need.
+async fn read_runs_needed(store: &StateStore, needed: &mut Needed) -> Result<(), GcError> {
     for run_id in store.list_runs().await? {
         let rec = match store.read_run(&run_id).await {
             Ok(r) => r,
@@ -663,7 +674,7 @@ pub async fn read_needed(store: &StateStore) -> Result<Needed, GcError> {
             }
         }
     }
-    Ok(needed)
+    Ok(())
 }
 
 /// Lists what gc looks at: the templates of the scope's resource groups, the AIB staging

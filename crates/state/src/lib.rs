@@ -29,7 +29,7 @@ pub use blob::BlobStore;
 pub use error::{Result, StateError};
 pub use index::Index;
 pub use local::LocalStore;
-pub use location::{BlobLocation, StateLocation};
+pub use location::{BlobLocation, SHARDS_DIR, StateLocation, is_shard_key};
 pub use lock::{LeaseTiming, LockInfo, LockOptions, RunLock};
 pub use record::{
     Event, Failure, IndexEntry, RunRecord, RunStatus, Selection, StageRecord, StageStatus, Trigger,
@@ -176,6 +176,59 @@ impl StateStore {
             Backend::Local(l) => StateLocation::Local(l.root().to_owned()),
             Backend::Blob(b) => StateLocation::Blob(b.location().clone()),
         }
+    }
+
+    /// This state's shard `key` (`<state>/shards/<key>`), to read (no I/O; it may not exist).
+    pub fn shard(&self, key: &str) -> StateStore {
+        self.at(self.location().shard(key))
+    }
+
+    /// The store at another location on the same backend (no I/O).
+    fn at(&self, loc: StateLocation) -> StateStore {
+        let backend = match (&self.backend, loc) {
+            (Backend::Blob(b), StateLocation::Blob(l)) => Backend::Blob(Arc::new(b.at(l))),
+            (_, StateLocation::Local(p)) => Backend::Local(LocalStore::at(p)),
+            (Backend::Local(l), StateLocation::Blob(_)) => Backend::Local(l.clone()),
+        };
+        StateStore { backend }
+    }
+
+    /// The keys of this state's shards (`shards/<key>/`), sorted.
+    pub async fn shard_keys(&self) -> Result<Vec<String>> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let l = l.clone();
+                blocking(move || l.shard_keys()).await
+            }
+            Backend::Blob(b) => b.shard_keys().await,
+        }
+    }
+
+    /// The root state when this one is a shard (`<root>/shards/<key>`).
+    pub fn shard_root(&self) -> Option<StateStore> {
+        self.location().shard_of().map(|(root, _)| self.at(root))
+    }
+
+    /// This state and its shards: `(None, self)` first, then `(Some(key), shard)` by key.
+    pub async fn with_shards(&self) -> Result<Vec<(Option<String>, StateStore)>> {
+        let mut out = vec![(None, self.clone())];
+        for key in self.shard_keys().await? {
+            out.push((Some(key.clone()), self.shard(&key)));
+        }
+        Ok(out)
+    }
+
+    /// The index of this state's whole family — its root when it is a shard, and every shard
+    /// of that root — merged, the newest build of each unit winning. A unit keeps its last
+    /// build however the plan's units are spread over shards.
+    pub async fn read_family_index(&self) -> Result<Index> {
+        let root = self.shard_root().unwrap_or_else(|| self.clone());
+        let mut index = Index::default();
+        for (_, store) in root.with_shards().await? {
+            let part = store.read_index().await?;
+            index.merge(&part.units.into_values().collect::<Vec<_>>());
+        }
+        Ok(index)
     }
 
     /// Store a new run; [`StateError::RunExists`] if the id is taken by a different record

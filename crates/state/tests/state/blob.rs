@@ -73,6 +73,7 @@ async fn blob_backend_on_azurite() -> TestResult {
         sas_auth(&env),
         dead_holder(&env),
     );
+    ctx("shards", shards(&env).await)?;
     ctx("round trips", a)?;
     ctx("lock exclusion", b)?;
     ctx("lease renewal", c)?;
@@ -211,6 +212,38 @@ async fn lock_exclusion(env: &Env) -> TestResult {
         l3.release().await,
         Err(StateError::LockLost { .. })
     ));
+    Ok(())
+}
+
+/// Shards under `<prefix>/shards/<key>` are found with one delimited listing, and their
+/// indexes make one family index.
+async fn shards(env: &Env) -> TestResult {
+    let root = env.store("aib-state", "fleet", fast()).await?;
+    assert!(root.shard_keys().await?.is_empty());
+    let a = env.store("aib-state", "fleet/shards/comp-a", fast()).await?;
+    let b = env.store("aib-state", "fleet/shards/comp-b", fast()).await?;
+    // Another state whose prefix merely starts alike is not a shard.
+    let other = env.store("aib-state", "fleet2/shards/comp-z", fast()).await?;
+    let run = sample_run(0);
+    a.create_run(&run).await?;
+    a.append_events(&run.run_id, &[event(&run.run_id, 0)]).await?;
+    b.update_index(&[entry("dev/a", "run-new", 9)]).await?;
+    a.update_index(&[entry("dev/a", "run-old", 5), entry("dev/b", "x", 1)])
+        .await?;
+    other.update_index(&[entry("dev/a", "other", 99)]).await?;
+    assert_eq!(root.shard_keys().await?, ["comp-a", "comp-b"]);
+    let found = root.with_shards().await?;
+    assert_eq!(found.len(), 3);
+    assert_eq!(found[1].1.read_run(&run.run_id).await?, run);
+    assert_eq!(
+        found[1].1.location().to_string(),
+        format!("azblob://{}/aib-state/fleet/shards/comp-a", env.account)
+    );
+    for s in [&root, &a] {
+        let idx = s.read_family_index().await?;
+        assert_eq!(idx.units["dev/a"].run_id, "run-new");
+        assert_eq!(idx.units.len(), 2);
+    }
     Ok(())
 }
 

@@ -427,6 +427,53 @@ async fn a_running_run_whose_process_died_is_shown_interrupted() -> TestResult {
 }
 
 #[tokio::test]
+async fn shards_are_found_and_share_one_family_index() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let root = store(tmp.path()).await?;
+    assert!(root.shard_keys().await?.is_empty());
+    // Shards are states of their own under `shards/<key>`.
+    let a = StateStore::open_local(tmp.path().join(".aib/shards/comp-a")).await?;
+    let b = StateStore::open_local(tmp.path().join(".aib/shards/comp-b")).await?;
+    std::fs::create_dir_all(tmp.path().join(".aib/shards/.hidden"))?;
+    std::fs::write(tmp.path().join(".aib/shards/notes.txt"), "x")?;
+    assert_eq!(root.shard_keys().await?, ["comp-a", "comp-b"]);
+    let run_a = sample_run(0);
+    a.create_run(&run_a).await?;
+    let found = root.with_shards().await?;
+    assert_eq!(
+        found.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        [None, Some("comp-a".to_owned()), Some("comp-b".to_owned())]
+    );
+    assert_eq!(found[1].1.read_run(&run_a.run_id).await?, run_a);
+    assert!(found[2].1.list_runs().await?.is_empty());
+    // A shard knows its root; each keeps its own lock.
+    assert_eq!(
+        a.shard_root().map(|r| r.location()),
+        Some(root.location())
+    );
+    let la = a.lock("20261128T233500Z-aaaaaa", "h").await?;
+    let lb = b.lock("20261128T233600Z-bbbbbb", "h").await?;
+    assert!(root.lock_holder().await?.is_none());
+    la.release().await?;
+    lb.release().await?;
+    // The family index: the newest build of each unit, wherever it was recorded, read from
+    // the root or from any shard.
+    a.update_index(&[entry("dev/a", "run-a-old", 5), entry("dev/b", "run-b", 7)])
+        .await?;
+    b.update_index(&[entry("dev/a", "run-a-new", 9)]).await?;
+    root.update_index(&[entry("dev/c", "run-c", 1)]).await?;
+    for s in [&root, &a, &b] {
+        let idx = s.read_family_index().await?;
+        assert_eq!(idx.units.len(), 3);
+        assert_eq!(idx.units["dev/a"].run_id, "run-a-new");
+        assert_eq!(idx.units["dev/b"].run_id, "run-b");
+    }
+    // Each state's own index is untouched.
+    assert_eq!(a.read_index().await?.units["dev/a"].run_id, "run-a-old");
+    Ok(())
+}
+
+#[tokio::test]
 async fn event_sink_batches() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let s = store(tmp.path()).await?;
