@@ -19,5 +19,6 @@ mod reference;
 mod schedule;
 mod schemas;
 mod secrets;
+mod shards;
 mod support;
 mod validate;
