@@ -78,7 +78,11 @@ fn github_matrix_shards_by_environment_and_by_connected_component() {
     assert_eq!(units, 10);
     let docker = include
         .iter()
-        .find(|e| e["select"].as_str().is_some_and(|s| s.contains("ubuntu-docker")))
+        .find(|e| {
+            e["select"]
+                .as_str()
+                .is_some_and(|s| s.contains("ubuntu-docker"))
+        })
         .expect("the docker shard");
     // Unit ids carry brackets (a shell glob): the select arguments are quoted.
     assert_eq!(
@@ -174,12 +178,15 @@ fn github_workflow_has_a_job_per_environment_in_promotion_order() {
     // aib logs in itself, with a fresh GitHub ID token for every Azure token: no
     // `azure/login` whose Azure CLI login expires with its one ID token.
     assert!(
-        !steps
-            .iter()
-            .any(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("azure/login"))),
+        !steps.iter().any(|s| s["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("azure/login"))),
         "{steps:?}"
     );
-    assert_eq!(doc["env"]["AIB_CREDENTIAL"].as_str(), Some("github-actions"));
+    assert_eq!(
+        doc["env"]["AIB_CREDENTIAL"].as_str(),
+        Some("github-actions")
+    );
     assert_eq!(
         doc["env"]["AZURE_CLIENT_ID"].as_str(),
         Some("${{ vars.AZURE_CLIENT_ID }}")

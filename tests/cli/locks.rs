@@ -83,7 +83,9 @@ fn build_waits_for_a_held_lock_with_lock_timeout_and_gives_up_naming_the_holder(
     );
     assert_eq!(code, 4, "{err}");
     assert!(
-        err.contains("waiting for the state lock (up to 1s, --lock-timeout): state is locked by run "),
+        err.contains(
+            "waiting for the state lock (up to 1s, --lock-timeout): state is locked by run "
+        ),
         "{err}"
     );
     assert!(err.contains("gave up waiting after 1s"), "{err}");

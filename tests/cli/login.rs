@@ -96,7 +96,10 @@ fn build(dir: &Path, sim: &Sim, credential: &str, env: &[(&str, String)]) -> Com
     cmd.env("AIB_CREDENTIAL", credential)
         .env_remove("IDENTITY_ENDPOINT")
         .env_remove("IDENTITY_HEADER")
-        .env("AZURE_AUTHORITY_HOST", sim.url.replacen("http://", "https://", 1))
+        .env(
+            "AZURE_AUTHORITY_HOST",
+            sim.url.replacen("http://", "https://", 1),
+        )
         .env("AIB_CA_FILE", dir.join("sim-ca.pem"))
         .env("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa")
         .env("AZURE_CLIENT_ID", "00000000-0000-0000-0000-0000000000c1");
@@ -111,10 +114,13 @@ fn a_build_on_the_github_actions_credential_outlasts_its_tokens() {
     let dir = manifest_dir(&manifest(), &[]);
     let d = dir.path();
     let (sim, job) = federated_sim(d, 1);
-    let env: Vec<(&str, String)> = ["ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
-        .into_iter()
-        .map(|k| (k, job[k].clone()))
-        .collect();
+    let env: Vec<(&str, String)> = [
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    ]
+    .into_iter()
+    .map(|k| (k, job[k].clone()))
+    .collect();
     let out = build(d, &sim, "github-actions", &env)
         .output()
         .expect("aib build");
@@ -129,7 +135,10 @@ fn a_build_on_the_github_actions_credential_outlasts_its_tokens() {
     assert!(ids >= 4, "{st}");
     assert_eq!(ids, fleet::req(&st, "token.aad"), "{st}");
     assert_eq!(fleet::req(&st, "token"), 0, "{st}");
-    assert!(!stderr.contains("AADSTS") && !stderr.contains("401"), "{stderr}");
+    assert!(
+        !stderr.contains("AADSTS") && !stderr.contains("401"),
+        "{stderr}"
+    );
     // The job token never shows.
     assert!(!stderr.contains(&job["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]));
 }
@@ -147,8 +156,11 @@ fn the_login_the_old_workflow_used_expires_with_aadsts700024() {
     let bearer = format!("Bearer {}", job["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]);
     let (code, v) = fleet::http(&sim, "GET", &path, &[("Authorization", &bearer)]);
     assert_eq!(code, 200, "{v}");
-    std::fs::write(d.join("federated-token"), v["value"].as_str().unwrap_or_default())
-        .expect("token file");
+    std::fs::write(
+        d.join("federated-token"),
+        v["value"].as_str().unwrap_or_default(),
+    )
+    .expect("token file");
     let env = [(
         "AZURE_FEDERATED_TOKEN_FILE",
         d.join("federated-token").display().to_string(),

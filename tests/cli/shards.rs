@@ -73,7 +73,10 @@ fn spawn_entry(d: &Path, sim: &Sim, entry: &serde_json::Value) -> Child {
         .current_dir(d)
         .env("AIB", env!("CARGO_BIN_EXE_aib"))
         .env("AIB_STATE", d.join(".aib"))
-        .env("PREFIX", entry["state_prefix"].as_str().expect("state_prefix"))
+        .env(
+            "PREFIX",
+            entry["state_prefix"].as_str().expect("state_prefix"),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     sim_env(&mut cmd, sim);
@@ -95,7 +98,13 @@ fn shards_build_apart_and_the_shared_state_sees_every_shard() {
     let (code, out, err) = run(
         d,
         &sim,
-        &["plan", "--format", "github-matrix", "--shard-by", "component"],
+        &[
+            "plan",
+            "--format",
+            "github-matrix",
+            "--shard-by",
+            "component",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let matrix: serde_json::Value = serde_json::from_str(&out).expect("matrix JSON");
@@ -107,10 +116,7 @@ fn shards_build_apart_and_the_shared_state_sees_every_shard() {
     let (base_key, tool_key) = (key(0), key(1));
 
     // Both shards build at once, each under its own prefix and lock.
-    let children: Vec<Child> = entries
-        .iter()
-        .map(|e| spawn_entry(d, &sim, e))
-        .collect();
+    let children: Vec<Child> = entries.iter().map(|e| spawn_entry(d, &sim, e)).collect();
     let codes: Vec<(i32, String)> = children
         .into_iter()
         .map(|c| {
@@ -126,7 +132,10 @@ fn shards_build_apart_and_the_shared_state_sees_every_shard() {
     for k in [&base_key, &tool_key] {
         assert!(d.join(".aib/shards").join(k).join("runs").is_dir(), "{k}");
     }
-    assert!(!d.join(".aib/runs").exists(), "nothing recorded at the root");
+    assert!(
+        !d.join(".aib/runs").exists(),
+        "nothing recorded at the root"
+    );
 
     // history at the root lists both runs with their shard.
     let (code, out, err) = run(d, &sim, &["history"]);
@@ -149,11 +158,17 @@ fn shards_build_apart_and_the_shared_state_sees_every_shard() {
     // status at the root: the latest run by default, any shard's run by id; its `aib logs`
     // hint names the shard's state.
     let (_, out, _) = run(d, &sim, &["status"]);
-    assert!(out.lines().next().is_some_and(|l| l.contains("  shard ")), "{out}");
+    assert!(
+        out.lines().next().is_some_and(|l| l.contains("  shard ")),
+        "{out}"
+    );
     let (code, out, err) = run(d, &sim, &["status", &base_run]);
     assert_eq!(code, 0, "{err}");
     let first = out.lines().next().unwrap_or_default();
-    assert!(first.contains("succeeded") && first.ends_with(&format!("shard {base_key}")), "{first}");
+    assert!(
+        first.contains("succeeded") && first.ends_with(&format!("shard {base_key}")),
+        "{first}"
+    );
     let (code, out, _) = run(d, &sim, &["status", &run_of(&tool_key)]);
     assert_eq!(code, 1);
     assert!(out.contains(&format!("shards/{tool_key}")), "{out}");
@@ -186,9 +201,15 @@ fn shards_build_apart_and_the_shared_state_sees_every_shard() {
     // tool changes, and its shard's next build dies once its deployment went out: at the
     // root, status shows it interrupted and gc keeps the new template it still needs.
     let manifest = std::fs::read_to_string(d.join("aib.toml")).expect("manifest");
-    std::fs::write(d.join("aib.toml"), manifest.replace("echo tool", "echo tool v2"))
-        .expect("manifest");
-    control(&sim, r#"{"hold":["deployments.operationStatus","deployments.get"]}"#);
+    std::fs::write(
+        d.join("aib.toml"),
+        manifest.replace("echo tool", "echo tool v2"),
+    )
+    .expect("manifest");
+    control(
+        &sim,
+        r#"{"hold":["deployments.operationStatus","deployments.get"]}"#,
+    );
     let mut dying = spawn_entry(d, &sim, &entries[1]);
     fleet::wait_until("the forced tool build's deployment", || {
         fleet::stats(&sim)["held"].as_u64().unwrap_or(0) > 0
@@ -202,7 +223,11 @@ fn shards_build_apart_and_the_shared_state_sees_every_shard() {
         first.contains("interrupted") && first.ends_with(&format!("shard {tool_key}")),
         "{out}"
     );
-    let dead_run = first.split_whitespace().nth(1).unwrap_or_default().to_string();
+    let dead_run = first
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
     let (code, out, err) = run(d, &sim, &["gc", "--dry-run", "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let gc: serde_json::Value = serde_json::from_str(&out).expect("gc JSON");

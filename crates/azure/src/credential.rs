@@ -486,8 +486,9 @@ fn client_options(cloud: Cloud) -> std::result::Result<ClientOptions, String> {
         Cloud::China => Some(CloudConfiguration::AzureChina),
         Cloud::Public | Cloud::Custom => None,
     };
-    let transport = trusting_client()?
-        .map(|c| azure_core::http::Transport::new(Arc::new(c) as Arc<dyn azure_core::http::HttpClient>));
+    let transport = trusting_client()?.map(|c| {
+        azure_core::http::Transport::new(Arc::new(c) as Arc<dyn azure_core::http::HttpClient>)
+    });
     Ok(ClientOptions {
         cloud: cfg.map(Arc::new),
         transport,
@@ -759,7 +760,8 @@ mod tests {
         // Two seconds: after one. Expired: now.
         assert_eq!(cred.refresh_at(&tok(1002), 1000), 1001);
         assert_eq!(cred.refresh_at(&tok(990), 1000), 990);
-        let short = Credential::from_static_token("t", 0).with_refresh_margin(Duration::from_secs(10));
+        let short =
+            Credential::from_static_token("t", 0).with_refresh_margin(Duration::from_secs(10));
         assert_eq!(short.refresh_at(&tok(1000 + 3600), 1000), 1000 + 3590);
     }
 

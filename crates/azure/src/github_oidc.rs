@@ -97,7 +97,9 @@ impl ActionsIdToken {
             if body.len() + chunk.len() > MAX_ANSWER {
                 return Err(azure_core::Error::with_message(
                     ErrorKind::DataConversion,
-                    format!("GitHub Actions' OIDC token endpoint answered more than {MAX_ANSWER} bytes"),
+                    format!(
+                        "GitHub Actions' OIDC token endpoint answered more than {MAX_ANSWER} bytes"
+                    ),
                 ));
             }
             body.extend_from_slice(&chunk);
@@ -151,7 +153,10 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[async_trait::async_trait]
 impl ClientAssertion for ActionsIdToken {
-    async fn secret(&self, _options: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
+    async fn secret(
+        &self,
+        _options: Option<ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
         self.fetch().await
     }
 }

@@ -21,11 +21,8 @@ pub fn extra_roots() -> Result<Vec<reqwest::Certificate>> {
     let shown = std::path::Path::new(&path).display().to_string();
     let bytes = std::fs::read(&path)
         .map_err(|e| Error::Config(format!("{CA_FILE_ENV}={shown}: cannot read it: {e}")))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&bytes).map_err(|e| {
-        Error::Config(format!(
-            "{CA_FILE_ENV}={shown}: not PEM certificates: {e}"
-        ))
-    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&bytes)
+        .map_err(|e| Error::Config(format!("{CA_FILE_ENV}={shown}: not PEM certificates: {e}")))?;
     if certs.is_empty() {
         return Err(Error::Config(format!(
             "{CA_FILE_ENV}={shown}: holds no PEM certificate"

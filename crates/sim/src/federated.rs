@@ -128,7 +128,10 @@ impl Federated {
         let token = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .unwrap_or("");
         !token.is_empty() && lock(&self.inner).jobs.contains(token)
@@ -358,7 +361,10 @@ mod tests {
         let forged = format!("{}.{forged_body}.{}", parts[0], parts[2]);
         assert!(matches!(f.verify(&forged), Err(Refusal::NoMatch(_))));
         // GitHub's default audience is not one Entra exchanges.
-        let wrong_aud = f.issue(json!({"aud": "https://github.com/x"}), Duration::from_secs(60));
+        let wrong_aud = f.issue(
+            json!({"aud": "https://github.com/x"}),
+            Duration::from_secs(60),
+        );
         assert!(matches!(f.verify(&wrong_aud), Err(Refusal::NoMatch(_))));
         for junk in ["", "abc", "a.b", "a.b.c.d", "a.!!!.c"] {
             assert!(matches!(f.verify(junk), Err(Refusal::Malformed)), "{junk}");

@@ -105,7 +105,17 @@ fn classify(method: &Method, segs: &[String]) -> Route {
         ["metadata", "identity", "oauth2", "token"] if get => return Route::ImdsToken,
         [_, "oauth2", "v2.0", "token"] if method == Method::POST => return Route::AadToken,
         ["_sim", "ci-job"] if method == Method::POST => return Route::SimCiJob,
-        ["_apis", "distributedtask", "hubs", "actions", "plans", _, "jobs", _, "idtoken"] if get => {
+        [
+            "_apis",
+            "distributedtask",
+            "hubs",
+            "actions",
+            "plans",
+            _,
+            "jobs",
+            _,
+            "idtoken",
+        ] if get => {
             return Route::ActionsIdToken;
         }
         [

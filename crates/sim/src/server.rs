@@ -275,7 +275,9 @@ pub struct SimListener {
 
 impl SimListener {
     fn spawn(tcp: TcpListener, tls: crate::tls::SimTls) -> Self {
-        let addr = tcp.local_addr().unwrap_or_else(|_| ([127, 0, 0, 1], 0).into());
+        let addr = tcp
+            .local_addr()
+            .unwrap_or_else(|_| ([127, 0, 0, 1], 0).into());
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {
             loop {
@@ -371,7 +373,11 @@ impl AsyncRead for Io {
 }
 
 impl AsyncWrite for Io {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),

@@ -16,9 +16,9 @@ pub const SHARDS_DIR: &str = "shards";
 pub fn is_shard_key(key: &str) -> bool {
     (1..=100).contains(&key.len())
         && !key.starts_with('.')
-        && key
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'))
+        && key.bytes().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
+        })
 }
 
 /// Where the state lives.

@@ -391,8 +391,14 @@ impl Federated {
             ("AIB_ARM_ENDPOINT", self.sim.base_url()),
             ("AZURE_AUTHORITY_HOST", self.sim.https_base_url()),
             ("AIB_CA_FILE", self.ca_file.clone()),
-            ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa".to_owned()),
-            ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-0000000000c1".to_owned()),
+            (
+                "AZURE_TENANT_ID",
+                "00000000-0000-0000-0000-0000000000aa".to_owned(),
+            ),
+            (
+                "AZURE_CLIENT_ID",
+                "00000000-0000-0000-0000-0000000000c1".to_owned(),
+            ),
             ("PATH", "/nonexistent".to_owned()),
         ];
         if let Some(c) = credential {
@@ -442,7 +448,10 @@ async fn azure_pipelines_credential_outlasts_its_assertions() -> TestResult {
         "AZURESUBSCRIPTION_CLIENT_ID",
         "00000000-0000-0000-0000-0000000000c1".to_owned(),
     ));
-    env.push(("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "sc-aib".to_owned()));
+    env.push((
+        "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+        "sc-aib".to_owned(),
+    ));
     env.push(("EXPECT_CREDENTIAL", "azure-pipelines".to_owned()));
     run_child("federated_long_run", &env).await?;
     let st = stats(&f.sim.base_url()).await?;
@@ -578,7 +587,8 @@ async fn github_actions_credential_failures_say_why() -> TestResult {
 async fn child_federated_fails() -> TestResult {
     let want = std::env::var("EXPECT_ERROR")?;
     let secret = std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN").unwrap_or_default();
-    let cred = Credential::from_env(Cloud::Custom)?.with_token_retry_budget(std::time::Duration::from_secs(1));
+    let cred = Credential::from_env(Cloud::Custom)?
+        .with_token_retry_budget(std::time::Duration::from_secs(1));
     let Err(e) = cred.token(ARM_SCOPE).await else {
         return Err("the credential worked".into());
     };
@@ -586,6 +596,9 @@ async fn child_federated_fails() -> TestResult {
     let s = e.to_string();
     ensure!(s.contains("github-actions:"), "{s}");
     ensure!(s.contains(&want), "{want:?} missing from: {s}");
-    ensure!(secret.is_empty() || !s.contains(&secret), "the job token leaked: {s}");
+    ensure!(
+        secret.is_empty() || !s.contains(&secret),
+        "the job token leaked: {s}"
+    );
     Ok(())
 }

@@ -113,9 +113,16 @@ pub fn component_key(name: &str) -> String {
 /// index). Returns each component's bin, in input order.
 fn pack(sizes: &[(String, usize)], bins: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..sizes.len()).collect();
-    order.sort_by(|&a, &b| sizes[b].1.cmp(&sizes[a].1).then(sizes[a].0.cmp(&sizes[b].0)));
-    let mut load: std::collections::BinaryHeap<std::cmp::Reverse<(usize, usize)>> =
-        (0..bins.max(1)).map(|b| std::cmp::Reverse((0, b))).collect();
+    order.sort_by(|&a, &b| {
+        sizes[b]
+            .1
+            .cmp(&sizes[a].1)
+            .then(sizes[a].0.cmp(&sizes[b].0))
+    });
+    let mut load: std::collections::BinaryHeap<std::cmp::Reverse<(usize, usize)>> = (0..bins
+        .max(1))
+        .map(|b| std::cmp::Reverse((0, b)))
+        .collect();
     let mut out = vec![0; sizes.len()];
     for i in order {
         if let Some(std::cmp::Reverse((total, bin))) = load.pop() {
@@ -216,7 +223,8 @@ mod tests {
     fn packing_balances_units() {
         // 300 components of 1..=5 units into 256 bins: every bin used, loads within the
         // largest component of each other.
-        let sizes: Vec<(String, usize)> = (0..300).map(|i| (format!("c{i:03}"), 1 + i % 5)).collect();
+        let sizes: Vec<(String, usize)> =
+            (0..300).map(|i| (format!("c{i:03}"), 1 + i % 5)).collect();
         let bins = pack(&sizes, MAX_MATRIX);
         let mut load = [0usize; MAX_MATRIX];
         for (i, b) in bins.iter().enumerate() {

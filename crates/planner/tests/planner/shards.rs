@@ -56,7 +56,10 @@ fn shards_are_connected_components_keyed_by_their_smallest_unit() {
     );
     assert_eq!(shards[0].key, component_key("dev/win11"));
     assert!(shards[1].key.starts_with("dev-ubuntu-release-2204-"));
-    assert_eq!(shards[1].state_prefix(), format!("shards/{}", shards[1].key));
+    assert_eq!(
+        shards[1].state_prefix(),
+        format!("shards/{}", shards[1].key)
+    );
     assert_eq!(shards[0].environments, ["dev", "prod"]);
     assert!(shards.iter().all(|s| s.components == 1));
     assert_partition_respects_edges(&plan);

@@ -43,7 +43,9 @@ async fn exchange(c: &reqwest::Client, https: &str, assertion: &str) -> (u16, Va
         .append_pair("client_assertion", assertion)
         .finish();
     let r = c
-        .post(format!("{https}/00000000-0000-0000-0000-0000000000aa/oauth2/v2.0/token"))
+        .post(format!(
+            "{https}/00000000-0000-0000-0000-0000000000aa/oauth2/v2.0/token"
+        ))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form)
         .send()
@@ -80,7 +82,12 @@ async fn one_port_speaks_plain_http_and_tls_trusted_only_with_its_ca() {
     let c = https_client(t.sim.ca_pem());
     let r = c.get(format!("{https}/_sim/stats")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let r = t.http.get(format!("{}/_sim/stats", t.base)).send().await.unwrap();
+    let r = t
+        .http
+        .get(format!("{}/_sim/stats", t.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     // ARM over TLS with a token from the TLS side.
     let token = get_token(&c, &https).await;
@@ -107,7 +114,13 @@ async fn one_port_speaks_plain_http_and_tls_trusted_only_with_its_ca() {
     // Another simulator's CA does not vouch for this one.
     let other = start("minute_ms = 1").await;
     let wrong = https_client(other.sim.ca_pem());
-    assert!(wrong.get(format!("{https}/_sim/stats")).send().await.is_err());
+    assert!(
+        wrong
+            .get(format!("{https}/_sim/stats"))
+            .send()
+            .await
+            .is_err()
+    );
     drop(silent);
 }
 
@@ -125,13 +138,18 @@ async fn github_actions_id_tokens_are_exchanged_until_they_expire() {
         if let Some(a) = audience {
             u.push_str(&format!("&audience={}", urlencode(a)));
         }
-        let mut req = c.get(u).header("accept", "application/json; api-version=2.0");
+        let mut req = c
+            .get(u)
+            .header("accept", "application/json; api-version=2.0");
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
         }
         async move {
             let r = req.send().await.unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap_or_default())
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or_default(),
+            )
         }
     };
     // The job token is required.
@@ -230,7 +248,10 @@ async fn azure_pipelines_oidc_tokens_for_a_service_connection() {
     let c = https_client(t.sim.ca_pem());
     let job = ci_job(&t).await;
     let uri = &job["SYSTEM_OIDCREQUESTURI"];
-    assert!(uri.starts_with(&https) && uri.ends_with("/oidctoken"), "{uri}");
+    assert!(
+        uri.starts_with(&https) && uri.ends_with("/oidctoken"),
+        "{uri}"
+    );
     let post = |query: &str, bearer: &str| {
         let req = c
             .post(format!("{uri}?{query}"))
@@ -238,11 +259,19 @@ async fn azure_pipelines_oidc_tokens_for_a_service_connection() {
             .header("content-length", "0");
         async move {
             let r = req.send().await.unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap_or_default())
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or_default(),
+            )
         }
     };
     let bearer = job["SYSTEM_ACCESSTOKEN"].clone();
-    assert_eq!(post("api-version=7.1&serviceConnectionId=sc1", "nope").await.0, 401);
+    assert_eq!(
+        post("api-version=7.1&serviceConnectionId=sc1", "nope")
+            .await
+            .0,
+        401
+    );
     assert_eq!(post("api-version=7.1", &bearer).await.0, 400);
     let (code, v) = post("api-version=7.1&serviceConnectionId=sc1", &bearer).await;
     assert_eq!(code, 200, "{v}");

@@ -220,13 +220,20 @@ async fn lock_exclusion(env: &Env) -> TestResult {
 async fn shards(env: &Env) -> TestResult {
     let root = env.store("aib-state", "fleet", fast()).await?;
     assert!(root.shard_keys().await?.is_empty());
-    let a = env.store("aib-state", "fleet/shards/comp-a", fast()).await?;
-    let b = env.store("aib-state", "fleet/shards/comp-b", fast()).await?;
+    let a = env
+        .store("aib-state", "fleet/shards/comp-a", fast())
+        .await?;
+    let b = env
+        .store("aib-state", "fleet/shards/comp-b", fast())
+        .await?;
     // Another state whose prefix merely starts alike is not a shard.
-    let other = env.store("aib-state", "fleet2/shards/comp-z", fast()).await?;
+    let other = env
+        .store("aib-state", "fleet2/shards/comp-z", fast())
+        .await?;
     let run = sample_run(0);
     a.create_run(&run).await?;
-    a.append_events(&run.run_id, &[event(&run.run_id, 0)]).await?;
+    a.append_events(&run.run_id, &[event(&run.run_id, 0)])
+        .await?;
     b.update_index(&[entry("dev/a", "run-new", 9)]).await?;
     a.update_index(&[entry("dev/a", "run-old", 5), entry("dev/b", "x", 1)])
         .await?;
@@ -295,7 +302,10 @@ async fn dead_holder(env: &Env) -> TestResult {
         RunStatus::Interrupted
     );
     lock.release().await?;
-    assert_eq!(rec.status_given_lock(s.lock_holder().await?.as_ref()), RunStatus::Interrupted);
+    assert_eq!(
+        rec.status_given_lock(s.lock_holder().await?.as_ref()),
+        RunStatus::Interrupted
+    );
     Ok(())
 }
 

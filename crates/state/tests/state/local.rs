@@ -447,10 +447,7 @@ async fn shards_are_found_and_share_one_family_index() -> TestResult {
     assert_eq!(found[1].1.read_run(&run_a.run_id).await?, run_a);
     assert!(found[2].1.list_runs().await?.is_empty());
     // A shard knows its root; each keeps its own lock.
-    assert_eq!(
-        a.shard_root().map(|r| r.location()),
-        Some(root.location())
-    );
+    assert_eq!(a.shard_root().map(|r| r.location()), Some(root.location()));
     let la = a.lock("20261128T233500Z-aaaaaa", "h").await?;
     let lb = b.lock("20261128T233600Z-bbbbbb", "h").await?;
     assert!(root.lock_holder().await?.is_none());

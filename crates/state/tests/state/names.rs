@@ -59,7 +59,10 @@ fn shard_locations_and_their_roots() -> Result<(), aib_state::StateError> {
         shard,
         StateLocation::Local(PathBuf::from("/srv/state/shards/dev-base-1a2b3c4d"))
     );
-    assert_eq!(shard.shard_of(), Some((root.clone(), "dev-base-1a2b3c4d".into())));
+    assert_eq!(
+        shard.shard_of(),
+        Some((root.clone(), "dev-base-1a2b3c4d".into()))
+    );
     assert_eq!(root.shard_of(), None);
     // Relative and blob forms, with and without a prefix.
     let rel = StateLocation::parse(Some("shards/x"), dir)?;
@@ -68,7 +71,10 @@ fn shard_locations_and_their_roots() -> Result<(), aib_state::StateError> {
         Some((StateLocation::Local(PathBuf::from(".")), "x".into()))
     );
     for (root, shard) in [
-        ("azblob://acct1/aib/fleet", "azblob://acct1/aib/fleet/shards/k-1"),
+        (
+            "azblob://acct1/aib/fleet",
+            "azblob://acct1/aib/fleet/shards/k-1",
+        ),
         ("azblob://acct1/aib", "azblob://acct1/aib/shards/k-1"),
     ] {
         let r = StateLocation::parse(Some(root), dir)?;
@@ -78,8 +84,16 @@ fn shard_locations_and_their_roots() -> Result<(), aib_state::StateError> {
         assert_eq!(s.shard_of(), Some((r, "k-1".into())));
     }
     // Not shards: no `shards/` folder, or a name that cannot be a key.
-    for not in ["azblob://acct1/aib/fleet/k-1", "azblob://acct1/aib/shards/Bad", "/a/shards/.x"] {
-        assert_eq!(StateLocation::parse(Some(not), dir)?.shard_of(), None, "{not}");
+    for not in [
+        "azblob://acct1/aib/fleet/k-1",
+        "azblob://acct1/aib/shards/Bad",
+        "/a/shards/.x",
+    ] {
+        assert_eq!(
+            StateLocation::parse(Some(not), dir)?.shard_of(),
+            None,
+            "{not}"
+        );
     }
     assert!(aib_state::is_shard_key("bin-007"));
     assert!(!aib_state::is_shard_key(""));
