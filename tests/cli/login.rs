@@ -139,8 +139,37 @@ fn a_build_on_the_github_actions_credential_outlasts_its_tokens() {
         !stderr.contains("AADSTS") && !stderr.contains("401"),
         "{stderr}"
     );
-    // The job token never shows.
-    assert!(!stderr.contains(&job["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]));
+    // Neither the job token nor an ID token shows, on stderr or in the state.
+    assert_no_secret(d, &stderr, &job["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]);
+}
+
+/// The simulator's ID tokens are JWTs whose header starts `{"alg":"HS256"`.
+const JWT_HEADER: &str = "eyJhbGciOiJIUzI1NiIs";
+
+/// No `secret` and no ID token in `stderr` or any file of the state.
+fn assert_no_secret(dir: &Path, stderr: &str, secret: &str) {
+    assert!(
+        !stderr.contains(secret) && !stderr.contains(JWT_HEADER),
+        "{stderr}"
+    );
+    let mut stack = vec![dir.join(".aib")];
+    let mut files = 0;
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read state dir").flatten() {
+                stack.push(e.path());
+            }
+        } else {
+            files += 1;
+            let text = String::from_utf8_lossy(&std::fs::read(&p).expect("read")).into_owned();
+            assert!(
+                !text.contains(secret) && !text.contains(JWT_HEADER),
+                "{} holds a token",
+                p.display()
+            );
+        }
+    }
+    assert!(files > 0, "no state written");
 }
 
 #[test]
@@ -176,6 +205,7 @@ fn the_login_the_old_workflow_used_expires_with_aadsts700024() {
     // Logged in well enough to start every build, then no unit succeeded, each for the same
     // reason.
     assert_eq!(fleet::runs(&fleet::stats(&sim)).len(), UNITS);
+    assert_no_secret(d, &stderr, &job["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]);
     for u in &units {
         assert_eq!(u["status"], "failed", "{u}");
         let msg = u["failure"]["message"].as_str().unwrap_or_default();

@@ -463,21 +463,28 @@ fn need(name: &str) -> std::result::Result<String, String> {
     var(name).ok_or_else(|| format!("not configured ({name} is not set)"))
 }
 
-/// The HTTP client of the credentials when `AIB_CA_FILE` adds trust anchors (`None`: the
-/// default client of azure_core).
-fn trusting_client() -> std::result::Result<Option<reqwest::Client>, String> {
-    let roots = crate::transport::extra_roots().map_err(|e| e.to_string())?;
-    if roots.is_empty() {
-        return Ok(None);
-    }
+/// An HTTP client for token endpoints: bounded connect and request times, and the trust
+/// anchors `AIB_CA_FILE` adds.
+fn token_http_client(
+    roots: Vec<reqwest::Certificate>,
+) -> std::result::Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .user_agent(crate::transport::USER_AGENT)
         .connect_timeout(Duration::from_secs(30))
         .timeout(Duration::from_secs(60))
         .tls_certs_merge(roots)
         .build()
-        .map(Some)
         .map_err(|e| format!("cannot build HTTP client: {e}"))
+}
+
+/// The HTTP client of azure_identity's credentials when `AIB_CA_FILE` adds trust anchors
+/// (`None`: azure_core's default client).
+fn trusting_client() -> std::result::Result<Option<reqwest::Client>, String> {
+    let roots = crate::transport::extra_roots().map_err(|e| e.to_string())?;
+    if roots.is_empty() {
+        return Ok(None);
+    }
+    token_http_client(roots).map(Some)
 }
 
 fn client_options(cloud: Cloud) -> std::result::Result<ClientOptions, String> {
@@ -534,7 +541,7 @@ fn github_actions(cloud: Cloud) -> std::result::Result<Arc<dyn TokenCredential>,
     let client = need("AZURE_CLIENT_ID")?;
     let mut client_options = client_options(cloud)?;
     quick_retries(&mut client_options);
-    let http = trusting_client()?.unwrap_or_default();
+    let http = token_http_client(crate::transport::extra_roots().map_err(|e| e.to_string())?)?;
     let assertion = ActionsIdToken::new(&url, token, exchange_audience(cloud), http)?;
     let opts = ClientAssertionCredentialOptions { client_options };
     let c = ClientAssertionCredential::new(tenant, client, assertion, Some(opts))
