@@ -16,6 +16,7 @@ pub struct Cli {
 
 /// Flags every command accepts.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Where run state lives: a directory, or azblob://ACCOUNT/CONTAINER[/PREFIX]
     /// (default: .aib/ beside the manifest).
@@ -74,6 +75,27 @@ pub enum Command {
     /// environment, sharing `azblob://` state.
     #[command(subcommand)]
     Ci(CiCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(CompletionsArgs),
+    /// Print aib's man page (roff) to stdout, or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+/// `aib completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `aib man [--out DIR]`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `aib.1` and one `aib-<command>.1` per command into this folder instead of
+    /// printing `aib.1`.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// CI systems `aib ci` writes workflows for.

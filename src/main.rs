@@ -47,6 +47,8 @@ fn main() -> std::process::ExitCode {
         Command::Schedule(args) => commands::schedule::run(&cli.global, args),
         Command::Gc(args) => commands::gc::run(&cli.global, args),
         Command::Ci(ci) => commands::ci::run(&cli.global, ci),
+        Command::Completions(args) => commands::completions::completions(args),
+        Command::Man(args) => commands::completions::man(args),
     };
     exit.into()
 }

@@ -2,6 +2,7 @@
 
 mod build;
 mod ci;
+mod completions;
 mod crash;
 mod faults;
 mod fleet;
