@@ -20,7 +20,8 @@
 //! - Key Vault secrets under `/keyvault/{vault}/secrets/{name}[/{version}]` (the data plane of
 //!   `https://{vault}.vault.azure.net`; bearer token from any token endpoint, `api-version`
 //!   required; see [`key_vault`]).
-//! - `GET /_sim/stats`, `POST /_sim/publish` (no auth, never faulted).
+//! - `GET /_sim/clock` (`{"minute_ms": n}`), `GET /_sim/stats`, `POST /_sim/publish` (no auth,
+//!   never faulted).
 //! - `POST /_sim/control`: hold the answers of chosen operations after they took effect, or cut
 //!   the next N Blob downloads mid-body, at a moment a test chooses (see [`control`]).
 //!
@@ -28,7 +29,8 @@
 //!
 //! | key | default | meaning |
 //! |---|---|---|
-//! | `minute_ms` | 20 | real ms per simulated minute |
+//! | `minute_ms` | 20 | real ms per simulated minute; `GET /_sim/clock` tells clients (`{"minute_ms": n}`), and aib pointed at the simulator runs its own intervals and deadlines on it |
+//! | `clock_minute_ms` | `minute_ms` | the minute `/_sim/clock` reports instead: larger runs clients' deadlines slower than the simulator's work (slack for tests on a loaded machine) |
 //! | `build_minutes` | 45 | run duration (Queued 10%, Building 20%, Customizing 40%, Validating 10% if `validate`, Distributing rest) |
 //! | `deploy_minutes` | 1 | ARM deployment duration |
 //! | `delete_minutes` | 1 | imageTemplate deletion |
@@ -60,6 +62,7 @@
 
 #![allow(clippy::result_large_err, clippy::too_many_arguments)]
 
+pub mod api_versions;
 pub mod arm;
 pub mod auth;
 pub mod blob;

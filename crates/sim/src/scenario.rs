@@ -27,6 +27,10 @@ pub enum ScenarioError {
 pub struct Scenario {
     /// Real milliseconds per simulated minute.
     pub minute_ms: u64,
+    /// The minute `GET /_sim/clock` tells clients (default: `minute_ms`). A larger value runs
+    /// a client's own deadlines and intervals slower than the simulator's work, which gives
+    /// tests on a loaded machine slack (process start-up and HTTP are real time).
+    pub clock_minute_ms: Option<u64>,
     /// Default build duration in simulated minutes.
     pub build_minutes: f64,
     /// ARM deployment duration in simulated minutes.
@@ -198,6 +202,7 @@ impl Default for Scenario {
     fn default() -> Self {
         Scenario {
             minute_ms: 20,
+            clock_minute_ms: None,
             build_minutes: 45.0,
             deploy_minutes: 1.0,
             delete_minutes: 1.0,
@@ -237,6 +242,11 @@ impl Scenario {
 
     /// Check ranges and globs.
     pub fn validate(&self) -> Result<(), ScenarioError> {
+        if self.clock_minute_ms == Some(0) {
+            return Err(ScenarioError::Invalid(
+                "clock_minute_ms must be at least 1".into(),
+            ));
+        }
         if self.minute_ms == 0 {
             return Err(ScenarioError::Invalid(
                 "minute_ms must be at least 1".into(),

@@ -17,4 +17,5 @@ mod paging;
 #[cfg(feature = "reference-tests")]
 mod reference;
 mod retention;
+mod shapes;
 mod templates;
