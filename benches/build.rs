@@ -159,7 +159,8 @@ async fn fleet(units: usize, parallel: usize) {
     );
     let base = sim.url.clone();
     let t = aib_azure::transport::Transport::new(&Default::default()).expect("transport");
-    let arm = support::sim_client(&base, &t, MINUTE_MS as f64 / 60_000.0).await;
+    let arm = support::sim_client(&base, &t).await;
+    let arm_clock = arm.config().retry.time_scale;
     let m = manifest(dir.path(), units);
     let now = chrono::Utc::now().date_naive();
     let plan = aib_planner::plan(
@@ -203,7 +204,7 @@ async fn fleet(units: usize, parallel: usize) {
         selection: Default::default(),
         config: ExecutorConfig {
             max_parallel: parallel,
-            time_scale: MINUTE_MS as f64 / 60_000.0,
+            time_scale: arm_clock,
             ..ExecutorConfig::default()
         },
         interrupt: CancellationToken::new(),

@@ -170,9 +170,6 @@ pub struct BuildArgs {
     /// Write a Markdown summary (status table, failures, Mermaid gantt) to this file.
     #[arg(long, value_name = "FILE")]
     pub report_markdown: Option<PathBuf>,
-    /// Real seconds per Azure second for timeouts (testing against a fast simulator).
-    #[arg(long, hide = true, value_name = "SCALE")]
-    pub time_scale: Option<f64>,
     /// The schedule that started this build (set by `aib schedule`; recorded as the trigger).
     #[arg(skip)]
     pub trigger: Option<String>,

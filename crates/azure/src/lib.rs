@@ -1,6 +1,7 @@
 //! aib-azure: the one ARM + Blob client every aib command uses.
 //!
 //! - [`api_versions`]: the api-versions Azure serves per resource type, and the pinned ones.
+//! - [`clock`]: Azure time, and the simulator's clock (`GET /_sim/clock`).
 //! - [`cloud`]: endpoints per cloud, `AIB_ARM_ENDPOINT`.
 //! - [`credential`]: azure_identity chain, `AIB_CREDENTIAL`, token cache.
 //! - [`transport`]: the pooled HTTP client, headers, request ids.
@@ -32,6 +33,7 @@
 pub mod api_versions;
 pub mod arm;
 pub mod blob;
+pub mod clock;
 pub mod cloud;
 pub mod credential;
 pub mod error;
@@ -43,6 +45,7 @@ pub mod types;
 
 pub use arm::{ArmClient, ArmConfig};
 pub use blob::{BlobAuth, BlobClient};
+pub use clock::TimeScale;
 pub use cloud::{Cloud, Endpoints};
 pub use credential::{Credential, CredentialKind};
 pub use error::{Error, Result};

@@ -78,7 +78,7 @@ pub async fn build(
         if let Some(h) = op.handle() {
             shared.emit(BuildEvent::RunOperation {
                 unit: id.clone(),
-                url: h.status_url.clone(),
+                url: aib_azure::error::redact_url(&h.status_url),
             });
         }
         // One status read per resource group tells the poller the server's interval.

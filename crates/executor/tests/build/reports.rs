@@ -43,7 +43,7 @@ async fn reports_of_a_failed_run() {
         .find(|u| u["id"] == "dev/app")
         .cloned()
         .expect("dev/app");
-    assert_eq!(app["status"], "failed");
+    assert_eq!(app["status"], "failed", "{json:#}");
     assert_eq!(app["failure"]["customizer"], "app");
     assert!(
         app["stages"]
