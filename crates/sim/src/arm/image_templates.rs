@@ -451,20 +451,26 @@ fn provisioning_state(ctx: &Ctx, t: &ImageTemplate, now: f64) -> &'static str {
 
 /// Full JSON of a template, as GET and list return it.
 pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64, api: &str) -> Value {
+    let state = provisioning_state(ctx, t, now);
+    let creating = state == "Creating";
     let mut identity = t.identity.clone();
-    if let Some(uais) = identity
-        .get_mut("userAssignedIdentities")
-        .and_then(Value::as_object_mut)
-    {
+    // The identity's ids are filled in once the template is created (recorded: `{}` before).
+    if let (false, Some(uais)) = (
+        creating,
+        identity
+            .get_mut("userAssignedIdentities")
+            .and_then(Value::as_object_mut),
+    ) {
         for (k, v) in uais.iter_mut() {
             let lk = k.to_ascii_lowercase();
             *v = json!({"principalId": stable_guid(&format!("principal:{lk}")), "clientId": stable_guid(&format!("client:{lk}"))});
         }
     }
     let mut props = t.properties.clone();
-    let state = provisioning_state(ctx, t, now);
-    let creating = state == "Creating";
     if let Some(o) = props.as_object_mut() {
+        if let Some(ds) = o.get_mut("distribute").and_then(Value::as_array_mut) {
+            fill_distributor_defaults(ds, api);
+        }
         o.entry("buildTimeoutInMinutes").or_insert(json!(0));
         if let Some(cs) = o.get_mut("customize").and_then(Value::as_array_mut) {
             fill_customizer_defaults(cs);
@@ -522,6 +528,23 @@ pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64, api: &str) -> Value {
         "identity": identity,
         "properties": props,
     })
+}
+
+/// Defaults AIB shows for a gallery distributor (recorded): `excludeFromLatest` false and,
+/// from 2022-07-01 (which added it), `versioning` null.
+fn fill_distributor_defaults(ds: &mut [Value], api: &str) {
+    for d in ds.iter_mut() {
+        let shared = d
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("SharedImage"));
+        if let (true, Some(o)) = (shared, d.as_object_mut()) {
+            o.entry("excludeFromLatest").or_insert(json!(false));
+            if api >= "2022-07-01" {
+                o.entry("versioning").or_insert(Value::Null);
+            }
+        }
+    }
 }
 
 /// Api-versions from 2022-02-14 on show `stagingResourceGroup`, `exactStagingResourceGroup`
