@@ -79,6 +79,7 @@ async fn start_simulator(plan: &Plan) -> Result<(aib_sim::SimHandle, Option<Stri
             result: aib_sim::scenario::OutcomeResult::Fail,
             failed_customizer: Some(step.clone()),
             build_minutes: None,
+            times: None,
         });
         note = Some(format!(
             "simulated: Azure is an in-process simulator (1 minute = {SIMULATE_MINUTE_MS} ms); unit {unit} is scripted to fail at customizer `{step}` so you can see a failure and its log"

@@ -9,6 +9,7 @@ mod fleet;
 mod gc;
 mod incremental;
 mod plan;
+mod recover;
 mod schedule;
 mod schemas;
 mod secrets;

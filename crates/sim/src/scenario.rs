@@ -125,6 +125,9 @@ pub struct OutcomeRule {
     /// Build duration for matching templates (default: `build_minutes`).
     #[serde(default)]
     pub build_minutes: Option<f64>,
+    /// `provision-fail`: how many creations of matching templates fail (default: every one).
+    #[serde(default)]
+    pub times: Option<u32>,
 }
 
 /// Result of a run.
@@ -140,6 +143,11 @@ pub enum OutcomeResult {
     /// versions already exist and finish replicating `replicate_minutes` (at least 2) simulated
     /// minutes after the run reported the failure.
     TimeoutDistributing,
+    /// The template's creation fails (the first `times` creations of matching templates): the
+    /// PUT answers 201 `Creating`, its operation ends `Failed`, and the template stays with
+    /// `provisioningState: Failed` and a `provisioningError` (the identity lacks a role); a
+    /// `run` on it is refused, a re-PUT answers 409, a DELETE removes it.
+    ProvisionFail,
 }
 
 /// `[faults]`: fractions of requests (0..1), applied at random with a seeded RNG.

@@ -47,16 +47,7 @@ pub async fn collect(
     shared.stage_started(id, Stage::CollectLogs);
     let staging = match staging_rg {
         Some(s) => Some(s),
-        None => shared
-            .arm
-            .get_image_template(
-                &names.subscription,
-                &names.resource_group,
-                &names.template_name,
-            )
-            .await
-            .ok()
-            .and_then(|t| t.properties.exact_staging_resource_group),
+        None => staging_group(shared, names).await,
     };
     let Some(staging) = staging else {
         shared.stage_finished(
@@ -137,6 +128,33 @@ pub async fn collect(
     }
     shared.stage_finished(id, Stage::CollectLogs, StageStatus::Succeeded, None);
     failure
+}
+
+/// The template's staging group: its `exactStagingResourceGroup`, else the group AIB tagged
+/// as the template's (never guessed from a name).
+async fn staging_group(shared: &RunShared, names: &UnitNames) -> Option<String> {
+    let t = shared
+        .arm
+        .get_image_template(
+            &names.subscription,
+            &names.resource_group,
+            &names.template_name,
+        )
+        .await
+        .ok();
+    if let Some(s) = t.and_then(|t| t.properties.exact_staging_resource_group) {
+        return Some(s);
+    }
+    shared
+        .arm
+        .find_staging_group(
+            &names.subscription,
+            &names.resource_group,
+            &names.template_name,
+        )
+        .await
+        .ok()
+        .flatten()
 }
 
 /// "customizer `x` failed" (or the original message's first line when no customizer is known).

@@ -233,8 +233,9 @@ async fn run_stages(
         image_version: image_version.clone(),
     });
 
-    // deploy (or reuse a template with the same content-addressed name)
-    let existing = shared
+    // deploy (or reuse a template with the same content-addressed name; one that failed to
+    // provision is deleted and deployed again)
+    let mut existing = shared
         .preflight
         .existing_template(
             &names.subscription,
@@ -242,6 +243,15 @@ async fn run_stages(
             &names.template_name,
         )
         .cloned();
+    if let Some(t) = &existing {
+        match deploy::settle_existing(shared, &names, t.properties.provisioning_state.as_deref())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => existing = None,
+            Err(out) => return out,
+        }
+    }
     let prior_start = existing
         .as_ref()
         .and_then(|t| t.properties.last_run_status.as_ref())
@@ -282,7 +292,9 @@ async fn run_stages(
                 }
             ),
         );
-    } else if let Err(out) = deploy::deploy(shared, &names, &rendered).await {
+    } else if let Err(out) =
+        deploy::deploy(shared, &names, &rendered, &unit.settings.identity).await
+    {
         return out;
     }
 

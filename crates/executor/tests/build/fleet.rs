@@ -15,6 +15,7 @@ fn fail(template: &str, customizer: &str) -> OutcomeRule {
         result: OutcomeResult::Fail,
         failed_customizer: Some(customizer.into()),
         build_minutes: None,
+        times: None,
     }
 }
 

@@ -40,6 +40,7 @@ fn rule(result: OutcomeResult) -> OutcomeRule {
         result,
         failed_customizer: None,
         build_minutes: None,
+        times: None,
     }
 }
 

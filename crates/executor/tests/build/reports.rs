@@ -16,6 +16,7 @@ async fn reports_of_a_failed_run() {
             result: OutcomeResult::Fail,
             failed_customizer: Some("app".into()),
             build_minutes: None,
+            times: None,
         }],
         ..Scenario::default()
     })

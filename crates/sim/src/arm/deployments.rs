@@ -22,6 +22,8 @@ pub struct DeployedResource {
     pub rtype: String,
     pub op_id: String,
     pub error: Option<ArmErr>,
+    /// Inner details of the error (a provisioning failure's `provisioningError`).
+    pub details: Vec<Value>,
 }
 
 /// A deployment.
@@ -68,6 +70,11 @@ impl Deployment {
             .iter()
             .filter_map(|r| {
                 r.error.as_ref().map(|e| {
+                    if !r.details.is_empty() {
+                        // A resource that reached a terminal Failed state: ARM's own words,
+                        // the provider's error as details.
+                        return json!({"code": e.code, "target": r.id, "message": e.message, "details": r.details});
+                    }
                     // ARM passes the resource provider's error body on as a JSON string.
                     let inner = serde_json::to_string_pretty(
                         &json!({"code": e.code, "message": e.message}),
@@ -260,8 +267,21 @@ pub fn put(
                 "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}/{rname}",
                 image_templates::TYPE
             );
-            let error =
+            let mut details = Vec::new();
+            let mut error =
                 image_templates::create_or_update(ctx, st, sub, rg, &rname, r, created_at).err();
+            let failed = st
+                .templates
+                .get(&image_templates::template_id(sub, rg, &rname).to_ascii_lowercase())
+                .and_then(|t| t.provision_error.clone());
+            if let (None, Some((code, message))) = (&error, failed) {
+                details.push(json!({"code": code, "message": message}));
+                error = Some(ArmErr::new(
+                    StatusCode::OK,
+                    "ResourceDeploymentFailure",
+                    "The resource write operation failed to complete successfully, because it reached terminal provisioning state 'Failed'.",
+                ));
+            }
             if error
                 .as_ref()
                 .is_some_and(|e| e.message.starts_with("Update/Upgrade of image templates"))
@@ -275,6 +295,7 @@ pub fn put(
                 rtype: image_templates::TYPE.into(),
                 op_id,
                 error,
+                details,
             });
         } else {
             let types: Vec<&str> = rtype.split('/').collect();
@@ -303,6 +324,7 @@ pub fn put(
                 rtype,
                 op_id,
                 error: None,
+                details: Vec::new(),
             });
         }
     }

@@ -48,6 +48,32 @@ pub struct ImageTemplate {
     pub run: Option<Run>,
     pub run_outputs: Vec<Value>,
     pub exact_version: Option<String>,
+    /// Its creation fails (`provision-fail`): `(provisioningErrorCode, message)`.
+    pub provision_error: Option<(String, String)>,
+}
+
+/// AIB's refusal of a `run` on a template that is not ready.
+pub const RUN_NOT_ALLOWED: &str = "Operation Microsoft.VirtualMachineImages/imageTemplates/run is not allowed in provisioning state: failed or run state";
+
+/// The `provisioningError` of a `provision-fail` template: what a missing role of the
+/// template's identity looks like.
+fn provision_error(t_identity: &Value, props: &Value) -> (String, String) {
+    let identity = t_identity
+        .get("userAssignedIdentities")
+        .and_then(Value::as_object)
+        .and_then(|m| m.keys().next().cloned())
+        .unwrap_or_default();
+    let scope = props
+        .pointer("/distribute/0/galleryImageId")
+        .and_then(Value::as_str)
+        .unwrap_or("the distribution target")
+        .to_string();
+    (
+        "Other".to_string(),
+        format!(
+            "Failed while creating/updating resources: Validation failed: the assigned identity '{identity}' does not have authorization to perform action 'Microsoft.Compute/galleries/images/read' over scope '{scope}' or the scope is invalid (AuthorizationFailed). For more troubleshooting steps go to https://aka.ms/azvmimagebuilderts."
+        ),
+    )
 }
 
 /// The current or last run.
@@ -84,6 +110,10 @@ impl ImageTemplate {
             self.sub, self.staging_rg
         )
     }
+    /// Whether AIB made its staging group (not when the creation failed).
+    pub fn has_staging(&self) -> bool {
+        self.provision_error.is_none()
+    }
     pub fn blob_endpoint(&self, ctx: &Ctx) -> String {
         format!("{}/blob/{}/", ctx.base_url, self.storage_account)
     }
@@ -110,9 +140,10 @@ pub fn staging_group_name(rg: &str, template: &str) -> String {
 impl Run {
     fn planned_end(&self) -> f64 {
         match self.result {
-            OutcomeResult::Succeed | OutcomeResult::StuckCanceling => {
-                self.start + self.build_minutes
-            }
+            // A template whose creation succeeded (after `times` failed ones) builds normally.
+            OutcomeResult::Succeed
+            | OutcomeResult::StuckCanceling
+            | OutcomeResult::ProvisionFail => self.start + self.build_minutes,
             OutcomeResult::Fail => self.start + self.build_minutes * 0.7,
             OutcomeResult::Timeout | OutcomeResult::TimeoutDistributing => {
                 self.start + self.timeout_minutes
@@ -372,13 +403,30 @@ pub fn create_or_update(
                 format!("The image template '{name}' is being deleted."),
             ));
         }
-        if t.properties != props || t.identity != identity || t.location != location {
+        if t.properties != props
+            || t.identity != identity
+            || t.location != location
+            || t.provision_error.is_some()
+        {
             return Err(ArmErr::conflict("Conflict", UPDATE_MSG));
         }
         t.tags = tags;
         return Ok(false);
     }
     let exact_version = resolve_exact_version(ctx, st, &props, &location);
+    let rule = ctx.outcome_for(name);
+    let provision_error = (rule.result == OutcomeResult::ProvisionFail && {
+        let n = st
+            .provision_failures
+            .entry(rule.template.clone())
+            .or_insert(0);
+        let fail = rule.times.is_none_or(|t| *n < t);
+        if fail {
+            *n += 1;
+        }
+        fail
+    })
+    .then(|| provision_error(&identity, &props));
     let staging_rg = match props
         .get("stagingResourceGroup")
         .and_then(Value::as_str)
@@ -404,6 +452,7 @@ pub fn create_or_update(
             run: None,
             run_outputs: Vec::new(),
             exact_version,
+            provision_error,
         },
     );
     Ok(true)
@@ -444,6 +493,8 @@ fn provisioning_state(ctx: &Ctx, t: &ImageTemplate, now: f64) -> &'static str {
         "Deleting"
     } else if now < t.created + ctx.scenario.create_minutes {
         "Creating"
+    } else if t.provision_error.is_some() {
+        "Failed"
     } else {
         "Succeeded"
     }
@@ -483,6 +534,12 @@ pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64, api: &str) -> Value {
             fill_customizer_defaults(cs);
         }
         o.insert("provisioningState".into(), json!(state));
+        if let (false, Some((code, message))) = (creating, &t.provision_error) {
+            o.insert(
+                "provisioningError".into(),
+                json!({"provisioningErrorCode": code, "message": message}),
+            );
+        }
         if !creating && let Some(cs) = o.get_mut("customize").and_then(Value::as_array_mut) {
             fill_checksums(cs);
         }
@@ -490,7 +547,7 @@ pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64, api: &str) -> Value {
             // Until AIB created it, the staging group is unknown ("") and the source version
             // unresolved ("latest"), as the create answer in the recordings shows.
             o.entry("stagingResourceGroup").or_insert(json!(""));
-            let staging = if creating {
+            let staging = if creating || !t.has_staging() {
                 String::new()
             } else {
                 t.staging_rg_id()
@@ -623,7 +680,7 @@ pub fn tick(ctx: &Ctx, st: &mut State, now: f64) {
         if let Some(t) = st.templates.remove(&k) {
             let acct = t.storage_account.clone();
             st.blobs.retain(|(a, _), _| *a != acct);
-            if super::resources::keeps_staging(ctx, &t.name) {
+            if t.has_staging() && super::resources::keeps_staging(ctx, &t.name) {
                 let g = super::resources::StagingGroup::of(&t);
                 st.staging_leftovers.insert(g.id().to_ascii_lowercase(), g);
             }
@@ -675,7 +732,7 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
         return;
     }
     match run.result {
-        OutcomeResult::Succeed | OutcomeResult::StuckCanceling => {
+        OutcomeResult::Succeed | OutcomeResult::StuckCanceling | OutcomeResult::ProvisionFail => {
             let (outputs, error) = distribute(ctx, st, t, end, None);
             match error {
                 None => {
@@ -927,7 +984,17 @@ pub fn put(
                 &body,
             );
             let done = if created { Some(created_at) } else { Some(now) };
+            let failed = t.provision_error.clone();
             let op = operations::new_op(st, sub, &location, OpKind::Create, &key, now, done);
+            if let (true, Some((code, message))) = (created, failed)
+                && let Some(o) = st.operations.get_mut(&op.to_ascii_lowercase())
+            {
+                o.fin = Some(OpFinal {
+                    status: "Failed",
+                    end: created_at,
+                    error: Some(json!({"code": code, "message": message})),
+                });
+            }
             if let Some(o) = st.operations.get(&op.to_ascii_lowercase()) {
                 let url = o.url(ctx, api_version);
                 operations::add_lro_headers(&mut r, &url, false);
@@ -1044,6 +1111,9 @@ pub fn run(
                 "The image template '{name}' is still being created (provisioningState Creating)."
             ),
         ));
+    }
+    if t.provision_error.is_some() {
+        return Err(ArmErr::conflict("OperationNotAllowed", RUN_NOT_ALLOWED));
     }
     if t.running() {
         return Err(ArmErr::conflict(

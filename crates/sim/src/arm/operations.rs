@@ -117,7 +117,7 @@ impl Operation {
     }
 
     fn status(&self, now: f64) -> (&'static str, Option<f64>, Option<Value>) {
-        if let Some(f) = &self.fin {
+        if let Some(f) = self.fin.as_ref().filter(|f| now >= f.end) {
             return (f.status, Some(f.end), f.error.clone());
         }
         match self.done_at {

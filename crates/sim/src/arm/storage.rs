@@ -55,7 +55,11 @@ pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Result<Vec<Value>, Re
     let value: Vec<Value> = st
         .templates
         .values()
-        .filter(|t| t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg))
+        .filter(|t| {
+            t.has_staging()
+                && t.sub.eq_ignore_ascii_case(sub)
+                && t.staging_rg.eq_ignore_ascii_case(rg)
+        })
         .map(|t| account_json(ctx, sub, &t.staging_rg, &t.storage_account, &t.location))
         .collect();
     Ok(value)
