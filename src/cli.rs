@@ -121,10 +121,11 @@ pub struct CiArgs {
     /// delay and drop triggers; recorded runs keep a due time from building twice).
     #[arg(long, default_value = "2h", value_name = "DURATION")]
     pub within: String,
-    /// Shell command that installs aib on the runner.
+    /// Shell command that installs aib on the runner (default: this version of aib from
+    /// crates.io, so CI builds with the aib that wrote the workflow).
     #[arg(
         long,
-        default_value = "cargo install --locked --git https://github.com/aib-dev/aib aib",
+        default_value = concat!("cargo install aib --locked --version ", env!("CARGO_PKG_VERSION")),
         value_name = "COMMAND"
     )]
     pub install: String,
@@ -341,6 +342,10 @@ pub struct ImportArgs {
     /// Directory to write `aib.toml` and `templates/` to.
     #[arg(long, default_value = ".", value_name = "DIR")]
     pub out: PathBuf,
+    /// Keep deploymentScripts that start the image build on deploy (by default they are left
+    /// out: aib runs the build itself).
+    #[arg(long)]
+    pub keep_deployment_scripts: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,9 +6,11 @@ mod commands;
 mod diagnostics;
 mod duration;
 mod exit;
+mod hints;
 mod logging;
 mod reporter;
 mod signals;
+mod text;
 
 use clap::Parser;
 

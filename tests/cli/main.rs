@@ -1,5 +1,6 @@
 //! End-to-end tests of the `aib` binary: one test binary, one module per command.
 
+mod azure_setup;
 mod build;
 mod ci;
 mod completions;
@@ -7,9 +8,13 @@ mod crash;
 mod faults;
 mod fleet;
 mod gc;
+mod import;
+mod import_roundtrip;
 mod incremental;
 mod plan;
 mod recover;
+#[cfg(feature = "reference-tests")]
+mod reference;
 mod schedule;
 mod schemas;
 mod secrets;
