@@ -11,6 +11,7 @@ mod gc;
 mod import;
 mod import_roundtrip;
 mod incremental;
+mod logs;
 mod plan;
 mod recover;
 #[cfg(feature = "reference-tests")]

@@ -62,6 +62,9 @@ pub struct Scenario {
     pub page_size: usize,
     /// ARM's subscription token buckets (`[limits]`).
     pub limits: Limits,
+    /// The format of the `customization.log` failing builds write: `telemetry` (AIB's logs up
+    /// to about 2023, with `(telemetry)` step markers) or `packer-1.14` (no markers).
+    pub log_format: LogFormat,
     /// `[key_vault]`: Key Vault secrets, `"VAULT/NAME" = "value"` (vault and secret names
     /// case-insensitive, as in Azure), served at `/keyvault/{vault}/secrets/{name}`.
     pub key_vault: BTreeMap<String, String>,
@@ -150,6 +153,18 @@ pub enum OutcomeResult {
     ProvisionFail,
 }
 
+/// The format of the build logs the simulator writes.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `(telemetry) Starting provisioner` / `ending` around each step.
+    #[default]
+    #[serde(rename = "telemetry")]
+    Telemetry,
+    /// Packer 1.14: UI lines only.
+    #[serde(rename = "packer-1.14")]
+    Packer114,
+}
+
 /// `[faults]`: fractions of requests (0..1), applied at random with a seeded RNG.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -227,6 +242,7 @@ impl Default for Scenario {
             page_size: 50,
             limits: Limits::default(),
             key_vault: BTreeMap::new(),
+            log_format: LogFormat::default(),
         }
     }
 }

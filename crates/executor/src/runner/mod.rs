@@ -302,6 +302,7 @@ pub async fn execute(input: RunInput) -> RunResult {
                                     customizer: None,
                                     log_excerpt: None,
                                     log_path: None,
+                                    ..Failure::default()
                                 }),
                             });
                             continue;

@@ -28,6 +28,7 @@ fn failure(message: String) -> UnitOutcome {
         customizer: None,
         log_excerpt: None,
         log_path: None,
+        ..Failure::default()
     })
 }
 

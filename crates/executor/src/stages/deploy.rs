@@ -49,6 +49,7 @@ pub async fn deploy(
             customizer: None,
             log_excerpt: None,
             log_path: None,
+            ..Failure::default()
         })
     };
     let put = shared.arm.put_deployment(
@@ -237,6 +238,7 @@ fn deploy_failed(shared: &RunShared, id: &str, message: String) -> UnitOutcome {
         customizer: None,
         log_excerpt: None,
         log_path: None,
+        ..Failure::default()
     })
 }
 

@@ -211,6 +211,7 @@ async fn run_stages(
                 customizer: None,
                 log_excerpt: None,
                 log_path: None,
+                ..Failure::default()
             });
         }
     };
@@ -430,6 +431,7 @@ async fn wait_out_cancel(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(
             customizer: None,
             log_excerpt: None,
             log_path: None,
+            ..Failure::default()
         })
     };
     loop {

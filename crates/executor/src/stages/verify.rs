@@ -53,6 +53,7 @@ async fn verify_inner(
         customizer: None,
         log_excerpt: None,
         log_path: None,
+        ..Failure::default()
     };
     let outputs = shared
         .arm
