@@ -131,8 +131,7 @@ pub async fn run_with(
             results.push((c.clone(), Ok(v.is_some())));
         }
     }
-    let missing = prerequisites::missing(&needs, results)
-        .map_err(|(c, e)| azure_error(&format!("checking {}", c.describe()), e))?;
+    let missing = prerequisites::missing(&needs, results)?;
     if !missing.is_empty() {
         return Err(PreflightError::Missing(missing));
     }

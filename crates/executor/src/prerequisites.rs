@@ -10,6 +10,8 @@ use aib_manifest::CustomizerKind;
 use aib_planner::{Plan, ResolvedSource, Unit};
 use futures::StreamExt;
 
+use crate::preflight::{PreflightError, azure_error};
+
 /// Most existence checks in flight.
 const CONCURRENCY: usize = 16;
 
@@ -242,7 +244,7 @@ pub(crate) async fn probe(
 pub(crate) fn missing(
     needs: &BTreeMap<Check, Need>,
     results: Vec<(Check, aib_azure::Result<bool>)>,
-) -> Result<Vec<MissingResource>, (Check, aib_azure::Error)> {
+) -> Result<Vec<MissingResource>, PreflightError> {
     let mut out = Vec::new();
     for (c, r) in results {
         match r {
@@ -255,7 +257,7 @@ pub(crate) fn missing(
                     needed_by: need.units,
                 });
             }
-            Err(e) => return Err((c, e)),
+            Err(e) => return Err(azure_error(&format!("checking {}", c.describe()), e)),
         }
     }
     out.sort();
@@ -263,10 +265,7 @@ pub(crate) fn missing(
 }
 
 /// Checks every resource the plan's units to build need; returns those that are missing.
-pub async fn check(
-    arm: &ArmClient,
-    plan: &Plan,
-) -> Result<Vec<MissingResource>, crate::preflight::PreflightError> {
+pub async fn check(arm: &ArmClient, plan: &Plan) -> Result<Vec<MissingResource>, PreflightError> {
     let needs = needs(
         plan.pipeline(),
         plan.units()
@@ -275,7 +274,6 @@ pub async fn check(
     );
     let results = probe(arm, needs.keys().cloned()).await;
     missing(&needs, results)
-        .map_err(|(c, e)| crate::preflight::azure_error(&format!("checking {}", c.describe()), e))
 }
 
 #[cfg(test)]
