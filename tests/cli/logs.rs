@@ -181,3 +181,40 @@ log_format = \"{format}\"\n[[outcome]]\ntemplate = \"lg-win-*\"\nresult = \"fail
         );
     }
 }
+
+/// Staging accounts that forbid Shared Key (or a refused `listKeys`): the log is read with an
+/// Entra token; when the identity may not read it either, the failure names the role it needs.
+#[test]
+fn logs_are_read_without_shared_key_or_the_role_is_named() {
+    let cases = [
+        ("shared_key = false", true),
+        ("list_keys = false", true),
+        ("shared_key = false\ndata_reader = false", false),
+    ];
+    for (storage, readable) in cases {
+        let dir = manifest_dir(MANIFEST, &[]);
+        let d = dir.path();
+        let sim = sim(
+            d,
+            &format!(
+                "minute_ms = 5\n[storage]\n{storage}\n[[outcome]]\ntemplate = \"lg-win-*\"\nresult = \"fail\"\nfailed_customizer = \"modules\"\n"
+            ),
+        );
+        let (code, out, err) = run(d, &sim, &["build", "--report-json", "r.json"]);
+        assert_eq!(code, 1, "{storage}\nstdout:\n{out}\nstderr:\n{err}");
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).expect("report"))
+                .expect("report json");
+        let f = &r["units"][0]["failure"];
+        if readable {
+            assert_eq!(f["customizer"], "modules", "{storage}: {f}");
+            assert!(f["log_path"].is_string(), "{storage}: {f}");
+        } else {
+            assert!(f["log_path"].is_null(), "{storage}: {f}");
+            assert!(
+                err.contains("Storage Blob Data Reader") && err.contains("IT_rg-dev_lg-win-dev-"),
+                "{storage}: {err}"
+            );
+        }
+    }
+}

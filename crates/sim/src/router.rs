@@ -756,6 +756,44 @@ async fn route(
     resp
 }
 
+/// A Blob request's authorization: an Entra token of the simulator (allowed when the caller
+/// holds a data role, `[storage] data_reader`), or Shared Key / SAS signed with the account key
+/// (allowed unless `[storage] shared_key = false`).
+fn authorize_blob(sim: &Sim, req: &BlobReq<'_>, list: bool) -> Result<(), Response> {
+    let storage = &sim.ctx.scenario.storage;
+    let bearer = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") || v.starts_with("bearer "));
+    if bearer {
+        crate::auth::check_bearer(sim, req.headers).map_err(|_| {
+            blob::blob_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationInfo",
+                "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.",
+            )
+        })?;
+        if !storage.data_reader {
+            return Err(blob::blob_error(
+                StatusCode::FORBIDDEN,
+                "AuthorizationPermissionMismatch",
+                "This request is not authorized to perform this operation using this permission.",
+            ));
+        }
+        return Ok(());
+    }
+    blob::authorize(req, if list { Access::List } else { Access::Read })?;
+    if !storage.shared_key {
+        return Err(blob::blob_error(
+            StatusCode::FORBIDDEN,
+            "KeyBasedAuthenticationNotPermitted",
+            "Key based authentication is not permitted on this storage account.",
+        ));
+    }
+    Ok(())
+}
+
 fn token_answer(
     sim: &Arc<Sim>,
     route: &Route,
@@ -809,7 +847,7 @@ fn dispatch(
                 container: &container,
                 blob: blob.as_deref(),
             };
-            if let Err(r) = blob::authorize(&breq, if list { Access::List } else { Access::Read }) {
+            if let Err(r) = authorize_blob(sim, &breq, list) {
                 return r;
             }
             let mut st = lock(&sim.state);

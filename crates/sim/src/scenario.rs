@@ -62,6 +62,8 @@ pub struct Scenario {
     pub page_size: usize,
     /// ARM's subscription token buckets (`[limits]`).
     pub limits: Limits,
+    /// `[storage]`: how the staging storage accounts let their logs be read.
+    pub storage: Storage,
     /// The format of the `customization.log` failing builds write: `telemetry` (AIB's logs up
     /// to about 2023, with `(telemetry)` step markers) or `packer-1.14` (no markers).
     pub log_format: LogFormat,
@@ -151,6 +153,31 @@ pub enum OutcomeResult {
     /// `provisioningState: Failed` and a `provisioningError` (the identity lacks a role); a
     /// `run` on it is refused, a re-PUT answers 409, a DELETE removes it.
     ProvisionFail,
+}
+
+/// `[storage]`: the staging storage accounts' access rules.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Shared Key (and key-signed SAS) allowed (`allowSharedKeyAccess`); `false` answers every
+    /// Blob request signed with the key 403 `KeyBasedAuthenticationNotPermitted`.
+    pub shared_key: bool,
+    /// `listKeys` allowed to the caller; `false` answers it 403 `AuthorizationFailed`.
+    pub list_keys: bool,
+    /// The caller's identity holds a data role (Storage Blob Data Reader) on the staging
+    /// groups; `false` answers Blob requests with an Entra token 403
+    /// `AuthorizationPermissionMismatch`.
+    pub data_reader: bool,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            shared_key: true,
+            list_keys: true,
+            data_reader: true,
+        }
+    }
 }
 
 /// The format of the build logs the simulator writes.
@@ -243,6 +270,7 @@ impl Default for Scenario {
             limits: Limits::default(),
             key_vault: BTreeMap::new(),
             log_format: LogFormat::default(),
+            storage: Storage::default(),
         }
     }
 }

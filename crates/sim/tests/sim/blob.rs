@@ -415,3 +415,104 @@ async fn read_log(t: &T, staging: &str) -> String {
     let url = reqwest::Url::parse(&format!("{endpoint}packerlogs/{}", &xml[start..end])).unwrap();
     get(url).send().await.unwrap().text().await.unwrap()
 }
+
+/// `[storage]`: an account that forbids Shared Key answers key-signed requests 403
+/// `KeyBasedAuthenticationNotPermitted` and takes Entra tokens; `list_keys = false` refuses
+/// listKeys; `data_reader = false` refuses tokens.
+#[tokio::test]
+async fn storage_access_rules() {
+    for (storage, key_ok, keys_listed, token_ok) in [
+        ("", true, true, true),
+        ("shared_key = false", false, true, true),
+        ("list_keys = false", true, false, true),
+        ("data_reader = false", true, true, false),
+    ] {
+        let t = start(&format!(
+            "minute_ms = 1\nbuild_minutes = 5\ncreate_minutes = 0\n[storage]\n{storage}\n[[outcome]]\ntemplate = \"*\"\nresult = \"fail\"\n"
+        ))
+        .await;
+        let rg = "rg-s";
+        let body = template_body(
+            json!([shell("a")]),
+            sig_distribute(rg, "g", "i", None, &["eastus2"]),
+        );
+        assert_eq!(t.put(&it_path(rg, "s"), API_AIB, &body).await.status, 201);
+        t.post(&format!("{}/run", it_path(rg, "s")), API_AIB).await;
+        let b = t.wait_run_done(rg, "s").await;
+        let staging = b["properties"]["exactStagingResourceGroup"]
+            .as_str()
+            .unwrap();
+        let sas = t
+            .get(
+                &format!("{staging}/providers/Microsoft.Storage/storageAccounts"),
+                "2023-05-01",
+            )
+            .await;
+        let acct = &sas.body["value"][0];
+        assert_eq!(
+            acct["properties"]["allowSharedKeyAccess"], key_ok,
+            "{storage}"
+        );
+        let account = acct["name"].as_str().unwrap().to_string();
+        let endpoint = acct["properties"]["primaryEndpoints"]["blob"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let keys = t
+            .post(
+                &format!("{}/listKeys", acct["id"].as_str().unwrap()),
+                "2023-05-01",
+            )
+            .await;
+        let list =
+            reqwest::Url::parse(&format!("{endpoint}packerlogs?restype=container&comp=list"))
+                .unwrap();
+        if keys_listed {
+            assert_eq!(keys.status, 200, "{storage}");
+            let key = keys.body["keys"][0]["value"].as_str().unwrap().to_string();
+            let mut rb = t.http.get(list.clone());
+            for (k, v) in shared_key_headers(&account, &key, "GET", &list, &[]) {
+                rb = rb.header(k, v);
+            }
+            let r = rb.send().await.unwrap();
+            if key_ok {
+                assert_eq!(r.status(), 200, "{storage}");
+            } else {
+                assert_eq!(r.status(), 403, "{storage}");
+                assert_eq!(
+                    r.headers()["x-ms-error-code"],
+                    "KeyBasedAuthenticationNotPermitted"
+                );
+            }
+        } else {
+            assert_eq!(keys.status, 403, "{storage}");
+            assert_eq!(keys.code(), "AuthorizationFailed");
+        }
+        let r = t
+            .http
+            .get(list.clone())
+            .bearer_auth(&t.token)
+            .send()
+            .await
+            .unwrap();
+        if token_ok {
+            assert_eq!(r.status(), 200, "{storage}");
+        } else {
+            assert_eq!(r.status(), 403, "{storage}");
+            assert_eq!(
+                r.headers()["x-ms-error-code"],
+                "AuthorizationPermissionMismatch"
+            );
+        }
+        // A token the simulator never issued is not a token.
+        let r = t
+            .http
+            .get(list)
+            .bearer_auth("not-a-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{storage}");
+        t.sim.shutdown().await;
+    }
+}
