@@ -11,6 +11,7 @@
 //! - [`arm`]: [`ArmClient`] and typed operations.
 //! - [`blob`]: [`BlobClient`]: Shared Key / SAS / bearer, list, download.
 //! - [`types`]: serde wire types.
+//! - [`ids`]: resource ids compared as ARM compares them (case-insensitively).
 //! - [`error`]: the [`Error`] enum.
 //!
 //! ```no_run
@@ -37,6 +38,7 @@ pub mod clock;
 pub mod cloud;
 pub mod credential;
 pub mod error;
+pub mod ids;
 pub mod lro;
 pub mod rate_limit;
 pub mod retry;

@@ -283,9 +283,7 @@ fn tag<'a>(tags: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
 
 /// An image version id in one spelling (`versions`, lower-case) for comparisons.
 pub fn normalise_version_id(id: &str) -> String {
-    id.trim_end_matches('/')
-        .to_ascii_lowercase()
-        .replace("/imageversions/", "/versions/")
+    aib_azure::ids::normalize(id)
 }
 
 fn definition_of(version_id: &str) -> String {

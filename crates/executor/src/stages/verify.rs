@@ -71,7 +71,11 @@ async fn verify_inner(
         })?;
     let artifact = outputs
         .iter()
-        .find(|o| o.name.as_deref() == Some(names.template_name.as_str()))
+        .find(|o| {
+            o.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&names.template_name))
+        })
         .or_else(|| outputs.iter().find(|o| o.properties.artifact_id.is_some()))
         .and_then(|o| o.properties.artifact_id.clone());
     let artifact = match artifact {
