@@ -78,26 +78,38 @@ fn main() {
     divan::main();
 }
 
-/// Log analysis of a 2,000-line log (the only CPU-heavy step of a failure).
-#[divan::bench]
-fn analyse_log(b: divan::Bencher) {
+/// Log analysis of a 2,000-line log in each format (the only CPU-heavy step of a failure).
+#[divan::bench(args = ["telemetry", "packer-1.14"])]
+fn analyse_log(b: divan::Bencher, format: &str) {
     let mut log = String::new();
     for i in 0..6 {
-        log.push_str("PACKER ERR x [INFO] (telemetry) Starting provisioner shell\n");
-        for j in 0..300 {
-            log.push_str(&format!("PACKER OUT     azure-arm: step {i} line {j}\n"));
+        if format == "telemetry" {
+            log.push_str("[op] PACKER ERR 2026/01/01 10:00:00 [INFO] (telemetry) Starting provisioner shell\n");
         }
-        if i < 5 {
-            log.push_str("PACKER ERR x [INFO] (telemetry) ending provisioner shell\n");
+        log.push_str(&format!(
+            "[op] PACKER 2026/01/01 10:00:00 ui: ==> azure-arm: Provisioning with shell script: /tmp/s{i}.sh\n"
+        ));
+        for j in 0..300 {
+            log.push_str(&format!(
+                "[op] PACKER OUT     azure-arm: step {i} line {j}\n"
+            ));
+        }
+        if format == "telemetry" {
+            log.push_str("[op] PACKER ERR 2026/01/01 10:00:00 [INFO] (telemetry) ending shell\n");
         }
     }
-    log.push_str("==> azure-arm: Script exited with non-zero exit status: 1\n");
-    let steps: Vec<aib_executor::logs::StepName> = (0..6)
-        .map(|i| aib_executor::logs::StepName {
-            name: format!("s{i}"),
-            packer_type: "shell".into(),
-        })
-        .collect();
+    log.push_str(
+        "[op] PACKER OUT Build 'azure-arm' errored: Script exited with non-zero exit status: 1\n",
+    );
+    let steps = aib_executor::logs::StepNames {
+        customize: (0..6)
+            .map(|i| aib_executor::logs::StepName {
+                name: format!("s{i}"),
+                packer_type: "shell".into(),
+            })
+            .collect(),
+        ..Default::default()
+    };
     b.bench(|| aib_executor::logs::analyse(divan::black_box(&log), &steps));
 }
 

@@ -155,9 +155,9 @@ fn ui_step(message: &str, current: Option<&str>) -> Option<String> {
         "powershell"
     } else if m.starts_with("Provisioning with shell script") {
         "shell"
-    } else if m == "Uploading the Windows update elevated script..." {
-        "windows-update"
-    } else if m == "Running Windows update..." && current != Some("windows-update") {
+    } else if m == "Uploading the Windows update elevated script..."
+        || (m == "Running Windows update..." && current != Some("windows-update"))
+    {
         "windows-update"
     } else if m == "Restarting Machine" {
         "windows-restart"

@@ -176,6 +176,7 @@ async fn fail_fast_stops_starting_new_units() {
             result: OutcomeResult::Fail,
             failed_customizer: None,
             build_minutes: Some(5.0),
+            times: None,
         }],
         ..Scenario::default()
     })
