@@ -87,7 +87,6 @@ pub struct Run {
     pub timeout_minutes: f64,
     pub has_validate: bool,
     pub cancel_at: Option<f64>,
-    pub cancel_op: Option<String>,
     pub end: Option<RunEnd>,
 }
 
@@ -937,15 +936,6 @@ fn finish(st: &mut State, t: &mut ImageTemplate, end: RunEnd, error: Option<Valu
             error: error.clone(),
         });
     }
-    if let Some(cid) = &run.cancel_op
-        && let Some(op) = st.operations.get_mut(&cid.to_ascii_lowercase())
-    {
-        op.fin = Some(OpFinal {
-            status: "Succeeded",
-            end: end.at,
-            error: None,
-        });
-    }
     run.end = Some(end);
 }
 
@@ -1152,7 +1142,6 @@ pub fn run(
         timeout_minutes: timeout,
         has_validate,
         cancel_at: None,
-        cancel_op: None,
         end: None,
     });
     let mut r = empty(StatusCode::ACCEPTED);

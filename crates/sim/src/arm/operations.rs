@@ -36,7 +36,6 @@ pub enum OpKind {
     Create,
     Delete,
     Run,
-    Cancel,
     /// A gallery image version deletion (Compute `capsOperations`).
     GalleryVersionDelete,
     /// A resource group deletion (ARM `operationresults`).
@@ -101,10 +100,7 @@ impl Operation {
     }
 
     fn is_image_builder(&self) -> bool {
-        matches!(
-            self.kind,
-            OpKind::Create | OpKind::Delete | OpKind::Run | OpKind::Cancel
-        )
+        matches!(self.kind, OpKind::Create | OpKind::Delete | OpKind::Run)
     }
 
     /// The `Location` URL of this operation.
