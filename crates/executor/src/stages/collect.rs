@@ -43,14 +43,7 @@ pub async fn collect(
     message: &str,
 ) -> Failure {
     let id = &names.id;
-    let mut failure = Failure {
-        stage: stage.as_str().into(),
-        message: message.to_string(),
-        customizer: None,
-        log_excerpt: None,
-        log_path: None,
-        ..Failure::default()
-    };
+    let mut failure = Failure::new(stage.as_str(), message.to_string());
     shared.stage_started(id, Stage::CollectLogs);
     let staging = match staging_rg {
         Some(s) => Some(s),
@@ -146,15 +139,7 @@ pub async fn collect(
 /// The template's staging group: its `exactStagingResourceGroup`, else the group AIB tagged
 /// as the template's (never guessed from a name).
 async fn staging_group(shared: &RunShared, names: &UnitNames) -> Option<String> {
-    let t = shared
-        .arm
-        .get_image_template(
-            &names.subscription,
-            &names.resource_group,
-            &names.template_name,
-        )
-        .await
-        .ok();
+    let t = names.template(&shared.arm).await.ok();
     if let Some(s) = t.and_then(|t| t.properties.exact_staging_resource_group) {
         return Some(s);
     }

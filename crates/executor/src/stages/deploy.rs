@@ -36,22 +36,7 @@ pub async fn deploy(
         .cloned()
         .unwrap_or_else(|| serde_json::json!({}));
     let body = DeploymentRequest::incremental(rendered.template.clone(), params);
-    let fail = |message: String| {
-        shared.stage_finished(
-            id,
-            Stage::Deploy,
-            StageStatus::Failed,
-            Some(short(&message)),
-        );
-        UnitOutcome::failed(Failure {
-            stage: Stage::Deploy.as_str().into(),
-            message,
-            customizer: None,
-            log_excerpt: None,
-            log_path: None,
-            ..Failure::default()
-        })
-    };
+    let fail = |message: String| failed(shared, id, message);
     let put = shared.arm.put_deployment(
         &names.subscription,
         &names.resource_group,
@@ -102,15 +87,7 @@ pub async fn deploy(
 
 /// The `provisioningError` of the unit's template when its creation failed.
 async fn provisioning_failure(shared: &RunShared, names: &UnitNames) -> Option<String> {
-    let t = shared
-        .arm
-        .get_image_template(
-            &names.subscription,
-            &names.resource_group,
-            &names.template_name,
-        )
-        .await
-        .ok()?;
+    let t = names.template(&shared.arm).await.ok()?;
     let p = t.properties;
     if !state_is(p.provisioning_state.as_deref(), &["Failed"]) {
         return None;
@@ -226,20 +203,18 @@ pub async fn settle_existing(
 /// The deploy stage failed before a deployment was sent.
 fn deploy_failed(shared: &RunShared, id: &str, message: String) -> UnitOutcome {
     shared.stage_started(id, Stage::Deploy);
+    failed(shared, id, message)
+}
+
+/// The (started) deploy stage failed with `message`.
+fn failed(shared: &RunShared, id: &str, message: String) -> UnitOutcome {
     shared.stage_finished(
         id,
         Stage::Deploy,
         StageStatus::Failed,
         Some(short(&message)),
     );
-    UnitOutcome::failed(Failure {
-        stage: Stage::Deploy.as_str().into(),
-        message,
-        customizer: None,
-        log_excerpt: None,
-        log_path: None,
-        ..Failure::default()
-    })
+    UnitOutcome::failed(Failure::new(Stage::Deploy.as_str(), message))
 }
 
 /// Waits (bounded like a deployment) for a template being created to leave `Creating`;

@@ -132,6 +132,21 @@ pub struct UnitNames {
     pub image_version: Option<String>,
 }
 
+impl UnitNames {
+    /// GET the unit's image template.
+    pub async fn template(
+        &self,
+        arm: &ArmClient,
+    ) -> aib_azure::Result<aib_azure::types::ImageTemplate> {
+        arm.get_image_template(
+            &self.subscription,
+            &self.resource_group,
+            &self.template_name,
+        )
+        .await
+    }
+}
+
 /// How the build stage ended.
 #[derive(Debug)]
 pub enum BuildEnd {
@@ -205,14 +220,7 @@ async fn run_stages(
         Err(e) => {
             shared.stage_started(&id, Stage::Deploy);
             shared.stage_finished(&id, Stage::Deploy, StageStatus::Failed, Some(e.to_string()));
-            return UnitOutcome::failed(Failure {
-                stage: Stage::Deploy.as_str().into(),
-                message: e.to_string(),
-                customizer: None,
-                log_excerpt: None,
-                log_path: None,
-                ..Failure::default()
-            });
+            return UnitOutcome::failed(Failure::new(Stage::Deploy.as_str(), e.to_string()));
         }
     };
     let names = UnitNames {
@@ -425,14 +433,7 @@ async fn wait_out_cancel(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(
     let failed = |message: String| {
         shared.stage_started(id, Stage::Build);
         shared.stage_finished(id, Stage::Build, StageStatus::Failed, Some(short(&message)));
-        UnitOutcome::failed(Failure {
-            stage: Stage::Build.as_str().into(),
-            message,
-            customizer: None,
-            log_excerpt: None,
-            log_path: None,
-            ..Failure::default()
-        })
+        UnitOutcome::failed(Failure::new(Stage::Build.as_str(), message))
     };
     loop {
         {

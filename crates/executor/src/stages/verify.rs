@@ -47,14 +47,7 @@ async fn verify_inner(
     unit: &Unit,
     names: &UnitNames,
 ) -> Result<String, Failure> {
-    let fail = |message: String| Failure {
-        stage: Stage::Verify.as_str().into(),
-        message,
-        customizer: None,
-        log_excerpt: None,
-        log_path: None,
-        ..Failure::default()
-    };
+    let fail = |message: String| Failure::new(Stage::Verify.as_str(), message);
     let outputs = shared
         .arm
         .list_run_outputs(
