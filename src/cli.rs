@@ -175,9 +175,6 @@ pub struct BuildArgs {
     /// saying so, instead of exiting 4 at once. `0` (the default) does not wait.
     #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
     pub lock_timeout: Option<std::time::Duration>,
-    /// Real seconds per Azure second for timeouts (testing against a fast simulator).
-    #[arg(long, hide = true, value_name = "SCALE")]
-    pub time_scale: Option<f64>,
     /// The schedule that started this build (set by `aib schedule`; recorded as the trigger).
     #[arg(skip)]
     pub trigger: Option<String>,
@@ -268,15 +265,27 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The unit, e.g. `dev/win11-avd`.
-    pub unit: String,
+    /// The unit whose collected log is shown, e.g. `dev/win11-avd`.
+    #[arg(required_unless_present = "analyse", conflicts_with = "analyse")]
+    pub unit: Option<String>,
+    /// Analyse any customization.log (or validation.log), e.g. one downloaded from a build run
+    /// by hand: where it failed, why, the step and Packer's error lines.
+    #[arg(long, value_name = "FILE")]
+    pub analyse: Option<PathBuf>,
+    /// With `--analyse`: the manifest unit whose customizers name the steps.
+    #[arg(long = "unit", value_name = "ID", requires = "analyse")]
+    pub analyse_unit: Option<String>,
+    /// With `--analyse`: text or JSON (schemas/aib-log-analysis.schema.json).
+    #[arg(long, value_enum, default_value_t = GcFormat::Text, requires = "analyse")]
+    pub format: GcFormat,
     /// The run (default: the latest run that has a log of this unit).
     #[arg(long = "run", value_name = "RUN_ID")]
     pub run_id: Option<String>,
     /// Which log (`customization.log` or `validation.log`).
     #[arg(long, default_value = "customization.log")]
     pub file: String,
-    /// The manifest whose state is read (for the default `.aib/` beside it).
+    /// The manifest whose state is read (for the default `.aib/` beside it); with
+    /// `--analyse --unit`, the manifest that declares the unit.
     #[arg(long, default_value = "aib.toml")]
     pub manifest: PathBuf,
 }

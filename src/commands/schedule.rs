@@ -155,7 +155,6 @@ fn build_args_for(args: &ScheduleArgs, d: &DueSchedule) -> BuildArgs {
         report_junit: None,
         report_markdown: None,
         lock_timeout: None,
-        time_scale: None,
         trigger: Some(d.name.clone()),
     }
 }

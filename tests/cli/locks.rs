@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use super::fleet;
 use super::support::{Sim, aib_cmd, manifest_dir, run, sim};
 
-const SCENARIO: &str = "minute_ms = 5\n";
+const SCENARIO: &str = "minute_ms = 5\nclock_minute_ms = 60\n";
 
 fn control(sim: &Sim, body: &str) {
     let (code, v) = fleet::http_json(sim, "POST", "/_sim/control", body);
@@ -25,7 +25,7 @@ fn held(sim: &Sim) -> u64 {
 
 /// `aib build` in `d` with `extra` arguments and environment, stderr to `stderr_file`.
 fn spawn(d: &Path, sim: &Sim, extra: &[&str], env: &[(&str, &str)], stderr_file: &str) -> Child {
-    let mut args = vec!["build", "--time-scale", "0.001"];
+    let mut args = vec!["build"];
     args.extend_from_slice(extra);
     let mut cmd: Command = aib_cmd(d, sim, &args);
     for (k, v) in env {
@@ -69,18 +69,14 @@ fn build_waits_for_a_held_lock_with_lock_timeout_and_gives_up_naming_the_holder(
     let mut first = holder(d, &sim, &[], &[]);
 
     // Default: no wait, exit 4 naming the holder, with the flag that would have waited.
-    let (code, _, err) = run(d, &sim, &["build", "--time-scale", "0.001"]);
+    let (code, _, err) = run(d, &sim, &["build"]);
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("error: state is locked by run "), "{err}");
     assert!(err.contains("--lock-timeout"), "{err}");
     assert!(!err.contains("waiting for the state lock"), "{err}");
 
     // A short wait says it waits, then gives up with the same exit code.
-    let (code, _, err) = run(
-        d,
-        &sim,
-        &["build", "--time-scale", "0.001", "--lock-timeout", "1s"],
-    );
+    let (code, _, err) = run(d, &sim, &["build", "--lock-timeout", "1s"]);
     assert_eq!(code, 4, "{err}");
     assert!(
         err.contains(

@@ -13,7 +13,9 @@ mod import_roundtrip;
 mod incremental;
 mod locks;
 mod login;
+mod logs;
 mod plan;
+mod recover;
 #[cfg(feature = "reference-tests")]
 mod reference;
 mod schedule;

@@ -49,7 +49,7 @@ customize = [ { type = "shell", name = "harden", inline = ["echo tool"] } ]
 "#;
 
 /// dev/tool fails at `harden` (so prod/tool is skipped).
-const SCENARIO: &str = "minute_ms = 5\n[[outcome]]\ntemplate = \"shd-tool-dev-*\"\nresult = \"fail\"\nfailed_customizer = \"harden\"\n";
+const SCENARIO: &str = "minute_ms = 5\nclock_minute_ms = 60\n[[outcome]]\ntemplate = \"shd-tool-dev-*\"\nresult = \"fail\"\nfailed_customizer = \"harden\"\n";
 
 /// The simulator environment `aib_cmd` gives, for a shell.
 fn sim_env(cmd: &mut Command, sim: &Sim) {
@@ -67,7 +67,7 @@ fn spawn_entry(d: &Path, sim: &Sim, entry: &serde_json::Value) -> Child {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(format!(
-            "exec \"$AIB\" build {} --state \"$AIB_STATE/$PREFIX\" --time-scale 0.001",
+            "exec \"$AIB\" build {} --state \"$AIB_STATE/$PREFIX\"",
             entry["select"].as_str().expect("select")
         ))
         .current_dir(d)

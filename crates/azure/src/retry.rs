@@ -28,9 +28,9 @@ pub struct RetryPolicy {
     /// Multiplier on every wait and on the budget (1.0 in production, e.g. 0.001 in tests).
     pub time_scale: f64,
     /// Whether `time_scale` applies to the delays servers name too (`true`, for tests against
-    /// a server answering in Azure's time). A server that already compresses its hints (the
-    /// simulator under `aib build --time-scale`) sets `false`: its hints are waited as given
-    /// while the client's own backoff, budget and default intervals are compressed.
+    /// a server answering in Azure's time). A server that already compresses its hints (a
+    /// simulator, whose clock [`crate::clock::probe`] read) sets `false`: its hints are waited
+    /// as given while the client's own backoff, budget and default intervals are compressed.
     pub scale_server_hints: bool,
 }
 

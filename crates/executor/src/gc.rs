@@ -32,9 +32,9 @@ use serde::Serialize;
 const CONCURRENCY: usize = 8;
 
 /// Tag AIB puts on the staging groups it creates.
-pub const CREATED_BY_TAG: &str = "createdBy";
+pub const CREATED_BY_TAG: &str = aib_azure::arm::resources::STAGING_TAG_CREATED_BY;
 /// Its value.
-pub const CREATED_BY_AIB: &str = "AzureVMImageBuilder";
+pub const CREATED_BY_AIB: &str = aib_azure::arm::resources::STAGING_CREATED_BY_AIB;
 
 /// What gc deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -283,9 +283,7 @@ fn tag<'a>(tags: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
 
 /// An image version id in one spelling (`versions`, lower-case) for comparisons.
 pub fn normalise_version_id(id: &str) -> String {
-    id.trim_end_matches('/')
-        .to_ascii_lowercase()
-        .replace("/imageversions/", "/versions/")
+    aib_azure::ids::normalize(id)
 }
 
 fn definition_of(version_id: &str) -> String {
@@ -406,8 +404,8 @@ fn decide_staging(scope: &Scope, inv: &Inventory, d: &mut Decision) {
             continue;
         }
         let (Some(tname), Some(trg)) = (
-            tag(&g.tags, "imageTemplateName"),
-            tag(&g.tags, "imageTemplateResourceGroupName"),
+            tag(&g.tags, aib_azure::arm::resources::STAGING_TAG_TEMPLATE),
+            tag(&g.tags, aib_azure::arm::resources::STAGING_TAG_TEMPLATE_RG),
         ) else {
             continue;
         };

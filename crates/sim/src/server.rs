@@ -74,6 +74,7 @@ impl Ctx {
             result: crate::scenario::OutcomeResult::Succeed,
             failed_customizer: None,
             build_minutes: None,
+            times: None,
         }
     }
 }

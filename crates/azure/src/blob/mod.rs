@@ -159,6 +159,15 @@ impl BlobClient {
         })
     }
 
+    /// The scope Entra tokens are asked for (`https://storage.azure.com/.default`, or the
+    /// cloud's).
+    pub fn with_scope(mut self, scope: &str) -> Self {
+        if !scope.trim().is_empty() {
+            self.storage_scope = scope.to_string();
+        }
+        self
+    }
+
     /// Replace the retry policy (tests use a time scale).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;

@@ -18,4 +18,5 @@ mod paging;
 #[cfg(feature = "reference-tests")]
 mod reference;
 mod retention;
+mod shapes;
 mod templates;
