@@ -7,7 +7,9 @@ use serde_json::json;
 
 #[tokio::test]
 async fn create_answers_creating_with_the_async_operation_only() {
-    let t = start("minute_ms = 2\ncreate_minutes = 5").await;
+    // Creation lasts 2 s of real time, so the first status read finds it in progress even on
+    // a loaded machine.
+    let t = start("minute_ms = 100\ncreate_minutes = 20").await;
     let mut body = template_body(
         json!([shell("a")]),
         sig_distribute("rg-s", "g", "i", None, &["eastus2"]),
