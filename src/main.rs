@@ -7,6 +7,7 @@ mod diagnostics;
 mod duration;
 mod exit;
 mod logging;
+mod output;
 mod reporter;
 mod signals;
 
@@ -48,5 +49,9 @@ fn main() -> std::process::ExitCode {
         Command::Gc(args) => commands::gc::run(&cli.global, args),
         Command::Ci(ci) => commands::ci::run(&cli.global, ci),
     };
+    // A result cut short by a failed write to stdout is not a success.
+    if exit == Exit::Success && output::failed() {
+        return Exit::Io.into();
+    }
     exit.into()
 }

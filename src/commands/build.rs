@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{BuildArgs, GlobalArgs, LogFormat, SelectArgs};
 use crate::exit::Exit;
+use crate::output::{out, outln};
 use crate::reporter::{self, Mode};
 use crate::signals;
 
@@ -373,7 +374,7 @@ async fn retry_plan(
     }
     if ids.is_empty() {
         if !global.quiet {
-            println!("run {}: nothing to retry", old.run_id);
+            outln!("run {}: nothing to retry", old.run_id);
         }
         return Err(Exit::Success);
     }
@@ -544,13 +545,11 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
                 exit = worse(exit);
             }
             if !global.quiet || exit != Exit::Success {
-                print!("{}", reporter::summary_table(&r.record));
+                out!("{}", reporter::summary_table(&r.record));
                 if args.simulate
                     && let Some(dir) = &state_arg
                 {
-                    println!(
-                        "state of this simulated run: {dir} (e.g. `aib status --state {dir}`)"
-                    );
+                    outln!("state of this simulated run: {dir} (e.g. `aib status --state {dir}`)");
                 }
             }
             exit

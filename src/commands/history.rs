@@ -5,6 +5,7 @@ use aib_state::UnitStatus;
 use super::status::{open_state, runtime, status_word};
 use crate::cli::{GlobalArgs, HistoryArgs};
 use crate::exit::Exit;
+use crate::output::outln;
 
 pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
     let rt = match runtime() {
@@ -24,12 +25,15 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
             }
         };
         if ids.is_empty() {
-            println!("no runs yet");
+            outln!("no runs yet");
             return Exit::Success;
         }
-        println!(
+        outln!(
             "{:<24}  {:<11}  {:<24}  {:>8}  UNITS",
-            "RUN", "STATUS", "STARTED", "TIME"
+            "RUN",
+            "STATUS",
+            "STARTED",
+            "TIME"
         );
         for id in ids.iter().take(args.limit) {
             match store.read_run(id).await {
@@ -42,7 +46,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
                         })
                         .unwrap_or_else(|| "-".into());
                     let c = |s: UnitStatus| r.units.iter().filter(|u| u.status == s).count();
-                    println!(
+                    outln!(
                         "{:<24}  {:<11}  {:<24}  {:>8}  {} ok, {} failed, {} skipped, {} cancelled",
                         r.run_id,
                         status_word(r.status),
@@ -54,7 +58,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
                         c(UnitStatus::Cancelled),
                     );
                 }
-                Err(e) => println!("{id:<24}  (unreadable: {e})"),
+                Err(e) => outln!("{id:<24}  (unreadable: {e})"),
             }
         }
         Exit::Success

@@ -1,7 +1,5 @@
 //! `aib logs UNIT [--run RUN_ID]`: the build log collected for a unit.
 
-use std::io::Write;
-
 use super::status::{open_state, runtime};
 use crate::cli::{GlobalArgs, LogsArgs};
 use crate::exit::Exit;
@@ -32,9 +30,7 @@ pub fn run(global: &GlobalArgs, args: &LogsArgs) -> Exit {
                     if !global.quiet {
                         eprintln!("{} of {} in run {run}:", args.file, args.unit);
                     }
-                    let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(&bytes);
-                    let _ = out.flush();
+                    crate::output::write_bytes(&bytes);
                     return Exit::Success;
                 }
                 Err(aib_state::StateError::LogNotFound { .. }) => continue,

@@ -7,6 +7,7 @@ use chrono::Datelike;
 use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, SelectArgs, ShardBy};
 use crate::diagnostics;
 use crate::exit::Exit;
+use crate::output::{out, outln};
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
     let started = std::time::Instant::now();
@@ -64,9 +65,9 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
         ),
     };
     tracing::debug!(elapsed = ?started.elapsed(), "plan formatted");
-    print!("{out}");
+    out!("{out}");
     if !out.ends_with('\n') {
-        println!();
+        outln!();
     }
     Exit::Success
 }

@@ -7,6 +7,7 @@ use aib_state::{RunStatus, StateLocation, StateStore};
 
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::exit::Exit;
+use crate::output::{out, outln};
 use crate::reporter;
 
 /// Opens the state for a read-only command (no Azure credential unless blob state needs one).
@@ -83,7 +84,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
         {
             rec.status = RunStatus::Interrupted;
         }
-        println!(
+        outln!(
             "run {}  {}  pipeline {}  started {}{}  host {}",
             rec.run_id,
             status_word(rec.status),
@@ -94,8 +95,8 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
                 .unwrap_or_default(),
             rec.host
         );
-        println!();
-        print!("{}", reporter::summary_table(&rec));
+        outln!();
+        out!("{}", reporter::summary_table(&rec));
         match rec.status {
             RunStatus::Succeeded => Exit::Success,
             RunStatus::Running => Exit::Success,

@@ -5,6 +5,7 @@ use aib_manifest::{Diagnostics, Manifest, ManifestError};
 use crate::cli::{GlobalArgs, ValidateArgs};
 use crate::diagnostics;
 use crate::exit::Exit;
+use crate::output::outln;
 
 pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
     let manifest = match load(&args.manifest, global.quiet) {
@@ -20,7 +21,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
         Err(exit) => return exit,
     };
     let name = args.manifest.display();
-    println!(
+    outln!(
         "{name}: valid ({} environments, {} variants, {} units, {} warnings)",
         manifest.file.environments.len(),
         manifest.file.variants.len(),

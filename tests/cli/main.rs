@@ -6,6 +6,7 @@ mod crash;
 mod faults;
 mod fleet;
 mod gc;
+mod hostile;
 mod incremental;
 mod plan;
 mod schedule;
