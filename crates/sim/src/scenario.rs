@@ -61,6 +61,10 @@ pub struct Scenario {
     /// `[key_vault]`: Key Vault secrets, `"VAULT/NAME" = "value"` (vault and secret names
     /// case-insensitive, as in Azure), served at `/keyvault/{vault}/secrets/{name}`.
     pub key_vault: BTreeMap<String, String>,
+    /// Real milliseconds a client may take to send a request's headers (from the first byte,
+    /// or while a kept-alive connection waits for its next request) before the connection is
+    /// closed, so a client that sends nothing cannot hold a connection for ever.
+    pub header_read_timeout_ms: u64,
 }
 
 /// `[limits]`: ARM's per-subscription, per-principal token buckets. The remaining counts are
@@ -214,6 +218,7 @@ impl Default for Scenario {
             page_size: 50,
             limits: Limits::default(),
             key_vault: BTreeMap::new(),
+            header_read_timeout_ms: 30_000,
         }
     }
 }

@@ -9,6 +9,7 @@ mod blob;
 mod errors;
 mod faults;
 mod flow;
+mod hostile;
 mod key_vault;
 mod limits;
 mod misc;
