@@ -295,7 +295,7 @@ impl ArmClient {
             };
             match wait {
                 Some(w) => {
-                    tracing::debug!(%method, url = %redact_url(url.as_str()), ?failure, wait_ms = w.as_millis() as u64, "retrying");
+                    policy.announce(&state, &what_failed(failure, &method, &url), w);
                     tokio::time::sleep(w).await;
                 }
                 None => {
@@ -304,8 +304,9 @@ impl ArmClient {
                         && match failure {
                             Failure::Io => true,
                             Failure::Status(s) => s != 429 && policy.is_retryable_status(s),
-                            Failure::Connect => false,
+                            Failure::Connect | Failure::Refused => false,
                         };
+                    let last = given_up(&state, &inner.endpoints.arm, last);
                     if ambiguous {
                         return Err(Error::Ambiguous {
                             method: method.to_string(),
@@ -392,6 +393,68 @@ impl ArmClient {
     }
 }
 
+/// What failed, for the line announcing a retry: `ARM throttled (HTTP 429) on GET /subscriptions/…`.
+fn what_failed(failure: Failure, method: &Method, url: &Url) -> String {
+    let path = redact_url(url.path());
+    let host = url.host_str().unwrap_or("ARM");
+    match failure {
+        Failure::Status(429) => format!("ARM throttled (HTTP 429) {method} {path}"),
+        Failure::Status(s) => format!("ARM answered HTTP {s} to {method} {path}"),
+        Failure::Connect => format!("cannot connect to {host} for {method} {path}"),
+        Failure::Io | Failure::Refused => {
+            format!("no usable answer from {host} to {method} {path}")
+        }
+    }
+}
+
+/// The error to return when retrying stopped: `last`, or when the budget, a Retry-After
+/// beyond it or an endpoint that never answers was the reason, an error that says so (and,
+/// for the silent endpoint, names it).
+pub(crate) fn given_up(state: &crate::retry::RetryState, endpoint: &Url, last: Error) -> Error {
+    let Some(why) = state.refusal() else {
+        return last;
+    };
+    let elapsed_ms = state.elapsed().as_millis().min(u64::MAX as u128) as u64;
+    if !state.answered()
+        && let Error::Transport {
+            method,
+            url,
+            message,
+        } = last
+    {
+        return Error::Transport {
+            method,
+            url,
+            message: format!(
+                "the endpoint {} does not answer: {why}; last attempt: {message}",
+                redact_url(endpoint.as_str())
+            ),
+        };
+    }
+    match last {
+        // Keep the answer's status and code for callers; say why it is the last one.
+        Error::Api {
+            method,
+            url,
+            status,
+            code,
+            message,
+            ids,
+        } => Error::Api {
+            method,
+            url,
+            status,
+            code,
+            message: format!("{message}; {why}"),
+            ids,
+        },
+        last => Error::Timeout {
+            elapsed_ms,
+            last: format!("{why}; last answer: {last}"),
+        },
+    }
+}
+
 /// Turn a non-2xx response into an [`Error`] (401/403 → [`Error::Auth`]).
 pub fn api_error(method: &Method, resp: &Response, client_request_id: &str) -> Error {
     let ids = Box::new(RequestIds::from_headers(
@@ -405,6 +468,12 @@ pub fn api_error(method: &Method, resp: &Response, client_request_id: &str) -> E
         .and_then(|d| d.code.clone())
         .or_else(|| resp.header("x-ms-error-code").map(str::to_owned));
     let message = match &detail {
+        _ if (300..400).contains(&resp.status) => format!(
+            "redirected to {}: aib follows no redirect (ARM never sends one; the request and its body stay where they were sent)",
+            resp.header("location")
+                .map(redact_url)
+                .unwrap_or_else(|| "nowhere (no Location header)".into())
+        ),
         Some(d) => d.full_message(),
         None => {
             let text = String::from_utf8_lossy(&resp.body);
