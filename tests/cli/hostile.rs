@@ -61,3 +61,127 @@ fn the_square_fleet_plans() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("9 units"), "{}", out.stdout);
 }
+
+/// A one-unit manifest whose only customizer runs `script`, with extra `[pipeline]` lines.
+fn script_manifest(script: &str, pipeline_extra: &str) -> String {
+    format!(
+        r#"
+version = 1
+[pipeline]
+name = "files"
+{pipeline_extra}
+[defaults]
+location = "eastus2"
+resource_group = "rg"
+identity = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
+gallery = {{ name = "gal" }}
+[environments.dev]
+subscription = "00000000-0000-0000-0000-000000000001"
+[variants.app]
+image_definition = "app"
+source = {{ platform = "Canonical:ubuntu-24_04-lts:server:latest" }}
+customize = [ {{ type = "shell", name = "run", script = "{script}" }} ]
+"#
+    )
+}
+
+/// Attack: a pull request points a script at a file outside the repository (`..` escapes, an
+/// absolute path, `/proc/self/environ` with the CI job's credentials, a symlink). `validate`
+/// passed and the file was inlined into the deployment and `--render-dir`; now each is exit 2
+/// naming the path, and nothing is written.
+#[test]
+fn files_outside_the_manifest_folder_are_refused() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outer.path().join("stolen.txt"), "AWS_SECRET=planted").expect("write");
+    let cases = [
+        ("../stolen.txt", "../stolen.txt"),
+        ("../../../../../../../../etc/passwd", "etc/passwd"),
+        ("/proc/self/environ", "/proc/"),
+        ("scripts/link.sh", "stolen.txt"),
+    ];
+    for (script, named) in cases {
+        let dir = outer.path().join("repo");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("scripts")).expect("mkdir");
+        std::fs::write(dir.join("aib.toml"), script_manifest(script, "")).expect("write");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(outer.path().join("stolen.txt"), dir.join("scripts/link.sh"))
+            .expect("symlink");
+        for args in [&["validate"][..], &["plan", "--render-dir", "out"][..]] {
+            let out = aib(&dir, args);
+            assert_eq!(out.code, 2, "{script} {args:?}: {}", out.stderr);
+            assert!(out.stderr.contains(named), "{script}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("outside the manifest's folder"),
+                "{script}: {}",
+                out.stderr
+            );
+            assert!(!out.stderr.contains("planted"), "{}", out.stderr);
+        }
+        assert!(!dir.join("out").exists(), "{script}: nothing rendered");
+    }
+}
+
+/// `[pipeline] allow_paths` opens exactly the folders it lists.
+#[test]
+fn allow_paths_lets_a_shared_folder_in() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let shared = outer.path().join("shared");
+    std::fs::create_dir_all(&shared).expect("mkdir");
+    std::fs::write(shared.join("common.sh"), "echo shared").expect("write");
+    let dir = outer.path().join("repo");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("aib.toml"),
+        script_manifest("../shared/common.sh", "allow_paths = [\"../shared\"]"),
+    )
+    .expect("write");
+    let out = aib(&dir, &["plan", "--render-dir", "out"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rendered: Vec<_> = std::fs::read_dir(dir.join("out"))
+        .expect("out")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        rendered.iter().any(|t| t.contains("echo shared")),
+        "{rendered:?}"
+    );
+    // A folder that does not exist is named.
+    std::fs::write(
+        dir.join("aib.toml"),
+        script_manifest("../shared/common.sh", "allow_paths = [\"../nowhere\"]"),
+    )
+    .expect("write");
+    let out = aib(&dir, &["validate"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("../nowhere"), "{}", out.stderr);
+}
+
+/// Attack: a user template `{% include "/etc/passwd" %}` (or a symlink) pulled a file from
+/// outside the folder into the deployment; now it is an error naming the file.
+#[test]
+fn user_template_includes_stay_inside_the_folder() {
+    let manifest = script_manifest("scripts/ok.sh", "").replace(
+        "[variants.app]",
+        "[variants.app]\ntemplate = \"app.json.j2\"",
+    );
+    let tmpl = r#"{"properties": {"source": {{ source | tojson }}, "distribute": {{ distribute | tojson }},
+ "customize": [{"type": "Shell", "name": "x", "inline": ["{% include "/etc/passwd" %}"]}]}}"#;
+    let dir = manifest_dir(
+        &manifest,
+        &[
+            ("scripts/ok.sh", "echo ok"),
+            ("templates/app.json.j2", tmpl),
+        ],
+    );
+    let out = aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("/etc/passwd"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("outside the manifest's folder"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("root:x:0"), "{}", out.stderr);
+}

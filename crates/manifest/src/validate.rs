@@ -137,6 +137,25 @@ impl Checker<'_> {
                 .with_label(name.span(), "use 1-40 lowercase letters, digits and `-`"),
             );
         }
+        for p in &f.pipeline.allow_paths {
+            if !self.dir.join(p.as_str()).is_dir() {
+                self.out.push(
+                    Diagnostic::error(
+                        "aib::allow-paths",
+                        format!("`allow_paths` folder `{}` does not exist", p.as_str()),
+                    )
+                    .with_label(p.span(), "relative to the manifest's folder, or absolute"),
+                );
+            }
+        }
+        if let Some(m) = &f.pipeline.max_units
+            && *m.get_ref() == 0
+        {
+            self.out.push(
+                Diagnostic::error("aib::range", "`max_units` must be at least 1")
+                    .with_label(m.span(), "0 would allow no unit"),
+            );
+        }
         if f.environments.is_empty() {
             self.out.push(
                 Diagnostic::error("aib::no-units", "the manifest defines no environment")

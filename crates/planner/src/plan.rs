@@ -665,7 +665,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
     };
     let resolve_all = |part: &[usize], problems: &mut Problems| {
         let mut renderer = Renderer::new();
-        let mut digests = FileDigests::default();
+        let mut digests = FileDigests::new(manifest.file_roots.clone());
         part.iter()
             .filter_map(|&i| resolve_one(i, &mut renderer, &mut digests, problems))
             .collect::<Vec<_>>()

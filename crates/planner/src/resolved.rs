@@ -335,10 +335,14 @@ impl Resolver<'_> {
     ) -> Option<LocalFile> {
         let key = key.into();
         let path = self.render(key, s)?;
-        let resolved = base.join(&path);
-        if self.files.digest(&resolved).is_err() {
-            self.invalid(key, s.span(), format!("file `{path}` does not exist"));
-        }
+        let joined = base.join(&path);
+        let resolved = match self.files.digest(&joined, &path) {
+            Ok((_, real)) => real,
+            Err(why) => {
+                self.invalid(key, s.span(), why);
+                joined
+            }
+        };
         Some(LocalFile { path, resolved })
     }
 

@@ -366,20 +366,25 @@ impl fmt::Debug for Renderer {
 impl Renderer {
     pub fn new(manifest: &Manifest) -> Self {
         let dir = manifest.templates_dir();
-        let mut r = Self::with_parts(manifest.pipeline(), &dir);
+        let mut r = Self::with_parts(manifest.pipeline(), &dir, manifest.file_roots.clone());
         if let Ok(rel) = dir.strip_prefix(&manifest.dir) {
             r.templates_shown = rel.to_string_lossy().replace('\\', "/");
         }
         r
     }
 
-    /// A renderer for a pipeline name and a templates directory.
-    pub fn with_parts(pipeline: &str, templates_dir: &Path) -> Self {
+    /// A renderer for a pipeline name and a templates directory whose templates may come
+    /// from `roots` only.
+    pub fn with_parts(
+        pipeline: &str,
+        templates_dir: &Path,
+        roots: aib_manifest::FileRoots,
+    ) -> Self {
         Self {
             pipeline: pipeline.to_string(),
             templates_dir: templates_dir.to_path_buf(),
             templates_shown: templates_dir.to_string_lossy().into_owned(),
-            env: user::environment(templates_dir),
+            env: user::environment(templates_dir, roots),
             files: Mutex::new(HashMap::new()),
         }
     }

@@ -29,6 +29,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aib_manifest::FileRoots;
 use aib_planner::{LocalFile, Unit};
 use indexmap::IndexMap;
 use minijinja::value::Kwargs;
@@ -43,18 +44,21 @@ use super::{
 
 /// The minijinja environment of user templates: strict undefined, debug info, templates loaded
 /// from `templates_dir`, JSON-aware output.
-pub(crate) fn environment(templates_dir: &Path) -> Environment<'static> {
+pub(crate) fn environment(templates_dir: &Path, roots: FileRoots) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_debug(true);
     let dir: PathBuf = templates_dir.to_path_buf();
+    // Templates and what they `{% include %}` come from the manifest's folder or
+    // `allow_paths` only, symlinks resolved (an absolute name or `..` is checked the same way).
     env.set_loader(move |name| {
-        if name.split(['/', '\\']).any(|seg| seg == "..") {
-            return Ok(None);
-        }
-        match std::fs::read_to_string(dir.join(name)) {
+        let file = match roots.check(&dir.join(name), name) {
+            Ok(f) => f,
+            Err(_) if !dir.join(name).exists() => return Ok(None),
+            Err(why) => return Err(minijinja::Error::new(ErrorKind::InvalidOperation, why)),
+        };
+        match std::fs::read_to_string(&file.real) {
             Ok(s) => Ok(Some(s)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(minijinja::Error::new(
                 ErrorKind::InvalidOperation,
                 format!("cannot read template `{name}`: {e}"),
