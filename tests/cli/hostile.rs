@@ -54,9 +54,45 @@ fn a_closed_stdout_ends_quietly() {
     assert!(stderr.trim().is_empty(), "nothing to say: {stderr}");
 }
 
+/// Attack: a pull request adds a 5-axis × 30-value matrix (24.3 million units). `validate`
+/// aborted on memory after two seconds; now it is refused before anything is expanded, with
+/// the number, and the cap is the manifest's to raise.
 #[test]
-fn the_square_fleet_plans() {
-    let dir = manifest_dir(&square_fleet(3), &[]);
+fn a_matrix_too_large_to_expand_is_refused_with_its_size() {
+    let values: Vec<String> = (0..30).map(|i| format!("\"v{i}\"")).collect();
+    let axis = values.join(", ");
+    let manifest = square_fleet(2)
+        .replace(
+            "b = [\"v0\", \"v1\"]",
+            &format!("b = [{axis}]\nc = [{axis}]\nd = [{axis}]\ne = [{axis}]\nf = [{axis}]"),
+        )
+        .replace("a = [\"v0\", \"v1\"]\n", "");
+    let dir = manifest_dir(&manifest, &[]);
+    for cmd in ["validate", "plan"] {
+        let out = aib(dir.path(), &[cmd]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(out.stderr.contains("24,300,000 units"), "{}", out.stderr);
+        assert!(out.stderr.contains("100,000 allowed"), "{}", out.stderr);
+        assert!(out.stderr.contains("max_units"), "{}", out.stderr);
+    }
+    // The cap is inclusive and configurable.
+    let nine = square_fleet(3);
+    let dir = manifest_dir(
+        &nine.replace("name = \"big\"", "name = \"big\"\nmax_units = 8"),
+        &[],
+    );
+    let out = aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("up to 9 units, more than the 8 allowed"),
+        "{}",
+        out.stderr
+    );
+    let dir = manifest_dir(
+        &nine.replace("name = \"big\"", "name = \"big\"\nmax_units = 9"),
+        &[],
+    );
     let out = aib(dir.path(), &["validate"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("9 units"), "{}", out.stdout);
@@ -184,4 +220,134 @@ fn user_template_includes_stay_inside_the_folder() {
         out.stderr
     );
     assert!(!out.stderr.contains("root:x:0"), "{}", out.stderr);
+}
+
+/// Attack: three scripts of 1.5 MB each, inlined. ARM refuses the 4.5 MB deployment only when
+/// `build` sends it; now `validate` says so, with the size.
+#[test]
+fn a_deployment_over_arms_4_mb_is_found_at_validate() {
+    let manifest = script_manifest("scripts/a.sh", "").replace(
+        "customize = [ { type = \"shell\", name = \"run\", script = \"scripts/a.sh\" } ]",
+        "customize = [\n { type = \"shell\", name = \"a\", script = \"scripts/a.sh\" },\n { type = \"shell\", name = \"b\", script = \"scripts/b.sh\" },\n { type = \"shell\", name = \"c\", script = \"scripts/c.sh\" },\n]",
+    );
+    let big = "echo 0123456789abcdef0123456789abcdef0123456789abcdef0123456789\n".repeat(24_000);
+    let dir = manifest_dir(
+        &manifest,
+        &[
+            ("scripts/a.sh", big.as_str()),
+            ("scripts/b.sh", big.as_str()),
+            ("scripts/c.sh", big.as_str()),
+        ],
+    );
+    let out = aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("is 4753772 bytes"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ARM refuses deployments over"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("dev/app"), "{}", out.stderr);
+    // Two of them fit.
+    let two = manifest.replace(
+        " { type = \"shell\", name = \"c\", script = \"scripts/c.sh\" },\n",
+        "",
+    );
+    std::fs::write(dir.path().join("aib.toml"), two).expect("write");
+    let out = aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// Attack: a user template with nested `range(100000)` loops hung `validate` for ever, and one
+/// that prints without end filled memory; now both stop at their bound, exit 2, naming it.
+#[test]
+fn user_templates_that_never_end_are_stopped() {
+    let manifest = script_manifest("scripts/ok.sh", "").replace(
+        "[variants.app]",
+        "[variants.app]\ntemplate = \"app.json.j2\"",
+    );
+    for (body, says) in [
+        (
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            "more than 2000000 steps",
+        ),
+        (
+            "{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}",
+            "renders more than 4194304 bytes",
+        ),
+    ] {
+        let tmpl = format!(
+            r#"{{"properties": {{"source": {{{{ source | tojson }}}}, "distribute": {{{{ distribute | tojson }}}}, "x": "{body}"}}}}"#
+        );
+        let dir = manifest_dir(
+            &manifest,
+            &[
+                ("scripts/ok.sh", "echo ok"),
+                ("templates/app.json.j2", &tmpl),
+            ],
+        );
+        let out = aib(dir.path(), &["validate"]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(out.stderr.contains(says), "{says}: {}", out.stderr);
+    }
+}
+
+/// Names Azure would refuse are refused at `validate`, each with what is wrong (ARM used to
+/// be the first to say, after the build had started other units).
+#[test]
+fn azure_names_are_checked_as_azure_checks_them() {
+    let long_rg = "r".repeat(91);
+    let cases: Vec<(String, &str)> = vec![
+        (
+            script_manifest("scripts/ok.sh", "").replace(
+                "resource_group = \"rg\"",
+                &format!("resource_group = \"{long_rg}\""),
+            ),
+            "is 91 characters long; Azure allows at most 90",
+        ),
+        (
+            script_manifest("scripts/ok.sh", "")
+                .replace("resource_group = \"rg\"", "resource_group = \"rg/../x\""),
+            "has `/`",
+        ),
+        (
+            script_manifest("scripts/ok.sh", "")
+                .replace("resource_group = \"rg\"", "resource_group = \"rg.\""),
+            "ends with `.`",
+        ),
+        (
+            script_manifest("scripts/ok.sh", "").replace(
+                "subscription = \"00000000-0000-0000-0000-000000000001\"",
+                "subscription = \"my-subscription\"",
+            ),
+            "`subscription` is `my-subscription`, not a subscription id",
+        ),
+        (
+            script_manifest("scripts/ok.sh", "")
+                .replace("location = \"eastus2\"", "location = \"eastus9\""),
+            "`eastus9` in `location` is not a region of the public cloud",
+        ),
+        (
+            script_manifest("scripts/ok.sh", "")
+                .replace("[defaults]", "[azure]\ncloud = \"usgov\"\n[defaults]"),
+            "`eastus2` in `location` is not a region of the US Government cloud",
+        ),
+        (
+            script_manifest("scripts/ok.sh", "").replace("name = \"gal\"", "name = \"gal-x\""),
+            "gallery name `gal-x`",
+        ),
+    ];
+    for (manifest, says) in cases {
+        let dir = manifest_dir(&manifest, &[("scripts/ok.sh", "echo ok")]);
+        let out = aib(dir.path(), &["validate"]);
+        assert_eq!(out.code, 2, "{says}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{says}: {}", out.stderr);
+    }
+    // A US Government region in a usgov manifest is fine.
+    let gov = script_manifest("scripts/ok.sh", "")
+        .replace("[defaults]", "[azure]\ncloud = \"usgov\"\n[defaults]")
+        .replace("location = \"eastus2\"", "location = \"usgovvirginia\"");
+    let dir = manifest_dir(&gov, &[("scripts/ok.sh", "echo ok")]);
+    let out = aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }

@@ -7,6 +7,7 @@ mod error;
 pub mod graph;
 pub mod input_hash;
 pub mod layering;
+pub mod limits;
 pub mod matrix;
 pub mod naming;
 pub mod output;

@@ -28,25 +28,35 @@ pub struct Tail {
     pub skipped: u64,
 }
 
-/// An in-memory sink that refuses to grow past `max` bytes.
-struct Capped {
+/// An in-memory sink that keeps the last `max` bytes written (holding at most twice that).
+struct Tailing {
     buf: Vec<u8>,
     max: usize,
+    /// Bytes dropped from the front.
+    dropped: u64,
 }
 
-impl AsyncWrite for Capped {
+impl Tailing {
+    fn trim(&mut self, keep: usize) {
+        if self.buf.len() > keep {
+            let cut = self.buf.len() - keep;
+            self.buf.drain(..cut);
+            self.dropped += cut as u64;
+        }
+    }
+}
+
+impl AsyncWrite for Tailing {
     fn poll_write(
         mut self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
         data: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        if self.buf.len() + data.len() > self.max {
-            return std::task::Poll::Ready(Err(std::io::Error::other(format!(
-                "the blob is longer than the {} bytes it announced",
-                self.max
-            ))));
-        }
         self.buf.extend_from_slice(data);
+        if self.buf.len() > self.max.saturating_mul(2) {
+            let max = self.max;
+            self.trim(max);
+        }
         std::task::Poll::Ready(Ok(data.len()))
     }
 
@@ -73,8 +83,9 @@ impl BlobClient {
         Ok(Bytes::from(buf))
     }
 
-    /// Download at most the last `max` bytes of a blob of `size` bytes (as listed), into
-    /// memory that never holds more than `max` bytes, whatever the server sends.
+    /// Download the last `max` bytes of a blob of `size` bytes (as listed; a blob that grew
+    /// since is read to its real end), holding at most twice `max` bytes whatever the server
+    /// sends.
     pub async fn download_tail(
         &self,
         container: &str,
@@ -84,15 +95,17 @@ impl BlobClient {
     ) -> Result<Tail> {
         let start = size.saturating_sub(max);
         let cap = usize::try_from(max).unwrap_or(usize::MAX);
-        let mut out = Capped {
+        let mut out = Tailing {
             buf: Vec::new(),
             max: cap,
+            dropped: 0,
         };
         self.download_range_to(container, name, start, &mut out)
             .await?;
+        out.trim(cap);
         Ok(Tail {
             bytes: Bytes::from(out.buf),
-            skipped: start,
+            skipped: start + out.dropped,
         })
     }
 

@@ -57,6 +57,12 @@ pub const DEPLOYMENT_PARAMETERS_SCHEMA: &str =
 pub const IMAGE_TEMPLATE_TYPE: &str = "Microsoft.VirtualMachineImages/imageTemplates";
 /// What a secret renders as outside what is sent to Azure.
 pub const SECRET_MASK: &str = "***";
+/// ARM refuses a deployment request over 4 MiB; a larger rendering is an error at `validate`.
+pub const MAX_DEPLOYMENT_BYTES: u64 = 4 << 20;
+/// A built-in unit whose inlined scripts total less than this cannot reach
+/// [`MAX_DEPLOYMENT_BYTES`] (JSON escaping at most sextuples a byte, the rest of the template
+/// is a few KiB), so its size is only measured above it.
+const SCRIPTS_SURELY_FIT: u64 = (MAX_DEPLOYMENT_BYTES - (256 << 10)) / 6;
 
 /// Per-run inputs of a rendering.
 #[derive(Clone, Copy, Debug, Default)]
@@ -170,6 +176,25 @@ impl RenderedDeployment {
     }
 }
 
+/// Bytes of a deployment request body as sent (compact JSON), counted without building it.
+fn deployment_bytes(d: &RenderedDeployment) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, &d.template);
+    let _ = serde_json::to_writer(&mut c, &d.parameters);
+    // `{"properties":{"mode":"Incremental","template":…,"parameters":…}}`
+    c.0 + 64
+}
+
 pub(crate) fn pretty(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
@@ -210,6 +235,12 @@ pub enum RenderError {
     /// A customizer or parameter references a secret whose value was not resolved.
     #[error("unit `{unit}`: secret `{name}` has no value")]
     MissingSecret { unit: String, name: String },
+    /// The deployment is larger than ARM accepts.
+    #[error(
+        "unit `{unit}`: the rendered deployment is {bytes} bytes; ARM refuses deployments over {max} bytes (4 MiB): inline less (a `script_uri` instead of a long `script`)",
+        max = MAX_DEPLOYMENT_BYTES
+    )]
+    TooLarge { unit: String, bytes: u64 },
     /// A file could not be read.
     #[error("unit `{unit}`: cannot read `{path}`: {message}")]
     Io {
@@ -238,6 +269,7 @@ impl RenderError {
             | Self::Json { unit, .. }
             | Self::Io { unit, .. }
             | Self::MissingSecret { unit, .. }
+            | Self::TooLarge { unit, .. }
             | Self::Invalid { unit, .. } => unit,
         }
     }
@@ -432,7 +464,13 @@ impl Renderer {
         unit: &Unit,
     ) -> Result<Option<RenderedDeployment>, RenderError> {
         match &unit.settings.template {
-            TemplateRef::Builtin { .. } => builtin::check_inputs(self, unit).map(|()| None),
+            TemplateRef::Builtin { .. } => {
+                if builtin::check_inputs(self, unit)? >= SCRIPTS_SURELY_FIT {
+                    // Near ARM's limit: render to measure it.
+                    self.render_in_plan(plan, unit, &RenderInputs::default())?;
+                }
+                Ok(None)
+            }
             TemplateRef::File { .. } => self
                 .render_in_plan(plan, unit, &RenderInputs::default())
                 .map(Some),
@@ -452,6 +490,13 @@ impl Renderer {
             TemplateRef::File { file } => user::render_file(self, unit, inputs, &built, file)?,
         };
         fill_secret_placeholders(&mut d, unit, inputs.secrets)?;
+        let bytes = deployment_bytes(&d);
+        if bytes > MAX_DEPLOYMENT_BYTES {
+            return Err(RenderError::TooLarge {
+                unit: unit.id.to_string(),
+                bytes,
+            });
+        }
         Ok(d)
     }
 

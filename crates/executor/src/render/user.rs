@@ -48,6 +48,8 @@ pub(crate) fn environment(templates_dir: &Path, roots: FileRoots) -> Environment
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_debug(true);
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env.remove_global("debug");
     let dir: PathBuf = templates_dir.to_path_buf();
     // Templates and what they `{% include %}` come from the manifest's folder or
     // `allow_paths` only, symlinks resolved (an absolute name or `..` is checked the same way).
@@ -81,6 +83,47 @@ pub(crate) fn environment(templates_dir: &Path, roots: FileRoots) -> Environment
         r.map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "cannot write output"))
     });
     env
+}
+
+/// Fuel of one user template's render (minijinja: one per instruction, one per 64 bytes
+/// built, a quarter per byte serialized by `tojson`): enough to print a 4 MiB deployment.
+pub const TEMPLATE_FUEL: u64 = 2_000_000;
+/// Most bytes a user template may render to: ARM refuses a deployment over 4 MiB.
+pub const MAX_TEMPLATE_OUTPUT: usize = 4 << 20;
+
+/// Output that refuses to grow past [`MAX_TEMPLATE_OUTPUT`].
+struct CappedOutput(Vec<u8>);
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_TEMPLATE_OUTPUT {
+            return Err(std::io::Error::other("output over the cap"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders `tmpl` within the fuel and output bounds; a bound hit is an error saying which.
+fn render_bounded(tmpl: &minijinja::Template<'_, '_>, ctx: J) -> Result<String, minijinja::Error> {
+    let mut out = CappedOutput(Vec::new());
+    match tmpl.render_captured_to(ctx, &mut out) {
+        Ok(_) => Ok(String::from_utf8_lossy(&out.0).into_owned()),
+        Err(e) if e.kind() == ErrorKind::WriteFailure => Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "the template renders more than {MAX_TEMPLATE_OUTPUT} bytes; ARM refuses a deployment over 4 MiB"
+            ),
+        )),
+        Err(e) => match aib_planner::templating::bound_message(&e, TEMPLATE_FUEL) {
+            Some(m) => Err(minijinja::Error::new(ErrorKind::InvalidOperation, m)),
+            None => Err(e),
+        },
+    }
 }
 
 /// serde_json → minijinja.
@@ -180,7 +223,7 @@ pub(crate) fn render_file(
         let fail = |e: minijinja::Error| jinja_error(renderer, &uid, &file.path, inputs, &e);
         let tmpl = renderer.env.get_template(&file.path).map_err(fail)?;
         let ctx = to_j(&context(unit, inputs, built));
-        tmpl.render(ctx).map_err(fail)?
+        render_bounded(&tmpl, ctx).map_err(fail)?
     } else {
         renderer
             .read_text(unit, &file.resolved, &file.path)?
