@@ -351,3 +351,75 @@ fn azure_names_are_checked_as_azure_checks_them() {
     let out = aib(dir.path(), &["validate"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+/// Attack: `keyvault:https://<attacker's host>/secrets/x` passed `validate`, and `build` sent
+/// that host a bearer token. Now a reference must name a vault of the manifest's cloud, or it is
+/// exit 2 at `validate` (written out or templated).
+#[test]
+fn key_vault_references_must_name_a_vault_of_the_cloud() {
+    let with_secret = |reference: &str, cloud: &str| {
+        script_manifest("scripts/ok.sh", "")
+            .replace("[defaults]", &format!("{cloud}[defaults]"))
+            .replace(
+                "[environments.dev]",
+                &format!("[defaults.secrets]\npw = \"{reference}\"\n\n[environments.dev]"),
+            )
+    };
+    for (reference, cloud, says) in [
+        (
+            "keyvault:https://evil.example.com/secrets/pw",
+            "",
+            "`evil.example.com` is not a Key Vault of the public cloud",
+        ),
+        (
+            "keyvault:https://kv-{{ env }}.example.com/secrets/pw",
+            "",
+            "`kv-dev.example.com` is not a Key Vault",
+        ),
+        (
+            "keyvault:https://kv-aib.vault.azure.net.evil.com/secrets/pw",
+            "",
+            "not a Key Vault",
+        ),
+        (
+            "keyvault:https://kv-aib.vault.azure.net/secrets/pw",
+            "[azure]\ncloud = \"usgov\"\n",
+            "not a Key Vault of Azure US Government",
+        ),
+    ] {
+        let dir = manifest_dir(
+            &with_secret(reference, cloud),
+            &[("scripts/ok.sh", "echo ok")],
+        );
+        let out = aib(dir.path(), &["validate"]);
+        assert_eq!(out.code, 2, "{reference}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{reference}: {}", out.stderr);
+    }
+    for (reference, cloud) in [
+        ("keyvault:https://kv-aib.vault.azure.net/secrets/pw", ""),
+        (
+            "keyvault:https://kv-{{ env }}.vault.azure.net/secrets/pw",
+            "",
+        ),
+        (
+            "keyvault:https://kv-aib.vault.usgovcloudapi.net/secrets/pw",
+            "[azure]\ncloud = \"usgov\"\n",
+        ),
+        (
+            "keyvault:https://kv-aib.vault.azure.net/secrets/pw",
+            "[azure]\ncloud = \"custom\"\narm_endpoint = \"http://127.0.0.1:1\"\n",
+        ),
+    ] {
+        let manifest = with_secret(reference, cloud).replace(
+            "location = \"eastus2\"",
+            if cloud.contains("usgov") {
+                "location = \"usgovvirginia\""
+            } else {
+                "location = \"eastus2\""
+            },
+        );
+        let dir = manifest_dir(&manifest, &[("scripts/ok.sh", "echo ok")]);
+        let out = aib(dir.path(), &["validate"]);
+        assert_eq!(out.code, 0, "{reference}: {}", out.stderr);
+    }
+}

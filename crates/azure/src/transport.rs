@@ -105,8 +105,9 @@ impl Transport {
         &self.client
     }
 
-    /// Send one attempt and read the whole body. Errors are classified for the retry policy.
-    pub(crate) async fn execute(
+    /// Send one attempt and read the whole body (at most the cap). Errors are classified for
+    /// the retry policy.
+    pub async fn execute(
         &self,
         req: reqwest::RequestBuilder,
     ) -> std::result::Result<Response, (Failure, String)> {

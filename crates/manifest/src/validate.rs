@@ -287,12 +287,31 @@ impl Checker<'_> {
             if templated(reference) {
                 continue;
             }
-            if let Err(why) = SecretRef::parse(reference) {
-                self.out.push(
+            let cloud = self
+                .file
+                .azure
+                .cloud
+                .as_ref()
+                .map(|c| *c.get_ref())
+                .unwrap_or_default();
+            match SecretRef::parse(reference) {
+                Err(why) => self.out.push(
                     Diagnostic::error("aib::secret-ref", format!("malformed secret reference for `{}`", name.as_str()))
                         .with_label(reference.span(), why)
                         .with_help("write `env:VARIABLE` or `keyvault:https://<vault>.vault.azure.net/secrets/<name>`"),
-                );
+                ),
+                Ok(r) => {
+                    if let Err(why) = r.check_cloud(cloud) {
+                        self.out.push(
+                            Diagnostic::error(
+                                "aib::secret-vault",
+                                format!("secret `{}`: {why}", name.as_str()),
+                            )
+                            .with_label(reference.span(), "not a vault of this manifest's cloud")
+                            .with_help("name a Key Vault of the cloud in `[azure] cloud`"),
+                        );
+                    }
+                }
             }
         }
         if let Some(v) = &s.version {

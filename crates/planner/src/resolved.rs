@@ -210,6 +210,8 @@ pub(crate) struct UnitScope<'a> {
     pub anchor: Range<usize>,
     /// The parent unit when `source = { variant }`.
     pub parent: Option<UnitId>,
+    /// `[azure] cloud` (Key Vault references must name a vault of it).
+    pub cloud: aib_manifest::Cloud,
 }
 
 /// Renders and checks one unit's settings; problems go to `problems`.
@@ -584,7 +586,8 @@ impl Resolver<'_> {
         for (k, v) in &s.secrets {
             let key = format!("secrets.{}", k.as_str());
             let r = self.render(&key, v).unwrap_or_default();
-            if let Err(why) = SecretRef::parse(&r)
+            let checked = SecretRef::parse(&r).and_then(|s| s.check_cloud(self.scope.cloud));
+            if let Err(why) = checked
                 && !self.failed
             {
                 self.invalid(&key, v.span(), why);
