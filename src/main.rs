@@ -6,10 +6,12 @@ mod commands;
 mod diagnostics;
 mod duration;
 mod exit;
+mod hints;
 mod logging;
 mod output;
 mod reporter;
 mod signals;
+mod text;
 
 use clap::Parser;
 
@@ -48,6 +50,8 @@ fn main() -> std::process::ExitCode {
         Command::Schedule(args) => commands::schedule::run(&cli.global, args),
         Command::Gc(args) => commands::gc::run(&cli.global, args),
         Command::Ci(ci) => commands::ci::run(&cli.global, ci),
+        Command::Completions(args) => commands::completions::completions(args),
+        Command::Man(args) => commands::completions::man(args),
     };
     // A result cut short by a failed write to stdout is not a success.
     if exit == Exit::Success && output::failed() {
