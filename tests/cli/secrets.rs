@@ -475,3 +475,56 @@ fn unchanged_units_need_no_secrets_and_forced_ones_do() {
     assert!(err.contains("secret `admin_password`"), "{err}");
     assert_eq!(stats(&sim)["requests"]["deployments.put"].as_u64(), puts);
 }
+
+/// Attack: filters on a secret (`| replace("'", "''")`, `| upper`, `| length`), tests and
+/// conditions acted on an internal placeholder, so a wrong value went to Azure and quoting
+/// meant to protect a script did nothing; `{{ debug() }}` dumped the context. Each is now an
+/// error at `validate` naming the secret and what was applied; `sh_quote`, `ps_quote` and
+/// `tojson` are allowed.
+#[test]
+fn only_quoting_filters_may_touch_a_secret() {
+    let with_line = |line: &str| {
+        MANIFEST.replace(
+            "\"echo 'admin:{{ secrets.admin_password }}' | chpasswd\"",
+            &format!("{line:?}"),
+        )
+    };
+    for (line, says) in [
+        (
+            r#"echo {{ secrets.admin_password | replace("'", "''") }}"#,
+            "filter `replace`",
+        ),
+        ("echo {{ secrets.admin_password | upper }}", "filter `upper`"),
+        ("echo {{ secrets.admin_password | length }}", "filter `length`"),
+        (
+            "{% if secrets.admin_password %}echo set{% endif %}",
+            "an `{% if %}` condition",
+        ),
+        (
+            "echo {{ secrets.admin_password is defined }}",
+            "test `defined`",
+        ),
+    ] {
+        let dir = manifest_dir(&with_line(line), &[]);
+        let out = super::support::aib(dir.path(), &["validate"]);
+        assert_eq!(out.code, 2, "{line}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("secret `admin_password`") && out.stderr.contains(says),
+            "{line}: {}",
+            out.stderr
+        );
+    }
+    let dir = manifest_dir(&with_line("echo {{ debug() }}"), &[]);
+    let out = super::support::aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("debug"), "{}", out.stderr);
+    for ok in [
+        "echo {{ secrets.admin_password | sh_quote }} | chpasswd",
+        "Set-Password {{ secrets.admin_password | ps_quote }}",
+        "echo {{ secrets.admin_password | tojson }}",
+    ] {
+        let dir = manifest_dir(&with_line(ok), &[]);
+        let out = super::support::aib(dir.path(), &["validate"]);
+        assert_eq!(out.code, 0, "{ok}: {}", out.stderr);
+    }
+}

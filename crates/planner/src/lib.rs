@@ -15,6 +15,7 @@ mod plan;
 pub mod resolved;
 pub mod schedule;
 pub mod secret_ref;
+pub mod secret_use;
 pub mod selection;
 pub mod templating;
 mod unit;

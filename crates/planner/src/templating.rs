@@ -29,6 +29,54 @@ pub fn bound_message(e: &minijinja::Error, fuel: u64) -> Option<String> {
     })
 }
 
+/// Adds `sh_quote` and `ps_quote` and replaces `tojson`. On a value they quote it; on a secret's
+/// placeholder they record themselves in it (see [`crate::secret_ref`]), so they act on the
+/// secret's value when `build` resolves it. `in_json` is for templates whose output is JSON
+/// (user templates): there `tojson` of a secret is the JSON string holding its placeholder,
+/// which becomes the secret's value.
+pub fn add_secret_filters(env: &mut Environment<'_>, in_json: bool) {
+    use crate::secret_ref::{ps_quote, sh_quote, with_filter};
+    use minijinja::{Error, ErrorKind};
+    fn text(v: &Value) -> String {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    }
+    env.add_filter("sh_quote", |v: Value| -> Result<Value, Error> {
+        let s = text(&v);
+        if let Some(p) = with_filter(&s, "sh_quote") {
+            return Ok(Value::from(p));
+        }
+        sh_quote(&s)
+            .map(Value::from)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e))
+    });
+    env.add_filter("ps_quote", |v: Value| -> Result<Value, Error> {
+        let s = text(&v);
+        Ok(Value::from(
+            with_filter(&s, "ps_quote").unwrap_or_else(|| ps_quote(&s)),
+        ))
+    });
+    env.add_filter(
+        "tojson",
+        move |v: Value,
+              indent: Option<Value>,
+              kw: minijinja::value::Kwargs|
+              -> Result<Value, Error> {
+            if let Some(s) = v.as_str()
+                && let Some(p) = with_filter(s, "tojson")
+            {
+                return Ok(if in_json {
+                    Value::from_safe_string(serde_json::Value::String(s.to_string()).to_string())
+                } else {
+                    Value::from(p)
+                });
+            }
+            minijinja::filters::tojson(&v, indent, kw)
+        },
+    );
+}
+
 /// Why a string did not render.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RenderError {
@@ -86,6 +134,7 @@ impl Renderer {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_fuel(Some(SETTING_FUEL));
         env.remove_global("debug");
+        add_secret_filters(&mut env, false);
         Self {
             env,
             templates: HashMap::new(),
@@ -158,14 +207,16 @@ impl Renderer {
         }
     }
 
-    /// Compiles a template seen for the first time; returns its index.
+    /// Compiles a template seen for the first time; returns its index. A template that uses
+    /// a secret other than by printing it does not compile (see [`crate::secret_use`]).
     fn compile(&mut self, src: &str) -> usize {
         let index = self.compiled.len();
         let error = self
             .env
             .add_template_owned(src.to_string(), src.to_string())
             .err()
-            .map(|e| e.to_string());
+            .map(|e| e.to_string())
+            .or_else(|| crate::secret_use::check(src).map(|m| m.to_string()));
         let mut vars: Vec<Vec<String>> = match (&error, self.env.get_template(src)) {
             (None, Ok(t)) => t
                 .undeclared_variables(true)

@@ -25,15 +25,17 @@
 //! distributors' `artifactTags`, as the built-in template does (tags given as an ARM
 //! expression are merged with `union`).
 //!
-//! Secrets: with [`RenderInputs::secrets`] `None`, every secret renders as `***` and secret
-//! ARM parameters are left out of the parameters file. Only the executor, sending the deployment
-//! to Azure, passes values.
+//! Secrets go to ARM as `securestring` parameters, never in the template body (see
+//! [`secure`]): with [`RenderInputs::secrets`] `None` their values are left out of the
+//! parameters file; only the executor, sending the deployment to Azure, passes values. The
+//! inspection copy of the imageTemplate shows `***`.
 //!
 //! Context: [`Renderer::new`] takes the loaded [`aib_manifest::Manifest`] for the pipeline name
 //! and `templates_dir` (user templates may `{% include %}` other files of that directory).
 //! One renderer caches compiled templates and read files for every unit of a run; it is `Sync`.
 
 pub mod builtin;
+mod secure;
 pub mod user;
 mod write;
 
@@ -43,7 +45,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use aib_manifest::Manifest;
-use aib_planner::{Plan, ResolvedSource, TemplateRef, Unit, secret_ref};
+use aib_planner::{Plan, ResolvedSource, TemplateRef, Unit};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
@@ -79,7 +81,7 @@ pub struct RenderInputs<'a> {
     /// Gallery image version to publish, e.g. "2026.1128.1"; None = let AIB choose (policy
     /// `auto`) or the plan preview.
     pub image_version: Option<&'a str>,
-    /// Secret values by name; None renders each secret as `***` (plan, --render-dir, logs).
+    /// Secret values by name; None leaves them out of the parameters (plan, --render-dir).
     pub secrets: Option<&'a SecretValues>,
 }
 
@@ -145,7 +147,8 @@ pub struct RenderedDeployment {
     pub parameters: Value,
     /// The imageTemplates resource as rendered (for lint and inspection).
     pub image_template: Value,
-    /// Names of ARM parameters that carry secrets (left out of `parameters` without values).
+    /// Names of the `securestring` (or `secureObject`) ARM parameters that carry secrets (left
+    /// out of `parameters` without values).
     pub secret_parameters: Vec<String>,
     /// Where the template came from: `builtin:image-template` or the template file's path.
     pub origin: String,
@@ -326,52 +329,6 @@ pub fn deployment_name(template_name: &str) -> String {
     s
 }
 
-/// Replaces the planner's `secrets.<name>` placeholders (customizer strings, parameters) with
-/// the secret's value when `secrets` is given (what is sent to Azure), else with `***`.
-fn fill_secret_placeholders(
-    d: &mut RenderedDeployment,
-    unit: &Unit,
-    secrets: Option<&SecretValues>,
-) -> Result<(), RenderError> {
-    for v in [&mut d.template, &mut d.parameters, &mut d.image_template] {
-        fill_value(v, unit, secrets)?;
-    }
-    Ok(())
-}
-
-fn fill_value(
-    v: &mut Value,
-    unit: &Unit,
-    secrets: Option<&SecretValues>,
-) -> Result<(), RenderError> {
-    match v {
-        Value::String(s) if secret_ref::has_placeholder(s) => {
-            *s =
-                secret_ref::substitute(s, |name| match secrets {
-                    None => Ok(SECRET_MASK.to_string()),
-                    Some(values) => values.get(name).map(str::to_string).ok_or_else(|| {
-                        RenderError::MissingSecret {
-                            unit: unit.id.to_string(),
-                            name: name.to_string(),
-                        }
-                    }),
-                })?;
-        }
-        Value::Array(items) => {
-            for i in items {
-                fill_value(i, unit, secrets)?;
-            }
-        }
-        Value::Object(map) => {
-            for (_, i) in map.iter_mut() {
-                fill_value(i, unit, secrets)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 /// Renders one unit with a one-off [`Renderer`].
 pub fn render_unit(
     unit: &Unit,
@@ -492,9 +449,9 @@ impl Renderer {
         let built = builtin::BuiltinParts::new(self, unit, inputs, &name, parent_preview)?;
         let mut d = match &unit.settings.template {
             TemplateRef::Builtin { .. } => built.into_deployment(unit),
-            TemplateRef::File { file } => user::render_file(self, unit, inputs, &built, file)?,
+            TemplateRef::File { file } => user::render_file(self, unit, &built, file)?,
         };
-        fill_secret_placeholders(&mut d, unit, inputs.secrets)?;
+        secure::secure(&mut d, unit, inputs.secrets)?;
         let bytes = deployment_bytes(&d);
         if bytes > MAX_DEPLOYMENT_BYTES {
             return Err(RenderError::TooLarge {
