@@ -498,12 +498,13 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         secret_options: SecretOptions {
             placeholder_for_missing_env: args.simulate,
         },
+        redactor: crate::logging::redactor().clone(),
     };
     let result = session::build(req).await;
     let _ = reporter.await;
     let exit = match result {
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::logging::redact(&e.to_string()));
             match e {
                 BuildError::Secrets(_) => Exit::Invalid,
                 BuildError::Preflight(aib_executor::preflight::PreflightError::VersionsExist(
@@ -520,7 +521,7 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         }
         Ok(r) => {
             for e in &r.state_errors {
-                eprintln!("warning: {e}");
+                eprintln!("warning: {}", crate::logging::redact(e));
             }
             let report = BuildReport::from_record(&r.record);
             let mut exit = match r.record.status {

@@ -67,6 +67,45 @@ fn elapsed_words(minutes: f64) -> String {
     }
 }
 
+/// Whether the scenario's `echo` globs match this template.
+pub fn echoes(ctx: &Ctx, t: &ImageTemplate) -> bool {
+    ctx.scenario.echo.iter().any(|g| {
+        globset::Glob::new(g)
+            .map(|g| g.compile_matcher().is_match(&t.name))
+            .unwrap_or(false)
+    })
+}
+
+/// The inline commands of the step a failing run fails at.
+pub fn failing_commands(t: &ImageTemplate, run: &Run) -> Vec<String> {
+    let customizers = t
+        .properties
+        .get("customize")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let idx = run
+        .failed_customizer
+        .as_ref()
+        .and_then(|n| {
+            customizers
+                .iter()
+                .position(|c| c.get("name").and_then(Value::as_str) == Some(n))
+        })
+        .unwrap_or(customizers.len().saturating_sub(1));
+    customizers
+        .get(idx)
+        .and_then(|c| c.get("inline"))
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Render the log for a failed or timed-out run ending at `end` (simulated minutes).
 pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -> String {
     let windows = is_windows(t);
@@ -162,6 +201,11 @@ pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -
             &format!("[INFO] (telemetry) Starting provisioner {ty}"),
         );
         let last = i == failing_idx;
+        if last && kind == LogEnd::Failed && echoes(ctx, t) {
+            for line in failing_commands(t, run) {
+                out(&mut o, &format!("    azure-arm: [{name}] + {line}"));
+            }
+        }
         match ty {
             "shell" => {
                 out(

@@ -108,6 +108,11 @@ impl SecretValues {
         self.values.keys().map(String::as_str)
     }
 
+    /// The values (for the redactor).
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.values.values().map(String::as_str)
+    }
+
     pub fn len(&self) -> usize {
         self.values.len()
     }

@@ -91,6 +91,17 @@ pub async fn collect(
         add_message_signature(&mut failure);
         return failure;
     }
+    // A secret a script printed (or Packer echoed from an inline script) never reaches the
+    // state, the excerpt or the reports.
+    let logs: Vec<logs::CollectedLog> = logs
+        .into_iter()
+        .map(|mut l| {
+            if let std::borrow::Cow::Owned(b) = shared.redactor.redact_bytes(&l.bytes) {
+                l.bytes = b;
+            }
+            l
+        })
+        .collect();
     for log in &logs {
         let path = shared
             .store

@@ -40,6 +40,8 @@ pub struct RunShared {
     pub stop_new: CancellationToken,
     /// Why `stop_new` was cancelled.
     pub stop_reason: Arc<std::sync::Mutex<Option<String>>>,
+    /// Knows the run's secret values (logs are redacted before they are saved).
+    pub redactor: crate::redact::Redactor,
 }
 
 impl std::fmt::Debug for RunShared {

@@ -169,6 +169,7 @@ pub async fn build_with(
         forward: None,
         note: None,
         secret_options: SecretOptions::default(),
+        redactor: aib_executor::redact::Redactor::new(),
     })
     .await;
     Run { result, store }
