@@ -682,3 +682,48 @@ fn a_secret_azure_echoes_back_is_masked_everywhere() {
     assert!(d.contains("SecureString"), "{d}");
     assert!(!d.contains("5e1f"), "{d}");
 }
+
+/// Attack: the input hash leaves secret values out, so after a secret is rotated the template
+/// name is the same and the existing template (created with the old value) was reused. A
+/// template that carries a secret is now deleted and deployed again.
+#[test]
+fn a_template_with_a_secret_is_deployed_again_with_the_current_value() {
+    let manifest = MANIFEST.replace(
+        "version = \"date\"",
+        "version = \"date\"\ncleanup = \"never\"",
+    );
+    let dir = manifest_dir(&manifest, &[]);
+    let sim = sim(dir.path(), "minute_ms = 5\n");
+    let build = |secret: &str, extra: &[&str]| {
+        let mut args = vec!["build", "--time-scale", "0.0001"];
+        args.extend_from_slice(extra);
+        let out = aib_cmd(dir.path(), &sim, &args)
+            .env("AIB_TEST_ADMIN_PASSWORD", secret)
+            .output()
+            .expect("run aib");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        err
+    };
+    let templates = || {
+        http_get(
+            &sim,
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-dev/providers/Microsoft.VirtualMachineImages/imageTemplates?api-version=2025-10-01",
+            &[("Authorization", &sim_bearer(&sim))],
+        )
+    };
+    build("Old-Secret-Value-1", &[]);
+    assert_eq!(templates().matches("Old-Secret-Value-1").count(), 2);
+    let err = build("New-Secret-Value-2", &["--force"]);
+    let listed = templates();
+    assert!(!listed.contains("Old-Secret-Value-1"), "{listed}");
+    assert_eq!(listed.matches("New-Secret-Value-2").count(), 2, "{listed}");
+    assert!(err.contains("carries secrets"), "{err}");
+    let s = stats(&sim);
+    assert_eq!(
+        s["requests"]["imageTemplates.delete"].as_u64(),
+        Some(2),
+        "{s}"
+    );
+    assert_eq!(s["requests"]["deployments.put"].as_u64(), Some(4), "{s}");
+}
