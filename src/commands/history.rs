@@ -19,10 +19,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
         };
         let ids = match store.list_runs().await {
             Ok(ids) => ids,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::UnitFailed;
-            }
+            Err(e) => return super::build::state_error(e),
         };
         if ids.is_empty() {
             outln!("no runs yet");

@@ -15,13 +15,14 @@ pub fn run(global: &GlobalArgs, args: &LogsArgs) -> Exit {
             Err(e) => return e,
         };
         let runs = match &args.run_id {
-            Some(r) => vec![r.clone()],
+            // An unknown run id is exit 2, an unreadable record 5.
+            Some(r) => match store.read_run(r).await {
+                Ok(_) => vec![r.clone()],
+                Err(e) => return super::build::state_error(e),
+            },
             None => match store.list_runs().await {
                 Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Exit::UnitFailed;
-                }
+                Err(e) => return super::build::state_error(e),
             },
         };
         for run in &runs {
@@ -34,16 +35,8 @@ pub fn run(global: &GlobalArgs, args: &LogsArgs) -> Exit {
                     return Exit::Success;
                 }
                 Err(aib_state::StateError::LogNotFound { .. }) => continue,
-                Err(aib_state::StateError::RunNotFound(_)) if args.run_id.is_some() => {
-                    eprintln!("error: no run {run}");
-                    return Exit::UnitFailed;
-                }
-                Err(e) => {
-                    if args.run_id.is_some() {
-                        eprintln!("error: {e}");
-                        return Exit::UnitFailed;
-                    }
-                }
+                Err(e) if args.run_id.is_some() => return super::build::state_error(e),
+                Err(e) => eprintln!("warning: run {run}: {e}"),
             }
         }
         eprintln!(
@@ -55,6 +48,7 @@ pub fn run(global: &GlobalArgs, args: &LogsArgs) -> Exit {
                 None => "any run".into(),
             }
         );
-        Exit::UnitFailed
+        // Nothing to show for what was asked: a usage error, not a failed unit.
+        Exit::Invalid
     })
 }

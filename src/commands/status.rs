@@ -33,10 +33,7 @@ pub async fn open_state(global: &GlobalArgs, manifest: &Path) -> Result<StateSto
     };
     aib_state::open_with(&loc, cred, global.insecure)
         .await
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            Exit::UnitFailed
-        })
+        .map_err(super::build::state_error)
 }
 
 /// The runtime of the state-reading commands (`status`, `history`, `logs`).
@@ -74,10 +71,8 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
                 eprintln!("error: no runs yet");
                 return Exit::UnitFailed;
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::UnitFailed;
-            }
+            // An unknown run id is 2; a record that cannot be read is 5.
+            Err(e) => return super::build::state_error(e),
         };
         if rec.status == RunStatus::Running
             && matches!(store.lock_holder().await, Ok(h) if h.as_ref().is_none_or(|h| h.run_id != rec.run_id))

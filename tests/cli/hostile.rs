@@ -423,3 +423,296 @@ fn key_vault_references_must_name_a_vault_of_the_cloud() {
         assert_eq!(out.code, 0, "{reference}: {}", out.stderr);
     }
 }
+
+// ---- nothing lost in silence -------------------------------------------------------------
+
+use super::fleet;
+use super::support::{aib_cmd, run, sim};
+
+const TWO_UNITS: &str = r#"
+version = 1
+[pipeline]
+name = "loss"
+[defaults]
+location = "eastus2"
+resource_group = "rg-{{ env }}"
+identity = "/subscriptions/{{ subscription }}/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"
+gallery = { name = "gal_{{ env }}" }
+version = "date"
+[environments.dev]
+subscription = "00000000-0000-0000-0000-000000000001"
+[variants.base]
+image_definition = "base"
+source = { platform = "Canonical:ubuntu-24_04-lts:server:latest" }
+customize = [ { type = "shell", name = "hello", inline = ["echo hello"] } ]
+[variants.app]
+image_definition = "app"
+source = { platform = "Canonical:ubuntu-24_04-lts:server:latest" }
+customize = [ { type = "shell", name = "hello", inline = ["echo app"] } ]
+"#;
+
+fn control(s: &super::support::Sim, body: &str) {
+    let (code, v) = fleet::http_json(s, "POST", "/_sim/control", body);
+    assert_eq!(code, 200, "{v}");
+}
+
+/// Waits (bounded) until the simulator holds `n` answers.
+fn wait_held(s: &super::support::Sim, n: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while fleet::stats(s)["held"].as_u64().unwrap_or(0) < n {
+        assert!(std::time::Instant::now() < deadline, "{}", fleet::stats(s));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn run_dirs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir.join(".aib/runs"))
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Attack: the state's disk fills (here: the run's folder is replaced by a file) while units
+/// build. The build said "succeeded", exit 0, and the record was lost. Now it says what was not
+/// saved and exits 5, neither 0 nor 1 ("a unit failed").
+#[test]
+fn a_state_write_that_fails_fails_the_build() {
+    let dir = manifest_dir(TWO_UNITS, &[]);
+    let s = sim(dir.path(), "minute_ms = 5\n");
+    control(&s, r#"{"hold": ["imageTemplates.run"]}"#);
+    let child = aib_cmd(dir.path(), &s, &["build", "--time-scale", "0.0001"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn aib build");
+    wait_held(&s, 2);
+    let runs = run_dirs(dir.path());
+    let run_dir = runs.last().expect("the run's folder").clone();
+    std::fs::rename(&run_dir, run_dir.with_extension("moved")).expect("move the run away");
+    std::fs::write(&run_dir, "not a folder").expect("block the run's folder");
+    control(&s, r#"{"release": ["*"]}"#);
+    let out = child.wait_with_output().expect("aib build");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("the run's state was not saved"), "{stderr}");
+    assert!(stderr.contains("ended succeeded"), "{stderr}");
+}
+
+/// Attack: `--report-json` into a folder that does not exist (or onto a folder). The build ran
+/// for its whole length and then lost the report; now it is refused before anything is built.
+#[test]
+fn a_report_that_cannot_be_written_is_found_before_the_build() {
+    let dir = manifest_dir(TWO_UNITS, &[]);
+    std::fs::create_dir_all(dir.path().join("a-folder")).expect("mkdir");
+    let s = sim(dir.path(), "minute_ms = 5\n");
+    for (flag, path, says) in [
+        ("--report-json", "missing/report.json", "does not exist"),
+        ("--report-markdown", "a-folder", "it is a folder"),
+    ] {
+        let (code, _, err) = run(
+            dir.path(),
+            &s,
+            &["build", flag, path, "--time-scale", "0.0001"],
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(path) && err.contains(says), "{err}");
+    }
+    assert_eq!(fleet::req(&fleet::stats(&s), "deployments.put"), 0);
+    assert!(!dir.path().join("missing").exists());
+}
+
+/// Exit codes keep their meaning: an unknown run id is 2 (usage), a `run.json` this aib cannot
+/// read (a newer version) is 5 and is refused, not read as version 1.
+#[test]
+fn unknown_runs_and_unknown_record_versions() {
+    let dir = manifest_dir(TWO_UNITS, &[]);
+    let s = sim(dir.path(), "minute_ms = 5\n");
+    let (code, _, err) = run(dir.path(), &s, &["build", "--time-scale", "0.0001"]);
+    assert_eq!(code, 0, "{err}");
+    for args in [
+        &["status", "20990101T000000Z-abcdef"][..],
+        &["logs", "dev/base", "--run", "20990101T000000Z-abcdef"][..],
+        &[
+            "build",
+            "--retry-failed",
+            "20990101T000000Z-abcdef",
+            "--time-scale",
+            "0.0001",
+        ][..],
+    ] {
+        let (code, _, err) = run(dir.path(), &s, args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("20990101T000000Z-abcdef"), "{args:?}: {err}");
+    }
+    let run_json = run_dirs(dir.path()).last().expect("a run").join("run.json");
+    let text = std::fs::read_to_string(&run_json).expect("run.json");
+    std::fs::write(&run_json, text.replace("\"version\": 1", "\"version\": 2")).expect("write");
+    let (code, _, err) = run(dir.path(), &s, &["status"]);
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains("version 2") && err.contains("reads version 1"),
+        "{err}"
+    );
+}
+
+/// Attack (or accident): `kill -9` of a build. The next build took the stale lock over, and
+/// `history` showed the dead run `running` for ever; now it is marked `interrupted`.
+#[test]
+fn a_stale_lock_taken_over_marks_the_old_run_interrupted() {
+    let dir = manifest_dir(TWO_UNITS, &[]);
+    let s = sim(dir.path(), "minute_ms = 5\n");
+    control(&s, r#"{"hold": ["imageTemplates.run"]}"#);
+    let mut child = aib_cmd(dir.path(), &s, &["build", "--time-scale", "0.0001"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn aib build");
+    wait_held(&s, 2);
+    let dead = run_dirs(dir.path())
+        .last()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .expect("the run");
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    control(&s, r#"{"release": ["*"]}"#);
+    let (code, _, err) = run(dir.path(), &s, &["build", "--time-scale", "0.0001"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("taking it over"), "{err}");
+    let (code, out, err) = run(dir.path(), &s, &["history"]);
+    assert_eq!(code, 0, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&dead))
+        .unwrap_or_default();
+    assert!(line.contains("interrupted"), "{out}");
+}
+
+/// Attack (or an API change): one template in the resource group that aib cannot decode (made
+/// by hand, here with a numeric tag). Its listing failed every time, so every unit building
+/// there failed after ten lists; now that one is left out (said once) and the units build.
+#[test]
+fn one_undecodable_template_does_not_fail_every_unit() {
+    let dir = manifest_dir(TWO_UNITS, &[]);
+    let s = sim(dir.path(), "minute_ms = 5\n");
+    let (_, tok) = fleet::http(
+        &s,
+        "GET",
+        "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fmanagement.azure.com%2F",
+        &[("X-IDENTITY-HEADER", "test")],
+    );
+    let bearer = format!("Bearer {}", tok["access_token"].as_str().expect("token"));
+    let sub = "00000000-0000-0000-0000-000000000001";
+    let odd = serde_json::json!({
+        "location": "eastus2",
+        "tags": {"count": 3},
+        "identity": {"type": "UserAssigned", "userAssignedIdentities": {
+            format!("/subscriptions/{sub}/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"): {}
+        }},
+        "properties": {
+            "source": {"type": "PlatformImage", "publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"},
+            "distribute": [{"type": "ManagedImage", "imageId": format!("/subscriptions/{sub}/resourceGroups/rg-dev/providers/Microsoft.Compute/images/hand"), "location": "eastus2", "runOutputName": "hand"}],
+        }
+    });
+    let body = odd.to_string();
+    let (code, put) = fleet::http_with_body(
+        &s,
+        "PUT",
+        &format!(
+            "/subscriptions/{sub}/resourceGroups/rg-dev/providers/Microsoft.VirtualMachineImages/imageTemplates/hand-made?api-version=2025-10-01"
+        ),
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    );
+    assert!(code < 300, "{code} {put}");
+    let (code, out, err) = run(dir.path(), &s, &["build", "--time-scale", "0.0001"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        err.matches("ignoring an image template in rg-dev that aib cannot read: hand-made")
+            .count(),
+        1,
+        "said once: {err}"
+    );
+}
+
+/// A unit whose own template cannot be read any more fails saying so, and with
+/// `cleanup = "always"` its template is still deleted (the early failure skipped cleanup).
+#[test]
+fn cleanup_always_runs_when_the_build_stage_gives_up() {
+    let manifest = TWO_UNITS.replace(
+        "version = \"date\"",
+        "version = \"date\"\ncleanup = \"always\"",
+    );
+    let dir = manifest_dir(&manifest, &[]);
+    let s = sim(dir.path(), "minute_ms = 5\n");
+    control(&s, r#"{"hold": ["deployments.operationStatus"]}"#);
+    let child = aib_cmd(dir.path(), &s, &["build", "--time-scale", "0.0001"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn aib build");
+    wait_held(&s, 2);
+    let (_, tok) = fleet::http(
+        &s,
+        "GET",
+        "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fmanagement.azure.com%2F",
+        &[("X-IDENTITY-HEADER", "test")],
+    );
+    let bearer = format!("Bearer {}", tok["access_token"].as_str().expect("token"));
+    let base = template_names(&s, &bearer)
+        .into_iter()
+        .find(|t| t.starts_with("loss-base-dev-"))
+        .expect("base's template");
+    let (code, v) = fleet::http_with_body(
+        &s,
+        "PATCH",
+        &format!(
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-dev/providers/Microsoft.VirtualMachineImages/imageTemplates/{base}?api-version=2025-10-01"
+        ),
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"tags": {"count": 3}}"#,
+    );
+    assert!(code < 300, "{code} {v}");
+    control(&s, r#"{"release": ["*"]}"#);
+    let out = child.wait_with_output().expect("aib build");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("cannot read image template {base}")),
+        "{stdout}"
+    );
+    let left = template_names(&s, &bearer);
+    assert!(
+        left.is_empty(),
+        "cleanup = always deleted both: {left:?}\n{stdout}\n{stderr}"
+    );
+}
+
+/// Names of the image templates in `rg-dev`.
+fn template_names(s: &super::support::Sim, bearer: &str) -> Vec<String> {
+    let (code, v) = fleet::http(
+        s,
+        "GET",
+        "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-dev/providers/Microsoft.VirtualMachineImages/imageTemplates?api-version=2025-10-01",
+        &[("Authorization", bearer)],
+    );
+    assert_eq!(code, 200, "{v}");
+    v["value"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str().map(str::to_string))
+        .collect()
+}

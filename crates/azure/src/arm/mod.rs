@@ -92,6 +92,8 @@ struct Inner {
     credential: Arc<Credential>,
     config: ArmConfig,
     limiter: RateLimiter,
+    /// What [`ArmClient::warn_once`] said already.
+    warned: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -132,6 +134,7 @@ impl ArmClient {
                 credential,
                 limiter: RateLimiter::new(config.rate_limit.clone()),
                 config,
+                warned: std::sync::Mutex::new(std::collections::HashSet::new()),
             }),
         })
     }
@@ -146,6 +149,18 @@ impl ArmClient {
         let endpoints = Endpoints::resolve(cloud, manifest_endpoint, insecure)?;
         let credential = Arc::new(Credential::from_env(cloud)?);
         Self::new(endpoints, credential)
+    }
+
+    /// Logs `message` at warn level the first time it is seen (a listing polled every minute
+    /// says a lasting oddity once).
+    pub fn warn_once(&self, message: &str) {
+        let first = match self.inner.warned.lock() {
+            Ok(mut g) => g.insert(message.to_owned()),
+            Err(p) => p.into_inner().insert(message.to_owned()),
+        };
+        if first {
+            tracing::warn!("{message}");
+        }
     }
 
     /// Endpoints in use.
@@ -361,15 +376,59 @@ impl ArmClient {
         path: &str,
         api_version: &str,
     ) -> Result<Vec<T>> {
+        let (items, url) = self.list_all_values(path, api_version).await?;
+        items
+            .into_iter()
+            .map(|v| {
+                serde_json::from_value(v).map_err(|e| Error::Decode {
+                    url: url.clone(),
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// [`ArmClient::list_all`], but an item that does not decode is left out (and returned as
+    /// its name or index with why) instead of failing the whole listing: one odd resource in a
+    /// resource group must not hide every other one.
+    pub async fn list_all_lenient<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        api_version: &str,
+    ) -> Result<(Vec<T>, Vec<String>)> {
+        let (items, _) = self.list_all_values(path, api_version).await?;
+        let mut ok = Vec::with_capacity(items.len());
+        let mut bad = Vec::new();
+        for (i, v) in items.into_iter().enumerate() {
+            let name = v
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("item {i}"));
+            match serde_json::from_value(v) {
+                Ok(t) => ok.push(t),
+                Err(e) => bad.push(format!("{name}: {e}")),
+            }
+        }
+        Ok((ok, bad))
+    }
+
+    /// The items of every page, as JSON, and the listing's URL (redacted) for messages.
+    async fn list_all_values(
+        &self,
+        path: &str,
+        api_version: &str,
+    ) -> Result<(Vec<serde_json::Value>, String)> {
         let mut url = self.url(path, api_version)?;
+        let shown = redact_url(url.as_str());
         let mut seen = std::collections::HashSet::new();
         seen.insert(url.to_string());
         let mut out = Vec::new();
         for _ in 0..MAX_PAGES {
-            let page: Page<T> = self.send(Method::GET, url, None).await?.json()?;
+            let page: Page<serde_json::Value> = self.send(Method::GET, url, None).await?.json()?;
             out.extend(page.value);
             let Some(next) = page.next_link.filter(|l| !l.trim().is_empty()) else {
-                return Ok(out);
+                return Ok((out, shown));
             };
             url = self.server_url(&next)?;
             if !url.query_pairs().any(|(k, _)| k == "api-version") {

@@ -54,14 +54,29 @@ pub(crate) async fn remove(
     shared: &Arc<RunShared>,
     names: &UnitNames,
 ) -> Result<bool, aib_azure::Error> {
-    let op = shared
-        .arm
-        .delete_image_template(
-            &names.subscription,
-            &names.resource_group,
-            &names.template_name,
-        )
-        .await?;
+    // AIB refuses (409) to delete a template while a build of it runs or cancels: ask again
+    // until that ends, within the deletion's bound.
+    let deadline = tokio::time::Instant::now() + shared.azure_time(DELETE_WAIT);
+    let op = loop {
+        let r = shared
+            .arm
+            .delete_image_template(
+                &names.subscription,
+                &names.resource_group,
+                &names.template_name,
+            )
+            .await;
+        match r {
+            Err(e) if e.status() == Some(409) => {
+                let pause = shared.azure_time(Duration::from_secs(30));
+                if tokio::time::Instant::now() + pause > deadline {
+                    return Err(e);
+                }
+                tokio::time::sleep(pause).await;
+            }
+            r => break r?,
+        }
+    };
     if op.handle().is_none() {
         return Ok(true); // 200/204: deleted (or already gone)
     }

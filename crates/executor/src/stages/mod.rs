@@ -326,7 +326,27 @@ async fn run_stages(
         let end = build::build(shared, unit, &names, prior_start, attach).await;
         match end {
             Ok(e) => e,
-            Err(out) => return out,
+            Err(out) => {
+                // The build stage gave up (the run could not start, its progress could not
+                // be read): `cleanup = "always"` still deletes the template.
+                if unit.settings.cleanup == CleanupPolicy::Always
+                    && out.status == UnitStatus::Failed
+                    && !shared.interrupt.is_cancelled()
+                {
+                    // A build aib stopped following may still run: cancel it (AIB deletes no
+                    // template while it builds), then delete.
+                    let _ = shared
+                        .arm
+                        .cancel_image_template(
+                            &names.subscription,
+                            &names.resource_group,
+                            &names.template_name,
+                        )
+                        .await;
+                    cleanup::cleanup(shared, &names).await;
+                }
+                return out;
+            }
         }
     };
     let mut image_version_id = None;
