@@ -716,3 +716,25 @@ fn template_names(s: &super::support::Sim, bearer: &str) -> Vec<String> {
         .filter_map(|t| t["name"].as_str().map(str::to_string))
         .collect()
 }
+
+/// Attack: ARM throttles (or answers 503) for a while. Retries waited in silence at the
+/// default verbosity; now each wait of 5 s or more (Azure time) is said, with the retry count
+/// and the budget left.
+#[test]
+fn long_waits_are_shown_at_the_default_verbosity() {
+    let dir = manifest_dir(TWO_UNITS, &[]);
+    let s = sim(
+        dir.path(),
+        "minute_ms = 5\n[faults]\nthrottle = 0.3\nseed = 7\n",
+    );
+    let (code, out, err) = run(dir.path(), &s, &["build", "--time-scale", "0.0001"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("ARM throttled (HTTP 429)"))
+        .unwrap_or_else(|| panic!("no throttling said:\n{err}"));
+    assert!(
+        line.contains("waiting 50 s, retry ") && line.contains("left of the 10 min retry budget"),
+        "{line}"
+    );
+}
