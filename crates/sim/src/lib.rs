@@ -23,6 +23,9 @@
 //! - `GET /_sim/stats`, `POST /_sim/publish` (no auth, never faulted).
 //! - `POST /_sim/control`: hold the answers of chosen operations after they took effect, or cut
 //!   the next N Blob downloads mid-body, at a moment a test chooses (see [`control`]).
+//! - Any method other than GET, HEAD, PUT, POST, DELETE and PATCH is answered 405 with `Allow`.
+//!   A connection whose request headers do not arrive within `header_read_timeout_ms` is
+//!   closed.
 //!
 //! Stats operation names are listed in [`stats`]; scenario keys in [`scenario::Scenario`]:
 //!
@@ -40,6 +43,8 @@
 //! | `platform_image_version` | `1.0.0` | version every platform image has |
 //! | `missing` | `[]` | resource id globs (case-insensitive) that do not exist |
 //! | `keep_staging` | `[]` | imageTemplate name globs whose deletion leaves the staging resource group behind (tags kept), as a lock or a foreign resource in it does in Azure; `aib gc` deletes such leftovers |
+//! | `echo` | `[]` | imageTemplate name globs whose failing builds echo the failing step's inline commands into `customization.log` (`+ <command>`) and quote its last command in the failure message, as `set -x` or a chatty tool does (a secret in a command comes back) |
+//! | `header_read_timeout_ms` | 30000 | real ms a client may take to send a request's headers (or to start its next one on a kept-alive connection) before the connection is closed |
 //! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling / timeout-distributing (times out while distributing; the gallery versions finish replicating `replicate_minutes`, at least 2, after the failure), `failed_customizer`, `build_minutes` |
 //! | `page_size` | 50 | items per page of ARM lists (imageTemplates by RG and subscription, deployments, deployment operations, gallery image versions, storage accounts, runOutputs); longer lists carry an absolute `nextLink` with `$skiptoken` and the request's api-version |
 //! | `[faults]` | none | `throttle`, `server_error`, `reset`, `reset_mid_body` (fraction of resets), `latency_ms`, `seed` (1), `throttle_storm = [{start_ms, duration_ms}]` (429 windows), `throttle_retry_after_ms` (what a 429 asks to wait; one simulated minute), `outage = [{start_ms, duration_ms}]` (503 windows), `operation_status_errors` (first N polls of each AIB operation answer 500), `token` (false: also fault the token endpoints) |
