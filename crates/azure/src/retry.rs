@@ -48,6 +48,9 @@ pub struct RetryPolicy {
 /// Waits at least this long (in Azure time) are logged at warn level.
 pub const LOUD_WAIT: Duration = Duration::from_secs(5);
 
+/// The least real time a compressed-time budget allows (see [`RetryPolicy::real_budget`]).
+pub const MIN_COMPRESSED_BUDGET: Duration = Duration::from_secs(20);
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
@@ -146,6 +149,19 @@ impl RetryPolicy {
     }
 
     /// Apply `time_scale`.
+    /// The budget in real time. Under compressed time it is never less than
+    /// [`MIN_COMPRESSED_BUDGET`] (or the budget itself, if smaller): connecting, sending and
+    /// waiting for a CPU take real time that compression does not shrink, so a 600 s budget
+    /// at 1/12,000 (60 ms) would give up on a loaded machine before a first retry.
+    pub fn real_budget(&self) -> Duration {
+        let scaled = self.scale(self.budget);
+        if self.time_scale < 1.0 {
+            scaled.max(MIN_COMPRESSED_BUDGET.min(self.budget))
+        } else {
+            scaled
+        }
+    }
+
     pub fn scale(&self, d: Duration) -> Duration {
         if (self.time_scale - 1.0).abs() < f64::EPSILON {
             d
@@ -248,9 +264,11 @@ impl RetryPolicy {
             Some(h) => self.server_wait(h),
             None => self.scale(self.backoff(state.attempt, rng)),
         };
-        let budget = self.scale(self.budget);
+        let budget = self.real_budget();
         if state.started.elapsed() + wait > budget {
-            let left = self.azure_time(budget.saturating_sub(state.started.elapsed()));
+            let left = self
+                .azure_time(budget.saturating_sub(state.started.elapsed()))
+                .min(self.budget);
             state.refusal = Some(match hint {
                 Some(h) => format!(
                     "the server asked to wait {} before retrying, more than the {} left of the {} retry budget: giving up now",
@@ -538,12 +556,11 @@ mod tests {
             p.next_wait(&mut st, &Method::GET, Failure::Status(400), None, &mut rng),
             None
         );
-        // A wait beyond the (scaled) budget gives up.
+        // A wait beyond the budget gives up.
         let tiny = RetryPolicy {
             budget: Duration::from_secs(10),
             ..RetryPolicy::default()
-        }
-        .with_time_scale(0.001);
+        };
         let mut st = tiny.start();
         let h = headers(&[("retry-after", "59")]);
         assert_eq!(
@@ -555,6 +572,17 @@ mod tests {
                 &mut rng
             ),
             None
+        );
+        // Compressed time keeps a real floor under the budget: 600 s at 1/1000 is 20 s, not
+        // 0.6 s; a budget below the floor stays itself.
+        assert_eq!(p.real_budget(), MIN_COMPRESSED_BUDGET);
+        assert_eq!(
+            tiny.with_time_scale(0.001).real_budget(),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            RetryPolicy::default().real_budget(),
+            Duration::from_secs(600)
         );
         // Attempts cap.
         let two = RetryPolicy {
