@@ -364,10 +364,26 @@ fn gc_during_a_build_keeps_what_the_running_build_needs() {
                 && t["properties"]["lastRunStatus"]["runState"] == "Running"
         })
     };
+    // The run's record says base finished (it is written in batches, after Azure shows it).
+    let base_recorded = || {
+        super::fleet::run_dirs(d).iter().any(|r| {
+            std::fs::read_to_string(r.join("run.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_some_and(|rec| {
+                    rec["units"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|u| u["id"] == "dev/base" && u["status"] == "succeeded")
+                })
+        })
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !(running_web()
         && templates(&sim, &tok).len() == 2
-        && versions(&sim, &tok, "base").len() == 1)
+        && versions(&sim, &tok, "base").len() == 1
+        && base_recorded())
     {
         assert!(
             std::time::Instant::now() < deadline,
@@ -414,7 +430,7 @@ fn gc_during_a_build_keeps_what_the_running_build_needs() {
     // base's template (cleanup = "never") is finished: no run needs it.
     assert!(
         deleted.iter().any(|n| n.starts_with("gcx-base-dev-")),
-        "{deleted:?}"
+        "{deleted:?} kept: {kept:?}"
     );
 
     let _ = std::process::Command::new("kill")
