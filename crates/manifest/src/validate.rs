@@ -377,13 +377,7 @@ impl Checker<'_> {
             if templated(reference) {
                 continue;
             }
-            let cloud = self
-                .file
-                .azure
-                .cloud
-                .as_ref()
-                .map(|c| *c.get_ref())
-                .unwrap_or_default();
+            let cloud = self.file.cloud();
             match SecretRef::parse(reference) {
                 Err(why) => self.out.push(
                     Diagnostic::error("aib::secret-ref", format!("malformed secret reference for `{}`", name.as_str()))

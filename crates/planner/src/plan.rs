@@ -603,12 +603,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
                 .flatten()
                 .and_then(|p| drafts.get(p))
                 .map(|p| p.id.clone()),
-            cloud: file
-                .azure
-                .cloud
-                .as_ref()
-                .map(|c| *c.get_ref())
-                .unwrap_or_default(),
+            cloud: file.cloud(),
         };
         scope.ctx = unit_context(&scope, None, None);
         let ctx = scope.ctx.clone();

@@ -76,25 +76,32 @@ pub fn echoes(ctx: &Ctx, t: &ImageTemplate) -> bool {
     })
 }
 
-/// The inline commands of the step a failing run fails at.
-pub fn failing_commands(t: &ImageTemplate, run: &Run) -> Vec<String> {
-    let customizers = t
-        .properties
+/// The template's customizers.
+fn customizers(t: &ImageTemplate) -> Vec<Value> {
+    t.properties
         .get("customize")
         .and_then(Value::as_array)
         .cloned()
-        .unwrap_or_default();
-    let idx = run
-        .failed_customizer
+        .unwrap_or_default()
+}
+
+/// Which customizer a failing run fails at: the scenario's `failed_customizer`, else the last.
+fn failing_index(customizers: &[Value], run: &Run) -> usize {
+    run.failed_customizer
         .as_ref()
         .and_then(|n| {
             customizers
                 .iter()
                 .position(|c| c.get("name").and_then(Value::as_str) == Some(n))
         })
-        .unwrap_or(customizers.len().saturating_sub(1));
+        .unwrap_or(customizers.len().saturating_sub(1))
+}
+
+/// The inline commands of the step a failing run fails at.
+pub fn failing_commands(t: &ImageTemplate, run: &Run) -> Vec<String> {
+    let customizers = customizers(t);
     customizers
-        .get(idx)
+        .get(failing_index(&customizers, run))
         .and_then(|c| c.get("inline"))
         .and_then(Value::as_array)
         .map(|l| {
@@ -109,23 +116,8 @@ pub fn failing_commands(t: &ImageTemplate, run: &Run) -> Vec<String> {
 /// Render the log for a failed or timed-out run ending at `end` (simulated minutes).
 pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -> String {
     let windows = is_windows(t);
-    let customizers = t
-        .properties
-        .get("customize")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let failing_idx = match &run.failed_customizer {
-        Some(n) => customizers
-            .iter()
-            .position(|c| {
-                c.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|x| x == n)
-            })
-            .unwrap_or(customizers.len().saturating_sub(1)),
-        None => customizers.len().saturating_sub(1),
-    };
+    let customizers = customizers(t);
+    let failing_idx = failing_index(&customizers, run);
     let start = run.start + run.build_minutes * 0.3;
     let span = (end - start).max(0.1);
     let n = (failing_idx + 1) as f64;

@@ -239,14 +239,7 @@ impl<'a> Linter<'a> {
             }
         }
         self.names(u);
-        let cloud = self
-            .manifest
-            .file
-            .azure
-            .cloud
-            .as_ref()
-            .map(|c| *c.get_ref())
-            .unwrap_or_default();
+        let cloud = self.manifest.file.cloud();
         let known = regions::regions_of(cloud).unwrap_or_default();
         let locations = std::iter::once(("location", &s.location))
             .chain(s.replicate_to.iter().map(|r| ("replicate_to", r)));

@@ -47,6 +47,17 @@ pub struct ManifestFile {
     pub schedules: IndexMap<Spanned<String>, Schedule>,
 }
 
+impl ManifestFile {
+    /// `[azure] cloud` (public when not set).
+    pub fn cloud(&self) -> Cloud {
+        self.azure
+            .cloud
+            .as_ref()
+            .map(|c| *c.get_ref())
+            .unwrap_or_default()
+    }
+}
+
 /// `[pipeline]`
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
