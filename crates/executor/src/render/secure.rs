@@ -62,12 +62,18 @@ fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// Where the rendering is (the unit, the template it came from), for errors.
+struct At<'a> {
+    unit: &'a Unit,
+    origin: &'a str,
+}
+
 /// `s` (holding placeholders) as an ARM expression over the secure parameters.
-fn expression(s: &str, uses: &mut Uses, unit: &Unit) -> Result<String, RenderError> {
+fn expression(s: &str, uses: &mut Uses, at: &At<'_>) -> Result<String, RenderError> {
     if s.starts_with('[') && !s.starts_with("[[") {
         return Err(RenderError::Invalid {
-            unit: unit.id.to_string(),
-            file: "the template".into(),
+            unit: at.unit.id.to_string(),
+            file: at.origin.to_string(),
             message: format!(
                 "a secret is used inside the ARM expression `{}`; use it in a plain string (aib turns that into an expression over a secure parameter)",
                 secret_ref::substitute::<()>(s, |_| Ok(SECRET_MASK.to_string()))
@@ -96,14 +102,14 @@ fn expression(s: &str, uses: &mut Uses, unit: &Unit) -> Result<String, RenderErr
 }
 
 /// Rewrites every string of `v` holding placeholders into an expression (keys are masked).
-fn rewrite(v: &mut Value, uses: &mut Uses, unit: &Unit) -> Result<(), RenderError> {
+fn rewrite(v: &mut Value, uses: &mut Uses, at: &At<'_>) -> Result<(), RenderError> {
     match v {
         Value::String(s) if secret_ref::has_placeholder(s) => {
-            *s = expression(s, uses, unit)?;
+            *s = expression(s, uses, at)?;
         }
         Value::Array(items) => {
             for i in items {
-                rewrite(i, uses, unit)?;
+                rewrite(i, uses, at)?;
             }
         }
         Value::Object(map) => {
@@ -115,7 +121,7 @@ fn rewrite(v: &mut Value, uses: &mut Uses, unit: &Unit) -> Result<(), RenderErro
                 *map = masked;
             }
             for (_, i) in map.iter_mut() {
-                rewrite(i, uses, unit)?;
+                rewrite(i, uses, at)?;
             }
         }
         _ => {}
@@ -225,10 +231,43 @@ pub(crate) fn secure(
     secrets: Option<&SecretValues>,
 ) -> Result<(), RenderError> {
     let mut uses = Uses::new();
+    let origin = d.origin.clone();
+    let at = At {
+        unit,
+        origin: &origin,
+    };
     if let Some(t) = d.template.as_object_mut() {
         for (k, v) in t.iter_mut() {
             if k != "parameters" {
-                rewrite(v, &mut uses, unit)?;
+                rewrite(v, &mut uses, &at)?;
+            } else if let Some(decls) = v.as_object_mut() {
+                // A declaration's `defaultValue` is template body too, and the parameter it
+                // gives a secret to is made secure (ARM shows plain parameters' values).
+                for decl in decls.values_mut() {
+                    let Some(dv) = decl.get_mut("defaultValue") else {
+                        continue;
+                    };
+                    if !holds_placeholder(dv) {
+                        continue;
+                    }
+                    let object = dv.is_object();
+                    rewrite(dv, &mut uses, &at)?;
+                    let secure_already = decl
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.to_ascii_lowercase().starts_with("secure"));
+                    if !secure_already && let Some(o) = decl.as_object_mut() {
+                        o.insert(
+                            "type".into(),
+                            (if object {
+                                "secureObject"
+                            } else {
+                                "securestring"
+                            })
+                            .into(),
+                        );
+                    }
+                }
             }
         }
     }

@@ -449,3 +449,56 @@ fn user_json_template_leaves_secret_parameters_out() {
     );
     assert!(!sent.template_json().contains("s3cr3t"));
 }
+
+/// Every string holding a secret becomes an ARM expression: quotes in the text are ARM-escaped,
+/// a literal `[[` stays a literal, a parameter's `defaultValue` is rewritten too, and a secret
+/// inside an ARM expression of the template is an error naming the template (it cannot be
+/// spliced in safely).
+#[test]
+fn secrets_become_expressions_over_secure_parameters() {
+    let j2 = J2
+        .replace(
+            "\"contentVersion\": \"1.0.0.0\",",
+            "\"contentVersion\": \"1.0.0.0\",\n  \"parameters\": { \"pw\": { \"type\": \"string\", \"defaultValue\": \"{{ secrets.join_password }}\" } },",
+        )
+        .replace(
+            "\"inline\": [\"join --user {{ parameters.join_user }} --password '{{ secrets.join_password }}'\"]",
+            "\"inline\": [\"[[x] it's {{ secrets.join_password | sh_quote }}\", \"{{ secrets.join_password }}\"]",
+        );
+    let text = secret_manifest("joined.json.j2");
+    let (_d, m, plan) = planned(&text, &[("templates/joined.json.j2", &j2)]);
+    let d = render(&m, &plan, "dev/joined", &RenderInputs::default());
+    let inline = &d.template["resources"][0]["properties"]["customize"][1]["inline"];
+    assert_eq!(
+        inline[0],
+        "[concat('[x] it''s ', parameters('aibSecret_join_password_sh_quote'))]"
+    );
+    assert_eq!(inline[1], "[parameters('aibSecret_join_password')]");
+    assert_eq!(
+        d.template["parameters"]["pw"],
+        serde_json::json!({"type": "securestring", "defaultValue": "[parameters('aibSecret_join_password')]"})
+    );
+    let mut values = SecretValues::new();
+    values.insert("join_password", "it's");
+    let sent = render(&m, &plan, "dev/joined", &at_build(None, Some(&values)));
+    let p = &sent.parameters["parameters"];
+    assert_eq!(p["aibSecret_join_password"]["value"], "it's");
+    assert_eq!(p["aibSecret_join_password_sh_quote"]["value"], "\"it's\"");
+
+    let bad = J2.replace(
+        "\"join --user {{ parameters.join_user }} --password '{{ secrets.join_password }}'\"",
+        "\"[concat('x', '{{ secrets.join_password }}')]\"",
+    );
+    let (_d, m, plan) = planned(&text, &[("templates/joined.json.j2", &bad)]);
+    let u = plan.units().first().expect("unit");
+    let e = Renderer::new(&m)
+        .render_in_plan(&plan, u, &RenderInputs::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("templates/joined.json.j2"), "{e}");
+    assert!(
+        e.contains("inside the ARM expression `[concat('x', '***')]`"),
+        "{e}"
+    );
+}
