@@ -55,14 +55,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
         PlanFormat::Json => plan.render_json(),
         PlanFormat::Dot => plan.render_dot(),
         PlanFormat::Mermaid => plan.render_mermaid(),
-        PlanFormat::GithubMatrix => aib_planner::ci::github_matrix(
-            &manifest.file,
-            &plan,
-            match args.shard_by {
-                ShardBy::Environment => aib_planner::ci::ShardBy::Environment,
-                ShardBy::Unit => aib_planner::ci::ShardBy::Unit,
-            },
-        ),
+        PlanFormat::GithubMatrix => github_matrix(&manifest, &plan, args.shard_by, global.quiet),
     };
     tracing::debug!(elapsed = ?started.elapsed(), "plan formatted");
     out!("{out}");
@@ -70,6 +63,29 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
         outln!();
     }
     Exit::Success
+}
+
+/// `--format github-matrix`, its warnings on stderr.
+fn github_matrix(manifest: &Manifest, plan: &Plan, by: ShardBy, quiet: bool) -> String {
+    let by = match by {
+        ShardBy::Environment => aib_planner::ci::ShardBy::Environment,
+        ShardBy::Component => aib_planner::ci::ShardBy::Component,
+        ShardBy::Unit => {
+            if !quiet {
+                eprintln!(
+                    "warning: --shard-by unit is now --shard-by component: one entry per connected component of the plan graph, so a unit is built with the units it waits for (one unit per entry built dependent units without their sources); entries carry `shard`, `state_prefix` and `select`"
+                );
+            }
+            aib_planner::ci::ShardBy::Component
+        }
+    };
+    let matrix = aib_planner::ci::github_matrix(&manifest.file, plan, by);
+    if !quiet {
+        for w in &matrix.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    matrix.json
 }
 
 /// `--refresh`: resolves `latest` sources and sets each unit's action as `aib build` would
@@ -95,7 +111,7 @@ fn refresh(
                     .await
                     .map_err(super::build::state_error)?;
             let index = store
-                .read_index()
+                .read_family_index()
                 .await
                 .map_err(super::build::state_error)?;
             let azure = |e: aib_executor::incremental::DecideError| {

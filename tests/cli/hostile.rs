@@ -486,7 +486,7 @@ fn a_state_write_that_fails_fails_the_build() {
     let dir = manifest_dir(TWO_UNITS, &[]);
     let s = sim(dir.path(), "minute_ms = 5\n");
     control(&s, r#"{"hold": ["imageTemplates.run"]}"#);
-    let child = aib_cmd(dir.path(), &s, &["build", "--time-scale", "0.0001"])
+    let child = aib_cmd(dir.path(), &s, &["build"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -515,11 +515,7 @@ fn a_report_that_cannot_be_written_is_found_before_the_build() {
         ("--report-json", "missing/report.json", "does not exist"),
         ("--report-markdown", "a-folder", "it is a folder"),
     ] {
-        let (code, _, err) = run(
-            dir.path(),
-            &s,
-            &["build", flag, path, "--time-scale", "0.0001"],
-        );
+        let (code, _, err) = run(dir.path(), &s, &["build", flag, path]);
         assert_eq!(code, 2, "{err}");
         assert!(err.contains(path) && err.contains(says), "{err}");
     }
@@ -533,18 +529,12 @@ fn a_report_that_cannot_be_written_is_found_before_the_build() {
 fn unknown_runs_and_unknown_record_versions() {
     let dir = manifest_dir(TWO_UNITS, &[]);
     let s = sim(dir.path(), "minute_ms = 5\n");
-    let (code, _, err) = run(dir.path(), &s, &["build", "--time-scale", "0.0001"]);
+    let (code, _, err) = run(dir.path(), &s, &["build"]);
     assert_eq!(code, 0, "{err}");
     for args in [
         &["status", "20990101T000000Z-abcdef"][..],
         &["logs", "dev/base", "--run", "20990101T000000Z-abcdef"][..],
-        &[
-            "build",
-            "--retry-failed",
-            "20990101T000000Z-abcdef",
-            "--time-scale",
-            "0.0001",
-        ][..],
+        &["build", "--retry-failed", "20990101T000000Z-abcdef"][..],
     ] {
         let (code, _, err) = run(dir.path(), &s, args);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -568,7 +558,7 @@ fn a_stale_lock_taken_over_marks_the_old_run_interrupted() {
     let dir = manifest_dir(TWO_UNITS, &[]);
     let s = sim(dir.path(), "minute_ms = 5\n");
     control(&s, r#"{"hold": ["imageTemplates.run"]}"#);
-    let mut child = aib_cmd(dir.path(), &s, &["build", "--time-scale", "0.0001"])
+    let mut child = aib_cmd(dir.path(), &s, &["build"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -581,7 +571,7 @@ fn a_stale_lock_taken_over_marks_the_old_run_interrupted() {
     child.kill().expect("kill -9");
     let _ = child.wait();
     control(&s, r#"{"release": ["*"]}"#);
-    let (code, _, err) = run(dir.path(), &s, &["build", "--time-scale", "0.0001"]);
+    let (code, _, err) = run(dir.path(), &s, &["build"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("taking it over"), "{err}");
     let (code, out, err) = run(dir.path(), &s, &["history"]);
@@ -633,7 +623,7 @@ fn one_undecodable_template_does_not_fail_every_unit() {
         &body,
     );
     assert!(code < 300, "{code} {put}");
-    let (code, out, err) = run(dir.path(), &s, &["build", "--time-scale", "0.0001"]);
+    let (code, out, err) = run(dir.path(), &s, &["build"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(
         err.matches("ignoring an image template in rg-dev that aib cannot read: hand-made")
@@ -654,7 +644,7 @@ fn cleanup_always_runs_when_the_build_stage_gives_up() {
     let dir = manifest_dir(&manifest, &[]);
     let s = sim(dir.path(), "minute_ms = 5\n");
     control(&s, r#"{"hold": ["deployments.operationStatus"]}"#);
-    let child = aib_cmd(dir.path(), &s, &["build", "--time-scale", "0.0001"])
+    let child = aib_cmd(dir.path(), &s, &["build"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -727,14 +717,14 @@ fn long_waits_are_shown_at_the_default_verbosity() {
         dir.path(),
         "minute_ms = 5\n[faults]\nthrottle = 0.3\nseed = 7\n",
     );
-    let (code, out, err) = run(dir.path(), &s, &["build", "--time-scale", "0.0001"]);
+    let (code, out, err) = run(dir.path(), &s, &["build"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let line = err
         .lines()
         .find(|l| l.contains("ARM throttled (HTTP 429)"))
         .unwrap_or_else(|| panic!("no throttling said:\n{err}"));
     assert!(
-        line.contains("waiting 50 s, retry ") && line.contains("left of the 10 min retry budget"),
+        line.contains("waiting 60 s, retry ") && line.contains("left of the 10 min retry budget"),
         "{line}"
     );
 }

@@ -12,11 +12,16 @@ mod hostile;
 mod import;
 mod import_roundtrip;
 mod incremental;
+mod locks;
+mod login;
+mod logs;
 mod plan;
+mod recover;
 #[cfg(feature = "reference-tests")]
 mod reference;
 mod schedule;
 mod schemas;
 mod secrets;
+mod shards;
 mod support;
 mod validate;

@@ -36,9 +36,9 @@ pub struct RetryPolicy {
     /// Multiplier on every wait and on the budget (1.0 in production, e.g. 0.001 in tests).
     pub time_scale: f64,
     /// Whether `time_scale` applies to the delays servers name too (`true`, for tests against
-    /// a server answering in Azure's time). A server that already compresses its hints (the
-    /// simulator under `aib build --time-scale`) sets `false`: its hints are waited as given
-    /// while the client's own backoff, budget and default intervals are compressed.
+    /// a server answering in Azure's time). A server that already compresses its hints (a
+    /// simulator, whose clock [`crate::clock::probe`] read) sets `false`: its hints are waited
+    /// as given while the client's own backoff, budget and default intervals are compressed.
     pub scale_server_hints: bool,
     /// No new attempt is started once this long (real time, never scaled) has passed without
     /// any answer from the server.
@@ -318,7 +318,8 @@ impl RetryState {
     }
 }
 
-/// A duration for people: `45 s`, `2 min 5 s`, `1 h 10 min`; under 10 s with one decimal.
+/// A duration for people: `45 s`, `90 s`, `2 min 5 s`, `1 h 10 min`; under 10 s with one
+/// decimal, under a second in ms.
 pub fn human(d: Duration) -> String {
     let secs = d.as_secs();
     if d < Duration::from_secs(1) {
@@ -332,9 +333,11 @@ pub fn human(d: Duration) -> String {
             format!("{t:.1} s")
         };
     }
+    if secs < 120 {
+        return format!("{secs} s");
+    }
     let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
     match (h, m, s) {
-        (0, 0, s) => format!("{s} s"),
         (0, m, 0) => format!("{m} min"),
         (0, m, s) => format!("{m} min {s} s"),
         (h, 0, _) => format!("{h} h"),
@@ -681,7 +684,8 @@ mod tests {
 
     #[test]
     fn human_durations() {
-        assert_eq!(human(Duration::from_secs(60)), "1 min");
+        assert_eq!(human(Duration::from_secs(60)), "60 s");
+        assert_eq!(human(Duration::from_secs(600)), "10 min");
         assert_eq!(human(Duration::from_secs(125)), "2 min 5 s");
         assert_eq!(human(Duration::from_secs(45)), "45 s");
         assert_eq!(human(Duration::from_millis(2500)), "2.5 s");

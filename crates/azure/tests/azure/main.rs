@@ -9,6 +9,7 @@ mod hostile_peer;
 #[cfg(feature = "reference-tests")]
 mod reference;
 mod sim_arm;
+mod sim_clock;
 mod sim_faults;
 mod sim_limits;
 mod sim_paging;

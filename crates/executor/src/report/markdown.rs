@@ -229,6 +229,8 @@ mod tests {
                     customizer: Some("x` | `y".into()),
                     log_excerpt: Some(log.into()),
                     log_path: Some("/state/log".into()),
+                    phase: None,
+                    cause: None,
                 }),
             }],
         }

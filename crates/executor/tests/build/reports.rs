@@ -16,6 +16,7 @@ async fn reports_of_a_failed_run() {
             result: OutcomeResult::Fail,
             failed_customizer: Some("app".into()),
             build_minutes: None,
+            times: None,
         }],
         ..Scenario::default()
     })
@@ -43,7 +44,7 @@ async fn reports_of_a_failed_run() {
         .find(|u| u["id"] == "dev/app")
         .cloned()
         .expect("dev/app");
-    assert_eq!(app["status"], "failed");
+    assert_eq!(app["status"], "failed", "{json:#}");
     assert_eq!(app["failure"]["customizer"], "app");
     assert!(
         app["stages"]

@@ -8,6 +8,7 @@ mod auth;
 mod blob;
 mod errors;
 mod faults;
+mod federated;
 mod flow;
 mod hostile;
 mod key_vault;
@@ -18,4 +19,5 @@ mod paging;
 #[cfg(feature = "reference-tests")]
 mod reference;
 mod retention;
+mod shapes;
 mod templates;
