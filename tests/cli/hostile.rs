@@ -728,3 +728,34 @@ fn long_waits_are_shown_at_the_default_verbosity() {
         "{line}"
     );
 }
+
+/// A collected build log that cannot be saved is a state write that failed too: said, and the
+/// build ends with 5 rather than 1 with the log silently missing.
+#[test]
+fn a_log_that_cannot_be_saved_fails_the_build() {
+    let dir = manifest_dir(TWO_UNITS, &[]);
+    let s = sim(
+        dir.path(),
+        "minute_ms = 5\n[[outcome]]\ntemplate = \"loss-base-*\"\nresult = \"fail\"\n",
+    );
+    control(&s, r#"{"hold": ["imageTemplates.run"]}"#);
+    let child = aib_cmd(dir.path(), &s, &["build"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn aib build");
+    wait_held(&s, 2);
+    let run_dir = run_dirs(dir.path())
+        .last()
+        .expect("the run's folder")
+        .clone();
+    std::fs::write(run_dir.join("logs"), "not a folder").expect("block the logs folder");
+    control(&s, r#"{"release": ["*"]}"#);
+    let out = child.wait_with_output().expect("aib build");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("could not save customization.log of dev/base"),
+        "{stderr}"
+    );
+}

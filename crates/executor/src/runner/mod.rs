@@ -197,7 +197,9 @@ pub async fn execute(input: RunInput) -> RunResult {
         stop_new: stop_new.clone(),
         stop_reason: stop_reason.clone(),
         redactor,
+        state_errors: Arc::new(Mutex::new(Vec::new())),
     });
+    let stage_state_errors = shared.state_errors.clone();
     let units: Vec<Arc<Unit>> = plan.units().iter().cloned().map(Arc::new).collect();
     let index: HashMap<String, usize> = units
         .iter()
@@ -469,6 +471,9 @@ pub async fn execute(input: RunInput) -> RunResult {
             vec![format!("the recorder task failed: {e}")],
         ),
     };
+    // What the stages could not save (collected logs) counts like what the recorder could not.
+    let mut state_errors = state_errors;
+    state_errors.extend(lock(&stage_state_errors).drain(..));
     RunResult {
         record,
         state_errors,

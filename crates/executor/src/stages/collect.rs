@@ -112,7 +112,14 @@ pub async fn collect(
                     });
                 }
             }
-            Err(e) => shared.message(id, Level::Warn, format!("could not save {}: {e}", log.file)),
+            Err(e) => {
+                let m = format!("could not save {} of {id}: {e}", log.file);
+                shared.message(id, Level::Warn, m.clone());
+                match shared.state_errors.lock() {
+                    Ok(mut g) => g.push(m),
+                    Err(p) => p.into_inner().push(m),
+                }
+            }
         }
         let text = String::from_utf8_lossy(&log.bytes);
         let validation = log.file == "validation.log";

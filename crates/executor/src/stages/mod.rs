@@ -42,6 +42,8 @@ pub struct RunShared {
     pub stop_reason: Arc<std::sync::Mutex<Option<String>>>,
     /// Knows the run's secret values (logs are redacted before they are saved).
     pub redactor: crate::redact::Redactor,
+    /// What a stage could not save in the state (a collected log): the build ends with it.
+    pub state_errors: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for RunShared {
