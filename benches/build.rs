@@ -223,6 +223,7 @@ async fn fleet(units: usize, parallel: usize) {
         forward: None,
         note: None,
         secret_options: SecretOptions::default(),
+        redactor: aib_executor::redact::Redactor::new(),
     })
     .await
     .expect("build");

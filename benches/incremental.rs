@@ -133,6 +133,7 @@ async fn build_once(
         forward: None,
         note: None,
         secret_options: SecretOptions::default(),
+        redactor: aib_executor::redact::Redactor::new(),
     })
     .await
     .expect("build");

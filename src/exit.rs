@@ -13,6 +13,9 @@ pub enum Exit {
     Azure = 3,
     /// The state is locked by another run.
     Locked = 4,
+    /// The run's state, a report or the result could not be read or written (a full disk,
+    /// a read-only folder, a state file of an unknown version): what was not saved is said.
+    Io = 5,
     /// Interrupted by Ctrl-C or SIGTERM.
     Interrupted = 130,
 }

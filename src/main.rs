@@ -8,6 +8,7 @@ mod duration;
 mod exit;
 mod hints;
 mod logging;
+mod output;
 mod reporter;
 mod signals;
 mod text;
@@ -52,5 +53,9 @@ fn main() -> std::process::ExitCode {
         Command::Completions(args) => commands::completions::completions(args),
         Command::Man(args) => commands::completions::man(args),
     };
+    // A result cut short by a failed write to stdout is not a success.
+    if exit == Exit::Success && output::failed() {
+        return Exit::Io.into();
+    }
     exit.into()
 }

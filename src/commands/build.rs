@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{BuildArgs, GlobalArgs, LogFormat, SelectArgs};
 use crate::exit::Exit;
+use crate::output::{out, outln};
 use crate::reporter::{self, Mode};
 use crate::signals;
 
@@ -26,6 +27,9 @@ use crate::signals;
 pub const SIMULATE_MINUTE_MS: u64 = 20;
 
 pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Exit {
+    if let Err(exit) = check_report_paths(args) {
+        return exit;
+    }
     let manifest = match super::validate::load(&args.manifest, global.quiet) {
         Ok(m) => m,
         Err(exit) => return exit,
@@ -311,10 +315,12 @@ async fn take_lock(
                     "warning: the state lock was left by run {dead} (process {pid} on this host, which is no longer running): taking it over; `aib build --retry-failed {dead}` finishes that run"
                 );
             }
-            store
+            let lock = store
                 .lock_with(run_id, host, aib_state::LockOptions { break_stale: true })
                 .await
-                .map_err(state_error)
+                .map_err(state_error)?;
+            mark_interrupted(store, &dead).await;
+            Ok(lock)
         }
         Err(e @ StateError::Locked { .. }) if !wait.is_zero() => {
             eprintln!(
@@ -331,6 +337,21 @@ async fn take_lock(
             Err(exit)
         }
         Err(e) => Err(state_error(e)),
+    }
+}
+
+/// A run whose process died holding the lock: `history` and `status` show it `interrupted`,
+/// not `running` for ever. Said when it cannot be recorded.
+async fn mark_interrupted(store: &aib_state::StateStore, run_id: &str) {
+    match store.read_run(run_id).await {
+        Ok(mut rec) if rec.status == aib_state::RunStatus::Running => {
+            rec.status = aib_state::RunStatus::Interrupted;
+            if let Err(e) = store.write_run(&rec).await {
+                eprintln!("warning: could not mark run {run_id} interrupted: {e}");
+            }
+        }
+        Ok(_) | Err(StateError::RunNotFound(_)) => {}
+        Err(e) => eprintln!("warning: could not mark run {run_id} interrupted: {e}"),
     }
 }
 
@@ -403,7 +424,7 @@ async fn retry_plan(
     }
     if ids.is_empty() {
         if !global.quiet {
-            println!("run {}: nothing to retry", old.run_id);
+            outln!("run {}: nothing to retry", old.run_id);
         }
         return Err(Exit::Success);
     }
@@ -527,12 +548,13 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         secret_options: SecretOptions {
             placeholder_for_missing_env: args.simulate,
         },
+        redactor: crate::logging::redactor().clone(),
     };
     let result = session::build(req).await;
     let _ = reporter.await;
     let exit = match result {
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::logging::redact(&e.to_string()));
             match e {
                 BuildError::Secrets(_) => Exit::Invalid,
                 BuildError::Preflight(aib_executor::preflight::PreflightError::VersionsExist(
@@ -544,12 +566,17 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
                 }
                 BuildError::Preflight(_) => Exit::Azure,
                 BuildError::State(_) if interrupt.is_cancelled() => Exit::Interrupted,
-                BuildError::State(_) => Exit::UnitFailed,
+                BuildError::State(_) => Exit::Io,
             }
         }
         Ok(r) => {
+            // The build went on, but what the state should hold of it is (partly) lost: that
+            // is not a success, and not "a unit failed" either.
             for e in &r.state_errors {
-                eprintln!("warning: {e}");
+                eprintln!(
+                    "error: the run's state was not saved: {}",
+                    crate::logging::redact(e)
+                );
             }
             let report = BuildReport::from_record(&r.record);
             let mut exit = match r.record.status {
@@ -559,6 +586,15 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
                 }
                 _ => Exit::UnitFailed,
             };
+            if !r.state_errors.is_empty() && exit != Exit::Interrupted {
+                eprintln!(
+                    "error: run {} ended {} but its record in {} is incomplete (see above); `aib status` may not show all of it",
+                    r.record.run_id,
+                    crate::commands::status::status_word(r.record.status),
+                    state_arg.as_deref().unwrap_or(".aib/")
+                );
+                exit = Exit::Io;
+            }
             if let Some(p) = &args.report_json
                 && let Err(e) = std::fs::write(p, report.to_json())
             {
@@ -582,13 +618,11 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
                     state_arg.as_deref(),
                     &args.manifest,
                 ));
-                print!("{}", reporter::summary_table(&r.record, &opts));
+                out!("{}", reporter::summary_table(&r.record, &opts));
                 if args.simulate
                     && let Some(dir) = &state_arg
                 {
-                    println!(
-                        "state of this simulated run: {dir} (e.g. `aib status --state {dir}`)"
-                    );
+                    outln!("state of this simulated run: {dir} (e.g. `aib status --state {dir}`)");
                 }
             }
             exit
@@ -603,12 +637,58 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
     exit
 }
 
+/// A report that could not be written: the result is incomplete (exit 5), unless the run
+/// already ends worse.
 fn worse(e: Exit) -> Exit {
-    if e == Exit::Success {
-        Exit::UnitFailed
-    } else {
-        e
+    match e {
+        Exit::Success | Exit::UnitFailed => Exit::Io,
+        other => other,
     }
+}
+
+/// Checks, before anything is built, that every report can be written: its folder exists and
+/// the path is not a folder. A report found unwritable after an hour of building is lost.
+fn check_report_paths(args: &BuildArgs) -> Result<(), Exit> {
+    for (flag, p) in [
+        ("--report-json", &args.report_json),
+        ("--report-junit", &args.report_junit),
+        ("--report-markdown", &args.report_markdown),
+    ] {
+        let Some(p) = p else { continue };
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let why = if !dir.is_dir() {
+            Some(format!("its folder `{}` does not exist", dir.display()))
+        } else if p.is_dir() {
+            Some("it is a folder".to_string())
+        } else {
+            // Open it as the report will be written (creating it for the time of the check).
+            let existed = p.exists();
+            match std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(p)
+            {
+                Ok(_) => {
+                    if !existed {
+                        let _ = std::fs::remove_file(p);
+                    }
+                    None
+                }
+                Err(e) => Some(e.to_string()),
+            }
+        };
+        if let Some(why) = why {
+            eprintln!(
+                "error: {flag} {}: cannot write the report there: {why}",
+                p.display()
+            );
+            return Err(Exit::Invalid);
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn state_error(e: StateError) -> Exit {
@@ -617,6 +697,6 @@ pub(crate) fn state_error(e: StateError) -> Exit {
         4 => Exit::Locked,
         3 => Exit::Azure,
         2 => Exit::Invalid,
-        _ => Exit::UnitFailed,
+        _ => Exit::Io,
     }
 }

@@ -5,6 +5,7 @@ use aib_planner::ci::{WorkflowOptions, azure_pipelines_workflow, github_workflow
 
 use crate::cli::{CiCommand, GlobalArgs, SelectArgs};
 use crate::exit::Exit;
+use crate::output::out;
 
 pub fn run(global: &GlobalArgs, command: &CiCommand) -> Exit {
     let (args, github) = match command {
@@ -66,7 +67,7 @@ pub fn run(global: &GlobalArgs, command: &CiCommand) -> Exit {
     }
     match &args.out {
         None => {
-            print!("{}", workflow.text);
+            out!("{}", workflow.text);
             Exit::Success
         }
         Some(path) => {

@@ -8,6 +8,7 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs, ManArgs};
 use crate::exit::Exit;
+use crate::output::outln;
 
 /// Prints the completion script for `args.shell`.
 pub fn completions(args: &CompletionsArgs) -> Exit {
@@ -33,7 +34,7 @@ pub fn man(args: &ManArgs) -> Exit {
         }
         Some(dir) => match write_pages(cmd, dir) {
             Ok(n) => {
-                println!(
+                outln!(
                     "wrote {n} man page{} to {}",
                     if n == 1 { "" } else { "s" },
                     dir.display()

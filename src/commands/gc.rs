@@ -9,6 +9,7 @@ use aib_executor::gc::{self, Decision, GcError, Kind, Outcome, Scope};
 
 use crate::cli::{GcArgs, GcFormat, GlobalArgs};
 use crate::exit::Exit;
+use crate::output::outln;
 
 pub fn run(global: &GlobalArgs, args: &GcArgs) -> Exit {
     let manifest = match super::validate::load(&args.manifest, global.quiet) {
@@ -152,12 +153,12 @@ fn print_result(
             "delete": delete,
             "kept": decision.kept,
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return;
     }
     if decision.delete.is_empty() {
         if !quiet {
-            println!("nothing to delete");
+            outln!("nothing to delete");
         }
         return;
     }
@@ -176,11 +177,13 @@ fn print_result(
         .unwrap_or(2)
         .max(2);
     if dry_run {
-        println!("{:<kind_w$}  {:<id_w$}  REASON", "KIND", "ID");
+        outln!("{:<kind_w$}  {:<id_w$}  REASON", "KIND", "ID");
     } else {
-        println!(
+        outln!(
             "{:<kind_w$}  {:<id_w$}  {:<7}  REASON",
-            "KIND", "ID", "RESULT"
+            "KIND",
+            "ID",
+            "RESULT"
         );
     }
     for d in &decision.delete {
@@ -189,10 +192,10 @@ fn print_result(
             None => d.reason.clone(),
         };
         if dry_run {
-            println!("{:<kind_w$}  {:<id_w$}  {reason}", d.kind.as_str(), d.id);
+            outln!("{:<kind_w$}  {:<id_w$}  {reason}", d.kind.as_str(), d.id);
         } else {
             let (status, _) = status_of(d);
-            println!(
+            outln!(
                 "{:<kind_w$}  {:<id_w$}  {status:<7}  {reason}",
                 d.kind.as_str(),
                 d.id
@@ -201,7 +204,7 @@ fn print_result(
     }
     let all: Vec<&gc::Deletion> = decision.delete.iter().collect();
     if dry_run {
-        println!(
+        outln!(
             "dry run: would delete {}; nothing was deleted",
             summary(&all)
         );
@@ -211,6 +214,6 @@ fn print_result(
             .iter()
             .filter(|d| status_of(d).0 == "deleted")
             .collect();
-        println!("deleted {}", summary(&done));
+        outln!("deleted {}", summary(&done));
     }
 }

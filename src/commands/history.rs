@@ -5,6 +5,7 @@ use aib_state::UnitStatus;
 use super::status::{open_state, runtime, status_word};
 use crate::cli::{GlobalArgs, HistoryArgs};
 use crate::exit::Exit;
+use crate::output::outln;
 
 pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
     let rt = match runtime() {
@@ -18,13 +19,10 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
         };
         let runs = match super::status::runs_with_shards(&store).await {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::UnitFailed;
-            }
+            Err(e) => return super::build::state_error(e),
         };
         if runs.is_empty() {
-            println!("no runs yet");
+            outln!("no runs yet");
             return Exit::Success;
         }
         // Runs of shards (`<state>/shards/<key>`) are listed with their shard.
@@ -34,7 +32,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
             .max()
             .map(|w| w.max("SHARD".len()));
         let shard_col = |s: &str| shard_width.map(|w| format!("{s:<w$}  ")).unwrap_or_default();
-        println!(
+        outln!(
             "{:<24}  {:<11}  {:<24}  {:>8}  {}UNITS",
             "RUN",
             "STATUS",
@@ -64,7 +62,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
                         })
                         .unwrap_or_else(|| "-".into());
                     let c = |s: UnitStatus| rec.units.iter().filter(|u| u.status == s).count();
-                    println!(
+                    outln!(
                         "{:<24}  {:<11}  {:<24}  {:>8}  {}{} ok, {} failed, {} skipped, {} cancelled",
                         rec.run_id,
                         status_word(status),
@@ -77,7 +75,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
                         c(UnitStatus::Cancelled),
                     );
                 }
-                Err(e) => println!("{id:<24}  (unreadable: {e})"),
+                Err(e) => outln!("{id:<24}  (unreadable: {e})"),
             }
         }
         Exit::Success

@@ -147,16 +147,15 @@ fn show(global: &GlobalArgs, args: &LogsArgs, unit: &str) -> Exit {
         // The state's runs and its shards' (`<state>/shards/<key>`), newest first.
         let runs = match super::status::runs_with_shards(&store).await {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::UnitFailed;
-            }
+            Err(e) => return super::build::state_error(e),
         };
         let runs: Vec<_> = match &args.run_id {
             Some(id) => {
                 let Some(r) = runs.into_iter().find(|r| &r.run_id == id) else {
-                    eprintln!("error: no run {id}");
-                    return Exit::UnitFailed;
+                    // An unknown run id is a usage error.
+                    return super::build::state_error(aib_state::StateError::RunNotFound(
+                        id.clone(),
+                    ));
                 };
                 vec![r]
             }
@@ -174,18 +173,12 @@ fn show(global: &GlobalArgs, args: &LogsArgs, unit: &str) -> Exit {
                         let a = analyse(&String::from_utf8_lossy(&bytes), &names);
                         eprintln!("{} of {unit} in run {run} ({}):", args.file, summary(&a));
                     }
-                    let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(&bytes);
-                    let _ = out.flush();
+                    crate::output::write_bytes(&bytes);
                     return Exit::Success;
                 }
                 Err(aib_state::StateError::LogNotFound { .. }) => continue,
-                Err(e) => {
-                    if args.run_id.is_some() {
-                        eprintln!("error: {e}");
-                        return Exit::UnitFailed;
-                    }
-                }
+                Err(e) if args.run_id.is_some() => return super::build::state_error(e),
+                Err(e) => eprintln!("warning: run {run}: {e}"),
             }
         }
         eprintln!(
@@ -196,6 +189,7 @@ fn show(global: &GlobalArgs, args: &LogsArgs, unit: &str) -> Exit {
                 None => "any run".into(),
             }
         );
-        Exit::UnitFailed
+        // Nothing to show for what was asked: a usage error, not a failed unit.
+        Exit::Invalid
     })
 }

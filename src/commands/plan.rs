@@ -7,6 +7,7 @@ use chrono::Datelike;
 use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, SelectArgs, ShardBy};
 use crate::diagnostics;
 use crate::exit::Exit;
+use crate::output::{out, outln};
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
     let started = std::time::Instant::now();
@@ -57,9 +58,9 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
         PlanFormat::GithubMatrix => github_matrix(&manifest, &plan, args.shard_by, global.quiet),
     };
     tracing::debug!(elapsed = ?started.elapsed(), "plan formatted");
-    print!("{out}");
+    out!("{out}");
     if !out.ends_with('\n') {
-        println!();
+        outln!();
     }
     Exit::Success
 }

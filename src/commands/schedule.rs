@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::{BuildArgs, GlobalArgs, ScheduleArgs, SelectArgs};
 use crate::exit::Exit;
+use crate::output::outln;
 use crate::signals;
 
 pub fn run(global: &GlobalArgs, args: &ScheduleArgs) -> Exit {
@@ -75,8 +76,8 @@ fn run_once(
     };
     if due.is_empty() {
         match args.within {
-            None => println!("no schedule due at {}", now.to_rfc3339()),
-            Some(w) => println!(
+            None => outln!("no schedule due at {}", now.to_rfc3339()),
+            Some(w) => outln!(
                 "no schedule due in the {} before {} that has not run",
                 humanize(w),
                 now.to_rfc3339()

@@ -7,6 +7,7 @@ use aib_state::{RunStatus, StateError, StateLocation, StateStore};
 
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::exit::Exit;
+use crate::output::{out, outln};
 use crate::reporter;
 
 /// Opens the state for a read-only command (no Azure credential unless blob state needs one).
@@ -32,10 +33,7 @@ pub async fn open_state(global: &GlobalArgs, manifest: &Path) -> Result<StateSto
     };
     aib_state::open_with(&loc, cred, global.insecure)
         .await
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            Exit::UnitFailed
-        })
+        .map_err(super::build::state_error)
 }
 
 /// A run of the state given to a command, or of one of its shards.
@@ -100,33 +98,31 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
         };
         let runs = match runs_with_shards(&store).await {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::UnitFailed;
-            }
+            Err(e) => return super::build::state_error(e),
         };
         let found = match &args.run_id {
             Some(id) => runs.into_iter().find(|r| &r.run_id == id),
             None => runs.into_iter().next(),
         };
         let Some(found) = found else {
-            match &args.run_id {
-                Some(id) => eprintln!("error: {}", StateError::RunNotFound(id.clone())),
-                None => eprintln!("error: no runs yet"),
-            }
-            return Exit::UnitFailed;
+            return match &args.run_id {
+                // An unknown run id is a usage error.
+                Some(id) => super::build::state_error(StateError::RunNotFound(id.clone())),
+                None => {
+                    eprintln!("error: no runs yet");
+                    Exit::UnitFailed
+                }
+            };
         };
         let mut rec = match found.store.read_run(&found.run_id).await {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::UnitFailed;
-            }
+            // A record this aib cannot read (another version, corrupt) is 5.
+            Err(e) => return super::build::state_error(e),
         };
         if let Ok(holder) = found.store.lock_holder().await {
             rec.status = rec.status_given_lock(holder.as_ref());
         }
-        println!(
+        outln!(
             "run {}  {}  pipeline {}  started {}{}  host {}{}",
             rec.run_id,
             status_word(rec.status),
@@ -142,12 +138,12 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
                 .map(|k| format!("  shard {k}"))
                 .unwrap_or_default()
         );
-        println!();
+        outln!();
         let opts = reporter::SummaryOptions::for_stdout(reporter::logs_args(
             found.state_arg(global.state.as_deref()).as_deref(),
             &args.manifest,
         ));
-        print!("{}", reporter::summary_table(&rec, &opts));
+        out!("{}", reporter::summary_table(&rec, &opts));
         match rec.status {
             RunStatus::Succeeded => Exit::Success,
             RunStatus::Running => Exit::Success,

@@ -5,6 +5,7 @@ use aib_manifest::{Diagnostics, Manifest, ManifestError};
 use crate::cli::{GlobalArgs, ValidateArgs};
 use crate::diagnostics;
 use crate::exit::Exit;
+use crate::output::outln;
 
 pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
     let manifest = match load(&args.manifest, global.quiet) {
@@ -21,7 +22,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
     };
     let name = args.manifest.display();
     use crate::text::count;
-    println!(
+    outln!(
         "{name}: valid ({}, {}, {}, {})",
         count(
             manifest.file.environments.len(),

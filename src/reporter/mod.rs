@@ -198,7 +198,10 @@ pub fn line_for(ev: &Stamped) -> Option<String> {
     use BuildEvent::*;
     Some(match &ev.event {
         RunStarted { units, note } => {
-            let mut s = format!("build: {}", crate::text::count(units.len(), "unit", "units"));
+            let mut s = format!(
+                "build: {}",
+                crate::text::count(units.len(), "unit", "units")
+            );
             if let Some(n) = note {
                 for l in n.lines() {
                     s.push_str(&format!("\nnote: {l}"));
@@ -220,12 +223,18 @@ pub fn line_for(ev: &Stamped) -> Option<String> {
             },
             StageStatus::Failed => format!(
                 "{unit}: {stage} FAILED{}",
-                message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+                message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
             ),
             StageStatus::Cancelled => format!("{unit}: {stage} cancelled"),
             StageStatus::Skipped => format!(
                 "{unit}: {stage} skipped{}",
-                message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+                message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
             ),
             _ => return None,
         },
@@ -235,7 +244,11 @@ pub fn line_for(ev: &Stamped) -> Option<String> {
             sub_state,
         } => format!(
             "{unit}: {} {}",
-            if run_state == "Verifying" { "verify" } else { "build" },
+            if run_state == "Verifying" {
+                "verify"
+            } else {
+                "build"
+            },
             sub_state.clone().unwrap_or_else(|| run_state.clone())
         ),
         LogCollected { unit, file, path } => format!("{unit}: saved {file} to {path}"),
@@ -262,12 +275,18 @@ pub fn line_for(ev: &Stamped) -> Option<String> {
             }
             UnitStatus::Skipped => format!(
                 "- {unit} skipped{}",
-                reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+                reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
             ),
             UnitStatus::Unchanged => format!("= {unit} unchanged"),
             UnitStatus::Cancelled => format!(
                 "✗ {unit} cancelled{}",
-                reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+                reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
             ),
             _ => return None,
         },
@@ -281,8 +300,17 @@ pub fn line_for(ev: &Stamped) -> Option<String> {
                 None => format!("{lvl}{text}"),
             }
         }
-        Interrupted => "interrupted: cancelling running builds (press Ctrl-C again to exit at once; the state stays resumable)".into(),
-        RunFinished { status } => format!("build {}", serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+        Interrupted => format!(
+            "interrupted: cancelling running builds and waiting up to {} (Azure time) for each to stop; a build still canceling then is named and left to Azure (press Ctrl-C again to exit at once; the state stays resumable)",
+            aib_azure::retry::human(aib_executor::stages::build::CANCEL_WAIT)
+        ),
+        RunFinished { status } => format!(
+            "build {}",
+            serde_json::to_value(status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
     })
 }
 

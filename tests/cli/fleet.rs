@@ -107,6 +107,17 @@ pub fn http_json(sim: &Sim, method: &str, path: &str, body: &str) -> (u16, serde
     )
 }
 
+/// A request with headers and a body.
+pub fn http_with_body(
+    sim: &Sim,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    request(sim, method, path, headers, body)
+}
+
 fn request(
     sim: &Sim,
     method: &str,

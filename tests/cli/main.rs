@@ -8,6 +8,7 @@ mod crash;
 mod faults;
 mod fleet;
 mod gc;
+mod hostile;
 mod import;
 mod import_roundtrip;
 mod incremental;

@@ -467,3 +467,245 @@ fn unchanged_units_need_no_secrets_and_forced_ones_do() {
     assert!(err.contains("secret `admin_password`"), "{err}");
     assert_eq!(stats(&sim)["requests"]["deployments.put"].as_u64(), puts);
 }
+
+/// Attack: filters on a secret (`| replace("'", "''")`, `| upper`, `| length`), tests and
+/// conditions acted on an internal placeholder, so a wrong value went to Azure and quoting
+/// meant to protect a script did nothing; `{{ debug() }}` dumped the context. Each is now an
+/// error at `validate` naming the secret and what was applied; `sh_quote`, `ps_quote` and
+/// `tojson` are allowed.
+#[test]
+fn only_quoting_filters_may_touch_a_secret() {
+    let with_line = |line: &str| {
+        MANIFEST.replace(
+            "\"echo 'admin:{{ secrets.admin_password }}' | chpasswd\"",
+            &format!("{line:?}"),
+        )
+    };
+    for (line, says) in [
+        (
+            r#"echo {{ secrets.admin_password | replace("'", "''") }}"#,
+            "filter `replace`",
+        ),
+        (
+            "echo {{ secrets.admin_password | upper }}",
+            "filter `upper`",
+        ),
+        (
+            "echo {{ secrets.admin_password | length }}",
+            "filter `length`",
+        ),
+        (
+            "{% if secrets.admin_password %}echo set{% endif %}",
+            "an `{% if %}` condition",
+        ),
+        (
+            "echo {{ secrets.admin_password is defined }}",
+            "test `defined`",
+        ),
+    ] {
+        let dir = manifest_dir(&with_line(line), &[]);
+        let out = super::support::aib(dir.path(), &["validate"]);
+        assert_eq!(out.code, 2, "{line}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("secret `admin_password`") && out.stderr.contains(says),
+            "{line}: {}",
+            out.stderr
+        );
+    }
+    let dir = manifest_dir(&with_line("echo {{ debug() }}"), &[]);
+    let out = super::support::aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("debug"), "{}", out.stderr);
+    for ok in [
+        "echo {{ secrets.admin_password | sh_quote }} | chpasswd",
+        "Set-Password {{ secrets.admin_password | ps_quote }}",
+        "echo {{ secrets.admin_password | tojson }}",
+    ] {
+        let dir = manifest_dir(&with_line(ok), &[]);
+        let out = super::support::aib(dir.path(), &["validate"]);
+        assert_eq!(out.code, 0, "{ok}: {}", out.stderr);
+    }
+}
+
+/// Attack: Azure sends the secret back. The failing step's commands are echoed into
+/// customization.log (Packer shows what an inline script runs; here also in `sh_quote`d and
+/// JSON-quoted form) and the failure message quotes the last command. Before, the secret was
+/// stored and printed verbatim: stdout, every report, run.json, events.ndjson, the saved log,
+/// `aib logs`. Now every channel shows `***`; and the secret reached Azure as a secure
+/// parameter of the deployment, which shows no value.
+#[test]
+fn a_secret_azure_echoes_back_is_masked_everywhere() {
+    let manifest = MANIFEST.replace(
+        "inline = [\"echo 'admin:{{ secrets.admin_password }}' | chpasswd\"]",
+        "inline = [\"echo 'admin:{{ secrets.admin_password }}' | chpasswd\", \"login --password {{ secrets.admin_password | sh_quote }}\", \"configure --json {{ secrets.admin_password | tojson }}\"]",
+    );
+    assert_ne!(manifest, MANIFEST);
+    let dir = manifest_dir(&manifest, &[]);
+    let sim = sim(
+        dir.path(),
+        "minute_ms = 5\necho = [\"sec-base-dev-*\"]\n[[outcome]]\ntemplate = \"sec-base-dev-*\"\nresult = \"fail\"\nfailed_customizer = \"password\"\n",
+    );
+    // A secret with characters every quoting form changes.
+    let secret = "Planted-'Echo' \"Secret\" 5e1f";
+    let run = |args: &[&str]| {
+        let out = aib_cmd(dir.path(), &sim, args)
+            .env("AIB_TEST_ADMIN_PASSWORD", secret)
+            .output()
+            .expect("run aib");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let mut channels = Vec::new();
+    let (code, out, err) = run(&[
+        "build",
+        "--report-json",
+        "report.json",
+        "--report-junit",
+        "junit.xml",
+        "--report-markdown",
+        "summary.md",
+        "-vvv",
+    ]);
+    assert_eq!(code, 1, "the scripted failure fails the run:\n{out}\n{err}");
+    channels.push(("build stdout".to_string(), out));
+    channels.push(("build stderr".to_string(), err));
+    let (code, out, err) = run(&["build", "--log-format", "json", "--unit", "dev/base"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    channels.push(("second build stdout".to_string(), out));
+    channels.push(("second build stderr (json)".to_string(), err));
+    for args in [&["status"][..], &["logs", "dev/base"][..]] {
+        let (_, out, err) = run(args);
+        channels.push((format!("aib {} stdout", args.join(" ")), out));
+        channels.push((format!("aib {} stderr", args.join(" ")), err));
+    }
+    let (_, logs, _) = run(&["logs", "dev/base"]);
+    assert!(
+        logs.contains("+ echo 'admin:***' | chpasswd"),
+        "the echoed command is in the saved log, masked:\n{logs}"
+    );
+    let mut all_files = Vec::new();
+    files(dir.path(), &mut all_files);
+    for p in all_files.iter().filter(|p| !p.ends_with("scenario.toml")) {
+        if let Ok(text) = std::fs::read_to_string(p) {
+            channels.push((p.display().to_string(), text));
+        }
+    }
+    // Azure's failure message, with the command it quoted, is kept, masked (in the events).
+    assert!(
+        channels
+            .iter()
+            .any(|(_, t)| t.contains("The failing command was: configure --json ***")),
+        "the quoted command is recorded, masked"
+    );
+
+    // Every form Azure sent back: as is, sh_quote'd, tojson'd, JSON-escaped inside a body.
+    let sh_quoted = "'Planted-'\"'\"'Echo'\"'\"' \"Secret\" 5e1f'";
+    let forms = [
+        secret.to_string(),
+        serde_json::Value::String(secret.into()).to_string(),
+        "Planted-'Echo' \\\"Secret\\\" 5e1f".to_string(),
+        "Planted-\\u0027Echo\\u0027".to_string(),
+        "Echo' \"Secret".to_string(),
+        sh_quoted.to_string(),
+    ];
+    let found: Vec<String> = channels
+        .iter()
+        .flat_map(|(what, text)| {
+            forms
+                .iter()
+                .filter(|f| text.contains(f.as_str()))
+                .map(move |f| format!("{what}: contains {f}"))
+        })
+        .collect();
+    assert!(found.is_empty(), "leaks:\n{}", found.join("\n"));
+
+    // Not vacuous: Azure did send it back, in the failed template's message...
+    let listed = http_get(
+        &sim,
+        "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-dev/providers/Microsoft.VirtualMachineImages/imageTemplates?api-version=2025-10-01",
+        &[("Authorization", &sim_bearer(&sim))],
+    );
+    assert!(
+        listed.contains("The failing command was: configure --json"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("5e1f"),
+        "the template carries the value: {listed}"
+    );
+    // ...and it went as a secure parameter, which the deployment record shows without value.
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            all_files
+                .iter()
+                .find(|p| p.ends_with("run.json"))
+                .expect("a run record"),
+        )
+        .expect("run.json"),
+    )
+    .expect("json");
+    let deployment = rec["units"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["id"] == "dev/base"))
+        .and_then(|u| u["deployment_name"].as_str())
+        .expect("deployment name")
+        .to_string();
+    let d = http_get(
+        &sim,
+        &format!(
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg-dev/providers/Microsoft.Resources/deployments/{deployment}?api-version=2025-04-01"
+        ),
+        &[("Authorization", &sim_bearer(&sim))],
+    );
+    assert!(d.contains("aibSecret_admin_password"), "{d}");
+    assert!(d.contains("SecureString"), "{d}");
+    assert!(!d.contains("5e1f"), "{d}");
+}
+
+/// Attack: the input hash leaves secret values out, so after a secret is rotated the template
+/// name is the same and the existing template (created with the old value) was reused. A
+/// template that carries a secret is now deleted and deployed again.
+#[test]
+fn a_template_with_a_secret_is_deployed_again_with_the_current_value() {
+    let manifest = MANIFEST.replace(
+        "version = \"date\"",
+        "version = \"date\"\ncleanup = \"never\"",
+    );
+    let dir = manifest_dir(&manifest, &[]);
+    let sim = sim(dir.path(), "minute_ms = 5\n");
+    let build = |secret: &str, extra: &[&str]| {
+        let mut args = vec!["build"];
+        args.extend_from_slice(extra);
+        let out = aib_cmd(dir.path(), &sim, &args)
+            .env("AIB_TEST_ADMIN_PASSWORD", secret)
+            .output()
+            .expect("run aib");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        err
+    };
+    let templates = || {
+        http_get(
+            &sim,
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-dev/providers/Microsoft.VirtualMachineImages/imageTemplates?api-version=2025-10-01",
+            &[("Authorization", &sim_bearer(&sim))],
+        )
+    };
+    build("Old-Secret-Value-1", &[]);
+    assert_eq!(templates().matches("Old-Secret-Value-1").count(), 2);
+    let err = build("New-Secret-Value-2", &["--force"]);
+    let listed = templates();
+    assert!(!listed.contains("Old-Secret-Value-1"), "{listed}");
+    assert_eq!(listed.matches("New-Secret-Value-2").count(), 2, "{listed}");
+    assert!(err.contains("carries secrets"), "{err}");
+    let s = stats(&sim);
+    assert_eq!(
+        s["requests"]["imageTemplates.delete"].as_u64(),
+        Some(2),
+        "{s}"
+    );
+    assert_eq!(s["requests"]["deployments.put"].as_u64(), Some(4), "{s}");
+}

@@ -166,27 +166,39 @@ impl Endpoints {
     /// Where to send a Key Vault request for `vault_url`
     /// (`https://{vault}.vault.azure.net/secrets/{name}[/{version}]?api-version=...`).
     ///
-    /// Against a custom ARM endpoint (the simulator) a vault of a well-known cloud
-    /// (`https://NAME.vault.azure.net/...`) is served by that endpoint at
-    /// `{arm}/keyvault/NAME/...`, path and query kept. Otherwise the URL is used as given;
-    /// it must be `https://` (plain `http://` only for loopback hosts or when `insecure`, as
-    /// for ARM).
+    /// The host must be a vault of this cloud (`{vault}.vault.azure.net` for the public cloud,
+    /// `.vault.usgovcloudapi.net` for US Government, `.vault.azure.cn` for China): the request
+    /// carries a bearer token, so any other host is a configuration error, whatever the
+    /// manifest said. Against a custom ARM endpoint (the simulator) a vault of any of these
+    /// clouds is served by that endpoint at `{arm}/keyvault/NAME/...`, path and query kept.
     pub fn key_vault_url(&self, vault_url: &str) -> Result<Url> {
         let u = Url::parse(vault_url)
             .map_err(|e| Error::Config(format!("invalid Key Vault URL {vault_url:?}: {e}")))?;
         check_scheme(&u, self.insecure)?;
-        if !self.is_custom_arm() {
+        let host = u.host_str().unwrap_or_default().to_ascii_lowercase();
+        let custom = self.is_custom_arm();
+        let own = match self.cloud {
+            Cloud::UsGov => "vault.usgovcloudapi.net",
+            Cloud::China => "vault.azure.cn",
+            Cloud::Public | Cloud::Custom => "vault.azure.net",
+        };
+        let vault = KEY_VAULT_SUFFIXES
+            .iter()
+            .filter(|s| custom || **s == own)
+            .find_map(|suffix| {
+                host.strip_suffix(suffix)
+                    .and_then(|h| h.strip_suffix('.'))
+                    .filter(|v| !v.is_empty() && !v.contains('.'))
+            });
+        let plain = u.username().is_empty() && u.password().is_none() && u.port().is_none();
+        let Some(vault) = vault.filter(|_| plain) else {
+            return Err(Error::Config(format!(
+                "refusing to send a token to {host}: not a Key Vault of this cloud (`<vault>.{own}`)"
+            )));
+        };
+        if !custom {
             return Ok(u);
         }
-        let host = u.host_str().unwrap_or_default().to_ascii_lowercase();
-        let vault = KEY_VAULT_SUFFIXES.iter().find_map(|suffix| {
-            host.strip_suffix(suffix)
-                .and_then(|h| h.strip_suffix('.'))
-                .filter(|v| !v.is_empty() && !v.contains('.'))
-        });
-        let Some(vault) = vault else {
-            return Ok(u);
-        };
         let mut out = self.arm.clone();
         {
             let mut segs = out.path_segments_mut().map_err(|()| {
@@ -199,6 +211,15 @@ impl Endpoints {
         }
         out.set_query(u.query());
         Ok(out)
+    }
+
+    /// The OAuth scope of Key Vault tokens in this cloud.
+    pub fn key_vault_scope(&self) -> &'static str {
+        match self.cloud {
+            Cloud::UsGov => "https://vault.usgovcloudapi.net/.default",
+            Cloud::China => "https://vault.azure.cn/.default",
+            Cloud::Public | Cloud::Custom => "https://vault.azure.net/.default",
+        }
     }
 
     /// The blob endpoint of a storage account in this cloud.
@@ -298,8 +319,31 @@ mod tests {
             e.key_vault_url("http://kv-aib.vault.azure.net/secrets/a"),
             Err(Error::Config(_))
         ));
-        assert!(e.key_vault_url("http://127.0.0.1:1/secrets/a").is_ok());
         assert!(e.key_vault_url("not a url").is_err());
+        // Attack: a host that is no vault of this cloud never gets the token.
+        for evil in [
+            "http://127.0.0.1:1/secrets/a",
+            "https://evil.example.com/secrets/a",
+            "https://kv.vault.azure.net.evil.com/secrets/a",
+            "https://kv.vault.azure.net:8443/secrets/a",
+            "https://user@kv.vault.azure.net/secrets/a",
+            "https://kv.vault.usgovcloudapi.net/secrets/a",
+        ] {
+            let r = e.key_vault_url(evil);
+            assert!(
+                matches!(r, Err(Error::Config(ref m)) if m.contains("refusing")),
+                "{evil}: {r:?}"
+            );
+        }
+        assert!(
+            g.key_vault_url("https://kv.vault.azure.net/secrets/a")
+                .is_err()
+        );
+        assert_eq!(e.key_vault_scope(), "https://vault.azure.net/.default");
+        assert_eq!(
+            g.key_vault_scope(),
+            "https://vault.usgovcloudapi.net/.default"
+        );
         assert!(
             e.key_vault_url("ftp://kv.vault.azure.net/secrets/a")
                 .is_err()
@@ -333,12 +377,17 @@ mod tests {
                 .as_str(),
             "https://arm.example/prefix/keyvault/kv/secrets/a?api-version=7.4"
         );
-        // A vault host of no known cloud (Azure Stack...) is used as given.
-        let other = "https://kv.vault.local.azurestack.external/secrets/a?api-version=7.4";
-        assert_eq!(e.key_vault_url(other)?.as_str(), other);
-        // Nested hosts are not vault names.
-        let nested = "https://a.b.vault.azure.net/secrets/a";
-        assert_eq!(e.key_vault_url(nested)?.as_str(), nested);
+        // A vault host of no known cloud, or a nested one, is refused: the custom endpoint
+        // would not serve it and aib sends tokens to nothing else.
+        for other in [
+            "https://kv.vault.local.azurestack.external/secrets/a?api-version=7.4",
+            "https://a.b.vault.azure.net/secrets/a",
+        ] {
+            assert!(
+                matches!(e.key_vault_url(other), Err(Error::Config(_))),
+                "{other}"
+            );
+        }
         Ok(())
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::arm::ArmClient;
 use crate::error::{Error, Result, redact_url};
-use crate::retry::parse_retry_after;
+use crate::retry::{RetryPolicy, parse_retry_after};
 use crate::transport::Response;
 use crate::types::{ErrorDetail, OperationStatusBody};
 use reqwest::Method;
@@ -401,6 +401,11 @@ impl Operation {
                     }
                 }
                 Err(e) if e.is_auth_or_config() => return Err(e),
+                // The same status URL gets the same 400 (or 404) every time: say so now
+                // instead of asking again for the whole retry budget.
+                Err(e) if e.status().is_some_and(RetryPolicy::is_deterministic) => {
+                    return Err(e);
+                }
                 Err(e) => {
                     let wait = {
                         let mut rng = rand::rng();
@@ -408,10 +413,17 @@ impl Operation {
                     };
                     match wait {
                         Some(w) => {
-                            tracing::debug!(error = %e, "operation status read failed; retrying");
+                            policy.announce(
+                                &read_failures,
+                                &format!("reading the status of an operation failed ({e})"),
+                                w,
+                            );
                             tokio::time::sleep(w).await;
                         }
-                        None => return Err(e),
+                        None => {
+                            let endpoint = self.client.endpoints().arm.clone();
+                            return Err(crate::arm::given_up(&read_failures, &endpoint, e));
+                        }
                     }
                 }
             }

@@ -2,8 +2,15 @@
 //!
 //! Waits are exponential backoff with full jitter (`uniform(0, min(cap, base * 2^n))`), unless
 //! the server named a delay (`retry-after-ms`, `x-ms-retry-after-ms`, `Retry-After` in seconds
-//! or as an HTTP-date), which wins (capped at `max_delay`). Every wait and the total budget
-//! are multiplied by `time_scale`, so tests can run a 10-minute policy in milliseconds.
+//! or as an HTTP-date), which wins; a named delay beyond what is left of the budget gives up at
+//! once instead of waiting for nothing. Every wait and the total budget are multiplied by
+//! `time_scale`, so tests can run a 10-minute policy in milliseconds.
+//!
+//! An endpoint that never answers (connect failures, first-byte timeouts, dropped connections
+//! and nothing else) gets no new attempt once `silent_budget` has passed, so it fails in about
+//! two minutes instead of the whole budget. Deterministic 4xx answers are never retried. Why a
+//! retry was given up is kept in the [`RetryState`] for the error message, and waits of more
+//! than [`LOUD_WAIT`] (Azure time) are logged at warn level, which the default verbosity shows.
 
 use rand::Rng;
 use reqwest::Method;
@@ -17,7 +24,8 @@ pub struct RetryPolicy {
     pub statuses: Vec<u16>,
     /// First backoff ceiling; doubles each attempt.
     pub base_delay: Duration,
-    /// Cap of any single wait, including server-named delays.
+    /// Cap of any backoff wait of our own (a delay the server names is waited as named, or
+    /// refused when it is beyond the budget).
     pub max_delay: Duration,
     /// Total time budget for one logical request, retries included.
     pub budget: Duration,
@@ -32,7 +40,13 @@ pub struct RetryPolicy {
     /// simulator, whose clock [`crate::clock::probe`] read) sets `false`: its hints are waited
     /// as given while the client's own backoff, budget and default intervals are compressed.
     pub scale_server_hints: bool,
+    /// No new attempt is started once this long (real time, never scaled) has passed without
+    /// any answer from the server.
+    pub silent_budget: Duration,
 }
+
+/// Waits at least this long (in Azure time) are logged at warn level.
+pub const LOUD_WAIT: Duration = Duration::from_secs(5);
 
 /// The least real time a compressed-time budget allows (see [`RetryPolicy::real_budget`]).
 pub const MIN_COMPRESSED_BUDGET: Duration = Duration::from_secs(20);
@@ -47,6 +61,7 @@ impl Default for RetryPolicy {
             max_attempts: u32::MAX,
             time_scale: 1.0,
             scale_server_hints: true,
+            silent_budget: Duration::from_secs(60),
         }
     }
 }
@@ -60,6 +75,9 @@ pub enum Failure {
     Connect,
     /// Connection dropped, timed out or the body broke mid-read: the request may have been processed.
     Io,
+    /// The server answered with something aib refuses to read (a body over the size cap):
+    /// never retried.
+    Refused,
 }
 
 impl RetryPolicy {
@@ -72,6 +90,11 @@ impl RetryPolicy {
     /// Is this status worth retrying?
     pub fn is_retryable_status(&self, status: u16) -> bool {
         self.statuses.contains(&status)
+    }
+
+    /// A 4xx other than 408 and 429: asking again gets the same answer.
+    pub fn is_deterministic(status: u16) -> bool {
+        (400..500).contains(&status) && status != 408 && status != 429
     }
 
     /// Methods that can be repeated without changing the outcome.
@@ -92,6 +115,7 @@ impl RetryPolicy {
             Failure::Status(s) => s == 429 && self.is_retryable_status(s),
             Failure::Connect => true,
             Failure::Io => idempotent,
+            Failure::Refused => false,
         }
     }
 
@@ -160,6 +184,40 @@ impl RetryPolicy {
         RetryState {
             started: Instant::now(),
             attempt: 0,
+            answered: false,
+            refusal: None,
+        }
+    }
+
+    /// A real duration in Azure time (the simulator compresses time by `time_scale`).
+    pub fn azure_time(&self, real: Duration) -> Duration {
+        if self.time_scale > 0.0 && (self.time_scale - 1.0).abs() >= f64::EPSILON {
+            real.div_f64(self.time_scale)
+        } else {
+            real
+        }
+    }
+
+    /// Says that `what` is retried after `wait`: at warn level (shown by default) when the
+    /// wait is [`LOUD_WAIT`] or more in Azure time, else at debug level.
+    pub fn announce(&self, state: &RetryState, what: &str, wait: Duration) {
+        let shown = self.azure_time(wait);
+        let budget = self.budget;
+        let left = budget.saturating_sub(self.azure_time(state.elapsed()));
+        if shown >= LOUD_WAIT {
+            tracing::warn!(
+                "{what}: waiting {}, retry {} ({} left of the {} retry budget)",
+                human(shown),
+                state.attempt,
+                human(left),
+                human(budget)
+            );
+        } else {
+            tracing::debug!(
+                wait_ms = wait.as_millis() as u64,
+                retry = state.attempt,
+                "{what}: retrying"
+            );
         }
     }
 
@@ -173,7 +231,18 @@ impl RetryPolicy {
         headers: Option<&HeaderMap>,
         rng: &mut R,
     ) -> Option<Duration> {
+        if let Failure::Status(_) | Failure::Refused = failure {
+            state.answered = true;
+        }
         if !self.may_retry(method, failure) {
+            return None;
+        }
+        if !state.answered && state.elapsed() >= self.silent_budget {
+            state.refusal = Some(format!(
+                "no answer at all for {} ({} attempts)",
+                human(state.elapsed()),
+                state.attempt + 1
+            ));
             return None;
         }
         self.next_wait_unchecked(state, headers, rng)
@@ -192,10 +261,23 @@ impl RetryPolicy {
         }
         let hint = headers.and_then(|h| parse_retry_after(h, SystemTime::now()));
         let wait = match hint {
-            Some(h) => self.server_wait(h.min(self.max_delay)),
+            Some(h) => self.server_wait(h),
             None => self.scale(self.backoff(state.attempt, rng)),
         };
-        if state.started.elapsed() + wait > self.real_budget() {
+        let budget = self.real_budget();
+        if state.started.elapsed() + wait > budget {
+            let left = self
+                .azure_time(budget.saturating_sub(state.started.elapsed()))
+                .min(self.budget);
+            state.refusal = Some(match hint {
+                Some(h) => format!(
+                    "the server asked to wait {} before retrying, more than the {} left of the {} retry budget: giving up now",
+                    human(h),
+                    human(left),
+                    human(self.budget)
+                ),
+                None => format!("the {} retry budget is spent", human(self.budget)),
+            });
             return None;
         }
         state.attempt += 1;
@@ -208,9 +290,24 @@ impl RetryPolicy {
 pub struct RetryState {
     started: Instant,
     attempt: u32,
+    /// The server answered at least once (any status).
+    answered: bool,
+    /// Why the last [`RetryPolicy::next_wait`] gave up, when it was not the failure itself.
+    refusal: Option<String>,
 }
 
 impl RetryState {
+    /// Why retrying was given up (the budget, a Retry-After beyond it, a silent endpoint),
+    /// when that and not the failure itself is the reason.
+    pub fn refusal(&self) -> Option<&str> {
+        self.refusal.as_deref()
+    }
+
+    /// Whether the server answered at least once.
+    pub fn answered(&self) -> bool {
+        self.answered
+    }
+
     /// Retries done so far.
     pub fn attempts(&self) -> u32 {
         self.attempt
@@ -218,6 +315,33 @@ impl RetryState {
     /// Time since the first attempt.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+}
+
+/// A duration for people: `45 s`, `90 s`, `2 min 5 s`, `1 h 10 min`; under 10 s with one
+/// decimal, under a second in ms.
+pub fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d < Duration::from_secs(1) {
+        return format!("{} ms", d.as_millis());
+    }
+    if secs < 10 {
+        let t = d.as_secs_f64();
+        return if (t - t.round()).abs() < 0.05 {
+            format!("{} s", t.round())
+        } else {
+            format!("{t:.1} s")
+        };
+    }
+    if secs < 120 {
+        return format!("{secs} s");
+    }
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    match (h, m, s) {
+        (0, m, 0) => format!("{m} min"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
     }
 }
 
@@ -478,5 +602,95 @@ mod tests {
             two.next_wait(&mut st, &Method::GET, Failure::Io, None, &mut rng)
                 .is_none()
         );
+    }
+
+    /// Attack: a server (or a man in the middle) answers 429 with `Retry-After: 3600`. The
+    /// client used to wait its capped 60 s and ask again for the whole budget, in silence; now
+    /// it gives up at once and says why.
+    #[test]
+    fn a_retry_after_beyond_the_budget_gives_up_at_once_saying_so() {
+        let p = RetryPolicy::default();
+        let mut rng = StdRng::seed_from_u64(9);
+        let mut st = p.start();
+        let h = headers(&[("retry-after", "3600")]);
+        let w = p.next_wait(
+            &mut st,
+            &Method::GET,
+            Failure::Status(429),
+            Some(&h),
+            &mut rng,
+        );
+        assert_eq!(w, None);
+        let why = st.refusal().unwrap_or_default();
+        assert!(why.contains("asked to wait 1 h"), "{why}");
+        assert!(why.contains("10 min retry budget"), "{why}");
+        // A hint within the budget is waited as named, even beyond max_delay.
+        let mut st = p.start();
+        let h = headers(&[("retry-after", "90")]);
+        let w = p.next_wait(
+            &mut st,
+            &Method::GET,
+            Failure::Status(429),
+            Some(&h),
+            &mut rng,
+        );
+        assert_eq!(w, Some(Duration::from_secs(90)));
+        assert_eq!(st.refusal(), None);
+    }
+
+    /// Attack: an endpoint that accepts connections and never answers. Without any answer, no
+    /// attempt starts after `silent_budget`; one answer (even a 503) lifts that limit.
+    #[test]
+    fn a_silent_endpoint_is_given_up_after_the_silent_budget() {
+        let p = RetryPolicy {
+            silent_budget: Duration::ZERO,
+            base_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let mut rng = StdRng::seed_from_u64(2);
+        let mut st = p.start();
+        assert_eq!(
+            p.next_wait(&mut st, &Method::GET, Failure::Io, None, &mut rng),
+            None
+        );
+        assert!(
+            st.refusal().is_some_and(|r| r.contains("no answer at all")),
+            "{:?}",
+            st.refusal()
+        );
+        let mut st = p.start();
+        assert!(
+            p.next_wait(&mut st, &Method::GET, Failure::Status(503), None, &mut rng)
+                .is_some()
+        );
+        assert!(st.answered());
+        assert!(
+            p.next_wait(&mut st, &Method::GET, Failure::Connect, None, &mut rng)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn deterministic_answers_and_refused_bodies_are_not_retried() {
+        for s in [400, 401, 403, 404, 405, 409, 410, 412, 422] {
+            assert!(RetryPolicy::is_deterministic(s), "{s}");
+        }
+        for s in [200, 408, 429, 500, 503] {
+            assert!(!RetryPolicy::is_deterministic(s), "{s}");
+        }
+        let p = RetryPolicy::default();
+        assert!(!p.may_retry(&Method::GET, Failure::Refused));
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_secs(60)), "60 s");
+        assert_eq!(human(Duration::from_secs(600)), "10 min");
+        assert_eq!(human(Duration::from_secs(125)), "2 min 5 s");
+        assert_eq!(human(Duration::from_secs(45)), "45 s");
+        assert_eq!(human(Duration::from_millis(2500)), "2.5 s");
+        assert_eq!(human(Duration::from_secs(5)), "5 s");
+        assert_eq!(human(Duration::from_secs(4200)), "1 h 10 min");
+        assert_eq!(human(Duration::from_millis(20)), "20 ms");
     }
 }

@@ -34,13 +34,20 @@ pub fn extra_roots() -> Result<Vec<reqwest::Certificate>> {
 /// `User-Agent` of every request: `aib/<version>`.
 pub const USER_AGENT: &str = concat!("aib/", env!("CARGO_PKG_VERSION"));
 
-/// Timeouts of the shared client.
+/// Timeouts and limits of the shared client.
 #[derive(Debug, Clone)]
 pub struct TransportOptions {
     /// TCP/TLS connect timeout.
     pub connect_timeout: Duration,
+    /// From sending a request to the response's status line and headers.
+    pub first_byte_timeout: Duration,
+    /// Longest pause between two reads of a response body.
+    pub read_timeout: Duration,
     /// Whole-request timeout per attempt (headers and body).
     pub request_timeout: Duration,
+    /// Largest response body read into memory ([`Transport`] refuses a longer one, announced
+    /// or streamed, without reading it all).
+    pub max_body: u64,
     /// Idle pooled connections are closed after this long.
     pub pool_idle_timeout: Duration,
     /// Idle connections kept per host: a fleet's burst of requests (HTTP/1.1 opens one
@@ -52,17 +59,28 @@ impl Default for TransportOptions {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(30),
+            first_byte_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(300),
+            max_body: MAX_BODY,
             pool_idle_timeout: Duration::from_secs(60),
             pool_max_idle_per_host: 32,
         }
     }
 }
 
-/// Pooled reqwest client shared by ARM and Blob calls.
+/// The default [`TransportOptions::max_body`]: 64 MiB, far above any ARM answer aib reads
+/// (a page of 50 image templates with their inline scripts).
+pub const MAX_BODY: u64 = 64 << 20;
+
+/// Pooled reqwest client shared by ARM and Blob calls. It never follows a redirect: a 3xx is
+/// handed back as an answer (ARM and Blob never redirect; following one could send the body,
+/// secrets included, to another origin).
 #[derive(Debug, Clone)]
 pub struct Transport {
     client: reqwest::Client,
+    first_byte_timeout: Duration,
+    max_body: u64,
 }
 
 impl Transport {
@@ -70,14 +88,42 @@ impl Transport {
     pub fn new(opts: &TransportOptions) -> Result<Self> {
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(opts.connect_timeout)
+            .read_timeout(opts.read_timeout)
             .timeout(opts.request_timeout)
             .pool_idle_timeout(opts.pool_idle_timeout)
             .pool_max_idle_per_host(opts.pool_max_idle_per_host)
             .tls_certs_merge(extra_roots()?)
             .build()
             .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            first_byte_timeout: opts.first_byte_timeout,
+            max_body: opts.max_body,
+        })
+    }
+
+    /// The largest body [`Transport`] reads.
+    pub fn max_body(&self) -> u64 {
+        self.max_body
+    }
+
+    /// Send `req` and wait for the status line and headers at most the first-byte timeout.
+    pub(crate) async fn send_headers(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> std::result::Result<reqwest::Response, (Failure, String)> {
+        match tokio::time::timeout(self.first_byte_timeout, req.send()).await {
+            Ok(r) => r.map_err(|e| classify(&e)),
+            Err(_) => Err((
+                Failure::Io,
+                format!(
+                    "no answer within {} (first-byte timeout)",
+                    crate::retry::human(self.first_byte_timeout)
+                ),
+            )),
+        }
     }
 
     /// The underlying reqwest client.
@@ -85,20 +131,44 @@ impl Transport {
         &self.client
     }
 
-    /// Send one attempt and read the whole body. Errors are classified for the retry policy.
-    pub(crate) async fn execute(
+    /// Send one attempt and read the whole body (at most the cap). Errors are classified for
+    /// the retry policy.
+    pub async fn execute(
         &self,
         req: reqwest::RequestBuilder,
     ) -> std::result::Result<Response, (Failure, String)> {
-        let resp = req.send().await.map_err(|e| classify(&e))?;
+        let mut resp = self.send_headers(req).await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let url = redact_url(resp.url().as_str());
-        // A body that breaks mid-read is a connection failure, retried like one.
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| (Failure::Io, describe(&e)))?;
+        let too_large = |n: u64| {
+            (
+                Failure::Refused,
+                format!(
+                    "HTTP {status} with a body of {n} bytes or more, over the {} MiB aib reads: not read",
+                    self.max_body >> 20
+                ),
+            )
+        };
+        if let Some(n) = resp.content_length().filter(|n| *n > self.max_body) {
+            return Err(too_large(n));
+        }
+        // A body that breaks mid-read is a connection failure, retried like one; one longer
+        // than the cap (whatever it announced) is refused as soon as it gets there.
+        let mut body = bytes::BytesMut::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if (body.len() + chunk.len()) as u64 > self.max_body {
+                        return Err(too_large((body.len() + chunk.len()) as u64));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err((Failure::Io, describe(&e))),
+            }
+        }
+        let body = body.freeze();
         Ok(Response {
             status,
             headers,
@@ -108,7 +178,7 @@ impl Transport {
     }
 }
 
-fn classify(e: &reqwest::Error) -> (Failure, String) {
+pub(crate) fn classify(e: &reqwest::Error) -> (Failure, String) {
     let kind = if e.is_connect() {
         Failure::Connect
     } else {

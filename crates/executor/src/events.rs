@@ -104,6 +104,53 @@ pub enum BuildEvent {
     RunFinished { status: RunStatus },
 }
 
+impl BuildEvent {
+    /// Every text of the event that can come from Azure or a log, redacted in place (see
+    /// [`crate::redact`]); names aib made itself (units, stages) are left as they are.
+    pub fn redact(&mut self, r: &crate::redact::Redactor) {
+        use BuildEvent::*;
+        if r.is_empty() {
+            return;
+        }
+        let opt = |s: &mut Option<String>| {
+            if let Some(s) = s {
+                r.redact_string(s);
+            }
+        };
+        match self {
+            RunStarted { note, .. } => opt(note),
+            UnitPrepared { source_version, .. } => opt(source_version),
+            StageFinished { message, .. } => opt(message),
+            BuildProgress {
+                run_state,
+                sub_state,
+                ..
+            } => {
+                r.redact_string(run_state);
+                opt(sub_state);
+            }
+            RunOperation { url, .. } => r.redact_string(url),
+            UnitFinished {
+                reason,
+                image_version_id,
+                failure,
+                ..
+            } => {
+                opt(reason);
+                opt(image_version_id);
+                if let Some(f) = failure {
+                    r.redact_string(&mut f.message);
+                    opt(&mut f.customizer);
+                    opt(&mut f.log_excerpt);
+                    opt(&mut f.log_path);
+                }
+            }
+            Message { text, .. } => r.redact_string(text),
+            StageStarted { .. } | LogCollected { .. } | Interrupted | RunFinished { .. } => {}
+        }
+    }
+}
+
 /// An event with its time.
 #[derive(Debug, Clone)]
 pub struct Stamped {

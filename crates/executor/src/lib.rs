@@ -11,6 +11,7 @@ pub mod incremental;
 pub mod logs;
 pub mod preflight;
 pub mod prerequisites;
+pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod secrets;

@@ -154,31 +154,37 @@ async fn key_vault(
         .map_err(|e| format!("Key Vault {vault}: {e}"))?;
     let token = arm
         .credential()
-        .token("https://vault.azure.net/.default")
+        .token(arm.endpoints().key_vault_scope())
         .await
         .map_err(|e| format!("cannot get a Key Vault token: {e}"))?;
-    let send = arm
+    let req = arm
         .transport()
         .client()
         .get(url)
         .bearer_auth(token.secret())
-        .timeout(std::time::Duration::from_secs(30))
-        .send();
-    let resp = send
+        .timeout(std::time::Duration::from_secs(30));
+    // The transport follows no redirect and reads at most its body cap.
+    let resp = arm
+        .transport()
+        .execute(req)
         .await
-        .map_err(|e| format!("Key Vault {vault} is unreachable: {}", e.without_url()))?;
-    let status = resp.status().as_u16();
-    if status != 200 {
-        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        .map_err(|(_, why)| format!("Key Vault {vault} is unreachable: {why}"))?;
+    let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+    if resp.status != 200 {
+        let to = resp
+            .header("location")
+            .map(|l| {
+                format!(
+                    " (redirected to {}; not followed)",
+                    aib_azure::error::redact_url(l)
+                )
+            })
+            .unwrap_or_default();
         return Err(format!(
-            "Key Vault {vault}: secret `{name}` {}",
-            refusal(status, &body)
+            "Key Vault {vault}: secret `{name}` {}{to}",
+            refusal(resp.status, &body)
         ));
     }
-    let body: serde_json::Value = resp
-        .json()
-        .await
-        .map_err(|e| format!("Key Vault {vault}: unreadable answer: {}", e.without_url()))?;
     body.get("value")
         .and_then(|v| v.as_str())
         .map(str::to_owned)

@@ -34,6 +34,9 @@ pub struct BuildRequest {
     pub forward: Option<mpsc::UnboundedSender<Stamped>>,
     pub note: Option<String>,
     pub secret_options: SecretOptions,
+    /// Learns the secret values this build resolves; everything recorded or reported passes
+    /// it (share it with whatever else prints: the caller's log output).
+    pub redactor: crate::redact::Redactor,
 }
 
 impl std::fmt::Debug for BuildRequest {
@@ -74,6 +77,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         forward,
         note,
         secret_options,
+        redactor,
     } = req;
     // What to build: a retry re-runs the units of the earlier run with the platform versions
     // it resolved; otherwise every `latest` is resolved now and unchanged units are left out.
@@ -102,6 +106,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     let resolved = secrets::resolve(&plan, Some(&arm), secret_options)
         .await
         .map_err(BuildError::Secrets)?;
+    redactor.add(resolved.per_unit.values().flat_map(|v| v.values()));
     let mut note = note;
     if !resolved.placeholders.is_empty() {
         let line = format!(
@@ -189,6 +194,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         forward,
         note,
         external_versions,
+        redactor,
     })
     .await;
     let mut result = result;

@@ -3,6 +3,7 @@
 //! [`Manifest::load`] reads a file and returns either a checked [`Manifest`] or every problem
 //! found ([`ManifestError::Invalid`]), each pointing at `file:line:col`.
 
+pub mod confine;
 mod diagnostic;
 pub mod json_schema;
 mod load;
@@ -12,9 +13,10 @@ mod spanned;
 mod suggest;
 mod validate;
 
+pub use confine::{ConfinedFile, FileRoots, MAX_FILE_BYTES};
 pub use diagnostic::{Diagnostic, Diagnostics, Label, ManifestError, Severity, SourceFile};
 pub use load::{Manifest, parse};
 pub use model::*;
-pub use secret::SecretRef;
+pub use secret::{KEY_VAULT_SUFFIXES, SecretRef};
 pub use spanned::Spanned;
 pub use suggest::{Segment, did_you_mean};

@@ -21,6 +21,8 @@ pub struct Manifest {
     pub file: ManifestFile,
     /// Problems that do not stop aib.
     pub warnings: Vec<Diagnostic>,
+    /// Where scripts and templates may come from (the manifest's folder and `allow_paths`).
+    pub file_roots: crate::FileRoots,
 }
 
 impl Manifest {
@@ -54,12 +56,20 @@ impl Manifest {
         if diags.has_errors() {
             return Err(ManifestError::Invalid(diags));
         }
+        let allow: Vec<&str> = file
+            .pipeline
+            .allow_paths
+            .iter()
+            .map(|p| p.as_str())
+            .collect();
+        let file_roots = crate::FileRoots::new(dir, &allow);
         Ok(Manifest {
             path: path.to_path_buf(),
             dir: dir.to_path_buf(),
             source,
             file,
             warnings: diags.items,
+            file_roots,
         })
     }
 

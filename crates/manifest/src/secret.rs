@@ -1,5 +1,14 @@
 //! Secret references (`env:VAR`, `keyvault:https://<vault>/secrets/<name>[/<version>]`).
 
+use crate::model::Cloud;
+
+/// DNS suffix of Key Vault in each well-known cloud (`https://{vault}.{suffix}`).
+pub const KEY_VAULT_SUFFIXES: [(Cloud, &str); 3] = [
+    (Cloud::Public, "vault.azure.net"),
+    (Cloud::Usgov, "vault.usgovcloudapi.net"),
+    (Cloud::China, "vault.azure.cn"),
+];
+
 /// Where a secret's value comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecretRef {
@@ -61,6 +70,54 @@ impl SecretRef {
         }
         Err("a secret reference must start with `env:` or `keyvault:`".into())
     }
+
+    /// Checks that a Key Vault reference names a vault of `cloud` (`<name>.vault.azure.net`
+    /// for the public cloud, `.vault.usgovcloudapi.net`, `.vault.azure.cn`; for a custom cloud
+    /// any of them, which the custom endpoint serves): `build` sends that host a bearer token,
+    /// so a reference to any other host is refused. `env:` references always pass.
+    pub fn check_cloud(&self, cloud: Cloud) -> Result<(), String> {
+        let SecretRef::KeyVault { vault, .. } = self else {
+            return Ok(());
+        };
+        let host = vault
+            .strip_prefix("https://")
+            .unwrap_or(vault)
+            .to_ascii_lowercase();
+        let allowed: Vec<&str> = KEY_VAULT_SUFFIXES
+            .iter()
+            .filter(|(c, _)| cloud == Cloud::Custom || *c == cloud)
+            .map(|(_, s)| *s)
+            .collect();
+        let name = allowed
+            .iter()
+            .find_map(|suffix| host.strip_suffix(suffix).and_then(|h| h.strip_suffix('.')));
+        let cloud_name = match cloud {
+            Cloud::Public => "the public cloud",
+            Cloud::Usgov => "Azure US Government",
+            Cloud::China => "Azure China",
+            Cloud::Custom => "a custom cloud",
+        };
+        match name {
+            Some(n) if is_vault_name(n) => Ok(()),
+            Some(n) => Err(format!(
+                "`{n}` is not a Key Vault name (3-24 letters, digits and `-`, starting with a letter)"
+            )),
+            None => Err(format!(
+                "`{host}` is not a Key Vault of {cloud_name} (`<vault>.{}`): `build` would send it a bearer token",
+                allowed.join("` or `<vault>.")
+            )),
+        }
+    }
+}
+
+/// A Key Vault name: 3-24 letters, digits and `-`, starting with a letter, ending with a
+/// letter or digit, no `--`.
+fn is_vault_name(n: &str) -> bool {
+    (3..=24).contains(&n.len())
+        && n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && n.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !n.contains("--")
 }
 
 #[cfg(test)]
@@ -86,5 +143,45 @@ mod tests {
         assert!(SecretRef::parse("keyvault:http://kv/secrets/a").is_err());
         assert!(SecretRef::parse("keyvault:https://kv/keys/a").is_err());
         assert!(SecretRef::parse("plain").is_err());
+    }
+
+    /// Attack: `keyvault:https://<any host>/secrets/x` passed and `build` sent that host a
+    /// bearer token. Only vaults of the manifest's cloud pass now.
+    #[test]
+    fn vault_hosts_must_be_of_the_cloud() {
+        let r = |s: &str| SecretRef::parse(s).unwrap_or(SecretRef::Env("X".into()));
+        let public = r("keyvault:https://kv-aib.vault.azure.net/secrets/a");
+        assert_eq!(public.check_cloud(Cloud::Public), Ok(()));
+        assert_eq!(public.check_cloud(Cloud::Custom), Ok(()));
+        assert!(public.check_cloud(Cloud::Usgov).is_err());
+        let gov = r("keyvault:https://kv-gov.vault.usgovcloudapi.net/secrets/a");
+        assert_eq!(gov.check_cloud(Cloud::Usgov), Ok(()));
+        assert!(gov.check_cloud(Cloud::Public).is_err());
+        assert_eq!(
+            r("keyvault:https://kv1.vault.azure.cn/secrets/a").check_cloud(Cloud::China),
+            Ok(())
+        );
+        for evil in [
+            "keyvault:https://evil.example.com/secrets/a",
+            "keyvault:https://kv.vault.azure.net.evil.com/secrets/a",
+            "keyvault:https://kv.vault.azure.net@evil.com/secrets/a",
+            "keyvault:https://kv.vault.azure.net:8443/secrets/a",
+            "keyvault:https://evil.com#.vault.azure.net/secrets/a",
+            "keyvault:https://a.b.vault.azure.net/secrets/a",
+            "keyvault:https://vault.azure.net/secrets/a",
+        ] {
+            let e = r(evil).check_cloud(Cloud::Public);
+            assert!(e.is_err(), "{evil}");
+        }
+        let e = r("keyvault:https://evil.example.com/secrets/a")
+            .check_cloud(Cloud::Public)
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("evil.example.com"), "{e}");
+        assert!(e.contains("<vault>.vault.azure.net"), "{e}");
+        assert_eq!(
+            SecretRef::Env("X".into()).check_cloud(Cloud::Public),
+            Ok(())
+        );
     }
 }

@@ -159,6 +159,25 @@ impl Checker<'_> {
                 .with_label(name.span(), "use 1-40 lowercase letters, digits and `-`"),
             );
         }
+        for p in &f.pipeline.allow_paths {
+            if !self.dir.join(p.as_str()).is_dir() {
+                self.out.push(
+                    Diagnostic::error(
+                        "aib::allow-paths",
+                        format!("`allow_paths` folder `{}` does not exist", p.as_str()),
+                    )
+                    .with_label(p.span(), "relative to the manifest's folder, or absolute"),
+                );
+            }
+        }
+        if let Some(m) = &f.pipeline.max_units
+            && *m.get_ref() == 0
+        {
+            self.out.push(
+                Diagnostic::error("aib::range", "`max_units` must be at least 1")
+                    .with_label(m.span(), "0 would allow no unit"),
+            );
+        }
         if f.environments.is_empty() {
             self.out.push(
                 Diagnostic::error("aib::no-units", "the manifest defines no environment")
@@ -358,12 +377,25 @@ impl Checker<'_> {
             if templated(reference) {
                 continue;
             }
-            if let Err(why) = SecretRef::parse(reference) {
-                self.out.push(
+            let cloud = self.file.cloud();
+            match SecretRef::parse(reference) {
+                Err(why) => self.out.push(
                     Diagnostic::error("aib::secret-ref", format!("malformed secret reference for `{}`", name.as_str()))
                         .with_label(reference.span(), why)
                         .with_help("write `env:VARIABLE` or `keyvault:https://<vault>.vault.azure.net/secrets/<name>`"),
-                );
+                ),
+                Ok(r) => {
+                    if let Err(why) = r.check_cloud(cloud) {
+                        self.out.push(
+                            Diagnostic::error(
+                                "aib::secret-vault",
+                                format!("secret `{}`: {why}", name.as_str()),
+                            )
+                            .with_label(reference.span(), "not a vault of this manifest's cloud")
+                            .with_help("name a Key Vault of the cloud in `[azure] cloud`"),
+                        );
+                    }
+                }
             }
         }
         if let Some(v) = &s.version {

@@ -80,21 +80,39 @@ impl InputHash {
     }
 }
 
-/// Digests of local files, read once per plan.
-#[derive(Debug, Default)]
+/// Digests of local files, each checked (inside the manifest's folder or `allow_paths`,
+/// symlinks resolved; a regular file of at most 4 MiB) and read once per plan.
+#[derive(Debug)]
 pub struct FileDigests {
-    cache: HashMap<PathBuf, Result<String, String>>,
+    roots: aib_manifest::FileRoots,
+    /// Path as joined → (hex SHA-256, real path), or why it may not be read.
+    cache: HashMap<PathBuf, Result<(String, PathBuf), String>>,
 }
 
 impl FileDigests {
-    /// The hex SHA-256 of a file's bytes.
-    pub fn digest(&mut self, path: &std::path::Path) -> Result<String, String> {
+    /// Files may come from `roots` only.
+    pub fn new(roots: aib_manifest::FileRoots) -> Self {
+        Self {
+            roots,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The hex SHA-256 of a file's bytes and where the file really is; `shown` is the path as
+    /// the manifest wrote it (for messages).
+    pub fn digest(
+        &mut self,
+        path: &std::path::Path,
+        shown: &str,
+    ) -> Result<(String, PathBuf), String> {
         if let Some(r) = self.cache.get(path) {
             return r.clone();
         }
-        let r = std::fs::read(path)
-            .map(|bytes| hex::encode(Sha256::digest(&bytes)))
-            .map_err(|e| e.to_string());
+        let r = self.roots.check(path, shown).and_then(|f| {
+            std::fs::read(&f.real)
+                .map(|bytes| (hex::encode(Sha256::digest(&bytes)), f.real))
+                .map_err(|e| format!("cannot read `{shown}`: {e}"))
+        });
         self.cache.insert(path.to_path_buf(), r.clone());
         r
     }
@@ -129,9 +147,7 @@ pub fn compute(
 ) -> Result<InputHash, String> {
     let mut file_map = BTreeMap::new();
     for f in settings.local_files() {
-        let digest = files
-            .digest(&f.resolved)
-            .map_err(|e| format!("cannot read `{}`: {e}", f.path))?;
+        let (digest, _) = files.digest(&f.resolved, &f.path)?;
         file_map.insert(f.path.as_str(), digest);
     }
     let doc = HashDoc {

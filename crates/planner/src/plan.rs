@@ -230,6 +230,35 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
         );
     }
 
+    // A matrix too large to expand is refused before it is expanded.
+    let (bound, largest) = crate::limits::unit_bound(manifest);
+    let cap = crate::limits::max_units(manifest);
+    if bound > cap {
+        let (why, span) = match &largest {
+            Some((v, n, how)) => (
+                format!(
+                    "; variant `{v}` alone gives {} ({how})",
+                    crate::limits::grouped(*n)
+                ),
+                file.variants
+                    .get_key_value(v.as_str())
+                    .map(|(k, _)| (k.span(), "counted before `exclude`".to_string())),
+            ),
+            None => (String::new(), None),
+        };
+        problems.error(
+            "aib::too-many-units",
+            format!(
+                "the manifest plans up to {} units, more than the {} allowed{why}",
+                crate::limits::grouped(bound),
+                crate::limits::grouped(cap)
+            ),
+            span,
+            Some("shrink the matrix, or raise `max_units` under `[pipeline]`".into()),
+        );
+        return Err(problems.into_error());
+    }
+
     // Units and their layered settings.
     let mut drafts: Vec<Draft> = Vec::new();
     let mut by_pair: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
@@ -574,6 +603,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
                 .flatten()
                 .and_then(|p| drafts.get(p))
                 .map(|p| p.id.clone()),
+            cloud: file.cloud(),
         };
         scope.ctx = unit_context(&scope, None, None);
         let ctx = scope.ctx.clone();
@@ -665,7 +695,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
     };
     let resolve_all = |part: &[usize], problems: &mut Problems| {
         let mut renderer = Renderer::new();
-        let mut digests = FileDigests::default();
+        let mut digests = FileDigests::new(manifest.file_roots.clone());
         part.iter()
             .filter_map(|&i| resolve_one(i, &mut renderer, &mut digests, problems))
             .collect::<Vec<_>>()

@@ -210,6 +210,8 @@ pub(crate) struct UnitScope<'a> {
     pub anchor: Range<usize>,
     /// The parent unit when `source = { variant }`.
     pub parent: Option<UnitId>,
+    /// `[azure] cloud` (Key Vault references must name a vault of it).
+    pub cloud: aib_manifest::Cloud,
 }
 
 /// Renders and checks one unit's settings; problems go to `problems`.
@@ -335,10 +337,14 @@ impl Resolver<'_> {
     ) -> Option<LocalFile> {
         let key = key.into();
         let path = self.render(key, s)?;
-        let resolved = base.join(&path);
-        if self.files.digest(&resolved).is_err() {
-            self.invalid(key, s.span(), format!("file `{path}` does not exist"));
-        }
+        let joined = base.join(&path);
+        let resolved = match self.files.digest(&joined, &path) {
+            Ok((_, real)) => real,
+            Err(why) => {
+                self.invalid(key, s.span(), why);
+                joined
+            }
+        };
         Some(LocalFile { path, resolved })
     }
 
@@ -580,7 +586,8 @@ impl Resolver<'_> {
         for (k, v) in &s.secrets {
             let key = format!("secrets.{}", k.as_str());
             let r = self.render(&key, v).unwrap_or_default();
-            if let Err(why) = SecretRef::parse(&r)
+            let checked = SecretRef::parse(&r).and_then(|s| s.check_cloud(self.scope.cloud));
+            if let Err(why) = checked
                 && !self.failed
             {
                 self.invalid(&key, v.span(), why);

@@ -1,5 +1,10 @@
 //! Rendering setting strings with minijinja (strict undefined). Each distinct template string is
 //! compiled once per plan and cached; strings without `{{` or `{%` are returned as they are.
+//!
+//! Every render is bounded: [`SETTING_FUEL`] steps of minijinja's fuel (instructions, plus
+//! the bytes it builds) and [`MAX_SETTING_OUTPUT`] bytes of output, so nested
+//! `range(100000)` loops or `"x" * 10**9` end with an error instead of hanging `validate`.
+//! `debug()` is not available: it would print the whole context.
 
 use std::collections::HashMap;
 
@@ -8,6 +13,68 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 /// Whether a string holds template syntax.
 pub fn is_templated(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// Fuel of one setting's render (minijinja: one per instruction, one per 64 bytes built).
+pub const SETTING_FUEL: u64 = 100_000;
+/// Most bytes one setting may render to (ARM refuses a deployment over 4 MiB anyway).
+pub const MAX_SETTING_OUTPUT: usize = 4 << 20;
+
+/// The message of a render that hit a bound (fuel or output size), else `None`.
+pub fn bound_message(e: &minijinja::Error, fuel: u64) -> Option<String> {
+    (e.kind() == minijinja::ErrorKind::OutOfFuel).then(|| {
+        format!(
+            "the template does more than {fuel} steps (minijinja's fuel); a template must not loop without bound"
+        )
+    })
+}
+
+/// Adds `sh_quote` and `ps_quote` and replaces `tojson`. On a value they quote it; on a secret's
+/// placeholder they record themselves in it (see [`crate::secret_ref`]), so they act on the
+/// secret's value when `build` resolves it. `in_json` is for templates whose output is JSON
+/// (user templates): there `tojson` of a secret is the JSON string holding its placeholder,
+/// which becomes the secret's value.
+pub fn add_secret_filters(env: &mut Environment<'_>, in_json: bool) {
+    use crate::secret_ref::{ps_quote, sh_quote, with_filter};
+    use minijinja::{Error, ErrorKind};
+    fn text(v: &Value) -> String {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    }
+    env.add_filter("sh_quote", |v: Value| -> Result<Value, Error> {
+        let s = text(&v);
+        if let Some(p) = with_filter(&s, "sh_quote") {
+            return Ok(Value::from(p));
+        }
+        sh_quote(&s)
+            .map(Value::from)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e))
+    });
+    env.add_filter("ps_quote", |v: Value| -> Result<Value, Error> {
+        let s = text(&v);
+        Ok(Value::from(
+            with_filter(&s, "ps_quote").unwrap_or_else(|| ps_quote(&s)),
+        ))
+    });
+    env.add_filter(
+        "tojson",
+        move |v: Value,
+              indent: Option<Value>,
+              kw: minijinja::value::Kwargs|
+              -> Result<Value, Error> {
+            if let Some(s) = v.as_str()
+                && let Some(p) = with_filter(s, "tojson")
+            {
+                return Ok(if in_json {
+                    Value::from_safe_string(serde_json::Value::String(s.to_string()).to_string())
+                } else {
+                    Value::from(p)
+                });
+            }
+            minijinja::filters::tojson(&v, indent, kw)
+        },
+    );
 }
 
 /// Why a string did not render.
@@ -65,6 +132,9 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_fuel(Some(SETTING_FUEL));
+        env.remove_global("debug");
+        add_secret_filters(&mut env, false);
         Self {
             env,
             templates: HashMap::new(),
@@ -108,6 +178,13 @@ impl Renderer {
             Err(e) => Err(e),
         };
         match result {
+            Ok(s) if s.len() > MAX_SETTING_OUTPUT => Err(RenderError {
+                undefined: None,
+                message: format!(
+                    "the template renders {} bytes, more than the {MAX_SETTING_OUTPUT} a setting may have",
+                    s.len()
+                ),
+            }),
             Ok(mut s) => {
                 // minijinja drops one trailing newline; keep the string as written.
                 if src.ends_with('\n') && !s.ends_with('\n') {
@@ -124,20 +201,22 @@ impl Renderer {
                 };
                 Err(RenderError {
                     undefined,
-                    message: e.to_string(),
+                    message: bound_message(&e, SETTING_FUEL).unwrap_or_else(|| e.to_string()),
                 })
             }
         }
     }
 
-    /// Compiles a template seen for the first time; returns its index.
+    /// Compiles a template seen for the first time; returns its index. A template that uses
+    /// a secret other than by printing it does not compile (see [`crate::secret_use`]).
     fn compile(&mut self, src: &str) -> usize {
         let index = self.compiled.len();
         let error = self
             .env
             .add_template_owned(src.to_string(), src.to_string())
             .err()
-            .map(|e| e.to_string());
+            .map(|e| e.to_string())
+            .or_else(|| crate::secret_use::check(src).map(|m| m.to_string()));
         let mut vars: Vec<Vec<String>> = match (&error, self.env.get_template(src)) {
             (None, Ok(t)) => t
                 .undeclared_variables(true)
@@ -273,5 +352,29 @@ mod tests {
         let e = r.render("{{ nope }}", &ctx).err();
         assert_eq!(e.and_then(|e| e.undefined), Some("nope".to_string()));
         assert!(r.render("{{ broken", &ctx).is_err());
+    }
+
+    /// Attack: templates that would never end or fill memory end with an error naming the
+    /// bound; `debug()` (a dump of the context) is not there.
+    #[test]
+    fn renders_are_bounded_and_debug_is_gone() {
+        let mut r = Renderer::new();
+        let ctx = context! { env => "dev" };
+        let e = r
+            .render(
+                "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+                &ctx,
+            )
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
+        assert!(e.contains("more than 100000 steps"), "{e}");
+        let e = r
+            .render("{{ 'x' * 1000000000 }}", &ctx)
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
+        assert!(e.contains("steps"), "{e}");
+        assert!(r.render("{{ debug() }}", &ctx).is_err());
     }
 }

@@ -221,26 +221,57 @@ fn step_body(w: &mut Writer<'_>, at: f64, c: &Value, i: usize, fail: bool) {
     }
 }
 
-/// Render the log for a failed or timed-out run ending at `end` (simulated minutes).
-pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -> String {
-    let windows = is_windows(t);
-    let customizers = t
-        .properties
+/// Whether the scenario's `echo` globs match this template.
+pub fn echoes(ctx: &Ctx, t: &ImageTemplate) -> bool {
+    ctx.scenario.echo.iter().any(|g| {
+        globset::Glob::new(g)
+            .map(|g| g.compile_matcher().is_match(&t.name))
+            .unwrap_or(false)
+    })
+}
+
+/// The template's customizers.
+fn customizers(t: &ImageTemplate) -> Vec<Value> {
+    t.properties
         .get("customize")
         .and_then(Value::as_array)
         .cloned()
-        .unwrap_or_default();
-    let failing_idx = match &run.failed_customizer {
-        Some(n) => customizers
-            .iter()
-            .position(|c| {
-                c.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|x| x == n)
-            })
-            .unwrap_or(customizers.len().saturating_sub(1)),
-        None => customizers.len().saturating_sub(1),
-    };
+        .unwrap_or_default()
+}
+
+/// Which customizer a failing run fails at: the scenario's `failed_customizer`, else the last.
+fn failing_index(customizers: &[Value], run: &Run) -> usize {
+    run.failed_customizer
+        .as_ref()
+        .and_then(|n| {
+            customizers
+                .iter()
+                .position(|c| c.get("name").and_then(Value::as_str) == Some(n))
+        })
+        .unwrap_or(customizers.len().saturating_sub(1))
+}
+
+/// The inline commands of the step a failing run fails at.
+pub fn failing_commands(t: &ImageTemplate, run: &Run) -> Vec<String> {
+    let customizers = customizers(t);
+    customizers
+        .get(failing_index(&customizers, run))
+        .and_then(|c| c.get("inline"))
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Render the log for a failed or timed-out run ending at `end` (simulated minutes).
+pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -> String {
+    let windows = is_windows(t);
+    let customizers = customizers(t);
+    let failing_idx = failing_index(&customizers, run);
     let mut w = Writer {
         ctx,
         format: ctx.scenario.log_format,
@@ -298,6 +329,12 @@ pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -
         let at = start + span * ((i + 1) as f64) / n;
         let last = i == failing_idx;
         w.telemetry(at, &format!("Starting provisioner {ty}"));
+        if last && kind == LogEnd::Failed && echoes(ctx, t) {
+            let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+            for line in failing_commands(t, run) {
+                w.ui(at, &format!("    azure-arm: [{name}] + {line}"), false);
+            }
+        }
         step_body(&mut w, at, c, i, last && kind == LogEnd::Failed);
         if last {
             failing_type = ty;

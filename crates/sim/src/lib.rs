@@ -34,6 +34,9 @@
 //!   never faulted).
 //! - `POST /_sim/control`: hold the answers of chosen operations after they took effect, or cut
 //!   the next N Blob downloads mid-body, at a moment a test chooses (see [`control`]).
+//! - Any method other than GET, HEAD, PUT, POST, DELETE and PATCH is answered 405 with `Allow`.
+//!   A connection whose request headers do not arrive within `header_read_timeout_ms` is
+//!   closed.
 //!
 //! Stats operation names are listed in [`stats`]; scenario keys in [`scenario::Scenario`]:
 //!
@@ -53,6 +56,8 @@
 //! | `platform_image_version` | `1.0.0` | version every platform image has |
 //! | `missing` | `[]` | resource id globs (case-insensitive) that do not exist |
 //! | `keep_staging` | `[]` | imageTemplate name globs whose deletion leaves the staging resource group behind (tags kept), as a lock or a foreign resource in it does in Azure; `aib gc` deletes such leftovers |
+//! | `echo` | `[]` | imageTemplate name globs whose failing builds echo the failing step's inline commands into `customization.log` (`+ <command>`) and quote its last command in the failure message, as `set -x` or a chatty tool does (a secret in a command comes back) |
+//! | `header_read_timeout_ms` | 30000 | real ms a client may take to send a request's headers (or to start its next one on a kept-alive connection) before the connection is closed |
 //! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling / timeout-distributing (times out while distributing; the gallery versions finish replicating `replicate_minutes`, at least 2, after the failure) / provision-fail (the template's creation fails: 201 `Creating`, then its operation `Failed` and `provisioningState: Failed` with a `provisioningError`; `run` refused with 409 `OperationNotAllowed`, a re-PUT with the update conflict, a deployment with `ResourceDeploymentFailure`), `failed_customizer`, `build_minutes`, `times` (provision-fail: only the first N creations of matching templates fail) |
 //! | `log_format` | `telemetry` | the `customization.log` of a failing build: `telemetry` (`(telemetry) Starting provisioner <type>` / `ending <type>` around each step) or `packer-1.14` (no markers; steps start at their first UI line) |
 //! | `[storage]` | all allowed | the staging storage accounts: `shared_key = false` forbids Shared Key and key SAS (403 `KeyBasedAuthenticationNotPermitted`; Entra tokens only), `list_keys = false` refuses `listKeys` (403 `AuthorizationFailed`), `data_reader = false` refuses Entra tokens (403 `AuthorizationPermissionMismatch`) |

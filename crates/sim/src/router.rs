@@ -614,6 +614,7 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Body>) -> Response {
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut resp = match axum::body::to_bytes(body, 64 << 20).await {
+        Ok(_) if !SERVED_METHODS.contains(&parts.method) => method_not_allowed(&parts.method),
         Ok(bytes) => route(&sim, &parts.method, &parts.uri, &parts.headers, &bytes).await,
         Err(_) => arm_error(
             StatusCode::BAD_REQUEST,
@@ -628,6 +629,27 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Body>) -> Response {
         set_header(&mut resp, "x-ms-client-request-id", &c);
     }
     resp
+}
+
+/// The HTTP methods ARM, Blob and the token endpoints answer; any other is a 405.
+const SERVED_METHODS: [Method; 6] = [
+    Method::GET,
+    Method::HEAD,
+    Method::PUT,
+    Method::POST,
+    Method::DELETE,
+    Method::PATCH,
+];
+
+/// 405 with `Allow`, for a method the simulator serves nowhere (`TRACE`, `BREW`, ...).
+fn method_not_allowed(method: &Method) -> Response {
+    let mut r = arm_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!("The requested HTTP method '{method}' is not supported."),
+    );
+    set_header(&mut r, "allow", "GET, HEAD, PUT, POST, DELETE, PATCH");
+    r
 }
 
 async fn route(

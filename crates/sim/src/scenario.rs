@@ -73,6 +73,15 @@ pub struct Scenario {
     /// `[key_vault]`: Key Vault secrets, `"VAULT/NAME" = "value"` (vault and secret names
     /// case-insensitive, as in Azure), served at `/keyvault/{vault}/secrets/{name}`.
     pub key_vault: BTreeMap<String, String>,
+    /// imageTemplate name globs whose failing builds echo what the failing step ran, as a
+    /// script run with `set -x` (or one that prints its own command lines) does: a
+    /// `+ <command>` line per inline command in `customization.log`, and the failure message
+    /// quotes the step's last command. A secret in a command comes back in both.
+    pub echo: Vec<String>,
+    /// Real milliseconds a client may take to send a request's headers (from the first byte,
+    /// or while a kept-alive connection waits for its next request) before the connection is
+    /// closed, so a client that sends nothing cannot hold a connection for ever.
+    pub header_read_timeout_ms: u64,
 }
 
 /// `[limits]`: ARM's per-subscription, per-principal token buckets. The remaining counts are
@@ -273,6 +282,8 @@ impl Default for Scenario {
             page_size: 50,
             limits: Limits::default(),
             key_vault: BTreeMap::new(),
+            echo: Vec::new(),
+            header_read_timeout_ms: 30_000,
             log_format: LogFormat::default(),
             storage: Storage::default(),
         }

@@ -8,12 +8,14 @@ use crate::state::State as SimState;
 use crate::stats::Stats;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, State};
 use axum::http::Request;
 use axum::response::Response;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
@@ -212,21 +214,11 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
         federated: crate::federated::Federated::default(),
     });
     let sim_base = sim.ctx.base_url.clone();
+    let header_timeout = Duration::from_millis(scenario.header_read_timeout_ms.max(1));
     let app = Router::new().fallback(handle).with_state(sim);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let listener = SimListener::spawn(tcp, tls.clone());
-    let task = tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<ConnInfo>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx.await;
-        });
-        if let Err(e) = serve.await {
-            tracing::warn!("simulator server stopped: {e}");
-        }
-    });
+    let task = tokio::spawn(serve(listener, app, rx, header_timeout));
     Ok(SimHandle {
         addr,
         base_url: sim_base,
@@ -235,6 +227,55 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
         shutdown: Some(tx),
         task,
     })
+}
+
+/// Accepts connections until `shutdown`, serving each with hyper (HTTP/1.1 and HTTP/2) and a
+/// header-read timeout; on shutdown, open connections finish their requests.
+async fn serve(
+    mut listener: SimListener,
+    app: Router,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+    header_timeout: Duration,
+) {
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (io, info) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let mut closing = closing_rx.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let mut app = app.clone();
+                let mut req = req.map(Body::new);
+                req.extensions_mut().insert(ConnectInfo(info.clone()));
+                async move { tower_service::Service::call(&mut app, req).await }
+            });
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder.serve_connection(TokioIo::new(io), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::trace!("connection ended: {e}");
+                    }
+                    return;
+                }
+                _ = closing.changed() => conn.as_mut().graceful_shutdown(),
+            }
+            let _ = conn.await;
+        });
+        // Reap finished connections so the set does not grow with every one ever served.
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = closing_tx.send(true);
+    while connections.join_next().await.is_some() {}
 }
 
 async fn handle(
@@ -254,12 +295,6 @@ async fn handle(
 pub struct ConnInfo {
     pub remote: SocketAddr,
     pub kill: Arc<AtomicBool>,
-}
-
-impl Connected<IncomingStream<'_, SimListener>> for ConnInfo {
-    fn connect_info(stream: IncomingStream<'_, SimListener>) -> Self {
-        stream.remote_addr().clone()
-    }
 }
 
 /// How long a new connection may take to send its first byte and finish a TLS handshake.

@@ -172,10 +172,7 @@ impl BlobStore {
             .get_opt(&name)
             .await?
             .ok_or_else(|| StateError::RunNotFound(run_id.to_owned()))?;
-        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-            location: self.display(&name),
-            message: e.to_string(),
-        })
+        crate::record::parse_run(&bytes, &self.display(&name))
     }
 
     /// Run ids, newest first. One listing of `runs/` (names only; no record is read).

@@ -101,6 +101,18 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    /// A stored record of a format version this aib does not read (written by a newer aib).
+    #[error(
+        "{location} is a run record of version {version}; this aib reads version {supported}: use the aib that wrote it (or a newer one)"
+    )]
+    UnsupportedVersion {
+        /// Path or blob name.
+        location: String,
+        /// The record's version.
+        version: u32,
+        /// The version this aib reads.
+        supported: u32,
+    },
     /// A stored file does not parse.
     #[error("{location} is corrupt: {message}")]
     Corrupt {
@@ -132,13 +144,18 @@ pub enum StateError {
 }
 
 impl StateError {
-    /// The process exit code DESIGN.md assigns: 4 locked, 3 Azure auth/config, 2 usage, else 1.
+    /// The process exit code: 4 locked, 3 Azure auth/config, 2 usage (a bad `--state`, an
+    /// unknown run id or name), else 5: the state could not be read or written (never 1,
+    /// which says a unit failed).
     pub fn exit_code(&self) -> i32 {
         match self {
             StateError::Locked { .. } | StateError::StaleLock { .. } => 4,
             StateError::Azure { source, .. } if source.is_auth_or_config() => 3,
-            StateError::InvalidLocation { .. } => 2,
-            _ => 1,
+            StateError::InvalidLocation { .. }
+            | StateError::RunNotFound(_)
+            | StateError::LogNotFound { .. }
+            | StateError::InvalidName { .. } => 2,
+            _ => 5,
         }
     }
 

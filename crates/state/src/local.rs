@@ -244,10 +244,7 @@ impl LocalStore {
     pub fn read_run(&self, run_id: &str) -> Result<RunRecord> {
         let path = self.run_dir(run_id)?.join(RUN_FILE);
         let bytes = read_opt(&path)?.ok_or_else(|| StateError::RunNotFound(run_id.to_owned()))?;
-        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-            location: path.display().to_string(),
-            message: e.to_string(),
-        })
+        crate::record::parse_run(&bytes, &path.display().to_string())
     }
 
     /// Run ids, newest first (directory names only; records are not read).

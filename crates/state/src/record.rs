@@ -8,6 +8,32 @@ use serde::{Deserialize, Serialize};
 /// Current `RunRecord::version`.
 pub const RUN_RECORD_VERSION: u32 = 1;
 
+/// Reads a `run.json`: a record of a version this aib does not know is refused (naming both
+/// versions), never read as if it were version 1.
+pub fn parse_run(bytes: &[u8], location: &str) -> Result<RunRecord> {
+    #[derive(Deserialize)]
+    struct Versioned {
+        version: Option<u32>,
+    }
+    let corrupt = |e: serde_json::Error| StateError::Corrupt {
+        location: location.to_owned(),
+        message: e.to_string(),
+    };
+    let v: Versioned = serde_json::from_slice(bytes).map_err(corrupt)?;
+    match v.version {
+        Some(RUN_RECORD_VERSION) => serde_json::from_slice(bytes).map_err(corrupt),
+        Some(other) => Err(StateError::UnsupportedVersion {
+            location: location.to_owned(),
+            version: other,
+            supported: RUN_RECORD_VERSION,
+        }),
+        None => Err(StateError::Corrupt {
+            location: location.to_owned(),
+            message: "no `version`".into(),
+        }),
+    }
+}
+
 /// RFC 3339 UTC timestamps with millisecond precision (`2026-11-28T23:35:00.123Z`).
 pub mod ts {
     use chrono::{DateTime, SecondsFormat, Utc};

@@ -3,6 +3,9 @@
 //! [`child_harness`] runs test scenarios that need their own process environment (credentials
 //! read from environment variables) as child processes, reported like libtest.
 //!
+//! [`hostile`] is an HTTP peer that redirects, never answers or sends endless bodies, and
+//! records what it was sent.
+//!
 //! [`reference`] finds the public Azure material that reference tests read (`AIB_REFERENCE_DIR`).
 //!
 //! [`Azurite`] starts a private Azurite blob service on a free loopback port and kills it on
@@ -11,6 +14,7 @@
 //! parallel test binaries install it only once.
 
 pub mod child_harness;
+pub mod hostile;
 pub mod reference;
 
 pub use reference::{reference_dir, reference_files, reference_path};

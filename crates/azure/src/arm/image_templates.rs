@@ -47,7 +47,15 @@ impl ArmClient {
             seg(subscription),
             seg(resource_group)
         );
-        self.list_all(&path, api::IMAGE_TEMPLATES).await
+        // A template someone made by hand in an odd shape is left out (said once per listing)
+        // rather than failing the listing every unit's progress comes from.
+        let (templates, bad) = self.list_all_lenient(&path, api::IMAGE_TEMPLATES).await?;
+        for b in bad {
+            self.warn_once(&format!(
+                "ignoring an image template in {resource_group} that aib cannot read: {b}"
+            ));
+        }
+        Ok(templates)
     }
 
     /// DELETE an imageTemplate (also deletes its staging resource group). 204 = already gone.

@@ -101,6 +101,8 @@ struct Inner {
     credential: Arc<Credential>,
     config: ArmConfig,
     limiter: RateLimiter,
+    /// What [`ArmClient::warn_once`] said already.
+    warned: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -141,6 +143,7 @@ impl ArmClient {
                 credential,
                 limiter: RateLimiter::new(config.rate_limit.clone()),
                 config,
+                warned: std::sync::Mutex::new(std::collections::HashSet::new()),
             }),
         })
     }
@@ -155,6 +158,18 @@ impl ArmClient {
         let endpoints = Endpoints::resolve(cloud, manifest_endpoint, insecure)?;
         let credential = Arc::new(Credential::from_env(cloud)?);
         Self::new(endpoints, credential)
+    }
+
+    /// Logs `message` at warn level the first time it is seen (a listing polled every minute
+    /// says a lasting oddity once).
+    pub fn warn_once(&self, message: &str) {
+        let first = match self.inner.warned.lock() {
+            Ok(mut g) => g.insert(message.to_owned()),
+            Err(p) => p.into_inner().insert(message.to_owned()),
+        };
+        if first {
+            tracing::warn!("{message}");
+        }
     }
 
     /// Endpoints in use.
@@ -305,7 +320,7 @@ impl ArmClient {
             };
             match wait {
                 Some(w) => {
-                    tracing::debug!(%method, url = %redact_url(url.as_str()), ?failure, wait_ms = w.as_millis() as u64, "retrying");
+                    policy.announce(&state, &what_failed(failure, &method, &url), w);
                     tokio::time::sleep(w).await;
                 }
                 None => {
@@ -314,8 +329,9 @@ impl ArmClient {
                         && match failure {
                             Failure::Io => true,
                             Failure::Status(s) => s != 429 && policy.is_retryable_status(s),
-                            Failure::Connect => false,
+                            Failure::Connect | Failure::Refused => false,
                         };
+                    let last = given_up(&state, &inner.endpoints.arm, last);
                     if ambiguous {
                         return Err(Error::Ambiguous {
                             method: method.to_string(),
@@ -369,15 +385,59 @@ impl ArmClient {
         path: &str,
         api_version: &str,
     ) -> Result<Vec<T>> {
+        let (items, url) = self.list_all_values(path, api_version).await?;
+        items
+            .into_iter()
+            .map(|v| {
+                serde_json::from_value(v).map_err(|e| Error::Decode {
+                    url: url.clone(),
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// [`ArmClient::list_all`], but an item that does not decode is left out (and returned as
+    /// its name or index with why) instead of failing the whole listing: one odd resource in a
+    /// resource group must not hide every other one.
+    pub async fn list_all_lenient<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        api_version: &str,
+    ) -> Result<(Vec<T>, Vec<String>)> {
+        let (items, _) = self.list_all_values(path, api_version).await?;
+        let mut ok = Vec::with_capacity(items.len());
+        let mut bad = Vec::new();
+        for (i, v) in items.into_iter().enumerate() {
+            let name = v
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("item {i}"));
+            match serde_json::from_value(v) {
+                Ok(t) => ok.push(t),
+                Err(e) => bad.push(format!("{name}: {e}")),
+            }
+        }
+        Ok((ok, bad))
+    }
+
+    /// The items of every page, as JSON, and the listing's URL (redacted) for messages.
+    async fn list_all_values(
+        &self,
+        path: &str,
+        api_version: &str,
+    ) -> Result<(Vec<serde_json::Value>, String)> {
         let mut url = self.url(path, api_version)?;
+        let shown = redact_url(url.as_str());
         let mut seen = std::collections::HashSet::new();
         seen.insert(url.to_string());
         let mut out = Vec::new();
         for _ in 0..MAX_PAGES {
-            let page: Page<T> = self.send(Method::GET, url, None).await?.json()?;
+            let page: Page<serde_json::Value> = self.send(Method::GET, url, None).await?.json()?;
             out.extend(page.value);
             let Some(next) = page.next_link.filter(|l| !l.trim().is_empty()) else {
-                return Ok(out);
+                return Ok((out, shown));
             };
             url = self.server_url(&next)?;
             if !url.query_pairs().any(|(k, _)| k == "api-version") {
@@ -402,6 +462,68 @@ impl ArmClient {
     }
 }
 
+/// What failed, for the line announcing a retry: `ARM throttled (HTTP 429) on GET /subscriptions/…`.
+fn what_failed(failure: Failure, method: &Method, url: &Url) -> String {
+    let path = redact_url(url.path());
+    let host = url.host_str().unwrap_or("ARM");
+    match failure {
+        Failure::Status(429) => format!("ARM throttled (HTTP 429) {method} {path}"),
+        Failure::Status(s) => format!("ARM answered HTTP {s} to {method} {path}"),
+        Failure::Connect => format!("cannot connect to {host} for {method} {path}"),
+        Failure::Io | Failure::Refused => {
+            format!("no usable answer from {host} to {method} {path}")
+        }
+    }
+}
+
+/// The error to return when retrying stopped: `last`, or when the budget, a Retry-After
+/// beyond it or an endpoint that never answers was the reason, an error that says so (and,
+/// for the silent endpoint, names it).
+pub(crate) fn given_up(state: &crate::retry::RetryState, endpoint: &Url, last: Error) -> Error {
+    let Some(why) = state.refusal() else {
+        return last;
+    };
+    let elapsed_ms = state.elapsed().as_millis().min(u64::MAX as u128) as u64;
+    if !state.answered()
+        && let Error::Transport {
+            method,
+            url,
+            message,
+        } = last
+    {
+        return Error::Transport {
+            method,
+            url,
+            message: format!(
+                "the endpoint {} does not answer: {why}; last attempt: {message}",
+                redact_url(endpoint.as_str())
+            ),
+        };
+    }
+    match last {
+        // Keep the answer's status and code for callers; say why it is the last one.
+        Error::Api {
+            method,
+            url,
+            status,
+            code,
+            message,
+            ids,
+        } => Error::Api {
+            method,
+            url,
+            status,
+            code,
+            message: format!("{message}; {why}"),
+            ids,
+        },
+        last => Error::Timeout {
+            elapsed_ms,
+            last: format!("{why}; last answer: {last}"),
+        },
+    }
+}
+
 /// Turn a non-2xx response into an [`Error`] (401/403 → [`Error::Auth`]).
 pub fn api_error(method: &Method, resp: &Response, client_request_id: &str) -> Error {
     let ids = Box::new(RequestIds::from_headers(
@@ -415,6 +537,12 @@ pub fn api_error(method: &Method, resp: &Response, client_request_id: &str) -> E
         .and_then(|d| d.code.clone())
         .or_else(|| resp.header("x-ms-error-code").map(str::to_owned));
     let message = match &detail {
+        _ if (300..400).contains(&resp.status) => format!(
+            "redirected to {}: aib follows no redirect (ARM never sends one; the request and its body stay where they were sent)",
+            resp.header("location")
+                .map(redact_url)
+                .unwrap_or_else(|| "nowhere (no Location header)".into())
+        ),
         Some(d) => d.full_message(),
         None => {
             let text = String::from_utf8_lossy(&resp.body);

@@ -19,12 +19,94 @@ pub fn content_range_start(v: &str) -> Option<u64> {
     v.split_once('-').and_then(|(a, _)| a.trim().parse().ok())
 }
 
+/// The end of a blob, as [`BlobClient::download_tail`] read it.
+#[derive(Debug, Clone)]
+pub struct Tail {
+    /// The last bytes of the blob (all of it when it fits).
+    pub bytes: Bytes,
+    /// How many bytes at the start were left out.
+    pub skipped: u64,
+}
+
+/// An in-memory sink that keeps the last `max` bytes written (holding at most twice that).
+struct Tailing {
+    buf: Vec<u8>,
+    max: usize,
+    /// Bytes dropped from the front.
+    dropped: u64,
+}
+
+impl Tailing {
+    fn trim(&mut self, keep: usize) {
+        if self.buf.len() > keep {
+            let cut = self.buf.len() - keep;
+            self.buf.drain(..cut);
+            self.dropped += cut as u64;
+        }
+    }
+}
+
+impl AsyncWrite for Tailing {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() > self.max.saturating_mul(2) {
+            let max = self.max;
+            self.trim(max);
+        }
+        std::task::Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 impl BlobClient {
     /// Download a whole blob into memory.
     pub async fn download(&self, container: &str, name: &str) -> Result<Bytes> {
         let mut buf: Vec<u8> = Vec::new();
         self.download_to(container, name, &mut buf).await?;
         Ok(Bytes::from(buf))
+    }
+
+    /// Download the last `max` bytes of a blob of `size` bytes (as listed; a blob that grew
+    /// since is read to its real end), holding at most twice `max` bytes whatever the server
+    /// sends.
+    pub async fn download_tail(
+        &self,
+        container: &str,
+        name: &str,
+        size: u64,
+        max: u64,
+    ) -> Result<Tail> {
+        let start = size.saturating_sub(max);
+        let cap = usize::try_from(max).unwrap_or(usize::MAX);
+        let mut out = Tailing {
+            buf: Vec::new(),
+            max: cap,
+            dropped: 0,
+        };
+        self.download_range_to(container, name, start, &mut out)
+            .await?;
+        out.trim(cap);
+        Ok(Tail {
+            bytes: Bytes::from(out.buf),
+            skipped: start + out.dropped,
+        })
     }
 
     /// Stream a blob into `out`; returns the number of bytes written.
@@ -34,6 +116,17 @@ impl BlobClient {
         name: &str,
         out: &mut W,
     ) -> Result<u64> {
+        self.download_range_to(container, name, 0, out).await
+    }
+
+    /// Stream a blob from byte `start` on into `out`; returns the blob's end offset.
+    pub async fn download_range_to<W: AsyncWrite + Unpin>(
+        &self,
+        container: &str,
+        name: &str,
+        start: u64,
+        out: &mut W,
+    ) -> Result<u64> {
         let url = self.url(container, Some(name))?;
         let shown = redact_url(url.as_str());
         let io_err = |e: std::io::Error| Error::Transport {
@@ -41,7 +134,7 @@ impl BlobClient {
             url: shown.clone(),
             message: format!("writing download: {e}"),
         };
-        let mut got: u64 = 0;
+        let mut got: u64 = start;
         let mut total: Option<u64> = None;
         let mut etag: Option<String> = None;
         let mut state = self.retry.start();
@@ -55,29 +148,29 @@ impl BlobClient {
             }
             let (req, crid) = self.build(&Method::GET, &url, &extra, None).await?;
             let (failure, headers, last): (Failure, Option<reqwest::header::HeaderMap>, Error) =
-                match req.send().await {
-                    Err(e) => (
-                        if e.is_connect() {
-                            Failure::Connect
-                        } else {
-                            Failure::Io
-                        },
+                match self.http.send_headers(req).await {
+                    Err((failure, message)) => (
+                        failure,
                         None,
                         Error::Transport {
                             method: "GET".into(),
                             url: shown.clone(),
-                            message: if e.is_timeout() {
-                                "timed out".into()
-                            } else {
-                                "connection failed".into()
-                            },
+                            message,
                         },
                     ),
                     Ok(mut resp) => {
                         let status = resp.status().as_u16();
                         if !(200..300).contains(&status) {
                             let headers = resp.headers().clone();
-                            let body = resp.bytes().await.unwrap_or_default();
+                            // An error body is short; read at most 64 KiB of it.
+                            let mut body = Vec::new();
+                            while let Ok(Some(c)) = resp.chunk().await {
+                                body.extend_from_slice(&c);
+                                if body.len() > 64 << 10 {
+                                    break;
+                                }
+                            }
+                            let body = Bytes::from(body);
                             let r = crate::transport::Response {
                                 status,
                                 headers: headers.clone(),
@@ -194,10 +287,14 @@ impl BlobClient {
             };
             match wait {
                 Some(w) => {
-                    tracing::debug!(url = %shown, got, "resuming blob download");
+                    self.retry.announce(
+                        &state,
+                        &format!("Blob download of {shown} ({got} bytes in)"),
+                        w,
+                    );
                     tokio::time::sleep(w).await;
                 }
-                None => return Err(last),
+                None => return Err(crate::arm::given_up(&state, &self.endpoint, last)),
             }
         }
     }

@@ -233,8 +233,12 @@ impl BlobClient {
                     .next_wait(&mut state, &method, failure, headers.as_ref(), &mut rng)
             };
             match wait {
-                Some(w) => tokio::time::sleep(w).await,
-                None => return Err(last),
+                Some(w) => {
+                    let what = format!("Blob storage: {last}");
+                    self.retry.announce(&state, &what, w);
+                    tokio::time::sleep(w).await;
+                }
+                None => return Err(crate::arm::given_up(&state, &self.endpoint, last)),
             }
         }
     }

@@ -71,6 +71,20 @@ async fn shared_key_put_list_paging_download() -> TestResult {
     assert_eq!(got.len(), big.len());
     assert!(got.as_ref() == big.as_slice());
 
+    // A log longer than its cap: only its end is read (a Range request), and said so; a
+    // listed size older than the blob still ends at the real end.
+    for listed in [300_000u64, 200_000] {
+        let tail = blob
+            .download_tail("packerlogs", "dir with space/big+1.bin", listed, 1000)
+            .await?;
+        assert_eq!(tail.skipped, 299_000, "listed {listed}");
+        assert!(tail.bytes.as_ref() == &big[299_000..], "listed {listed}");
+    }
+    let whole = blob
+        .download_tail("packerlogs", "dir with space/big+1.bin", 300_000, 1 << 20)
+        .await?;
+    assert_eq!((whole.skipped, whole.bytes.len()), (0, big.len()));
+
     let missing = blob.download("packerlogs", "nope.log").await;
     assert!(
         matches!(missing, Err(ref e) if e.is_not_found()),

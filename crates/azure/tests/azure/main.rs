@@ -5,6 +5,7 @@ mod blob_azurite;
 mod blob_resume;
 mod blob_sim;
 mod common;
+mod hostile_peer;
 #[cfg(feature = "reference-tests")]
 mod reference;
 mod sim_arm;

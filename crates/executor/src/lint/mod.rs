@@ -10,7 +10,9 @@
 //! | `aib::lint::template-name` | error | template name not `^[A-Za-z0-9-_.]{1,64}$` |
 //! | `aib::lint::version` | error | version not `Major.Minor.Patch` of 32-bit integers |
 //! | `aib::lint::version-collision` | error | two units of one run publish the same version of one image definition |
-//! | `aib::lint::region` | error | unknown Azure region in `replicate_to` |
+//! | `aib::lint::region` | error | `location` or a `replicate_to` region that is not one of the cloud's (public, usgov, china; not checked for `custom`) |
+//! | `aib::lint::subscription` | error | `subscription` or `gallery.subscription` not a GUID |
+//! | `aib::lint::resource-group` | error | `resource_group` or `gallery.resource_group` not 1–90 letters, digits, `_`, `(`, `)`, `-`, `.` (not ending with `.`) |
 //! | `aib::lint::replica-count` | error | `replica_count` outside 1–100 |
 //! | `aib::lint::staging-resource-group` | error | one `staging_resource_group` for two templates |
 //! | `aib::lint::fixed-version-latest` | error | a `latest` source with a fixed version (re-runs publish the same version, which AIB rejects) |
@@ -236,22 +238,27 @@ impl<'a> Linter<'a> {
                 );
             }
         }
-        for r in &s.replicate_to {
-            if is_placeholder(r) || regions::is_known_region(r) {
+        self.names(u);
+        let cloud = self.manifest.file.cloud();
+        let known = regions::regions_of(cloud).unwrap_or_default();
+        let locations = std::iter::once(("location", &s.location))
+            .chain(s.replicate_to.iter().map(|r| ("replicate_to", r)));
+        for (key, r) in locations {
+            if known.is_empty() || is_placeholder(r) || regions::is_region_of(known, r) {
                 continue;
             }
-            let names: Vec<String> = regions::PUBLIC_REGIONS
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            let names: Vec<String> = known.iter().map(|s| s.to_string()).collect();
             let mut d = Diagnostic::error(
                 "aib::lint::region",
-                format!("unit `{id}`: unknown Azure region `{r}` in `replicate_to`"),
+                format!(
+                    "unit `{id}`: `{r}` in `{key}` is not a region of the {} cloud",
+                    cloud_name(cloud)
+                ),
             );
             if let Some(best) = aib_manifest::did_you_mean(&regions::normalize(r), &names) {
                 d = d.with_help(format!("did you mean `{best}`?"));
             }
-            self.push(u, Key::Top("replicate_to"), d, "not a public Azure region");
+            self.push(u, Key::Top(key), d, "not a region of this cloud");
         }
         if let Some(n) = s.replica_count
             && !(1..=100).contains(&n)
@@ -344,6 +351,58 @@ impl<'a> Linter<'a> {
     }
 
     /// Warnings for values still holding an import `<placeholder>`.
+    /// Subscription ids and resource group names as ARM checks them.
+    fn names(&mut self, u: &Unit) {
+        let s = &u.settings;
+        let id = u.id.as_str();
+        for (key, v, k) in [
+            ("subscription", &s.subscription, Key::Top("subscription")),
+            (
+                "gallery.subscription",
+                &s.gallery.subscription,
+                Key::GalleryName,
+            ),
+        ] {
+            if !is_placeholder(v) && !is_guid(v) {
+                self.push(
+                    u,
+                    k,
+                    Diagnostic::error(
+                        "aib::lint::subscription",
+                        format!("unit `{id}`: `{key}` is `{v}`, not a subscription id"),
+                    )
+                    .with_help("a subscription id is a GUID: 8-4-4-4-12 hexadecimal digits"),
+                    "rendered for this unit",
+                );
+            }
+        }
+        for (key, v, k) in [
+            (
+                "resource_group",
+                &s.resource_group,
+                Key::Top("resource_group"),
+            ),
+            (
+                "gallery.resource_group",
+                &s.gallery.resource_group,
+                Key::GalleryName,
+            ),
+        ] {
+            if let Some(why) = resource_group_problem(v).filter(|_| !is_placeholder(v)) {
+                self.push(
+                    u,
+                    k,
+                    Diagnostic::error(
+                        "aib::lint::resource-group",
+                        format!("unit `{id}`: resource group `{v}` (`{key}`) {why}"),
+                    )
+                    .with_help("resource group names are 1-90 letters, digits, `_`, `(`, `)`, `-` and `.`, not ending with `.`"),
+                    "rendered for this unit",
+                );
+            }
+        }
+    }
+
     fn placeholders(&mut self, u: &Unit) {
         let s = &u.settings;
         let id = u.id.as_str();
@@ -509,6 +568,43 @@ pub fn placeholders_in(s: &str) -> Vec<String> {
 
 fn is_placeholder(s: &str) -> bool {
     !placeholders_in(s).is_empty()
+}
+
+fn cloud_name(c: aib_manifest::Cloud) -> &'static str {
+    match c {
+        aib_manifest::Cloud::Public => "public",
+        aib_manifest::Cloud::Usgov => "US Government",
+        aib_manifest::Cloud::China => "China",
+        aib_manifest::Cloud::Custom => "custom",
+    }
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hexadecimal.
+pub fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Why ARM would refuse a resource group name (1-90 characters: letters and digits of any
+/// script, `_`, `(`, `)`, `-`, `.`; not ending with `.`), with the number that is wrong.
+pub fn resource_group_problem(s: &str) -> Option<String> {
+    let n = s.chars().count();
+    if n == 0 {
+        return Some("is empty".into());
+    }
+    if n > 90 {
+        return Some(format!("is {n} characters long; Azure allows at most 90"));
+    }
+    if s.ends_with('.') {
+        return Some("ends with `.`".into());
+    }
+    s.chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '(' | ')' | '-' | '.')))
+        .map(|c| format!("has `{c}`, which Azure does not allow"))
 }
 
 /// AIB/Compute gallery name rule.

@@ -9,6 +9,10 @@ use aib_azure::blob::BlobClient;
 use aib_azure::blob::list::BlobItem;
 use aib_azure::types::StorageAccount;
 
+/// Most bytes of one log kept: a longer log keeps its end (where the failure is), with a first
+/// line saying how much was left out.
+pub const LOG_CAP: u64 = 32 << 20;
+
 /// A log file found in the staging account.
 #[derive(Debug, Clone)]
 pub struct CollectedLog {
@@ -66,14 +70,32 @@ pub async fn collect_logs(
             .filter(|b| b.name.ends_with(&format!("/{file}")) || b.name == file)
             .max_by(|a, b| modified(a).cmp(&modified(b)).then(a.name.cmp(&b.name)));
         let Some(item) = newest else { continue };
-        let bytes = blob
-            .download("packerlogs", &item.name)
+        let tail = blob
+            .download_tail(
+                "packerlogs",
+                &item.name,
+                item.content_length.unwrap_or(0),
+                LOG_CAP,
+            )
             .await
             .map_err(|e| format!("downloading packerlogs/{}: {e}", item.name))?;
+        let mut bytes = Vec::with_capacity(tail.bytes.len() + 128);
+        if tail.skipped > 0 {
+            bytes.extend_from_slice(
+                format!(
+                    "[aib: the first {} bytes of this {}-byte log are left out; aib keeps its last {} bytes]\n",
+                    tail.skipped,
+                    tail.skipped + tail.bytes.len() as u64,
+                    LOG_CAP
+                )
+                .as_bytes(),
+            );
+        }
+        bytes.extend_from_slice(&tail.bytes);
         out.push(CollectedLog {
             file: file.to_string(),
             blob: item.name.clone(),
-            bytes: bytes.to_vec(),
+            bytes,
         });
     }
     Ok(out)

@@ -66,18 +66,23 @@ pub struct BuiltinParts {
 
 /// Reads what [`BuiltinParts::new`] reads that can fail: the script files of shell and
 /// PowerShell customizers and validations (cached by the renderer). Nothing else in the
-/// built-in template can fail for a planned unit, so a unit that passes renders.
-pub(crate) fn check_inputs(renderer: &Renderer, unit: &Unit) -> Result<(), RenderError> {
+/// built-in template can fail for a planned unit (but its size: see
+/// [`Renderer::check_in_plan`]), so a unit that passes renders. Returns the bytes inlined.
+pub(crate) fn check_inputs(renderer: &Renderer, unit: &Unit) -> Result<u64, RenderError> {
     let s = &unit.settings;
     let validations = s.validate.iter().flat_map(|v| v.in_vm_validations.iter());
+    let mut bytes = 0u64;
     for c in s.customize.iter().chain(validations) {
         if let (CustomizerKind::Shell | CustomizerKind::Powershell, Some(file)) =
             (c.kind, &c.script)
         {
-            renderer.read_text(unit, &file.resolved, &file.path)?;
+            bytes += renderer.read_text(unit, &file.resolved, &file.path)?.len() as u64;
+        }
+        for line in c.inline.iter().flatten() {
+            bytes += line.len() as u64;
         }
     }
-    Ok(())
+    Ok(bytes)
 }
 
 impl BuiltinParts {

@@ -25,15 +25,17 @@
 //! distributors' `artifactTags`, as the built-in template does (tags given as an ARM
 //! expression are merged with `union`).
 //!
-//! Secrets: with [`RenderInputs::secrets`] `None`, every secret renders as `***` and secret
-//! ARM parameters are left out of the parameters file. Only the executor, sending the deployment
-//! to Azure, passes values.
+//! Secrets go to ARM as `securestring` parameters, never in the template body (see
+//! [`secure`]): with [`RenderInputs::secrets`] `None` their values are left out of the
+//! parameters file; only the executor, sending the deployment to Azure, passes values. The
+//! inspection copy of the imageTemplate shows `***`.
 //!
 //! Context: [`Renderer::new`] takes the loaded [`aib_manifest::Manifest`] for the pipeline name
 //! and `templates_dir` (user templates may `{% include %}` other files of that directory).
 //! One renderer caches compiled templates and read files for every unit of a run; it is `Sync`.
 
 pub mod builtin;
+mod secure;
 pub mod user;
 mod write;
 
@@ -43,7 +45,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use aib_manifest::Manifest;
-use aib_planner::{Plan, ResolvedSource, TemplateRef, Unit, secret_ref};
+use aib_planner::{Plan, ResolvedSource, TemplateRef, Unit};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
@@ -62,6 +64,12 @@ pub const DEPLOYMENT_PARAMETERS_SCHEMA: &str =
 pub const IMAGE_TEMPLATE_TYPE: &str = "Microsoft.VirtualMachineImages/imageTemplates";
 /// What a secret renders as outside what is sent to Azure.
 pub const SECRET_MASK: &str = "***";
+/// ARM refuses a deployment request over 4 MiB; a larger rendering is an error at `validate`.
+pub const MAX_DEPLOYMENT_BYTES: u64 = 4 << 20;
+/// A built-in unit whose inlined scripts total less than this cannot reach
+/// [`MAX_DEPLOYMENT_BYTES`] (JSON escaping at most sextuples a byte, the rest of the template
+/// is a few KiB), so its size is only measured above it.
+const SCRIPTS_SURELY_FIT: u64 = (MAX_DEPLOYMENT_BYTES - (256 << 10)) / 6;
 
 /// Per-run inputs of a rendering.
 #[derive(Clone, Copy, Debug, Default)]
@@ -73,7 +81,7 @@ pub struct RenderInputs<'a> {
     /// Gallery image version to publish, e.g. "2026.1128.1"; None = let AIB choose (policy
     /// `auto`) or the plan preview.
     pub image_version: Option<&'a str>,
-    /// Secret values by name; None renders each secret as `***` (plan, --render-dir, logs).
+    /// Secret values by name; None leaves them out of the parameters (plan, --render-dir).
     pub secrets: Option<&'a SecretValues>,
 }
 
@@ -98,6 +106,11 @@ impl SecretValues {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.values.keys().map(String::as_str)
+    }
+
+    /// The values (for the redactor).
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.values.values().map(String::as_str)
     }
 
     pub fn len(&self) -> usize {
@@ -139,7 +152,8 @@ pub struct RenderedDeployment {
     pub parameters: Value,
     /// The imageTemplates resource as rendered (for lint and inspection).
     pub image_template: Value,
-    /// Names of ARM parameters that carry secrets (left out of `parameters` without values).
+    /// Names of the `securestring` (or `secureObject`) ARM parameters that carry secrets (left
+    /// out of `parameters` without values).
     pub secret_parameters: Vec<String>,
     /// Where the template came from: `builtin:image-template` or the template file's path.
     pub origin: String,
@@ -173,6 +187,25 @@ impl RenderedDeployment {
             }
         })
     }
+}
+
+/// Bytes of a deployment request body as sent (compact JSON), counted without building it.
+fn deployment_bytes(d: &RenderedDeployment) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, &d.template);
+    let _ = serde_json::to_writer(&mut c, &d.parameters);
+    // `{"properties":{"mode":"Incremental","template":…,"parameters":…}}`
+    c.0 + 64
 }
 
 pub(crate) fn pretty(v: &Value) -> String {
@@ -215,6 +248,12 @@ pub enum RenderError {
     /// A customizer or parameter references a secret whose value was not resolved.
     #[error("unit `{unit}`: secret `{name}` has no value")]
     MissingSecret { unit: String, name: String },
+    /// The deployment is larger than ARM accepts.
+    #[error(
+        "unit `{unit}`: the rendered deployment is {bytes} bytes; ARM refuses deployments over {max} bytes (4 MiB): inline less (a `script_uri` instead of a long `script`)",
+        max = MAX_DEPLOYMENT_BYTES
+    )]
+    TooLarge { unit: String, bytes: u64 },
     /// A file could not be read.
     #[error("unit `{unit}`: cannot read `{path}`: {message}")]
     Io {
@@ -243,6 +282,7 @@ impl RenderError {
             | Self::Json { unit, .. }
             | Self::Io { unit, .. }
             | Self::MissingSecret { unit, .. }
+            | Self::TooLarge { unit, .. }
             | Self::Invalid { unit, .. } => unit,
         }
     }
@@ -294,52 +334,6 @@ pub fn deployment_name(template_name: &str) -> String {
     s
 }
 
-/// Replaces the planner's `secrets.<name>` placeholders (customizer strings, parameters) with
-/// the secret's value when `secrets` is given (what is sent to Azure), else with `***`.
-fn fill_secret_placeholders(
-    d: &mut RenderedDeployment,
-    unit: &Unit,
-    secrets: Option<&SecretValues>,
-) -> Result<(), RenderError> {
-    for v in [&mut d.template, &mut d.parameters, &mut d.image_template] {
-        fill_value(v, unit, secrets)?;
-    }
-    Ok(())
-}
-
-fn fill_value(
-    v: &mut Value,
-    unit: &Unit,
-    secrets: Option<&SecretValues>,
-) -> Result<(), RenderError> {
-    match v {
-        Value::String(s) if secret_ref::has_placeholder(s) => {
-            *s =
-                secret_ref::substitute(s, |name| match secrets {
-                    None => Ok(SECRET_MASK.to_string()),
-                    Some(values) => values.get(name).map(str::to_string).ok_or_else(|| {
-                        RenderError::MissingSecret {
-                            unit: unit.id.to_string(),
-                            name: name.to_string(),
-                        }
-                    }),
-                })?;
-        }
-        Value::Array(items) => {
-            for i in items {
-                fill_value(i, unit, secrets)?;
-            }
-        }
-        Value::Object(map) => {
-            for (_, i) in map.iter_mut() {
-                fill_value(i, unit, secrets)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 /// Renders one unit with a one-off [`Renderer`].
 pub fn render_unit(
     unit: &Unit,
@@ -371,20 +365,25 @@ impl fmt::Debug for Renderer {
 impl Renderer {
     pub fn new(manifest: &Manifest) -> Self {
         let dir = manifest.templates_dir();
-        let mut r = Self::with_parts(manifest.pipeline(), &dir);
+        let mut r = Self::with_parts(manifest.pipeline(), &dir, manifest.file_roots.clone());
         if let Ok(rel) = dir.strip_prefix(&manifest.dir) {
             r.templates_shown = rel.to_string_lossy().replace('\\', "/");
         }
         r
     }
 
-    /// A renderer for a pipeline name and a templates directory.
-    pub fn with_parts(pipeline: &str, templates_dir: &Path) -> Self {
+    /// A renderer for a pipeline name and a templates directory whose templates may come
+    /// from `roots` only.
+    pub fn with_parts(
+        pipeline: &str,
+        templates_dir: &Path,
+        roots: aib_manifest::FileRoots,
+    ) -> Self {
         Self {
             pipeline: pipeline.to_string(),
             templates_dir: templates_dir.to_path_buf(),
             templates_shown: templates_dir.to_string_lossy().into_owned(),
-            env: user::environment(templates_dir),
+            env: user::environment(templates_dir, roots),
             files: Mutex::new(HashMap::new()),
         }
     }
@@ -432,7 +431,13 @@ impl Renderer {
         unit: &Unit,
     ) -> Result<Option<RenderedDeployment>, RenderError> {
         match &unit.settings.template {
-            TemplateRef::Builtin { .. } => builtin::check_inputs(self, unit).map(|()| None),
+            TemplateRef::Builtin { .. } => {
+                if builtin::check_inputs(self, unit)? >= SCRIPTS_SURELY_FIT {
+                    // Near ARM's limit: render to measure it.
+                    self.render_in_plan(plan, unit, &RenderInputs::default())?;
+                }
+                Ok(None)
+            }
             TemplateRef::File { .. } => self
                 .render_in_plan(plan, unit, &RenderInputs::default())
                 .map(Some),
@@ -449,9 +454,16 @@ impl Renderer {
         let built = builtin::BuiltinParts::new(self, unit, inputs, &name, parent_preview)?;
         let mut d = match &unit.settings.template {
             TemplateRef::Builtin { .. } => built.into_deployment(unit),
-            TemplateRef::File { file } => user::render_file(self, unit, inputs, &built, file)?,
+            TemplateRef::File { file } => user::render_file(self, unit, &built, file)?,
         };
-        fill_secret_placeholders(&mut d, unit, inputs.secrets)?;
+        secure::secure(&mut d, unit, inputs.secrets)?;
+        let bytes = deployment_bytes(&d);
+        if bytes > MAX_DEPLOYMENT_BYTES {
+            return Err(RenderError::TooLarge {
+                unit: unit.id.to_string(),
+                bytes,
+            });
+        }
         Ok(d)
     }
 

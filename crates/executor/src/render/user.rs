@@ -10,7 +10,7 @@
 //! | `settings` | every resolved setting (`settings.vm_size`, `settings.gallery.name`, ...; secrets as references) |
 //! | `subscription`, `location`, `resource_group`, `identity` | shortcuts into `settings` |
 //! | `parameters` | the unit's `parameters` |
-//! | `secrets` | secret values by name when sent to Azure, `***` everywhere else |
+//! | `secrets` | by name, a placeholder for each secret: printed into a string (`"{{ secrets.pw }}"`, also through `sh_quote`, `ps_quote`; `{{ secrets.pw \| tojson }}` as a whole value) it becomes a `securestring` parameter of the deployment; any other filter, test or condition on it is an error |
 //! | `image` | `{ gallery_image_id, version, version_id, definition, gallery, run_output_name }` |
 //! | `tags` | the manifest tags plus `aib.pipeline`, `aib.unit`, `aib.inputHash` |
 //! | `source`, `customize`, `validate`, `distribute` | the built-in rendering of these properties, AIB-shaped (`{{ customize \| tojson }}`) |
@@ -29,6 +29,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aib_manifest::FileRoots;
 use aib_planner::{LocalFile, Unit};
 use indexmap::IndexMap;
 use minijinja::value::Kwargs;
@@ -38,23 +39,36 @@ use serde_json::{Map, Value, json};
 use super::builtin::BuiltinParts;
 use super::{
     DEPLOYMENT_TEMPLATE_SCHEMA, IMAGE_TEMPLATE_API_VERSION, IMAGE_TEMPLATE_TYPE, RenderError,
-    RenderInputs, RenderedDeployment, Renderer, SECRET_MASK, deployment_name, parameters_file,
+    RenderedDeployment, Renderer, SECRET_MASK, deployment_name, parameters_file,
 };
 
 /// The minijinja environment of user templates: strict undefined, debug info, templates loaded
 /// from `templates_dir`, JSON-aware output.
-pub(crate) fn environment(templates_dir: &Path) -> Environment<'static> {
+pub(crate) fn environment(templates_dir: &Path, roots: FileRoots) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_debug(true);
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env.remove_global("debug");
+    aib_planner::templating::add_secret_filters(&mut env, true);
     let dir: PathBuf = templates_dir.to_path_buf();
+    // Templates and what they `{% include %}` come from the manifest's folder or
+    // `allow_paths` only, symlinks resolved (an absolute name or `..` is checked the same way).
     env.set_loader(move |name| {
-        if name.split(['/', '\\']).any(|seg| seg == "..") {
-            return Ok(None);
-        }
-        match std::fs::read_to_string(dir.join(name)) {
-            Ok(s) => Ok(Some(s)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        let file = match roots.check(&dir.join(name), name) {
+            Ok(f) => f,
+            Err(_) if !dir.join(name).exists() => return Ok(None),
+            Err(why) => return Err(minijinja::Error::new(ErrorKind::InvalidOperation, why)),
+        };
+        match std::fs::read_to_string(&file.real) {
+            // A secret may only be printed (see `aib_planner::secret_use`).
+            Ok(s) => match aib_planner::secret_use::check(&s) {
+                Some(m) => Err(minijinja::Error::new(
+                    ErrorKind::InvalidOperation,
+                    m.to_string(),
+                )),
+                None => Ok(Some(s)),
+            },
             Err(e) => Err(minijinja::Error::new(
                 ErrorKind::InvalidOperation,
                 format!("cannot read template `{name}`: {e}"),
@@ -77,6 +91,47 @@ pub(crate) fn environment(templates_dir: &Path) -> Environment<'static> {
         r.map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "cannot write output"))
     });
     env
+}
+
+/// Fuel of one user template's render (minijinja: one per instruction, one per 64 bytes
+/// built, a quarter per byte serialized by `tojson`): enough to print a 4 MiB deployment.
+pub const TEMPLATE_FUEL: u64 = 2_000_000;
+/// Most bytes a user template may render to: ARM refuses a deployment over 4 MiB.
+pub const MAX_TEMPLATE_OUTPUT: usize = 4 << 20;
+
+/// Output that refuses to grow past [`MAX_TEMPLATE_OUTPUT`].
+struct CappedOutput(Vec<u8>);
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_TEMPLATE_OUTPUT {
+            return Err(std::io::Error::other("output over the cap"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders `tmpl` within the fuel and output bounds; a bound hit is an error saying which.
+fn render_bounded(tmpl: &minijinja::Template<'_, '_>, ctx: J) -> Result<String, minijinja::Error> {
+    let mut out = CappedOutput(Vec::new());
+    match tmpl.render_captured_to(ctx, &mut out) {
+        Ok(_) => Ok(String::from_utf8_lossy(&out.0).into_owned()),
+        Err(e) if e.kind() == ErrorKind::WriteFailure => Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "the template renders more than {MAX_TEMPLATE_OUTPUT} bytes; ARM refuses a deployment over 4 MiB"
+            ),
+        )),
+        Err(e) => match aib_planner::templating::bound_message(&e, TEMPLATE_FUEL) {
+            Some(m) => Err(minijinja::Error::new(ErrorKind::InvalidOperation, m)),
+            None => Err(e),
+        },
+    }
 }
 
 /// serde_json → minijinja.
@@ -105,22 +160,23 @@ pub(crate) fn to_j(v: &Value) -> J {
     }
 }
 
-fn secret_values(unit: &Unit, inputs: &RenderInputs) -> Map<String, Value> {
+/// `secrets` of the context: each secret's placeholder (never its value: the deployment gets
+/// it as a secure parameter, see `secure`).
+fn secret_values(unit: &Unit) -> Map<String, Value> {
     unit.settings
         .secrets
         .keys()
         .map(|name| {
-            let v = match inputs.secrets {
-                Some(values) => values.get(name).unwrap_or(SECRET_MASK),
-                None => SECRET_MASK,
-            };
-            (name.clone(), Value::String(v.to_string()))
+            (
+                name.clone(),
+                Value::String(aib_planner::secret_ref::placeholder(name)),
+            )
         })
         .collect()
 }
 
 /// The documented context (as JSON).
-pub fn context(unit: &Unit, inputs: &RenderInputs, built: &BuiltinParts) -> Value {
+pub fn context(unit: &Unit, built: &BuiltinParts) -> Value {
     let s = &unit.settings;
     let settings = serde_json::to_value(s).unwrap_or(Value::Null);
     let matrix = serde_json::to_value(&unit.matrix).unwrap_or(Value::Null);
@@ -142,7 +198,7 @@ pub fn context(unit: &Unit, inputs: &RenderInputs, built: &BuiltinParts) -> Valu
         "resource_group": s.resource_group,
         "identity": s.identity,
         "parameters": s.parameters,
-        "secrets": secret_values(unit, inputs),
+        "secrets": secret_values(unit),
         "image": {
             "gallery_image_id": built.gallery_image_id,
             "version": built.image_version,
@@ -165,7 +221,6 @@ pub fn context(unit: &Unit, inputs: &RenderInputs, built: &BuiltinParts) -> Valu
 pub(crate) fn render_file(
     renderer: &Renderer,
     unit: &Unit,
-    inputs: &RenderInputs,
     built: &BuiltinParts,
     file: &LocalFile,
 ) -> Result<RenderedDeployment, RenderError> {
@@ -173,10 +228,10 @@ pub(crate) fn render_file(
     let rendered = file.path.ends_with(".j2");
     let shown = renderer.shown_template(&file.path);
     let text: String = if rendered {
-        let fail = |e: minijinja::Error| jinja_error(renderer, &uid, &file.path, inputs, &e);
+        let fail = |e: minijinja::Error| jinja_error(renderer, &uid, &file.path, &e);
         let tmpl = renderer.env.get_template(&file.path).map_err(fail)?;
-        let ctx = to_j(&context(unit, inputs, built));
-        tmpl.render(ctx).map_err(fail)?
+        let ctx = to_j(&context(unit, built));
+        render_bounded(&tmpl, ctx).map_err(fail)?
     } else {
         renderer
             .read_text(unit, &file.resolved, &file.path)?
@@ -192,10 +247,10 @@ pub(crate) fn render_file(
             column: e.column(),
             message: json_message(&e),
             rendered,
-            excerpt: mask(&excerpt(&text, e.line()), inputs),
+            excerpt: mask(&excerpt(&text, e.line())),
         })?,
     };
-    finish(unit, inputs, built, doc, &shown)
+    finish(unit, built, doc, &shown)
 }
 
 /// serde_json's message without its ` at line L column C` suffix.
@@ -221,27 +276,17 @@ fn excerpt(text: &str, line: usize) -> String {
     out
 }
 
-/// `text` with every secret value replaced by `***` (errors may quote rendered output or
-/// minijinja's view of the context, which hold secret values when rendering for Azure).
-fn mask(text: &str, inputs: &RenderInputs) -> String {
-    let mut out = text.to_string();
-    if let Some(values) = inputs.secrets {
-        for name in values.names() {
-            if let Some(v) = values.get(name).filter(|v| !v.is_empty()) {
-                out = out.replace(v, SECRET_MASK);
-            }
-        }
+/// `text` with every secret placeholder shown as `***` (errors may quote rendered output or
+/// minijinja's view of the context; secret values are never in either).
+fn mask(text: &str) -> String {
+    if !aib_planner::secret_ref::has_placeholder(text) {
+        return text.to_string();
     }
-    out
+    aib_planner::secret_ref::substitute::<()>(text, |_| Ok(SECRET_MASK.to_string()))
+        .unwrap_or_default()
 }
 
-fn jinja_error(
-    renderer: &Renderer,
-    unit: &str,
-    file: &str,
-    inputs: &RenderInputs,
-    e: &minijinja::Error,
-) -> RenderError {
+fn jinja_error(renderer: &Renderer, unit: &str, file: &str, e: &minijinja::Error) -> RenderError {
     // An error inside an `{% include %}`d template comes wrapped: report where it happened.
     let mut inner = e;
     while let Some(next) =
@@ -285,8 +330,8 @@ fn jinja_error(
         unit: unit.to_string(),
         file: renderer.shown_template(inner.name().unwrap_or(file)),
         line: inner.line(),
-        message: mask(&message, inputs),
-        debug: mask(&debug, inputs),
+        message: mask(&message),
+        debug: mask(&debug),
     }
 }
 
@@ -310,7 +355,6 @@ pub fn parameter_ref(expr: &str) -> Option<&str> {
 /// Turns a parsed template (deployment or bare imageTemplate body) into the unit's deployment.
 fn finish(
     unit: &Unit,
-    inputs: &RenderInputs,
     built: &BuiltinParts,
     doc: Value,
     file: &str,
@@ -408,10 +452,9 @@ fn finish(
         } else if let Some(v) = s.parameters.get(p) {
             values.insert(p.clone(), v.clone());
         } else if s.secrets.contains_key(p) {
+            // Made secure, with its value filled in only for Azure (see `secure`).
             secret_parameters.push(p.clone());
-            if let Some(v) = inputs.secrets.and_then(|x| x.get(p)) {
-                values.insert(p.clone(), v.into());
-            }
+            values.insert(p.clone(), aib_planner::secret_ref::placeholder(p).into());
         } else if p.eq_ignore_ascii_case("svclocation") || p == "location" {
             values.insert(p.clone(), s.location.clone().into());
         } else if (p == "api-version" || p == "apiVersion") && !has_default {

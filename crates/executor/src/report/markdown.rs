@@ -19,14 +19,74 @@ fn icon(s: ReportUnitStatus) -> &'static str {
     }
 }
 
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+/// Text that comes from Azure, a log or a manifest, as Markdown that shows it literally: HTML
+/// escaped (`<img>`, `<details>` are text, not markup) and Markdown punctuation escaped (no
+/// heading, link, emphasis or table cell of its own), on one line.
+fn text(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\n' | '\r' => o.push(' '),
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
+            | '!' | '|' | '~' | '=' => {
+                o.push('\\');
+                o.push(c);
+            }
+            c => o.push(c),
+        }
+    }
+    o
 }
 
-/// Mermaid task names may not contain `:` or `#`; ids are made of letters, digits, `_`.
+/// The longest run of `c` in `s`.
+fn longest_run(s: &str, c: char) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for x in s.chars() {
+        run = if x == c { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best
+}
+
+/// `s` as inline code, on one line, whatever backticks it holds (CommonMark: a delimiter
+/// longer than any run inside, padded with spaces).
+fn code(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ");
+    let ticks = "`".repeat(longest_run(&s, '`') + 1);
+    if ticks.len() > 1 || s.starts_with(' ') || s.ends_with(' ') {
+        format!("{ticks} {s} {ticks}")
+    } else {
+        format!("{ticks}{s}{ticks}")
+    }
+}
+
+/// [`code`] in a table cell: GFM splits rows at `|` before it sees code spans.
+fn cell_code(s: &str) -> String {
+    code(s).replace('|', "\\|")
+}
+
+/// A fenced block holding `s` as is: the fence is longer than any run of backticks in it, so
+/// no line of a log can close it (and forge the rest of the summary).
+fn fenced(s: &str) -> String {
+    let fence = "`".repeat(longest_run(s, '`').max(2) + 1);
+    format!("{fence}text\n{s}\n{fence}\n")
+}
+
+/// Mermaid task names may not contain `:`, `#`, `;`, backticks or line breaks (which would
+/// end the task or the block); ids are made of letters, digits, `_`.
 fn mermaid_text(s: &str) -> String {
     s.chars()
-        .map(|c| if matches!(c, ':' | '#' | ';') { ' ' } else { c })
+        .map(|c| {
+            if matches!(c, ':' | '#' | ';' | '`' | '\n' | '\r' | '<' | '>') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -34,11 +94,11 @@ fn mermaid_text(s: &str) -> String {
 pub fn render(r: &BuildReport) -> String {
     let mut o = String::new();
     let c = |s: ReportUnitStatus| r.units.iter().filter(|u| u.status == s).count();
-    let _ = writeln!(o, "## aib build `{}` — {}\n", cell(&r.pipeline), r.status);
+    let _ = writeln!(o, "## aib build {} — {}\n", code(&r.pipeline), r.status);
     let _ = writeln!(
         o,
-        "Run `{}`: {} succeeded, {} failed, {} skipped, {} cancelled, {} unchanged.\n",
-        r.run_id,
+        "Run {}: {} succeeded, {} failed, {} skipped, {} cancelled, {} unchanged.\n",
+        code(&r.run_id),
         c(ReportUnitStatus::Succeeded),
         c(ReportUnitStatus::Failed),
         c(ReportUnitStatus::Skipped),
@@ -49,24 +109,24 @@ pub fn render(r: &BuildReport) -> String {
     let _ = writeln!(o, "|---|---|---|");
     for u in &r.units {
         let detail = match (&u.image_version_id, &u.failure, &u.reason) {
-            (Some(v), _, _) => format!("`{}`", v.rsplit("/images/").next().unwrap_or(v)),
+            (Some(v), _, _) => cell_code(v.rsplit("/images/").next().unwrap_or(v)),
             (_, Some(f), _) => format!(
                 "{}{}",
-                f.stage,
+                text(&f.stage),
                 f.customizer
                     .as_ref()
-                    .map(|c| format!(" (customizer `{c}`)"))
+                    .map(|c| format!(" (customizer {})", cell_code(c)))
                     .unwrap_or_default()
             ),
-            (_, _, Some(r)) => r.clone(),
+            (_, _, Some(r)) => text(r),
             _ => String::new(),
         };
         let _ = writeln!(
             o,
-            "| `{}` | {} | {} |",
-            cell(&u.id),
+            "| {} | {} | {} |",
+            cell_code(&u.id),
             icon(u.status),
-            cell(&detail)
+            detail
         );
     }
     let failures: Vec<_> = r.units.iter().filter(|u| u.failure.is_some()).collect();
@@ -74,20 +134,20 @@ pub fn render(r: &BuildReport) -> String {
         let _ = writeln!(o, "\n### Failures\n");
         for u in failures {
             let Some(f) = &u.failure else { continue };
-            let _ = writeln!(o, "#### `{}` — {}\n", u.id, f.stage);
+            let _ = writeln!(o, "#### {} — {}\n", code(&u.id), text(&f.stage));
             if let Some(cz) = &f.customizer {
-                let _ = writeln!(o, "Failing customizer: **`{cz}`**\n");
+                let _ = writeln!(o, "Failing customizer: **{}**\n", code(cz));
             }
-            let _ = writeln!(o, "{}\n", f.message);
+            let _ = writeln!(o, "{}\n", text(&f.message));
             if let Some(x) = &f.log_excerpt {
-                let fence = if x.contains("```") { "~~~~" } else { "```" };
-                let _ = writeln!(o, "{fence}text\n{x}\n{fence}\n");
+                let _ = writeln!(o, "{}", fenced(x));
             }
             if let Some(p) = &f.log_path {
                 let _ = writeln!(
                     o,
-                    "Full log: `{p}` (`aib logs {} --run {}`)\n",
-                    u.id, r.run_id
+                    "Full log: {} ({})\n",
+                    code(p),
+                    code(&format!("aib logs {} --run {}", u.id, r.run_id))
                 );
             }
         }
@@ -133,4 +193,109 @@ pub fn render(r: &BuildReport) -> String {
         );
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::json::{FailureReport, StageReport, UnitReport};
+    use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+
+    /// A failed unit whose Azure message and log were written by an attacker.
+    fn hostile_report() -> BuildReport {
+        let log = "step 1\n```\n~~~~\n## ✅ All units succeeded\n<script>alert(1)</script>\n````\n```````\nlast line";
+        BuildReport {
+            version: 1,
+            run_id: "20260101T000000Z-abcdef".into(),
+            pipeline: "p`ipe|line".into(),
+            status: "failed".into(),
+            started: "2026-01-01T00:00:00.000Z".into(),
+            finished: Some("2026-01-01T00:10:00.000Z".into()),
+            units: vec![UnitReport {
+                id: "dev/app".into(),
+                status: ReportUnitStatus::Failed,
+                reason: None,
+                template_name: "t".into(),
+                stages: vec![StageReport {
+                    name: "build\n```\n# forged".into(),
+                    status: "failed".into(),
+                    started: Some("2026-01-01T00:00:00.000Z".into()),
+                    finished: Some("2026-01-01T00:10:00.000Z".into()),
+                }],
+                image_version_id: None,
+                failure: Some(FailureReport {
+                    stage: "build".into(),
+                    message: "failed <img src=x onerror=alert(1)>\n## All units succeeded [ok](https://evil.example)".into(),
+                    customizer: Some("x` | `y".into()),
+                    log_excerpt: Some(log.into()),
+                    log_path: Some("/state/log".into()),
+                    phase: None,
+                    cause: None,
+                }),
+            }],
+        }
+    }
+
+    /// Attack: a script prints a fence line and a heading, an Azure message carries HTML; the
+    /// job summary must not show a forged "All units succeeded" heading, raw HTML or a link.
+    #[test]
+    fn hostile_text_cannot_forge_the_summary() {
+        let md = render(&hostile_report());
+        let mut headings = Vec::new();
+        let mut in_heading: Option<HeadingLevel> = None;
+        let mut code_blocks = Vec::new();
+        let mut in_code: Option<String> = None;
+        for ev in Parser::new(&md) {
+            match ev {
+                Event::Start(Tag::Heading { level, .. }) => {
+                    in_heading = Some(level);
+                    headings.push(String::new());
+                }
+                Event::End(TagEnd::Heading(_)) => in_heading = None,
+                Event::Start(Tag::CodeBlock(_)) => in_code = Some(String::new()),
+                Event::End(TagEnd::CodeBlock) => code_blocks.extend(in_code.take()),
+                Event::Text(t) | Event::Code(t) => {
+                    if in_heading.is_some()
+                        && let Some(h) = headings.last_mut()
+                    {
+                        h.push_str(&t);
+                    }
+                    if let Some(c) = &mut in_code {
+                        c.push_str(&t);
+                    }
+                }
+                Event::Html(h) | Event::InlineHtml(h) => panic!("raw HTML in the report: {h}"),
+                Event::Start(Tag::Link { dest_url, .. }) => panic!("a link: {dest_url}"),
+                _ => {}
+            }
+        }
+        assert_eq!(
+            headings,
+            [
+                "aib build p`ipe|line — failed",
+                "Failures",
+                "dev/app — build",
+                "Timeline"
+            ],
+            "{md}"
+        );
+        let log = hostile_report().units[0]
+            .failure
+            .as_ref()
+            .and_then(|f| f.log_excerpt.clone())
+            .unwrap_or_default();
+        assert_eq!(code_blocks.first(), Some(&format!("{log}\n")), "{md}");
+        // The message is shown as text, HTML and all.
+        assert!(md.contains("&lt;img src") && !md.contains("<img"), "{md}");
+    }
+
+    #[test]
+    fn inline_code_and_fences_fit_their_content() {
+        assert_eq!(code("plain"), "`plain`");
+        assert_eq!(code("a`b"), "`` a`b ``");
+        assert_eq!(cell_code("a|b"), "`a\\|b`");
+        assert_eq!(fenced("x"), "```text\nx\n```\n");
+        assert!(fenced("````").starts_with("`````text"));
+        assert_eq!(text("<b>#1</b>"), "&lt;b&gt;\\#1&lt;/b&gt;");
+    }
 }

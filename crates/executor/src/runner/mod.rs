@@ -93,6 +93,8 @@ pub struct RunInput {
     /// Image version ids of parents outside the selection (unit id → version id), from the
     /// state's index.
     pub external_versions: HashMap<String, String>,
+    /// Knows the run's secret values; everything recorded or reported passes it.
+    pub redactor: crate::redact::Redactor,
 }
 
 impl std::fmt::Debug for RunInput {
@@ -151,6 +153,7 @@ pub async fn execute(input: RunInput) -> RunResult {
         forward,
         note,
         external_versions,
+        redactor,
     } = input;
     if record.units.is_empty() {
         record.units = unit_records(&plan);
@@ -163,7 +166,13 @@ pub async fn execute(input: RunInput) -> RunResult {
         .filter_map(|u| Some((u.id.clone(), u.reason.clone()?)))
         .collect();
     let (tx, rx) = mpsc::unbounded_channel::<Stamped>();
-    let recorder = tokio::spawn(recorder::record(record, store.clone(), rx, forward));
+    let recorder = tokio::spawn(recorder::record(
+        record,
+        store.clone(),
+        rx,
+        forward,
+        redactor.clone(),
+    ));
     // Cancelled on Ctrl-C (parent) or by --fail-fast.
     let stop_new = interrupt.child_token();
     let stop_reason: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
@@ -187,7 +196,10 @@ pub async fn execute(input: RunInput) -> RunResult {
         interrupt: interrupt.clone(),
         stop_new: stop_new.clone(),
         stop_reason: stop_reason.clone(),
+        redactor,
+        state_errors: Arc::new(Mutex::new(Vec::new())),
     });
+    let stage_state_errors = shared.state_errors.clone();
     let units: Vec<Arc<Unit>> = plan.units().iter().cloned().map(Arc::new).collect();
     let index: HashMap<String, usize> = units
         .iter()
@@ -459,6 +471,9 @@ pub async fn execute(input: RunInput) -> RunResult {
             vec![format!("the recorder task failed: {e}")],
         ),
     };
+    // What the stages could not save (collected logs) counts like what the recorder could not.
+    let mut state_errors = state_errors;
+    state_errors.extend(lock(&stage_state_errors).drain(..));
     RunResult {
         record,
         state_errors,

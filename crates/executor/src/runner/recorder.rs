@@ -115,11 +115,14 @@ fn changes_record(ev: &BuildEvent) -> bool {
 }
 
 /// Runs until every sender is dropped; returns the final record and the state write errors.
+/// Every event is redacted first, so no secret value Azure sent back reaches the record,
+/// `events.ndjson` or the reporter.
 pub async fn record(
     mut rec: RunRecord,
     store: StateStore,
     mut rx: mpsc::UnboundedReceiver<Stamped>,
     forward: Option<mpsc::UnboundedSender<Stamped>>,
+    redactor: crate::redact::Redactor,
 ) -> (RunRecord, Vec<String>) {
     let run_id = rec.run_id.clone();
     let mut pending: Vec<aib_state::Event> = Vec::new();
@@ -136,7 +139,8 @@ pub async fn record(
         let mut due = false;
         tokio::select! {
             ev = rx.recv() => match ev {
-                Some(ev) => {
+                Some(mut ev) => {
+                    ev.event.redact(&redactor);
                     apply(&mut rec, &ev);
                     dirty |= changes_record(&ev.event);
                     match ev.event {

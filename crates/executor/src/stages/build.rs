@@ -144,10 +144,14 @@ pub async fn build(
                     Err(e) => {
                         missing += 1;
                         if e.is_not_found() || missing >= MAX_MISSING {
-                            let m = format!(
-                                "image template {} disappeared during the build",
-                                names.template_name
-                            );
+                            let m = if e.is_not_found() {
+                                format!(
+                                    "image template {} disappeared during the build",
+                                    names.template_name
+                                )
+                            } else {
+                                format!("cannot read image template {}: {e}", names.template_name)
+                            };
                             shared.stage_finished(
                                 id,
                                 Stage::Build,

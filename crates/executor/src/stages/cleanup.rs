@@ -20,22 +20,7 @@ pub const DELETE_WAIT: Duration = Duration::from_secs(15 * 60);
 pub async fn cleanup(shared: &Arc<RunShared>, names: &UnitNames) {
     let id = &names.id;
     shared.stage_started(id, Stage::Cleanup);
-    let r = async {
-        let op = shared
-            .arm
-            .delete_image_template(
-                &names.subscription,
-                &names.resource_group,
-                &names.template_name,
-            )
-            .await?;
-        if op.handle().is_none() {
-            return Ok(true); // 200/204: deleted (or already gone)
-        }
-        Ok::<_, aib_azure::Error>(wait_gone(shared, names).await)
-    }
-    .await;
-    match r {
+    match remove(shared, names).await {
         Ok(true) => shared.stage_finished(id, Stage::Cleanup, StageStatus::Succeeded, None),
         Ok(false) => {
             let m = format!(
@@ -61,6 +46,41 @@ pub async fn cleanup(shared: &Arc<RunShared>, names: &UnitNames) {
             shared.message(id, Level::Warn, m);
         }
     }
+}
+
+/// Deletes the unit's template; `Ok(false)` when it was still being deleted after
+/// [`DELETE_WAIT`].
+pub(crate) async fn remove(
+    shared: &Arc<RunShared>,
+    names: &UnitNames,
+) -> Result<bool, aib_azure::Error> {
+    // AIB refuses (409) to delete a template while a build of it runs or cancels: ask again
+    // until that ends, within the deletion's bound.
+    let deadline = tokio::time::Instant::now() + shared.azure_time(DELETE_WAIT);
+    let op = loop {
+        let r = shared
+            .arm
+            .delete_image_template(
+                &names.subscription,
+                &names.resource_group,
+                &names.template_name,
+            )
+            .await;
+        match r {
+            Err(e) if e.status() == Some(409) => {
+                let pause = shared.azure_time(Duration::from_secs(30));
+                if tokio::time::Instant::now() + pause > deadline {
+                    return Err(e);
+                }
+                tokio::time::sleep(pause).await;
+            }
+            r => break r?,
+        }
+    };
+    if op.handle().is_none() {
+        return Ok(true); // 200/204: deleted (or already gone)
+    }
+    Ok(wait_gone(shared, names).await)
 }
 
 /// Whether the template left its resource group's list within [`DELETE_WAIT`]. A failed

@@ -82,6 +82,17 @@ pub async fn collect(
         add_message_signature(&mut failure);
         return failure;
     }
+    // A secret a script printed (or Packer echoed from an inline script) never reaches the
+    // state, the excerpt or the reports.
+    let logs: Vec<logs::CollectedLog> = logs
+        .into_iter()
+        .map(|mut l| {
+            if let std::borrow::Cow::Owned(b) = shared.redactor.redact_bytes(&l.bytes) {
+                l.bytes = b;
+            }
+            l
+        })
+        .collect();
     for log in &logs {
         let path = shared
             .store
@@ -101,7 +112,14 @@ pub async fn collect(
                     });
                 }
             }
-            Err(e) => shared.message(id, Level::Warn, format!("could not save {}: {e}", log.file)),
+            Err(e) => {
+                let m = format!("could not save {} of {id}: {e}", log.file);
+                shared.message(id, Level::Warn, m.clone());
+                match shared.state_errors.lock() {
+                    Ok(mut g) => g.push(m),
+                    Err(p) => p.into_inner().push(m),
+                }
+            }
         }
         let text = String::from_utf8_lossy(&log.bytes);
         let validation = log.file == "validation.log";

@@ -40,6 +40,10 @@ pub struct RunShared {
     pub stop_new: CancellationToken,
     /// Why `stop_new` was cancelled.
     pub stop_reason: Arc<std::sync::Mutex<Option<String>>>,
+    /// Knows the run's secret values (logs are redacted before they are saved).
+    pub redactor: crate::redact::Redactor,
+    /// What a stage could not save in the state (a collected log): the build ends with it.
+    pub state_errors: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for RunShared {
@@ -285,7 +289,22 @@ async fn run_stages(
             .is_some_and(|s| {
                 aib_azure::lro::parse_run_state(s) == aib_azure::OperationState::Succeeded
             });
-    if existing.is_some() {
+    // A template holds the secret values it was created with, and the input hash leaves
+    // values out: one that carries a secret is deployed again (unless it is building), so a
+    // rotated value is never stale.
+    let recreate =
+        existing.is_some() && !rendered.secret_parameters.is_empty() && !attach && !finished_before;
+    if recreate {
+        if canceling && let Err(out) = wait_out_cancel(shared, &names).await {
+            return out;
+        }
+        if let Err(out) = recreate_template(shared, &names).await {
+            return out;
+        }
+        if let Err(out) = deploy::deploy(shared, &names, &rendered, &unit.settings.identity).await {
+            return out;
+        }
+    } else if existing.is_some() {
         shared.message(
             &id,
             Level::Info,
@@ -307,9 +326,14 @@ async fn run_stages(
         return out;
     }
 
-    if canceling && let Err(out) = wait_out_cancel(shared, &names).await {
+    if canceling
+        && !recreate
+        && let Err(out) = wait_out_cancel(shared, &names).await
+    {
         return out;
     }
+    // A recreated template has no earlier run.
+    let prior_start = if recreate { None } else { prior_start };
 
     // build
     let build_end = if finished_before {
@@ -325,7 +349,27 @@ async fn run_stages(
         let end = build::build(shared, unit, &names, prior_start, attach).await;
         match end {
             Ok(e) => e,
-            Err(out) => return out,
+            Err(out) => {
+                // The build stage gave up (the run could not start, its progress could not
+                // be read): `cleanup = "always"` still deletes the template.
+                if unit.settings.cleanup == CleanupPolicy::Always
+                    && out.status == UnitStatus::Failed
+                    && !shared.interrupt.is_cancelled()
+                {
+                    // A build aib stopped following may still run: cancel it (AIB deletes no
+                    // template while it builds), then delete.
+                    let _ = shared
+                        .arm
+                        .cancel_image_template(
+                            &names.subscription,
+                            &names.resource_group,
+                            &names.template_name,
+                        )
+                        .await;
+                    cleanup::cleanup(shared, &names).await;
+                }
+                return out;
+            }
         }
     };
     let mut image_version_id = None;
@@ -403,6 +447,44 @@ async fn run_stages(
         reason: cancelled.then(|| "interrupted".to_string()),
         failure,
     }
+}
+
+/// Deletes a template this unit will deploy again (see `recreate` in [`run_stages`]).
+async fn recreate_template(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(), UnitOutcome> {
+    let id = &names.id;
+    shared.message(
+        id,
+        Level::Info,
+        format!(
+            "image template {} already exists but carries secrets, which it keeps as they were when it was created: deleting it to deploy it with the current values",
+            names.template_name
+        ),
+    );
+    let why = match cleanup::remove(shared, names).await {
+        Ok(true) => return Ok(()),
+        Err(e) if e.is_not_found() => return Ok(()),
+        Ok(false) => format!(
+            "image template {} was still being deleted after {} minutes",
+            names.template_name,
+            cleanup::DELETE_WAIT.as_secs() / 60
+        ),
+        Err(e) => format!(
+            "could not delete image template {}: {e}",
+            names.template_name
+        ),
+    };
+    let message = format!("{why}; it carries secrets and is deployed again, never reused");
+    shared.stage_started(id, Stage::Deploy);
+    shared.stage_finished(
+        id,
+        Stage::Deploy,
+        StageStatus::Failed,
+        Some(short(&message)),
+    );
+    Err(UnitOutcome::failed(Failure::new(
+        Stage::Deploy.as_str(),
+        message,
+    )))
 }
 
 fn is_canceling(l: &aib_azure::types::LastRunStatus) -> bool {

@@ -178,6 +178,7 @@ pub async fn build_with(
         forward: None,
         note: None,
         secret_options: SecretOptions::default(),
+        redactor: aib_executor::redact::Redactor::new(),
     })
     .await;
     Run { result, store }

@@ -382,21 +382,48 @@ customize = [{{ type = "shell", name = "hello", inline = ["echo hello"] }}]
     )
 }
 
+/// Attack: secret values were substituted into the deployment's template body, which ARM keeps
+/// readable in the deployment history. Now the body holds an expression over a `securestring`
+/// parameter, and only the parameters sent to Azure hold the value.
 #[test]
-fn user_j2_template_masks_secrets_outside_azure() {
+fn user_j2_template_puts_secrets_in_secure_parameters() {
     let text = secret_manifest("joined.json.j2");
     let (_d, m, plan) = planned(&text, &[("templates/joined.json.j2", J2)]);
     let masked = render(&m, &plan, "dev/joined", &RenderInputs::default());
-    assert!(!masked.template_json().contains("s3cr3t"));
-    insta::assert_snapshot!("user_j2_masked", checked(&masked));
+    insta::assert_snapshot!("user_j2_masked", masked.template_json());
+    assert_eq!(
+        masked.secret_parameters,
+        vec!["aibSecret_join_password".to_string()]
+    );
+    assert_eq!(
+        masked.template["parameters"]["aibSecret_join_password"]["type"],
+        "securestring"
+    );
+    assert!(
+        masked.parameters["parameters"]
+            .get("aibSecret_join_password")
+            .is_none()
+    );
+    // What lint and people see of the imageTemplate: `***`.
+    assert_eq!(
+        masked.properties()["customize"][1]["inline"][0],
+        "join --user svc-join --password '***'"
+    );
 
-    // Only what is sent to Azure carries the value.
+    // Only the parameters sent to Azure carry the value; the template never does.
     let mut values = SecretValues::new();
     values.insert("join_password", "s3cr3t");
     let sent = render(&m, &plan, "dev/joined", &at_build(None, Some(&values)));
-    let line = &sent.properties()["customize"][1]["inline"][0];
-    assert_eq!(line, "join --user svc-join --password 's3cr3t'");
-    assert!(sent.deployment_body().to_string().contains("s3cr3t"));
+    assert_eq!(
+        sent.parameters["parameters"]["aibSecret_join_password"]["value"],
+        "s3cr3t"
+    );
+    assert!(!sent.template_json().contains("s3cr3t"));
+    assert_eq!(sent.template["parameters"], masked.template["parameters"]);
+    assert_eq!(
+        sent.properties()["customize"][1]["inline"][0],
+        "join --user svc-join --password '***'"
+    );
 }
 
 #[test]
@@ -416,5 +443,62 @@ fn user_json_template_leaves_secret_parameters_out() {
         sent.parameters["parameters"]["join_password"]["value"],
         "s3cr3t"
     );
+    assert_eq!(
+        sent.template["parameters"]["join_password"]["type"],
+        "securestring"
+    );
     assert!(!sent.template_json().contains("s3cr3t"));
+}
+
+/// Every string holding a secret becomes an ARM expression: quotes in the text are ARM-escaped,
+/// a literal `[[` stays a literal, a parameter's `defaultValue` is rewritten too, and a secret
+/// inside an ARM expression of the template is an error naming the template (it cannot be
+/// spliced in safely).
+#[test]
+fn secrets_become_expressions_over_secure_parameters() {
+    let j2 = J2
+        .replace(
+            "\"contentVersion\": \"1.0.0.0\",",
+            "\"contentVersion\": \"1.0.0.0\",\n  \"parameters\": { \"pw\": { \"type\": \"string\", \"defaultValue\": \"{{ secrets.join_password }}\" } },",
+        )
+        .replace(
+            "\"inline\": [\"join --user {{ parameters.join_user }} --password '{{ secrets.join_password }}'\"]",
+            "\"inline\": [\"[[x] it's {{ secrets.join_password | sh_quote }}\", \"{{ secrets.join_password }}\"]",
+        );
+    let text = secret_manifest("joined.json.j2");
+    let (_d, m, plan) = planned(&text, &[("templates/joined.json.j2", &j2)]);
+    let d = render(&m, &plan, "dev/joined", &RenderInputs::default());
+    let inline = &d.template["resources"][0]["properties"]["customize"][1]["inline"];
+    assert_eq!(
+        inline[0],
+        "[concat('[x] it''s ', parameters('aibSecret_join_password_sh_quote'))]"
+    );
+    assert_eq!(inline[1], "[parameters('aibSecret_join_password')]");
+    assert_eq!(
+        d.template["parameters"]["pw"],
+        serde_json::json!({"type": "securestring", "defaultValue": "[parameters('aibSecret_join_password')]"})
+    );
+    let mut values = SecretValues::new();
+    values.insert("join_password", "it's");
+    let sent = render(&m, &plan, "dev/joined", &at_build(None, Some(&values)));
+    let p = &sent.parameters["parameters"];
+    assert_eq!(p["aibSecret_join_password"]["value"], "it's");
+    assert_eq!(p["aibSecret_join_password_sh_quote"]["value"], "\"it's\"");
+
+    let bad = J2.replace(
+        "\"join --user {{ parameters.join_user }} --password '{{ secrets.join_password }}'\"",
+        "\"[concat('x', '{{ secrets.join_password }}')]\"",
+    );
+    let (_d, m, plan) = planned(&text, &[("templates/joined.json.j2", &bad)]);
+    let u = plan.units().first().expect("unit");
+    let e = Renderer::new(&m)
+        .render_in_plan(&plan, u, &RenderInputs::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("templates/joined.json.j2"), "{e}");
+    assert!(
+        e.contains("inside the ARM expression `[concat('x', '***')]`"),
+        "{e}"
+    );
 }

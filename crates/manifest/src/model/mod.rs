@@ -47,6 +47,17 @@ pub struct ManifestFile {
     pub schedules: IndexMap<Spanned<String>, Schedule>,
 }
 
+impl ManifestFile {
+    /// `[azure] cloud` (public when not set).
+    pub fn cloud(&self) -> Cloud {
+        self.azure
+            .cloud
+            .as_ref()
+            .map(|c| *c.get_ref())
+            .unwrap_or_default()
+    }
+}
+
 /// `[pipeline]`
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -56,6 +67,15 @@ pub struct Pipeline {
     /// Directory of user templates, relative to the manifest (default `templates`).
     #[serde(default)]
     pub templates_dir: Option<Spanned<String>>,
+    /// Folders outside the manifest's folder that scripts and templates may come from
+    /// (relative to the manifest, or absolute). Every local file must resolve, symlinks
+    /// followed, inside the manifest's folder or one of these.
+    #[serde(default)]
+    pub allow_paths: Vec<Spanned<String>>,
+    /// Most units a plan may have (default 100,000), counted from the matrix sizes before
+    /// `exclude`, so a matrix too large to expand is refused before it is expanded.
+    #[serde(default)]
+    pub max_units: Option<Spanned<u64>>,
 }
 
 /// `[azure]`

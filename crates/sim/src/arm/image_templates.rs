@@ -789,8 +789,14 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
                 .or_default()
                 .insert(blob_name, Blob::new(log.into_bytes(), ctx.clock.utc(end)));
             let message = if run.result == OutcomeResult::Fail {
+                let what = match customization_log::failing_commands(t, &run).last() {
+                    Some(c) if customization_log::echoes(ctx, t) => {
+                        format!("The failing command was: {c}")
+                    }
+                    _ => "Packer build command has failed".to_string(),
+                };
                 format!(
-                    "Failed while waiting for packerizer: Microservice has failed: Failed while processing request: Error when executing packerizer: Packer build command has failed: exit status 1. During the image build, a failure has occurred. Please review the build log to identify which build/customization step failed. For more troubleshooting steps go to https://aka.ms/azvmimagebuilderts. Image Build log location: {url}. OperationId: {}. Use this operationId to search packer logs.",
+                    "Failed while waiting for packerizer: Microservice has failed: Failed while processing request: Error when executing packerizer: {what}: exit status 1. During the image build, a failure has occurred. Please review the build log to identify which build/customization step failed. For more troubleshooting steps go to https://aka.ms/azvmimagebuilderts. Image Build log location: {url}. OperationId: {}. Use this operationId to search packer logs.",
                     run.op_id
                 )
             } else {

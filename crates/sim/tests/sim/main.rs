@@ -10,6 +10,7 @@ mod errors;
 mod faults;
 mod federated;
 mod flow;
+mod hostile;
 mod key_vault;
 mod limits;
 mod misc;
