@@ -149,6 +149,8 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         }
     }
 
+    // How long each unit took last time (read before this run's record exists).
+    let expected_durations = runner::history::expected_durations(&store, &plan).await;
     let mut record = RunRecord::new(
         &run_id,
         trigger,
@@ -187,6 +189,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         forward,
         note,
         external_versions,
+        expected_durations,
     })
     .await;
     let mut result = result;
