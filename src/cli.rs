@@ -16,6 +16,7 @@ pub struct Cli {
 
 /// Flags every command accepts.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Where run state lives: a directory, or azblob://ACCOUNT/CONTAINER[/PREFIX]
     /// (default: .aib/ beside the manifest).
@@ -74,6 +75,27 @@ pub enum Command {
     /// environment, sharing `azblob://` state.
     #[command(subcommand)]
     Ci(CiCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(CompletionsArgs),
+    /// Print aib's man page (roff) to stdout, or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+/// `aib completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `aib man [--out DIR]`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `aib.1` and one `aib-<command>.1` per command into this folder instead of
+    /// printing `aib.1`.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// CI systems `aib ci` writes workflows for.
@@ -99,10 +121,11 @@ pub struct CiArgs {
     /// delay and drop triggers; recorded runs keep a due time from building twice).
     #[arg(long, default_value = "2h", value_name = "DURATION")]
     pub within: String,
-    /// Shell command that installs aib on the runner.
+    /// Shell command that installs aib on the runner (default: this version of aib from
+    /// crates.io, so CI builds with the aib that wrote the workflow).
     #[arg(
         long,
-        default_value = "cargo install --locked --git https://github.com/aib-dev/aib aib",
+        default_value = concat!("cargo install aib --locked --version ", env!("CARGO_PKG_VERSION")),
         value_name = "COMMAND"
     )]
     pub install: String,
@@ -322,6 +345,10 @@ pub struct ImportArgs {
     /// Directory to write `aib.toml` and `templates/` to.
     #[arg(long, default_value = ".", value_name = "DIR")]
     pub out: PathBuf,
+    /// Keep deploymentScripts that start the image build on deploy (by default they are left
+    /// out: aib runs the build itself).
+    #[arg(long)]
+    pub keep_deployment_scripts: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,9 +6,11 @@ mod commands;
 mod diagnostics;
 mod duration;
 mod exit;
+mod hints;
 mod logging;
 mod reporter;
 mod signals;
+mod text;
 
 use clap::Parser;
 
@@ -47,6 +49,8 @@ fn main() -> std::process::ExitCode {
         Command::Schedule(args) => commands::schedule::run(&cli.global, args),
         Command::Gc(args) => commands::gc::run(&cli.global, args),
         Command::Ci(ci) => commands::ci::run(&cli.global, ci),
+        Command::Completions(args) => commands::completions::completions(args),
+        Command::Man(args) => commands::completions::man(args),
     };
     exit.into()
 }

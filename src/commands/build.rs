@@ -385,8 +385,8 @@ async fn retry_plan(
     let plan = super::plan::make_plan(manifest, &select, &[], global.quiet)?;
     if !global.quiet {
         eprintln!(
-            "retrying {} unit(s) of run {}",
-            plan.units().len(),
+            "retrying {} of run {}",
+            crate::text::count(plan.units().len(), "unit", "units"),
             old.run_id
         );
     }
@@ -508,6 +508,10 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
                 BuildError::Preflight(aib_executor::preflight::PreflightError::VersionsExist(
                     _,
                 )) => Exit::Invalid,
+                BuildError::Preflight(aib_executor::preflight::PreflightError::Auth(_)) => {
+                    crate::hints::login();
+                    Exit::Azure
+                }
                 BuildError::Preflight(_) => Exit::Azure,
                 BuildError::State(_) if interrupt.is_cancelled() => Exit::Interrupted,
                 BuildError::State(_) => Exit::UnitFailed,
@@ -544,7 +548,11 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
                 exit = worse(exit);
             }
             if !global.quiet || exit != Exit::Success {
-                print!("{}", reporter::summary_table(&r.record));
+                let opts = reporter::SummaryOptions::for_stdout(reporter::logs_args(
+                    state_arg.as_deref(),
+                    &args.manifest,
+                ));
+                print!("{}", reporter::summary_table(&r.record, &opts));
                 if args.simulate
                     && let Some(dir) = &state_arg
                 {

@@ -84,7 +84,12 @@ pub fn run(global: &GlobalArgs, args: &GcArgs) -> Exit {
 fn gc_error(e: GcError) -> Exit {
     match e {
         GcError::State(e) => super::build::state_error(e),
-        GcError::Auth(m) | GcError::Azure(m) => {
+        GcError::Auth(m) => {
+            eprintln!("error: {m}");
+            crate::hints::login();
+            Exit::Azure
+        }
+        GcError::Azure(m) => {
             eprintln!("error: {m}");
             Exit::Azure
         }

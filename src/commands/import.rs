@@ -1,17 +1,21 @@
-//! `aib import FILE.json [--out DIR]`: an existing AIB template (ARM deployment or bare
-//! imageTemplate body with `<placeholders>`) becomes `DIR/aib.toml` and `DIR/templates/...`.
+//! `aib import FILE.json [--out DIR] [--keep-deployment-scripts]`: existing AIB templates (ARM
+//! deployments, nested or not, or bare imageTemplate bodies with `<placeholders>`) become
+//! `DIR/aib.toml` and `DIR/templates/...`, one variant per imageTemplate.
 
-use aib_executor::import;
+use aib_executor::import::{self, ImportOptions};
 
 use crate::cli::{GlobalArgs, ImportArgs};
 use crate::exit::Exit;
 
 pub fn run(global: &GlobalArgs, args: &ImportArgs) -> Exit {
-    match import::import_file(&args.file, &args.out) {
+    let options = ImportOptions {
+        keep_deployment_scripts: args.keep_deployment_scripts,
+    };
+    match import::import_file(&args.file, &args.out, &options) {
         Ok((imported, written)) => {
             if !global.quiet {
                 eprintln!(
-                    "imported {} ({}) into {} and {}",
+                    "imported {} ({}) into {}",
                     args.file.display(),
                     if imported.was_deployment {
                         "ARM deployment template"
@@ -19,14 +23,27 @@ pub fn run(global: &GlobalArgs, args: &ImportArgs) -> Exit {
                         "imageTemplate body"
                     },
                     written.manifest_path.display(),
-                    written.template_path.display()
                 );
+                for (v, p) in imported.variants.iter().zip(&written.template_paths) {
+                    eprintln!(
+                        "  variant `{}`: {} (from {})",
+                        v.name,
+                        p.display(),
+                        v.source_path
+                    );
+                }
                 if !imported.placeholders.is_empty() {
                     eprintln!("placeholders to fill in:");
                     for (token, key) in &imported.placeholders {
                         eprintln!("  {token:<28} -> {key}");
                     }
                 }
+            }
+            // Notes are what a deployment would trip on: shown even with -q.
+            for n in imported.notes.iter() {
+                eprintln!("note: {n}");
+            }
+            if !global.quiet {
                 eprintln!(
                     "next: edit {} and run `aib plan {}`",
                     written.manifest_path.display(),

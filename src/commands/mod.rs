@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod ci;
+pub mod completions;
 pub mod gc;
 pub mod history;
 pub mod import;

@@ -31,9 +31,9 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
             Ok(summary) => {
                 if !global.quiet {
                     eprintln!(
-                        "wrote {} deployments ({} files) to {}",
-                        deployments.len(),
-                        summary.files.len(),
+                        "wrote {} ({}) to {}",
+                        crate::text::count(deployments.len(), "deployment", "deployments"),
+                        crate::text::count(summary.files.len(), "file", "files"),
                         dir.display()
                     );
                 }
@@ -99,8 +99,12 @@ fn refresh(
                 .map_err(super::build::state_error)?;
             let azure = |e: aib_executor::incremental::DecideError| {
                 eprintln!("error: {e}");
+                if matches!(e, aib_executor::incremental::DecideError::Auth(_)) {
+                    crate::hints::login();
+                }
                 Exit::Azure
             };
+            check_prerequisites(&conn.arm, plan).await?;
             let (platform, _) = aib_executor::incremental::resolve_platform_versions(
                 &conn.arm,
                 plan,
@@ -126,6 +130,26 @@ fn refresh(
         }
         result
     })
+}
+
+/// The resources the units to build need (resource groups, galleries, image definitions,
+/// identities): each missing one is printed with the command that creates it (exit 3).
+async fn check_prerequisites(arm: &aib_azure::ArmClient, plan: &Plan) -> Result<(), Exit> {
+    use aib_executor::preflight::PreflightError;
+    match aib_executor::prerequisites::check(arm, plan).await {
+        Ok(missing) if missing.is_empty() => Ok(()),
+        Ok(missing) => {
+            eprintln!("error: {}", PreflightError::Missing(missing));
+            Err(Exit::Azure)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            if matches!(e, PreflightError::Auth(_)) {
+                crate::hints::login();
+            }
+            Err(Exit::Azure)
+        }
+    }
 }
 
 fn action_word(a: aib_planner::Action) -> &'static str {

@@ -192,8 +192,8 @@ async fn service(
     let mut after = Utc::now();
     if !global.quiet {
         eprintln!(
-            "aib schedule: {} schedule(s) from {}; stop with Ctrl-C or SIGTERM",
-            file.schedules.len(),
+            "aib schedule: {} from {}; stop with Ctrl-C or SIGTERM",
+            crate::text::count(file.schedules.len(), "schedule", "schedules"),
             args.manifest.display()
         );
     }

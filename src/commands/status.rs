@@ -95,7 +95,11 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
             rec.host
         );
         println!();
-        print!("{}", reporter::summary_table(&rec));
+        let opts = reporter::SummaryOptions::for_stdout(reporter::logs_args(
+            global.state.as_deref(),
+            &args.manifest,
+        ));
+        print!("{}", reporter::summary_table(&rec, &opts));
         match rec.status {
             RunStatus::Succeeded => Exit::Success,
             RunStatus::Running => Exit::Success,

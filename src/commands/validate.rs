@@ -20,12 +20,17 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
         Err(exit) => return exit,
     };
     let name = args.manifest.display();
+    use crate::text::count;
     println!(
-        "{name}: valid ({} environments, {} variants, {} units, {} warnings)",
-        manifest.file.environments.len(),
-        manifest.file.variants.len(),
-        plan.units().len(),
-        manifest.warnings.len() + warnings
+        "{name}: valid ({}, {}, {}, {})",
+        count(
+            manifest.file.environments.len(),
+            "environment",
+            "environments"
+        ),
+        count(manifest.file.variants.len(), "variant", "variants"),
+        count(plan.units().len(), "unit", "units"),
+        count(manifest.warnings.len() + warnings, "warning", "warnings")
     );
     Exit::Success
 }

@@ -4,7 +4,20 @@
 
 mod summary;
 
-pub use summary::summary_table;
+pub use summary::{SummaryOptions, summary_table};
+
+/// The arguments `aib logs` needs to read the same state as a command run with `state` (its
+/// `--state`, if any) and `manifest`: each with a leading space, shell-quoted.
+pub fn logs_args(state: Option<&str>, manifest: &std::path::Path) -> String {
+    match state {
+        Some(s) => format!(" --state {}", crate::text::shell_word(s)),
+        None if manifest != std::path::Path::new("aib.toml") => format!(
+            " --manifest {}",
+            crate::text::shell_word(&manifest.display().to_string())
+        ),
+        None => String::new(),
+    }
+}
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -185,7 +198,7 @@ pub fn line_for(ev: &Stamped) -> Option<String> {
     use BuildEvent::*;
     Some(match &ev.event {
         RunStarted { units, note } => {
-            let mut s = format!("build: {} unit(s)", units.len());
+            let mut s = format!("build: {}", crate::text::count(units.len(), "unit", "units"));
             if let Some(n) = note {
                 for l in n.lines() {
                     s.push_str(&format!("\nnote: {l}"));

@@ -30,9 +30,42 @@ fn duration(u: &aib_state::UnitRecord) -> String {
     }
 }
 
+/// How the summary is laid out and what its hints say.
+#[derive(Debug, Clone, Default)]
+pub struct SummaryOptions {
+    /// Columns available (the terminal's width); `None`: no limit, lines are not cut.
+    pub width: Option<usize>,
+    /// Arguments `aib logs UNIT` needs to find this run's state from where the user is
+    /// (`--state DIR`, `--manifest FILE`), shell-quoted, each with a leading space.
+    pub logs_args: String,
+}
+
+impl SummaryOptions {
+    /// The width of stdout when it is a terminal.
+    pub fn for_stdout(logs_args: String) -> Self {
+        use std::io::IsTerminal;
+        let width = std::io::stdout()
+            .is_terminal()
+            .then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+            .flatten();
+        Self { width, logs_args }
+    }
+}
+
+/// `text` cut to `max` characters with an ellipsis; unchanged when it fits or `max` is `None`.
+fn fit(text: &str, max: Option<usize>) -> String {
+    match max {
+        Some(m) if text.chars().count() > m => {
+            let cut: String = text.chars().take(m.saturating_sub(1)).collect();
+            format!("{cut}…")
+        }
+        _ => text.to_string(),
+    }
+}
+
 /// The table: unit, status, time, and the image version or what went wrong; then each
 /// failure's customizer, log excerpt and log path.
-pub fn summary_table(r: &RunRecord) -> String {
+pub fn summary_table(r: &RunRecord, opts: &SummaryOptions) -> String {
     let mut rows: Vec<[String; 4]> = Vec::new();
     for u in &r.units {
         let detail = match u.status {
@@ -44,20 +77,7 @@ pub fn summary_table(r: &RunRecord) -> String {
             UnitStatus::Failed => u
                 .failure
                 .as_ref()
-                .map(|f| {
-                    let first = f.message.lines().next().unwrap_or("");
-                    let cut: String = first.chars().take(100).collect();
-                    format!(
-                        "{}: {}{}",
-                        f.stage,
-                        cut,
-                        if first.chars().count() > 100 {
-                            "…"
-                        } else {
-                            ""
-                        }
-                    )
-                })
+                .map(|f| format!("{}: {}", f.stage, f.message.lines().next().unwrap_or("")))
                 .unwrap_or_default(),
             _ => u.reason.clone().unwrap_or_default(),
         };
@@ -75,6 +95,10 @@ pub fn summary_table(r: &RunRecord) -> String {
             w[i] = w[i].max(c.chars().count());
         }
     }
+    // RESULT takes what the terminal has left after the other columns and their gaps.
+    let result_width = opts
+        .width
+        .map(|total| total.saturating_sub(w[0] + w[1] + w[2] + 6).max(20));
     let mut out = String::new();
     let line = |cells: [&str; 4]| {
         format!(
@@ -90,7 +114,8 @@ pub fn summary_table(r: &RunRecord) -> String {
     };
     out.push_str(&line(headers));
     for row in &rows {
-        out.push_str(line([&row[0], &row[1], &row[2], &row[3]]).trim_end());
+        let result = fit(&row[3], result_width);
+        out.push_str(line([&row[0], &row[1], &row[2], &result]).trim_end());
         out.push('\n');
     }
     let count = |s: UnitStatus| r.units.iter().filter(|u| u.status == s).count();
@@ -117,7 +142,11 @@ pub fn summary_table(r: &RunRecord) -> String {
             }
         }
         if let Some(p) = &f.log_path {
-            out.push_str(&format!("  full log: {p}  (aib logs {})\n", u.id));
+            out.push_str(&format!(
+                "  full log: {p}  (aib logs {}{})\n",
+                crate::text::shell_word(&u.id),
+                opts.logs_args
+            ));
         }
     }
     out

@@ -142,6 +142,12 @@ fn github_workflow_has_a_job_per_environment_in_promotion_order() {
             .iter()
             .any(|s| s["uses"].as_str() == Some("azure/login@v2"))
     );
+    // The runner installs the aib that wrote the workflow, pinned, from crates.io.
+    let pinned = format!(
+        "cargo install aib --locked --version {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(runs.iter().any(|r| r.contains(&pinned)), "{runs:?}");
 }
 
 #[test]

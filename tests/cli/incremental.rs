@@ -415,7 +415,7 @@ fn retry_failed_rebuilds_only_failed_and_skipped_units_with_the_same_inputs() {
     );
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
-        err.contains(&format!("retrying 2 unit(s) of run {first_run}")),
+        err.contains(&format!("retrying 2 units of run {first_run}")),
         "{err}"
     );
     assert_eq!(

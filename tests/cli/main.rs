@@ -1,13 +1,19 @@
 //! End-to-end tests of the `aib` binary: one test binary, one module per command.
 
+mod azure_setup;
 mod build;
 mod ci;
+mod completions;
 mod crash;
 mod faults;
 mod fleet;
 mod gc;
+mod import;
+mod import_roundtrip;
 mod incremental;
 mod plan;
+#[cfg(feature = "reference-tests")]
+mod reference;
 mod schedule;
 mod schemas;
 mod secrets;

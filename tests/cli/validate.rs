@@ -112,3 +112,26 @@ fn warnings_do_not_fail_validation() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("matches no variant"), "{}", out.stderr);
 }
+
+#[test]
+fn names_that_differ_only_in_case_are_refused() {
+    let text = format!(
+        "{GOOD_HEAD}[environments.Dev]\nsubscription = \"00000000-0000-0000-0000-000000000002\"\n[variants.web]\nimage_definition = \"d\"\nsource = {{ platform = \"a:b:c:latest\" }}\n[variants.WEB]\nimage_definition = \"e\"\nsource = {{ platform = \"a:b:c:latest\" }}\n"
+    );
+    insta::assert_snapshot!(errors_of(&text, &[]));
+}
+
+#[test]
+fn schedules_more_frequent_than_ci_can_run_are_warned_about() {
+    let text = format!(
+        "{GOOD_HEAD}[variants.v]\nimage_definition = \"d\"\nsource = {{ platform = \"a:b:c:latest\" }}\n[schedules.often]\ncron = \"*/2 * * * *\"\n[schedules.hourly]\ncron = \"0 * * * *\"\n[schedules.weekday-burst]\ncron = \"0,7 9 * * 1-5\"\n"
+    );
+    let dir = manifest_dir(&text, &[]);
+    let out = aib(dir.path(), &["validate"]);
+    assert_eq!(
+        out.code, 0,
+        "a warning does not fail validation: {}",
+        out.stderr
+    );
+    insta::assert_snapshot!(out.stderr);
+}

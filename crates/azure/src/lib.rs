@@ -1,5 +1,6 @@
 //! aib-azure: the one ARM + Blob client every aib command uses.
 //!
+//! - [`api_versions`]: the api-versions Azure serves per resource type, and the pinned ones.
 //! - [`cloud`]: endpoints per cloud, `AIB_ARM_ENDPOINT`.
 //! - [`credential`]: azure_identity chain, `AIB_CREDENTIAL`, token cache.
 //! - [`transport`]: the pooled HTTP client, headers, request ids.
@@ -28,6 +29,7 @@
 //! # let _ = handle; Ok(()) }
 //! ```
 
+pub mod api_versions;
 pub mod arm;
 pub mod blob;
 pub mod cloud;

@@ -133,8 +133,8 @@ pub async fn resolve_platform_versions(
 ) -> Result<(HashMap<String, String>, usize), DecideError> {
     let mut out = HashMap::new();
     // (publisher, offer, sku, location) lowercase → (subscription to ask with, units).
-    let mut images: BTreeMap<(String, String, String, String), (String, Vec<String>)> =
-        BTreeMap::new();
+    type Image = (String, String, String, String);
+    let mut images: BTreeMap<Image, (String, Vec<String>)> = BTreeMap::new();
     for u in plan.units() {
         let ResolvedSource::Platform {
             publisher,

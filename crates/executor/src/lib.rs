@@ -10,6 +10,7 @@ pub mod gc;
 pub mod incremental;
 pub mod logs;
 pub mod preflight;
+pub mod prerequisites;
 pub mod report;
 pub mod runner;
 pub mod secrets;

@@ -11,6 +11,7 @@ use aib_azure::types::ImageTemplate;
 use aib_planner::{Plan, ResolvedSource, VersionPolicy};
 use futures::StreamExt;
 
+use crate::prerequisites::{self, Check, MissingResource};
 use crate::version::{Allocated, VersionAllocator, definition_id};
 
 /// Most preflight reads in flight.
@@ -43,8 +44,8 @@ pub enum PreflightError {
     #[error("{0}")]
     Auth(String),
     /// Resources the units need do not exist (exit 3).
-    #[error("{} Azure resource(s) the selected units need do not exist:\n{}", .0.len(), .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
-    Missing(Vec<String>),
+    #[error("{} the selected units need {} not exist:\n{}", if .0.len() == 1 { "1 Azure resource".to_string() } else { format!("{} Azure resources", .0.len()) }, if .0.len() == 1 { "does" } else { "do" }, .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
+    Missing(Vec<MissingResource>),
     /// Fixed versions that are already published (exit 2: change the version).
     #[error("image versions already exist (gallery versions cannot be overwritten; change `version`):\n{}", .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
     VersionsExist(Vec<String>),
@@ -53,65 +54,7 @@ pub enum PreflightError {
     Azure(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Check {
-    ResourceGroup {
-        sub: String,
-        rg: String,
-    },
-    Gallery {
-        sub: String,
-        rg: String,
-        name: String,
-    },
-    Definition {
-        sub: String,
-        rg: String,
-        gallery: String,
-        name: String,
-    },
-    Identity {
-        id: String,
-    },
-}
-
-impl Check {
-    fn describe(&self) -> String {
-        match self {
-            Check::ResourceGroup { sub, rg } => {
-                format!("resource group `{rg}` (subscription {sub})")
-            }
-            Check::Gallery { sub, rg, name } => {
-                format!("gallery `{name}` in resource group `{rg}` (subscription {sub})")
-            }
-            Check::Definition {
-                sub,
-                rg,
-                gallery,
-                name,
-            } => format!(
-                "image definition `{name}` in gallery `{gallery}`, resource group `{rg}` (subscription {sub})"
-            ),
-            Check::Identity { id } => format!("managed identity `{id}`"),
-        }
-    }
-
-    async fn exists(&self, arm: &ArmClient) -> aib_azure::Result<bool> {
-        match self {
-            Check::ResourceGroup { sub, rg } => arm.resource_group_exists(sub, rg).await,
-            Check::Gallery { sub, rg, name } => arm.gallery_exists(sub, rg, name).await,
-            Check::Definition {
-                sub,
-                rg,
-                gallery,
-                name,
-            } => arm.image_definition_exists(sub, rg, gallery, name).await,
-            Check::Identity { id } => arm.identity_exists(id).await,
-        }
-    }
-}
-
-fn azure_error(what: &str, e: aib_azure::Error) -> PreflightError {
+pub(crate) fn azure_error(what: &str, e: aib_azure::Error) -> PreflightError {
     if e.is_auth_or_config() {
         PreflightError::Auth(format!("{what}: {e}"))
     } else {
@@ -166,30 +109,7 @@ pub async fn run_with(
         .buffer_unordered(CONCURRENCY)
         .collect::<HashMap<_, _>>();
     // 1. Existence, each resource once, with the units that need it.
-    let mut checks: BTreeMap<Check, Vec<String>> = BTreeMap::new();
-    for u in &units {
-        let s = &u.settings;
-        let id = u.id.to_string();
-        let mut add = |c: Check| checks.entry(c).or_default().push(id.clone());
-        add(Check::ResourceGroup {
-            sub: s.subscription.clone(),
-            rg: s.resource_group.clone(),
-        });
-        add(Check::Gallery {
-            sub: s.gallery.subscription.clone(),
-            rg: s.gallery.resource_group.clone(),
-            name: s.gallery.name.clone(),
-        });
-        add(Check::Definition {
-            sub: s.gallery.subscription.clone(),
-            rg: s.gallery.resource_group.clone(),
-            gallery: s.gallery.name.clone(),
-            name: s.image_definition.clone(),
-        });
-        add(Check::Identity {
-            id: s.identity.clone(),
-        });
-    }
+    let needs = prerequisites::needs(plan.pipeline(), units.iter().copied());
     let listed_def = |c: &Check| match c {
         Check::Definition {
             sub,
@@ -200,43 +120,20 @@ pub async fn run_with(
             .filter(|d| defs.contains(d)),
         _ => None,
     };
-    let checking =
-        futures::stream::iter(checks.keys().filter(|c| listed_def(c).is_none()).cloned())
-            .map(|c| async move {
-                let r = c.exists(arm).await;
-                (c, r)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect::<Vec<(Check, aib_azure::Result<bool>)>>();
+    let checking = prerequisites::probe(
+        arm,
+        needs.keys().filter(|c| listed_def(c).is_none()).cloned(),
+    );
     let (listed, mut results) = futures::join!(listing, checking);
-    for c in checks.keys() {
+    for c in needs.keys() {
         // A failed list is reported with the version policy below.
         if let Some(Ok(v)) = listed_def(c).and_then(|d| listed.get(&d)) {
             results.push((c.clone(), Ok(v.is_some())));
         }
     }
-    let mut missing: Vec<(Check, String)> = Vec::new();
-    for (c, r) in results {
-        match r {
-            Ok(true) => {}
-            Ok(false) => {
-                let users = checks.get(&c).cloned().unwrap_or_default();
-                let shown = if users.len() > 3 {
-                    format!("{} and {} more", users[..3].join(", "), users.len() - 3)
-                } else {
-                    users.join(", ")
-                };
-                let line = format!("{} — needed by {shown}", c.describe());
-                missing.push((c, line));
-            }
-            Err(e) => return Err(azure_error(&format!("checking {}", c.describe()), e)),
-        }
-    }
+    let missing = prerequisites::missing(&needs, results)?;
     if !missing.is_empty() {
-        missing.sort();
-        return Err(PreflightError::Missing(
-            missing.into_iter().map(|(_, l)| l).collect(),
-        ));
+        return Err(PreflightError::Missing(missing));
     }
 
     let mut alloc = VersionAllocator::default();

@@ -95,7 +95,29 @@ pub fn check(file: &ManifestFile, dir: &Path) -> Diagnostics {
         c.name("schedule", name);
         c.schedule(name, sched);
     }
+    c.case_clashes("environment", file.environments.keys());
+    c.case_clashes("variant", file.variants.keys());
     c.out
+}
+
+/// The CI systems `aib ci` writes for, and how often each can run a scheduled job.
+const CI_SCHEDULE_LIMITS: &[(&str, i64)] = &[
+    // GitHub Actions: "the shortest interval you can run scheduled workflows is once every 5 minutes".
+    ("GitHub Actions", 5),
+    // Azure Pipelines: about 1,000 scheduled runs per pipeline a week, one every 10 minutes.
+    ("Azure Pipelines", 10),
+];
+
+/// The shortest time between two consecutive due times of `cron` over the next 500 of them
+/// (a week of five-minute steps covers every pattern a day or week repeats).
+fn shortest_interval_minutes(cron: &croner::Cron) -> Option<i64> {
+    let start = chrono::DateTime::<chrono::Utc>::from_timestamp(1_767_225_600, 0)?; // 2026-01-01
+    let times: Vec<_> = cron.iter_after(start).take(500).collect();
+    times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_seconds())
+        .min()
+        .map(|s| s / 60)
 }
 
 struct Checker<'a> {
@@ -175,6 +197,74 @@ impl Checker<'_> {
                 )
                 .with_label(name.span(), "use letters, digits, `-` and `_`"),
             );
+        }
+    }
+
+    /// A schedule due more often than a CI system can run one: under `aib ci` its due times
+    /// closer than that are built together at the next run.
+    fn schedule_frequency(
+        &mut self,
+        name: &Spanned<String>,
+        s: &crate::model::Schedule,
+        cron: &croner::Cron,
+    ) {
+        let Some(every) = shortest_interval_minutes(cron) else {
+            return;
+        };
+        let too_fast: Vec<String> = CI_SCHEDULE_LIMITS
+            .iter()
+            .filter(|(_, limit)| every < *limit)
+            .map(|(ci, limit)| format!("{ci} runs a schedule at most every {limit} minutes"))
+            .collect();
+        if too_fast.is_empty() {
+            return;
+        }
+        let gap = if every == 0 {
+            "less than a minute apart".to_string()
+        } else if every == 1 {
+            "1 minute apart".to_string()
+        } else {
+            format!("{every} minutes apart")
+        };
+        self.out.push(
+            Diagnostic::warning(
+                "aib::schedule-frequency",
+                format!(
+                    "schedule `{}` is due more often than CI can run it: {}",
+                    name.as_str(),
+                    too_fast.join("; ")
+                ),
+            )
+            .with_label(s.cron.span(), format!("due times as close as {gap}"))
+            .with_help(
+                "from CI, due times closer than that are built together at the next run; `aib schedule` as a service keeps every one",
+            ),
+        );
+    }
+
+    /// Names that differ only in case: CI job ids, state prefixes and Azure resource names
+    /// are case-insensitive, so `dev` and `Dev` would collide there.
+    fn case_clashes<'n>(&mut self, what: &str, names: impl Iterator<Item = &'n Spanned<String>>) {
+        let mut seen: Vec<&Spanned<String>> = Vec::new();
+        for n in names {
+            if let Some(first) = seen.iter().find(|o| o.eq_ignore_ascii_case(n)) {
+                self.out.push(
+                    Diagnostic::error(
+                        "aib::name-case",
+                        format!(
+                            "{what}s `{}` and `{}` differ only in case",
+                            first.as_str(),
+                            n.as_str()
+                        ),
+                    )
+                    .with_label(n.span(), format!("the same {what} as `{}`", first.as_str()))
+                    .with_help(format!(
+                        "CI job ids, state prefixes and Azure resource names ignore case: give each {what} a name of its own"
+                    )),
+                );
+            } else {
+                seen.push(n);
+            }
         }
     }
 
@@ -559,14 +649,15 @@ impl Checker<'_> {
                 "has {fields} fields; write five (minute hour day month weekday) or six (with seconds first)"
             ))
         };
-        if let Err(why) = parsed {
-            self.out.push(
+        match parsed {
+            Err(why) => self.out.push(
                 Diagnostic::error(
                     "aib::cron",
                     format!("bad cron expression in schedule `{}`", name.as_str()),
                 )
                 .with_label(s.cron.span(), why),
-            );
+            ),
+            Ok(cron) => self.schedule_frequency(name, s, &cron),
         }
         if let Some(tz) = &s.timezone
             && tz.parse::<chrono_tz::Tz>().is_err()

@@ -176,13 +176,16 @@ pub fn due_in_minute_ending(
         .collect())
 }
 
+/// A fire time and the schedules that fire then.
+pub type Firing = (DateTime<Utc>, Vec<DueSchedule>);
+
 /// The earliest fire time strictly after `after`, with every schedule firing then (manifest
 /// order). `None` when no schedule ever fires again.
 pub fn next_due(
     file: &ManifestFile,
     after: DateTime<Utc>,
-) -> Result<Option<(DateTime<Utc>, Vec<DueSchedule>)>, ScheduleError> {
-    let mut best: Option<(DateTime<Utc>, Vec<DueSchedule>)> = None;
+) -> Result<Option<Firing>, ScheduleError> {
+    let mut best: Option<Firing> = None;
     for c in compile(file)? {
         let Some(fire) = c.next_after(after) else {
             continue;

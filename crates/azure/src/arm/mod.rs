@@ -24,22 +24,23 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
-/// Api-versions used per resource type.
+/// Api-versions used per resource type (the pinned ones of [`crate::api_versions`]).
 pub mod api {
+    use crate::api_versions as v;
     /// Microsoft.VirtualMachineImages.
-    pub const IMAGE_TEMPLATES: &str = "2025-10-01";
+    pub const IMAGE_TEMPLATES: &str = v::IMAGE_BUILDER;
     /// Microsoft.Compute galleries.
-    pub const GALLERY: &str = "2025-03-03";
+    pub const GALLERY: &str = v::GALLERY;
     /// Microsoft.Resources deployments.
-    pub const DEPLOYMENTS: &str = "2025-04-01";
+    pub const DEPLOYMENTS: &str = v::RESOURCES;
     /// Resource groups.
-    pub const RESOURCE_GROUPS: &str = "2025-04-01";
+    pub const RESOURCE_GROUPS: &str = v::RESOURCES;
     /// Microsoft.Compute platform images.
-    pub const COMPUTE: &str = "2024-07-01";
+    pub const COMPUTE: &str = v::COMPUTE;
     /// Microsoft.ManagedIdentity.
-    pub const MANAGED_IDENTITY: &str = "2023-01-31";
+    pub const MANAGED_IDENTITY: &str = v::MANAGED_IDENTITY;
     /// Microsoft.Storage.
-    pub const STORAGE: &str = "2023-05-01";
+    pub const STORAGE: &str = v::STORAGE;
 }
 
 /// The most pages [`ArmClient::list_all`] follows for one listing.

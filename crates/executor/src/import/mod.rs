@@ -1,39 +1,50 @@
-//! `aib import FILE.json [--out DIR]`: turns an AIB template a user already owns into a
-//! manifest stub and a user template.
+//! `aib import FILE.json [--out DIR] [--keep-deployment-scripts]`: turns AIB templates a user
+//! already deploys into a manifest stub and user templates, keeping what they mean.
 //!
-//! Accepted: full ARM deployment templates (with ARM `parameters`) and bare imageTemplate
-//! bodies as used with `az resource create` (also with `"type": "Microsoft.VirtualMachineImages"`),
-//! with `<placeholder>` tokens as in Azure/azvmimagebuilder's quickstarts.
+//! Read ([`read`], [`find`]): full ARM deployment templates — `resources` as an array or, with
+//! `languageVersion` 2.0, an object of symbolic names; imageTemplates inside nested deployments
+//! (inline `properties.template`, inner or outer evaluation scope, resource group or
+//! subscription scope) and inside linked templates given by a `relativePath` beside the file;
+//! JSON with `//` and `/* */` comments as ARM accepts it — and bare imageTemplate bodies as used
+//! with `az resource create` (also with `"type": "Microsoft.VirtualMachineImages"`), with
+//! `<placeholder>` tokens as in Azure/azvmimagebuilder's quickstarts.
 //!
-//! Written: `DIR/aib.toml` (one environment `dev`, one variant `image`) and
-//! `DIR/templates/<stem>.json.j2` (or `.json` when nothing needs templating).
+//! Each imageTemplate of the file becomes one variant: the template that holds it, lifted out
+//! of the deployments around it (aib deploys it into the unit's resource group), without the
+//! other imageTemplates. Then:
 //!
-//! * Placeholders whose meaning is clear become settings: `<region>`/`<region1>`/`<location>` →
-//!   `location`, `<imgBuilderId>` → `identity`, `<subscriptionID>` → `subscription`,
-//!   `<rgName>` → `resource_group`, `<sharedImageGalName>`/`<acgName>`/`<galleryName>` →
-//!   `gallery.name`, `<imageDefName>` → `image_definition`. In the template they read
-//!   `{{ location }}`, `{{ identity }}`, ...
-//! * Every other placeholder becomes `parameters.<name>` (`{{ parameters['<name>'] }}`).
-//! * ARM parameters without a default that aib does not fill itself (`imageTemplateName`,
-//!   `svclocation`/`location`, `api-version`) become `parameters.<name>`.
-//! * `vmProfile.vmSize`, `vmProfile.osDiskSizeGB` and `buildTimeoutInMinutes` move to the
-//!   manifest (`vm_size`, `os_disk_gb`, `build_timeout_minutes`) and the template reads them
-//!   from `settings`.
-//! * `source` becomes the manifest's `source` too (for aib's own use: versions, lint); the
-//!   template keeps its own.
+//! * [`rename`]: the imageTemplate's name becomes an ARM parameter aib fills, and every
+//!   reference to it follows (or the file is refused, naming the reference that would not);
+//! * [`notes`]: locks on the template and deploymentScripts that start the build are left out,
+//!   `templateLink` uses, breaks with the current API and retired api-versions are noted, each
+//!   at its JSON path in the original file;
+//! * [`stub`]: `DIR/aib.toml` (environment `dev`, one variant per imageTemplate) and
+//!   `DIR/templates/<stem>.json` — the template exactly as written apart from the above — or
+//!   `.json.j2` when placeholders or settings moved to the manifest need templating.
 //!
 //! Each placeholder keeps its original token as its value, so `aib plan` on the stub renders a
-//! template whose source, customize, distribute, vmProfile and build timeout equal the
-//! original's; `aib validate` warns about each (`aib::lint::placeholder`) until filled in.
+//! template whose properties, resources and parameter defaults equal the original's; `aib
+//! validate` warns about each (`aib::lint::placeholder`) until filled in.
 
-use std::collections::BTreeMap;
+mod expr;
+pub mod find;
+pub mod notes;
+pub mod path;
+pub mod read;
+mod refs;
+pub mod rename;
+mod stub;
+
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use crate::lint::placeholders_in;
-use crate::render::user::{is_image_template_type, parameter_ref};
+use crate::render::user::is_image_template_type;
+use find::{Found, ResKey, Scoped};
+pub use notes::{Note, Notes};
+use path::JsonPath;
+use refs::Target;
 
 /// Why a file could not be imported.
 #[derive(Debug, thiserror::Error)]
@@ -49,10 +60,39 @@ pub enum ImportError {
     },
     #[error("{path}: {message}")]
     NotATemplate { path: String, message: String },
+    /// A template aib could read but cannot import without changing what it means.
+    #[error("{path}: {at}: {message}")]
+    Refused {
+        path: String,
+        at: String,
+        message: String,
+    },
     #[error("{path} already exists; choose another --out directory")]
     Exists { path: String },
     #[error("cannot write {path}: {message}")]
     Write { path: String, message: String },
+}
+
+/// How to import.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ImportOptions {
+    /// Keep deploymentScripts that start the build on deploy (left out by default).
+    pub keep_deployment_scripts: bool,
+}
+
+/// One imageTemplate of the file, imported as a variant.
+#[derive(Clone, Debug)]
+pub struct ImportedVariant {
+    /// The variant's name in the manifest.
+    pub name: String,
+    /// Where the imageTemplate is in the original file.
+    pub source_path: String,
+    /// File name of the template under `templates/`.
+    pub template_file: String,
+    /// Template text.
+    pub template: String,
+    /// The ARM parameter aib fills with the template's name.
+    pub name_parameter: String,
 }
 
 /// What an import produced.
@@ -60,12 +100,11 @@ pub enum ImportError {
 pub struct Imported {
     /// `aib.toml` text.
     pub manifest: String,
-    /// File name of the template under `templates/`.
-    pub template_file: String,
-    /// Template text.
-    pub template: String,
+    pub variants: Vec<ImportedVariant>,
     /// Placeholders found: token → the manifest key it became.
     pub placeholders: IndexMap<String, String>,
+    /// What a real deployment would trip on, and what was left out.
+    pub notes: Notes,
     /// Whether the original was a full ARM deployment (else a bare imageTemplate body).
     pub was_deployment: bool,
 }
@@ -74,22 +113,30 @@ pub struct Imported {
 #[derive(Clone, Debug)]
 pub struct Written {
     pub manifest_path: PathBuf,
-    pub template_path: PathBuf,
+    pub template_paths: Vec<PathBuf>,
 }
 
 /// Imports `file` into `out` (`aib.toml` and `templates/`).
-pub fn import_file(file: &Path, out: &Path) -> Result<(Imported, Written), ImportError> {
+pub fn import_file(
+    file: &Path,
+    out: &Path,
+    options: &ImportOptions,
+) -> Result<(Imported, Written), ImportError> {
     let shown = file.display().to_string();
-    let text = std::fs::read_to_string(file).map_err(|e| ImportError::Read {
+    let text = read::read_bounded(file).map_err(|message| ImportError::Read {
         path: shown.clone(),
-        message: e.to_string(),
+        message,
     })?;
     let stem = file
         .file_name()
         .and_then(|s| s.to_str())
-        .map(|s| s.trim_end_matches(".json").to_string())
+        .map(|s| {
+            s.trim_end_matches(".json")
+                .trim_end_matches(".jsonc")
+                .to_string()
+        })
         .unwrap_or_else(|| "template".into());
-    let imported = import_str(&text, &stem, &shown)?;
+    let imported = import_text(&text, &stem, &shown, file.parent(), options)?;
     let manifest_path = out.join("aib.toml");
     if manifest_path.exists() {
         return Err(ImportError::Exists {
@@ -97,507 +144,390 @@ pub fn import_file(file: &Path, out: &Path) -> Result<(Imported, Written), Impor
         });
     }
     let templates = out.join("templates");
-    let template_path = templates.join(&imported.template_file);
-    let write = |p: &Path, s: &str| {
-        std::fs::write(p, s).map_err(|e| ImportError::Write {
-            path: p.display().to_string(),
-            message: e.to_string(),
-        })
-    };
-    std::fs::create_dir_all(&templates).map_err(|e| ImportError::Write {
-        path: templates.display().to_string(),
+    let write_err = |p: &Path, e: std::io::Error| ImportError::Write {
+        path: p.display().to_string(),
         message: e.to_string(),
-    })?;
-    write(&template_path, &imported.template)?;
-    write(&manifest_path, &imported.manifest)?;
+    };
+    std::fs::create_dir_all(&templates).map_err(|e| write_err(&templates, e))?;
+    let mut template_paths = Vec::new();
+    for v in &imported.variants {
+        let p = templates.join(&v.template_file);
+        if p.exists() {
+            return Err(ImportError::Exists {
+                path: p.display().to_string(),
+            });
+        }
+        std::fs::write(&p, &v.template).map_err(|e| write_err(&p, e))?;
+        template_paths.push(p);
+    }
+    std::fs::write(&manifest_path, &imported.manifest).map_err(|e| write_err(&manifest_path, e))?;
     Ok((
         imported,
         Written {
             manifest_path,
-            template_path,
+            template_paths,
         },
     ))
 }
 
-/// A known placeholder: the manifest setting and the template expression.
-fn known(token_inner: &str) -> Option<(&'static str, &'static str)> {
-    let t = token_inner.to_ascii_lowercase();
-    Some(match t.as_str() {
-        "region" | "region1" | "location" | "svclocation" => ("location", "location"),
-        "imgbuilderid" | "identityid" | "imagebuilderid" => ("identity", "identity"),
-        "subscriptionid" | "subscription" | "subid" => ("subscription", "subscription"),
-        "rgname" | "resourcegroup" | "resourcegroupname" | "imageresourcegroup" => {
-            ("resource_group", "resource_group")
-        }
-        "sharedimagegalname" | "acgname" | "galleryname" | "siggalleryname" => {
-            ("gallery.name", "settings.gallery.name")
-        }
-        "imagedefname" | "imagedefinition" | "imagedefinitionname" => {
-            ("image_definition", "settings.image_definition")
-        }
-        _ => return None,
-    })
-}
-
-const RAW: &str = "\u{0}aib-raw:";
-
-/// A JSON string that becomes a raw `{{ expr }}` (unquoted) in the template.
-fn raw(expr: &str) -> Value {
-    Value::String(format!("{RAW}{expr}\u{0}"))
-}
-
-/// Imports template text. `stem` names the pipeline and the template file; `shown` is the path
-/// used in errors.
+/// Imports template text. `stem` names the pipeline and the template files; `shown` is the
+/// path used in messages; `dir` is where linked templates' `relativePath`s start (none: linked
+/// templates are not read).
 pub fn import_str(text: &str, stem: &str, shown: &str) -> Result<Imported, ImportError> {
-    let not = |message: &str| ImportError::NotATemplate {
+    import_text(text, stem, shown, None, &ImportOptions::default())
+}
+
+fn import_text(
+    text: &str,
+    stem: &str,
+    shown: &str,
+    dir: Option<&Path>,
+    options: &ImportOptions,
+) -> Result<Imported, ImportError> {
+    let not = |message: String| ImportError::NotATemplate {
         path: shown.to_string(),
-        message: message.to_string(),
+        message,
     };
-    let doc: Value = serde_json::from_str(text).map_err(|e| ImportError::Json {
+    let doc = read::parse(text).map_err(|e| ImportError::Json {
         path: shown.to_string(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
     })?;
     let Value::Object(doc) = doc else {
-        return Err(not("not a JSON object"));
+        return Err(not("not a JSON object".into()));
     };
+    let mut notes = Notes::default();
+    if read::has_comments(text) {
+        notes.add(
+            JsonPath::root(),
+            "the file has comments; ARM ignores them and so does the imported template (they are not carried over)",
+        );
+    }
     let was_deployment = doc.contains_key("resources");
-
-    // Locate the image template (a mutable path into doc).
-    let idx = if was_deployment {
-        let list = doc
-            .get("resources")
-            .and_then(Value::as_array)
-            .ok_or_else(|| not("`resources` is not an array"))?;
-        let found: Vec<usize> = list
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                r.get("type")
-                    .and_then(Value::as_str)
-                    .is_some_and(is_image_template_type)
-            })
-            .map(|(i, _)| i)
-            .collect();
-        match found.as_slice() {
-            [i] => Some(*i),
-            [] => {
-                return Err(not(
-                    "the deployment has no Microsoft.VirtualMachineImages/imageTemplates resource",
-                ));
-            }
-            _ => {
-                return Err(not(
-                    "the deployment has more than one imageTemplates resource; aib renders one per unit",
-                ));
-            }
-        }
+    let body = (!was_deployment).then(|| stub::BodyOrigin {
+        name: doc.get("name").cloned(),
+        rtype: doc.get("type").cloned(),
+        api_version: doc.get("apiVersion").cloned(),
+    });
+    let mut doc = if was_deployment {
+        doc
     } else {
-        None
+        wrap_body(doc, &not)?
     };
-    let resource: Value = match idx {
-        Some(i) => doc
-            .get("resources")
-            .and_then(|r| r.get(i))
-            .cloned()
-            .unwrap_or(Value::Null),
-        None => Value::Object(doc.clone()),
-    };
-    let props = resource
-        .get("properties")
-        .and_then(Value::as_object)
-        .ok_or_else(|| {
-            not("not an AIB image template: no `properties` with `source` and `distribute`")
-        })?;
-    if !props.contains_key("source") || !props.contains_key("distribute") {
-        return Err(not(
-            "not an AIB image template: `properties` has no `source` or `distribute`",
-        ));
+    find::inline_relative_links(&mut doc, dir, &JsonPath::root(), 0, &mut notes).map_err(not)?;
+    let found = find::image_templates(&doc);
+    if found.is_empty() {
+        return Err(not(no_image_template(&doc)));
     }
-
-    // Placeholders, in order of appearance.
-    let mut tokens: Vec<String> = Vec::new();
-    collect_tokens(&Value::Object(doc.clone()), &mut tokens);
-    let mut placeholders: IndexMap<String, String> = IndexMap::new();
-    let mut exprs: BTreeMap<String, String> = BTreeMap::new();
-    let mut settings: IndexMap<&'static str, String> = IndexMap::new();
-    let mut parameters: IndexMap<String, Value> = IndexMap::new();
-    for tok in &tokens {
-        let inner = &tok[1..tok.len() - 1];
-        match known(inner) {
-            Some((key, expr)) if !settings.contains_key(key) => {
-                settings.insert(key, tok.clone());
-                placeholders.insert(tok.clone(), key.to_string());
-                exprs.insert(tok.clone(), expr.to_string());
-            }
-            _ => {
-                parameters.insert(inner.to_string(), Value::String(tok.clone()));
-                placeholders.insert(tok.clone(), format!("parameters.{inner}"));
-                exprs.insert(
-                    tok.clone(),
-                    format!("parameters['{}']", inner.replace('\'', "")),
-                );
-            }
-        }
+    let names = variant_names(&doc, &found);
+    let pipeline = pipeline_name(stem);
+    let mut stubs = Vec::new();
+    let mut variants = Vec::new();
+    for (f, name) in found.iter().zip(&names) {
+        let file_stem = if found.len() == 1 {
+            stem.to_string()
+        } else {
+            format!("{stem}-{name}")
+        };
+        let (stub, param) = import_one(
+            &doc,
+            f,
+            name,
+            &file_stem,
+            shown,
+            options,
+            &mut notes,
+            body.as_ref(),
+        )?;
+        variants.push(ImportedVariant {
+            name: name.clone(),
+            source_path: if body.is_none() {
+                f.resource_path().to_string()
+            } else {
+                JsonPath::root().to_string()
+            },
+            template_file: stub.template_file.clone(),
+            template: stub.template.clone(),
+            name_parameter: param,
+        });
+        stubs.push(stub);
     }
-
-    // ARM parameters that aib does not fill itself.
-    if was_deployment && let Some(ps) = doc.get("parameters").and_then(Value::as_object) {
-        for (name, decl) in ps {
-            let builtin = name == "imageTemplateName"
-                || name.eq_ignore_ascii_case("svclocation")
-                || name == "location"
-                || name == "api-version"
-                || name == "apiVersion";
-            let name_param = resource
-                .get("name")
-                .and_then(Value::as_str)
-                .and_then(parameter_ref)
-                == Some(name.as_str());
-            if builtin || name_param || decl.get("defaultValue").is_some() {
-                continue;
-            }
-            let tok = format!("<{name}>");
-            parameters.insert(name.clone(), Value::String(tok.clone()));
-            placeholders.insert(tok, format!("parameters.{name}"));
-        }
-    }
-
-    // Settings moved to the manifest (and read back by the template).
-    let vm_size = props
-        .get("vmProfile")
-        .and_then(|v| v.get("vmSize"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.starts_with('['))
-        .map(str::to_string);
-    let os_disk = props
-        .get("vmProfile")
-        .and_then(|v| v.get("osDiskSizeGB"))
-        .and_then(Value::as_u64);
-    let timeout = props.get("buildTimeoutInMinutes").and_then(Value::as_u64);
-
-    // The template with placeholders turned into expressions.
-    let mut tmpl_res = replace_tokens(&resource, &exprs);
-    if let Some(p) = tmpl_res
-        .get_mut("properties")
-        .and_then(Value::as_object_mut)
-    {
-        if let Some(vm) = p.get_mut("vmProfile").and_then(Value::as_object_mut) {
-            if vm_size.is_some() {
-                vm.insert("vmSize".into(), raw_str("settings.vm_size"));
-            }
-            if os_disk.is_some() {
-                vm.insert("osDiskSizeGB".into(), raw("settings.os_disk_gb"));
+    let placeholders = stubs
+        .iter()
+        .flat_map(|s| s.placeholders.iter().map(|(a, b)| (a.clone(), b.clone())))
+        .collect();
+    if !was_deployment {
+        // Paths into a bare body start at the body, not at the deployment it was wrapped in.
+        for n in &mut notes.0 {
+            if n.path.steps().len() >= 2 && n.path.first_key() == Some("resources") {
+                n.path = JsonPath::root().join_steps(&n.path.steps()[2..]);
             }
         }
-        if timeout.is_some() {
-            p.insert(
-                "buildTimeoutInMinutes".into(),
-                raw("settings.build_timeout_minutes"),
-            );
-        }
     }
-    let out_doc = match idx {
-        Some(i) => {
-            let mut d = replace_tokens(&Value::Object(doc.clone()), &exprs);
-            if let Some(slot) = d
-                .get_mut("resources")
-                .and_then(Value::as_array_mut)
-                .and_then(|r| r.get_mut(i))
-            {
-                *slot = tmpl_res;
-            }
-            d
-        }
-        None => tmpl_res,
-    };
-    let templated =
-        !exprs.is_empty() || vm_size.is_some() || os_disk.is_some() || timeout.is_some();
-    let mut template = serde_json::to_string_pretty(&out_doc).unwrap_or_default();
-    template.push('\n');
-    template = finish_raw(&template);
-    let template_file = if templated {
-        format!("{stem}.json.j2")
-    } else {
-        format!("{stem}.json")
-    };
-
-    // The manifest.
-    let source = manifest_source(props.get("source"));
-    let mut m = String::new();
-    m.push_str(&format!(
-        "# Imported by `aib import` from {}.\n# Values in <angle brackets> are the original template's placeholders: fill them in\n# (`aib validate` warns about each one until you do).\nversion = 1\n\n[pipeline]\nname = {}\n\n[defaults]\n",
-        file_name(shown),
-        q(&pipeline_name(stem))
-    ));
-    let get = |k: &str, default: &str| {
-        settings
-            .get(k)
-            .cloned()
-            .unwrap_or_else(|| default.to_string())
-    };
-    let subscription = get("subscription", "<subscriptionID>");
-    let location = match settings.get("location") {
-        Some(l) => l.clone(),
-        None => "<svclocation>".into(),
-    };
-    m.push_str(&format!("subscription = {}\n", q(&subscription)));
-    m.push_str(&format!("location = {}\n", q(&location)));
-    m.push_str(&format!(
-        "resource_group = {}\n",
-        q(&get("resource_group", "<rgName>"))
-    ));
-    m.push_str(&format!(
-        "identity = {}\n",
-        q(&get("identity", "<imgBuilderId>"))
-    ));
-    m.push_str(&format!("template = {}\n", q(&template_file)));
-    if let Some(v) = &vm_size {
-        m.push_str(&format!("vm_size = {}\n", q(v)));
-    }
-    if let Some(v) = os_disk {
-        m.push_str(&format!("os_disk_gb = {v}\n"));
-    }
-    if let Some(v) = timeout {
-        m.push_str(&format!("build_timeout_minutes = {v}\n"));
-    }
-    m.push_str(&format!(
-        "gallery = {{ name = {} }}\n",
-        q(&get("gallery.name", "<galleryName>"))
-    ));
-    m.push_str(&format!(
-        "image_definition = {}\n",
-        q(&get("image_definition", "<imageDefName>"))
-    ));
-    m.push_str("version = \"auto\"\n");
-    if !parameters.is_empty() {
-        m.push_str("\n[defaults.parameters]\n");
-        for (k, v) in &parameters {
-            m.push_str(&format!("{} = {}\n", key(k), q(v.as_str().unwrap_or(""))));
-        }
-    }
-    m.push_str("\n[environments.dev]\n\n[variants.image]\n");
-    m.push_str(&format!("source = {source}\n"));
-    if !placeholders.is_empty() {
-        m.push_str("\n# Placeholders found in the original template and where they went:\n");
-        for (tok, k) in &placeholders {
-            m.push_str(&format!("#   {tok} -> {k}\n"));
-        }
-    }
-
+    let manifest = stub::manifest(&stubs, &file_name(shown), &pipeline, &notes);
     Ok(Imported {
-        manifest: m,
-        template_file,
-        template,
+        manifest,
+        variants,
         placeholders,
+        notes,
         was_deployment,
     })
 }
 
-fn raw_str(expr: &str) -> Value {
-    // Strings keep their quotes: only the content is templated.
-    Value::String(format!("\u{0}aib-str:{expr}\u{0}"))
+/// A bare imageTemplate body wrapped into a deployment template, as the renderer does.
+fn wrap_body(
+    mut body: Map<String, Value>,
+    not: &dyn Fn(String) -> ImportError,
+) -> Result<Map<String, Value>, ImportError> {
+    let props = body.get("properties").and_then(Value::as_object);
+    let is_template =
+        props.is_some_and(|p| p.contains_key("source") || p.contains_key("distribute"));
+    if !is_template {
+        let why = if props.is_some_and(|p| p.contains_key("kind")) {
+            "an imageTemplate trigger body (`properties.kind`), not a template: import the template it belongs to"
+        } else {
+            "not an AIB image template: no `resources`, and no `properties` with `source` and `distribute`"
+        };
+        return Err(not(why.into()));
+    }
+    if body
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| !is_image_template_type(t))
+    {
+        return Err(not(format!(
+            "a `{}` resource, not an imageTemplate",
+            body.get("type").and_then(Value::as_str).unwrap_or("")
+        )));
+    }
+    body.insert("type".into(), crate::render::IMAGE_TEMPLATE_TYPE.into());
+    if !body.contains_key("name") {
+        body.insert("name".into(), "[parameters('imageTemplateName')]".into());
+    }
+    if !body.contains_key("apiVersion") {
+        body.insert(
+            "apiVersion".into(),
+            crate::render::IMAGE_TEMPLATE_API_VERSION.into(),
+        );
+    }
+    let mut t = Map::new();
+    t.insert(
+        "$schema".into(),
+        crate::render::DEPLOYMENT_TEMPLATE_SCHEMA.into(),
+    );
+    t.insert("contentVersion".into(), "1.0.0.0".into());
+    t.insert(
+        "parameters".into(),
+        serde_json::json!({ "imageTemplateName": { "type": "string" } }),
+    );
+    t.insert("resources".into(), Value::Array(vec![Value::Object(body)]));
+    Ok(t)
 }
 
-/// Replaces the raw markers left in serialized JSON.
-fn finish_raw(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    loop {
-        let a = rest.find("\"\\u0000aib-raw:");
-        let b = rest.find("\\u0000aib-str:");
-        match (a, b) {
-            (Some(i), bi) if bi.is_none_or(|b| i < b) => {
-                out.push_str(&rest[..i]);
-                let after = &rest[i + "\"\\u0000aib-raw:".len()..];
-                match after.find("\\u0000\"") {
-                    Some(j) => {
-                        out.push_str("{{ ");
-                        out.push_str(&after[..j]);
-                        out.push_str(" }}");
-                        rest = &after[j + "\\u0000\"".len()..];
-                    }
-                    None => {
-                        rest = after;
-                    }
-                }
-            }
-            (_, Some(i)) => {
-                out.push_str(&rest[..i]);
-                let after = &rest[i + "\\u0000aib-str:".len()..];
-                match after.find("\\u0000") {
-                    Some(j) => {
-                        out.push_str("{{ ");
-                        out.push_str(&after[..j]);
-                        out.push_str(" }}");
-                        rest = &after[j + "\\u0000".len()..];
-                    }
-                    None => rest = after,
-                }
-            }
-            _ => {
-                out.push_str(rest);
-                break;
-            }
-        }
+/// Why a deployment template has no imageTemplate, as precisely as can be told.
+fn no_image_template(doc: &Map<String, Value>) -> String {
+    if !matches!(
+        doc.get("resources"),
+        Some(Value::Array(_) | Value::Object(_))
+    ) {
+        return "`resources` is neither a list nor (languageVersion 2.0) an object of resources"
+            .into();
     }
-    out
-}
-
-fn collect_tokens(v: &Value, out: &mut Vec<String>) {
-    fn add(s: &str, out: &mut Vec<String>) {
-        for t in placeholders_in(s) {
-            if !out.contains(&t) {
-                out.push(t);
-            }
-        }
-    }
-    match v {
-        Value::String(s) => add(s, out),
-        Value::Array(a) => a.iter().for_each(|x| collect_tokens(x, out)),
-        Value::Object(o) => {
-            for (k, x) in o {
-                add(k, out);
-                collect_tokens(x, out);
-            }
-        }
-        _ => {}
+    let linked = find::resources(doc)
+        .iter()
+        .any(|(_, r)| find::is_deployment(r) && r.pointer("/properties/templateLink").is_some());
+    if linked {
+        "the deployment has no Microsoft.VirtualMachineImages/imageTemplates resource it holds inline; it links templates aib cannot read offline (import the linked file itself)".into()
+    } else {
+        "the deployment has no Microsoft.VirtualMachineImages/imageTemplates resource, inline or in nested deployments".into()
     }
 }
 
-/// Escapes template syntax already in the text, then turns tokens into `{{ expr }}` markers.
-fn template_string(s: &str, exprs: &BTreeMap<String, String>) -> String {
-    // Escape `{{`, `{%`, `{#` that the original contains.
-    let mut escaped = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '{'
-            && let Some(&n) = chars.peek()
-            && (n == '{' || n == '%' || n == '#')
-        {
-            chars.next();
-            escaped.push_str(&format!("{{{{ '{{{n}' }}}}"));
+/// Imports one imageTemplate: lift, prune the others, rename, notes, stub.
+#[allow(clippy::too_many_arguments)]
+fn import_one(
+    doc: &Map<String, Value>,
+    f: &Found,
+    name: &str,
+    file_stem: &str,
+    shown: &str,
+    options: &ImportOptions,
+    notes: &mut Notes,
+    body: Option<&stub::BodyOrigin>,
+) -> Result<(stub::VariantStub, String), ImportError> {
+    let refused = |at: JsonPath, message: String| ImportError::Refused {
+        path: shown.to_string(),
+        at: at.to_string(),
+        message,
+    };
+    let mut s: Scoped = find::scope_template(doc, f).map_err(|m| ImportError::NotATemplate {
+        path: shown.to_string(),
+        message: m,
+    })?;
+    note_lifting(&s, f, notes);
+    drop_other_image_templates(&mut s, &f.key, name, notes);
+    let key = s.current(&f.key);
+    let renamed = rename::follow(&mut s.template, &key, &JsonPath::root())
+        .map_err(|u| refused(notes::original(&s, &u.path), u.message))?;
+    if let Some(orig) = &renamed.original
+        && body.is_none()
+    {
+        let at = notes::original(&s, &key.path(&JsonPath::root()).key("name"));
+        notes.add(
+            at,
+            format!(
+                "the name `{orig}` becomes the parameter `{}`, which aib fills with the unit's template name; {} reference(s) to it follow",
+                renamed.parameter, renamed.rewritten
+            ),
+        );
+    }
+    notes::locks(&mut s, notes);
+    notes::deployment_scripts(&mut s, options.keep_deployment_scripts, notes);
+    let needs_value = notes::template_link(&mut s, notes);
+    notes::api_model(&s, &key, notes).map_err(|m| ImportError::NotATemplate {
+        path: shown.to_string(),
+        message: m,
+    })?;
+    notes::api_version(&mut s, &key, notes);
+    let v = stub::variant(
+        &s,
+        &key,
+        name,
+        file_stem,
+        &renamed.parameter,
+        &needs_value,
+        body,
+        notes,
+    );
+    Ok((v, renamed.parameter))
+}
+
+/// Notes what lifting the template out of its deployments changed.
+fn note_lifting(s: &Scoped, f: &Found, notes: &mut Notes) {
+    let Some(last) = f.chain.last() else {
+        return;
+    };
+    let mut dep = JsonPath::root();
+    for h in &f.chain[..f.chain.len() - 1] {
+        dep = h.key.path(&dep).key("properties").key("template");
+    }
+    let dep = last.key.path(&dep);
+    notes.add(
+        dep.clone(),
+        format!(
+            "the imageTemplate is deployed by this nested deployment; aib imports the template it deploys and deploys it into each unit's resource group on its own{}",
+            if s.left_behind > 0 {
+                format!(
+                    ": the {} other resource(s) around it (resource groups, identities, galleries, ...) are not part of the import and must exist before a build",
+                    s.left_behind
+                )
+            } else {
+                String::new()
+            }
+        ),
+    );
+    for (what, slot, key) in [
+        ("resource group", &s.resource_group, "resource_group"),
+        ("subscription", &s.subscription, "subscription"),
+    ] {
+        if let Some((p, v)) = slot {
+            notes.add(
+                p.clone(),
+                format!(
+                    "the deployment targets the {what} {}; aib uses the unit's `{key}` (set in aib.toml)",
+                    find::compact(v)
+                ),
+            );
+        }
+    }
+}
+
+/// Leaves out the file's other imageTemplates (each is a variant of its own) and what names
+/// them; nested deployments that hold one go too.
+fn drop_other_image_templates(s: &mut Scoped, keep: &ResKey, variant: &str, notes: &mut Notes) {
+    let mut out = Vec::new();
+    for (k, r) in find::resources(&s.template) {
+        if k == *keep {
             continue;
         }
-        escaped.push(c);
-    }
-    let mut out = escaped;
-    for (tok, expr) in exprs {
-        if out.contains(tok.as_str()) {
-            out = out.replace(tok.as_str(), &format!("\u{0}aib-str:{expr}\u{0}"));
+        let holds_one = is_image_template_type(find::type_of(r))
+            || (find::is_deployment(r)
+                && r.pointer("/properties/template")
+                    .and_then(Value::as_object)
+                    .is_some_and(|t| !find::image_templates(t).is_empty()));
+        if holds_one {
+            out.push(Target::of(&k, r));
         }
+    }
+    if out.is_empty() {
+        return;
+    }
+    // Extension resources of a template left out (its locks, role assignments) go with it.
+    let removed_templates: Vec<Target> = out
+        .iter()
+        .filter(|t| is_image_template_type(&t.rtype))
+        .cloned()
+        .collect();
+    for (k, r) in find::resources(&s.template) {
+        let scope = r.get("scope").and_then(Value::as_str).unwrap_or("");
+        if k != *keep
+            && !out.iter().any(|t| t.key == k)
+            && removed_templates
+                .iter()
+                .any(|t| refs::names_target(scope, t) || refs::mentions(scope, t))
+        {
+            out.push(Target::of(&k, r));
+        }
+    }
+    for p in s.remove(&out) {
+        notes.add(
+            p,
+            format!("names another imageTemplate of the file, so variant `{variant}`'s template leaves it out"),
+        );
+    }
+}
+
+/// One variant name per imageTemplate: `image` when there is one, else from symbolic names,
+/// literal names or parameter defaults, made unique.
+fn variant_names(doc: &Map<String, Value>, found: &[Found]) -> Vec<String> {
+    if found.len() == 1 {
+        return vec!["image".into()];
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        let base = candidate_name(doc, f)
+            .map(|n| pipeline_name(&n))
+            .filter(|n| n != "imported")
+            .unwrap_or_else(|| format!("image-{}", i + 1));
+        let mut n = base.clone();
+        let mut j = 2;
+        while out.contains(&n) {
+            n = format!("{base}-{j}");
+            j += 1;
+        }
+        out.push(n);
     }
     out
 }
 
-fn replace_tokens(v: &Value, exprs: &BTreeMap<String, String>) -> Value {
-    match v {
-        Value::String(s) => Value::String(template_string(s, exprs)),
-        Value::Array(a) => Value::Array(a.iter().map(|x| replace_tokens(x, exprs)).collect()),
-        Value::Object(o) => {
-            let mut m = Map::new();
-            for (k, x) in o {
-                m.insert(template_string(k, exprs), replace_tokens(x, exprs));
-            }
-            Value::Object(m)
-        }
-        other => other.clone(),
+fn candidate_name(doc: &Map<String, Value>, f: &Found) -> Option<String> {
+    if let ResKey::Symbol(s) = &f.key {
+        return Some(s.clone());
     }
-}
-
-/// The manifest's `source = { ... }` for an AIB source.
-fn manifest_source(src: Option<&Value>) -> String {
-    let s = |k: &str| {
-        src.and_then(|v| v.get(k))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let kind = s("type");
-    let id_or = |id: String, fallback: &str| {
-        if id.starts_with('/') {
-            id
-        } else {
-            fallback.to_string()
-        }
-    };
-    match kind.as_str() {
-        "PlatformImage" => {
-            let mut out = format!(
-                "{{ platform = {}",
-                q(&format!(
-                    "{}:{}:{}:{}",
-                    s("publisher"),
-                    s("offer"),
-                    s("sku"),
-                    if s("version").is_empty() {
-                        "latest".to_string()
-                    } else {
-                        s("version")
-                    }
-                ))
-            );
-            if let Some(p) = src.and_then(|v| v.get("planInfo")) {
-                let g = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-                out.push_str(&format!(
-                    ", plan = {{ name = {}, product = {}, publisher = {} }}",
-                    q(&g("planName")),
-                    q(&g("planProduct")),
-                    q(&g("planPublisher"))
-                ));
-            }
-            out.push_str(" }");
-            out
-        }
-        "ManagedImage" => format!(
-            "{{ managed_image = {} }}",
-            q(&id_or(
-                s("imageId"),
-                "/subscriptions/<subscriptionID>/resourceGroups/<rgName>/providers/Microsoft.Compute/images/<srcImageName>"
-            ))
-        ),
-        _ => format!(
-            "{{ gallery_image = {} }}",
-            q(&id_or(
-                s("imageVersionId"),
-                "/subscriptions/<subscriptionID>/resourceGroups/<rgName>/providers/Microsoft.Compute/galleries/<sourceGalleryName>/images/<sourceImageDefName>/versions/<sourceVersion>"
-            ))
-        ),
+    let s = find::scope_template(doc, f).ok()?;
+    let name = find::resource(&s.template, &f.key)?.get("name")?.as_str()?;
+    if expr::Expr::of(name).is_none() {
+        return Some(name.to_string());
     }
-}
-
-/// A TOML basic string.
-fn q(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\u{:04X}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A TOML key (bare when possible).
-fn key(k: &str) -> String {
-    if !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        k.to_string()
-    } else {
-        q(k)
-    }
+    let p = crate::render::user::parameter_ref(name)?;
+    s.template
+        .get("parameters")?
+        .get(p)?
+        .get("defaultValue")?
+        .as_str()
+        .filter(|d| expr::Expr::of(d).is_none())
+        .map(str::to_string)
 }
 
 fn file_name(shown: &str) -> String {

@@ -24,6 +24,7 @@
 //! template rendered, by [`lint_rendered`]: the rules above that can be read off an
 //! imageTemplate resource, each message naming the unit and the template file.
 
+pub mod api_model;
 pub mod regions;
 mod rendered;
 

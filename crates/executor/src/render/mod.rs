@@ -11,14 +11,19 @@
 //!   context documented in [`user`], then parsed as JSON.
 //! * `template = "<file>.json"` is a plain ARM template used as written.
 //!
-//! Either file may be a full deployment template or a bare imageTemplate body (as used with
-//! `az resource create`); bare bodies are wrapped into a deployment. The ARM `parameters` a
-//! deployment declares get their values from the unit's `parameters` (then its secrets, then
-//! the well-known names `imageTemplateName`, `svclocation`/`location` and `api-version`); a
-//! declared parameter with neither a value nor a `defaultValue` is an error.
+//! Either file may be a full deployment template (`resources` a list, or with `languageVersion`
+//! 2.0 an object of symbolic names; JSON with comments is read as ARM reads it) or a bare
+//! imageTemplate body (as used with `az resource create`); bare bodies are wrapped into a
+//! deployment. The ARM `parameters` a deployment declares get their values from the unit's
+//! `parameters` (then its secrets, then the well-known names `imageTemplateName`,
+//! `svclocation`/`location`, and `api-version` when it pins no default); a declared parameter
+//! with neither a value nor a `defaultValue` (nor `nullable`) is an error.
 //!
 //! The imageTemplate resource is always named [`final_template_name`] (the planned
-//! `template_name`, or with `source_version` the name from the finalized input hash).
+//! `template_name`, or with `source_version` the name from the finalized input hash), and
+//! carries aib's `aib.pipeline`, `aib.unit` and `aib.inputHash` tags on itself and on its
+//! distributors' `artifactTags`, as the built-in template does (tags given as an ARM
+//! expression are merged with `union`).
 //!
 //! Secrets: with [`RenderInputs::secrets`] `None`, every secret renders as `***` and secret
 //! ARM parameters are left out of the parameters file. Only the executor, sending the deployment

@@ -182,15 +182,19 @@ pub(crate) fn render_file(
             .read_text(unit, &file.resolved, &file.path)?
             .to_string()
     };
-    let doc: Value = serde_json::from_str(&text).map_err(|e| RenderError::Json {
-        unit: uid.clone(),
-        file: shown.clone(),
-        line: e.line(),
-        column: e.column(),
-        message: json_message(&e),
-        rendered,
-        excerpt: mask(&excerpt(&text, e.line()), inputs),
-    })?;
+    // ARM reads JSON with comments; serde_json's message is kept for what is not JSON at all.
+    let doc: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => crate::import::read::parse(&text).map_err(|_| RenderError::Json {
+            unit: uid.clone(),
+            file: shown.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: json_message(&e),
+            rendered,
+            excerpt: mask(&excerpt(&text, e.line()), inputs),
+        })?,
+    };
     finish(unit, inputs, built, doc, &shown)
 }
 
@@ -342,32 +346,36 @@ fn finish(
         ));
     };
 
-    // The imageTemplates resource.
-    let resources = template
-        .get_mut("resources")
-        .and_then(Value::as_array_mut)
-        .ok_or_else(|| invalid("`resources` is not an array".into()))?;
-    let mut found: Option<usize> = None;
-    for (i, r) in resources.iter().enumerate() {
-        if r.get("type")
-            .and_then(Value::as_str)
-            .is_some_and(is_image_template_type)
-        {
-            if found.is_some() {
+    // The imageTemplates resource: `resources` is a list, or (languageVersion 2.0) an object of
+    // symbolic names.
+    let resource = {
+        let found: Vec<&mut Value> = match template.get_mut("resources") {
+            Some(Value::Array(list)) => list.iter_mut().filter(|r| is_template(r)).collect(),
+            Some(Value::Object(map)) => map.values_mut().filter(|r| is_template(r)).collect(),
+            _ => {
+                return Err(invalid(
+                    "`resources` is neither a list nor (languageVersion 2.0) an object of symbolic names"
+                        .into(),
+                ));
+            }
+        };
+        let mut found = found.into_iter();
+        match (found.next(), found.next()) {
+            (Some(r), None) => r,
+            (Some(_), Some(_)) => {
                 return Err(invalid(
                     "declares more than one imageTemplates resource".into(),
                 ));
             }
-            found = Some(i);
+            (None, _) => {
+                return Err(invalid(format!(
+                    "declares no `{IMAGE_TEMPLATE_TYPE}` resource"
+                )));
+            }
         }
-    }
-    let Some(idx) = found else {
-        return Err(invalid(format!(
-            "declares no `{IMAGE_TEMPLATE_TYPE}` resource"
-        )));
     };
     let mut name_param: Option<String> = None;
-    if let Some(Value::Object(r)) = resources.get_mut(idx) {
+    if let Value::Object(r) = resource {
         r.insert("type".into(), IMAGE_TEMPLATE_TYPE.into());
         match r
             .get("name")
@@ -379,7 +387,9 @@ fn finish(
                 r.insert("name".into(), name.into());
             }
         }
+        add_aib_tags(r, &built.tags);
     }
+    let resource = resource.clone();
 
     // Values of declared ARM parameters.
     let declared: Vec<(String, Value)> = template
@@ -392,6 +402,7 @@ fn finish(
     let mut secret_parameters = Vec::new();
     let mut missing = Vec::new();
     for (p, decl) in &declared {
+        let has_default = optional_parameter(decl);
         if name_param.as_deref() == Some(p.as_str()) || p == "imageTemplateName" {
             values.insert(p.clone(), name.into());
         } else if let Some(v) = s.parameters.get(p) {
@@ -403,9 +414,10 @@ fn finish(
             }
         } else if p.eq_ignore_ascii_case("svclocation") || p == "location" {
             values.insert(p.clone(), s.location.clone().into());
-        } else if p == "api-version" || p == "apiVersion" {
+        } else if (p == "api-version" || p == "apiVersion") && !has_default {
+            // A pinned api-version (a default) stays; none pinned gets the current one.
             values.insert(p.clone(), IMAGE_TEMPLATE_API_VERSION.into());
-        } else if decl.get("defaultValue").is_none() {
+        } else if !has_default {
             missing.push(p.clone());
         }
     }
@@ -431,11 +443,7 @@ fn finish(
     for p in &secret_parameters {
         inspect.shift_remove(p);
     }
-    let image_template = template
-        .get("resources")
-        .and_then(|r| r.get(idx))
-        .map(|r| substitute(r, &inspect))
-        .unwrap_or(Value::Null);
+    let image_template = substitute(&resource, &inspect);
 
     Ok(RenderedDeployment {
         unit: unit.id.to_string(),
@@ -447,6 +455,84 @@ fn finish(
         secret_parameters,
         origin: file.to_string(),
     })
+}
+
+/// Whether an ARM parameter needs no value: it has a `defaultValue`, or (languageVersion 2.0)
+/// it is `nullable`.
+pub fn optional_parameter(decl: &Value) -> bool {
+    decl.get("defaultValue").is_some() || decl.get("nullable") == Some(&Value::Bool(true))
+}
+
+fn is_template(r: &Value) -> bool {
+    r.get("type")
+        .and_then(Value::as_str)
+        .is_some_and(is_image_template_type)
+}
+
+/// The `aib.*` tags of a unit (what gc and crash recovery look for).
+fn aib_tags(tags: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    tags.iter().filter(|(k, _)| k.starts_with("aib.")).collect()
+}
+
+/// Adds aib's tags to a user template's imageTemplate (its `tags`) and to the artifacts of its
+/// distributors (`artifactTags`), as the built-in template has them; everything else stays as
+/// written. Tags given as an ARM expression are merged with `union`.
+fn add_aib_tags(r: &mut Map<String, Value>, tags: &Map<String, Value>) {
+    let ours = aib_tags(tags);
+    if ours.is_empty() {
+        return;
+    }
+    merge_tags(r, "tags", &ours);
+    if let Some(Value::Array(dist)) = r
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("distribute"))
+    {
+        for d in dist.iter_mut() {
+            if let Value::Object(d) = d {
+                merge_tags(d, "artifactTags", &ours);
+            }
+        }
+    }
+}
+
+fn merge_tags(o: &mut Map<String, Value>, key: &str, ours: &[(&String, &Value)]) {
+    match o.get_mut(key) {
+        None | Some(Value::Null) => {
+            let m: Map<String, Value> = ours
+                .iter()
+                .map(|(k, v)| ((*k).clone(), (*v).clone()))
+                .collect();
+            o.insert(key.into(), Value::Object(m));
+        }
+        Some(Value::Object(m)) => {
+            for (k, v) in ours {
+                m.insert((*k).clone(), (*v).clone());
+            }
+        }
+        Some(Value::String(s)) => {
+            let t = s.trim();
+            if let Some(inner) = t
+                .strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .filter(|_| !t.starts_with("[["))
+            {
+                let args: Vec<String> = ours
+                    .iter()
+                    .flat_map(|(k, v)| [arm_string(k), arm_string(v.as_str().unwrap_or(""))])
+                    .collect();
+                *s = format!(
+                    "[union(coalesce({inner}, createObject()), createObject({}))]",
+                    args.join(", ")
+                );
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+/// An ARM expression string literal.
+fn arm_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// Replaces strings that are exactly `[parameters('x')]` by x's value.

@@ -286,6 +286,17 @@ async fn missing_resources_are_listed_together_before_anything_is_deployed() {
     let msg = err.to_string();
     assert!(msg.contains("rg-prod"), "{msg}");
     assert!(msg.contains("image definition `win`"), "{msg}");
+    // Each comes with the command that creates it, where the unit builds.
+    assert!(
+        msg.contains("create it: az group create --subscription ")
+            && msg.contains("--name rg-prod --location "),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("create it: az sig image-definition create ")
+            && msg.contains("--gallery-name gal_dev --gallery-image-definition win "),
+        "{msg}"
+    );
     let st = stats(&sim).await;
     assert_eq!(
         st["requests"]["deployments.put"].as_u64().unwrap_or(0),

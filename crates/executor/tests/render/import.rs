@@ -1,6 +1,6 @@
 //! `aib import` refuses what is not an image template.
 
-use aib_executor::import::{ImportError, import_file};
+use aib_executor::import::{ImportError, ImportOptions, import_file};
 
 #[test]
 fn non_templates_are_refused() {
@@ -21,6 +21,6 @@ fn non_templates_are_refused() {
 }"#,
     )
     .expect("write");
-    let r = import_file(&role, &out.path().join("out"));
+    let r = import_file(&role, &out.path().join("out"), &ImportOptions::default());
     assert!(matches!(r, Err(ImportError::NotATemplate { .. })), "{r:?}");
 }
