@@ -49,26 +49,50 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
     {
         return exit;
     }
-    let out = match args.format {
-        PlanFormat::Text => plan.render_text(),
-        PlanFormat::Json => plan.render_json(),
-        PlanFormat::Dot => plan.render_dot(),
-        PlanFormat::Mermaid => plan.render_mermaid(),
-        PlanFormat::GithubMatrix => aib_planner::ci::github_matrix(
+    let exit = print_plan(&manifest, &plan, args);
+    tracing::debug!(elapsed = ?started.elapsed(), "plan printed");
+    // The process ends here: freeing every unit one by one (most of them on other threads than
+    // the one that made them) took a twentieth of a 100,000-unit plan's time.
+    std::mem::forget(plan);
+    exit
+}
+
+/// Prints the plan on stdout in the format asked for; JSON is written as it is made (a
+/// 100,000-unit plan is 60 MB of it). A reader that stops early (`| head`) is not an error.
+fn print_plan(manifest: &Manifest, plan: &Plan, args: &PlanArgs) -> Exit {
+    use std::io::Write;
+
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let text = match args.format {
+        PlanFormat::Json => None,
+        PlanFormat::Text => Some(plan.render_text()),
+        PlanFormat::Dot => Some(plan.render_dot()),
+        PlanFormat::Mermaid => Some(plan.render_mermaid()),
+        PlanFormat::GithubMatrix => Some(aib_planner::ci::github_matrix(
             &manifest.file,
-            &plan,
+            plan,
             match args.shard_by {
                 ShardBy::Environment => aib_planner::ci::ShardBy::Environment,
                 ShardBy::Unit => aib_planner::ci::ShardBy::Unit,
             },
-        ),
+        )),
     };
-    tracing::debug!(elapsed = ?started.elapsed(), "plan formatted");
-    print!("{out}");
-    if !out.ends_with('\n') {
-        println!();
+    let written = match &text {
+        None => plan.write_json(&mut out),
+        Some(t) if t.ends_with('\n') => out.write_all(t.as_bytes()),
+        Some(t) => out
+            .write_all(t.as_bytes())
+            .and_then(|()| out.write_all(b"\n")),
     }
-    Exit::Success
+    .and_then(|()| out.flush());
+    match written {
+        Ok(()) => Exit::Success,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
+        Err(e) => {
+            eprintln!("error: cannot write the plan to stdout: {e}");
+            Exit::Invalid
+        }
+    }
 }
 
 /// `--refresh`: resolves `latest` sources and sets each unit's action as `aib build` would

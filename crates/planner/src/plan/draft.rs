@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aib_manifest::{Manifest, Merge, Settings, VariantEnvironments};
+use aib_manifest::{Manifest, MatrixRow, Merge, Settings, VariantEnvironments};
 
 use super::PlanOptions;
 use crate::error::Problems;
@@ -142,10 +142,18 @@ pub(super) struct Draft {
     pub id: UnitId,
     pub env: usize,
     pub variant: usize,
-    pub row: ExpandedRow,
-    /// `axis=value,...` of the id.
-    pub suffix: String,
+    /// The matrix row, shared by the drafts of the row in every environment.
+    pub row: Arc<Row>,
     pub settings: Arc<Settings>,
+}
+
+/// One matrix row of a variant.
+pub(super) struct Row {
+    pub expanded: ExpandedRow,
+    /// `axis=value,...` of its ids.
+    pub suffix: String,
+    /// Its values, as its units hold them.
+    pub values: Arc<MatrixRow>,
 }
 
 /// Every unit of the manifest, drafted, in plan order.
@@ -192,13 +200,25 @@ pub(super) fn draft_units(
     problems: &mut Problems,
 ) -> Drafts {
     let file = &manifest.file;
-    let expanded: Vec<Vec<ExpandedRow>> = file
+    let expanded: Vec<Vec<Arc<Row>>> = file
         .variants
         .values()
-        .map(|v| matrix::expand_matrix(v.matrix.as_ref()))
+        .map(|v| {
+            matrix::expand_matrix(v.matrix.as_ref())
+                .into_iter()
+                .map(|expanded| {
+                    Arc::new(Row {
+                        suffix: expanded.id_suffix(),
+                        values: Arc::new(expanded.values.clone()),
+                        expanded,
+                    })
+                })
+                .collect()
+        })
         .collect();
+    let rows: usize = expanded.iter().map(Vec::len).sum();
     let mut drafts = Drafts {
-        units: Vec::new(),
+        units: Vec::with_capacity(rows.saturating_mul(envs.0.len())),
         by_pair: HashMap::new(),
         index: HashMap::new(),
         axes: file.variants.values().map(variant_axes).collect(),
@@ -216,7 +236,7 @@ pub(super) fn draft_units(
 fn draft_pair(
     manifest: &Manifest,
     (ei, vi): (usize, usize),
-    rows: &[ExpandedRow],
+    rows: &[Arc<Row>],
     set: Option<&Settings>,
     drafts: &mut Drafts,
     problems: &mut Problems,
@@ -240,9 +260,8 @@ fn draft_pair(
         .unwrap_or_else(|| var_name.span());
     let mut shared: Option<Arc<Settings>> = None;
     for row in rows {
-        let suffix = row.id_suffix();
-        let id = UnitId::new(env_name, var_name, &suffix);
-        let settings = match row_settings(&base, row, set, &mut shared) {
+        let id = UnitId::new(env_name, var_name, &row.suffix);
+        let settings = match row_settings(&base, &row.expanded, set, &mut shared) {
             Ok(s) => s,
             Err(why) => {
                 problems.error(
@@ -274,7 +293,6 @@ fn draft_pair(
             env: ei,
             variant: vi,
             row: row.clone(),
-            suffix,
             settings,
         });
     }

@@ -69,7 +69,7 @@ pub(super) fn link_sources(
         let parents = indexes
             .entry(key)
             .or_insert_with(|| parent_index(drafts, d, pi, src, candidates));
-        match matching_parents(drafts, parents, &d.row).as_slice() {
+        match matching_parents(drafts, parents, &d.row.expanded).as_slice() {
             [one] => {
                 links.edges.push((*one, i));
                 links.parent_of[i] = Some(*one);
@@ -103,6 +103,7 @@ fn parent_index(
             drafts.get(c).is_some_and(|cand| {
                 src.matrix.iter().all(|(k, v)| {
                     cand.row
+                        .expanded
                         .values
                         .get(k.as_str())
                         .is_some_and(|pv| same_value(pv, v))
@@ -114,7 +115,7 @@ fn parent_index(
     for &c in &pinned {
         if let Some(values) = drafts
             .get(c)
-            .and_then(|cand| plain_values(&cand.row, &shared))
+            .and_then(|cand| plain_values(&cand.row.expanded, &shared))
         {
             by_values.entry(values).or_default().push(c);
         }
@@ -140,6 +141,7 @@ fn matching_parents(drafts: &Drafts, parents: &ParentIndex, row: &ExpandedRow) -
                     parents.shared.iter().all(|a| match row.values.get(a) {
                         Some(mine) => cand
                             .row
+                            .expanded
                             .values
                             .get(a)
                             .is_some_and(|pv| same_value(pv, mine)),
@@ -236,7 +238,7 @@ pub(super) fn link_after(manifest: &Manifest, drafts: &Drafts) -> AfterLinks {
         };
         let (_, var_name) = drafts.names(manifest, d);
         for a in &env.after {
-            if let Some(&j) = drafts.index.get(&UnitId::new(a, var_name, &d.suffix)) {
+            if let Some(&j) = drafts.index.get(&UnitId::new(a, var_name, &d.row.suffix)) {
                 edges.push((j, i));
             }
         }

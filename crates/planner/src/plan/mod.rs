@@ -64,7 +64,7 @@ pub fn plan(manifest: &Manifest, options: &PlanOptions) -> Result<Plan, PlanErro
         &selected,
         &mut problems,
     );
-    resolve::check_names(&resolved, &mut problems);
+    resolve::check_names(manifest, &drafts, &resolved, &mut problems);
     if problems.has_errors() {
         return Err(problems.into_error());
     }

@@ -2,7 +2,6 @@
 //! template name) into a [`Unit`], and checking that no two units get the same template name.
 
 use std::collections::HashMap;
-use std::ops::Range;
 use std::path::Path;
 
 use aib_manifest::Manifest;
@@ -25,30 +24,11 @@ const PARALLEL_FROM: usize = 1024;
 /// The drafts selected, in plan order.
 pub(super) struct Selected(pub Vec<usize>);
 
-/// The selected units that resolved, in plan order; the three vectors run in parallel.
-#[derive(Default)]
+/// The selected units that resolved, in plan order.
 pub(super) struct Resolved {
     pub units: Vec<Unit>,
-    /// The draft each unit came from.
+    /// The draft each unit came from (parallel to `units`).
     pub drafts: Vec<usize>,
-    /// Where each unit's variant is declared (for problems).
-    pub anchors: Vec<Range<usize>>,
-}
-
-impl Resolved {
-    fn with_capacity(n: usize) -> Self {
-        Self {
-            units: Vec::with_capacity(n),
-            drafts: Vec::with_capacity(n),
-            anchors: Vec::with_capacity(n),
-        }
-    }
-
-    fn append(&mut self, mut other: Resolved) {
-        self.units.append(&mut other.units);
-        self.drafts.append(&mut other.drafts);
-        self.anchors.append(&mut other.anchors);
-    }
 }
 
 /// The drafts the selection matches; `None` (reported) when it matches none.
@@ -131,57 +111,78 @@ pub(super) fn resolve(
         .unwrap_or(1)
         .clamp(1, 8);
     let selected = &selected.0;
+    // One slot per selected draft, filled in place by the threads (each its own chunk), then
+    // the unresolved ones dropped in place: the units are never copied from one buffer to
+    // another (at 100,000 units each copy is over 100 MB).
+    let mut slots: Vec<Option<Unit>> = Vec::with_capacity(selected.len());
+    slots.resize_with(selected.len(), || None);
     if threads == 1 || selected.len() < PARALLEL_FROM {
-        let (out, mine) = cx.resolve_part(selected, Problems::new(&manifest.source));
+        let mine = cx.resolve_part(selected, &mut slots, Problems::new(&manifest.source));
         problems.out.extend(mine.out.items);
-        return out;
+    } else {
+        let chunk = selected.len().div_ceil(threads);
+        let parts: Vec<Problems> = std::thread::scope(|s| {
+            let handles: Vec<_> = selected
+                .chunks(chunk)
+                .zip(slots.chunks_mut(chunk))
+                .map(|(part, out)| {
+                    let mine = Problems::new(&manifest.source);
+                    let cx = &cx;
+                    s.spawn(move || cx.resolve_part(part, out, mine))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h.join() {
+                    Ok(v) => v,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        for mine in parts {
+            problems.out.extend(mine.out.items);
+        }
     }
-    let chunk = selected.len().div_ceil(threads);
-    let parts: Vec<(Resolved, Problems)> = std::thread::scope(|s| {
-        let handles: Vec<_> = selected
-            .chunks(chunk)
-            .map(|part| {
-                let mine = Problems::new(&manifest.source);
-                let cx = &cx;
-                s.spawn(move || cx.resolve_part(part, mine))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(v) => v,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    let mut all = Resolved::with_capacity(selected.len());
-    for (part, mine) in parts {
-        problems.out.extend(mine.out.items);
-        all.append(part);
+    let drafts = selected
+        .iter()
+        .zip(&slots)
+        .filter(|(_, u)| u.is_some())
+        .map(|(&d, _)| d)
+        .collect();
+    Resolved {
+        units: keep_resolved(slots),
+        drafts,
     }
-    all
+}
+
+/// The units of the slots that hold one, collected in place (`flatten` would copy them all
+/// into a new buffer; `filter_map` reuses the slots').
+#[allow(clippy::filter_map_identity)]
+fn keep_resolved(slots: Vec<Option<Unit>>) -> Vec<Unit> {
+    slots.into_iter().filter_map(|u| u).collect()
 }
 
 impl Context<'_> {
-    fn resolve_part(&self, part: &[usize], problems: Problems) -> (Resolved, Problems) {
+    /// Resolves the drafts of `part` into `out` (same length); returns the problems found.
+    fn resolve_part(
+        &self,
+        part: &[usize],
+        out: &mut [Option<Unit>],
+        problems: Problems,
+    ) -> Problems {
         let mut worker = Worker {
             renderer: Renderer::new(),
             digests: FileDigests::default(),
             problems,
         };
-        let mut out = Resolved::with_capacity(part.len());
-        for &i in part {
-            if let Some((unit, anchor)) = self.resolve_one(i, &mut worker) {
-                out.units.push(unit);
-                out.drafts.push(i);
-                out.anchors.push(anchor);
-            }
+        for (&i, slot) in part.iter().zip(out) {
+            *slot = self.resolve_one(i, &mut worker);
         }
-        (out, worker.problems)
+        worker.problems
     }
 
     /// One draft resolved into a unit (`None` when a problem was reported).
-    fn resolve_one(&self, i: usize, w: &mut Worker) -> Option<(Unit, Range<usize>)> {
+    fn resolve_one(&self, i: usize, w: &mut Worker) -> Option<Unit> {
         let d = self.drafts.get(i)?;
         let file = &self.manifest.file;
         let (env_name, var_name, anchor) = match (
@@ -196,11 +197,11 @@ impl Context<'_> {
             env: env_name,
             variant: var_name,
             pipeline: self.pipeline,
-            matrix: matrix_value(&d.row),
+            matrix: matrix_value(&d.row.expanded),
             ctx: Ctx::UNDEFINED,
             dir: &self.manifest.dir,
             templates_dir: self.templates_dir,
-            anchor: anchor.clone(),
+            anchor,
             parent: self
                 .sources
                 .parent_of
@@ -222,8 +223,7 @@ impl Context<'_> {
         };
         let settings = resolver.resolve(&d.settings)?;
         let image_version = self.version_preview(d, &settings, &ctx, w)?;
-        let unit = self.hash_and_name(d, (env_name, var_name), settings, image_version, w);
-        Some((unit?, anchor))
+        self.hash_and_name(d, (env_name, var_name), settings, image_version, w)
     }
 
     /// What the unit's `version` publishes, as far as a plan knows (`2026.105.*`, `auto`,
@@ -312,7 +312,7 @@ impl Context<'_> {
             environment: env_name.to_string(),
             variant: var_name.to_string(),
             matrix: d.row.values.clone(),
-            settings,
+            settings: Box::new(settings),
             template_name,
             image_version,
             input_hash: hash,
@@ -324,7 +324,12 @@ impl Context<'_> {
 }
 
 /// No two units may get the same template name.
-pub(super) fn check_names(resolved: &Resolved, problems: &mut Problems) {
+pub(super) fn check_names(
+    manifest: &Manifest,
+    drafts: &Drafts,
+    resolved: &Resolved,
+    problems: &mut Problems,
+) {
     let mut names: HashMap<&str, usize> = HashMap::with_capacity(resolved.units.len());
     for (k, unit) in resolved.units.iter().enumerate() {
         let template_name = unit.template_name.as_str();
@@ -343,9 +348,11 @@ pub(super) fn check_names(resolved: &Resolved, problems: &mut Problems) {
                 unit.id
             ),
             resolved
-                .anchors
+                .drafts
                 .get(k)
-                .map(|a| (a.clone(), "in this variant".into())),
+                .and_then(|&d| drafts.get(d))
+                .and_then(|d| manifest.file.variants.get_index(d.variant))
+                .map(|(v, _)| (v.span(), "in this variant".into())),
             Some("make their settings differ, or rename the variant".into()),
         );
     }
@@ -365,5 +372,23 @@ fn version_context(base: &Ctx, subscription: &str, location: &str, run_date: &st
         subscription => subscription,
         location => location,
         ..base.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropping_unresolved_slots_keeps_the_buffer() {
+        // `Option<Unit>` is as large as `Unit` (a niche), so collecting the flattened slots
+        // reuses their allocation instead of copying every unit into a new one.
+        assert_eq!(size_of::<Option<Unit>>(), size_of::<Unit>());
+        let slots: Vec<Option<String>> = vec![Some("a".into()), None, Some("c".into())];
+        let before = slots.as_ptr() as usize;
+        #[allow(clippy::filter_map_identity)]
+        let kept: Vec<String> = slots.into_iter().filter_map(|s| s).collect();
+        assert_eq!(kept, ["a", "c"]);
+        assert_eq!(kept.as_ptr() as usize, before);
     }
 }

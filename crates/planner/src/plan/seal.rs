@@ -23,7 +23,6 @@ pub(super) fn seal(
     let Resolved {
         mut units,
         drafts: unit_drafts,
-        ..
     } = resolved;
     // Draft → its unit, for the drafts that became units.
     let mut unit_of: Vec<Option<usize>> = vec![None; drafts.len()];
