@@ -3,7 +3,6 @@
 //! the digests of the local files it reads and a format version, completed with the source
 //! image version by [`InputHash::finalize`].
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use std::collections::BTreeMap;
@@ -83,7 +82,7 @@ impl InputHash {
 /// Digests of local files, read once per plan.
 #[derive(Debug, Default)]
 pub struct FileDigests {
-    cache: HashMap<PathBuf, Result<String, String>>,
+    cache: foldhash::HashMap<PathBuf, Result<String, String>>,
 }
 
 impl FileDigests {

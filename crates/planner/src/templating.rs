@@ -1,8 +1,7 @@
 //! Rendering setting strings with minijinja (strict undefined). Each distinct template string is
 //! compiled once per plan and cached; strings without `{{` or `{%` are returned as they are.
 
-use std::collections::HashMap;
-
+use foldhash::HashMap;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 /// Whether a string holds template syntax.
@@ -67,9 +66,9 @@ impl Renderer {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         Self {
             env,
-            templates: HashMap::new(),
+            templates: HashMap::default(),
             compiled: Vec::new(),
-            outputs: HashMap::new(),
+            outputs: HashMap::default(),
         }
     }
 

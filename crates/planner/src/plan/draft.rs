@@ -154,6 +154,31 @@ pub(super) struct Row {
     pub suffix: String,
     /// Its values, as its units hold them.
     pub values: Arc<MatrixRow>,
+    /// Each key's value as a plain string (how rows are matched to their parents).
+    plain: Vec<(String, String)>,
+}
+
+impl Row {
+    fn new(expanded: ExpandedRow) -> Self {
+        Self {
+            suffix: expanded.id_suffix(),
+            values: Arc::new(expanded.values.clone()),
+            plain: expanded
+                .values
+                .iter()
+                .map(|(k, v)| (k.clone(), matrix::plain(v)))
+                .collect(),
+            expanded,
+        }
+    }
+
+    /// The plain value of a key.
+    pub fn plain(&self, key: &str) -> Option<&str> {
+        self.plain
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Every unit of the manifest, drafted, in plan order.
@@ -206,13 +231,7 @@ pub(super) fn draft_units(
         .map(|v| {
             matrix::expand_matrix(v.matrix.as_ref())
                 .into_iter()
-                .map(|expanded| {
-                    Arc::new(Row {
-                        suffix: expanded.id_suffix(),
-                        values: Arc::new(expanded.values.clone()),
-                        expanded,
-                    })
-                })
+                .map(|expanded| Arc::new(Row::new(expanded)))
                 .collect()
         })
         .collect();

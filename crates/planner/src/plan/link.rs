@@ -2,15 +2,16 @@
 //! `after` to the same unit of the environments waited for; then the graph of both, checked
 //! for cycles and sealed.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use aib_manifest::{Manifest, Settings, Source};
 
-use super::draft::{Draft, Drafts};
+use super::draft::{Draft, Drafts, Row};
 use crate::error::Problems;
 use crate::graph::{GraphBuilder, SealedGraph};
-use crate::matrix::{self, ExpandedRow, same_value};
+use crate::matrix::same_value;
 use crate::unit::UnitId;
 
 /// Each draft's parent (`source = { variant }`), as edges `(parent, child)` in draft order.
@@ -26,13 +27,13 @@ pub(super) struct AfterLinks {
 }
 
 /// The units of a parent variant one variant's rows may be built from, in one environment.
-struct ParentIndex {
+struct ParentIndex<'d> {
     /// Axes both variants have that `source.matrix` does not pin.
     shared: Vec<String>,
     /// Candidates that fit the pins, in plan order.
     pinned: Vec<usize>,
     /// Pinned candidates with every shared axis, by their plain values of them.
-    by_values: HashMap<Vec<String>, Vec<usize>>,
+    by_values: HashMap<Vec<&'d str>, Vec<usize>>,
 }
 
 /// The parent candidates of rows built from the same layered settings are the same: found
@@ -51,6 +52,7 @@ pub(super) fn link_sources(
         parent_of: vec![None; drafts.len()],
     };
     let mut indexes: HashMap<ParentKey, ParentIndex> = HashMap::new();
+    let mut values: Vec<&str> = Vec::new();
     for (i, d) in drafts.units.iter().enumerate() {
         let Some(src) = d.settings.source.as_ref() else {
             continue;
@@ -69,7 +71,7 @@ pub(super) fn link_sources(
         let parents = indexes
             .entry(key)
             .or_insert_with(|| parent_index(drafts, d, pi, src, candidates));
-        match matching_parents(drafts, parents, &d.row.expanded).as_slice() {
+        match matching_parents(drafts, parents, &d.row, &mut values).as_ref() {
             [one] => {
                 links.edges.push((*one, i));
                 links.parent_of[i] = Some(*one);
@@ -81,13 +83,13 @@ pub(super) fn link_sources(
 }
 
 /// The pinned candidates of a parent variant, indexed by their values of the shared axes.
-fn parent_index(
-    drafts: &Drafts,
+fn parent_index<'d>(
+    drafts: &'d Drafts,
     d: &Draft,
     pi: usize,
     src: &Source,
     candidates: &[usize],
-) -> ParentIndex {
+) -> ParentIndex<'d> {
     let no_axes: Vec<String> = Vec::new();
     let own_axes = drafts.axes.get(d.variant).unwrap_or(&no_axes);
     let parent_axes = drafts.axes.get(pi).unwrap_or(&no_axes);
@@ -111,11 +113,11 @@ fn parent_index(
             })
         })
         .collect();
-    let mut by_values: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
+    let mut by_values: HashMap<Vec<&str>, Vec<usize>> = HashMap::new();
     for &c in &pinned {
-        if let Some(values) = drafts
-            .get(c)
-            .and_then(|cand| plain_values(&cand.row.expanded, &shared))
+        let mut values = Vec::with_capacity(shared.len());
+        if let Some(cand) = drafts.get(c)
+            && plain_values(&cand.row, &shared, &mut values)
         {
             by_values.entry(values).or_default().push(c);
         }
@@ -128,11 +130,22 @@ fn parent_index(
 }
 
 /// A row with every shared axis matches the candidates with the same plain values
-/// (`same_value`); otherwise only the axes it has are compared.
-fn matching_parents(drafts: &Drafts, parents: &ParentIndex, row: &ExpandedRow) -> Vec<usize> {
-    match plain_values(row, &parents.shared) {
-        Some(values) => parents.by_values.get(&values).cloned().unwrap_or_default(),
-        None => parents
+/// (`same_value`); otherwise only the axes it has are compared. `values` is scratch space.
+fn matching_parents<'p, 'd>(
+    drafts: &'d Drafts,
+    parents: &'p ParentIndex<'d>,
+    row: &'d Row,
+    values: &mut Vec<&'d str>,
+) -> Cow<'p, [usize]> {
+    if plain_values(row, &parents.shared, values) {
+        return match parents.by_values.get(values.as_slice()) {
+            Some(found) => Cow::Borrowed(found.as_slice()),
+            None => Cow::Borrowed(&[]),
+        };
+    }
+    let row = &row.expanded;
+    Cow::Owned(
+        parents
             .pinned
             .iter()
             .copied()
@@ -150,14 +163,19 @@ fn matching_parents(drafts: &Drafts, parents: &ParentIndex, row: &ExpandedRow) -
                 })
             })
             .collect(),
-    }
+    )
 }
 
-/// A row's plain values of `axes`, when it has every one.
-fn plain_values(row: &ExpandedRow, axes: &[String]) -> Option<Vec<String>> {
-    axes.iter()
-        .map(|a| row.values.get(a).map(matrix::plain))
-        .collect()
+/// A row's plain values of `axes` into `out`, `true` when it has every one.
+fn plain_values<'r>(row: &'r Row, axes: &[String], out: &mut Vec<&'r str>) -> bool {
+    out.clear();
+    for a in axes {
+        match row.plain(a) {
+            Some(v) => out.push(v),
+            None => return false,
+        }
+    }
+    true
 }
 
 fn report_parent_not_built(
