@@ -166,26 +166,38 @@ n = [{}]
     }
 }
 
-/// Log analysis of a 2,000-line log (the only CPU-heavy step of a failure).
-#[divan::bench]
-fn analyse_log(b: divan::Bencher) {
+/// Log analysis of a 2,000-line log in each format (the only CPU-heavy step of a failure).
+#[divan::bench(args = ["telemetry", "packer-1.14"])]
+fn analyse_log(b: divan::Bencher, format: &str) {
     let mut log = String::new();
     for i in 0..6 {
-        log.push_str("PACKER ERR x [INFO] (telemetry) Starting provisioner shell\n");
-        for j in 0..300 {
-            log.push_str(&format!("PACKER OUT     azure-arm: step {i} line {j}\n"));
+        if format == "telemetry" {
+            log.push_str("[op] PACKER ERR 2026/01/01 10:00:00 [INFO] (telemetry) Starting provisioner shell\n");
         }
-        if i < 5 {
-            log.push_str("PACKER ERR x [INFO] (telemetry) ending provisioner shell\n");
+        log.push_str(&format!(
+            "[op] PACKER 2026/01/01 10:00:00 ui: ==> azure-arm: Provisioning with shell script: /tmp/s{i}.sh\n"
+        ));
+        for j in 0..300 {
+            log.push_str(&format!(
+                "[op] PACKER OUT     azure-arm: step {i} line {j}\n"
+            ));
+        }
+        if format == "telemetry" {
+            log.push_str("[op] PACKER ERR 2026/01/01 10:00:00 [INFO] (telemetry) ending shell\n");
         }
     }
-    log.push_str("==> azure-arm: Script exited with non-zero exit status: 1\n");
-    let steps: Vec<aib_executor::logs::StepName> = (0..6)
-        .map(|i| aib_executor::logs::StepName {
-            name: format!("s{i}"),
-            packer_type: "shell".into(),
-        })
-        .collect();
+    log.push_str(
+        "[op] PACKER OUT Build 'azure-arm' errored: Script exited with non-zero exit status: 1\n",
+    );
+    let steps = aib_executor::logs::StepNames {
+        customize: (0..6)
+            .map(|i| aib_executor::logs::StepName {
+                name: format!("s{i}"),
+                packer_type: "shell".into(),
+            })
+            .collect(),
+        ..Default::default()
+    };
     b.bench(|| aib_executor::logs::analyse(divan::black_box(&log), &steps));
 }
 
@@ -298,7 +310,8 @@ async fn fleet(case: &Case) {
     );
     let base = sim.url.clone();
     let t = aib_azure::transport::Transport::new(&Default::default()).expect("transport");
-    let arm = support::sim_client(&base, &t, MINUTE_MS as f64 / 60_000.0).await;
+    let arm = support::sim_client(&base, &t).await;
+    let arm_clock = arm.config().retry.time_scale;
     std::fs::write(dir.path().join("aib.toml"), &case.manifest).expect("write");
     let m = Manifest::load(&dir.path().join("aib.toml")).expect("manifest");
     let now = chrono::Utc::now().date_naive();
@@ -349,7 +362,7 @@ async fn fleet(case: &Case) {
         selection: Default::default(),
         config: ExecutorConfig {
             max_parallel: parallel,
-            time_scale: MINUTE_MS as f64 / 60_000.0,
+            time_scale: arm_clock,
             ..ExecutorConfig::default()
         },
         interrupt: CancellationToken::new(),

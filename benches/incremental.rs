@@ -102,6 +102,7 @@ async fn build_once(
     store: aib_state::StateStore,
 ) -> (aib_executor::runner::RunResult, std::time::Duration) {
     let start = Instant::now();
+    let arm_clock = arm.config().retry.time_scale;
     let m = Manifest::load(&dir.join("aib.toml")).expect("manifest");
     let now = chrono::Utc::now().date_naive();
     let plan = aib_planner::plan(
@@ -123,8 +124,9 @@ async fn build_once(
         selection: Default::default(),
         config: ExecutorConfig {
             max_parallel: 200,
-            // Timeouts with a wide margin: 1,000 builds share the machine with the simulator.
-            time_scale: (MINUTE_MS * 20) as f64 / 60_000.0,
+            // Timeouts with a wide margin (the simulator tells a 20 times slower clock):
+            // 1,000 builds share the machine with the simulator.
+            time_scale: arm_clock,
             ..ExecutorConfig::default()
         },
         interrupt: CancellationToken::new(),
@@ -144,6 +146,7 @@ fn count(r: &aib_executor::runner::RunResult, s: aib_state::UnitStatus) -> usize
 async fn unchanged_fleet(units: usize) {
     let scenario = aib_sim::Scenario {
         minute_ms: MINUTE_MS,
+        clock_minute_ms: Some(MINUTE_MS * 20),
         build_minutes: 30.0,
         ..aib_sim::Scenario::default()
     };
@@ -152,7 +155,7 @@ async fn unchanged_fleet(units: usize) {
         .expect("sim");
     let base = sim.base_url();
     let t = aib_azure::transport::Transport::new(&Default::default()).expect("transport");
-    let arm = support::sim_client(&base, &t, (MINUTE_MS * 20) as f64 / 60_000.0).await;
+    let arm = support::sim_client(&base, &t).await;
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("aib.toml"), manifest_text(units)).expect("write");
     let store = aib_state::StateStore::open_local(dir.path().join(".aib"))

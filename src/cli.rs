@@ -171,9 +171,10 @@ pub struct BuildArgs {
     /// Write a Markdown summary (status table, failures, Mermaid gantt) to this file.
     #[arg(long, value_name = "FILE")]
     pub report_markdown: Option<PathBuf>,
-    /// Real seconds per Azure second for timeouts (testing against a fast simulator).
-    #[arg(long, hide = true, value_name = "SCALE")]
-    pub time_scale: Option<f64>,
+    /// When another run holds the state lock, wait up to this long for it (e.g. `30m`),
+    /// saying so, instead of exiting 4 at once. `0` (the default) does not wait.
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+    pub lock_timeout: Option<std::time::Duration>,
     /// The schedule that started this build (set by `aib schedule`; recorded as the trigger).
     #[arg(skip)]
     pub trigger: Option<String>,
@@ -204,6 +205,14 @@ pub struct ScheduleArgs {
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse(s)
+}
+
+/// A duration that may be zero (`0`: do not wait).
+fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim().trim_end_matches('s') == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
     crate::duration::parse(s)
 }
 
@@ -256,15 +265,27 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The unit, e.g. `dev/win11-avd`.
-    pub unit: String,
+    /// The unit whose collected log is shown, e.g. `dev/win11-avd`.
+    #[arg(required_unless_present = "analyse", conflicts_with = "analyse")]
+    pub unit: Option<String>,
+    /// Analyse any customization.log (or validation.log), e.g. one downloaded from a build run
+    /// by hand: where it failed, why, the step and Packer's error lines.
+    #[arg(long, value_name = "FILE")]
+    pub analyse: Option<PathBuf>,
+    /// With `--analyse`: the manifest unit whose customizers name the steps.
+    #[arg(long = "unit", value_name = "ID", requires = "analyse")]
+    pub analyse_unit: Option<String>,
+    /// With `--analyse`: text or JSON (schemas/aib-log-analysis.schema.json).
+    #[arg(long, value_enum, default_value_t = GcFormat::Text, requires = "analyse")]
+    pub format: GcFormat,
     /// The run (default: the latest run that has a log of this unit).
     #[arg(long = "run", value_name = "RUN_ID")]
     pub run_id: Option<String>,
     /// Which log (`customization.log` or `validation.log`).
     #[arg(long, default_value = "customization.log")]
     pub file: String,
-    /// The manifest whose state is read (for the default `.aib/` beside it).
+    /// The manifest whose state is read (for the default `.aib/` beside it); with
+    /// `--analyse --unit`, the manifest that declares the unit.
     #[arg(long, default_value = "aib.toml")]
     pub manifest: PathBuf,
 }
@@ -277,6 +298,11 @@ pub struct SimArgs {
     /// Scenario file (TOML): timings, outcomes, faults, missing resources.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// Write the certificate of the simulator's throwaway certificate authority (PEM) to FILE
+    /// before it starts answering: with `AIB_CA_FILE=FILE`, aib trusts the simulator's
+    /// `https://` side (same port), where its Entra and CI OIDC endpoints are.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Selection of units (`SELECT` in DESIGN.md).
@@ -317,7 +343,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
-    /// With `--format github-matrix`: one matrix entry per environment or per unit.
+    /// With `--format github-matrix`: one matrix entry per environment, or per connected
+    /// component of the plan graph (units that wait for each other stay together; at most 256
+    /// entries, each with its own state prefix). `unit` is the old name of `component`.
     #[arg(long, value_enum, default_value_t = ShardBy::Environment)]
     pub shard_by: ShardBy,
     /// Override a setting for every selected unit, e.g. `--set vm_size=Standard_D8s_v5`
@@ -364,5 +392,8 @@ pub enum PlanFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ShardBy {
     Environment,
+    Component,
+    /// Deprecated: now the same as `component` (one unit per entry broke dependent units).
+    #[value(hide = true)]
     Unit,
 }

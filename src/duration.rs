@@ -40,9 +40,36 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
+/// A duration the way [`parse`] reads them, to the second: `45s`, `30m`, `1h30m`, `0s`.
+pub fn format(d: Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if sec > 0 || out.is_empty() {
+        out.push_str(&format!("{sec}s"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_as_parsed() {
+        for s in ["45s", "30m", "1h30m", "2h", "1h0m5s"] {
+            let d = parse(s).expect("parses");
+            assert_eq!(parse(&format(d)), Ok(d), "{s}");
+        }
+        assert_eq!(format(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format(Duration::ZERO), "0s");
+    }
 
     #[test]
     fn parses_units_and_sums() {

@@ -4,15 +4,10 @@ use std::sync::Arc;
 
 use aib_azure::{ArmClient, ArmConfig, Credential, Endpoints};
 
-/// An ARM client for the simulator at `base`, with a token from its managed-identity endpoint.
-/// `time_scale` is real seconds per Azure second: a run on compressed Azure time compresses the
-/// client's token buckets and backoff the same way, or they throttle and stall it where ARM
-/// would not.
-pub async fn sim_client(
-    base: &str,
-    t: &aib_azure::transport::Transport,
-    time_scale: f64,
-) -> ArmClient {
+/// An ARM client for the simulator at `base`, with a token from its managed-identity endpoint,
+/// on the simulator's clock (`GET /_sim/clock`, as `aib build` reads it): the client's buckets,
+/// backoff and budget run on compressed Azure time, the simulator's hints are waited as given.
+pub async fn sim_client(base: &str, t: &aib_azure::transport::Transport) -> ArmClient {
     let tok: serde_json::Value = t
         .client()
         .get(format!(
@@ -32,23 +27,12 @@ pub async fn sim_client(
             .and_then(|s| s.parse().ok())
             .unwrap_or(0),
     );
+    let endpoints = Endpoints::custom(base, true).expect("endpoints");
+    let clock = aib_azure::clock::probe(&endpoints).await;
     ArmClient::with_config(
-        Endpoints::custom(base, true).expect("endpoints"),
+        endpoints,
         Arc::new(cred),
-        // As `aib build --time-scale` configures it: the client's buckets, backoff and budget
-        // on Azure time, the simulator's (already compressed) hints waited as given.
-        ArmConfig {
-            rate_limit: aib_azure::rate_limit::RateLimitConfig {
-                time_scale,
-                ..Default::default()
-            },
-            retry: aib_azure::RetryPolicy {
-                time_scale,
-                scale_server_hints: false,
-                ..Default::default()
-            },
-            ..ArmConfig::default()
-        },
+        ArmConfig::default().on_clock(clock),
     )
     .expect("client")
 }

@@ -1,29 +1,33 @@
-//! The customization.log analyser (provisioner markers, failing step, excerpt, known
-//! signatures) on arbitrary logs.
+//! The customization.log analyser (both log formats: steps, the failing one, phase, cause,
+//! excerpt, known signatures) on arbitrary logs.
 #![no_main]
 
-use aib_executor::logs::analyse::{StepName, analyse, message_signature, signature};
+use aib_executor::logs::analyse::{StepName, StepNames, analyse, message_signature};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let log = String::from_utf8_lossy(data);
-    let steps = [
-        StepName {
-            name: "install".to_string(),
-            packer_type: "shell".to_string(),
+    let step = |name: &str, packer_type: &str| StepName {
+        name: name.to_string(),
+        packer_type: packer_type.to_string(),
+    };
+    let names = StepNames {
+        customize: vec![
+            step("install", "shell"),
+            step("updates", "windows-update"),
+            step("restart", "windows-restart"),
+        ],
+        validate: vec![step("check", "shell")],
+        validation_log: false,
+    };
+    let _ = analyse(&log, &names);
+    let _ = analyse(&log, &StepNames::default());
+    let _ = analyse(
+        &log,
+        &StepNames {
+            validation_log: true,
+            ..names
         },
-        StepName {
-            name: "updates".to_string(),
-            packer_type: "windows-update".to_string(),
-        },
-        StepName {
-            name: "restart".to_string(),
-            packer_type: "windows-restart".to_string(),
-        },
-    ];
-    let _ = analyse(&log, &steps);
-    let _ = analyse(&log, &[]);
-    let _ = signature(&log, Some("powershell"));
-    let _ = signature(&log, None);
+    );
     let _ = message_signature(&log);
 });

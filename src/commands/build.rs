@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use aib_azure::{ArmClient, ArmConfig, Credential, Endpoints};
+use aib_azure::{ArmClient, ArmConfig, Credential, Endpoints, TimeScale};
 use aib_executor::report::BuildReport;
 use aib_executor::runner::ExecutorConfig;
 use aib_executor::secrets::SecretOptions;
@@ -79,6 +79,7 @@ async fn start_simulator(plan: &Plan) -> Result<(aib_sim::SimHandle, Option<Stri
             result: aib_sim::scenario::OutcomeResult::Fail,
             failed_customizer: Some(step.clone()),
             build_minutes: None,
+            times: None,
         });
         note = Some(format!(
             "simulated: Azure is an in-process simulator (1 minute = {SIMULATE_MINUTE_MS} ms); unit {unit} is scripted to fail at customizer `{step}` so you can see a failure and its log"
@@ -140,92 +141,21 @@ pub(crate) struct Connection {
     pub sim: Option<aib_sim::SimHandle>,
     /// What `--simulate` scripted.
     pub note: Option<String>,
+    /// The clock the endpoint runs on (a simulator's is faster than Azure's).
+    pub clock: TimeScale,
 }
 
 /// Connects to Azure, or with `simulate` starts the in-process simulator (with the scripted
-/// failure of `scripted` when given).
+/// failure of `scripted` when given). A custom ARM endpoint that is a simulator tells its clock
+/// (`GET /_sim/clock`), and every wait and deadline of the client and the run follows it.
 pub(crate) async fn connect(
     global: &GlobalArgs,
     manifest: &Manifest,
     simulate: bool,
     scripted: Option<&Plan>,
 ) -> Result<Connection, Exit> {
-    let time_scale = if simulate {
-        SIMULATE_MINUTE_MS as f64 / 60_000.0
-    } else {
-        1.0
-    };
-    connect_scaled(global, manifest, simulate, scripted, time_scale).await
-}
-
-/// [`connect`] for a run whose Azure time is compressed: `time_scale` real seconds per Azure
-/// second. The client's token buckets refill like ARM's, in Azure time, so they are compressed
-/// the same way; with real-time buckets a scaled fleet throttles itself where ARM would not
-/// (and misses its scaled deployment deadlines). Retry-After waits come from the server in
-/// real time and are not scaled.
-pub(crate) async fn connect_scaled(
-    global: &GlobalArgs,
-    manifest: &Manifest,
-    simulate: bool,
-    scripted: Option<&Plan>,
-    time_scale: f64,
-) -> Result<Connection, Exit> {
-    // The client's own backoff, retry budget and default polling interval are Azure time too;
-    // the server's Retry-After and polling hints are not compressed again (the simulator
-    // compresses them itself). With real-time backoff a few retried reads outlast a scaled
-    // deployment or cleanup deadline that Azure's real one absorbs.
-    let config = ArmConfig {
-        rate_limit: aib_azure::rate_limit::RateLimitConfig {
-            time_scale,
-            ..Default::default()
-        },
-        retry: aib_azure::RetryPolicy {
-            time_scale,
-            scale_server_hints: false,
-            ..Default::default()
-        },
-        ..ArmConfig::default()
-    };
     if simulate {
-        let (handle, note) = match scripted {
-            Some(plan) => start_simulator(plan).await,
-            None => {
-                let scenario = aib_sim::Scenario {
-                    minute_ms: SIMULATE_MINUTE_MS,
-                    ..aib_sim::Scenario::default()
-                };
-                match "127.0.0.1:0".parse() {
-                    Ok(addr) => aib_sim::start(addr, scenario)
-                        .await
-                        .map(|h| (h, None))
-                        .map_err(|e| format!("cannot start the simulator: {e}")),
-                    Err(e) => Err(format!("{e}")),
-                }
-            }
-        }
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            Exit::Azure
-        })?;
-        let base = handle.base_url();
-        let arm = async {
-            let cred = simulator_credential(&base).await?;
-            let endpoints = Endpoints::custom(&base, true).map_err(|e| e.to_string())?;
-            ArmClient::with_config(endpoints, Arc::new(cred), config).map_err(|e| e.to_string())
-        }
-        .await;
-        return match arm {
-            Ok(arm) => Ok(Connection {
-                arm,
-                sim: Some(handle),
-                note,
-            }),
-            Err(e) => {
-                eprintln!("error: {e}");
-                handle.shutdown().await;
-                Err(Exit::Azure)
-            }
-        };
+        return connect_simulator(scripted).await;
     }
     let manifest_ep = manifest
         .file
@@ -240,14 +170,70 @@ pub(crate) async fn connect_scaled(
     };
     let endpoints = Endpoints::resolve(cloud_of(manifest), ep.as_deref(), global.insecure)
         .map_err(|e| fail(e.to_string()))?;
+    let clock = aib_azure::clock::probe(&endpoints).await;
     let cred = Credential::from_env(cloud_of(manifest)).map_err(|e| fail(e.to_string()))?;
-    let arm = ArmClient::with_config(endpoints, Arc::new(cred), config)
-        .map_err(|e| fail(e.to_string()))?;
+    let arm = ArmClient::with_config(
+        endpoints,
+        Arc::new(cred),
+        ArmConfig::default().on_clock(clock),
+    )
+    .map_err(|e| fail(e.to_string()))?;
     Ok(Connection {
         arm,
         sim: None,
         note: None,
+        clock,
     })
+}
+
+/// The in-process simulator of `--simulate`.
+async fn connect_simulator(scripted: Option<&Plan>) -> Result<Connection, Exit> {
+    let started = match scripted {
+        Some(plan) => start_simulator(plan).await,
+        None => {
+            let scenario = aib_sim::Scenario {
+                minute_ms: SIMULATE_MINUTE_MS,
+                ..aib_sim::Scenario::default()
+            };
+            match "127.0.0.1:0".parse() {
+                Ok(addr) => aib_sim::start(addr, scenario)
+                    .await
+                    .map(|h| (h, None))
+                    .map_err(|e| format!("cannot start the simulator: {e}")),
+                Err(e) => Err(format!("{e}")),
+            }
+        }
+    };
+    let (handle, note) = started.map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Azure
+    })?;
+    let clock = TimeScale::from_minute_ms(SIMULATE_MINUTE_MS);
+    let base = handle.base_url();
+    let arm = async {
+        let cred = simulator_credential(&base).await?;
+        let endpoints = Endpoints::custom(&base, true).map_err(|e| e.to_string())?;
+        ArmClient::with_config(
+            endpoints,
+            Arc::new(cred),
+            ArmConfig::default().on_clock(clock),
+        )
+        .map_err(|e| e.to_string())
+    }
+    .await;
+    match arm {
+        Ok(arm) => Ok(Connection {
+            arm,
+            sim: Some(handle),
+            note,
+            clock,
+        }),
+        Err(e) => {
+            eprintln!("error: {e}");
+            handle.shutdown().await;
+            Err(Exit::Azure)
+        }
+    }
 }
 
 /// Where the state is: `--state`, `.aib/simulate/` for `--simulate`, else `.aib/` beside the
@@ -277,16 +263,46 @@ pub(crate) fn state_location(
     }
 }
 
-/// Takes the run lock. A lock left by a process that is gone from this host (kill -9, power
-/// loss) is taken over, saying so; a live holder is exit 4.
+/// Takes the run lock, waiting up to `wait` (`--lock-timeout`) while another run holds it
+/// and saying so. A lock left by a process that is gone from this host (kill -9, power loss)
+/// is taken over, saying so; a live holder that outlasts the wait is exit 4; Ctrl-C while
+/// waiting is exit 130.
 async fn take_lock(
     store: &aib_state::StateStore,
     run_id: &str,
     host: &str,
+    wait: std::time::Duration,
     quiet: bool,
 ) -> Result<aib_state::RunLock, Exit> {
-    match store.lock(run_id, host).await {
-        Ok(l) => Ok(l),
+    let waited = std::cell::Cell::new(false);
+    let waiting = |e: &StateError| {
+        waited.set(true);
+        if !quiet {
+            eprintln!(
+                "waiting for the state lock (up to {}, --lock-timeout): {e}",
+                crate::duration::format(wait)
+            );
+        }
+    };
+    let started = std::time::Instant::now();
+    let try_lock = |opts| store.lock_waiting(run_id, host, opts, wait, waiting);
+    let result = tokio::select! {
+        r = try_lock(aib_state::LockOptions::default()) => r,
+        () = signals::shutdown_requested() => {
+            eprintln!("interrupted while waiting for the state lock");
+            return Err(Exit::Interrupted);
+        }
+    };
+    match result {
+        Ok(l) => {
+            if !quiet && waited.get() {
+                eprintln!(
+                    "took the state lock after waiting {}",
+                    crate::duration::format(started.elapsed())
+                );
+            }
+            Ok(l)
+        }
         Err(StateError::StaleLock {
             run_id: dead, pid, ..
         }) => {
@@ -299,6 +315,20 @@ async fn take_lock(
                 .lock_with(run_id, host, aib_state::LockOptions { break_stale: true })
                 .await
                 .map_err(state_error)
+        }
+        Err(e @ StateError::Locked { .. }) if !wait.is_zero() => {
+            eprintln!(
+                "error: {e}; gave up waiting after {}",
+                crate::duration::format(wait)
+            );
+            Err(Exit::Locked)
+        }
+        Err(e @ StateError::Locked { .. }) => {
+            let exit = state_error(e);
+            if !quiet {
+                eprintln!("hint: `aib build --lock-timeout 30m` waits for the other run to finish");
+            }
+            Err(exit)
         }
         Err(e) => Err(state_error(e)),
     }
@@ -400,16 +430,15 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         .map(Path::to_path_buf)
         .unwrap_or_default();
     // The simulator, or Azure.
-    let time_scale = if args.simulate {
-        SIMULATE_MINUTE_MS as f64 / 60_000.0
-    } else {
-        args.time_scale.unwrap_or(1.0)
+    let Connection {
+        arm,
+        sim,
+        note,
+        clock,
+    } = match connect(global, &manifest, args.simulate, Some(&plan)).await {
+        Ok(c) => c,
+        Err(exit) => return exit,
     };
-    let Connection { arm, sim, note } =
-        match connect_scaled(global, &manifest, args.simulate, Some(&plan), time_scale).await {
-            Ok(c) => c,
-            Err(exit) => return exit,
-        };
 
     // State and its lock.
     let (loc, state_arg) = match state_location(global, &manifest_dir, args.simulate) {
@@ -423,7 +452,8 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         };
     let run_id = aib_state::new_run_id(chrono::Utc::now());
     let host = aib_state::current_host();
-    let lock = match take_lock(&store, &run_id, &host, global.quiet).await {
+    let wait = args.lock_timeout.unwrap_or_default();
+    let lock = match take_lock(&store, &run_id, &host, wait, global.quiet).await {
         Ok(l) => l,
         Err(exit) => return exit,
     };
@@ -462,7 +492,7 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
     let config = ExecutorConfig {
         max_parallel: args.max_parallel.unwrap_or(20).max(1),
         fail_fast: args.fail_fast,
-        time_scale,
+        time_scale: clock.factor(),
         force: args.force,
         ..ExecutorConfig::default()
     }

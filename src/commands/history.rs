@@ -16,38 +16,61 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
             Ok(s) => s,
             Err(e) => return e,
         };
-        let ids = match store.list_runs().await {
-            Ok(ids) => ids,
+        let runs = match super::status::runs_with_shards(&store).await {
+            Ok(r) => r,
             Err(e) => {
                 eprintln!("error: {e}");
                 return Exit::UnitFailed;
             }
         };
-        if ids.is_empty() {
+        if runs.is_empty() {
             println!("no runs yet");
             return Exit::Success;
         }
+        // Runs of shards (`<state>/shards/<key>`) are listed with their shard.
+        let shard_width = runs
+            .iter()
+            .filter_map(|r| r.shard.as_ref().map(String::len))
+            .max()
+            .map(|w| w.max("SHARD".len()));
+        let shard_col = |s: &str| shard_width.map(|w| format!("{s:<w$}  ")).unwrap_or_default();
         println!(
-            "{:<24}  {:<11}  {:<24}  {:>8}  UNITS",
-            "RUN", "STATUS", "STARTED", "TIME"
+            "{:<24}  {:<11}  {:<24}  {:>8}  {}UNITS",
+            "RUN",
+            "STATUS",
+            "STARTED",
+            "TIME",
+            shard_col("SHARD")
         );
-        for id in ids.iter().take(args.limit) {
-            match store.read_run(id).await {
-                Ok(r) => {
-                    let time = r
+        // A `running` run whose lock is gone died without saying so: shown `interrupted`.
+        let mut holders = std::collections::HashMap::new();
+        for r in runs.iter().take(args.limit) {
+            let id = &r.run_id;
+            match r.store.read_run(id).await {
+                Ok(rec) => {
+                    let key = r.shard.clone().unwrap_or_default();
+                    if !holders.contains_key(&key) {
+                        holders.insert(key.clone(), r.store.lock_holder().await);
+                    }
+                    let status = match holders.get(&key) {
+                        Some(Ok(h)) => rec.status_given_lock(h.as_ref()),
+                        _ => rec.status,
+                    };
+                    let time = rec
                         .finished
                         .map(|f| {
-                            let s = (f - r.started).num_seconds().max(0);
+                            let s = (f - rec.started).num_seconds().max(0);
                             format!("{}m{:02}s", s / 60, s % 60)
                         })
                         .unwrap_or_else(|| "-".into());
-                    let c = |s: UnitStatus| r.units.iter().filter(|u| u.status == s).count();
+                    let c = |s: UnitStatus| rec.units.iter().filter(|u| u.status == s).count();
                     println!(
-                        "{:<24}  {:<11}  {:<24}  {:>8}  {} ok, {} failed, {} skipped, {} cancelled",
-                        r.run_id,
-                        status_word(r.status),
-                        aib_state::record::rfc3339(r.started),
+                        "{:<24}  {:<11}  {:<24}  {:>8}  {}{} ok, {} failed, {} skipped, {} cancelled",
+                        rec.run_id,
+                        status_word(status),
+                        aib_state::record::rfc3339(rec.started),
                         time,
+                        shard_col(r.shard.as_deref().unwrap_or("-")),
                         c(UnitStatus::Succeeded) + c(UnitStatus::Unchanged),
                         c(UnitStatus::Failed),
                         c(UnitStatus::Skipped),

@@ -49,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
     {
         return exit;
     }
-    let exit = print_plan(&manifest, &plan, args);
+    let exit = print_plan(&manifest, &plan, args, global.quiet);
     tracing::debug!(elapsed = ?started.elapsed(), "plan printed");
     // The process ends here: freeing every unit one by one (most of them on other threads than
     // the one that made them) took a twentieth of a 100,000-unit plan's time.
@@ -59,7 +59,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
 
 /// Prints the plan on stdout in the format asked for; JSON is written as it is made (a
 /// 100,000-unit plan is 60 MB of it). A reader that stops early (`| head`) is not an error.
-fn print_plan(manifest: &Manifest, plan: &Plan, args: &PlanArgs) -> Exit {
+fn print_plan(manifest: &Manifest, plan: &Plan, args: &PlanArgs, quiet: bool) -> Exit {
     use std::io::Write;
 
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
@@ -68,14 +68,7 @@ fn print_plan(manifest: &Manifest, plan: &Plan, args: &PlanArgs) -> Exit {
         PlanFormat::Text => Some(plan.render_text()),
         PlanFormat::Dot => Some(plan.render_dot()),
         PlanFormat::Mermaid => Some(plan.render_mermaid()),
-        PlanFormat::GithubMatrix => Some(aib_planner::ci::github_matrix(
-            &manifest.file,
-            plan,
-            match args.shard_by {
-                ShardBy::Environment => aib_planner::ci::ShardBy::Environment,
-                ShardBy::Unit => aib_planner::ci::ShardBy::Unit,
-            },
-        )),
+        PlanFormat::GithubMatrix => Some(github_matrix(manifest, plan, args.shard_by, quiet)),
     };
     let written = match &text {
         None => plan.write_json(&mut out),
@@ -93,6 +86,29 @@ fn print_plan(manifest: &Manifest, plan: &Plan, args: &PlanArgs) -> Exit {
             Exit::Invalid
         }
     }
+}
+
+/// `--format github-matrix`, its warnings on stderr.
+fn github_matrix(manifest: &Manifest, plan: &Plan, by: ShardBy, quiet: bool) -> String {
+    let by = match by {
+        ShardBy::Environment => aib_planner::ci::ShardBy::Environment,
+        ShardBy::Component => aib_planner::ci::ShardBy::Component,
+        ShardBy::Unit => {
+            if !quiet {
+                eprintln!(
+                    "warning: --shard-by unit is now --shard-by component: one entry per connected component of the plan graph, so a unit is built with the units it waits for (one unit per entry built dependent units without their sources); entries carry `shard`, `state_prefix` and `select`"
+                );
+            }
+            aib_planner::ci::ShardBy::Component
+        }
+    };
+    let matrix = aib_planner::ci::github_matrix(&manifest.file, plan, by);
+    if !quiet {
+        for w in &matrix.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    matrix.json
 }
 
 /// `--refresh`: resolves `latest` sources and sets each unit's action as `aib build` would
@@ -118,7 +134,7 @@ fn refresh(
                     .await
                     .map_err(super::build::state_error)?;
             let index = store
-                .read_index()
+                .read_family_index()
                 .await
                 .map_err(super::build::state_error)?;
             let azure = |e: aib_executor::incremental::DecideError| {

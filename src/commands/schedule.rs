@@ -154,7 +154,7 @@ fn build_args_for(args: &ScheduleArgs, d: &DueSchedule) -> BuildArgs {
         report_json: None,
         report_junit: None,
         report_markdown: None,
-        time_scale: None,
+        lock_timeout: None,
         trigger: Some(d.name.clone()),
     }
 }

@@ -1,5 +1,6 @@
 //! `aib sim`: serves the local Azure simulator until Ctrl-C or SIGTERM. Its first line on
-//! stdout is `listening on http://HOST:PORT`.
+//! stdout is `listening on http://HOST:PORT`; with `--ca-file FILE` the certificate that
+//! `https://HOST:PORT` is signed with is in FILE by then.
 
 use std::io::Write;
 
@@ -32,12 +33,20 @@ pub fn run(args: &SimArgs) -> Exit {
                 return Exit::Invalid;
             }
         };
+        if let Some(path) = &args.ca_file
+            && let Err(e) = std::fs::write(path, handle.ca_pem())
+        {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            handle.shutdown().await;
+            return Exit::Invalid;
+        }
         let mut stdout = std::io::stdout();
         let _ = writeln!(stdout, "listening on {}", handle.base_url());
         let _ = stdout.flush();
         tracing::info!(
-            "simulator ready; IDENTITY_ENDPOINT={}/msi/token",
-            handle.base_url()
+            "simulator ready; IDENTITY_ENDPOINT={}/msi/token, AZURE_AUTHORITY_HOST={} (with AIB_CA_FILE)",
+            handle.base_url(),
+            handle.https_base_url()
         );
         signals::shutdown_requested().await;
         handle.shutdown().await;

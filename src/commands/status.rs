@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use aib_state::{RunStatus, StateLocation, StateStore};
+use aib_state::{RunStatus, StateError, StateLocation, StateStore};
 
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::exit::Exit;
@@ -38,6 +38,41 @@ pub async fn open_state(global: &GlobalArgs, manifest: &Path) -> Result<StateSto
         })
 }
 
+/// A run of the state given to a command, or of one of its shards.
+pub struct RunRef {
+    /// The shard it belongs to (`<state>/shards/<key>`); `None` for the state itself.
+    pub shard: Option<String>,
+    /// The store that holds it.
+    pub store: StateStore,
+    pub run_id: String,
+}
+
+impl RunRef {
+    /// The `--state` that shows this run by itself (`given` for the state itself).
+    pub fn state_arg(&self, given: Option<&str>) -> Option<String> {
+        match &self.shard {
+            None => given.map(str::to_owned),
+            Some(_) => Some(self.store.location().to_string()),
+        }
+    }
+}
+
+/// Every run of `store` and of its shards, newest first (run ids begin with their start time).
+pub async fn runs_with_shards(store: &StateStore) -> Result<Vec<RunRef>, StateError> {
+    let mut out = Vec::new();
+    for (shard, s) in store.with_shards().await? {
+        for run_id in s.list_runs().await? {
+            out.push(RunRef {
+                shard: shard.clone(),
+                store: s.clone(),
+                run_id,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+    Ok(out)
+}
+
 /// The runtime of the state-reading commands (`status`, `history`, `logs`).
 pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
     super::runtime(false, Exit::UnitFailed)
@@ -63,28 +98,36 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
             Ok(s) => s,
             Err(e) => return e,
         };
-        let rec = match &args.run_id {
-            Some(id) => store.read_run(id).await.map(Some),
-            None => store.latest_run().await,
-        };
-        let mut rec = match rec {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                eprintln!("error: no runs yet");
-                return Exit::UnitFailed;
-            }
+        let runs = match runs_with_shards(&store).await {
+            Ok(r) => r,
             Err(e) => {
                 eprintln!("error: {e}");
                 return Exit::UnitFailed;
             }
         };
-        if rec.status == RunStatus::Running
-            && matches!(store.lock_holder().await, Ok(h) if h.as_ref().is_none_or(|h| h.run_id != rec.run_id))
-        {
-            rec.status = RunStatus::Interrupted;
+        let found = match &args.run_id {
+            Some(id) => runs.into_iter().find(|r| &r.run_id == id),
+            None => runs.into_iter().next(),
+        };
+        let Some(found) = found else {
+            match &args.run_id {
+                Some(id) => eprintln!("error: {}", StateError::RunNotFound(id.clone())),
+                None => eprintln!("error: no runs yet"),
+            }
+            return Exit::UnitFailed;
+        };
+        let mut rec = match found.store.read_run(&found.run_id).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::UnitFailed;
+            }
+        };
+        if let Ok(holder) = found.store.lock_holder().await {
+            rec.status = rec.status_given_lock(holder.as_ref());
         }
         println!(
-            "run {}  {}  pipeline {}  started {}{}  host {}",
+            "run {}  {}  pipeline {}  started {}{}  host {}{}",
             rec.run_id,
             status_word(rec.status),
             rec.pipeline,
@@ -92,11 +135,16 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
             rec.finished
                 .map(|f| format!("  finished {}", aib_state::record::rfc3339(f)))
                 .unwrap_or_default(),
-            rec.host
+            rec.host,
+            found
+                .shard
+                .as_ref()
+                .map(|k| format!("  shard {k}"))
+                .unwrap_or_default()
         );
         println!();
         let opts = reporter::SummaryOptions::for_stdout(reporter::logs_args(
-            global.state.as_deref(),
+            found.state_arg(global.state.as_deref()).as_deref(),
             &args.manifest,
         ));
         print!("{}", reporter::summary_table(&rec, &opts));

@@ -79,8 +79,6 @@ fn a_failing_unit_names_its_customizer_dependents_are_skipped_and_reports_valida
             "junit.xml",
             "--report-markdown",
             "summary.md",
-            "--time-scale",
-            "0.0001",
         ],
     );
     assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -147,7 +145,7 @@ fn a_failing_unit_names_its_customizer_dependents_are_skipped_and_reports_valida
 fn ctrl_c_cancels_running_builds_and_exits_130() {
     let dir = manifest_dir(FLEET, &[]);
     let sim = sim(dir.path(), "minute_ms = 5\nbuild_minutes = 100000\n");
-    let child = aib_cmd(dir.path(), &sim, &["build", "--time-scale", "0.0001"])
+    let child = aib_cmd(dir.path(), &sim, &["build"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -33,7 +33,7 @@ fn strs(y: &Yaml) -> Vec<String> {
 }
 
 #[test]
-fn github_matrix_shards_by_environment_and_by_unit() {
+fn github_matrix_shards_by_environment_and_by_connected_component() {
     let root = repo_root();
     let out = aib(
         &root,
@@ -56,7 +56,45 @@ fn github_matrix_shards_by_environment_and_by_unit() {
     assert_eq!(include[2]["needs"], serde_json::json!(["test"]));
     let total: u64 = include.iter().filter_map(|e| e["units"].as_u64()).sum();
 
+    // By connected component: a unit with the units it waits for, each shard with its own
+    // state prefix; the 10 Linux units form 4 components (ubuntu-docker joins 2404/x64).
     let out = aib(
+        &root,
+        &[
+            "plan",
+            "pipelines/linux-fleet/aib.toml",
+            "--format",
+            "github-matrix",
+            "--shard-by",
+            "component",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let include = v["include"].as_array().expect("include");
+    assert_eq!(include.len(), 4);
+    let units: u64 = include.iter().filter_map(|e| e["units"].as_u64()).sum();
+    assert_eq!(units, 10);
+    let docker = include
+        .iter()
+        .find(|e| {
+            e["select"]
+                .as_str()
+                .is_some_and(|s| s.contains("ubuntu-docker"))
+        })
+        .expect("the docker shard");
+    // Unit ids carry brackets (a shell glob): the select arguments are quoted.
+    assert_eq!(
+        docker["select"],
+        "--unit 'staging/ubuntu[release=2404,arch=x64]' --unit 'staging/ubuntu-docker[release=2404]' --unit 'production/ubuntu[release=2404,arch=x64]' --unit 'production/ubuntu-docker[release=2404]'"
+    );
+    let key = docker["shard"].as_str().expect("shard key");
+    assert_eq!(docker["state_prefix"], format!("shards/{key}"));
+    assert!(!out.stdout.contains("template_name"), "{}", out.stdout);
+
+    // `unit`, the old name, gives the same shards and says so.
+    let old = aib(
         &root,
         &[
             "plan",
@@ -67,14 +105,14 @@ fn github_matrix_shards_by_environment_and_by_unit() {
             "unit",
         ],
     );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
-    let include = v["include"].as_array().expect("include");
-    assert_eq!(include.len(), 10);
-    // Unit ids carry brackets (a shell glob): the select argument is quoted.
-    let first = &include[0];
-    let unit = first["unit"].as_str().expect("unit");
-    assert_eq!(first["select"], format!("--unit '{unit}'"));
+    assert_eq!(old.code, 0, "{}", old.stderr);
+    assert_eq!(old.stdout, out.stdout);
+    assert!(
+        old.stderr
+            .contains("warning: --shard-by unit is now --shard-by component"),
+        "{}",
+        old.stderr
+    );
 
     // The environment shards of the AVD plan add up to its units.
     let out = aib(
@@ -137,10 +175,25 @@ fn github_workflow_has_a_job_per_environment_in_promotion_order() {
                 .starts_with("aib build \"$AIB_MANIFEST\" --env test --state \"$AIB_STATE/test\"")),
         "{runs:?}"
     );
+    // aib logs in itself, with a fresh GitHub ID token for every Azure token: no
+    // `azure/login` whose Azure CLI login expires with its one ID token.
     assert!(
-        steps
-            .iter()
-            .any(|s| s["uses"].as_str() == Some("azure/login@v2"))
+        !steps.iter().any(|s| s["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("azure/login"))),
+        "{steps:?}"
+    );
+    assert_eq!(
+        doc["env"]["AIB_CREDENTIAL"].as_str(),
+        Some("github-actions")
+    );
+    assert_eq!(
+        doc["env"]["AZURE_CLIENT_ID"].as_str(),
+        Some("${{ vars.AZURE_CLIENT_ID }}")
+    );
+    assert_eq!(
+        doc["env"]["AZURE_TENANT_ID"].as_str(),
+        Some("${{ vars.AZURE_TENANT_ID }}")
     );
     // The runner installs the aib that wrote the workflow, pinned, from crates.io.
     let pinned = format!(

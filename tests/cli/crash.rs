@@ -17,21 +17,19 @@ use super::support::{Sim, aib_cmd, manifest_dir, run, sim};
 
 const MINUTE_MS: u64 = 10;
 
-/// aib's clock at 60 ms per Azure minute, slower than the simulator's 10 (see `faults.rs`):
-/// a second Ctrl-C leaves cancels running that the retry's bounded wait must outlast.
-fn time_scale() -> String {
-    "0.001".to_string()
-}
+/// The clock the simulator tells aib: 60 ms per Azure minute, slower than the simulator's
+/// own 10 (see `faults.rs`): a second Ctrl-C leaves cancels running that the retry's bounded
+/// wait must outlast.
+const CLOCK: &str = "clock_minute_ms = 60\n";
 
-fn build_args<'a>(ts: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec!["build", "--time-scale", ts];
+fn build_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["build"];
     v.extend_from_slice(extra);
     v
 }
 
 fn spawn_build(d: &Path, sim: &Sim, stderr: Stdio) -> Child {
-    let ts = time_scale();
-    aib_cmd(d, sim, &build_args(&ts, &["--report-json", "first.json"]))
+    aib_cmd(d, sim, &build_args(&["--report-json", "first.json"]))
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
@@ -78,7 +76,7 @@ fn kill_at(p: Point) {
     let name = p.name;
     let dir = manifest_dir(&fleet::manifest(), &[]);
     let d = dir.path();
-    let mut scenario = format!("minute_ms = {MINUTE_MS}\n");
+    let mut scenario = format!("minute_ms = {MINUTE_MS}\n{CLOCK}");
     if let Some(v) = p.failing {
         scenario.push_str(&format!(
             "[[outcome]]\ntemplate = \"{}\"\nresult = \"fail\"\nfailed_customizer = \"harden\"\n",
@@ -106,11 +104,10 @@ fn kill_at(p: Point) {
     // Right after the kill: nothing torn.
     fleet::assert_state_parses(d);
 
-    let ts = time_scale();
     let (code, out, err) = run(
         d,
         &sim,
-        &build_args(&ts, &["--retry-failed", "--report-json", "retry.json"]),
+        &build_args(&["--retry-failed", "--report-json", "retry.json"]),
     );
     let want_code = if p.failing.is_some() { 1 } else { 0 };
     assert_eq!(
@@ -153,7 +150,7 @@ fn kill_at(p: Point) {
 
     if p.failing.is_none() {
         // Nothing is left to build, and cleanup (on-success) removed every template.
-        let (code, out, err) = run(d, &sim, &build_args(&ts, &["--report-json", "after.json"]));
+        let (code, out, err) = run(d, &sim, &build_args(&["--report-json", "after.json"]));
         assert_eq!(code, 0, "[{name}] build after the retry\n{out}\n{err}");
         let after = fleet::statuses(&fleet::report(d, "after.json"));
         assert!(
@@ -338,11 +335,10 @@ fn stderr_of(child: &mut Child) -> std::thread::JoinHandle<String> {
 fn retry_after_interrupt(d: &Path, sim: &Sim, what: &str) -> String {
     fleet::assert_state_parses(d);
     let before = fleet::runs(&fleet::stats(sim));
-    let ts = time_scale();
     let (code, out, err) = run(
         d,
         sim,
-        &build_args(&ts, &["--retry-failed", "--report-json", "retry.json"]),
+        &build_args(&["--retry-failed", "--report-json", "retry.json"]),
     );
     assert_eq!(
         code, 0,
@@ -388,7 +384,7 @@ fn retry_after_interrupt(d: &Path, sim: &Sim, what: &str) -> String {
 fn ctrl_c_cancels_every_running_build_and_exits_130() {
     let dir = manifest_dir(&fleet::manifest(), &[]);
     let d = dir.path();
-    let sim = sim(d, &format!("minute_ms = {MINUTE_MS}\n"));
+    let sim = sim(d, &format!("minute_ms = {MINUTE_MS}\n{CLOCK}"));
     let mut child = spawn_build(d, &sim, Stdio::piped());
     let stderr = stderr_of(&mut child);
     fleet::wait_until("every parent building", || {
@@ -429,7 +425,7 @@ fn a_second_ctrl_c_exits_at_once_and_retry_failed_finishes() {
     // Cancelling takes 60 simulated minutes, so the first Ctrl-C alone would be waiting.
     let sim = sim(
         d,
-        &format!("minute_ms = {MINUTE_MS}\ncancel_minutes = 60\n"),
+        &format!("minute_ms = {MINUTE_MS}\n{CLOCK}cancel_minutes = 60\n"),
     );
     let mut child = spawn_build(d, &sim, Stdio::piped());
     let stderr = stderr_of(&mut child);

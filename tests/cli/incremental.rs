@@ -163,20 +163,14 @@ fn as_statuses(actions: &[(String, String)]) -> Vec<(String, String)> {
 }
 
 fn build(dir: &Path, sim: &Sim, extra: &[&str]) -> Vec<(String, String)> {
-    let mut args = vec![
-        "build",
-        "--report-json",
-        "report.json",
-        "--time-scale",
-        "0.001",
-    ];
+    let mut args = vec!["build", "--report-json", "report.json"];
     args.extend_from_slice(extra);
     let (code, out, err) = run(dir, sim, &args);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     statuses(dir, "report.json")
 }
 
-const FAST: &str = "minute_ms = 5\n";
+const FAST: &str = "minute_ms = 5\nclock_minute_ms = 60\n";
 
 /// `unit → (template_name, input_hash)` of a JSON document with a `units` array.
 fn names_and_hashes(v: &serde_json::Value) -> Vec<(String, String, String)> {
@@ -363,19 +357,9 @@ fn retry_failed_rebuilds_only_failed_and_skipped_units_with_the_same_inputs() {
     let d = dir.path();
     let failing = sim(
         d,
-        "minute_ms = 5\n[[outcome]]\ntemplate = \"inc-base-dev-*\"\nresult = \"fail\"\nfailed_customizer = \"harden\"\n",
+        "minute_ms = 5\nclock_minute_ms = 60\n[[outcome]]\ntemplate = \"inc-base-dev-*\"\nresult = \"fail\"\nfailed_customizer = \"harden\"\n",
     );
-    let (code, out, err) = run(
-        d,
-        &failing,
-        &[
-            "build",
-            "--report-json",
-            "first.json",
-            "--time-scale",
-            "0.001",
-        ],
-    );
+    let (code, out, err) = run(d, &failing, &["build", "--report-json", "first.json"]);
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     assert_eq!(
         statuses(d, "first.json"),
@@ -404,14 +388,7 @@ fn retry_failed_rebuilds_only_failed_and_skipped_units_with_the_same_inputs() {
     let (code, out, err) = run(
         d,
         &fixed,
-        &[
-            "build",
-            "--retry-failed",
-            "--report-json",
-            "retry.json",
-            "--time-scale",
-            "0.001",
-        ],
+        &["build", "--retry-failed", "--report-json", "retry.json"],
     );
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
@@ -467,8 +444,11 @@ fn after_kill_9_retry_failed_finishes_the_batch_without_starting_a_build_twice()
     let dir = manifest_dir(FLEET, &[("scripts/harden.sh", "echo harden\n")]);
     let d = dir.path();
     // Builds take 1 s: the kill lands while they run.
-    let sim = sim(d, "minute_ms = 5\nbuild_minutes = 200\n");
-    let mut child = aib_cmd(d, &sim, &["build", "--time-scale", "0.001"])
+    let sim = sim(
+        d,
+        "minute_ms = 5\nclock_minute_ms = 60\nbuild_minutes = 200\n",
+    );
+    let mut child = aib_cmd(d, &sim, &["build"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -486,14 +466,7 @@ fn after_kill_9_retry_failed_finishes_the_batch_without_starting_a_build_twice()
     let (code, out, err) = run(
         d,
         &sim,
-        &[
-            "build",
-            "--retry-failed",
-            "--report-json",
-            "retry.json",
-            "--time-scale",
-            "0.001",
-        ],
+        &["build", "--retry-failed", "--report-json", "retry.json"],
     );
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(err.contains("taking it over"), "{err}");

@@ -11,11 +11,16 @@ mod gc;
 mod import;
 mod import_roundtrip;
 mod incremental;
+mod locks;
+mod login;
+mod logs;
 mod plan;
+mod recover;
 #[cfg(feature = "reference-tests")]
 mod reference;
 mod schedule;
 mod schemas;
 mod secrets;
+mod shards;
 mod support;
 mod validate;

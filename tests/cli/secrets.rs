@@ -157,8 +157,6 @@ fn no_channel_or_file_shows_a_secret_token_or_key() {
             "junit.xml",
             "--report-markdown",
             "summary.md",
-            "--time-scale",
-            "0.0001",
             "--log-format",
             "json",
             "-vvv",
@@ -172,11 +170,7 @@ fn no_channel_or_file_shows_a_secret_token_or_key() {
     channels.push(("build stdout".into(), out));
     channels.push(("build stderr (json, trace)".into(), err));
 
-    let (code, out, err) = run_with_secrets(
-        dir.path(),
-        &sim,
-        &["build", "--time-scale", "0.0001", "-vv"],
-    );
+    let (code, out, err) = run_with_secrets(dir.path(), &sim, &["build", "-vv"]);
     assert_eq!(code, 1);
     channels.push(("second build stdout".into(), out));
     channels.push(("second build stderr (text, debug)".into(), err));
@@ -307,8 +301,6 @@ fn key_vault_secret_builds_and_never_shows() {
             "report.json",
             "--report-markdown",
             "summary.md",
-            "--time-scale",
-            "0.0001",
             "--log-format",
             "json",
             "-vvv",
@@ -411,7 +403,7 @@ fn missing_key_vault_and_env_secrets_are_named_before_deploying() {
         dir.path(),
         &format!("minute_ms = 5\n[key_vault]\n\"kv-aib/admin\" = \"{KV_SECRET}\"\n"),
     );
-    let out = aib_cmd(dir.path(), &sim, &["build", "--time-scale", "0.0001"])
+    let out = aib_cmd(dir.path(), &sim, &["build"])
         .env_remove("AIB_TEST_UNSET_TOKEN")
         .output()
         .expect("run aib");
@@ -448,7 +440,7 @@ fn unchanged_units_need_no_secrets_and_forced_ones_do() {
     let d = dir.path();
     let sim = sim(d, "minute_ms = 5\n");
     let build = |args: &[&str], with_secret: bool| {
-        let mut all = vec!["build", "--time-scale", "0.0001"];
+        let mut all = vec!["build"];
         all.extend_from_slice(args);
         let mut cmd = aib_cmd(d, &sim, &all);
         if with_secret {

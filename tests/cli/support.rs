@@ -60,11 +60,17 @@ impl Drop for Sim {
 
 /// Starts `aib sim` with `scenario` (written to `dir/scenario.toml`).
 pub fn sim(dir: &Path, scenario: &str) -> Sim {
+    sim_with(dir, scenario, &[])
+}
+
+/// [`sim`] with more `aib sim` arguments.
+pub fn sim_with(dir: &Path, scenario: &str, args: &[&str]) -> Sim {
     let path = dir.join("scenario.toml");
     std::fs::write(&path, scenario).expect("write scenario");
     let mut child = Command::new(env!("CARGO_BIN_EXE_aib"))
         .args(["sim", "--listen", "127.0.0.1:0", "--scenario"])
         .arg(&path)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

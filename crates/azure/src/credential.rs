@@ -1,9 +1,15 @@
 //! Azure credentials: the azure_identity 1.x chain, plus a per-scope token cache.
 //!
 //! Order (unless `AIB_CREDENTIAL` names one): environment client secret, workload identity,
-//! managed identity, Azure CLI, Azure Pipelines. The first credential that yields a token is
-//! remembered and used from then on. Tokens are cached per scope and refreshed
-//! `refresh_margin` (5 min) before they expire; one refresh runs at a time (single flight).
+//! GitHub Actions OIDC, managed identity, Azure CLI, Azure Pipelines. The first credential
+//! that yields a token is remembered and used from then on. Tokens are cached per scope and
+//! refreshed `refresh_margin` (5 min) before they expire, or halfway through their life when
+//! they live less than twice that; one refresh runs at a time (single flight).
+//!
+//! The federated credentials of CI systems (GitHub Actions, Azure Pipelines) ask the CI system
+//! for a fresh OIDC assertion at every refresh, so they last as long as the job, however long
+//! a run takes. `AIB_CA_FILE` (see [`crate::transport::CA_FILE_ENV`]) adds trusted certificate
+//! authorities to every credential's connections too.
 //!
 //! A token endpoint that answers 408/429/5xx (or, for the credential in use, drops the
 //! connection) is retried with exponential backoff and jitter for up to `token_retry_budget`
@@ -17,9 +23,9 @@ use azure_core::cloud::CloudConfiguration;
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::ClientOptions;
 use azure_identity::{
-    AzureCliCredential, AzurePipelinesCredential, ClientSecretCredential,
-    ClientSecretCredentialOptions, ManagedIdentityCredential, WorkloadIdentityCredential,
-    WorkloadIdentityCredentialOptions,
+    AzureCliCredential, AzurePipelinesCredential, ClientAssertionCredential,
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    ManagedIdentityCredential, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use base64::Engine;
 use std::collections::HashMap;
@@ -39,8 +45,12 @@ pub const CREDENTIAL_ENV: &str = "AIB_CREDENTIAL";
 pub enum CredentialKind {
     /// `AZURE_TENANT_ID` + `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET`.
     Env,
-    /// `AZURE_FEDERATED_TOKEN_FILE` (+ tenant and client id), e.g. AKS / GitHub OIDC.
+    /// `AZURE_FEDERATED_TOKEN_FILE` (+ tenant and client id), e.g. AKS.
     WorkloadIdentity,
+    /// GitHub Actions OIDC (`ACTIONS_ID_TOKEN_REQUEST_URL` + `ACTIONS_ID_TOKEN_REQUEST_TOKEN`,
+    /// from `permissions: id-token: write`) exchanged at Entra for `AZURE_CLIENT_ID` in
+    /// `AZURE_TENANT_ID`; a fresh ID token for every new access token.
+    GithubActions,
     /// App Service (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`) or IMDS managed identity.
     /// `AZURE_CLIENT_ID` selects a user-assigned identity.
     ManagedIdentity,
@@ -52,9 +62,10 @@ pub enum CredentialKind {
 
 impl CredentialKind {
     /// The chain order.
-    pub const CHAIN: [CredentialKind; 5] = [
+    pub const CHAIN: [CredentialKind; 6] = [
         CredentialKind::Env,
         CredentialKind::WorkloadIdentity,
+        CredentialKind::GithubActions,
         CredentialKind::ManagedIdentity,
         CredentialKind::AzureCli,
         CredentialKind::AzurePipelines,
@@ -65,6 +76,7 @@ impl CredentialKind {
         match self {
             CredentialKind::Env => "env",
             CredentialKind::WorkloadIdentity => "workload-identity",
+            CredentialKind::GithubActions => "github-actions",
             CredentialKind::ManagedIdentity => "managed-identity",
             CredentialKind::AzureCli => "azure-cli",
             CredentialKind::AzurePipelines => "azure-pipelines",
@@ -89,11 +101,12 @@ impl std::str::FromStr for CredentialKind {
                 "environment" | "client-secret" => Some(CredentialKind::Env),
                 "msi" => Some(CredentialKind::ManagedIdentity),
                 "cli" | "az" => Some(CredentialKind::AzureCli),
+                "github" | "github-oidc" | "actions" => Some(CredentialKind::GithubActions),
                 _ => None,
             })
             .ok_or_else(|| {
                 Error::Config(format!(
-                    "{CREDENTIAL_ENV}={s:?} is not a credential; expected one of env, workload-identity, managed-identity, azure-cli, azure-pipelines"
+                    "{CREDENTIAL_ENV}={s:?} is not a credential; expected one of env, workload-identity, github-actions, managed-identity, azure-cli, azure-pipelines"
                 ))
             })
     }
@@ -147,7 +160,8 @@ pub struct Credential {
     token_retry_budget: Duration,
     chosen: StdMutex<Option<Chosen>>,
     fixed: Option<BearerToken>,
-    cache: Mutex<HashMap<String, BearerToken>>,
+    /// Scope → token and when to refresh it (unix seconds).
+    cache: Mutex<HashMap<String, (BearerToken, i64)>>,
 }
 
 impl fmt::Debug for Credential {
@@ -239,18 +253,28 @@ impl Credential {
         self.cache.lock().await.remove(scope);
     }
 
+    /// When a token obtained at `now` is refreshed: `refresh_margin` before it expires, or
+    /// halfway through its life when it lives less than twice the margin (tokens that live
+    /// seconds are reused for half their life instead of refreshed on every call).
+    fn refresh_at(&self, token: &BearerToken, now: i64) -> i64 {
+        let life = (token.expires_at - now).max(0);
+        let margin = (self.refresh_margin.as_secs() as i64).min(life / 2);
+        token.expires_at - margin
+    }
+
     /// A token for `scope`, from the cache when it is fresh enough.
     pub async fn token(&self, scope: &str) -> Result<BearerToken> {
         // Holding the cache lock across the refresh makes refreshes single-flight.
         let mut cache = self.cache.lock().await;
         let now = chrono::Utc::now().timestamp();
-        if let Some(t) = cache.get(scope)
-            && t.expires_at - self.refresh_margin.as_secs() as i64 > now
+        if let Some((t, refresh_at)) = cache.get(scope)
+            && *refresh_at > now
         {
             return Ok(t.clone());
         }
         let token = self.fetch(scope).await?;
-        cache.insert(scope.to_owned(), token.clone());
+        let refresh_at = self.refresh_at(&token, chrono::Utc::now().timestamp());
+        cache.insert(scope.to_owned(), (token.clone(), refresh_at));
         Ok(token)
     }
 
@@ -439,16 +463,90 @@ fn need(name: &str) -> std::result::Result<String, String> {
     var(name).ok_or_else(|| format!("not configured ({name} is not set)"))
 }
 
-fn client_options(cloud: Cloud) -> ClientOptions {
+/// An HTTP client for token endpoints: bounded connect and request times, and the trust
+/// anchors `AIB_CA_FILE` adds.
+fn token_http_client(
+    roots: Vec<reqwest::Certificate>,
+) -> std::result::Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(crate::transport::USER_AGENT)
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(60))
+        .tls_certs_merge(roots)
+        .build()
+        .map_err(|e| format!("cannot build HTTP client: {e}"))
+}
+
+/// The HTTP client of azure_identity's credentials when `AIB_CA_FILE` adds trust anchors
+/// (`None`: azure_core's default client).
+fn trusting_client() -> std::result::Result<Option<reqwest::Client>, String> {
+    let roots = crate::transport::extra_roots().map_err(|e| e.to_string())?;
+    if roots.is_empty() {
+        return Ok(None);
+    }
+    token_http_client(roots).map(Some)
+}
+
+fn client_options(cloud: Cloud) -> std::result::Result<ClientOptions, String> {
     let cfg = match cloud {
         Cloud::UsGov => Some(CloudConfiguration::AzureGovernment),
         Cloud::China => Some(CloudConfiguration::AzureChina),
         Cloud::Public | Cloud::Custom => None,
     };
-    ClientOptions {
+    let transport = trusting_client()?.map(|c| {
+        azure_core::http::Transport::new(Arc::new(c) as Arc<dyn azure_core::http::HttpClient>)
+    });
+    Ok(ClientOptions {
         cloud: cfg.map(Arc::new),
+        transport,
         ..ClientOptions::default()
+    })
+}
+
+/// The audience Entra expects of federated assertions in `cloud`.
+fn exchange_audience(cloud: Cloud) -> &'static str {
+    match cloud {
+        Cloud::UsGov => "api://AzureADTokenExchangeUSGov",
+        Cloud::China => "api://AzureADTokenExchangeChina",
+        Cloud::Public | Cloud::Custom => "api://AzureADTokenExchange",
     }
+}
+
+/// Keep azure_core's own retries of a token endpoint to a few quick ones, so
+/// `Credential::get_retrying` owns the budget (azure_core alone would retry for up to 60 s
+/// per call).
+fn quick_retries(client_options: &mut ClientOptions) {
+    client_options.retry =
+        azure_core::http::RetryOptions::exponential(azure_core::http::ExponentialRetryOptions {
+            initial_delay: azure_core::time::Duration::milliseconds(100),
+            max_retries: 3,
+            max_total_elapsed: azure_core::time::Duration::seconds(5),
+            max_delay: azure_core::time::Duration::seconds(2),
+        });
+}
+
+fn github_actions(cloud: Cloud) -> std::result::Result<Arc<dyn TokenCredential>, String> {
+    use crate::github_oidc::{ActionsIdToken, REQUEST_TOKEN_ENV, REQUEST_URL_ENV};
+    let url = var(REQUEST_URL_ENV).ok_or_else(|| {
+        if var("GITHUB_ACTIONS").is_some() {
+            format!(
+                "not configured ({REQUEST_URL_ENV} is not set: give the job `permissions: id-token: write`)"
+            )
+        } else {
+            format!("not configured ({REQUEST_URL_ENV} is not set)")
+        }
+    })?;
+    let token = need(REQUEST_TOKEN_ENV)?;
+    let tenant = need("AZURE_TENANT_ID")?;
+    let client = need("AZURE_CLIENT_ID")?;
+    let mut client_options = client_options(cloud)?;
+    quick_retries(&mut client_options);
+    let http = token_http_client(crate::transport::extra_roots().map_err(|e| e.to_string())?)?;
+    let assertion = ActionsIdToken::new(&url, token, exchange_audience(cloud), http)?;
+    let opts = ClientAssertionCredentialOptions { client_options };
+    let c = ClientAssertionCredential::new(tenant, client, assertion, Some(opts))
+        .map_err(|e| one_line(&e.to_string()))?;
+    Ok(c)
 }
 
 fn build(
@@ -462,7 +560,7 @@ fn build(
             let client = need("AZURE_CLIENT_ID")?;
             let secret = need("AZURE_CLIENT_SECRET")?;
             let opts = ClientSecretCredentialOptions {
-                client_options: client_options(cloud),
+                client_options: client_options(cloud)?,
             };
             let c = ClientSecretCredential::new(&tenant, client, Secret::new(secret), Some(opts))
                 .map_err(err)?;
@@ -473,21 +571,13 @@ fn build(
             need("AZURE_TENANT_ID")?;
             need("AZURE_CLIENT_ID")?;
             let mut opts = WorkloadIdentityCredentialOptions::default();
-            opts.credential_options.client_options = client_options(cloud);
+            opts.credential_options.client_options = client_options(cloud)?;
             Ok(WorkloadIdentityCredential::new(Some(opts)).map_err(err)?)
         }
+        CredentialKind::GithubActions => github_actions(cloud),
         CredentialKind::ManagedIdentity => {
-            // azure_core alone would retry a failing token endpoint for up to 60 s per call;
-            // keep its retries to a few quick ones and let `get_retrying` own the budget.
-            let mut client_options = client_options(cloud);
-            client_options.retry = azure_core::http::RetryOptions::exponential(
-                azure_core::http::ExponentialRetryOptions {
-                    initial_delay: azure_core::time::Duration::milliseconds(100),
-                    max_retries: 3,
-                    max_total_elapsed: azure_core::time::Duration::seconds(5),
-                    max_delay: azure_core::time::Duration::seconds(2),
-                },
-            );
+            let mut client_options = client_options(cloud)?;
+            quick_retries(&mut client_options);
             let opts = azure_identity::ManagedIdentityCredentialOptions {
                 user_assigned_id: var("AZURE_CLIENT_ID")
                     .map(azure_identity::UserAssignedId::ClientId),
@@ -497,12 +587,14 @@ fn build(
         }
         CredentialKind::AzureCli => Ok(AzureCliCredential::new(None).map_err(err)?),
         CredentialKind::AzurePipelines => {
+            // Like the GitHub Actions credential, it asks the pipeline's OIDC endpoint
+            // (`SYSTEM_OIDCREQUESTURI`) for a fresh assertion at every token refresh.
             let tenant = need("AZURESUBSCRIPTION_TENANT_ID")?;
             let client = need("AZURESUBSCRIPTION_CLIENT_ID")?;
             let conn = need("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID")?;
             let token = need("SYSTEM_ACCESSTOKEN")?;
             let mut opts = azure_identity::AzurePipelinesCredentialOptions::default();
-            opts.credential_options.client_options = client_options(cloud);
+            opts.credential_options.client_options = client_options(cloud)?;
             Ok(
                 AzurePipelinesCredential::new(
                     tenant,
@@ -647,18 +739,37 @@ mod tests {
 
     #[tokio::test]
     async fn refreshes_before_expiry() -> Result<()> {
-        // Tokens live 2 minutes; the default margin is 5: every call refreshes.
+        // A token that expires within the margin (5 minutes) at once is refreshed every call
+        // once its life is half over; one that lives 2 minutes is reused for its first minute.
         let (counter, cred) = counting(120);
-        cred.token("s").await?;
-        cred.token("s").await?;
-        assert_eq!(counter.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
-        // With a 1-minute margin they are reused.
-        let (counter, cred) = counting(120);
-        let cred = cred.with_refresh_margin(Duration::from_secs(60));
         cred.token("s").await?;
         cred.token("s").await?;
         assert_eq!(counter.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // An already expired token is never reused.
+        let (counter, cred) = counting(0);
+        cred.token("s").await?;
+        cred.token("s").await?;
+        assert_eq!(counter.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
         Ok(())
+    }
+
+    #[test]
+    fn refresh_margin_or_half_the_life() {
+        let cred = Credential::from_static_token("t", 0);
+        let tok = |exp| BearerToken {
+            secret: String::new(),
+            expires_at: exp,
+        };
+        // An hour-long token: 5 minutes before it expires.
+        assert_eq!(cred.refresh_at(&tok(1000 + 3600), 1000), 1000 + 3300);
+        // Two minutes: after one.
+        assert_eq!(cred.refresh_at(&tok(1000 + 120), 1000), 1000 + 60);
+        // Two seconds: after one. Expired: now.
+        assert_eq!(cred.refresh_at(&tok(1002), 1000), 1001);
+        assert_eq!(cred.refresh_at(&tok(990), 1000), 990);
+        let short =
+            Credential::from_static_token("t", 0).with_refresh_margin(Duration::from_secs(10));
+        assert_eq!(short.refresh_at(&tok(1000 + 3600), 1000), 1000 + 3590);
     }
 
     #[test]

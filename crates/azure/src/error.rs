@@ -234,12 +234,17 @@ impl Error {
     }
 }
 
-/// Replace the value of secret-bearing query parameters (`sig`, and any `*key*`/`token`)
-/// with `REDACTED`. Use before printing any URL.
+/// A URL fit to print. A signed operation URL (ARM's `…?api-version=…&t=…&c=…&s=…&h=…`,
+/// about 2 KB) is cut to its path: its signature is not ours to show and nobody can read the
+/// rest. Elsewhere the value of secret-bearing query parameters (`sig`, and any `*key*` /
+/// `token` / `secret`) becomes `REDACTED`. Use before printing or storing any URL.
 pub fn redact_url(url: &str) -> String {
     let Some((base, query)) = url.split_once('?') else {
         return url.to_owned();
     };
+    if is_signed_operation_query(query) {
+        return operation_path(base);
+    }
     let parts: Vec<String> = query
         .split('&')
         .map(|kv| {
@@ -255,6 +260,27 @@ pub fn redact_url(url: &str) -> String {
     format!("{base}?{}", parts.join("&"))
 }
 
+/// ARM signs operation URLs with `s` (signature) and `h` (hash) next to `t` and `c`.
+fn is_signed_operation_query(query: &str) -> bool {
+    let has = |name: &str| {
+        query
+            .split('&')
+            .any(|kv| kv.split_once('=').map_or(kv, |(k, _)| k) == name)
+    };
+    has("s") && (has("h") || has("c"))
+}
+
+/// The path of an absolute URL (the URL itself when it has none).
+fn operation_path(base: &str) -> String {
+    match base.split_once("://") {
+        Some((_, rest)) => match rest.find('/') {
+            Some(i) => rest[i..].to_owned(),
+            None => "/".to_owned(),
+        },
+        None => base.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +294,25 @@ mod tests {
             "https://a.blob.core.windows.net/c/b?sv=2021-10-04&sig=REDACTED&se=x"
         );
         assert_eq!(redact_url("http://x/y"), "http://x/y");
+        assert_eq!(
+            redact_url("https://m/subscriptions/s/providers/p/operations/1?api-version=2025-10-01"),
+            "https://m/subscriptions/s/providers/p/operations/1?api-version=2025-10-01",
+            "an unsigned URL keeps its query"
+        );
+    }
+
+    #[test]
+    fn signed_operation_urls_become_their_path() {
+        let c = "A".repeat(2000);
+        let u = format!(
+            "https://management.azure.com/subscriptions/s/providers/Microsoft.VirtualMachineImages/locations/eastus/operations/OP?api-version=2025-10-01&t=638285436648484063&c={c}&s=uF5Q-vq_x&h=5sIq"
+        );
+        let r = redact_url(&u);
+        assert_eq!(
+            r,
+            "/subscriptions/s/providers/Microsoft.VirtualMachineImages/locations/eastus/operations/OP"
+        );
+        assert!(!r.contains("uF5Q"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! aib-azure: the one ARM + Blob client every aib command uses.
 //!
 //! - [`api_versions`]: the api-versions Azure serves per resource type, and the pinned ones.
+//! - [`clock`]: Azure time, and the simulator's clock (`GET /_sim/clock`).
 //! - [`cloud`]: endpoints per cloud, `AIB_ARM_ENDPOINT`.
 //! - [`credential`]: azure_identity chain, `AIB_CREDENTIAL`, token cache.
 //! - [`transport`]: the pooled HTTP client, headers, request ids.
@@ -10,6 +11,7 @@
 //! - [`arm`]: [`ArmClient`] and typed operations.
 //! - [`blob`]: [`BlobClient`]: Shared Key / SAS / bearer, list, download.
 //! - [`types`]: serde wire types.
+//! - [`ids`]: resource ids compared as ARM compares them (case-insensitively).
 //! - [`error`]: the [`Error`] enum.
 //!
 //! ```no_run
@@ -32,9 +34,12 @@
 pub mod api_versions;
 pub mod arm;
 pub mod blob;
+pub mod clock;
 pub mod cloud;
 pub mod credential;
 pub mod error;
+pub mod github_oidc;
+pub mod ids;
 pub mod lro;
 pub mod rate_limit;
 pub mod retry;
@@ -43,6 +48,7 @@ pub mod types;
 
 pub use arm::{ArmClient, ArmConfig};
 pub use blob::{BlobAuth, BlobClient};
+pub use clock::TimeScale;
 pub use cloud::{Cloud, Endpoints};
 pub use credential::{Credential, CredentialKind};
 pub use error::{Error, Result};

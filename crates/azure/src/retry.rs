@@ -28,11 +28,14 @@ pub struct RetryPolicy {
     /// Multiplier on every wait and on the budget (1.0 in production, e.g. 0.001 in tests).
     pub time_scale: f64,
     /// Whether `time_scale` applies to the delays servers name too (`true`, for tests against
-    /// a server answering in Azure's time). A server that already compresses its hints (the
-    /// simulator under `aib build --time-scale`) sets `false`: its hints are waited as given
-    /// while the client's own backoff, budget and default intervals are compressed.
+    /// a server answering in Azure's time). A server that already compresses its hints (a
+    /// simulator, whose clock [`crate::clock::probe`] read) sets `false`: its hints are waited
+    /// as given while the client's own backoff, budget and default intervals are compressed.
     pub scale_server_hints: bool,
 }
+
+/// The least real time a compressed-time budget allows (see [`RetryPolicy::real_budget`]).
+pub const MIN_COMPRESSED_BUDGET: Duration = Duration::from_secs(20);
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -122,6 +125,19 @@ impl RetryPolicy {
     }
 
     /// Apply `time_scale`.
+    /// The budget in real time. Under compressed time it is never less than
+    /// [`MIN_COMPRESSED_BUDGET`] (or the budget itself, if smaller): connecting, sending and
+    /// waiting for a CPU take real time that compression does not shrink, so a 600 s budget
+    /// at 1/12,000 (60 ms) would give up on a loaded machine before a first retry.
+    pub fn real_budget(&self) -> Duration {
+        let scaled = self.scale(self.budget);
+        if self.time_scale < 1.0 {
+            scaled.max(MIN_COMPRESSED_BUDGET.min(self.budget))
+        } else {
+            scaled
+        }
+    }
+
     pub fn scale(&self, d: Duration) -> Duration {
         if (self.time_scale - 1.0).abs() < f64::EPSILON {
             d
@@ -179,7 +195,7 @@ impl RetryPolicy {
             Some(h) => self.server_wait(h.min(self.max_delay)),
             None => self.scale(self.backoff(state.attempt, rng)),
         };
-        if state.started.elapsed() + wait > self.scale(self.budget) {
+        if state.started.elapsed() + wait > self.real_budget() {
             return None;
         }
         state.attempt += 1;
@@ -419,12 +435,11 @@ mod tests {
             p.next_wait(&mut st, &Method::GET, Failure::Status(400), None, &mut rng),
             None
         );
-        // A wait beyond the (scaled) budget gives up.
+        // A wait beyond the budget gives up.
         let tiny = RetryPolicy {
             budget: Duration::from_secs(10),
             ..RetryPolicy::default()
-        }
-        .with_time_scale(0.001);
+        };
         let mut st = tiny.start();
         let h = headers(&[("retry-after", "59")]);
         assert_eq!(
@@ -436,6 +451,17 @@ mod tests {
                 &mut rng
             ),
             None
+        );
+        // Compressed time keeps a real floor under the budget: 600 s at 1/1000 is 20 s, not
+        // 0.6 s; a budget below the floor stays itself.
+        assert_eq!(p.real_budget(), MIN_COMPRESSED_BUDGET);
+        assert_eq!(
+            tiny.with_time_scale(0.001).real_budget(),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            RetryPolicy::default().real_budget(),
+            Duration::from_secs(600)
         );
         // Attempts cap.
         let two = RetryPolicy {

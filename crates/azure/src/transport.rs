@@ -6,6 +6,31 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::time::Duration;
 
+/// A PEM file of certificate authorities to trust besides the system's (a TLS-inspecting
+/// proxy's, or the one `aib sim --ca-file` writes for the simulator's `https` endpoints). It
+/// applies to every connection aib makes: ARM, Blob, Key Vault and the credentials' token
+/// endpoints.
+pub const CA_FILE_ENV: &str = "AIB_CA_FILE";
+
+/// The certificates of [`CA_FILE_ENV`] (none when it is not set). A file that cannot be read
+/// or holds no certificate is a configuration error.
+pub fn extra_roots() -> Result<Vec<reqwest::Certificate>> {
+    let Some(path) = std::env::var_os(CA_FILE_ENV).filter(|p| !p.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    let bytes = std::fs::read(&path)
+        .map_err(|e| Error::Config(format!("{CA_FILE_ENV}={shown}: cannot read it: {e}")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&bytes)
+        .map_err(|e| Error::Config(format!("{CA_FILE_ENV}={shown}: not PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::Config(format!(
+            "{CA_FILE_ENV}={shown}: holds no PEM certificate"
+        )));
+    }
+    Ok(certs)
+}
+
 /// `User-Agent` of every request: `aib/<version>`.
 pub const USER_AGENT: &str = concat!("aib/", env!("CARGO_PKG_VERSION"));
 
@@ -49,6 +74,7 @@ impl Transport {
             .timeout(opts.request_timeout)
             .pool_idle_timeout(opts.pool_idle_timeout)
             .pool_max_idle_per_host(opts.pool_max_idle_per_host)
+            .tls_certs_merge(extra_roots()?)
             .build()
             .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
         Ok(Self { client })

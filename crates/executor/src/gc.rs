@@ -32,9 +32,9 @@ use serde::Serialize;
 const CONCURRENCY: usize = 8;
 
 /// Tag AIB puts on the staging groups it creates.
-pub const CREATED_BY_TAG: &str = "createdBy";
+pub const CREATED_BY_TAG: &str = aib_azure::arm::resources::STAGING_TAG_CREATED_BY;
 /// Its value.
-pub const CREATED_BY_AIB: &str = "AzureVMImageBuilder";
+pub const CREATED_BY_AIB: &str = aib_azure::arm::resources::STAGING_CREATED_BY_AIB;
 
 /// What gc deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -283,9 +283,7 @@ fn tag<'a>(tags: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
 
 /// An image version id in one spelling (`versions`, lower-case) for comparisons.
 pub fn normalise_version_id(id: &str) -> String {
-    id.trim_end_matches('/')
-        .to_ascii_lowercase()
-        .replace("/imageversions/", "/versions/")
+    aib_azure::ids::normalize(id)
 }
 
 fn definition_of(version_id: &str) -> String {
@@ -406,8 +404,8 @@ fn decide_staging(scope: &Scope, inv: &Inventory, d: &mut Decision) {
             continue;
         }
         let (Some(tname), Some(trg)) = (
-            tag(&g.tags, "imageTemplateName"),
-            tag(&g.tags, "imageTemplateResourceGroupName"),
+            tag(&g.tags, aib_azure::arm::resources::STAGING_TAG_TEMPLATE),
+            tag(&g.tags, aib_azure::arm::resources::STAGING_TAG_TEMPLATE_RG),
         ) else {
             continue;
         };
@@ -623,16 +621,27 @@ fn azure_error(what: String, e: aib_azure::Error) -> GcError {
     }
 }
 
-/// Reads what the state still needs. Runs that are `running` or `interrupted` keep their
-/// unfinished units' templates and the versions they published.
+/// Reads what the state still needs: that of its whole family (its root when it is a shard,
+/// and every shard of the root), so gc run at either never deletes what another shard's runs
+/// or index need. Runs that are `running` or `interrupted` keep their unfinished units'
+/// templates and the versions they published.
 pub async fn read_needed(store: &StateStore) -> Result<Needed, GcError> {
     let mut needed = Needed::default();
-    let index = store.read_index().await?;
+    let index = store.read_family_index().await?;
     for (unit, e) in &index.units {
         needed
             .current
             .insert(unit.clone(), e.image_version_id.clone());
     }
+    let root = store.shard_root().unwrap_or_else(|| store.clone());
+    for (_, store) in root.with_shards().await? {
+        read_runs_needed(&store, &mut needed).await?;
+    }
+    Ok(needed)
+}
+
+/// The templates and versions the unfinished runs of one state need.
+async fn read_runs_needed(store: &StateStore, needed: &mut Needed) -> Result<(), GcError> {
     for run_id in store.list_runs().await? {
         let rec = match store.read_run(&run_id).await {
             Ok(r) => r,
@@ -663,7 +672,7 @@ pub async fn read_needed(store: &StateStore) -> Result<Needed, GcError> {
             }
         }
     }
-    Ok(needed)
+    Ok(())
 }
 
 /// Lists what gc looks at: the templates of the scope's resource groups, the AIB staging

@@ -87,7 +87,9 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         ),
         None => None,
     };
-    let index = match store.read_index().await {
+    // The last builds of the whole family of states (this one, its root when it is a shard,
+    // and every shard beside it), so a unit moved to another shard is not rebuilt.
+    let index = match store.read_family_index().await {
         Ok(i) => i,
         Err(e) => return Err(BuildError::State(format!("reading the index: {e}"))),
     };

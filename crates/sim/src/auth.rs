@@ -47,7 +47,9 @@ fn issue(sim: &Sim, principal: &str) -> (String, u64) {
 }
 
 /// Handle `POST /{tenant}/oauth2/v2.0/token` (Entra ID client credentials: client secret or
-/// client assertion), so credentials with a custom authority host can use the sim too.
+/// client assertion), so credentials with a custom authority host can use the sim too. Any
+/// client secret is accepted; a client assertion only if this simulator issued it to a CI job
+/// and it has not expired (see [`crate::federated`]).
 pub fn aad_token(sim: &Sim, body: &[u8]) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
     let has = |k: &str| form.get(k).is_some_and(|v| !v.is_empty());
@@ -56,6 +58,11 @@ pub fn aad_token(sim: &Sim, body: &[u8]) -> Response {
             StatusCode::BAD_REQUEST,
             &json!({"error": "invalid_request", "error_description": "AADSTS900144: The request body must contain client_id, scope and client_secret or client_assertion.", "error_codes": [900144]}),
         );
+    }
+    if let Some(assertion) = form.get("client_assertion").filter(|a| !a.is_empty())
+        && let Err(refused) = crate::federated::check_assertion(sim, assertion)
+    {
+        return refused;
     }
     let (token, _) = issue(sim, form.get("client_id").map_or("", String::as_str));
     let life = sim.ctx.scenario.token_lifetime_seconds;

@@ -1,12 +1,21 @@
-//! Packer-style `customization.log` written by failing builds into
-//! `packerlogs/{guid}/customization.log` of the staging storage account.
+//! The `customization.log` a failing build writes into `packerlogs/{guid}/customization.log` of
+//! the staging storage account, in one of the two formats AIB writes (scenario `log_format`):
 //!
-//! Each customizer runs between `(telemetry) Starting provisioner <type>` and
-//! `(telemetry) ending provisioner <type>` lines; the failing one prints its script output and
-//! the exit-status error, then packer's `Build 'azure-arm' errored after ...` lines follow and
-//! there is no ending marker for it. A timeout ends with packer being interrupted.
+//! - `telemetry` (AIB's logs up to about 2023): `[<op id>] PACKER OUT <ui line>` and
+//!   `[<op id>] PACKER ERR <date> <time> <log line>`, each step between
+//!   `[INFO] (telemetry) Starting provisioner <type>` and `[INFO] (telemetry) ending <type>` —
+//!   the failing step gets its `ending` line too;
+//! - `packer-1.14`: `[<op id>] PACKER <date> <time> ui: ==> azure-arm: …` with no telemetry; a
+//!   step starts at its first UI line (`Provisioning with Powershell...`,
+//!   `Provisioning with shell script: …`, `Uploading <src> => <dst>`,
+//!   `Uploading the Windows update elevated script...`, `Restarting Machine`).
+//!
+//! AIB's own first step uploads `DeprovisioningScript.txt`. A failure prints the step's error
+//! output, `Provisioning step had errors`, then `Build 'azure-arm' errored after …: <reason>`;
+//! a build timeout prints only `Cancelling build after receiving terminated`.
 
 use crate::arm::image_templates::{ImageTemplate, Run};
+use crate::scenario::LogFormat;
 use crate::server::Ctx;
 use serde_json::Value;
 use std::fmt::Write;
@@ -67,6 +76,151 @@ fn elapsed_words(minutes: f64) -> String {
     }
 }
 
+/// Writes lines in one format.
+struct Writer<'a> {
+    ctx: &'a Ctx,
+    format: LogFormat,
+    op: String,
+    out: String,
+}
+
+impl Writer<'_> {
+    fn ts(&self, m: f64) -> String {
+        self.ctx
+            .clock
+            .utc(m)
+            .format("%Y/%m/%d %H:%M:%S")
+            .to_string()
+    }
+
+    /// A UI line (`==> azure-arm: …` or `    azure-arm: …`), as an error when `error`.
+    fn ui(&mut self, at: f64, text: &str, error: bool) {
+        let line = match self.format {
+            LogFormat::Telemetry => format!("[{}] PACKER OUT {text}", self.op),
+            LogFormat::Packer114 => {
+                let kind = if error { "ui error" } else { "ui" };
+                format!("[{}] PACKER {} {kind}: {text}", self.op, self.ts(at))
+            }
+        };
+        self.line(&line);
+    }
+
+    /// A log line of Packer or a plugin.
+    fn log(&mut self, at: f64, text: &str) {
+        let line = match self.format {
+            LogFormat::Telemetry => format!("[{}] PACKER ERR {} {text}", self.op, self.ts(at)),
+            LogFormat::Packer114 => format!("[{}] PACKER {} {text}", self.op, self.ts(at)),
+        };
+        self.line(&line);
+    }
+
+    /// A telemetry marker (only the old format has them).
+    fn telemetry(&mut self, at: f64, text: &str) {
+        if self.format == LogFormat::Telemetry {
+            self.log(at, &format!("[INFO] (telemetry) {text}"));
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        let _ = writeln!(self.out, "{line}");
+    }
+}
+
+/// What a customizer's failure says.
+fn failure_reason(ty: &str) -> &'static str {
+    match ty {
+        "windows-restart" => "Timeout waiting for machine to restart.",
+        "file" => "Upload failed: Process exited with status 1",
+        _ => "Script exited with non-zero exit status: 1. Allowed exit codes are: [0]",
+    }
+}
+
+/// The first UI line of a step, and its output.
+fn step_body(w: &mut Writer<'_>, at: f64, c: &Value, i: usize, fail: bool) {
+    let ty = packer_type(c.get("type").and_then(Value::as_str).unwrap_or(""));
+    let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+    match ty {
+        "shell" => {
+            w.ui(
+                at,
+                &format!(
+                    "==> azure-arm: Provisioning with shell script: /tmp/packer-shell{}",
+                    100_000 + i * 7919
+                ),
+                false,
+            );
+            w.ui(at, &format!("    azure-arm: [{name}] starting"), false);
+            if fail {
+                w.ui(
+                    at,
+                    &format!("    azure-arm: [{name}] E: Unable to locate package example-package"),
+                    false,
+                );
+                w.ui(
+                    at,
+                    &format!("    azure-arm: [{name}] error: command returned 1"),
+                    false,
+                );
+            }
+        }
+        "powershell" => {
+            w.ui(at, "==> azure-arm: Provisioning with Powershell...", false);
+            w.ui(at, &format!("==> azure-arm: Provisioning with powershell script: /tmp/powershell-provisioner{}", 2_812_540_757u64 + i as u64), false);
+            w.ui(at, &format!("    azure-arm: [{name}] starting"), false);
+            if fail {
+                w.ui(at, &format!("==> azure-arm: [{name}] Write-Error: installation failed with exit code 1603"), true);
+                w.ui(at, "==> azure-arm:     + CategoryInfo          : NotSpecified: (:) [Write-Error], WriteErrorException", true);
+                w.log(at, "packer-provisioner-powershell plugin: c:/Windows/Temp/script.ps1 returned with exit code 1");
+            }
+        }
+        "windows-restart" => {
+            w.ui(at, "==> azure-arm: Restarting Machine", false);
+            w.ui(
+                at,
+                "==> azure-arm: Waiting for machine to restart...",
+                false,
+            );
+            if !fail {
+                w.ui(
+                    at,
+                    "    azure-arm: A restart is in progress. Machine restarted.",
+                    false,
+                );
+            }
+        }
+        "windows-update" => {
+            w.ui(
+                at,
+                "==> azure-arm: Uploading the Windows update elevated script...",
+                false,
+            );
+            w.ui(at, "==> azure-arm: Uploading the Windows update check for reboot required elevated script...", false);
+            w.ui(at, "==> azure-arm: Running Windows update...", false);
+            w.ui(at, "    azure-arm: Searching for Windows updates...", false);
+            w.ui(
+                at,
+                if fail {
+                    "    azure-arm: Failed to install updates: 0x80240438"
+                } else {
+                    "    azure-arm: Found 0 updates."
+                },
+                false,
+            );
+        }
+        _ => {
+            let dest = c
+                .get("destination")
+                .and_then(Value::as_str)
+                .unwrap_or("/tmp/file");
+            w.ui(
+                at,
+                &format!("==> azure-arm: Uploading {dest} => {dest}"),
+                false,
+            );
+        }
+    }
+}
+
 /// Render the log for a failed or timed-out run ending at `end` (simulated minutes).
 pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -> String {
     let windows = is_windows(t);
@@ -87,265 +241,114 @@ pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -
             .unwrap_or(customizers.len().saturating_sub(1)),
         None => customizers.len().saturating_sub(1),
     };
-    let start = run.start + run.build_minutes * 0.3;
-    let span = (end - start).max(0.1);
-    let n = (failing_idx + 1) as f64;
-    let ts = |m: f64| ctx.clock.utc(m).format("%Y/%m/%d %H:%M:%S").to_string();
-    let mut o = String::new();
-    let err = |o: &mut String, at: f64, msg: &str| {
-        let _ = writeln!(o, "PACKER ERR {} {}", ts(at), msg);
-    };
-    let out = |o: &mut String, msg: &str| {
-        let _ = writeln!(o, "PACKER OUT {msg}");
+    let mut w = Writer {
+        ctx,
+        format: ctx.scenario.log_format,
+        op: run.op_id.to_ascii_lowercase(),
+        out: String::new(),
     };
     let b = run.start;
-    let _ = writeln!(
-        o,
-        "[{}] Packer version: 1.11.2 [go1.22.8 linux amd64]",
-        ts(b)
-    );
-    err(
-        &mut o,
-        b,
-        "[INFO] Packer version: 1.11.2 [go1.22.8 linux amd64]",
-    );
-    err(
-        &mut o,
+    let version = match w.format {
+        LogFormat::Telemetry => "1.8.5 [go1.19.4 linux amd64]",
+        LogFormat::Packer114 => "1.14.3 [go1.24.0 linux amd64]",
+    };
+    w.log(b, &format!("[INFO] Packer version: {version}"));
+    w.log(
         b,
         "[INFO] PACKER_CONFIG env var not set; checking the default config file path",
     );
-    err(
-        &mut o,
+    w.telemetry(b, "Starting builder azure-arm");
+    w.ui(b, "==> azure-arm: Running builder ...", false);
+    w.ui(b, "==> azure-arm: Using existing resource group ...", false);
+    w.ui(
         b,
-        "[INFO] Setting cache directory: /root/.cache/packer",
-    );
-    err(&mut o, b, "[INFO] (telemetry) Starting builder azure-arm");
-    out(&mut o, "azure-arm: output will be in this color.");
-    out(&mut o, "");
-    out(&mut o, "==> azure-arm: Running builder ...");
-    out(
-        &mut o,
-        "==> azure-arm: Getting tokens using Managed Identity for Azure Resources",
-    );
-    out(&mut o, "==> azure-arm: Using existing resource group ...");
-    out(
-        &mut o,
         &format!("==> azure-arm:  -> ResourceGroupName : '{}'", t.staging_rg),
+        false,
     );
-    out(
-        &mut o,
-        &format!("==> azure-arm:  -> Location          : '{}'", t.location),
-    );
-    out(&mut o, "==> azure-arm: Validating deployment template ...");
-    out(&mut o, "==> azure-arm: Deploying deployment template ...");
-    out(&mut o, "==> azure-arm: Getting the VM's IP address ...");
-    if windows {
-        out(
-            &mut o,
-            "==> azure-arm: Waiting for WinRM to become available...",
-        );
-        out(&mut o, "==> azure-arm: WinRM connected.");
+    w.ui(b, "==> azure-arm: Deploying deployment template ...", false);
+    let (wait, connected, deprov) = if windows {
+        (
+            "Waiting for WinRM to become available...",
+            "Connected to WinRM!",
+            "c:\\DeprovisioningScript.ps1",
+        )
     } else {
-        out(
-            &mut o,
-            "==> azure-arm: Waiting for SSH to become available...",
-        );
-        out(&mut o, "==> azure-arm: Connected to SSH!");
-    }
+        (
+            "Waiting for SSH to become available...",
+            "Connected to SSH!",
+            "/tmp/DeprovisioningScript.sh",
+        )
+    };
+    w.ui(b, &format!("==> azure-arm: {wait}"), false);
+    w.ui(b, &format!("==> azure-arm: {connected}"), false);
+    let start = run.start + run.build_minutes * 0.3;
+    let span = (end - start).max(0.1);
+    let n = (failing_idx + 2) as f64;
+    // AIB's own first step.
+    w.telemetry(start, "Starting provisioner file");
+    w.ui(
+        start,
+        &format!("==> azure-arm: Uploading /aib/packerInput/DeprovisioningScript.txt => {deprov}"),
+        false,
+    );
+    w.telemetry(start, "ending file");
+    let mut failing_type = "shell";
     for (i, c) in customizers.iter().enumerate().take(failing_idx + 1) {
         let ty = packer_type(c.get("type").and_then(Value::as_str).unwrap_or(""));
-        let name = c.get("name").and_then(Value::as_str).unwrap_or("");
-        let at = start + span * (i as f64) / n;
-        err(
-            &mut o,
-            at,
-            &format!("[INFO] (telemetry) Starting provisioner {ty}"),
-        );
+        let at = start + span * ((i + 1) as f64) / n;
         let last = i == failing_idx;
-        match ty {
-            "shell" => {
-                out(
-                    &mut o,
-                    &format!(
-                        "==> azure-arm: Provisioning with shell script: /tmp/packer-shell{}",
-                        100000 + i * 7919
-                    ),
-                );
-                out(&mut o, &format!("    azure-arm: [{name}] starting"));
-                if last && kind == LogEnd::Failed {
-                    out(
-                        &mut o,
-                        &format!(
-                            "    azure-arm: [{name}] E: Unable to locate package example-package"
-                        ),
-                    );
-                    out(
-                        &mut o,
-                        &format!("    azure-arm: [{name}] error: command returned 1"),
-                    );
-                    out(
-                        &mut o,
-                        "==> azure-arm: Script exited with non-zero exit status: 1. Allowed exit codes are: [0]",
-                    );
-                } else {
-                    out(&mut o, &format!("    azure-arm: [{name}] done"));
-                }
-            }
-            "powershell" => {
-                out(
-                    &mut o,
-                    &format!(
-                        "==> azure-arm: Provisioning with powershell script: C:/Windows/Temp/script-{:08x}.ps1",
-                        0x6543_0000u32 + i as u32
-                    ),
-                );
-                out(&mut o, &format!("    azure-arm: [{name}] starting"));
-                if last && kind == LogEnd::Failed {
-                    out(
-                        &mut o,
-                        &format!(
-                            "    azure-arm: [{name}] Write-Error: installation failed with exit code 1603"
-                        ),
-                    );
-                    out(
-                        &mut o,
-                        "    azure-arm:     + CategoryInfo          : NotSpecified: (:) [Write-Error], WriteErrorException",
-                    );
-                    out(
-                        &mut o,
-                        "    azure-arm:     + FullyQualifiedErrorId : Microsoft.PowerShell.Commands.WriteErrorException",
-                    );
-                    out(
-                        &mut o,
-                        "==> azure-arm: Script exited with non-zero exit status: 1. Allowed exit codes are: [0]",
-                    );
-                } else {
-                    out(&mut o, &format!("    azure-arm: [{name}] done"));
-                }
-            }
-            "windows-restart" => {
-                out(&mut o, "==> azure-arm: Restarting Machine");
-                out(&mut o, "==> azure-arm: Waiting for machine to restart...");
-                if last && kind == LogEnd::Failed {
-                    out(
-                        &mut o,
-                        "==> azure-arm: Timeout waiting for machine to restart.",
-                    );
-                } else {
-                    out(
-                        &mut o,
-                        "    azure-arm: A restart is in progress. Machine restarted.",
-                    );
-                }
-            }
-            "windows-update" => {
-                out(
-                    &mut o,
-                    "==> azure-arm: Uploading the Windows update elevated script...",
-                );
-                out(
-                    &mut o,
-                    "==> azure-arm: Uploading the Windows update check for reboot required elevated script...",
-                );
-                out(&mut o, "==> azure-arm: Running Windows update...");
-                out(&mut o, "    azure-arm: Searching for Windows updates...");
-                if last && kind == LogEnd::Failed {
-                    out(
-                        &mut o,
-                        "    azure-arm: Failed to install updates: 0x80240438",
-                    );
-                    out(
-                        &mut o,
-                        "==> azure-arm: Windows update script exited with non-zero exit status: 1. Allowed exit codes are: [0]",
-                    );
-                } else {
-                    out(&mut o, "    azure-arm: Found 0 updates.");
-                }
-            }
-            _ => {
-                let dest = c
-                    .get("destination")
-                    .and_then(Value::as_str)
-                    .unwrap_or("/tmp/file");
-                out(
-                    &mut o,
-                    &format!("==> azure-arm: Uploading {dest} => {dest}"),
-                );
-                if last && kind == LogEnd::Failed {
-                    out(
-                        &mut o,
-                        "==> azure-arm: Upload failed: Process exited with status 1",
-                    );
-                }
-            }
+        w.telemetry(at, &format!("Starting provisioner {ty}"));
+        step_body(&mut w, at, c, i, last && kind == LogEnd::Failed);
+        if last {
+            failing_type = ty;
+            break;
         }
-        if !last {
-            err(
-                &mut o,
-                at + span / n * 0.9,
-                &format!("[INFO] (telemetry) ending provisioner {ty}"),
-            );
-        }
+        w.telemetry(at + span / n * 0.9, &format!("ending {ty}"));
     }
     let elapsed = elapsed_words(end - run.start);
     match kind {
         LogEnd::Failed => {
-            let msg = match customizers
-                .get(failing_idx)
-                .and_then(|c| c.get("type"))
-                .and_then(Value::as_str)
-                .map(packer_type)
-            {
-                Some("windows-restart") => "Timeout waiting for machine to restart.".to_string(),
-                Some("file") => "Upload failed: Process exited with status 1".to_string(),
-                _ => "Script exited with non-zero exit status: 1. Allowed exit codes are: [0]"
-                    .to_string(),
-            };
-            err(&mut o, end, "[INFO] (telemetry) ending azure-arm");
-            out(
-                &mut o,
-                "==> azure-arm: Provisioning step had errors: Running the cleanup provisioner, if present...",
+            let reason = failure_reason(failing_type);
+            w.ui(end, "==> azure-arm: Provisioning step had errors: Running the cleanup provisioner, if present...", false);
+            // The failing step gets its `ending` line too.
+            w.telemetry(end, &format!("ending {failing_type}"));
+            w.ui(
+                end,
+                "==> azure-arm: Deleting Virtual Machine deployment and its attached resources...",
+                false,
             );
-            out(&mut o, "==> azure-arm: Deleting the temporary OS disk ...");
-            out(
-                &mut o,
-                &format!("Build 'azure-arm' errored after {elapsed}: {msg}"),
+            w.ui(
+                end,
+                &format!("Build 'azure-arm' errored after {elapsed}: {reason}"),
+                true,
             );
-            out(&mut o, "");
-            out(&mut o, &format!("==> Wait completed after {elapsed}"));
-            out(&mut o, "");
-            out(
-                &mut o,
+            w.ui(
+                end,
                 "==> Some builds didn't complete successfully and had errors:",
+                true,
             );
-            out(&mut o, &format!("--> azure-arm: {msg}"));
-            out(&mut o, "");
-            out(&mut o, "==> Builds finished but no artifacts were created.");
-            err(&mut o, end, "[INFO] (telemetry) Finalizing.");
-            out(&mut o, "");
-            let _ = writeln!(o, "[{}] packer build exited with exit status 1", ts(end));
+            w.ui(end, &format!("--> azure-arm: {reason}"), true);
+            w.ui(
+                end,
+                "==> Builds finished but no artifacts were created.",
+                false,
+            );
+            w.telemetry(end, "Finalizing.");
         }
         LogEnd::Timeout => {
-            err(
-                &mut o,
+            // AIB stops Packer at the build timeout: no provisioner error.
+            w.ui(end, "Cancelling build after receiving terminated", true);
+            w.log(
                 end,
-                &format!(
-                    "Cancelling build after receiving terminated (build timeout of {} minutes exceeded)",
-                    run.timeout_minutes
-                ),
+                "Cancelling builder after context cancellation context canceled",
             );
-            out(&mut o, "==> azure-arm: Build was cancelled.");
-            out(
-                &mut o,
-                &format!("Build 'azure-arm' errored after {elapsed}: Build was cancelled."),
-            );
-            let _ = writeln!(
-                o,
-                "[{}] Image build timed out: the build did not complete within buildTimeoutInMinutes ({} minutes); context deadline exceeded",
-                ts(end),
-                run.timeout_minutes
-            );
+            w.telemetry(end, &format!("ending {failing_type}"));
+            w.ui(end, "==> azure-arm: The resource group was not created by Packer, deleting individual resources ...", false);
         }
     }
-    o
+    w.line(&format!(
+        "[{}] PACKER Done exporting Packer logs to Azure Storage.",
+        w.op
+    ));
+    w.out
 }

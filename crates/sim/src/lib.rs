@@ -12,15 +12,26 @@
 //!
 //! Endpoints (all on `base_url()`):
 //! - ARM under `/subscriptions/...` (see [`router`] for the list), every call needs
-//!   `Authorization: Bearer <token from /msi/token>` and an `api-version`.
+//!   `Authorization: Bearer <token from /msi/token>` and an `api-version` the resource type is
+//!   served at ([`api_versions`]; others answer ARM's 400). Answers have the shapes recorded
+//!   Azure traffic shows (`azure-reference/recordings/`).
 //! - `GET /msi/token` (App Service managed identity protocol, header `X-IDENTITY-HEADER`).
 //!   Also `GET /metadata/identity/oauth2/token` (IMDS, `Metadata: true`) and
 //!   `POST /{tenant}/oauth2/v2.0/token` (client credentials) issue tokens the sim accepts.
-//! - Blob service under `/blob/{account}/...` (Shared Key or SAS).
+//! - The same port speaks TLS to clients that start a TLS handshake (`https_base_url()`, a
+//!   certificate from a throwaway CA: `ca_pem()`; see [`tls`]). Entra's token endpoint and the
+//!   CI OIDC endpoints are meant to be used that way, as azure_identity insists on `https`.
+//! - `POST /_sim/ci-job` hands out a CI job's OIDC environment (GitHub Actions'
+//!   `ACTIONS_ID_TOKEN_REQUEST_*`, Azure Pipelines' `SYSTEM_OIDCREQUESTURI` /
+//!   `SYSTEM_ACCESSTOKEN`); their token endpoints issue assertions that live
+//!   `assertion_lifetime_seconds`, which the Entra endpoint exchanges while they are valid and
+//!   refuses with Entra's errors afterwards (see [`federated`]).
+//! - Blob service under `/blob/{account}/...` (Shared Key, SAS, or an Entra token it issued).
 //! - Key Vault secrets under `/keyvault/{vault}/secrets/{name}[/{version}]` (the data plane of
 //!   `https://{vault}.vault.azure.net`; bearer token from any token endpoint, `api-version`
 //!   required; see [`key_vault`]).
-//! - `GET /_sim/stats`, `POST /_sim/publish` (no auth, never faulted).
+//! - `GET /_sim/clock` (`{"minute_ms": n}`), `GET /_sim/stats`, `POST /_sim/publish` (no auth,
+//!   never faulted).
 //! - `POST /_sim/control`: hold the answers of chosen operations after they took effect, or cut
 //!   the next N Blob downloads mid-body, at a moment a test chooses (see [`control`]).
 //!
@@ -28,7 +39,8 @@
 //!
 //! | key | default | meaning |
 //! |---|---|---|
-//! | `minute_ms` | 20 | real ms per simulated minute |
+//! | `minute_ms` | 20 | real ms per simulated minute; `GET /_sim/clock` tells clients (`{"minute_ms": n}`), and aib pointed at the simulator runs its own intervals and deadlines on it |
+//! | `clock_minute_ms` | `minute_ms` | the minute `/_sim/clock` reports instead: larger runs clients' deadlines slower than the simulator's work (slack for tests on a loaded machine) |
 //! | `build_minutes` | 45 | run duration (Queued 10%, Building 20%, Customizing 40%, Validating 10% if `validate`, Distributing rest) |
 //! | `deploy_minutes` | 1 | ARM deployment duration |
 //! | `delete_minutes` | 1 | imageTemplate deletion |
@@ -36,11 +48,14 @@
 //! | `cancel_minutes` | 2 | Canceling → Canceled |
 //! | `replicate_minutes` | 0 | gallery replication after the build |
 //! | `token_lifetime_seconds` | 3600 | access token lifetime (real seconds) |
+//! | `assertion_lifetime_seconds` | 300 | lifetime of the OIDC assertions CI job endpoints issue (real seconds) |
 //! | `default_location` | `eastus2` | location of resource groups and default resources |
 //! | `platform_image_version` | `1.0.0` | version every platform image has |
 //! | `missing` | `[]` | resource id globs (case-insensitive) that do not exist |
 //! | `keep_staging` | `[]` | imageTemplate name globs whose deletion leaves the staging resource group behind (tags kept), as a lock or a foreign resource in it does in Azure; `aib gc` deletes such leftovers |
-//! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling / timeout-distributing (times out while distributing; the gallery versions finish replicating `replicate_minutes`, at least 2, after the failure), `failed_customizer`, `build_minutes` |
+//! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling / timeout-distributing (times out while distributing; the gallery versions finish replicating `replicate_minutes`, at least 2, after the failure) / provision-fail (the template's creation fails: 201 `Creating`, then its operation `Failed` and `provisioningState: Failed` with a `provisioningError`; `run` refused with 409 `OperationNotAllowed`, a re-PUT with the update conflict, a deployment with `ResourceDeploymentFailure`), `failed_customizer`, `build_minutes`, `times` (provision-fail: only the first N creations of matching templates fail) |
+//! | `log_format` | `telemetry` | the `customization.log` of a failing build: `telemetry` (`(telemetry) Starting provisioner <type>` / `ending <type>` around each step) or `packer-1.14` (no markers; steps start at their first UI line) |
+//! | `[storage]` | all allowed | the staging storage accounts: `shared_key = false` forbids Shared Key and key SAS (403 `KeyBasedAuthenticationNotPermitted`; Entra tokens only), `list_keys = false` refuses `listKeys` (403 `AuthorizationFailed`), `data_reader = false` refuses Entra tokens (403 `AuthorizationPermissionMismatch`) |
 //! | `page_size` | 50 | items per page of ARM lists (imageTemplates by RG and subscription, deployments, deployment operations, gallery image versions, storage accounts, runOutputs); longer lists carry an absolute `nextLink` with `$skiptoken` and the request's api-version |
 //! | `[faults]` | none | `throttle`, `server_error`, `reset`, `reset_mid_body` (fraction of resets), `latency_ms`, `seed` (1), `throttle_storm = [{start_ms, duration_ms}]` (429 windows), `throttle_retry_after_ms` (what a 429 asks to wait; one simulated minute), `outage = [{start_ms, duration_ms}]` (503 windows), `operation_status_errors` (first N polls of each AIB operation answer 500), `token` (false: also fault the token endpoints) |
 //! | `[key_vault]` | `{}` | Key Vault secrets, `"VAULT/NAME" = "value"` (case-insensitive names); anything else answers 404 `SecretNotFound` |
@@ -60,6 +75,7 @@
 
 #![allow(clippy::result_large_err, clippy::too_many_arguments)]
 
+pub mod api_versions;
 pub mod arm;
 pub mod auth;
 pub mod blob;
@@ -67,6 +83,7 @@ pub mod clock;
 pub mod control;
 pub mod customization_log;
 pub mod faults;
+pub mod federated;
 pub mod key_vault;
 pub mod ratelimit;
 pub mod response;
@@ -75,6 +92,7 @@ pub mod scenario;
 pub mod server;
 pub mod state;
 pub mod stats;
+pub mod tls;
 
 pub use scenario::{Scenario, ScenarioError};
 pub use server::{SimError, SimHandle, start};

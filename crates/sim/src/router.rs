@@ -66,11 +66,15 @@ enum Arm {
 #[derive(Debug)]
 enum Route {
     SimStats,
+    SimClock,
     SimPublish,
     SimControl,
     Token,
     ImdsToken,
     AadToken,
+    SimCiJob,
+    ActionsIdToken,
+    PipelinesOidcToken,
     Blob {
         account: String,
         container: String,
@@ -96,11 +100,39 @@ fn classify(method: &Method, segs: &[String]) -> Route {
     let get = method == Method::GET;
     match l.as_slice() {
         ["_sim", "stats"] if get => return Route::SimStats,
+        ["_sim", "clock"] if get => return Route::SimClock,
         ["_sim", "publish"] if method == Method::POST => return Route::SimPublish,
         ["_sim", "control"] if method == Method::POST => return Route::SimControl,
         ["msi", "token"] if get => return Route::Token,
         ["metadata", "identity", "oauth2", "token"] if get => return Route::ImdsToken,
         [_, "oauth2", "v2.0", "token"] if method == Method::POST => return Route::AadToken,
+        ["_sim", "ci-job"] if method == Method::POST => return Route::SimCiJob,
+        [
+            "_apis",
+            "distributedtask",
+            "hubs",
+            "actions",
+            "plans",
+            _,
+            "jobs",
+            _,
+            "idtoken",
+        ] if get => {
+            return Route::ActionsIdToken;
+        }
+        [
+            _,
+            _,
+            "_apis",
+            "distributedtask",
+            "hubs",
+            "build",
+            "plans",
+            _,
+            "jobs",
+            _,
+            "oidctoken",
+        ] if method == Method::POST => return Route::PipelinesOidcToken,
         ["blob", _, _, ..] if get || method == Method::HEAD => {
             let blob = if segs.len() > 3 {
                 Some(segs[3..].join("/"))
@@ -466,7 +498,43 @@ fn classify(method: &Method, segs: &[String]) -> Route {
     Route::Arm { op, sub, arm }
 }
 
-fn check_api_version(q: &HashMap<String, String>) -> Result<String, Response> {
+impl Arm {
+    /// The resource type whose api-versions this route is served at.
+    fn resource_type(&self) -> String {
+        let t = match self {
+            Arm::RgGet(_) | Arm::RgList | Arm::RgDelete(_) | Arm::OpResult(_) => {
+                "Microsoft.Resources/resourceGroups"
+            }
+            Arm::DeplList(_) | Arm::Depl(..) | Arm::DeplOps(..) | Arm::DeplOpStatus(..) => {
+                "Microsoft.Resources/deployments"
+            }
+            Arm::ItList(_)
+            | Arm::It(..)
+            | Arm::ItRun(..)
+            | Arm::ItCancel(..)
+            | Arm::ItOutputs(..)
+            | Arm::OpGet(_) => "Microsoft.VirtualMachineImages/imageTemplates",
+            Arm::Platform(..) => "Microsoft.Compute/locations/publishers",
+            Arm::CapsOp(_)
+            | Arm::VersionDelete(..)
+            | Arm::Gallery(..)
+            | Arm::GalleryImage(..)
+            | Arm::Versions(..)
+            | Arm::Version(..) => "Microsoft.Compute/galleries",
+            Arm::Identity(..) => "Microsoft.ManagedIdentity/userAssignedIdentities",
+            Arm::SaList(_) | Arm::SaGet(..) | Arm::SaKeys(..) => {
+                "Microsoft.Storage/storageAccounts"
+            }
+            Arm::Generic(_, _, _, rtype) => return rtype.clone(),
+        };
+        t.to_string()
+    }
+}
+
+/// The api-version of an ARM request: present, well formed, and one the resource type is
+/// served at (ARM's 400s: `MissingApiVersionParameter`, `InvalidApiVersionParameter` for
+/// Microsoft.Resources itself, `NoRegisteredProviderFound` for a resource provider's type).
+fn check_api_version(q: &HashMap<String, String>, rtype: &str) -> Result<String, Response> {
     let Some(v) = q.get("api-version") else {
         return Err(arm_error(
             StatusCode::BAD_REQUEST,
@@ -475,19 +543,60 @@ fn check_api_version(q: &HashMap<String, String>) -> Result<String, Response> {
         ));
     };
     let date = v.strip_suffix("-preview").unwrap_or(v);
-    let ok = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok()
-        && date.len() == 10
-        && date >= "2020-01-01";
-    if !ok {
+    let well_formed =
+        chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() && date.len() == 10;
+    let Some(served) = crate::api_versions::served(rtype) else {
+        // A type the table does not know (resources created by deployments): any date.
+        if well_formed {
+            return Ok(v.clone());
+        }
         return Err(arm_error(
             StatusCode::BAD_REQUEST,
             "InvalidApiVersionParameter",
             format!(
-                "The api-version '{v}' is invalid. The supported versions are 'YYYY-MM-DD[-preview]' from 2020-01-01 on."
+                "The api-version '{v}' is invalid. The supported versions are 'YYYY-MM-DD[-preview]'."
+            ),
+        ));
+    };
+    if crate::api_versions::is_served(rtype, v) {
+        return Ok(v.clone());
+    }
+    let list: Vec<&str> = served.iter().rev().copied().collect();
+    let (provider, short) = rtype.split_once('/').unwrap_or((rtype, rtype));
+    if provider.eq_ignore_ascii_case("Microsoft.Resources") {
+        return Err(arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidApiVersionParameter",
+            format!(
+                "The api-version '{v}' is invalid. The supported versions are '{}'.",
+                list.join(",")
             ),
         ));
     }
-    Ok(v.clone())
+    Err(arm_error(
+        StatusCode::BAD_REQUEST,
+        "NoRegisteredProviderFound",
+        format!(
+            "No registered resource provider found for location 'global' and API version '{v}' for type '{short}'. The supported api-versions are '{}'. The supported locations are ''.",
+            list.join(", ")
+        ),
+    ))
+}
+
+/// A resource name ARM refuses in a path: it must not hide another path (`/`, `\\`, `.`,
+/// `..`), hold control characters (NUL) or the characters ARM forbids in names
+/// (`<>%&:?*#`). Checked on each decoded segment, so `%2F` or `%00` cannot smuggle a path.
+fn bad_segment(seg: &str) -> Option<String> {
+    if seg == "." || seg == ".." {
+        return Some(format!("'{seg}' is not a resource name"));
+    }
+    let bad = seg
+        .chars()
+        .find(|c| c.is_control() || "/\\<>%&:?*#".contains(*c))?;
+    Some(format!(
+        "the character {:?} is not allowed in resource names",
+        bad
+    ))
 }
 
 /// Handle one request.
@@ -558,6 +667,14 @@ async fn route(
                 .into();
             return json(StatusCode::OK, &v);
         }
+        Route::SimClock => {
+            return json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "minute_ms": ctx.scenario.clock_minute_ms.unwrap_or(ctx.scenario.minute_ms)
+                }),
+            );
+        }
         Route::SimPublish => return platform_images::publish(&mut lock(&sim.state), body),
         Route::SimControl => {
             return match serde_json::from_slice::<crate::control::ControlRequest>(body) {
@@ -569,9 +686,12 @@ async fn route(
                 ),
             };
         }
+        Route::SimCiJob => return crate::federated::ci_job(sim),
         Route::Token => ("token", false),
         Route::ImdsToken => ("token.imds", false),
         Route::AadToken => ("token.aad", true),
+        Route::ActionsIdToken => ("token.actions", false),
+        Route::PipelinesOidcToken => ("token.pipelines", true),
         Route::Blob { blob: None, .. } => ("blob.list", false),
         Route::Blob { .. } if method == Method::HEAD => ("blob.head", false),
         Route::Blob { .. } => ("blob.get", false),
@@ -584,7 +704,14 @@ async fn route(
         lock(&sim.stats).blob_range_gets += 1;
     }
     let f = &ctx.scenario.faults;
-    let is_token = matches!(route, Route::Token | Route::ImdsToken | Route::AadToken);
+    let is_token = matches!(
+        route,
+        Route::Token
+            | Route::ImdsToken
+            | Route::AadToken
+            | Route::ActionsIdToken
+            | Route::PipelinesOidcToken
+    );
     if is_token && !f.token {
         return token_answer(sim, &route, headers, &query, body);
     }
@@ -637,7 +764,9 @@ async fn route(
     let resp = if is_token {
         token_answer(sim, &route, headers, &query, body)
     } else {
-        dispatch(sim, route, method, raw_path, headers, &query, &pairs, body)
+        dispatch(
+            sim, route, &segs, method, raw_path, headers, &query, &pairs, body,
+        )
     };
     if fault == Fault::Reset(true) {
         // The request took effect; the answer is lost (the ambiguous case clients must handle).
@@ -667,6 +796,44 @@ async fn route(
     resp
 }
 
+/// A Blob request's authorization: an Entra token of the simulator (allowed when the caller
+/// holds a data role, `[storage] data_reader`), or Shared Key / SAS signed with the account key
+/// (allowed unless `[storage] shared_key = false`).
+fn authorize_blob(sim: &Sim, req: &BlobReq<'_>, list: bool) -> Result<(), Response> {
+    let storage = &sim.ctx.scenario.storage;
+    let bearer = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") || v.starts_with("bearer "));
+    if bearer {
+        crate::auth::check_bearer(sim, req.headers).map_err(|_| {
+            blob::blob_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationInfo",
+                "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.",
+            )
+        })?;
+        if !storage.data_reader {
+            return Err(blob::blob_error(
+                StatusCode::FORBIDDEN,
+                "AuthorizationPermissionMismatch",
+                "This request is not authorized to perform this operation using this permission.",
+            ));
+        }
+        return Ok(());
+    }
+    blob::authorize(req, if list { Access::List } else { Access::Read })?;
+    if !storage.shared_key {
+        return Err(blob::blob_error(
+            StatusCode::FORBIDDEN,
+            "KeyBasedAuthenticationNotPermitted",
+            "Key based authentication is not permitted on this storage account.",
+        ));
+    }
+    Ok(())
+}
+
 fn token_answer(
     sim: &Arc<Sim>,
     route: &Route,
@@ -677,6 +844,8 @@ fn token_answer(
     match route {
         Route::ImdsToken => crate::auth::imds_token(sim, headers, query),
         Route::AadToken => crate::auth::aad_token(sim, body),
+        Route::ActionsIdToken => crate::federated::actions_id_token(sim, headers, query),
+        Route::PipelinesOidcToken => crate::federated::pipelines_oidc_token(sim, headers, query),
         _ => crate::auth::token(sim, headers, query),
     }
 }
@@ -685,6 +854,7 @@ fn token_answer(
 fn dispatch(
     sim: &Arc<Sim>,
     route: Route,
+    segs: &[String],
     method: &Method,
     raw_path: &str,
     headers: &HeaderMap,
@@ -719,7 +889,7 @@ fn dispatch(
                 container: &container,
                 blob: blob.as_deref(),
             };
-            if let Err(r) = blob::authorize(&breq, if list { Access::List } else { Access::Read }) {
+            if let Err(r) = authorize_blob(sim, &breq, list) {
                 return r;
             }
             let mut st = lock(&sim.state);
@@ -741,7 +911,14 @@ fn dispatch(
                 Ok(p) => p,
                 Err(r) => return r,
             };
-            let api = match check_api_version(query) {
+            if let Some(why) = segs.iter().find_map(|s| bad_segment(s)) {
+                return arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidResourceName",
+                    format!("The request path '{raw_path}' is invalid: {why}."),
+                );
+            }
+            let api = match check_api_version(query, &arm.resource_type()) {
                 Ok(v) => v,
                 Err(r) => return r,
             };
@@ -821,6 +998,13 @@ fn arm_call(
     list: &ListReq<'_>,
 ) -> Response {
     let ctx = &sim.ctx;
+    if matches!(
+        arm,
+        Arm::OpGet(_) | Arm::OpResult(_) | Arm::CapsOp(_) | Arm::DeplOpStatus(..)
+    ) && let Err(r) = operations::check_signature(list.raw_path, query)
+    {
+        return r;
+    }
     match arm {
         Arm::RgGet(rg) => resources::get_rg(ctx, st, sub, &rg),
         Arm::RgList => list.page(resources::list_rgs(
@@ -848,7 +1032,7 @@ fn arm_call(
         Arm::DeplOpStatus(rg, name, id) => {
             deployments::operation_status(ctx, st, sub, &rg, &name, &id)
         }
-        Arm::ItList(rg) => list.page(image_templates::list(ctx, st, sub, rg.as_deref())),
+        Arm::ItList(rg) => list.page(image_templates::list(ctx, st, sub, rg.as_deref(), api)),
         Arm::It(rg, name) => match *method {
             Method::PUT => match serde_json::from_slice(body) {
                 Ok(v) => image_templates::put(ctx, st, sub, &rg, &name, &v, api),
@@ -862,7 +1046,7 @@ fn arm_call(
             },
             Method::DELETE => image_templates::delete(ctx, st, sub, &rg, &name, api),
             Method::PATCH => match serde_json::from_slice(body) {
-                Ok(v) => image_templates::patch(ctx, st, sub, &rg, &name, &v),
+                Ok(v) => image_templates::patch(ctx, st, sub, &rg, &name, &v, api),
                 Err(e) => arm_error(
                     StatusCode::BAD_REQUEST,
                     "InvalidRequestContent",
@@ -871,7 +1055,7 @@ fn arm_call(
                     ),
                 ),
             },
-            _ => image_templates::get(ctx, st, sub, &rg, &name),
+            _ => image_templates::get(ctx, st, sub, &rg, &name, api),
         },
         Arm::ItRun(rg, name) => match image_templates::run(ctx, st, sub, &rg, &name, api) {
             Ok(r) => {
@@ -880,17 +1064,14 @@ fn arm_call(
             }
             Err(e) => e.into_response(),
         },
-        Arm::ItCancel(rg, name) => image_templates::cancel(ctx, st, sub, &rg, &name, api),
+        Arm::ItCancel(rg, name) => image_templates::cancel(ctx, st, sub, &rg, &name),
         Arm::ItOutputs(rg, name, None) => {
             list.page(image_templates::run_outputs(st, sub, &rg, &name))
         }
         Arm::ItOutputs(rg, name, Some(out)) => {
             image_templates::run_output(st, sub, &rg, &name, &out)
         }
-        Arm::OpGet(id) => {
-            let location_poll = query.get("poll").is_some_and(|p| p == "location");
-            operations::get(ctx, st, sub, &id, api, location_poll)
-        }
+        Arm::OpGet(id) => operations::get(ctx, st, sub, &id, api, false),
         Arm::Platform(loc, p, o, s) => platform_images::list(ctx, st, sub, &loc, &p, &o, &s),
         Arm::Gallery(rg, g) => gallery::get_gallery(ctx, sub, &rg, &g),
         Arm::GalleryImage(rg, g, i) => gallery::get_image(ctx, sub, &rg, &g, &i),

@@ -27,6 +27,10 @@ pub enum ScenarioError {
 pub struct Scenario {
     /// Real milliseconds per simulated minute.
     pub minute_ms: u64,
+    /// The minute `GET /_sim/clock` tells clients (default: `minute_ms`). A larger value runs
+    /// a client's own deadlines and intervals slower than the simulator's work, which gives
+    /// tests on a loaded machine slack (process start-up and HTTP are real time).
+    pub clock_minute_ms: Option<u64>,
     /// Default build duration in simulated minutes.
     pub build_minutes: f64,
     /// ARM deployment duration in simulated minutes.
@@ -41,6 +45,9 @@ pub struct Scenario {
     pub replicate_minutes: f64,
     /// Lifetime of issued access tokens, in real seconds.
     pub token_lifetime_seconds: u64,
+    /// Lifetime of the OIDC assertions the CI job endpoints issue (GitHub Actions, Azure
+    /// Pipelines), in real seconds; Entra refuses them afterwards (AADSTS700024).
+    pub assertion_lifetime_seconds: u64,
     /// Location reported for resource groups and resources that do not say otherwise.
     pub default_location: String,
     /// Version every platform image publisher:offer:sku has from the start.
@@ -58,6 +65,11 @@ pub struct Scenario {
     pub page_size: usize,
     /// ARM's subscription token buckets (`[limits]`).
     pub limits: Limits,
+    /// `[storage]`: how the staging storage accounts let their logs be read.
+    pub storage: Storage,
+    /// The format of the `customization.log` failing builds write: `telemetry` (AIB's logs up
+    /// to about 2023, with `(telemetry)` step markers) or `packer-1.14` (no markers).
+    pub log_format: LogFormat,
     /// `[key_vault]`: Key Vault secrets, `"VAULT/NAME" = "value"` (vault and secret names
     /// case-insensitive, as in Azure), served at `/keyvault/{vault}/secrets/{name}`.
     pub key_vault: BTreeMap<String, String>,
@@ -121,6 +133,9 @@ pub struct OutcomeRule {
     /// Build duration for matching templates (default: `build_minutes`).
     #[serde(default)]
     pub build_minutes: Option<f64>,
+    /// `provision-fail`: how many creations of matching templates fail (default: every one).
+    #[serde(default)]
+    pub times: Option<u32>,
 }
 
 /// Result of a run.
@@ -136,6 +151,48 @@ pub enum OutcomeResult {
     /// versions already exist and finish replicating `replicate_minutes` (at least 2) simulated
     /// minutes after the run reported the failure.
     TimeoutDistributing,
+    /// The template's creation fails (the first `times` creations of matching templates): the
+    /// PUT answers 201 `Creating`, its operation ends `Failed`, and the template stays with
+    /// `provisioningState: Failed` and a `provisioningError` (the identity lacks a role); a
+    /// `run` on it is refused, a re-PUT answers 409, a DELETE removes it.
+    ProvisionFail,
+}
+
+/// `[storage]`: the staging storage accounts' access rules.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Shared Key (and key-signed SAS) allowed (`allowSharedKeyAccess`); `false` answers every
+    /// Blob request signed with the key 403 `KeyBasedAuthenticationNotPermitted`.
+    pub shared_key: bool,
+    /// `listKeys` allowed to the caller; `false` answers it 403 `AuthorizationFailed`.
+    pub list_keys: bool,
+    /// The caller's identity holds a data role (Storage Blob Data Reader) on the staging
+    /// groups; `false` answers Blob requests with an Entra token 403
+    /// `AuthorizationPermissionMismatch`.
+    pub data_reader: bool,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            shared_key: true,
+            list_keys: true,
+            data_reader: true,
+        }
+    }
+}
+
+/// The format of the build logs the simulator writes.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `(telemetry) Starting provisioner` / `ending` around each step.
+    #[default]
+    #[serde(rename = "telemetry")]
+    Telemetry,
+    /// Packer 1.14: UI lines only.
+    #[serde(rename = "packer-1.14")]
+    Packer114,
 }
 
 /// `[faults]`: fractions of requests (0..1), applied at random with a seeded RNG.
@@ -198,6 +255,7 @@ impl Default for Scenario {
     fn default() -> Self {
         Scenario {
             minute_ms: 20,
+            clock_minute_ms: None,
             build_minutes: 45.0,
             deploy_minutes: 1.0,
             delete_minutes: 1.0,
@@ -205,6 +263,7 @@ impl Default for Scenario {
             cancel_minutes: 2.0,
             replicate_minutes: 0.0,
             token_lifetime_seconds: 3600,
+            assertion_lifetime_seconds: 300,
             default_location: "eastus2".to_string(),
             platform_image_version: "1.0.0".to_string(),
             outcome: Vec::new(),
@@ -214,6 +273,8 @@ impl Default for Scenario {
             page_size: 50,
             limits: Limits::default(),
             key_vault: BTreeMap::new(),
+            log_format: LogFormat::default(),
+            storage: Storage::default(),
         }
     }
 }
@@ -237,6 +298,11 @@ impl Scenario {
 
     /// Check ranges and globs.
     pub fn validate(&self) -> Result<(), ScenarioError> {
+        if self.clock_minute_ms == Some(0) {
+            return Err(ScenarioError::Invalid(
+                "clock_minute_ms must be at least 1".into(),
+            ));
+        }
         if self.minute_ms == 0 {
             return Err(ScenarioError::Invalid(
                 "minute_ms must be at least 1".into(),

@@ -36,6 +36,8 @@ pub enum SimError {
     },
     #[error(transparent)]
     Scenario(#[from] crate::scenario::ScenarioError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Immutable context shared by all requests.
@@ -44,6 +46,8 @@ pub struct Ctx {
     pub scenario: Scenario,
     pub clock: Clock,
     pub base_url: String,
+    /// `https://HOST:PORT`: the same port over TLS (see [`crate::tls`]).
+    pub https_base_url: String,
     pub missing: GlobSet,
     pub outcomes: Vec<(GlobMatcher, OutcomeRule)>,
     /// Deployments whose imageTemplate was refused with AIB's "Update/Upgrade of image
@@ -70,6 +74,7 @@ impl Ctx {
             result: crate::scenario::OutcomeResult::Succeed,
             failed_customizer: None,
             build_minutes: None,
+            times: None,
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct Sim {
     pub limits: Mutex<crate::ratelimit::RateLimits>,
     /// Holds and cuts switched on through `POST /_sim/control`.
     pub control: crate::control::Control,
+    /// CI jobs and the OIDC assertions issued to them (see [`crate::federated`]).
+    pub federated: crate::federated::Federated,
 }
 
 /// Lock a mutex, recovering from poisoning (a panicked request must not stop the sim).
@@ -98,6 +105,8 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct SimHandle {
     addr: SocketAddr,
     base_url: String,
+    https_base_url: String,
+    ca_pem: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -112,6 +121,19 @@ impl SimHandle {
     /// endpoint; the token endpoint is `{base_url}/msi/token`.
     pub fn base_url(&self) -> String {
         self.base_url.clone()
+    }
+
+    /// `https://HOST:PORT`: the same endpoints over TLS, with a certificate signed by
+    /// [`SimHandle::ca_pem`]. Entra's token endpoint (`{https_base_url}/{tenant}/oauth2/v2.0/token`,
+    /// i.e. `AZURE_AUTHORITY_HOST={https_base_url}`) and the CI OIDC endpoints are used this way.
+    pub fn https_base_url(&self) -> String {
+        self.https_base_url.clone()
+    }
+
+    /// The PEM certificate of the simulator's throwaway certificate authority, for a client's
+    /// extra trust anchors.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     /// Stop serving (waits up to one second for open connections, then aborts them).
@@ -148,6 +170,8 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
         a => a.to_string(),
     };
     let base_url = format!("http://{host}");
+    let https_base_url = format!("https://{host}");
+    let tls = crate::tls::SimTls::new(&addr.ip().to_string())?;
     let mut missing = GlobSetBuilder::new();
     for g in &scenario.missing {
         if let Ok(glob) = GlobBuilder::new(g)
@@ -173,6 +197,7 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
         ctx: Ctx {
             clock: Clock::new(scenario.minute_ms),
             base_url,
+            https_base_url: https_base_url.clone(),
             missing,
             outcomes,
             scenario: scenario.clone(),
@@ -184,11 +209,12 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
         tokens: Mutex::new(HashMap::new()),
         limits: Mutex::new(crate::ratelimit::RateLimits::default()),
         control: crate::control::Control::default(),
+        federated: crate::federated::Federated::default(),
     });
     let sim_base = sim.ctx.base_url.clone();
     let app = Router::new().fallback(handle).with_state(sim);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let listener = SimListener { inner: tcp };
+    let listener = SimListener::spawn(tcp, tls.clone());
     let task = tokio::spawn(async move {
         let serve = axum::serve(
             listener,
@@ -204,6 +230,8 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
     Ok(SimHandle {
         addr,
         base_url: sim_base,
+        https_base_url,
+        ca_pem: tls.ca_pem().to_string(),
         shutdown: Some(tx),
         task,
     })
@@ -234,10 +262,75 @@ impl Connected<IncomingStream<'_, SimListener>> for ConnInfo {
     }
 }
 
-/// TCP listener whose streams can be killed by a handler.
+/// How long a new connection may take to send its first byte and finish a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections handed to the server, plain or over TLS. A background task accepts TCP
+/// connections and sorts each out in its own task (first byte, TLS handshake), so a slow or
+/// silent client never holds up the others; it stops once the listener is dropped.
 #[derive(Debug)]
 pub struct SimListener {
-    inner: TcpListener,
+    addr: SocketAddr,
+    rx: tokio::sync::mpsc::Receiver<(KillableStream, ConnInfo)>,
+}
+
+impl SimListener {
+    fn spawn(tcp: TcpListener, tls: crate::tls::SimTls) -> Self {
+        let addr = tcp
+            .local_addr()
+            .unwrap_or_else(|_| ([127, 0, 0, 1], 0).into());
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = tx.closed() => return,
+                    r = tcp.accept() => r,
+                };
+                let (s, remote) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::debug!("accept error: {e}");
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        continue;
+                    }
+                };
+                let _ = s.set_nodelay(true);
+                let (tx, tls) = (tx.clone(), tls.clone());
+                tokio::spawn(async move {
+                    let io = match tokio::time::timeout(HANDSHAKE_TIMEOUT, open(s, &tls)).await {
+                        Ok(Ok(io)) => io,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%remote, "connection dropped before a request: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%remote, "no request or TLS handshake in time");
+                            return;
+                        }
+                    };
+                    let kill = Arc::new(AtomicBool::new(false));
+                    let stream = KillableStream {
+                        inner: io,
+                        kill: kill.clone(),
+                    };
+                    let _ = tx.send((stream, ConnInfo { remote, kill })).await;
+                });
+            }
+        });
+        Self { addr, rx }
+    }
+}
+
+/// Plain HTTP, or TLS when the client's first byte starts a handshake.
+async fn open(s: TcpStream, tls: &crate::tls::SimTls) -> io::Result<Io> {
+    let mut first = [0u8; 1];
+    let n = s.peek(&mut first).await?;
+    if n == 1 && first[0] == crate::tls::HANDSHAKE_RECORD {
+        let stream = tls.acceptor().accept(s).await?;
+        Ok(Io::Tls(Box::new(stream)))
+    } else {
+        Ok(Io::Plain(s))
+    }
 }
 
 impl Listener for SimListener {
@@ -245,40 +338,87 @@ impl Listener for SimListener {
     type Addr = ConnInfo;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.inner.accept().await {
-                Ok((s, remote)) => {
-                    let _ = s.set_nodelay(true);
-                    let kill = Arc::new(AtomicBool::new(false));
-                    return (
-                        KillableStream {
-                            inner: s,
-                            kill: kill.clone(),
-                        },
-                        ConnInfo { remote, kill },
-                    );
-                }
-                Err(e) => {
-                    tracing::debug!("accept error: {e}");
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            }
+        match self.rx.recv().await {
+            Some(x) => x,
+            // The accept task is gone (it only ends when this listener is dropped).
+            None => std::future::pending().await,
         }
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         Ok(ConnInfo {
-            remote: self.inner.local_addr()?,
+            remote: self.addr,
             kill: Arc::new(AtomicBool::new(false)),
         })
     }
 }
 
-/// A TCP stream that fails every write once its kill switch is set, so hyper drops it
+/// A connection's byte stream.
+#[derive(Debug)]
+pub enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}
+
+/// A connection that fails every write once its kill switch is set, so hyper drops it
 /// without sending anything more.
 #[derive(Debug)]
 pub struct KillableStream {
-    inner: TcpStream,
+    inner: Io,
     kill: Arc<AtomicBool>,
 }
 

@@ -26,6 +26,8 @@ pub struct State {
     /// Staging resource groups that outlived their template (scenario `keep_staging`):
     /// resource group id (lower) -> group.
     pub staging_leftovers: BTreeMap<String, crate::arm::resources::StagingGroup>,
+    /// `provision-fail` rules (by template glob) → creations they failed so far.
+    pub provision_failures: HashMap<String, u32>,
 }
 
 impl State {

@@ -7,6 +7,8 @@
 //! | `token` | `GET /msi/token` |
 //! | `token.imds` | `GET /metadata/identity/oauth2/token` (VM IMDS flavour, `Metadata: true`) |
 //! | `token.aad` | `POST /{tenant}/oauth2/v2.0/token` (client secret / client assertion) |
+//! | `token.actions` | GitHub Actions' OIDC token request (`ACTIONS_ID_TOKEN_REQUEST_URL`) |
+//! | `token.pipelines` | Azure Pipelines' OIDC token request (`SYSTEM_OIDCREQUESTURI`) |
 //! | `resourceGroups.get` / `.list` / `.delete` | `/subscriptions/{s}/resourcegroups[/{rg}]` |
 //! | `operationResults.get` | a resource group deletion's `Location` URL |
 //! | `deployments.put` / `.get` / `.list` / `.delete` | RG-scope deployments |

@@ -68,6 +68,38 @@ impl BlobStore {
         &self.loc
     }
 
+    /// The store at another location of the same container and account (no request made;
+    /// the container exists since this one was opened).
+    pub fn at(&self, loc: BlobLocation) -> Self {
+        Self {
+            client: self.client.clone(),
+            loc,
+            timing: self.timing,
+            event_seq: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The keys of the shards under `shards/` (one listing with delimiter `/`; a service that
+    /// ignores the delimiter lists every blob below instead, which names the same keys).
+    pub async fn shard_keys(&self) -> Result<Vec<String>> {
+        let prefix = self.name(&format!("{}/", crate::location::SHARDS_DIR));
+        let names = self
+            .client
+            .list_children(&self.loc.container, &prefix)
+            .await
+            .map_err(StateError::azure(format!("listing {prefix}")))?;
+        let mut keys: Vec<String> = names
+            .iter()
+            .filter_map(|n| n.strip_prefix(&prefix))
+            .filter_map(|rest| rest.split_once('/').map(|(k, _)| k))
+            .filter(|k| crate::location::is_shard_key(k))
+            .map(str::to_owned)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
     fn name(&self, rel: &str) -> String {
         self.loc.blob_name(rel)
     }

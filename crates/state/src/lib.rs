@@ -29,7 +29,7 @@ pub use blob::BlobStore;
 pub use error::{Result, StateError};
 pub use index::Index;
 pub use local::LocalStore;
-pub use location::{BlobLocation, StateLocation};
+pub use location::{BlobLocation, SHARDS_DIR, StateLocation, is_shard_key};
 pub use lock::{LeaseTiming, LockInfo, LockOptions, RunLock};
 pub use record::{
     Event, Failure, IndexEntry, RunRecord, RunStatus, Selection, StageRecord, StageStatus, Trigger,
@@ -43,6 +43,10 @@ use std::sync::Arc;
 
 /// Overrides the blob endpoint of `azblob://` state (e.g. Azurite).
 pub const BLOB_ENDPOINT_ENV: &str = "AIB_STATE_BLOB_ENDPOINT";
+
+/// Lease duration of the blob run lock in seconds (15..=60, default 60): how long after its
+/// process died a run still counts as holding the lock. Renewal runs at a third of it.
+pub const LEASE_SECONDS_ENV: &str = "AIB_STATE_LEASE_SECONDS";
 
 /// How to reach a blob state location. `Debug` never shows secrets ([`BlobAuth`]'s doesn't).
 #[derive(Debug, Clone)]
@@ -71,9 +75,30 @@ impl BlobConfig {
         Ok(Self {
             endpoint,
             auth,
-            lease: LeaseTiming::default(),
+            lease: lease_from_env(),
             insecure: false,
         })
+    }
+}
+
+/// [`LEASE_SECONDS_ENV`] (clamped to 15..=60), or the default timing.
+fn lease_from_env() -> LeaseTiming {
+    let Some(v) = std::env::var(LEASE_SECONDS_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return LeaseTiming::default();
+    };
+    match v.trim().parse::<u32>() {
+        Ok(s) => LeaseTiming {
+            duration_s: s,
+            renew_every: std::time::Duration::from_secs(u64::from(s)) / 3,
+        }
+        .normalized(),
+        Err(_) => {
+            tracing::warn!("{LEASE_SECONDS_ENV}={v:?} is not a number of seconds; using 60");
+            LeaseTiming::default()
+        }
     }
 }
 
@@ -114,6 +139,12 @@ pub async fn open_with(
     }
 }
 
+/// A number in `[0, 1)` for jitter (uuid's randomness; no extra dependency).
+fn rand_fraction() -> f64 {
+    let b = uuid::Uuid::new_v4().as_u128() as u64;
+    (b >> 11) as f64 / (1u64 << 53) as f64
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
@@ -145,6 +176,59 @@ impl StateStore {
             Backend::Local(l) => StateLocation::Local(l.root().to_owned()),
             Backend::Blob(b) => StateLocation::Blob(b.location().clone()),
         }
+    }
+
+    /// This state's shard `key` (`<state>/shards/<key>`), to read (no I/O; it may not exist).
+    pub fn shard(&self, key: &str) -> StateStore {
+        self.at(self.location().shard(key))
+    }
+
+    /// The store at another location on the same backend (no I/O).
+    fn at(&self, loc: StateLocation) -> StateStore {
+        let backend = match (&self.backend, loc) {
+            (Backend::Blob(b), StateLocation::Blob(l)) => Backend::Blob(Arc::new(b.at(l))),
+            (_, StateLocation::Local(p)) => Backend::Local(LocalStore::at(p)),
+            (Backend::Local(l), StateLocation::Blob(_)) => Backend::Local(l.clone()),
+        };
+        StateStore { backend }
+    }
+
+    /// The keys of this state's shards (`shards/<key>/`), sorted.
+    pub async fn shard_keys(&self) -> Result<Vec<String>> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let l = l.clone();
+                blocking(move || l.shard_keys()).await
+            }
+            Backend::Blob(b) => b.shard_keys().await,
+        }
+    }
+
+    /// The root state when this one is a shard (`<root>/shards/<key>`).
+    pub fn shard_root(&self) -> Option<StateStore> {
+        self.location().shard_of().map(|(root, _)| self.at(root))
+    }
+
+    /// This state and its shards: `(None, self)` first, then `(Some(key), shard)` by key.
+    pub async fn with_shards(&self) -> Result<Vec<(Option<String>, StateStore)>> {
+        let mut out = vec![(None, self.clone())];
+        for key in self.shard_keys().await? {
+            out.push((Some(key.clone()), self.shard(&key)));
+        }
+        Ok(out)
+    }
+
+    /// The index of this state's whole family — its root when it is a shard, and every shard
+    /// of that root — merged, the newest build of each unit winning. A unit keeps its last
+    /// build however the plan's units are spread over shards.
+    pub async fn read_family_index(&self) -> Result<Index> {
+        let root = self.shard_root().unwrap_or_else(|| self.clone());
+        let mut index = Index::default();
+        for (_, store) in root.with_shards().await? {
+            let part = store.read_index().await?;
+            index.merge(&part.units.into_values().collect::<Vec<_>>());
+        }
+        Ok(index)
     }
 
     /// Store a new run; [`StateError::RunExists`] if the id is taken by a different record
@@ -310,6 +394,51 @@ impl StateStore {
                 let g = b.lock(run_id, host).await?;
                 Ok(RunLock::new(run_id, LockInner::Blob(Box::new(g))))
             }
+        }
+    }
+
+    /// [`StateStore::lock_with`], waiting up to `wait` while another run holds the lock:
+    /// tries again with a growing pause (a quarter second up to five seconds, jittered, never
+    /// past the deadline) and calls `waiting` with the holder's [`StateError::Locked`] the first
+    /// time and whenever the holder changes. A zero `wait` tries once. Gives up with the last
+    /// `Locked` error; any other error (a stale local lock among them) ends the wait at once.
+    /// Cancel it by dropping the future.
+    pub async fn lock_waiting(
+        &self,
+        run_id: &str,
+        host: &str,
+        opts: LockOptions,
+        wait: std::time::Duration,
+        mut waiting: impl FnMut(&StateError),
+    ) -> Result<RunLock> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut pause = std::time::Duration::from_millis(250);
+        let mut last_holder: Option<String> = None;
+        loop {
+            let err = match self.lock_with(run_id, host, opts).await {
+                Ok(lock) => return Ok(lock),
+                Err(e @ StateError::Locked { .. }) => e,
+                Err(e) => return Err(e),
+            };
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(err);
+            }
+            if let StateError::Locked {
+                run_id: holder,
+                host: holder_host,
+                ..
+            } = &err
+            {
+                let who = format!("{holder}@{holder_host}");
+                if last_holder.as_deref() != Some(who.as_str()) {
+                    waiting(&err);
+                    last_holder = Some(who);
+                }
+            }
+            let jittered = pause.mul_f64(0.5 + rand_fraction() * 0.5);
+            tokio::time::sleep(jittered.min(deadline - now)).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(5));
         }
     }
 

@@ -161,9 +161,34 @@ impl LocalStore {
         Ok(Self { root })
     }
 
+    /// The store at `root` without creating anything (for reading a state that may not exist).
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The keys of the shards under `shards/` (directories with a shard key's name).
+    pub fn shard_keys(&self) -> Result<Vec<String>> {
+        let dir = self.root.join(crate::location::SHARDS_DIR);
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StateError::io("listing", &dir)(e)),
+        };
+        let mut keys = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(StateError::io("listing", &dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if crate::location::is_shard_key(&name) && entry.path().is_dir() {
+                keys.push(name);
+            }
+        }
+        keys.sort();
+        Ok(keys)
     }
 
     fn run_dir(&self, run_id: &str) -> Result<PathBuf> {

@@ -7,6 +7,20 @@ use std::path::{Path, PathBuf};
 /// Name of the default state directory beside the manifest.
 pub const DEFAULT_DIR: &str = ".aib";
 
+/// The folder of a state that holds its shards: `<state>/shards/<key>` is a state of its own
+/// (its own runs, index and lock), which readers of `<state>` see too.
+pub const SHARDS_DIR: &str = "shards";
+
+/// Whether `key` can name a shard: 1-100 of `a-z`, `0-9`, `-`, `_`, `.`, not starting with a
+/// dot.
+pub fn is_shard_key(key: &str) -> bool {
+    (1..=100).contains(&key.len())
+        && !key.starts_with('.')
+        && key.bytes().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
+        })
+}
+
 /// Where the state lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateLocation {
@@ -58,6 +72,52 @@ impl fmt::Display for StateLocation {
 }
 
 impl StateLocation {
+    /// The location of this state's shard `key` (`<state>/shards/<key>`).
+    pub fn shard(&self, key: &str) -> StateLocation {
+        match self {
+            StateLocation::Local(p) => StateLocation::Local(p.join(SHARDS_DIR).join(key)),
+            StateLocation::Blob(b) => StateLocation::Blob(BlobLocation {
+                prefix: b.blob_name(&format!("{SHARDS_DIR}/{key}")),
+                ..b.clone()
+            }),
+        }
+    }
+
+    /// When this location is a shard (`<root>/shards/<key>`), its root and key.
+    pub fn shard_of(&self) -> Option<(StateLocation, String)> {
+        match self {
+            StateLocation::Local(p) => {
+                let key = p.file_name()?.to_str()?.to_owned();
+                let dir = p.parent()?;
+                let root = dir.parent()?;
+                let root = if root.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    root
+                };
+                (dir.file_name()? == SHARDS_DIR && is_shard_key(&key))
+                    .then(|| (StateLocation::Local(root.to_path_buf()), key))
+            }
+            StateLocation::Blob(b) => {
+                let (rest, key) = b.prefix.rsplit_once('/')?;
+                let root = match rest.rsplit_once('/') {
+                    Some((root, SHARDS_DIR)) => root,
+                    None if rest == SHARDS_DIR => "",
+                    _ => return None,
+                };
+                is_shard_key(key).then(|| {
+                    (
+                        StateLocation::Blob(BlobLocation {
+                            prefix: root.to_owned(),
+                            ..b.clone()
+                        }),
+                        key.to_owned(),
+                    )
+                })
+            }
+        }
+    }
+
     /// Parse `--state`; `None` means `<manifest_dir>/.aib`. A relative `PATH` is kept as given
     /// (relative to the working directory, like any CLI path).
     pub fn parse(arg: Option<&str>, manifest_dir: &Path) -> Result<StateLocation> {

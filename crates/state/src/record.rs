@@ -155,7 +155,7 @@ pub struct StageRecord {
 }
 
 /// Why a unit failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     /// Stage that failed.
     pub stage: String,
@@ -170,6 +170,24 @@ pub struct Failure {
     /// Where the whole log was stored ([`crate::StateStore::log_path_display`]).
     #[serde(default)]
     pub log_path: Option<String>,
+    /// Where the build failed, from its log: `customizer`, `validate`, `deprovision`,
+    /// `distribute` or `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Why, from its log: `error`, `timeout`, `connect` or `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+impl Failure {
+    /// A failure of `stage` with `message` and nothing more known.
+    pub fn new(stage: impl Into<String>, message: impl Into<String>) -> Self {
+        Failure {
+            stage: stage.into(),
+            message: message.into(),
+            ..Failure::default()
+        }
+    }
 }
 
 /// One unit of a run.
@@ -262,6 +280,18 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// The status to show for this record given who holds its state's run lock now (`None`:
+    /// free, or a stale local lock). A run recorded `running` whose lock it no longer holds
+    /// ended without saying so (its process died, or its blob lease expired) and is shown
+    /// `interrupted`; every other status is shown as recorded.
+    pub fn status_given_lock(&self, holder: Option<&crate::LockInfo>) -> RunStatus {
+        match (self.status, holder) {
+            (RunStatus::Running, Some(h)) if h.run_id == self.run_id => RunStatus::Running,
+            (RunStatus::Running, _) => RunStatus::Interrupted,
+            (s, _) => s,
+        }
+    }
+
     /// A new running record with no units.
     pub fn new(
         run_id: impl Into<String>,

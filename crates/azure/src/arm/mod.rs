@@ -53,7 +53,8 @@ pub struct ArmConfig {
     pub retry: RetryPolicy,
     /// Client-side rate limits.
     pub rate_limit: RateLimitConfig,
-    /// LRO polling interval when the server gives no Retry-After (ARM says 60 s).
+    /// LRO polling interval when the server gives no Retry-After (Azure time; see
+    /// [`DEFAULT_POLL_INTERVAL`]).
     pub lro_default_interval: Duration,
     /// HTTP timeouts.
     pub transport: TransportOptions,
@@ -64,17 +65,25 @@ impl Default for ArmConfig {
         Self {
             retry: RetryPolicy::default(),
             rate_limit: RateLimitConfig::default(),
-            lro_default_interval: Duration::from_secs(60),
+            lro_default_interval: DEFAULT_POLL_INTERVAL,
             transport: TransportOptions::default(),
         }
     }
 }
 
+/// How often an operation is polled when the server names no interval: every 30 s, as
+/// Azure's own clients poll Image Builder operations in the recordings (AIB never sends
+/// `Retry-After`).
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);
+
 impl ArmConfig {
-    /// Multiply every wait (retry, LRO, rate limit) by `scale`; for tests.
-    pub fn with_time_scale(mut self, scale: f64) -> Self {
-        self.retry.time_scale = scale;
-        self.rate_limit.time_scale = scale;
+    /// Run the client's own waits (backoff, retry budget, default polling interval, token
+    /// buckets) on `clock`. Delays a server names are waited as given: a simulator already
+    /// states them on its own clock.
+    pub fn on_clock(mut self, clock: crate::clock::TimeScale) -> Self {
+        self.retry.time_scale = clock.factor();
+        self.retry.scale_server_hints = clock.is_real();
+        self.rate_limit.time_scale = clock.factor();
         self
     }
 }

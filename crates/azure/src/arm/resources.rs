@@ -6,6 +6,15 @@ use crate::error::Result;
 use crate::lro::{FinalStateVia, Operation};
 use crate::types::GenericResource;
 
+/// The tag AIB puts on the staging groups it makes, with [`STAGING_CREATED_BY_AIB`].
+pub const STAGING_TAG_CREATED_BY: &str = "createdBy";
+/// The value of [`STAGING_TAG_CREATED_BY`] on AIB's staging groups.
+pub const STAGING_CREATED_BY_AIB: &str = "AzureVMImageBuilder";
+/// The tag naming the template a staging group belongs to.
+pub const STAGING_TAG_TEMPLATE: &str = "imageTemplateName";
+/// The tag naming that template's resource group.
+pub const STAGING_TAG_TEMPLATE_RG: &str = "imageTemplateResourceGroupName";
+
 impl ArmClient {
     /// GET any resource by id; `Ok(None)` on 404.
     pub async fn get_resource(
@@ -106,6 +115,38 @@ impl ArmClient {
             seg(subscription)
         );
         self.list_all(&path, api::RESOURCE_GROUPS).await
+    }
+
+    /// The id of the staging resource group AIB made for a template, found by the tags AIB puts
+    /// on it ([`STAGING_TAG_CREATED_BY`] = [`STAGING_CREATED_BY_AIB`],
+    /// [`STAGING_TAG_TEMPLATE`], [`STAGING_TAG_TEMPLATE_RG`]), never by its name: AIB names
+    /// it `IT_<rg>_<template>_<guid>` cut to 80 characters, so the name may not even hold the
+    /// template's. Names are compared case-insensitively, as ARM does. `None`: there is none.
+    pub async fn find_staging_group(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        template: &str,
+    ) -> Result<Option<String>> {
+        let groups = self
+            .list_resource_groups_by_tag(subscription, STAGING_TAG_TEMPLATE, Some(template))
+            .await?;
+        let tag = |g: &GenericResource, k: &str| -> Option<String> {
+            g.tags
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.clone())
+        };
+        Ok(groups
+            .iter()
+            .find(|g| {
+                tag(g, STAGING_TAG_CREATED_BY).as_deref() == Some(STAGING_CREATED_BY_AIB)
+                    && tag(g, STAGING_TAG_TEMPLATE)
+                        .is_some_and(|t| t.eq_ignore_ascii_case(template))
+                    && tag(g, STAGING_TAG_TEMPLATE_RG)
+                        .is_some_and(|r| r.eq_ignore_ascii_case(resource_group))
+            })
+            .and_then(|g| g.id.clone()))
     }
 
     /// DELETE a resource group: 202 + `Location` (polled until 200), 200 when done at once.

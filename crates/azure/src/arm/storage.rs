@@ -52,6 +52,21 @@ impl ArmClient {
         let key = keys.keys.first().ok_or_else(|| {
             Error::Config(format!("storage account {} returned no keys", account.name))
         })?;
+        let auth = BlobAuth::shared_key(&account.name, &key.value)?;
+        self.blob_client_with(account, auth)
+    }
+
+    /// A blob client for `account` that authenticates with this client's credential (an Entra
+    /// token for storage): for accounts that forbid Shared Key, or when `listKeys` is refused.
+    /// The identity needs a data role on the account (Storage Blob Data Reader to read).
+    pub fn bearer_blob_client_for_account(&self, account: &StorageAccount) -> Result<BlobClient> {
+        let auth = BlobAuth::Bearer(self.credential().clone());
+        Ok(self
+            .blob_client_with(account, auth)?
+            .with_scope(&self.endpoints().storage_scope))
+    }
+
+    fn blob_client_with(&self, account: &StorageAccount, auth: BlobAuth) -> Result<BlobClient> {
         let endpoint = match account
             .properties
             .primary_endpoints
@@ -61,7 +76,6 @@ impl ArmClient {
             Some(e) => e,
             None => self.endpoints().blob_endpoint(&account.name)?.to_string(),
         };
-        let auth = BlobAuth::shared_key(&account.name, &key.value)?;
         // Loopback http is accepted; otherwise follow the ARM endpoint's scheme.
         let insecure = self.endpoints().arm.scheme() == "http";
         BlobClient::with_transport(

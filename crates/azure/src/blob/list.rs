@@ -25,6 +25,9 @@ pub struct BlobItem {
 pub struct BlobPage {
     /// Blobs on this page.
     pub blobs: Vec<BlobItem>,
+    /// With a `delimiter`: the names that stand for every blob below them (`BlobPrefix`,
+    /// ending with the delimiter).
+    pub prefixes: Vec<String>,
     /// Marker for the next page; `None` when complete (an empty `<NextMarker />`).
     pub next_marker: Option<String>,
 }
@@ -37,10 +40,24 @@ struct EnumerationResults {
     next_marker: Option<String>,
 }
 
+/// `<Blobs>` holds `<Blob>` and, with a delimiter, `<BlobPrefix>` elements in name order,
+/// interleaved.
 #[derive(Deserialize, Default)]
 struct BlobsXml {
-    #[serde(rename = "Blob", default)]
-    blob: Vec<BlobXml>,
+    #[serde(rename = "$value", default)]
+    entries: Vec<EntryXml>,
+}
+
+#[derive(Deserialize)]
+enum EntryXml {
+    Blob(BlobXml),
+    BlobPrefix(PrefixXml),
+}
+
+#[derive(Deserialize)]
+struct PrefixXml {
+    #[serde(rename = "Name")]
+    name: String,
 }
 
 #[derive(Deserialize)]
@@ -80,25 +97,27 @@ pub fn parse_list_blobs(body: &[u8]) -> Result<BlobPage> {
         url: String::new(),
         message: format!("bad List Blobs XML: {e}"),
     })?;
-    let blobs = r
-        .blobs
-        .unwrap_or_default()
-        .blob
-        .into_iter()
-        .map(|b| {
-            let p = b.properties.unwrap_or_default();
-            BlobItem {
-                name: b.name,
-                content_length: non_empty(p.content_length).and_then(|v| v.parse().ok()),
-                last_modified: non_empty(p.last_modified),
-                etag: non_empty(p.etag),
-                content_type: non_empty(p.content_type),
-                blob_type: non_empty(p.blob_type),
+    let mut blobs = Vec::new();
+    let mut prefixes = Vec::new();
+    for entry in r.blobs.unwrap_or_default().entries {
+        match entry {
+            EntryXml::BlobPrefix(p) => prefixes.push(p.name),
+            EntryXml::Blob(b) => {
+                let p = b.properties.unwrap_or_default();
+                blobs.push(BlobItem {
+                    name: b.name,
+                    content_length: non_empty(p.content_length).and_then(|v| v.parse().ok()),
+                    last_modified: non_empty(p.last_modified),
+                    etag: non_empty(p.etag),
+                    content_type: non_empty(p.content_type),
+                    blob_type: non_empty(p.blob_type),
+                });
             }
-        })
-        .collect();
+        }
+    }
     Ok(BlobPage {
         blobs,
+        prefixes,
         next_marker: non_empty(r.next_marker),
     })
 }
@@ -143,6 +162,22 @@ mod tests {
 <NextMarker /></EnumerationResults>";
     const EMPTY: &[u8] =
         b"<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults><Blobs /><NextMarker /></EnumerationResults>";
+
+    /// With `delimiter=/`: prefixes and blobs interleaved in name order.
+    const WITH_PREFIXES: &[u8] = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>
+<EnumerationResults ContainerName=\"aib\"><Prefix>fleet/shards/</Prefix><Delimiter>/</Delimiter>
+<Blobs><BlobPrefix><Name>fleet/shards/a-1/</Name></BlobPrefix><Blob><Name>fleet/shards/b.txt</Name><Properties><Content-Length>3</Content-Length></Properties></Blob><BlobPrefix><Name>fleet/shards/c-2/</Name></BlobPrefix></Blobs>
+<NextMarker /></EnumerationResults>";
+
+    #[test]
+    fn prefixes_between_blobs() -> Result<()> {
+        let p = parse_list_blobs(WITH_PREFIXES)?;
+        assert_eq!(p.prefixes, ["fleet/shards/a-1/", "fleet/shards/c-2/"]);
+        assert_eq!(p.blobs.len(), 1);
+        assert_eq!(p.blobs[0].name, "fleet/shards/b.txt");
+        assert_eq!(p.next_marker, None);
+        Ok(())
+    }
 
     #[test]
     fn first_page() -> Result<()> {

@@ -159,6 +159,15 @@ impl BlobClient {
         })
     }
 
+    /// The scope Entra tokens are asked for (`https://storage.azure.com/.default`, or the
+    /// cloud's).
+    pub fn with_scope(mut self, scope: &str) -> Self {
+        if !scope.trim().is_empty() {
+            self.storage_scope = scope.to_string();
+        }
+        self
+    }
+
     /// Replace the retry policy (tests use a time scale).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
@@ -290,6 +299,47 @@ impl BlobClient {
         marker: Option<&str>,
         max_results: Option<u32>,
     ) -> Result<BlobPage> {
+        self.list_page(container, prefix, None, marker, max_results)
+            .await
+    }
+
+    /// The names one level below `prefix` (`delimiter` `/`): each `BlobPrefix` (ending with
+    /// `/`) and each blob directly under it, following `NextMarker` for at most
+    /// [`MAX_LIST_PAGES`] pages.
+    pub async fn list_children(&self, container: &str, prefix: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let page = self
+                .list_page(container, Some(prefix), Some("/"), marker.as_deref(), None)
+                .await?;
+            out.extend(page.prefixes);
+            out.extend(page.blobs.into_iter().map(|b| b.name));
+            match page.next_marker {
+                None => return Ok(out),
+                Some(m) if marker.as_deref() == Some(m.as_str()) => {
+                    return Err(Error::Decode {
+                        url: redact_url(self.url(container, None)?.as_str()),
+                        message: "NextMarker repeats; the listing would never end".into(),
+                    });
+                }
+                Some(m) => marker = Some(m),
+            }
+        }
+        Err(Error::Decode {
+            url: redact_url(self.url(container, None)?.as_str()),
+            message: format!("more than {MAX_LIST_PAGES} pages of blobs; giving up on the listing"),
+        })
+    }
+
+    async fn list_page(
+        &self,
+        container: &str,
+        prefix: Option<&str>,
+        delimiter: Option<&str>,
+        marker: Option<&str>,
+        max_results: Option<u32>,
+    ) -> Result<BlobPage> {
         let mut url = self.url(container, None)?;
         {
             let mut q = url.query_pairs_mut();
@@ -297,6 +347,9 @@ impl BlobClient {
                 .append_pair("comp", "list");
             if let Some(p) = prefix {
                 q.append_pair("prefix", p);
+            }
+            if let Some(d) = delimiter {
+                q.append_pair("delimiter", d);
             }
             if let Some(m) = marker {
                 q.append_pair("marker", m);

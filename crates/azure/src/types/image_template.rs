@@ -61,11 +61,12 @@ pub struct ImageTemplateProperties {
     /// VM profile.
     #[serde(default)]
     pub vm_profile: Option<serde_json::Value>,
-    /// Requested staging RG id.
-    #[serde(default)]
+    /// Requested staging RG id (`None` when unset; Azure shows `""`).
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub staging_resource_group: Option<String>,
-    /// The staging RG id actually used (where the build logs live).
-    #[serde(default)]
+    /// The staging RG id actually used (where the build logs live). `None` until AIB made
+    /// it (Azure shows `""` while the template is being created, and after a failed creation).
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub exact_staging_resource_group: Option<String>,
 }
 
@@ -147,4 +148,13 @@ pub struct RunOutputProperties {
     /// Provisioning state.
     #[serde(default)]
     pub provisioning_state: Option<String>,
+}
+
+/// `""` (and `null`) as `None`.
+fn empty_as_none<'de, D>(d: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let s: Option<String> = Option::deserialize(d)?;
+    Ok(s.filter(|s| !s.trim().is_empty()))
 }

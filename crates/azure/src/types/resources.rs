@@ -55,6 +55,9 @@ pub struct StorageAccountProperties {
     /// Provisioning state.
     #[serde(default)]
     pub provisioning_state: Option<String>,
+    /// `false` when the account forbids Shared Key (and key-signed SAS): only Entra tokens.
+    #[serde(default)]
+    pub allow_shared_key_access: Option<bool>,
 }
 
 /// Service endpoints of a storage account.

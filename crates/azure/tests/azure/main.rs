@@ -8,6 +8,7 @@ mod common;
 #[cfg(feature = "reference-tests")]
 mod reference;
 mod sim_arm;
+mod sim_clock;
 mod sim_faults;
 mod sim_limits;
 mod sim_paging;

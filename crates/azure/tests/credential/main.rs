@@ -24,6 +24,10 @@ const PARENTS: &[&str] = &[
     "token_endpoint_transient_faults_are_survived",
     "token_endpoint_down_is_a_clear_error",
     "expiring_token_is_refreshed_mid_run",
+    "github_actions_credential_outlasts_its_assertions",
+    "azure_pipelines_credential_outlasts_its_assertions",
+    "a_fixed_federated_assertion_expires_with_aadsts700024",
+    "github_actions_credential_failures_say_why",
 ];
 
 fn main() -> ExitCode {
@@ -42,6 +46,18 @@ fn parent(name: &str) -> BoxFuture {
         }
         "token_endpoint_down_is_a_clear_error" => Box::pin(token_endpoint_down_is_a_clear_error()),
         "expiring_token_is_refreshed_mid_run" => Box::pin(expiring_token_is_refreshed_mid_run()),
+        "github_actions_credential_outlasts_its_assertions" => {
+            Box::pin(github_actions_credential_outlasts_its_assertions())
+        }
+        "azure_pipelines_credential_outlasts_its_assertions" => {
+            Box::pin(azure_pipelines_credential_outlasts_its_assertions())
+        }
+        "a_fixed_federated_assertion_expires_with_aadsts700024" => {
+            Box::pin(a_fixed_federated_assertion_expires_with_aadsts700024())
+        }
+        "github_actions_credential_failures_say_why" => {
+            Box::pin(github_actions_credential_failures_say_why())
+        }
         other => {
             let other = other.to_owned();
             Box::pin(async move { Err(format!("no parent scenario {other}").into()) })
@@ -58,6 +74,9 @@ fn child(name: &str) -> BoxFuture {
         "token_after_faults" => Box::pin(child_token_after_faults()),
         "token_endpoint_down" => Box::pin(child_token_endpoint_down()),
         "refresh_mid_run" => Box::pin(child_refresh_mid_run()),
+        "federated_long_run" => Box::pin(child_federated_long_run()),
+        "fixed_assertion_expires" => Box::pin(child_fixed_assertion_expires()),
+        "federated_fails" => Box::pin(child_federated_fails()),
         other => {
             let other = other.to_owned();
             Box::pin(async move { Err(format!("no child scenario {other}").into()) })
@@ -194,6 +213,7 @@ async fn child_chain_fails() -> TestResult {
     for kind in [
         "env:",
         "workload-identity:",
+        "github-actions:",
         "managed-identity:",
         "azure-cli:",
         "azure-pipelines:",
@@ -329,5 +349,256 @@ async fn child_refresh_mid_run() -> TestResult {
         ensure!(arm.resource_group_exists(SUB, RG).await?);
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    Ok(())
+}
+
+/// A simulator whose access tokens live `token_s` and CI assertions `assertion_s` seconds, the
+/// file its CA certificate is in, and a CI job's OIDC environment.
+struct Federated {
+    sim: aib_sim::SimHandle,
+    _dir: tempfile::TempDir,
+    ca_file: String,
+    job: std::collections::HashMap<String, String>,
+}
+
+async fn federated_sim(token_s: u64, assertion_s: u64) -> TestResult<Federated> {
+    let sim = start_sim(&format!(
+        "minute_ms = 20\ntoken_lifetime_seconds = {token_s}\nassertion_lifetime_seconds = {assertion_s}"
+    ))
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let ca = dir.path().join("sim-ca.pem");
+    std::fs::write(&ca, sim.ca_pem())?;
+    let job = reqwest::Client::new()
+        .post(format!("{}/_sim/ci-job", sim.base_url()))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(Federated {
+        ca_file: ca.display().to_string(),
+        sim,
+        _dir: dir,
+        job,
+    })
+}
+
+impl Federated {
+    /// ARM and Entra on the simulator (Entra over TLS, trusted through `AIB_CA_FILE`), the
+    /// identity's tenant and client id, `PATH` without `az`.
+    fn env(&self, credential: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("AIB_ARM_ENDPOINT", self.sim.base_url()),
+            ("AZURE_AUTHORITY_HOST", self.sim.https_base_url()),
+            ("AIB_CA_FILE", self.ca_file.clone()),
+            (
+                "AZURE_TENANT_ID",
+                "00000000-0000-0000-0000-0000000000aa".to_owned(),
+            ),
+            (
+                "AZURE_CLIENT_ID",
+                "00000000-0000-0000-0000-0000000000c1".to_owned(),
+            ),
+            ("PATH", "/nonexistent".to_owned()),
+        ];
+        if let Some(c) = credential {
+            env.push(("AIB_CREDENTIAL", c.to_owned()));
+        }
+        env
+    }
+
+    fn job(&self, key: &'static str) -> (&'static str, String) {
+        (key, self.job.get(key).cloned().unwrap_or_default())
+    }
+}
+
+async fn github_actions_credential_outlasts_its_assertions() -> TestResult {
+    // Access tokens live 2 s and the ID tokens 1 s; each run below lasts about 5 s.
+    let f = federated_sim(2, 1).await?;
+    let mut env = f.env(Some("github-actions"));
+    env.push(f.job("ACTIONS_ID_TOKEN_REQUEST_URL"));
+    env.push(f.job("ACTIONS_ID_TOKEN_REQUEST_TOKEN"));
+    env.push(("EXPECT_CREDENTIAL", "github-actions".to_owned()));
+    run_child("federated_long_run", &env).await?;
+    // The chain finds it too (no client secret, no token file, no managed identity, no az).
+    env.retain(|(k, _)| *k != "AIB_CREDENTIAL");
+    run_child("federated_long_run", &env).await?;
+    let st = stats(&f.sim.base_url()).await?;
+    // A fresh ID token for every new access token, several per run.
+    let (ids, aad) = (
+        st["requests"]["token.actions"].as_u64().unwrap_or(0),
+        st["requests"]["token.aad"].as_u64().unwrap_or(0),
+    );
+    ensure!(ids >= 6 && ids == aad, "{st}");
+    f.sim.shutdown().await;
+    Ok(())
+}
+
+async fn azure_pipelines_credential_outlasts_its_assertions() -> TestResult {
+    let f = federated_sim(2, 1).await?;
+    let mut env = f.env(Some("azure-pipelines"));
+    env.retain(|(k, _)| !k.starts_with("AZURE_TENANT") && !k.starts_with("AZURE_CLIENT"));
+    env.push(f.job("SYSTEM_OIDCREQUESTURI"));
+    env.push(f.job("SYSTEM_ACCESSTOKEN"));
+    env.push((
+        "AZURESUBSCRIPTION_TENANT_ID",
+        "00000000-0000-0000-0000-0000000000aa".to_owned(),
+    ));
+    env.push((
+        "AZURESUBSCRIPTION_CLIENT_ID",
+        "00000000-0000-0000-0000-0000000000c1".to_owned(),
+    ));
+    env.push((
+        "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+        "sc-aib".to_owned(),
+    ));
+    env.push(("EXPECT_CREDENTIAL", "azure-pipelines".to_owned()));
+    run_child("federated_long_run", &env).await?;
+    let st = stats(&f.sim.base_url()).await?;
+    let (ids, aad) = (
+        st["requests"]["token.pipelines"].as_u64().unwrap_or(0),
+        st["requests"]["token.aad"].as_u64().unwrap_or(0),
+    );
+    ensure!(ids >= 3 && ids == aad, "{st}");
+    f.sim.shutdown().await;
+    Ok(())
+}
+
+async fn child_federated_long_run() -> TestResult {
+    let want: CredentialKind = std::env::var("EXPECT_CREDENTIAL")?.parse()?;
+    let cred = Arc::new(Credential::from_env(Cloud::Custom)?);
+    let arm = ArmClient::with_config(
+        Endpoints::resolve(Cloud::Custom, None, false)?,
+        cred.clone(),
+        fast_config(),
+    )?;
+    for _ in 0..25 {
+        ensure!(arm.resource_group_exists(SUB, RG).await?);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    ensure!(cred.in_use() == Some(want), "{:?}", cred.in_use());
+    Ok(())
+}
+
+async fn a_fixed_federated_assertion_expires_with_aadsts700024() -> TestResult {
+    // What `azure/login` + the Azure CLI amount to: one ID token fetched at login, exchanged
+    // again whenever the access token runs out. Here a workload-identity token file holds it.
+    let f = federated_sim(1, 1).await?;
+    let c = reqwest::Client::builder()
+        .tls_certs_merge(reqwest::Certificate::from_pem_bundle(
+            f.sim.ca_pem().as_bytes(),
+        )?)
+        .build()?;
+    let id: serde_json::Value = c
+        .get(format!(
+            "{}&audience=api://AzureADTokenExchange",
+            f.job["ACTIONS_ID_TOKEN_REQUEST_URL"]
+        ))
+        .bearer_auth(&f.job["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let file = f._dir.path().join("federated-token");
+    std::fs::write(&file, id["value"].as_str().unwrap_or_default())?;
+    let mut env = f.env(Some("workload-identity"));
+    env.push(("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string()));
+    let out = run_child("fixed_assertion_expires", &env).await?;
+    ensure!(out.stderr.contains("AADSTS700024"), "{}", out.stderr);
+    f.sim.shutdown().await;
+    Ok(())
+}
+
+async fn child_fixed_assertion_expires() -> TestResult {
+    let cred = Arc::new(Credential::from_env(Cloud::Custom)?);
+    let arm = ArmClient::with_config(
+        Endpoints::resolve(Cloud::Custom, None, false)?,
+        cred.clone(),
+        fast_config(),
+    )?;
+    // Fine while the assertion is fresh...
+    ensure!(arm.resource_group_exists(SUB, RG).await?);
+    // ...refused once the access token and the assertion behind it expired.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let Err(e) = arm.resource_group_exists(SUB, RG).await else {
+        return Err("a login with an expired assertion worked".into());
+    };
+    ensure!(e.is_auth(), "{e:?}");
+    let s = e.to_string();
+    eprintln!("{s}");
+    ensure!(s.contains("workload-identity:"), "{s}");
+    ensure!(
+        s.contains("AADSTS700024: Client assertion is not within its valid time range"),
+        "{s}"
+    );
+    Ok(())
+}
+
+async fn github_actions_credential_failures_say_why() -> TestResult {
+    let f = federated_sim(3600, 300).await?;
+    let base = f.env(Some("github-actions"));
+    let with = |extra: &[(&'static str, String)], remove: &[&str]| {
+        let mut env: Vec<(&'static str, String)> = base
+            .iter()
+            .filter(|(k, _)| !remove.contains(k))
+            .cloned()
+            .collect();
+        env.extend_from_slice(extra);
+        env
+    };
+    let url = f.job("ACTIONS_ID_TOKEN_REQUEST_URL");
+    let token = f.job("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    let cases: Vec<(Vec<(&'static str, String)>, &str)> = vec![
+        // No `id-token: write` on GitHub.
+        (
+            with(&[("GITHUB_ACTIONS", "true".to_owned())], &[]),
+            "give the job `permissions: id-token: write`",
+        ),
+        // A job token that is not (or no longer) valid.
+        (
+            with(
+                &[
+                    url.clone(),
+                    ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "simjob.stale".to_owned()),
+                ],
+                &[],
+            ),
+            "OIDC token endpoint answered 401 Unauthorized",
+        ),
+        // The simulator's certificate without AIB_CA_FILE.
+        (
+            with(&[url.clone(), token.clone()], &["AIB_CA_FILE"]),
+            "invalid peer certificate",
+        ),
+        (
+            with(&[url, token], &["AZURE_CLIENT_ID"]),
+            "AZURE_CLIENT_ID is not set",
+        ),
+    ];
+    for (env, want) in cases {
+        let mut env = env;
+        env.push(("EXPECT_ERROR", want.to_owned()));
+        run_child("federated_fails", &env).await?;
+    }
+    f.sim.shutdown().await;
+    Ok(())
+}
+
+async fn child_federated_fails() -> TestResult {
+    let want = std::env::var("EXPECT_ERROR")?;
+    let secret = std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN").unwrap_or_default();
+    let cred = Credential::from_env(Cloud::Custom)?
+        .with_token_retry_budget(std::time::Duration::from_secs(1));
+    let Err(e) = cred.token(ARM_SCOPE).await else {
+        return Err("the credential worked".into());
+    };
+    ensure!(e.is_auth(), "{e:?}");
+    let s = e.to_string();
+    ensure!(s.contains("github-actions:"), "{s}");
+    ensure!(s.contains(&want), "{want:?} missing from: {s}");
+    ensure!(
+        secret.is_empty() || !s.contains(&secret),
+        "the job token leaked: {s}"
+    );
     Ok(())
 }

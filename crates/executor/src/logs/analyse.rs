@@ -1,16 +1,117 @@
-//! Reading a packer `customization.log`: which provisioner failed (from the `(telemetry)
-//! Starting provisioner` / `ending provisioner` markers, mapped back to the manifest's
-//! customizer by order), an excerpt of the relevant lines, and known failure signatures.
+//! What a `customization.log` says about a failure: where it failed (`phase`: a customizer,
+//! validation, AIB's own deprovisioning steps, distribution, or unknown), why (`cause`: an
+//! error, a timeout, a lost connection to the build VM), which step (`step`, 1-based among
+//! every provisioner that started, AIB's first step included, and its `provisioner` type), the
+//! manifest's customizer when the unit's customizers are known, Packer's error lines, an
+//! excerpt and a known signature.
+//!
+//! The failing step is the last one that started before Packer's first error line (`Build
+//! 'azure-arm' errored`, `Provisioning step had errors`, `Script exited with non-zero exit
+//! status`, `Cancelling build after receiving terminated`, …). Neither format marks it
+//! otherwise: the old telemetry format ends the failing step like the others, and the
+//! Packer 1.14 format has no markers at all (see [`super::packer`]).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::packer::{self, Line, Step};
+
+/// Where the build failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// One of the manifest's customizers.
+    Customizer,
+    /// An in-VM validation.
+    Validate,
+    /// AIB's own steps: uploading the deprovisioning script first, running it (Sysprep,
+    /// `waagent -deprovision`) last.
+    Deprovision,
+    /// After Packer finished: publishing and replicating the image.
+    Distribute,
+    /// The log does not say.
+    Unknown,
+}
+
+/// Why the build failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Cause {
+    /// A step failed (a script's exit status, a provisioner error).
+    Error,
+    /// A timeout: the build's (`build_timeout_minutes`), a restart's, a deadline.
+    Timeout,
+    /// Packer could not reach the build VM (WinRM/SSH).
+    Connect,
+    /// The log does not say.
+    Unknown,
+}
+
+impl Phase {
+    const ALL: [Phase; 5] = [
+        Phase::Customizer,
+        Phase::Validate,
+        Phase::Deprovision,
+        Phase::Distribute,
+        Phase::Unknown,
+    ];
+
+    /// The phase of its name (as [`Phase::as_str`] spells it).
+    pub fn parse(s: &str) -> Option<Phase> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Customizer => "customizer",
+            Phase::Validate => "validate",
+            Phase::Deprovision => "deprovision",
+            Phase::Distribute => "distribute",
+            Phase::Unknown => "unknown",
+        }
+    }
+}
+
+impl Cause {
+    const ALL: [Cause; 4] = [Cause::Error, Cause::Timeout, Cause::Connect, Cause::Unknown];
+
+    /// The cause of its name (as [`Cause::as_str`] spells it).
+    pub fn parse(s: &str) -> Option<Cause> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Error => "error",
+            Cause::Timeout => "timeout",
+            Cause::Connect => "connect",
+            Cause::Unknown => "unknown",
+        }
+    }
+}
+
+/// A known failure pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Signature {
+    /// Stable id (`windows-update-0x80240016`, `reboot-loop`, `build-timeout`, ...).
+    pub id: String,
+    /// What it means and what to do.
+    pub hint: String,
+}
 
 /// What the log says about a failure.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogAnalysis {
-    /// 0-based index of the failing provisioner among the `Starting provisioner` markers.
-    pub failing_index: Option<usize>,
-    /// Packer's type of the failing provisioner (`powershell`, `windows-update`, ...).
-    pub failing_type: Option<String>,
-    /// The manifest's customizer name, when the index maps to one.
+    pub phase: Phase,
+    pub cause: Cause,
+    /// The failing step's provisioner type as Packer prints it.
+    pub provisioner: Option<String>,
+    /// The failing step, 1-based among every step started (AIB's first step counts).
+    pub step: Option<usize>,
+    /// The manifest's customizer (or validation) name, when known.
     pub customizer: Option<String>,
+    /// Packer's error lines, in order.
+    pub error_lines: Vec<String>,
     /// The relevant lines (at most [`EXCERPT_LINES`]).
     pub excerpt: String,
     /// A known failure, explained.
@@ -19,15 +120,8 @@ pub struct LogAnalysis {
 
 /// Most lines in an excerpt.
 pub const EXCERPT_LINES: usize = 20;
-
-/// A known failure pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signature {
-    /// Stable id (`windows-update-0x80240016`, `reboot-loop`, ...).
-    pub id: &'static str,
-    /// What it means and what to do.
-    pub hint: String,
-}
+/// Most error lines reported.
+pub const MAX_ERROR_LINES: usize = 12;
 
 /// A customizer as the manifest declares it: its name and its packer provisioner type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,57 +132,203 @@ pub struct StepName {
     pub packer_type: String,
 }
 
-const START: &str = "(telemetry) Starting provisioner";
-const END: &str = "(telemetry) ending provisioner";
+/// The unit's steps in manifest order, when known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepNames {
+    pub customize: Vec<StepName>,
+    pub validate: Vec<StepName>,
+    /// The log is a `validation.log`: its steps are the validations.
+    pub validation_log: bool,
+}
 
-/// Analyse a log against the unit's customizers, in manifest order.
-pub fn analyse(log: &str, steps: &[StepName]) -> LogAnalysis {
-    let lines: Vec<&str> = log.lines().collect();
-    // (line index of the start marker, type), and whether it ended.
-    let mut provisioners: Vec<(usize, String, bool)> = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        if let Some(pos) = line.find(START) {
-            let ty = line[pos + START.len()..].trim().to_string();
-            provisioners.push((i, ty, false));
-        } else if let Some(pos) = line.find(END) {
-            let ty = line[pos + END.len()..].trim();
-            if let Some(p) = provisioners
-                .iter_mut()
-                .rev()
-                .find(|(_, t, ended)| !ended && t == ty)
-            {
-                p.2 = true;
-            }
-        }
-    }
-    let failing = provisioners
+/// A Packer error line and what it says about the cause.
+const FATAL: &[(&str, Cause)] = &[
+    (
+        "Cancelling build after receiving terminated",
+        Cause::Timeout,
+    ),
+    ("Timeout waiting for machine to restart", Cause::Timeout),
+    ("context deadline exceeded", Cause::Timeout),
+    ("Timeout waiting for WinRM", Cause::Connect),
+    ("Timeout waiting for SSH", Cause::Connect),
+    ("Provisioning step had errors", Cause::Error),
+    ("Script exited with non-zero exit status", Cause::Error),
+    ("Build 'azure-arm' errored", Cause::Error),
+    ("Some builds didn't complete successfully", Cause::Error),
+    ("Failed to prepare build", Cause::Error),
+    ("Erroneous exit code", Cause::Error),
+];
+
+/// Packer finished and made an image: a failure came after it.
+const FINISHED: &[&str] = &[
+    "Build 'azure-arm' finished",
+    "Builds finished. The artifacts of successful builds are",
+];
+
+fn fatal(text: &str) -> Option<Cause> {
+    FATAL
         .iter()
-        .enumerate()
-        .rev()
-        .find(|(_, (_, _, ended))| !ended)
-        .map(|(k, (line, ty, _))| (k, *line, ty.clone()));
-    let (failing_index, failing_type, customizer, section_start) = match &failing {
-        Some((k, line, ty)) => {
-            let name = steps.get(*k).map(|s| {
-                if s.packer_type == *ty {
-                    s.name.clone()
-                } else {
-                    format!("{} (log shows a `{ty}` step)", s.name)
-                }
-            });
-            (Some(*k), Some(ty.clone()), name, *line)
-        }
-        None => (None, None, None, 0),
+        .find(|(m, _)| text.contains(m))
+        .map(|(_, c)| *c)
+}
+
+/// Analyse a log against the unit's steps (empty when unknown).
+pub fn analyse(log: &str, names: &StepNames) -> LogAnalysis {
+    let lines = packer::lines(log);
+    let (_, steps) = packer::steps(&lines);
+    let first_fatal = lines.iter().position(|l| fatal(l.text).is_some());
+    let failing = first_fatal.and_then(|f| steps.iter().rev().find(|s| s.start < f).cloned());
+    let cause = cause(&lines);
+    let finished = first_fatal.is_none()
+        && lines
+            .iter()
+            .any(|l| FINISHED.iter().any(|m| l.text.contains(m)));
+    let (phase, customizer) = match (&failing, finished) {
+        (_, true) => (Phase::Distribute, None),
+        (Some(s), _) => place(&lines, &steps, s, names),
+        (None, _) => (unplaced_phase(&lines, first_fatal), None),
     };
-    let excerpt = excerpt(&lines, section_start, failing.is_some());
-    let signature = signature(log, failing_type.as_deref());
-    LogAnalysis {
-        failing_index,
-        failing_type,
+    let provisioner = failing
+        .as_ref()
+        .map(|s| s.provisioner.clone())
+        .or_else(|| running_plugin(&lines, first_fatal))
+        .or_else(|| {
+            (phase == Phase::Deprovision)
+                .then(|| deprovision_type(&lines))
+                .flatten()
+        });
+    let error_lines = error_lines(&lines, failing.as_ref());
+    let excerpt = excerpt(&lines, failing.as_ref().map(|s| s.start), first_fatal);
+    let mut a = LogAnalysis {
+        phase,
+        cause: if finished { Cause::Unknown } else { cause },
+        provisioner,
+        step: failing.as_ref().map(|s| s.number),
         customizer,
+        error_lines,
         excerpt,
-        signature,
+        signature: None,
+    };
+    a.signature = signature(log, &a);
+    a
+}
+
+/// The cause the error lines name, the most telling first: a timeout (AIB stopping Packer, a
+/// restart that never ended), a lost connection, then any error.
+fn cause(lines: &[Line<'_>]) -> Cause {
+    let causes: Vec<Cause> = lines.iter().filter_map(|l| fatal(l.text)).collect();
+    [Cause::Timeout, Cause::Connect, Cause::Error]
+        .into_iter()
+        .find(|c| causes.contains(c))
+        .unwrap_or(Cause::Unknown)
+}
+
+/// The phase and customizer of the failing step.
+fn place(
+    lines: &[Line<'_>],
+    steps: &[Step],
+    s: &Step,
+    names: &StepNames,
+) -> (Phase, Option<String>) {
+    let first = steps.first();
+    let aib_first =
+        first.is_some_and(|f| packer::is_deprovision(packer::step_lines(lines, steps, f)));
+    if aib_first && s.number == 1 {
+        return (Phase::Deprovision, None);
     }
+    let last = steps.last().is_some_and(|l| l.number == s.number);
+    if last && s.number > 1 && packer::is_deprovision(packer::step_lines(lines, steps, s)) {
+        return (Phase::Deprovision, None);
+    }
+    let index = s.number - 1 - usize::from(aib_first);
+    if names.validation_log {
+        let name = names.validate.get(index).map(|v| label(v, &s.provisioner));
+        return (Phase::Validate, name);
+    }
+    if names.customize.is_empty() && names.validate.is_empty() {
+        return (Phase::Customizer, None);
+    }
+    if let Some(c) = names.customize.get(index) {
+        return (Phase::Customizer, Some(label(c, &s.provisioner)));
+    }
+    match names.validate.get(index - names.customize.len()) {
+        Some(v) => (Phase::Validate, Some(label(v, &s.provisioner))),
+        // Past every customizer and validation: AIB's last step.
+        None => (Phase::Deprovision, None),
+    }
+}
+
+fn label(n: &StepName, provisioner: &str) -> String {
+    if n.packer_type == provisioner {
+        n.name.clone()
+    } else {
+        format!("{} (log shows a `{provisioner}` step)", n.name)
+    }
+}
+
+/// The phase of a failure no step of the log covers (an excerpt, a failure before the first
+/// step): AIB's deprovisioning when the log shows it running, a customizer when a customizer's
+/// provisioner was running, else unknown.
+fn unplaced_phase(lines: &[Line<'_>], first_fatal: Option<usize>) -> Phase {
+    let before = &lines[..first_fatal.unwrap_or(lines.len()).min(lines.len())];
+    if packer::is_deprovision(before) {
+        Phase::Deprovision
+    } else if running_plugin(lines, first_fatal).is_some() {
+        Phase::Customizer
+    } else {
+        Phase::Unknown
+    }
+}
+
+/// The provisioner whose plugin logged last before the first error (`packer-provisioner-X`).
+fn running_plugin(lines: &[Line<'_>], first_fatal: Option<usize>) -> Option<String> {
+    let end = first_fatal.unwrap_or(lines.len()).min(lines.len());
+    lines[..end].iter().rev().find_map(|l| {
+        let i = l.text.find("packer-provisioner-")?;
+        let rest = &l.text[i + "packer-provisioner-".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        (!name.is_empty()).then_some(name)
+    })
+}
+
+/// The provisioner of AIB's deprovisioning step: PowerShell on Windows, shell on Linux.
+fn deprovision_type(lines: &[Line<'_>]) -> Option<String> {
+    let has = |s: &str| lines.iter().any(|l| l.text.contains(s));
+    if has("DeprovisioningScript.ps1") || has("Sysprep") {
+        Some("powershell".into())
+    } else if has("DeprovisioningScript.sh") || has("waagent") {
+        Some("shell".into())
+    } else {
+        None
+    }
+}
+
+/// Packer's error lines: every fatal line, and the failing step's `ui error:` lines.
+fn error_lines(lines: &[Line<'_>], failing: Option<&Step>) -> Vec<String> {
+    let from = failing.map(|s| s.start).unwrap_or(0);
+    let mut out: Vec<String> = Vec::new();
+    for l in lines {
+        let step_error = l.index >= from && l.text.starts_with("ui error:");
+        if fatal(l.text).is_none() && !step_error {
+            continue;
+        }
+        let t = l
+            .text
+            .trim_start_matches("ui error:")
+            .trim_start_matches("ui:")
+            .trim();
+        if t.is_empty() || out.iter().any(|o| o == t) {
+            continue;
+        }
+        out.push(t.to_string());
+        if out.len() == MAX_ERROR_LINES {
+            break;
+        }
+    }
+    out
 }
 
 fn interesting(line: &str) -> bool {
@@ -108,19 +348,47 @@ fn interesting(line: &str) -> bool {
     .any(|k| l.contains(k))
 }
 
-/// The failing section (from its start marker), or the last lines of the log; at most
-/// [`EXCERPT_LINES`] lines, favouring the ones that say what went wrong.
-fn excerpt(lines: &[&str], start: usize, has_section: bool) -> String {
-    let section: Vec<&str> = if has_section {
-        lines.get(start..).unwrap_or_default().to_vec()
-    } else {
-        let from = lines.len().saturating_sub(EXCERPT_LINES);
-        lines.get(from..).unwrap_or_default().to_vec()
-    };
-    let section: Vec<&str> = section
-        .into_iter()
-        .filter(|l| !l.trim().is_empty() && l.trim() != "PACKER OUT")
-        .collect();
+/// Lines that never say what went wrong: Packer's plumbing.
+const NOISE: &[&str] = &[
+    "bytes written for",
+    "Communicator ended with",
+    "plugin process exited",
+    "[DEBUG]",
+    "Found command:",
+    "machine readable:",
+    "waiting for all plugin processes",
+];
+
+/// A plugin's own log line (it echoes the script it runs, its uploads and wrappers) that does
+/// not report an exit or an error.
+fn plugin_chatter(t: &str) -> bool {
+    (t.contains("packer-provisioner-") || t.contains("packer-plugin-"))
+        && !["exit code", "exited with", "Retryable error", "error:"]
+            .iter()
+            .any(|k| t.contains(k))
+}
+
+/// The failing step's lines up to Packer's first error, then Packer's error lines (or the
+/// last lines of the log when no step is known); at most [`EXCERPT_LINES`] lines, without
+/// Packer's plumbing or repeats, favouring the ones that say what went wrong.
+fn excerpt(lines: &[Line<'_>], start: Option<usize>, first_fatal: Option<usize>) -> String {
+    let end = first_fatal.unwrap_or(lines.len());
+    let from = start.unwrap_or_else(|| end.saturating_sub(EXCERPT_LINES));
+    let mut section: Vec<&Line<'_>> = Vec::new();
+    for l in lines.get(from..).unwrap_or_default() {
+        let t = l.text.trim();
+        if t.is_empty() || (l.index >= end && fatal(t).is_none()) {
+            continue;
+        }
+        if NOISE.iter().any(|n| t.contains(n)) || plugin_chatter(t) {
+            continue;
+        }
+        if section.last().is_some_and(|p| p.text.trim() == t) {
+            continue;
+        }
+        section.push(l);
+    }
+    let section: Vec<&str> = section.iter().map(|l| l.raw).collect();
     if section.len() <= EXCERPT_LINES {
         return section.join("\n");
     }
@@ -152,20 +420,39 @@ fn excerpt(lines: &[&str], start: usize, has_section: bool) -> String {
         .join("\n")
 }
 
+fn sig(id: &str, hint: String) -> Option<Signature> {
+    Some(Signature {
+        id: id.to_string(),
+        hint,
+    })
+}
+
 /// Known failures, most specific first.
-pub fn signature(log: &str, failing_type: Option<&str>) -> Option<Signature> {
+fn signature(log: &str, a: &LogAnalysis) -> Option<Signature> {
     let l = log.to_ascii_lowercase();
     if l.contains("0x80240016") {
-        return Some(Signature {
-            id: "windows-update-0x80240016",
-            hint: "Windows Update refused to install (0x80240016: another installation or a pending reboot is in progress); put a `windows-restart` step before `windows-update`, or retry".into(),
-        });
+        return sig(
+            "windows-update-0x80240016",
+            "Windows Update refused to install (0x80240016: another installation or a pending reboot is in progress); put a `windows-restart` step before `windows-update`, or retry".into(),
+        );
+    }
+    if l.contains("failed to prepare build") {
+        return sig(
+            "prepare-failed",
+            "Packer could not prepare the build (before any VM existed); the lines below say what it refused".into(),
+        );
+    }
+    if l.contains("image_state_undeployable") {
+        return sig(
+            "sysprep-undeployable",
+            "Sysprep left the image undeployable (IMAGE_STATE_UNDEPLOYABLE) in AIB's deprovisioning step: a customizer broke the Azure guest agent or Sysprep (removed services, pending reboots); run a `windows-restart` last and check the agent services".into(),
+        );
     }
     let restarts = l.matches("restarting machine").count();
     if l.contains("timeout waiting for machine to restart") || restarts >= 4 {
-        return Some(Signature {
-            id: "reboot-loop",
-            hint: format!(
+        return sig(
+            "reboot-loop",
+            format!(
                 "the build VM did not come back from a restart{} (reboot loop or a slow restart); raise `restart_timeout` or check the step before the restart",
                 if restarts >= 4 {
                     format!(" ({restarts} restarts)")
@@ -173,36 +460,45 @@ pub fn signature(log: &str, failing_type: Option<&str>) -> Option<Signature> {
                     String::new()
                 }
             ),
-        });
+        );
     }
-    if l.contains("timeout waiting for winrm")
-        || l.contains("timeout waiting for ssh")
-        || l.contains("communicator") && (l.contains("timeout") || l.contains("timed out"))
-    {
-        return Some(Signature {
-            id: "communicator-timeout",
-            hint: "packer lost its WinRM/SSH connection to the build VM (communicator timeout); check NSG rules, proxy/vnet settings and the VM size".into(),
-        });
+    if a.cause == Cause::Connect {
+        return sig(
+            "communicator-timeout",
+            "packer lost its WinRM/SSH connection to the build VM (communicator timeout); check NSG rules, proxy/vnet settings and the VM size".into(),
+        );
     }
-    if l.contains("build timeout") || l.contains("buildtimeoutinminutes") {
-        return Some(Signature {
-            id: "build-timeout",
-            hint: "the build ran longer than `build_timeout_minutes`; raise it or shorten the customization".into(),
-        });
+    if l.contains("cancelling build after receiving terminated") {
+        let during = match (&a.step, &a.provisioner) {
+            (Some(n), Some(p)) => format!(" while step {n} (`{p}`) ran"),
+            _ => String::new(),
+        };
+        return sig(
+            "build-timeout",
+            format!(
+                "AIB stopped the build at `build_timeout_minutes`{during}; raise it or shorten that step"
+            ),
+        );
     }
     if l.contains("context deadline exceeded") {
-        return Some(Signature {
-            id: "publish-deadline",
-            hint: "publishing to the gallery timed out (context deadline exceeded); replication to many regions can outlast the build timeout — check whether the version replicated, raise `build_timeout_minutes` or replicate to fewer regions".into(),
-        });
+        return sig(
+            "publish-deadline",
+            "publishing to the gallery timed out (context deadline exceeded); replication to many regions can outlast the build timeout — check whether the version replicated, raise `build_timeout_minutes` or replicate to fewer regions".into(),
+        );
     }
-    if failing_type == Some("windows-update")
-        && let Some(code) = hresult(&l)
-    {
-        return Some(Signature {
-            id: "windows-update-failed",
-            hint: format!("Windows Update failed with {code}"),
-        });
+    if a.provisioner.as_deref() == Some("windows-update") {
+        if let Some(code) = hresult(&l) {
+            return sig(
+                "windows-update-failed",
+                format!("Windows Update failed with {code}"),
+            );
+        }
+        if l.contains("unexpected eof") {
+            return sig(
+                "windows-update-eof",
+                "Packer lost the Windows Update provisioner while the VM restarted (unexpected EOF); retry, or split the updates with a `windows-restart` step before `windows-update`".into(),
+            );
+        }
     }
     if let Some(pos) = l.find("non-zero exit status: ") {
         let code: String = l[pos + "non-zero exit status: ".len()..]
@@ -210,12 +506,12 @@ pub fn signature(log: &str, failing_type: Option<&str>) -> Option<Signature> {
             .take_while(|c| c.is_ascii_digit() || *c == '-')
             .collect();
         if !code.is_empty() {
-            return Some(Signature {
-                id: "script-exit",
-                hint: format!(
+            return sig(
+                "script-exit",
+                format!(
                     "the script exited with status {code}; add it to `valid_exit_codes` if it is expected"
                 ),
-            });
+            );
         }
     }
     None
@@ -232,71 +528,49 @@ fn hresult(l: &str) -> Option<String> {
 
 /// Signatures in ARM's own error message (when there is no log).
 pub fn message_signature(message: &str) -> Option<Signature> {
-    signature(message, None)
+    analyse(message, &StepNames::default()).signature
+}
+
+/// `aib logs --analyse --format json`: `{phase, cause, provisioner, step, customizer,
+/// error_lines, signature}` (schema: `schemas/aib-log-analysis.schema.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[schemars(title = "aib log analysis", deny_unknown_fields)]
+pub struct AnalysisReport {
+    /// Where it failed.
+    pub phase: Phase,
+    /// Why.
+    pub cause: Cause,
+    /// The failing step's provisioner type as Packer prints it.
+    pub provisioner: Option<String>,
+    /// The failing step, 1-based among every provisioner that started (AIB's first counts).
+    pub step: Option<usize>,
+    /// The manifest's customizer, with `--manifest` and `--unit`.
+    pub customizer: Option<String>,
+    /// Packer's error lines.
+    pub error_lines: Vec<String>,
+    /// A known failure pattern and what to do.
+    pub signature: Option<Signature>,
+}
+
+impl From<&LogAnalysis> for AnalysisReport {
+    fn from(a: &LogAnalysis) -> Self {
+        AnalysisReport {
+            phase: a.phase,
+            cause: a.cause,
+            provisioner: a.provisioner.clone(),
+            step: a.step,
+            customizer: a.customizer.clone(),
+            error_lines: a.error_lines.clone(),
+            signature: a.signature.clone(),
+        }
+    }
+}
+
+/// The JSON Schema of [`AnalysisReport`].
+pub fn analysis_schema() -> String {
+    let schema = schemars::schema_for!(AnalysisReport);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn steps() -> Vec<StepName> {
-        [
-            ("install-fslogix", "powershell"),
-            ("restart", "windows-restart"),
-            ("updates", "windows-update"),
-        ]
-        .iter()
-        .map(|(n, t)| StepName {
-            name: (*n).into(),
-            packer_type: (*t).into(),
-        })
-        .collect()
-    }
-
-    #[test]
-    fn finds_the_failing_step_by_markers() {
-        let log = "\
-PACKER ERR 2026/01/01 10:00:00 [INFO] (telemetry) Starting provisioner powershell
-PACKER OUT     azure-arm: [install-fslogix] done
-PACKER ERR 2026/01/01 10:01:00 [INFO] (telemetry) ending provisioner powershell
-PACKER ERR 2026/01/01 10:01:00 [INFO] (telemetry) Starting provisioner windows-restart
-PACKER OUT ==> azure-arm: Restarting Machine
-PACKER ERR 2026/01/01 10:02:00 [INFO] (telemetry) ending provisioner windows-restart
-PACKER ERR 2026/01/01 10:02:00 [INFO] (telemetry) Starting provisioner windows-update
-PACKER OUT     azure-arm: Failed to install updates: 0x80240016
-PACKER OUT ==> azure-arm: Windows update script exited with non-zero exit status: 1.
-";
-        let a = analyse(log, &steps());
-        assert_eq!(a.failing_index, Some(2));
-        assert_eq!(a.customizer.as_deref(), Some("updates"));
-        assert!(a.excerpt.contains("0x80240016"), "{}", a.excerpt);
-        assert!(a.excerpt.starts_with("PACKER ERR"), "{}", a.excerpt);
-        assert_eq!(a.signature.map(|s| s.id), Some("windows-update-0x80240016"));
-    }
-
-    #[test]
-    fn no_markers_gives_the_tail_and_message_signatures() {
-        let a = analyse("a\nb\nc: context deadline exceeded\n", &steps());
-        assert_eq!(a.customizer, None);
-        assert!(a.excerpt.ends_with("context deadline exceeded"));
-        assert_eq!(a.signature.map(|s| s.id), Some("publish-deadline"));
-        assert_eq!(
-            message_signature("Timeout waiting for WinRM").map(|s| s.id),
-            Some("communicator-timeout")
-        );
-    }
-
-    #[test]
-    fn long_sections_are_cut_to_the_interesting_lines() {
-        let mut log = String::from("x (telemetry) Starting provisioner shell\n");
-        for i in 0..200 {
-            log.push_str(&format!("line {i}\n"));
-        }
-        log.push_str("ERROR: something broke\nexit status 2\n");
-        let a = analyse(&log, &[]);
-        let n = a.excerpt.lines().count();
-        assert!(n <= EXCERPT_LINES, "{n}");
-        assert!(a.excerpt.contains("something broke"));
-        assert!(a.excerpt.contains("Starting provisioner"));
-    }
-}
+mod tests;

@@ -1,7 +1,13 @@
 //! Fetching `packerlogs/<guid>/customization.log` (and `validation.log`): the template's
-//! `exactStagingResourceGroup` → its storage account → listKeys → the `packerlogs` container.
+//! `exactStagingResourceGroup` → its storage account → the `packerlogs` container, read with the
+//! account key (`listKeys`) or, when `listKeys` is refused or the account forbids Shared Key
+//! (`allowSharedKeyAccess: false`, 403 `KeyBasedAuthenticationNotPermitted`), with an Entra
+//! token for storage. When that is refused too, the error names the role aib's identity needs.
 
 use aib_azure::ArmClient;
+use aib_azure::blob::BlobClient;
+use aib_azure::blob::list::BlobItem;
+use aib_azure::types::StorageAccount;
 
 /// A log file found in the staging account.
 #[derive(Debug, Clone)]
@@ -49,14 +55,8 @@ pub async fn collect_logs(
             "staging resource group {rg} has no storage account"
         ));
     };
-    let blob = arm
-        .blob_client_for_account(&sub, &rg, account)
-        .await
-        .map_err(|e| format!("keys of storage account {}: {e}", account.name))?;
-    let items = match blob.list_blobs("packerlogs", None).await {
-        Ok(items) => items,
-        Err(e) if e.is_not_found() => return Ok(Vec::new()),
-        Err(e) => return Err(format!("listing packerlogs in {}: {e}", account.name)),
+    let Some((blob, items)) = list_packerlogs(arm, &sub, &rg, account).await? else {
+        return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for file in ["customization.log", "validation.log"] {
@@ -77,6 +77,55 @@ pub async fn collect_logs(
         });
     }
     Ok(out)
+}
+
+/// The `packerlogs` listing and the client that could read it; `None` when the container does
+/// not exist. Shared Key first (unless the account forbids it), then an Entra token.
+async fn list_packerlogs(
+    arm: &ArmClient,
+    sub: &str,
+    rg: &str,
+    account: &StorageAccount,
+) -> Result<Option<(BlobClient, Vec<BlobItem>)>, String> {
+    let name = &account.name;
+    let why_not_key = if account.properties.allow_shared_key_access == Some(false) {
+        format!("{name} forbids Shared Key")
+    } else {
+        match arm.blob_client_for_account(sub, rg, account).await {
+            Ok(client) => match client.list_blobs("packerlogs", None).await {
+                Ok(items) => return Ok(Some((client, items))),
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) if e.code() == Some("KeyBasedAuthenticationNotPermitted") => {
+                    format!("{name} forbids Shared Key")
+                }
+                Err(e) => return Err(format!("listing packerlogs in {name}: {e}")),
+            },
+            Err(e) if e.is_auth() => {
+                format!("listKeys of {name} was refused ({})", short_code(&e))
+            }
+            Err(e) => return Err(format!("keys of storage account {name}: {e}")),
+        }
+    };
+    let client = arm
+        .bearer_blob_client_for_account(account)
+        .map_err(|e| format!("a token client for {name}: {e}"))?;
+    match client.list_blobs("packerlogs", None).await {
+        Ok(items) => Ok(Some((client, items))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) if e.is_auth() => Err(format!(
+            "cannot read the build log: {why_not_key}, and aib's identity may not read it with a token ({}); give aib's identity the Storage Blob Data Reader role on the staging resource group {rg} (or on its storage account {name})",
+            short_code(&e)
+        )),
+        Err(e) => Err(format!("listing packerlogs in {name} with a token: {e}")),
+    }
+}
+
+fn short_code(e: &aib_azure::Error) -> String {
+    match (e.status(), e.code()) {
+        (Some(s), Some(c)) => format!("HTTP {s} {c}"),
+        (Some(s), None) => format!("HTTP {s}"),
+        _ => e.to_string(),
+    }
 }
 
 fn modified(b: &aib_azure::blob::list::BlobItem) -> Option<chrono::DateTime<chrono::FixedOffset>> {

@@ -1,8 +1,10 @@
 //! Build logs of failed units: fetched from the staging resource group's storage account
-//! ([`collect`]) and read for the failing customizer and known signatures ([`analyse`]).
+//! ([`collect`]) and read for where and why the build failed, the failing step and known
+//! signatures ([`analyse`], over [`packer`]'s reading of both log formats).
 
 pub mod analyse;
 pub mod collect;
+pub mod packer;
 
-pub use analyse::{LogAnalysis, Signature, StepName, analyse};
+pub use analyse::{Cause, LogAnalysis, Phase, Signature, StepName, StepNames, analyse};
 pub use collect::{CollectedLog, collect_logs};

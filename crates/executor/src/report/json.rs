@@ -88,6 +88,12 @@ pub struct FailureReport {
     pub log_excerpt: Option<String>,
     /// Where the whole log is stored.
     pub log_path: Option<String>,
+    /// Where the build failed, from its log (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<crate::logs::Phase>,
+    /// Why it failed, from its log (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<crate::logs::Cause>,
 }
 
 fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -151,6 +157,8 @@ impl BuildReport {
                         customizer: f.customizer.clone(),
                         log_excerpt: f.log_excerpt.clone(),
                         log_path: f.log_path.clone(),
+                        phase: f.phase.as_deref().and_then(crate::logs::Phase::parse),
+                        cause: f.cause.as_deref().and_then(crate::logs::Cause::parse),
                     }),
                 })
                 .collect(),

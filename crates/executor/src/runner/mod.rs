@@ -56,7 +56,7 @@ impl Default for ExecutorConfig {
             max_parallel: 20,
             env_max_parallel: HashMap::new(),
             fail_fast: false,
-            default_poll_interval: Duration::from_secs(60),
+            default_poll_interval: aib_azure::arm::DEFAULT_POLL_INTERVAL,
             min_poll_interval: Duration::from_millis(5),
             time_scale: 1.0,
             force: false,

@@ -205,13 +205,7 @@ impl Running {
             status: UnitStatus::Failed,
             reason: None,
             image_version_id: None,
-            failure: Some(Failure {
-                stage: stage.into(),
-                message,
-                customizer: None,
-                log_excerpt: None,
-                log_path: None,
-            }),
+            failure: Some(Failure::new(stage, message)),
         });
         self.skip_below(i, &format!("dependency `{id}` failed"));
     }

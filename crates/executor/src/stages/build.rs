@@ -22,13 +22,7 @@ pub const MAX_LIST_FAILURES: u32 = 10;
 pub const MAX_MISSING: u32 = 3;
 
 fn failure(message: String) -> UnitOutcome {
-    UnitOutcome::failed(Failure {
-        stage: Stage::Build.as_str().into(),
-        message,
-        customizer: None,
-        log_excerpt: None,
-        log_path: None,
-    })
+    UnitOutcome::failed(Failure::new(Stage::Build.as_str(), message))
 }
 
 /// Starts (or attaches to) the run and follows it to the end.
@@ -78,7 +72,7 @@ pub async fn build(
         if let Some(h) = op.handle() {
             shared.emit(BuildEvent::RunOperation {
                 unit: id.clone(),
-                url: h.status_url.clone(),
+                url: aib_azure::error::redact_url(&h.status_url),
             });
         }
         // One status read per resource group tells the poller the server's interval.
@@ -142,15 +136,7 @@ pub async fn build(
             None => {
                 // A paged list read while other templates are created or deleted can skip
                 // one; ask for this template before calling it gone.
-                match shared
-                    .arm
-                    .get_image_template(
-                        &names.subscription,
-                        &names.resource_group,
-                        &names.template_name,
-                    )
-                    .await
-                {
+                match names.template(&shared.arm).await {
                     Ok(t) => {
                         fetched = TemplateStatus::from(t);
                         &fetched

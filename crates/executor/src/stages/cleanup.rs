@@ -66,7 +66,7 @@ pub async fn cleanup(shared: &Arc<RunShared>, names: &UnitNames) {
 /// Whether the template left its resource group's list within [`DELETE_WAIT`]. A failed
 /// deletion shows as the template staying (provisioningState `Failed`/`Deleting`), which is
 /// reported when the wait ends; list failures are waited out the same way.
-async fn wait_gone(shared: &Arc<RunShared>, names: &UnitNames) -> bool {
+pub(crate) async fn wait_gone(shared: &Arc<RunShared>, names: &UnitNames) -> bool {
     let mut rx = shared
         .watchers
         .subscribe(&names.subscription, &names.resource_group, None);

@@ -7,24 +7,30 @@ use aib_state::{Failure, StageStatus};
 
 use super::{RunShared, UnitNames, short};
 use crate::events::{BuildEvent, Level, Stage};
-use crate::logs::{self, StepName};
+use crate::logs::{self, Phase, StepName, StepNames};
 
-fn steps(unit: &Unit, validation: bool) -> Vec<StepName> {
-    let list = if validation {
-        unit.settings
-            .validate
-            .as_ref()
-            .map(|v| v.in_vm_validations.as_slice())
-            .unwrap_or_default()
-    } else {
-        unit.settings.customize.as_slice()
-    };
+fn names(list: &[aib_planner::ResolvedCustomizer]) -> Vec<StepName> {
     list.iter()
         .map(|c| StepName {
             name: c.name.clone(),
             packer_type: c.kind.as_str().to_string(),
         })
         .collect()
+}
+
+/// The unit's customizers and validations, for reading its logs.
+pub fn step_names(unit: &Unit, validation_log: bool) -> StepNames {
+    StepNames {
+        customize: names(&unit.settings.customize),
+        validate: names(
+            unit.settings
+                .validate
+                .as_ref()
+                .map(|v| v.in_vm_validations.as_slice())
+                .unwrap_or_default(),
+        ),
+        validation_log,
+    }
 }
 
 /// Collects and analyses the logs; returns the unit's failure for `stage` with `message`.
@@ -37,26 +43,11 @@ pub async fn collect(
     message: &str,
 ) -> Failure {
     let id = &names.id;
-    let mut failure = Failure {
-        stage: stage.as_str().into(),
-        message: message.to_string(),
-        customizer: None,
-        log_excerpt: None,
-        log_path: None,
-    };
+    let mut failure = Failure::new(stage.as_str(), message.to_string());
     shared.stage_started(id, Stage::CollectLogs);
     let staging = match staging_rg {
         Some(s) => Some(s),
-        None => shared
-            .arm
-            .get_image_template(
-                &names.subscription,
-                &names.resource_group,
-                &names.template_name,
-            )
-            .await
-            .ok()
-            .and_then(|t| t.properties.exact_staging_resource_group),
+        None => staging_group(shared, names).await,
     };
     let Some(staging) = staging else {
         shared.stage_finished(
@@ -114,9 +105,13 @@ pub async fn collect(
         }
         let text = String::from_utf8_lossy(&log.bytes);
         let validation = log.file == "validation.log";
-        let a = logs::analyse(&text, &steps(unit, validation));
+        let mut a = logs::analyse(&text, &step_names(unit, validation));
+        if a.phase == Phase::Unknown && message.to_ascii_lowercase().contains("distribut") {
+            // AIB's own message places it after Packer.
+            a.phase = Phase::Distribute;
+        }
         // The customization log decides unless only validation failed.
-        if failure.log_path.is_none() || (validation && a.failing_index.is_some()) {
+        if failure.log_path.is_none() || (validation && a.step.is_some()) {
             failure.log_path = path.clone();
             failure.customizer = a.customizer.clone().map(|c| {
                 if validation {
@@ -125,25 +120,58 @@ pub async fn collect(
                     c
                 }
             });
+            failure.phase = Some(a.phase.as_str().to_string());
+            failure.cause = Some(a.cause.as_str().to_string());
             if !a.excerpt.is_empty() {
                 failure.log_excerpt = Some(a.excerpt.clone());
             }
-            if let Some(sig) = &a.signature {
-                failure.message = format!("{}: {}", lead(&failure, message), sig.hint);
-            } else {
-                failure.message = lead(&failure, message);
-            }
+            let lead = lead(&a, message);
+            failure.message = match &a.signature {
+                Some(sig) => format!("{lead}: {}", sig.hint),
+                None => lead,
+            };
         }
     }
     shared.stage_finished(id, Stage::CollectLogs, StageStatus::Succeeded, None);
     failure
 }
 
-/// "customizer `x` failed" (or the original message's first line when no customizer is known).
-fn lead(f: &Failure, message: &str) -> String {
-    match &f.customizer {
-        Some(c) => format!("customizer `{c}` failed"),
-        None => short(message),
+/// The template's staging group: its `exactStagingResourceGroup`, else the group AIB tagged
+/// as the template's (never guessed from a name).
+async fn staging_group(shared: &RunShared, names: &UnitNames) -> Option<String> {
+    let t = names.template(&shared.arm).await.ok();
+    if let Some(s) = t.and_then(|t| t.properties.exact_staging_resource_group) {
+        return Some(s);
+    }
+    shared
+        .arm
+        .find_staging_group(
+            &names.subscription,
+            &names.resource_group,
+            &names.template_name,
+        )
+        .await
+        .ok()
+        .flatten()
+}
+
+/// What failed, in words: the customizer, AIB's own step, the validation or the original
+/// message's first line.
+fn lead(a: &logs::LogAnalysis, message: &str) -> String {
+    let step = match (a.step, &a.provisioner) {
+        (Some(n), Some(p)) => format!(" (step {n}, {p})"),
+        _ => String::new(),
+    };
+    let timeout = if a.cause == logs::Cause::Timeout {
+        " timed out"
+    } else {
+        " failed"
+    };
+    match (a.phase, &a.customizer) {
+        (Phase::Customizer, Some(c)) => format!("customizer `{c}`{timeout}{step}"),
+        (Phase::Validate, Some(c)) => format!("validation `{c}`{timeout}{step}"),
+        (Phase::Deprovision, _) => format!("AIB's deprovisioning step{timeout}{step}"),
+        _ => short(message),
     }
 }
 

@@ -166,6 +166,21 @@ pub struct UnitNames {
     pub image_version: Option<String>,
 }
 
+impl UnitNames {
+    /// GET the unit's image template.
+    pub async fn template(
+        &self,
+        arm: &ArmClient,
+    ) -> aib_azure::Result<aib_azure::types::ImageTemplate> {
+        arm.get_image_template(
+            &self.subscription,
+            &self.resource_group,
+            &self.template_name,
+        )
+        .await
+    }
+}
+
 /// How the build stage ended.
 #[derive(Debug)]
 pub enum BuildEnd {
@@ -238,13 +253,7 @@ async fn run_stages(
         Err(e) => {
             shared.stage_started(&id, Stage::Deploy);
             shared.stage_finished(&id, Stage::Deploy, StageStatus::Failed, Some(e.to_string()));
-            return UnitOutcome::failed(Failure {
-                stage: Stage::Deploy.as_str().into(),
-                message: e.to_string(),
-                customizer: None,
-                log_excerpt: None,
-                log_path: None,
-            });
+            return UnitOutcome::failed(Failure::new(Stage::Deploy.as_str(), e.to_string()));
         }
     };
     let names = UnitNames {
@@ -266,8 +275,9 @@ async fn run_stages(
         image_version: image_version.clone(),
     });
 
-    // deploy (or reuse a template with the same content-addressed name)
-    let existing = shared
+    // deploy (or reuse a template with the same content-addressed name; one that failed to
+    // provision is deleted and deployed again)
+    let mut existing = shared
         .preflight
         .existing_template(
             &names.subscription,
@@ -275,6 +285,15 @@ async fn run_stages(
             &names.template_name,
         )
         .cloned();
+    if let Some(t) = &existing {
+        match deploy::settle_existing(shared, &names, t.properties.provisioning_state.as_deref())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => existing = None,
+            Err(out) => return out,
+        }
+    }
     let prior_start = existing
         .as_ref()
         .and_then(|t| t.properties.last_run_status.as_ref())
@@ -315,7 +334,9 @@ async fn run_stages(
                 }
             ),
         );
-    } else if let Err(out) = deploy::deploy(shared, &names, &rendered).await {
+    } else if let Err(out) =
+        deploy::deploy(shared, &names, &rendered, &unit.settings.identity).await
+    {
         return out;
     }
 
@@ -445,13 +466,7 @@ async fn wait_out_cancel(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(
     let failed = |message: String| {
         shared.stage_started(id, Stage::Build);
         shared.stage_finished(id, Stage::Build, StageStatus::Failed, Some(short(&message)));
-        UnitOutcome::failed(Failure {
-            stage: Stage::Build.as_str().into(),
-            message,
-            customizer: None,
-            log_excerpt: None,
-            log_path: None,
-        })
+        UnitOutcome::failed(Failure::new(Stage::Build.as_str(), message))
     };
     loop {
         {

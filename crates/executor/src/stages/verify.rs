@@ -48,13 +48,7 @@ async fn verify_inner(
     unit: &Unit,
     names: &UnitNames,
 ) -> Result<String, Failure> {
-    let fail = |message: String| Failure {
-        stage: Stage::Verify.as_str().into(),
-        message,
-        customizer: None,
-        log_excerpt: None,
-        log_path: None,
-    };
+    let fail = |message: String| Failure::new(Stage::Verify.as_str(), message);
     let outputs = shared
         .arm
         .list_run_outputs(
@@ -71,7 +65,11 @@ async fn verify_inner(
         })?;
     let artifact = outputs
         .iter()
-        .find(|o| o.name.as_deref() == Some(names.template_name.as_str()))
+        .find(|o| {
+            o.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&names.template_name))
+        })
         .or_else(|| outputs.iter().find(|o| o.properties.artifact_id.is_some()))
         .and_then(|o| o.properties.artifact_id.clone());
     let artifact = match artifact {

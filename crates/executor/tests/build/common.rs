@@ -71,7 +71,8 @@ pub async fn sim(mut scenario: Scenario) -> SimHandle {
         .expect("start sim")
 }
 
-pub async fn client(sim: &SimHandle) -> ArmClient {
+/// A client on the simulator's clock (read from `GET /_sim/clock`), `slower` times slower.
+pub async fn client_slower(sim: &SimHandle, slower: f64) -> ArmClient {
     let base = sim.base_url();
     let body: serde_json::Value = reqwest_get_token(&base).await;
     let token = body["access_token"].as_str().expect("token").to_string();
@@ -80,12 +81,19 @@ pub async fn client(sim: &SimHandle) -> ArmClient {
         .and_then(|s| s.parse::<i64>().ok())
         .unwrap_or(0);
     let cred = Credential::from_static_token(token, exp);
+    let endpoints = Endpoints::custom(&base, true).expect("endpoints");
+    let clock = aib_azure::clock::probe(&endpoints).await.slower(slower);
     ArmClient::with_config(
-        Endpoints::custom(&base, true).expect("endpoints"),
+        endpoints,
         Arc::new(cred),
-        ArmConfig::default(),
+        ArmConfig::default().on_clock(clock),
     )
     .expect("client")
+}
+
+/// A client on the simulator's clock.
+pub async fn client(sim: &SimHandle) -> ArmClient {
+    client_slower(sim, 1.0).await
 }
 
 async fn reqwest_get_token(base: &str) -> serde_json::Value {
@@ -149,8 +157,9 @@ pub async fn build_with(
     let store = aib_state::StateStore::open_local(dir.join(".aib"))
         .await
         .expect("state");
+    let arm = client_slower(sim, slower).await;
     let config = ExecutorConfig {
-        time_scale: MINUTE_MS as f64 / 60_000.0 * slower,
+        time_scale: arm.config().retry.time_scale,
         ..config
     }
     .with_manifest_limits(&m);
@@ -158,7 +167,7 @@ pub async fn build_with(
     let result = session::build(BuildRequest {
         manifest: Arc::new(m),
         plan,
-        arm: client(sim).await,
+        arm,
         store: store.clone(),
         run_id: aib_state::new_run_id(chrono::Utc::now()),
         trigger: aib_state::Trigger::Manual,

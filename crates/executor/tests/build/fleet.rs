@@ -15,6 +15,7 @@ fn fail(template: &str, customizer: &str) -> OutcomeRule {
         result: OutcomeResult::Fail,
         failed_customizer: Some(customizer.into()),
         build_minutes: None,
+        times: None,
     }
 }
 
@@ -175,6 +176,7 @@ async fn fail_fast_stops_starting_new_units() {
             result: OutcomeResult::Fail,
             failed_customizer: None,
             build_minutes: Some(5.0),
+            times: None,
         }],
         ..Scenario::default()
     })

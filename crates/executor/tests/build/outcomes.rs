@@ -40,6 +40,7 @@ fn rule(result: OutcomeResult) -> OutcomeRule {
         result,
         failed_customizer: None,
         build_minutes: None,
+        times: None,
     }
 }
 
@@ -120,11 +121,14 @@ async fn a_timeout_without_a_published_version_is_a_failure() {
     let unit = rec.unit("dev/base").expect("dev/base");
     assert_eq!(unit.status, UnitStatus::Failed, "{unit:#?}");
     let f = unit.failure.clone().expect("failure");
+    // The log says AIB stopped Packer inside the last customizer: a timeout there.
     assert!(
-        f.message.contains("longer than `build_timeout_minutes`"),
+        f.message.contains("timed out") && f.message.contains("build_timeout_minutes"),
         "{}",
         f.message
     );
+    assert_eq!(f.phase.as_deref(), Some("customizer"), "{f:#?}");
+    assert_eq!(f.cause.as_deref(), Some("timeout"), "{f:#?}");
     sim.shutdown().await;
 }
 

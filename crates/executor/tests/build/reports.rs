@@ -16,6 +16,7 @@ async fn reports_of_a_failed_run() {
             result: OutcomeResult::Fail,
             failed_customizer: Some("app".into()),
             build_minutes: None,
+            times: None,
         }],
         ..Scenario::default()
     })
@@ -43,7 +44,7 @@ async fn reports_of_a_failed_run() {
         .find(|u| u["id"] == "dev/app")
         .cloned()
         .expect("dev/app");
-    assert_eq!(app["status"], "failed");
+    assert_eq!(app["status"], "failed", "{json:#}");
     assert_eq!(app["failure"]["customizer"], "app");
     assert!(
         app["stages"]
@@ -51,15 +52,54 @@ async fn reports_of_a_failed_run() {
             .is_some_and(|s| s.iter().any(|x| x["name"] == "collect-logs"))
     );
 
+    // JUnit, read back with a JUnit parser: one suite per environment, the failure typed by
+    // its stage, the dependent skipped with the reason.
     let xml = junit::render(&report);
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
+    assert_eq!(parsed.tests, report.units.len(), "{xml}");
+    assert_eq!(parsed.failures, 1, "{xml}");
+    let case = |id: &str| {
+        parsed
+            .test_suites
+            .iter()
+            .flat_map(|s| s.test_cases.iter().map(move |c| (s.name.as_str(), c)))
+            .find(|(_, c)| c.name.as_str() == id)
+            .unwrap_or_else(|| panic!("no test case {id}: {xml}"))
+    };
+    let (suite, app) = case("dev/app");
+    assert_eq!(suite, "dev");
+    assert_eq!(app.classname.as_deref(), Some("fleet.dev"));
+    match &app.status {
+        quick_junit::TestCaseStatus::NonSuccess {
+            kind: quick_junit::NonSuccessKind::Failure,
+            ty,
+            description,
+            ..
+        } => {
+            assert_eq!(ty.as_deref(), Some("build"));
+            assert!(
+                description
+                    .as_deref()
+                    .is_some_and(|d| d.contains("customizer: app")),
+                "{xml}"
+            );
+        }
+        other => panic!("dev/app is not a failure: {other:?}"),
+    }
+    let skipped: Vec<_> = parsed
+        .test_suites
+        .iter()
+        .flat_map(|s| &s.test_cases)
+        .filter_map(|c| match &c.status {
+            quick_junit::TestCaseStatus::Skipped { message, .. } => {
+                message.as_deref().map(str::to_string)
+            }
+            _ => None,
+        })
+        .collect();
     assert!(
-        xml.contains(r#"<testcase classname="fleet.dev" name="dev/app""#),
-        "{xml}"
-    );
-    assert!(xml.contains("<failure type=\"build\""), "{xml}");
-    assert!(
-        xml.contains("<skipped message=\"dependency `dev/app` failed\"/>"),
-        "{xml}"
+        skipped.iter().any(|m| m == "dependency `dev/app` failed"),
+        "{skipped:?}"
     );
 
     let md = markdown::render(&report);

@@ -34,9 +34,12 @@ pub fn github_workflow(
     y.push_str(
         "# Change the manifest and run `aib ci github` again instead of editing this file.\n\
          #\n\
-         # Azure login: OpenID Connect (workload identity federation). Set the repository\n\
-         # variables AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_SUBSCRIPTION_ID, and give that\n\
-         # identity a federated credential for this repository.\n",
+         # Azure login: OpenID Connect (workload identity federation), done by aib itself\n\
+         # (AIB_CREDENTIAL=github-actions): whenever it needs a new Azure token it asks GitHub\n\
+         # for a fresh ID token (`id-token: write`) and exchanges it, so a build that outlasts\n\
+         # an access token never finds its login expired. Set the repository variables\n\
+         # AZURE_CLIENT_ID and AZURE_TENANT_ID, and give that identity a federated credential\n\
+         # for this repository (audience api://AzureADTokenExchange).\n",
     );
     if opts.state.is_none() {
         y.push_str(
@@ -61,7 +64,9 @@ pub fn github_workflow(
         "  workflow_dispatch:\n    inputs:\n      force:\n        description: 'Rebuild units whose inputs are unchanged'\n        type: boolean\n        default: false\n",
     );
     y.push_str("permissions:\n  id-token: write\n  contents: read\n");
-    y.push_str("env:\n  AIB_CREDENTIAL: azure-cli\n");
+    y.push_str(
+        "env:\n  AIB_CREDENTIAL: github-actions\n  AZURE_CLIENT_ID: ${{ vars.AZURE_CLIENT_ID }}\n  AZURE_TENANT_ID: ${{ vars.AZURE_TENANT_ID }}\n",
+    );
     let _ = writeln!(y, "  AIB_MANIFEST: {}", quote(&opts.manifest_path));
     let _ = writeln!(y, "  AIB_STATE: {}", quote(&state));
     y.push_str("jobs:\n");
@@ -88,9 +93,6 @@ pub fn github_workflow(
             y,
             "      - name: Install aib\n        run: {}",
             quote(&opts.install)
-        );
-        y.push_str(
-            "      - uses: azure/login@v2\n        with:\n          client-id: ${{ vars.AZURE_CLIENT_ID }}\n          tenant-id: ${{ vars.AZURE_TENANT_ID }}\n          subscription-id: ${{ vars.AZURE_SUBSCRIPTION_ID }}\n",
         );
         let shard_state = shard_state("$AIB_STATE", env);
         let env_arg = super::shell_quote(env);

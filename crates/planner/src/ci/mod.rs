@@ -1,13 +1,16 @@
 //! Beyond one machine: shards of a plan for CI systems (`aib plan --format github-matrix`) and
 //! generated CI workflows (`aib ci github`, `aib ci azure-pipelines`).
 //!
-//! A shard is one environment: units of one environment may depend on each other (variants
-//! built from variants), so they build together under aib's own scheduler, while environments
-//! are ordered by their `after` lists, which become job/stage dependencies. Each environment
-//! shard keeps its state under its own prefix of the shared `azblob://` location, so shards
-//! that do not wait for each other never wait for each other's run lock either.
+//! The generated workflows shard by environment: units of one environment may depend on each
+//! other (variants built from variants), so they build together under aib's own scheduler,
+//! while environments are ordered by their `after` lists, which become job/stage
+//! dependencies. Each environment shard keeps its state under its own prefix of the shared
+//! `azblob://` location, so shards that do not wait for each other never wait for each other's
+//! run lock either. `--shard-by component` shards by connected component of the plan graph
+//! instead (see [`components`]): shards that need no order at all.
 
 mod azure_pipelines;
+pub mod components;
 mod github;
 pub mod trigger;
 mod yaml;
@@ -29,8 +32,19 @@ pub enum ShardBy {
     /// One entry per environment (`--env E`), with the environments it must wait for.
     #[default]
     Environment,
-    /// One entry per unit (`--unit ID`).
-    Unit,
+    /// One entry per connected component of the plan graph (`--unit ID...`), at most 256,
+    /// each with its own state prefix `shards/<key>`.
+    Component,
+}
+
+/// GitHub's limit on a job's outputs (the matrix is one), in bytes.
+pub const MAX_JOB_OUTPUT: usize = 1024 * 1024;
+
+/// `aib plan --format github-matrix`: the JSON and what the user should know about it.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    pub json: String,
+    pub warnings: Vec<String>,
 }
 
 /// One environment shard of a plan.
@@ -78,7 +92,13 @@ pub fn environment_shards(file: &ManifestFile, plan: &Plan) -> Vec<Shard> {
 /// `aib plan --format github-matrix`: `{ "include": [ ... ] }` for a GitHub Actions
 /// `strategy.matrix` (`matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}`). Each entry has
 /// `select`, the aib arguments that pick its units, already quoted for a POSIX shell.
-pub fn github_matrix(file: &ManifestFile, plan: &Plan, by: ShardBy) -> String {
+///
+/// By environment: `environment`, `needs` (environments it runs after), `units` (count).
+/// By component: `shard` (key), `state_prefix` (`shards/<key>`, to append to the shared
+/// state), `units` (count), `components`, `environments`, `first_unit`. No template names: a
+/// unit's template name depends on source versions resolved only when it builds.
+pub fn github_matrix(file: &ManifestFile, plan: &Plan, by: ShardBy) -> Matrix {
+    let mut warnings = Vec::new();
     let include: Vec<serde_json::Value> = match by {
         ShardBy::Environment => environment_shards(file, plan)
             .into_iter()
@@ -91,24 +111,46 @@ pub fn github_matrix(file: &ManifestFile, plan: &Plan, by: ShardBy) -> String {
                 })
             })
             .collect(),
-        ShardBy::Unit => plan
-            .units()
-            .iter()
-            .map(|u| {
-                json!({
-                    "unit": u.id.to_string(),
-                    "environment": u.environment,
-                    "variant": u.variant,
-                    "template_name": u.template_name,
-                    "select": format!("--unit {}", shell_quote(&u.id.to_string())),
-                })
-            })
-            .collect(),
+        ShardBy::Component => {
+            let shards = components::component_shards(plan);
+            let comps: usize = shards.iter().map(|s| s.components).sum();
+            if comps > components::MAX_MATRIX {
+                warnings.push(format!(
+                    "the plan has {comps} connected components, more than the {} jobs GitHub runs in one matrix: they are packed into {} shards of about as many units each (bin-000..); a component may move to another shard as the plan changes (its last builds are found wherever they were recorded)",
+                    components::MAX_MATRIX,
+                    shards.len()
+                ));
+            }
+            shards.iter().map(component_entry).collect()
+        }
     };
-    let mut out = serde_json::to_string(&json!({ "include": include }))
+    let mut json = serde_json::to_string(&json!({ "include": include }))
         .unwrap_or_else(|_| "{\"include\":[]}".to_string());
-    out.push('\n');
-    out
+    json.push('\n');
+    if json.len() > MAX_JOB_OUTPUT {
+        warnings.push(format!(
+            "the matrix is {} bytes, over the {MAX_JOB_OUTPUT} bytes GitHub allows a job's outputs: pass it to the build jobs as a file (an artifact) instead of a job output",
+            json.len()
+        ));
+    }
+    Matrix { json, warnings }
+}
+
+fn component_entry(s: &components::ComponentShard) -> serde_json::Value {
+    let select: Vec<String> = s
+        .units
+        .iter()
+        .map(|u| format!("--unit {}", shell_quote(u)))
+        .collect();
+    json!({
+        "shard": s.key,
+        "state_prefix": s.state_prefix(),
+        "units": s.units.len(),
+        "components": s.components,
+        "environments": s.environments,
+        "first_unit": s.units.first(),
+        "select": select.join(" "),
+    })
 }
 
 /// What a generated workflow needs beyond the manifest and the plan.

@@ -7,3 +7,4 @@ mod hash;
 mod layering;
 mod outputs;
 mod props;
+mod shards;

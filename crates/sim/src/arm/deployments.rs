@@ -6,7 +6,7 @@
 use super::operations::{self, OpKind};
 use super::template_eval::{self, Scope};
 use super::{ArmErr, image_templates, resources::rg_exists};
-use crate::response::{arm_error, json, not_found, rg_not_found, set_header, set_retry_after};
+use crate::response::{arm_error, json, not_found, rg_not_found, set_header};
 use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
@@ -22,6 +22,8 @@ pub struct DeployedResource {
     pub rtype: String,
     pub op_id: String,
     pub error: Option<ArmErr>,
+    /// Inner details of the error (a provisioning failure's `provisioningError`).
+    pub details: Vec<Value>,
 }
 
 /// A deployment.
@@ -67,9 +69,20 @@ impl Deployment {
             .resources
             .iter()
             .filter_map(|r| {
-                r.error
-                    .as_ref()
-                    .map(|e| json!({"code": e.code, "target": r.id, "message": e.message}))
+                r.error.as_ref().map(|e| {
+                    if !r.details.is_empty() {
+                        // A resource that reached a terminal Failed state: ARM's own words,
+                        // the provider's error as details.
+                        return json!({"code": e.code, "target": r.id, "message": e.message, "details": r.details});
+                    }
+                    // ARM passes the resource provider's error body on as a JSON string.
+                    let inner = serde_json::to_string_pretty(
+                        &json!({"code": e.code, "message": e.message}),
+                    )
+                    .unwrap_or_default()
+                    .replace('\n', "\r\n");
+                    json!({"code": e.code, "target": r.id, "message": inner})
+                })
             })
             .collect();
         json!({
@@ -249,9 +262,26 @@ pub fn put(
             .to_string();
         let op_id = format!("{:016X}", rand::random::<u64>());
         if rtype.eq_ignore_ascii_case(image_templates::TYPE) {
-            let id = image_templates::template_id(sub, rg, &rname);
-            let error =
+            // ARM names the resources a deployment made with `resourceGroups`.
+            let id = format!(
+                "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}/{rname}",
+                image_templates::TYPE
+            );
+            let mut details = Vec::new();
+            let mut error =
                 image_templates::create_or_update(ctx, st, sub, rg, &rname, r, created_at).err();
+            let failed = st
+                .templates
+                .get(&image_templates::template_id(sub, rg, &rname).to_ascii_lowercase())
+                .and_then(|t| t.provision_error.clone());
+            if let (None, Some((code, message))) = (&error, failed) {
+                details.push(json!({"code": code, "message": message}));
+                error = Some(ArmErr::new(
+                    StatusCode::OK,
+                    "ResourceDeploymentFailure",
+                    "The resource write operation failed to complete successfully, because it reached terminal provisioning state 'Failed'.",
+                ));
+            }
             if error
                 .as_ref()
                 .is_some_and(|e| e.message.starts_with("Update/Upgrade of image templates"))
@@ -265,6 +295,7 @@ pub fn put(
                 rtype: image_templates::TYPE.into(),
                 op_id,
                 error,
+                details,
             });
         } else {
             let types: Vec<&str> = rtype.split('/').collect();
@@ -293,6 +324,7 @@ pub fn put(
                 rtype,
                 op_id,
                 error: None,
+                details: Vec::new(),
             });
         }
     }
@@ -319,9 +351,14 @@ pub fn put(
     };
     let mut body = d.to_json(ctx, now);
     body["properties"]["provisioningState"] = json!("Accepted");
-    let url = format!(
-        "{}/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/{name}/operationStatuses/{}?api-version={api_version}",
-        ctx.base_url, d.op_id
+    let url = operations::signed_url(
+        ctx,
+        &format!(
+            "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/{name}/operationStatuses/{}",
+            d.op_id
+        ),
+        api_version,
+        now,
     );
     st.deployments.insert(k, d);
     let mut r = json(
@@ -332,8 +369,8 @@ pub fn put(
         },
         &body,
     );
+    // As recorded: 201 with `Azure-AsyncOperation` only.
     set_header(&mut r, "Azure-AsyncOperation", &url);
-    set_retry_after(&mut r, ctx.clock.poll_hint_ms());
     r
 }
 
@@ -439,18 +476,12 @@ pub fn operation_status(
         "Accepted" | "Running" => "Running",
         s => s,
     };
-    let mut body = json!({"id": format!("{}/operationStatuses/{}", d.id(), d.op_id), "name": d.op_id, "status": status, "startTime": ctx.clock.stamp(d.start)});
-    if status != "Running" {
-        body["endTime"] = json!(ctx.clock.stamp(d.start + ctx.scenario.deploy_minutes));
-    }
+    // As recorded: `{"status": ...}` (and the error of a failed one), no `Retry-After`.
+    let mut body = json!({ "status": status });
     if status == "Failed" {
         body["error"] = d.error();
     }
-    let mut r = json(StatusCode::OK, &body);
-    if status == "Running" {
-        set_retry_after(&mut r, ctx.clock.poll_hint_ms());
-    }
-    r
+    json(StatusCode::OK, &body)
 }
 
 /// DELETE (removes the deployment record only, like ARM): a running deployment cannot be deleted

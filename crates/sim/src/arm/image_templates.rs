@@ -22,7 +22,8 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 pub const TYPE: &str = "Microsoft.VirtualMachineImages/imageTemplates";
-const UPDATE_MSG: &str = "Update/Upgrade of image templates is currently not supported. Please change the name of the template you are submitting. For more information, please refer to: https://aka.ms/azvmimagebuilderts";
+/// AIB's answer to a PUT that changes an existing template, word for word.
+pub const UPDATE_MSG: &str = "Update/Upgrade of image templates is currently not supported. Please change the name of the template you are submitting. If you have previously tried to submit a template and it failed to provision, you must delete it first and then resubmit. For more information, go to https://aka.ms/azvmimagebuilderts.";
 const READ_ONLY: &[&str] = &[
     "provisioningState",
     "provisioningError",
@@ -47,6 +48,32 @@ pub struct ImageTemplate {
     pub run: Option<Run>,
     pub run_outputs: Vec<Value>,
     pub exact_version: Option<String>,
+    /// Its creation fails (`provision-fail`): `(provisioningErrorCode, message)`.
+    pub provision_error: Option<(String, String)>,
+}
+
+/// AIB's refusal of a `run` on a template that is not ready.
+pub const RUN_NOT_ALLOWED: &str = "Operation Microsoft.VirtualMachineImages/imageTemplates/run is not allowed in provisioning state: failed or run state";
+
+/// The `provisioningError` of a `provision-fail` template: what a missing role of the
+/// template's identity looks like.
+fn provision_error(t_identity: &Value, props: &Value) -> (String, String) {
+    let identity = t_identity
+        .get("userAssignedIdentities")
+        .and_then(Value::as_object)
+        .and_then(|m| m.keys().next().cloned())
+        .unwrap_or_default();
+    let scope = props
+        .pointer("/distribute/0/galleryImageId")
+        .and_then(Value::as_str)
+        .unwrap_or("the distribution target")
+        .to_string();
+    (
+        "Other".to_string(),
+        format!(
+            "Failed while creating/updating resources: Validation failed: the assigned identity '{identity}' does not have authorization to perform action 'Microsoft.Compute/galleries/images/read' over scope '{scope}' or the scope is invalid (AuthorizationFailed). For more troubleshooting steps go to https://aka.ms/azvmimagebuilderts."
+        ),
+    )
 }
 
 /// The current or last run.
@@ -60,7 +87,6 @@ pub struct Run {
     pub timeout_minutes: f64,
     pub has_validate: bool,
     pub cancel_at: Option<f64>,
-    pub cancel_op: Option<String>,
     pub end: Option<RunEnd>,
 }
 
@@ -83,6 +109,10 @@ impl ImageTemplate {
             self.sub, self.staging_rg
         )
     }
+    /// Whether AIB made its staging group (not when the creation failed).
+    pub fn has_staging(&self) -> bool {
+        self.provision_error.is_none()
+    }
     pub fn blob_endpoint(&self, ctx: &Ctx) -> String {
         format!("{}/blob/{}/", ctx.base_url, self.storage_account)
     }
@@ -91,16 +121,28 @@ impl ImageTemplate {
     }
 }
 
+/// A template's id as Azure spells it: `resourcegroups` in lower case (the recordings show
+/// it so in every imageTemplate and runOutput id).
 pub fn template_id(sub: &str, rg: &str, name: &str) -> String {
-    format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/{TYPE}/{name}")
+    format!("/subscriptions/{sub}/resourcegroups/{rg}/providers/{TYPE}/{name}")
+}
+
+/// The name AIB gives a template's staging group: `IT_<rg>_<template>_<guid>`, cut to 80
+/// characters (a resource group name's limit; the guid is what gets cut).
+pub fn staging_group_name(rg: &str, template: &str) -> String {
+    format!("IT_{rg}_{template}_{}", uuid::Uuid::new_v4())
+        .chars()
+        .take(80)
+        .collect()
 }
 
 impl Run {
     fn planned_end(&self) -> f64 {
         match self.result {
-            OutcomeResult::Succeed | OutcomeResult::StuckCanceling => {
-                self.start + self.build_minutes
-            }
+            // A template whose creation succeeded (after `times` failed ones) builds normally.
+            OutcomeResult::Succeed
+            | OutcomeResult::StuckCanceling
+            | OutcomeResult::ProvisionFail => self.start + self.build_minutes,
             OutcomeResult::Fail => self.start + self.build_minutes * 0.7,
             OutcomeResult::Timeout | OutcomeResult::TimeoutDistributing => {
                 self.start + self.timeout_minutes
@@ -360,19 +402,37 @@ pub fn create_or_update(
                 format!("The image template '{name}' is being deleted."),
             ));
         }
-        if t.properties != props || t.identity != identity || t.location != location {
+        if t.properties != props
+            || t.identity != identity
+            || t.location != location
+            || t.provision_error.is_some()
+        {
             return Err(ArmErr::conflict("Conflict", UPDATE_MSG));
         }
         t.tags = tags;
         return Ok(false);
     }
+    let exact_version = resolve_exact_version(ctx, st, &props, &location);
+    let rule = ctx.outcome_for(name);
+    let provision_error = (rule.result == OutcomeResult::ProvisionFail && {
+        let n = st
+            .provision_failures
+            .entry(rule.template.clone())
+            .or_insert(0);
+        let fail = rule.times.is_none_or(|t| *n < t);
+        if fail {
+            *n += 1;
+        }
+        fail
+    })
+    .then(|| provision_error(&identity, &props));
     let staging_rg = match props
         .get("stagingResourceGroup")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
     {
         Some(id) => id.rsplit('/').next().unwrap_or(id).to_string(),
-        None => format!("IT_{rg}_{name}_{}", uuid::Uuid::new_v4()),
+        None => staging_group_name(rg, name),
     };
     st.templates.insert(
         key,
@@ -390,10 +450,41 @@ pub fn create_or_update(
             deleting_at: None,
             run: None,
             run_outputs: Vec::new(),
-            exact_version: None,
+            exact_version,
+            provision_error,
         },
     );
     Ok(true)
+}
+
+/// The source version a build of these properties uses (`source.exactVersion`): the newest
+/// platform image or gallery version for `latest`, else the one named; `None` for managed
+/// images.
+fn resolve_exact_version(ctx: &Ctx, st: &State, props: &Value, location: &str) -> Option<String> {
+    let src = props.get("source").cloned().unwrap_or_default();
+    let kind = src.get("type").and_then(Value::as_str).unwrap_or("");
+    if kind.eq_ignore_ascii_case("PlatformImage") {
+        let s = |k: &str| src.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let v = s("version");
+        if v.eq_ignore_ascii_case("latest") || v.is_empty() {
+            Some(super::platform_images::latest(
+                ctx,
+                st,
+                &s("publisher"),
+                &s("offer"),
+                &s("sku"),
+                location,
+            ))
+        } else {
+            Some(v)
+        }
+    } else if kind.eq_ignore_ascii_case("SharedImageVersion") {
+        src.get("imageVersionId")
+            .and_then(Value::as_str)
+            .map(|id| gallery::resolve_latest(st, id))
+    } else {
+        None
+    }
 }
 
 fn provisioning_state(ctx: &Ctx, t: &ImageTemplate, now: f64) -> &'static str {
@@ -401,18 +492,25 @@ fn provisioning_state(ctx: &Ctx, t: &ImageTemplate, now: f64) -> &'static str {
         "Deleting"
     } else if now < t.created + ctx.scenario.create_minutes {
         "Creating"
+    } else if t.provision_error.is_some() {
+        "Failed"
     } else {
         "Succeeded"
     }
 }
 
 /// Full JSON of a template, as GET and list return it.
-pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64) -> Value {
+pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64, api: &str) -> Value {
+    let state = provisioning_state(ctx, t, now);
+    let creating = state == "Creating";
     let mut identity = t.identity.clone();
-    if let Some(uais) = identity
-        .get_mut("userAssignedIdentities")
-        .and_then(Value::as_object_mut)
-    {
+    // The identity's ids are filled in once the template is created (recorded: `{}` before).
+    if let (false, Some(uais)) = (
+        creating,
+        identity
+            .get_mut("userAssignedIdentities")
+            .and_then(Value::as_object_mut),
+    ) {
         for (k, v) in uais.iter_mut() {
             let lk = k.to_ascii_lowercase();
             *v = json!({"principalId": stable_guid(&format!("principal:{lk}")), "clientId": stable_guid(&format!("client:{lk}"))});
@@ -420,6 +518,9 @@ pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64) -> Value {
     }
     let mut props = t.properties.clone();
     if let Some(o) = props.as_object_mut() {
+        if let Some(ds) = o.get_mut("distribute").and_then(Value::as_array_mut) {
+            fill_distributor_defaults(ds, api);
+        }
         o.entry("buildTimeoutInMinutes").or_insert(json!(0));
         if let Some(cs) = o.get_mut("customize").and_then(Value::as_array_mut) {
             fill_customizer_defaults(cs);
@@ -431,18 +532,44 @@ pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64) -> Value {
         {
             fill_customizer_defaults(cs);
         }
-        o.entry("vmProfile")
-            .or_insert(json!({"vmSize": "", "osDiskSizeGB": 0}));
-        o.insert(
-            "provisioningState".into(),
-            json!(provisioning_state(ctx, t, now)),
-        );
-        o.insert("exactStagingResourceGroup".into(), json!(t.staging_rg_id()));
-        if let (Some(ev), Some(src)) = (
+        o.insert("provisioningState".into(), json!(state));
+        if let (false, Some((code, message))) = (creating, &t.provision_error) {
+            o.insert(
+                "provisioningError".into(),
+                json!({"provisioningErrorCode": code, "message": message}),
+            );
+        }
+        if !creating && let Some(cs) = o.get_mut("customize").and_then(Value::as_array_mut) {
+            fill_checksums(cs);
+        }
+        if staging_and_exact_version(api) {
+            // Until AIB created it, the staging group is unknown ("") and the source version
+            // unresolved ("latest"), as the create answer in the recordings shows.
+            o.entry("stagingResourceGroup").or_insert(json!(""));
+            let staging = if creating || !t.has_staging() {
+                String::new()
+            } else {
+                t.staging_rg_id()
+            };
+            o.insert("exactStagingResourceGroup".into(), json!(staging));
+            if let (Some(ev), Some(src)) = (
+                &t.exact_version,
+                o.get_mut("source").and_then(Value::as_object_mut),
+            ) {
+                let shown = if creating { "latest" } else { ev.as_str() };
+                src.insert("exactVersion".into(), json!(shown));
+            }
+        } else if let (false, Some(ev), Some(src)) = (
+            creating,
             &t.exact_version,
             o.get_mut("source").and_then(Value::as_object_mut),
-        ) {
-            src.insert("exactVersion".into(), json!(ev));
+        ) && src
+            .get("version")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.eq_ignore_ascii_case("latest"))
+        {
+            // Before 2022-02-14 the resolved version was shown inside `version`.
+            src.insert("version".into(), json!(format!("latest ({ev})")));
         }
         if let Some(run) = &t.run {
             o.insert("lastRunStatus".into(), last_run_status(ctx, run, now));
@@ -459,6 +586,47 @@ pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64) -> Value {
     })
 }
 
+/// Defaults AIB shows for a gallery distributor (recorded): `excludeFromLatest` false and,
+/// from 2022-07-01 (which added it), `versioning` null.
+fn fill_distributor_defaults(ds: &mut [Value], api: &str) {
+    for d in ds.iter_mut() {
+        let shared = d
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("SharedImage"));
+        if let (true, Some(o)) = (shared, d.as_object_mut()) {
+            o.entry("excludeFromLatest").or_insert(json!(false));
+            if api >= "2022-07-01" {
+                o.entry("versioning").or_insert(Value::Null);
+            }
+        }
+    }
+}
+
+/// Api-versions from 2022-02-14 on show `stagingResourceGroup`, `exactStagingResourceGroup`
+/// and `source.exactVersion` (the 2020-02-14 recording has none of them).
+fn staging_and_exact_version(api: &str) -> bool {
+    api >= "2022-02-14"
+}
+
+/// A `scriptUri` / `sourceUri` customizer without `sha256Checksum` shows the one AIB computed
+/// once the template is created (recorded). The simulator cannot download the script: it
+/// hashes the URI.
+fn fill_checksums(cs: &mut [Value]) {
+    use sha2::{Digest, Sha256};
+    for c in cs.iter_mut() {
+        let Some(o) = c.as_object_mut() else { continue };
+        let uri = ["scriptUri", "sourceUri"]
+            .iter()
+            .find_map(|k| o.get(*k).and_then(Value::as_str))
+            .map(str::to_string);
+        if let Some(uri) = uri {
+            o.entry("sha256Checksum")
+                .or_insert_with(|| json!(hex::encode(Sha256::digest(uri.as_bytes()))));
+        }
+    }
+}
+
 /// Defaults AIB fills in on read (PowerShell: runElevated / runAsSystem false).
 fn fill_customizer_defaults(cs: &mut [Value]) {
     for c in cs.iter_mut() {
@@ -473,30 +641,27 @@ fn fill_customizer_defaults(cs: &mut [Value]) {
     }
 }
 
+/// `lastRunStatus` as the recordings show it: `endTime` `0001-01-01T00:00:00Z` while the run
+/// is active; `runSubState` only while Running (and on a failure, where it names the phase);
+/// `Canceling` says "Canceling image build", `Canceled` "The build was canceled".
 fn last_run_status(ctx: &Ctx, run: &Run, now: f64) -> Value {
-    let (state, sub, end, msg) = match &run.end {
-        Some(e) => (
-            e.state,
-            e.sub_state,
-            ctx.clock.stamp(e.at),
-            e.message.clone(),
-        ),
-        None => {
-            let sub = run.sub_state_at(now.min(run.cancel_at.unwrap_or(now)));
-            let state = if run.cancel_at.is_some() {
-                "Canceling"
-            } else {
-                "Running"
-            };
-            (
-                state,
-                sub,
-                "0001-01-01T00:00:00Z".to_string(),
-                String::new(),
-            )
+    let start = ctx.clock.stamp(run.start);
+    match &run.end {
+        Some(e) => {
+            let mut v = json!({"startTime": start, "endTime": ctx.clock.stamp(e.at), "runState": e.state, "message": e.message});
+            if e.state == "Failed" {
+                v["runSubState"] = json!(e.sub_state);
+            }
+            v
         }
-    };
-    json!({"startTime": ctx.clock.stamp(run.start), "endTime": end, "runState": state, "runSubState": sub, "message": msg})
+        None if run.cancel_at.is_some() => {
+            json!({"startTime": start, "endTime": "0001-01-01T00:00:00Z", "runState": "Canceling", "message": "Canceling image build"})
+        }
+        None => {
+            let sub = run.sub_state_at(now);
+            json!({"startTime": start, "endTime": "0001-01-01T00:00:00Z", "runState": "Running", "runSubState": sub, "message": ""})
+        }
+    }
 }
 
 /// Advance runs and deletions to `now`.
@@ -514,7 +679,7 @@ pub fn tick(ctx: &Ctx, st: &mut State, now: f64) {
         if let Some(t) = st.templates.remove(&k) {
             let acct = t.storage_account.clone();
             st.blobs.retain(|(a, _), _| *a != acct);
-            if super::resources::keeps_staging(ctx, &t.name) {
+            if t.has_staging() && super::resources::keeps_staging(ctx, &t.name) {
                 let g = super::resources::StagingGroup::of(&t);
                 st.staging_leftovers.insert(g.id().to_ascii_lowercase(), g);
             }
@@ -554,7 +719,7 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
                     state: "Canceled",
                     sub_state,
                     at,
-                    message: "The build was canceled by the user.".into(),
+                    message: "The build was canceled".into(),
                 },
                 None,
             );
@@ -566,7 +731,7 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
         return;
     }
     match run.result {
-        OutcomeResult::Succeed | OutcomeResult::StuckCanceling => {
+        OutcomeResult::Succeed | OutcomeResult::StuckCanceling | OutcomeResult::ProvisionFail => {
             let (outputs, error) = distribute(ctx, st, t, end, None);
             match error {
                 None => {
@@ -771,15 +936,6 @@ fn finish(st: &mut State, t: &mut ImageTemplate, end: RunEnd, error: Option<Valu
             error: error.clone(),
         });
     }
-    if let Some(cid) = &run.cancel_op
-        && let Some(op) = st.operations.get_mut(&cid.to_ascii_lowercase())
-    {
-        op.fin = Some(OpFinal {
-            status: "Succeeded",
-            end: end.at,
-            error: None,
-        });
-    }
     run.end = Some(end);
 }
 
@@ -806,7 +962,7 @@ pub fn put(
             let Some(t) = st.templates.get(&key) else {
                 return not_found(TYPE, name, rg);
             };
-            let body = to_json(ctx, t, now);
+            let body = to_json(ctx, t, now, api_version);
             let location = t.location.clone();
             let created_at = t.created + ctx.scenario.create_minutes;
             let mut r = json(
@@ -818,10 +974,20 @@ pub fn put(
                 &body,
             );
             let done = if created { Some(created_at) } else { Some(now) };
+            let failed = t.provision_error.clone();
             let op = operations::new_op(st, sub, &location, OpKind::Create, &key, now, done);
+            if let (true, Some((code, message))) = (created, failed)
+                && let Some(o) = st.operations.get_mut(&op.to_ascii_lowercase())
+            {
+                o.fin = Some(OpFinal {
+                    status: "Failed",
+                    end: created_at,
+                    error: Some(json!({"code": code, "message": message})),
+                });
+            }
             if let Some(o) = st.operations.get(&op.to_ascii_lowercase()) {
                 let url = o.url(ctx, api_version);
-                operations::add_lro_headers(ctx, &mut r, &url, true, false);
+                operations::add_lro_headers(&mut r, &url, false);
             }
             r
         }
@@ -829,18 +995,24 @@ pub fn put(
 }
 
 /// GET
-pub fn get(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> Response {
+pub fn get(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str, api: &str) -> Response {
     if ctx.is_missing(&format!("/subscriptions/{sub}/resourceGroups/{rg}")) {
         return crate::response::rg_not_found(rg);
     }
     match lookup(st, sub, rg, name) {
-        Some(t) => json(StatusCode::OK, &to_json(ctx, t, ctx.clock.now())),
+        Some(t) => json(StatusCode::OK, &to_json(ctx, t, ctx.clock.now(), api)),
         None => not_found(TYPE, name, rg),
     }
 }
 
 /// List by RG (`rg = Some`) or subscription: every item, paged by the router.
-pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: Option<&str>) -> Result<Vec<Value>, Response> {
+pub fn list(
+    ctx: &Ctx,
+    st: &State,
+    sub: &str,
+    rg: Option<&str>,
+    api: &str,
+) -> Result<Vec<Value>, Response> {
     if let Some(rg) = rg
         && ctx.is_missing(&format!("/subscriptions/{sub}/resourceGroups/{rg}"))
     {
@@ -853,7 +1025,7 @@ pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: Option<&str>) -> Result<Vec<Va
         .filter(|t| {
             t.sub.eq_ignore_ascii_case(sub) && rg.is_none_or(|rg| t.rg.eq_ignore_ascii_case(rg))
         })
-        .map(|t| to_json(ctx, t, now))
+        .map(|t| to_json(ctx, t, now, api))
         .collect();
     Ok(value)
 }
@@ -893,7 +1065,7 @@ pub fn delete(
     let mut r = empty(StatusCode::ACCEPTED);
     if let Some(o) = st.operations.get(&op.to_ascii_lowercase()) {
         let url = o.url(ctx, api_version);
-        operations::add_lro_headers(ctx, &mut r, &url, false, true);
+        operations::add_lro_headers(&mut r, &url, true);
     }
     r
 }
@@ -909,9 +1081,6 @@ pub fn run(
 ) -> Result<Response, ArmErr> {
     let key = template_id(sub, rg, name).to_ascii_lowercase();
     let now = ctx.clock.now();
-    let published = |st: &State, p: &str, o: &str, s: &str, loc: &str| {
-        super::platform_images::latest(ctx, st, p, o, s, loc)
-    };
     let Some(t) = st.templates.get(&key) else {
         return Err(ArmErr::new(
             StatusCode::NOT_FOUND,
@@ -933,6 +1102,9 @@ pub fn run(
             ),
         ));
     }
+    if t.provision_error.is_some() {
+        return Err(ArmErr::conflict("OperationNotAllowed", RUN_NOT_ALLOWED));
+    }
     if t.running() {
         return Err(ArmErr::conflict(
             "Conflict",
@@ -941,36 +1113,7 @@ pub fn run(
             ),
         ));
     }
-    let src = t.properties.get("source").cloned().unwrap_or_default();
-    let exact = if src
-        .get("type")
-        .and_then(Value::as_str)
-        .is_some_and(|s| s.eq_ignore_ascii_case("PlatformImage"))
-    {
-        let s = |k: &str| src.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let v = s("version");
-        if v.eq_ignore_ascii_case("latest") || v.is_empty() {
-            Some(published(
-                st,
-                &s("publisher"),
-                &s("offer"),
-                &s("sku"),
-                &t.location,
-            ))
-        } else {
-            Some(v)
-        }
-    } else if src
-        .get("type")
-        .and_then(Value::as_str)
-        .is_some_and(|s| s.eq_ignore_ascii_case("SharedImageVersion"))
-    {
-        src.get("imageVersionId")
-            .and_then(Value::as_str)
-            .map(|id| gallery::resolve_latest(st, id))
-    } else {
-        None
-    };
+    let exact = resolve_exact_version(ctx, st, &t.properties, &t.location);
     let rule = ctx.outcome_for(name);
     let timeout = t
         .properties
@@ -999,58 +1142,37 @@ pub fn run(
         timeout_minutes: timeout,
         has_validate,
         cancel_at: None,
-        cancel_op: None,
         end: None,
     });
     let mut r = empty(StatusCode::ACCEPTED);
     if let Some(o) = st.operations.get(&op_id.to_ascii_lowercase()) {
         let url = o.url(ctx, api_version);
-        operations::add_lro_headers(ctx, &mut r, &url, true, true);
+        operations::add_lro_headers(&mut r, &url, true);
     }
     Ok(r)
 }
 
-/// POST /cancel
-pub fn cancel(
-    ctx: &Ctx,
-    st: &mut State,
-    sub: &str,
-    rg: &str,
-    name: &str,
-    api_version: &str,
-) -> Response {
+/// POST /cancel: 204 with no operation headers (as recorded); the run shows `Canceling`
+/// until it is `Canceled`. Cancelling again while it cancels answers 204 again.
+pub fn cancel(ctx: &Ctx, st: &mut State, sub: &str, rg: &str, name: &str) -> Response {
     let key = template_id(sub, rg, name).to_ascii_lowercase();
     let now = ctx.clock.now();
-    let Some(t) = st.templates.get(&key) else {
+    let Some(run) = st
+        .templates
+        .get_mut(&key)
+        .map(|t| t.run.as_mut().filter(|r| r.end.is_none()))
+    else {
         return not_found(TYPE, name, rg);
     };
-    let location = t.location.clone();
-    let Some(run) = t.run.as_ref().filter(|r| r.end.is_none()) else {
+    let Some(run) = run else {
         return ArmErr::conflict(
             "Conflict",
             format!("There is no running build to cancel for image template '{name}'."),
         )
         .into_response();
     };
-    if let Some(existing) = run.cancel_op.clone() {
-        let mut r = empty(StatusCode::ACCEPTED);
-        if let Some(o) = st.operations.get(&existing.to_ascii_lowercase()) {
-            let url = o.url(ctx, api_version);
-            operations::add_lro_headers(ctx, &mut r, &url, true, true);
-        }
-        return r;
-    }
-    let op_id = operations::new_op(st, sub, &location, OpKind::Cancel, &key, now, None);
-    if let Some(run) = st.templates.get_mut(&key).and_then(|t| t.run.as_mut()) {
-        run.cancel_at = Some(now);
-        run.cancel_op = Some(op_id.clone());
-    }
-    let mut r = empty(StatusCode::ACCEPTED);
-    if let Some(o) = st.operations.get(&op_id.to_ascii_lowercase()) {
-        let url = o.url(ctx, api_version);
-        operations::add_lro_headers(ctx, &mut r, &url, true, true);
-    }
-    r
+    run.cancel_at.get_or_insert(now);
+    empty(StatusCode::NO_CONTENT)
 }
 
 /// GET /runOutputs and /runOutputs/{name}
@@ -1081,7 +1203,15 @@ pub fn run_output(st: &State, sub: &str, rg: &str, name: &str, output: &str) -> 
 }
 
 /// PATCH (tags, identity, properties.distribute, properties.vmProfile); answers 200 at once.
-pub fn patch(ctx: &Ctx, st: &mut State, sub: &str, rg: &str, name: &str, body: &Value) -> Response {
+pub fn patch(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    body: &Value,
+    api: &str,
+) -> Response {
     let key = template_id(sub, rg, name).to_ascii_lowercase();
     let now = ctx.clock.now();
     let Some(t) = st.templates.get_mut(&key) else {
@@ -1123,5 +1253,5 @@ pub fn patch(ctx: &Ctx, st: &mut State, sub: &str, rg: &str, name: &str, body: &
     if let Some(id) = obj.get("identity") {
         t.identity = strip_identity(id);
     }
-    json(StatusCode::OK, &to_json(ctx, t, now))
+    json(StatusCode::OK, &to_json(ctx, t, now, api))
 }

@@ -96,11 +96,11 @@ pub fn rg_exists(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> bool {
         return false;
     }
     if rg.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("IT_")) {
-        return st
-            .templates
-            .values()
-            .any(|t| t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg))
-            || leftover(st, sub, rg).is_some();
+        return st.templates.values().any(|t| {
+            t.has_staging()
+                && t.sub.eq_ignore_ascii_case(sub)
+                && t.staging_rg.eq_ignore_ascii_case(rg)
+        }) || leftover(st, sub, rg).is_some();
     }
     true
 }
@@ -115,10 +115,9 @@ pub fn get_rg(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Response {
 
 fn rg_json(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Value {
     let id = format!("/subscriptions/{sub}/resourceGroups/{rg}");
-    let staging_of = st
-        .templates
-        .values()
-        .find(|t| t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg));
+    let staging_of = st.templates.values().find(|t| {
+        t.has_staging() && t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg)
+    });
     if let Some(t) = staging_of {
         return json!({
             "id": id,
@@ -232,7 +231,9 @@ pub fn list_rgs(
     };
     for t in st.templates.values() {
         add(&t.sub, &t.rg);
-        add(&t.sub, &t.staging_rg);
+        if t.has_staging() {
+            add(&t.sub, &t.staging_rg);
+        }
     }
     for g in st.staging_leftovers.values() {
         add(&g.sub, &g.name);
@@ -267,11 +268,9 @@ pub fn delete_rg(ctx: &Ctx, st: &mut State, sub: &str, rg: &str, api_version: &s
     if !rg_exists(ctx, st, sub, rg) {
         return rg_not_found(rg);
     }
-    if let Some(t) = st
-        .templates
-        .values()
-        .find(|t| t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg))
-    {
+    if let Some(t) = st.templates.values().find(|t| {
+        t.has_staging() && t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg)
+    }) {
         return ArmErr::conflict(
             "ResourceGroupManagedByImageTemplate",
             format!(

@@ -4,7 +4,7 @@
 //! endpoint can verify Shared Key and SAS signatures for any account.
 
 use super::resources::rg_exists;
-use crate::response::{json, not_found, rg_not_found};
+use crate::response::{arm_error, json, not_found, rg_not_found};
 use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
@@ -42,7 +42,7 @@ fn account_json(ctx: &Ctx, sub: &str, rg: &str, name: &str, location: &str) -> V
             "statusOfPrimary": "available",
             "creationTime": ctx.clock.stamp(0.0),
             "supportsHttpsTrafficOnly": false,
-            "allowSharedKeyAccess": true,
+            "allowSharedKeyAccess": ctx.scenario.storage.shared_key,
         }
     })
 }
@@ -55,7 +55,11 @@ pub fn list(ctx: &Ctx, st: &State, sub: &str, rg: &str) -> Result<Vec<Value>, Re
     let value: Vec<Value> = st
         .templates
         .values()
-        .filter(|t| t.sub.eq_ignore_ascii_case(sub) && t.staging_rg.eq_ignore_ascii_case(rg))
+        .filter(|t| {
+            t.has_staging()
+                && t.sub.eq_ignore_ascii_case(sub)
+                && t.staging_rg.eq_ignore_ascii_case(rg)
+        })
         .map(|t| account_json(ctx, sub, &t.staging_rg, &t.storage_account, &t.location))
         .collect();
     Ok(value)
@@ -92,6 +96,15 @@ pub fn list_keys(ctx: &Ctx, st: &State, sub: &str, rg: &str, name: &str) -> Resp
     }
     if !exists(ctx, st, sub, rg, name) {
         return not_found("Microsoft.Storage/storageAccounts", name, rg);
+    }
+    if !ctx.scenario.storage.list_keys {
+        return arm_error(
+            StatusCode::FORBIDDEN,
+            "AuthorizationFailed",
+            format!(
+                "The client does not have authorization to perform action 'Microsoft.Storage/storageAccounts/listKeys/action' over scope '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}' or the scope is invalid. If access was recently granted, please refresh your credentials."
+            ),
+        );
     }
     let created = ctx.clock.stamp(0.0);
     json(

@@ -96,17 +96,22 @@ async fn failing_build_writes_customization_log() {
     if std::env::var_os("SIM_PRINT_LOG").is_some() {
         eprintln!("{msg}\n----\n{log}");
     }
+    // Packer's real markers: AIB's upload first, then the customizers up to the failing one,
+    // which gets its `ending` line too.
     assert_eq!(
         log.matches("(telemetry) Starting provisioner shell")
             .count(),
         2,
         "{log}"
     );
+    assert_eq!(log.matches("(telemetry) ending shell").count(), 2, "{log}");
     assert_eq!(
-        log.matches("(telemetry) ending provisioner shell").count(),
-        1,
-        "{log}"
+        log.matches("(telemetry) Starting provisioner file").count(),
+        1
     );
+    assert!(log.contains(
+        "Uploading /aib/packerInput/DeprovisioningScript.txt => /tmp/DeprovisioningScript.sh"
+    ));
     assert!(log.contains("Script exited with non-zero exit status: 1"));
     assert!(log.contains("Build 'azure-arm' errored after"));
     assert!(log.contains("[harden]"));
@@ -320,13 +325,194 @@ async fn blob_listing_pages() {
     }
     let log = rb.send().await.unwrap().text().await.unwrap();
     assert!(
-        log.contains("Starting provisioner powershell")
-            && log.contains("ending provisioner powershell"),
+        log.contains("Starting provisioner powershell") && log.contains("ending powershell"),
         "{log}"
     );
+    // The failing restart gets its `ending` line too, as Packer writes it.
     assert!(
         log.contains("Starting provisioner windows-restart")
-            && !log.contains("ending provisioner windows-restart")
+            && log.contains("ending windows-restart")
+            && log.contains("Timeout waiting for machine to restart")
     );
     t.sim.shutdown().await;
+}
+
+/// `log_format = "packer-1.14"`: the log has no telemetry; each step starts at its first UI
+/// line.
+#[tokio::test]
+async fn the_packer_1_14_format_has_no_telemetry() {
+    let t = start(
+        "minute_ms = 1\nbuild_minutes = 10\ncreate_minutes = 0\nlog_format = \"packer-1.14\"\n[[outcome]]\ntemplate = \"*\"\nresult = \"fail\"\nfailed_customizer = \"tools\"\n",
+    )
+    .await;
+    let rg = "rg-n";
+    let cust = json!([
+        {"type": "PowerShell", "name": "setup", "inline": ["echo"]},
+        {"type": "WindowsRestart", "name": "restart"},
+        {"type": "PowerShell", "name": "tools", "inline": ["echo"]},
+    ]);
+    let body = template_body(cust, sig_distribute(rg, "gal", "img", None, &["eastus2"]));
+    assert_eq!(t.put(&it_path(rg, "w"), API_AIB, &body).await.status, 201);
+    t.post(&format!("{}/run", it_path(rg, "w")), API_AIB).await;
+    let b = t.wait_run_done(rg, "w").await;
+    let staging = b["properties"]["exactStagingResourceGroup"]
+        .as_str()
+        .unwrap();
+    let log = read_log(&t, staging).await;
+    assert!(!log.contains("(telemetry)"), "{log}");
+    assert_eq!(
+        log.matches("ui: ==> azure-arm: Provisioning with Powershell...")
+            .count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("ui: ==> azure-arm: Restarting Machine").count(),
+        1
+    );
+    assert!(log.contains("ui: ==> azure-arm: Uploading /aib/packerInput/DeprovisioningScript.txt => c:\\DeprovisioningScript.ps1"), "{log}");
+    assert!(
+        log.contains("ui error: Build 'azure-arm' errored after"),
+        "{log}"
+    );
+    assert!(log.lines().all(|l| l.starts_with('[')), "{log}");
+    t.sim.shutdown().await;
+}
+
+/// The newest `customization.log` of a staging group, read with the account key.
+async fn read_log(t: &T, staging: &str) -> String {
+    let sas = t
+        .get(
+            &format!("{staging}/providers/Microsoft.Storage/storageAccounts"),
+            "2023-05-01",
+        )
+        .await;
+    let acct = &sas.body["value"][0];
+    let account = acct["name"].as_str().unwrap().to_string();
+    let endpoint = acct["properties"]["primaryEndpoints"]["blob"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let keys = t
+        .post(
+            &format!("{}/listKeys", acct["id"].as_str().unwrap()),
+            "2023-05-01",
+        )
+        .await;
+    let key = keys.body["keys"][0]["value"].as_str().unwrap().to_string();
+    let get = |url: reqwest::Url| {
+        let mut rb = t.http.get(url.clone());
+        for (k, v) in shared_key_headers(&account, &key, "GET", &url, &[]) {
+            rb = rb.header(k, v);
+        }
+        rb
+    };
+    let list =
+        reqwest::Url::parse(&format!("{endpoint}packerlogs?restype=container&comp=list")).unwrap();
+    let xml = get(list).send().await.unwrap().text().await.unwrap();
+    let start = xml.find("<Name>").unwrap() + 6;
+    let end = xml[start..].find("</Name>").unwrap() + start;
+    let url = reqwest::Url::parse(&format!("{endpoint}packerlogs/{}", &xml[start..end])).unwrap();
+    get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// `[storage]`: an account that forbids Shared Key answers key-signed requests 403
+/// `KeyBasedAuthenticationNotPermitted` and takes Entra tokens; `list_keys = false` refuses
+/// listKeys; `data_reader = false` refuses tokens.
+#[tokio::test]
+async fn storage_access_rules() {
+    for (storage, key_ok, keys_listed, token_ok) in [
+        ("", true, true, true),
+        ("shared_key = false", false, true, true),
+        ("list_keys = false", true, false, true),
+        ("data_reader = false", true, true, false),
+    ] {
+        let t = start(&format!(
+            "minute_ms = 1\nbuild_minutes = 5\ncreate_minutes = 0\n[storage]\n{storage}\n[[outcome]]\ntemplate = \"*\"\nresult = \"fail\"\n"
+        ))
+        .await;
+        let rg = "rg-s";
+        let body = template_body(
+            json!([shell("a")]),
+            sig_distribute(rg, "g", "i", None, &["eastus2"]),
+        );
+        assert_eq!(t.put(&it_path(rg, "s"), API_AIB, &body).await.status, 201);
+        t.post(&format!("{}/run", it_path(rg, "s")), API_AIB).await;
+        let b = t.wait_run_done(rg, "s").await;
+        let staging = b["properties"]["exactStagingResourceGroup"]
+            .as_str()
+            .unwrap();
+        let sas = t
+            .get(
+                &format!("{staging}/providers/Microsoft.Storage/storageAccounts"),
+                "2023-05-01",
+            )
+            .await;
+        let acct = &sas.body["value"][0];
+        assert_eq!(
+            acct["properties"]["allowSharedKeyAccess"], key_ok,
+            "{storage}"
+        );
+        let account = acct["name"].as_str().unwrap().to_string();
+        let endpoint = acct["properties"]["primaryEndpoints"]["blob"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let keys = t
+            .post(
+                &format!("{}/listKeys", acct["id"].as_str().unwrap()),
+                "2023-05-01",
+            )
+            .await;
+        let list =
+            reqwest::Url::parse(&format!("{endpoint}packerlogs?restype=container&comp=list"))
+                .unwrap();
+        if keys_listed {
+            assert_eq!(keys.status, 200, "{storage}");
+            let key = keys.body["keys"][0]["value"].as_str().unwrap().to_string();
+            let mut rb = t.http.get(list.clone());
+            for (k, v) in shared_key_headers(&account, &key, "GET", &list, &[]) {
+                rb = rb.header(k, v);
+            }
+            let r = rb.send().await.unwrap();
+            if key_ok {
+                assert_eq!(r.status(), 200, "{storage}");
+            } else {
+                assert_eq!(r.status(), 403, "{storage}");
+                assert_eq!(
+                    r.headers()["x-ms-error-code"],
+                    "KeyBasedAuthenticationNotPermitted"
+                );
+            }
+        } else {
+            assert_eq!(keys.status, 403, "{storage}");
+            assert_eq!(keys.code(), "AuthorizationFailed");
+        }
+        let r = t
+            .http
+            .get(list.clone())
+            .bearer_auth(&t.token)
+            .send()
+            .await
+            .unwrap();
+        if token_ok {
+            assert_eq!(r.status(), 200, "{storage}");
+        } else {
+            assert_eq!(r.status(), 403, "{storage}");
+            assert_eq!(
+                r.headers()["x-ms-error-code"],
+                "AuthorizationPermissionMismatch"
+            );
+        }
+        // A token the simulator never issued is not a token.
+        let r = t
+            .http
+            .get(list)
+            .bearer_auth("not-a-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{storage}");
+        t.sim.shutdown().await;
+    }
 }

@@ -8,6 +8,7 @@ mod auth;
 mod blob;
 mod errors;
 mod faults;
+mod federated;
 mod flow;
 mod key_vault;
 mod limits;
@@ -17,4 +18,5 @@ mod paging;
 #[cfg(feature = "reference-tests")]
 mod reference;
 mod retention;
+mod shapes;
 mod templates;

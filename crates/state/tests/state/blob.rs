@@ -64,20 +64,23 @@ async fn blob_backend_on_azurite() -> TestResult {
         account: az.account.clone(),
         key: az.key.clone(),
     };
-    let (a, b, c, d, e, f) = tokio::join!(
+    let (a, b, c, d, e, f, g) = tokio::join!(
         round_trips(&env),
         lock_exclusion(&env),
         lease_renewal(&env),
         concurrent_index(&env),
         concurrent_events(&env),
         sas_auth(&env),
+        dead_holder(&env),
     );
+    ctx("shards", shards(&env).await)?;
     ctx("round trips", a)?;
     ctx("lock exclusion", b)?;
     ctx("lease renewal", c)?;
     ctx("concurrent index", d)?;
     ctx("concurrent events", e)?;
     ctx("SAS auth", f)?;
+    ctx("dead holder", g)?;
     drop(az);
     Ok(())
 }
@@ -209,6 +212,100 @@ async fn lock_exclusion(env: &Env) -> TestResult {
         l3.release().await,
         Err(StateError::LockLost { .. })
     ));
+    Ok(())
+}
+
+/// Shards under `<prefix>/shards/<key>` are found with one delimited listing, and their
+/// indexes make one family index.
+async fn shards(env: &Env) -> TestResult {
+    let root = env.store("aib-state", "fleet", fast()).await?;
+    assert!(root.shard_keys().await?.is_empty());
+    let a = env
+        .store("aib-state", "fleet/shards/comp-a", fast())
+        .await?;
+    let b = env
+        .store("aib-state", "fleet/shards/comp-b", fast())
+        .await?;
+    // Another state whose prefix merely starts alike is not a shard.
+    let other = env
+        .store("aib-state", "fleet2/shards/comp-z", fast())
+        .await?;
+    let run = sample_run(0);
+    a.create_run(&run).await?;
+    a.append_events(&run.run_id, &[event(&run.run_id, 0)])
+        .await?;
+    b.update_index(&[entry("dev/a", "run-new", 9)]).await?;
+    a.update_index(&[entry("dev/a", "run-old", 5), entry("dev/b", "x", 1)])
+        .await?;
+    other.update_index(&[entry("dev/a", "other", 99)]).await?;
+    assert_eq!(root.shard_keys().await?, ["comp-a", "comp-b"]);
+    let found = root.with_shards().await?;
+    assert_eq!(found.len(), 3);
+    assert_eq!(found[1].1.read_run(&run.run_id).await?, run);
+    assert_eq!(
+        found[1].1.location().to_string(),
+        format!("azblob://{}/aib-state/fleet/shards/comp-a", env.account)
+    );
+    for s in [&root, &a] {
+        let idx = s.read_family_index().await?;
+        assert_eq!(idx.units["dev/a"].run_id, "run-new");
+        assert_eq!(idx.units.len(), 2);
+    }
+    Ok(())
+}
+
+/// A run whose process died holding the lease: `running` while the lease lasts, `interrupted`
+/// once it expired; a contender waiting with `lock_waiting` gets the lock then.
+async fn dead_holder(env: &Env) -> TestResult {
+    use aib_state::{LockInfo, LockOptions, RunStatus};
+    let s = env.store("locks", "dead", fast()).await?;
+    let mut rec = sample_run(0);
+    rec.status = RunStatus::Running;
+    s.create_run(&rec).await?;
+    // What the dead process left: the lock blob naming it, leased for 15 s, never renewed.
+    let client = aib_azure::BlobClient::new(
+        &env.endpoint,
+        BlobAuth::shared_key(&env.account, &env.key)?,
+        false,
+    )?;
+    let info = LockInfo::new(&rec.run_id, "host-dead");
+    client
+        .put_blob(
+            "locks",
+            "dead/lock",
+            bytes::Bytes::from(serde_json::to_vec(&info)?),
+            "application/json",
+        )
+        .await?;
+    client
+        .acquire_lease("locks", "dead/lock", Some(15), None)
+        .await?;
+    let holder = s.lock_holder().await?;
+    assert_eq!(holder.as_ref().map(|h| h.host.as_str()), Some("host-dead"));
+    assert_eq!(rec.status_given_lock(holder.as_ref()), RunStatus::Running);
+    // A second run waits (saying so once) and gets the lock when the lease expires.
+    let mut told = Vec::new();
+    let lock = s
+        .lock_waiting(
+            "20261128T233600Z-bbbbbb",
+            "host-b",
+            LockOptions::default(),
+            Duration::from_secs(45),
+            |e| told.push(e.to_string()),
+        )
+        .await?;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("host-dead"), "{told:?}");
+    let holder = s.lock_holder().await?;
+    assert_eq!(
+        rec.status_given_lock(holder.as_ref()),
+        RunStatus::Interrupted
+    );
+    lock.release().await?;
+    assert_eq!(
+        rec.status_given_lock(s.lock_holder().await?.as_ref()),
+        RunStatus::Interrupted
+    );
     Ok(())
 }
 

@@ -41,6 +41,7 @@ pub fn sample_run(offset_s: i64) -> RunRecord {
         customizer: Some("harden".into()),
         log_excerpt: Some("exit 1".into()),
         log_path: None,
+        ..Failure::default()
     });
     u.run_operation = Some("https://management.azure.com/op/1".into());
     rec.units.push(u);

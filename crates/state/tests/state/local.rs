@@ -271,6 +271,205 @@ async fn stale_lock_is_reported_then_broken() -> TestResult {
     Ok(())
 }
 
+/// The holder's run id in a `Locked` error.
+fn holder_of(e: &StateError) -> Option<&str> {
+    match e {
+        StateError::Locked { run_id, .. } => Some(run_id),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn lock_waiting_takes_the_lock_once_the_holder_releases_it() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let s1 = store(tmp.path()).await?;
+    let s2 = store(tmp.path()).await?;
+    let l1 = s1.lock("20261128T233500Z-aaaaaa", "host-a").await?;
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        l1.release().await
+    });
+    let mut told = Vec::new();
+    let l2 = s2
+        .lock_waiting(
+            "20261128T233600Z-bbbbbb",
+            "host-b",
+            LockOptions::default(),
+            std::time::Duration::from_secs(60),
+            |e| told.push(holder_of(e).map(str::to_owned)),
+        )
+        .await?;
+    release.await??;
+    // Told once who it waits for, however many times it tried.
+    assert_eq!(told, vec![Some("20261128T233500Z-aaaaaa".to_owned())]);
+    assert_eq!(
+        s1.lock_holder().await?.map(|h| h.run_id).as_deref(),
+        Some("20261128T233600Z-bbbbbb")
+    );
+    l2.release().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn lock_waiting_gives_up_naming_the_holder_and_zero_waits_not_at_all() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let s1 = store(tmp.path()).await?;
+    let s2 = store(tmp.path()).await?;
+    let l1 = s1.lock("20261128T233500Z-aaaaaa", "host-a").await?;
+    let mut told = 0;
+    let err = match s2
+        .lock_waiting(
+            "20261128T233600Z-bbbbbb",
+            "host-b",
+            LockOptions::default(),
+            std::time::Duration::from_millis(600),
+            |_| told += 1,
+        )
+        .await
+    {
+        Err(e) => e,
+        Ok(_) => return Err("took a held lock".into()),
+    };
+    assert_eq!(holder_of(&err), Some("20261128T233500Z-aaaaaa"), "{err}");
+    assert_eq!(err.exit_code(), 4);
+    assert_eq!(told, 1);
+    let mut told = 0;
+    let err = match s2
+        .lock_waiting(
+            "20261128T233600Z-bbbbbb",
+            "host-b",
+            LockOptions::default(),
+            std::time::Duration::ZERO,
+            |_| told += 1,
+        )
+        .await
+    {
+        Err(e) => e,
+        Ok(_) => return Err("took a held lock".into()),
+    };
+    assert!(err.is_locked(), "{err}");
+    assert_eq!(told, 0, "no wait, no waiting message");
+    l1.release().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn lock_waiting_does_not_wait_for_a_stale_lock() -> TestResult {
+    if !Path::new("/proc/self").exists() {
+        return Ok(()); // cannot tell dead processes apart on this platform
+    }
+    let tmp = tempfile::tempdir()?;
+    let s = store(tmp.path()).await?;
+    let dead = LockInfo {
+        run_id: "20261128T000000Z-dddddd".into(),
+        host: current_host(),
+        pid: 999_999_999,
+        since: chrono::Utc::now(),
+    };
+    std::fs::write(tmp.path().join(".aib/lock"), serde_json::to_vec(&dead)?)?;
+    // The wait is an hour: a stale lock must come back at once for the caller to take over.
+    let r = s
+        .lock_waiting(
+            "20261128T233500Z-aaaaaa",
+            "h",
+            LockOptions::default(),
+            std::time::Duration::from_secs(3600),
+            |e| panic!("waited for a stale lock: {e}"),
+        )
+        .await;
+    assert!(matches!(r, Err(StateError::StaleLock { .. })), "{r:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_running_run_whose_process_died_is_shown_interrupted() -> TestResult {
+    use aib_state::RunStatus;
+    let tmp = tempfile::tempdir()?;
+    let s = store(tmp.path()).await?;
+    let mut rec = sample_run(0);
+    rec.status = RunStatus::Running;
+    s.create_run(&rec).await?;
+    // Its own process holds the lock: running.
+    let lock = s.lock(&rec.run_id, &current_host()).await?;
+    let holder = s.lock_holder().await?;
+    assert_eq!(rec.status_given_lock(holder.as_ref()), RunStatus::Running);
+    lock.release().await?;
+    // The lock left by its dead process (same host, pid gone) counts as free.
+    if Path::new("/proc/self").exists() {
+        let dead = LockInfo {
+            run_id: rec.run_id.clone(),
+            host: current_host(),
+            pid: 999_999_999,
+            since: chrono::Utc::now(),
+        };
+        std::fs::write(tmp.path().join(".aib/lock"), serde_json::to_vec(&dead)?)?;
+        let holder = s.lock_holder().await?;
+        assert!(holder.is_none());
+        assert_eq!(
+            rec.status_given_lock(holder.as_ref()),
+            RunStatus::Interrupted
+        );
+        std::fs::remove_file(tmp.path().join(".aib/lock"))?;
+    }
+    // No lock at all, or another run's: interrupted.
+    assert_eq!(rec.status_given_lock(None), RunStatus::Interrupted);
+    let other = s.lock("20261128T233600Z-bbbbbb", "h").await?;
+    let holder = s.lock_holder().await?;
+    assert_eq!(
+        rec.status_given_lock(holder.as_ref()),
+        RunStatus::Interrupted
+    );
+    other.release().await?;
+    // A finished run is shown as recorded whoever holds the lock.
+    rec.status = RunStatus::Failed;
+    assert_eq!(rec.status_given_lock(None), RunStatus::Failed);
+    Ok(())
+}
+
+#[tokio::test]
+async fn shards_are_found_and_share_one_family_index() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let root = store(tmp.path()).await?;
+    assert!(root.shard_keys().await?.is_empty());
+    // Shards are states of their own under `shards/<key>`.
+    let a = StateStore::open_local(tmp.path().join(".aib/shards/comp-a")).await?;
+    let b = StateStore::open_local(tmp.path().join(".aib/shards/comp-b")).await?;
+    std::fs::create_dir_all(tmp.path().join(".aib/shards/.hidden"))?;
+    std::fs::write(tmp.path().join(".aib/shards/notes.txt"), "x")?;
+    assert_eq!(root.shard_keys().await?, ["comp-a", "comp-b"]);
+    let run_a = sample_run(0);
+    a.create_run(&run_a).await?;
+    let found = root.with_shards().await?;
+    assert_eq!(
+        found.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        [None, Some("comp-a".to_owned()), Some("comp-b".to_owned())]
+    );
+    assert_eq!(found[1].1.read_run(&run_a.run_id).await?, run_a);
+    assert!(found[2].1.list_runs().await?.is_empty());
+    // A shard knows its root; each keeps its own lock.
+    assert_eq!(a.shard_root().map(|r| r.location()), Some(root.location()));
+    let la = a.lock("20261128T233500Z-aaaaaa", "h").await?;
+    let lb = b.lock("20261128T233600Z-bbbbbb", "h").await?;
+    assert!(root.lock_holder().await?.is_none());
+    la.release().await?;
+    lb.release().await?;
+    // The family index: the newest build of each unit, wherever it was recorded, read from
+    // the root or from any shard.
+    a.update_index(&[entry("dev/a", "run-a-old", 5), entry("dev/b", "run-b", 7)])
+        .await?;
+    b.update_index(&[entry("dev/a", "run-a-new", 9)]).await?;
+    root.update_index(&[entry("dev/c", "run-c", 1)]).await?;
+    for s in [&root, &a, &b] {
+        let idx = s.read_family_index().await?;
+        assert_eq!(idx.units.len(), 3);
+        assert_eq!(idx.units["dev/a"].run_id, "run-a-new");
+        assert_eq!(idx.units["dev/b"].run_id, "run-b");
+    }
+    // Each state's own index is untouched.
+    assert_eq!(a.read_index().await?.units["dev/a"].run_id, "run-a-old");
+    Ok(())
+}
+
 #[tokio::test]
 async fn event_sink_batches() -> TestResult {
     let tmp = tempfile::tempdir()?;

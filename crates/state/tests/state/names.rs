@@ -51,6 +51,57 @@ fn run_ids_sort_by_time() {
 }
 
 #[test]
+fn shard_locations_and_their_roots() -> Result<(), aib_state::StateError> {
+    let dir = Path::new("/m");
+    let root = StateLocation::parse(Some("/srv/state"), dir)?;
+    let shard = root.shard("dev-base-1a2b3c4d");
+    assert_eq!(
+        shard,
+        StateLocation::Local(PathBuf::from("/srv/state/shards/dev-base-1a2b3c4d"))
+    );
+    assert_eq!(
+        shard.shard_of(),
+        Some((root.clone(), "dev-base-1a2b3c4d".into()))
+    );
+    assert_eq!(root.shard_of(), None);
+    // Relative and blob forms, with and without a prefix.
+    let rel = StateLocation::parse(Some("shards/x"), dir)?;
+    assert_eq!(
+        rel.shard_of(),
+        Some((StateLocation::Local(PathBuf::from(".")), "x".into()))
+    );
+    for (root, shard) in [
+        (
+            "azblob://acct1/aib/fleet",
+            "azblob://acct1/aib/fleet/shards/k-1",
+        ),
+        ("azblob://acct1/aib", "azblob://acct1/aib/shards/k-1"),
+    ] {
+        let r = StateLocation::parse(Some(root), dir)?;
+        let s = r.shard("k-1");
+        assert_eq!(s.to_string(), shard);
+        assert_eq!(StateLocation::parse(Some(shard), dir)?, s);
+        assert_eq!(s.shard_of(), Some((r, "k-1".into())));
+    }
+    // Not shards: no `shards/` folder, or a name that cannot be a key.
+    for not in [
+        "azblob://acct1/aib/fleet/k-1",
+        "azblob://acct1/aib/shards/Bad",
+        "/a/shards/.x",
+    ] {
+        assert_eq!(
+            StateLocation::parse(Some(not), dir)?.shard_of(),
+            None,
+            "{not}"
+        );
+    }
+    assert!(aib_state::is_shard_key("bin-007"));
+    assert!(!aib_state::is_shard_key(""));
+    assert!(!aib_state::is_shard_key("a/b"));
+    Ok(())
+}
+
+#[test]
 fn state_locations() -> Result<(), aib_state::StateError> {
     let dir = Path::new("/m");
     assert_eq!(

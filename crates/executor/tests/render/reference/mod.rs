@@ -4,4 +4,5 @@
 //! real-world templates runs the binary: `tests/cli/reference/import.rs`.
 
 mod api_model;
+mod logs;
 mod schema;
