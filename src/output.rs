@@ -21,12 +21,16 @@ pub fn write_bytes(bytes: &[u8]) {
     }
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            STATE.store(CLOSED, Ordering::Relaxed);
-        } else {
-            STATE.store(FAILED, Ordering::Relaxed);
-            eprintln!("error: cannot write the result to stdout: {e}");
-        }
+        write_failed(&e);
+    }
+}
+
+/// Records a write to stdout that failed (also one made by a streaming writer of its own).
+pub fn write_failed(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        STATE.store(CLOSED, Ordering::Relaxed);
+    } else if STATE.swap(FAILED, Ordering::Relaxed) != FAILED {
+        eprintln!("error: cannot write the result to stdout: {e}");
     }
 }
 

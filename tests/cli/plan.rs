@@ -175,3 +175,55 @@ fn unknown_set_key_gets_a_hint() {
     let err = plan_errors(&text, &["--set", "vmsize=x"]);
     assert!(err.contains("vm_size"), "{err}");
 }
+
+/// A reader that stops early (`aib plan --format json | head`) ends the command quietly: no
+/// panic, exit 0, and what it read is the start of the plan.
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    let rows: Vec<String> = (0..400).map(|i| format!("\"{i}\"")).collect();
+    let dir = manifest_dir(
+        &format!(
+            r#"
+version = 1
+[pipeline]
+name = "many"
+[defaults]
+location = "eastus2"
+resource_group = "rg"
+identity = "/subscriptions/{{{{ subscription }}}}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
+gallery = {{ name = "gal" }}
+source = {{ platform = "Canonical:ubuntu-24_04-lts:server:latest" }}
+customize = [ {{ type = "shell", name = "s", inline = ["true"] }} ]
+[environments.dev]
+subscription = "00000000-0000-0000-0000-000000000001"
+[variants.img]
+image_definition = "img-{{{{ matrix.n }}}}"
+[variants.img.matrix]
+n = [{}]
+"#,
+            rows.join(", ")
+        ),
+        &[],
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aib"))
+        .args(["plan", "--format", "json"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn aib plan");
+    let mut head = [0u8; 64];
+    let mut stdout = child.stdout.take().expect("stdout");
+    stdout
+        .read_exact(&mut head)
+        .expect("the plan's first bytes");
+    // The plan (about 250 KB) is far more than a pipe holds: closing it makes the rest fail.
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(String::from_utf8_lossy(&head).starts_with("{\n  \"version\": 1,"));
+}

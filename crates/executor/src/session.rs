@@ -156,6 +156,8 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         }
     }
 
+    // How long each unit took last time (read before this run's record exists).
+    let expected_durations = runner::history::expected_durations(&store, &plan).await;
     let mut record = RunRecord::new(
         &run_id,
         trigger,
@@ -195,6 +197,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         note,
         external_versions,
         redactor,
+        expected_durations,
     })
     .await;
     let mut result = result;

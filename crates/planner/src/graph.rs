@@ -2,6 +2,8 @@
 //! SCC, every cycle reported with all its units), then sealed into an acyclic graph that can
 //! only be walked; plus the critical path.
 
+use std::cmp::Reverse;
+
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -53,12 +55,9 @@ impl GraphBuilder {
         out
     }
 
-    /// Seals the graph; `Err` with every cycle when there is one.
+    /// Seals the graph; `Err` with every cycle when there is one (looked for only when the
+    /// topological sort finds that there is).
     pub fn seal(self) -> Result<SealedGraph, Vec<Vec<usize>>> {
-        let cycles = self.cycles();
-        if !cycles.is_empty() {
-            return Err(cycles);
-        }
         let order = match toposort(&self.graph, None) {
             Ok(o) => o.into_iter().map(NodeIndex::index).collect(),
             Err(_) => return Err(self.cycles()),
@@ -132,10 +131,21 @@ impl SealedGraph {
         let mut pred: Vec<Option<usize>> = vec![None; n];
         for &v in &self.order {
             let mut best: Option<usize> = None;
-            for d in self.dependencies(v) {
+            // The best of the dependencies whatever order they come in (equal keys: the
+            // smaller node).
+            let deps = self
+                .graph
+                .edges_directed(NodeIndex::new(v), petgraph::Direction::Incoming)
+                .map(|e| e.source().index());
+            for d in deps {
                 best = match best {
                     None => Some(d),
-                    Some(b) if len[d] > len[b] || (len[d] == len[b] && key(d) < key(b)) => Some(d),
+                    Some(b)
+                        if (len[d], Reverse(key(d)), Reverse(d))
+                            > (len[b], Reverse(key(b)), Reverse(b)) =>
+                    {
+                        Some(d)
+                    }
                     keep => keep,
                 };
             }

@@ -3,7 +3,6 @@
 //! the digests of the local files it reads and a format version, completed with the source
 //! image version by [`InputHash::finalize`].
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use std::collections::BTreeMap;
@@ -86,7 +85,7 @@ impl InputHash {
 pub struct FileDigests {
     roots: aib_manifest::FileRoots,
     /// Path as joined → (hex SHA-256, real path), or why it may not be read.
-    cache: HashMap<PathBuf, Result<(String, PathBuf), String>>,
+    cache: foldhash::HashMap<PathBuf, Result<(String, PathBuf), String>>,
 }
 
 impl FileDigests {
@@ -94,7 +93,7 @@ impl FileDigests {
     pub fn new(roots: aib_manifest::FileRoots) -> Self {
         Self {
             roots,
-            cache: HashMap::new(),
+            cache: foldhash::HashMap::default(),
         }
     }
 

@@ -348,8 +348,7 @@ impl Resolver<'_> {
         Some(LocalFile { path, resolved })
     }
 
-    fn customizer(&mut self, key: &str, c: &Customizer, index: usize) -> ResolvedCustomizer {
-        let key = Key::from(key);
+    fn customizer(&mut self, key: Key<'_>, c: &Customizer, index: usize) -> ResolvedCustomizer {
         let dir = self.scope.dir;
         ResolvedCustomizer {
             kind: *c.kind.get_ref(),
@@ -544,7 +543,7 @@ impl Resolver<'_> {
             Some(list) => list
                 .iter()
                 .enumerate()
-                .map(|(i, c)| self.customizer(&format!("customize[{i}]"), c, i))
+                .map(|(i, c)| self.customizer(Key::from("customize").item(i), c, i))
                 .collect(),
             None => Vec::new(),
         };
@@ -556,7 +555,7 @@ impl Resolver<'_> {
                     l.iter()
                         .enumerate()
                         .map(|(i, c)| {
-                            self.customizer(&format!("validate.in_vm_validations[{i}]"), c, i)
+                            self.customizer(Key::from("validate.in_vm_validations").item(i), c, i)
                         })
                         .collect()
                 })
@@ -578,19 +577,19 @@ impl Resolver<'_> {
         let mut tags = IndexMap::with_capacity(s.tags.len());
         for (k, v) in &s.tags {
             let r = self
-                .render(&format!("tags.{}", k.as_str()), v)
+                .render(Key::from("tags").field(k.as_str()), v)
                 .unwrap_or_default();
             tags.insert(k.get_ref().clone(), r);
         }
         let mut secrets = IndexMap::with_capacity(s.secrets.len());
         for (k, v) in &s.secrets {
-            let key = format!("secrets.{}", k.as_str());
-            let r = self.render(&key, v).unwrap_or_default();
+            let key = Key::from("secrets").field(k.as_str());
+            let r = self.render(key, v).unwrap_or_default();
             let checked = SecretRef::parse(&r).and_then(|s| s.check_cloud(self.scope.cloud));
             if let Err(why) = checked
                 && !self.failed
             {
-                self.invalid(&key, v.span(), why);
+                self.invalid(key, v.span(), why);
             }
             secrets.insert(k.get_ref().clone(), r);
         }
@@ -681,11 +680,20 @@ fn with_secrets<'n>(base: &Ctx, names: impl Iterator<Item = &'n str>) -> Ctx {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Key<'a> {
     base: &'a str,
+    /// `customize[2]`: the item of a list the key is in.
+    item: Option<usize>,
     field: Option<&'a str>,
     index: Option<usize>,
 }
 
 impl<'a> Key<'a> {
+    fn item(self, item: usize) -> Self {
+        Self {
+            item: Some(item),
+            ..self
+        }
+    }
+
     fn field(self, field: &'a str) -> Self {
         Self {
             field: Some(field),
@@ -706,6 +714,7 @@ impl<'a> From<&'a str> for Key<'a> {
     fn from(base: &'a str) -> Self {
         Self {
             base,
+            item: None,
             field: None,
             index: None,
         }
@@ -718,9 +727,28 @@ impl<'a> From<&'a String> for Key<'a> {
     }
 }
 
+#[cfg(test)]
+#[test]
+fn keys_name_settings_as_written() {
+    let c = Key::from("customize").item(2);
+    assert_eq!(c.to_string(), "customize[2]");
+    assert_eq!(
+        c.field("inline").at(1).to_string(),
+        "customize[2].inline[1]"
+    );
+    assert_eq!(Key::from("tags").field("owner").to_string(), "tags.owner");
+    assert_eq!(
+        Key::from("replicate_to").at(0).to_string(),
+        "replicate_to[0]"
+    );
+}
+
 impl std::fmt::Display for Key<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.base)?;
+        if let Some(i) = self.item {
+            write!(f, "[{i}]")?;
+        }
         if let Some(x) = self.field {
             write!(f, ".{x}")?;
         }

@@ -6,8 +6,7 @@
 //! `range(100000)` loops or `"x" * 10**9` end with an error instead of hanging `validate`.
 //! `debug()` is not available: it would print the whole context.
 
-use std::collections::HashMap;
-
+use foldhash::HashMap;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 /// Whether a string holds template syntax.
@@ -137,9 +136,9 @@ impl Renderer {
         add_secret_filters(&mut env, false);
         Self {
             env,
-            templates: HashMap::new(),
+            templates: HashMap::default(),
             compiled: Vec::new(),
-            outputs: HashMap::new(),
+            outputs: HashMap::default(),
         }
     }
 

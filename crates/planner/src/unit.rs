@@ -1,6 +1,7 @@
 //! A unit (one image build: environment × variant × matrix row) and its id.
 
 use std::fmt;
+use std::sync::Arc;
 
 use aib_manifest::MatrixRow;
 use schemars::JsonSchema;
@@ -10,19 +11,19 @@ use crate::input_hash::InputHash;
 use crate::resolved::ResolvedSettings;
 
 /// `<env>/<variant>` or `<env>/<variant>[axis=value,axis=value]`.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+// Shared, not copied, by the plan's many references to a unit (its dependents, the index, the
+// critical path): an `Arc<str>`, serialized as the string.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
 #[serde(transparent)]
-pub struct UnitId(String);
+pub struct UnitId(#[schemars(with = "String")] Arc<str>);
 
 impl UnitId {
     /// The id of a unit from its parts (`matrix` is `axis=value,...`, empty without matrix).
     pub fn new(env: &str, variant: &str, matrix: &str) -> Self {
         if matrix.is_empty() {
-            Self(format!("{env}/{variant}"))
+            Self(Arc::from(format!("{env}/{variant}")))
         } else {
-            Self(format!("{env}/{variant}[{matrix}]"))
+            Self(Arc::from(format!("{env}/{variant}[{matrix}]")))
         }
     }
 
@@ -44,7 +45,19 @@ impl fmt::Display for UnitId {
 
 impl From<&str> for UnitId {
     fn from(s: &str) -> Self {
-        Self(s.to_string())
+        Self(Arc::from(s))
+    }
+}
+
+impl Serialize for UnitId {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for UnitId {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        String::deserialize(de).map(|s| Self(Arc::from(s)))
     }
 }
 
@@ -63,10 +76,11 @@ pub struct Unit {
     pub id: UnitId,
     pub environment: String,
     pub variant: String,
-    /// Every value of the matrix row (axes and included keys).
-    pub matrix: MatrixRow,
-    /// Settings after layering and templating.
-    pub settings: ResolvedSettings,
+    /// Every value of the matrix row (axes and included keys), shared by the row's units.
+    pub matrix: Arc<MatrixRow>,
+    /// Settings after layering and templating (boxed: a unit is moved and kept by the
+    /// hundred thousand, and most of its size is here).
+    pub settings: Box<ResolvedSettings>,
     /// `<pipeline>-<variant>-<env>-<hash8>`, sanitised to AIB's name rule.
     pub template_name: String,
     /// Preview of the version this build publishes (`2026.105.*`, `auto`, `1.2.*`).

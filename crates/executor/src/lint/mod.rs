@@ -46,11 +46,37 @@ pub fn lint_plan(manifest: &Manifest, plan: &Plan) -> Diagnostics {
     lint_units(manifest, plan.units())
 }
 
-/// Lints units (one run).
+/// Plans with at least this many units lint them on every core.
+const PARALLEL_FROM: usize = 2048;
+
+/// Lints units (one run): each unit on its own (a large plan in chunks on every core, joined in
+/// order), then the rules across units.
 pub fn lint_units(manifest: &Manifest, units: &[Unit]) -> Diagnostics {
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let each = |part: &[Unit]| {
+        let mut l = Linter::new(manifest);
+        part.iter().for_each(|u| l.unit(u));
+        l.out
+    };
     let mut l = Linter::new(manifest);
-    for u in units {
-        l.unit(u);
+    if threads == 1 || units.len() < PARALLEL_FROM {
+        l.out = each(units);
+    } else {
+        let chunk = units.len().div_ceil(threads);
+        let parts: Vec<Diagnostics> = std::thread::scope(|s| {
+            let handles: Vec<_> = units.chunks(chunk).map(|p| s.spawn(|| each(p))).collect();
+            handles
+                .into_iter()
+                .map(|h| match h.join() {
+                    Ok(d) => d,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        parts.into_iter().for_each(|d| l.out.extend(d.items));
     }
     l.across(units);
     l.out.attach_source(&manifest.source);

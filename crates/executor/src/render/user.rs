@@ -179,7 +179,7 @@ fn secret_values(unit: &Unit) -> Map<String, Value> {
 pub fn context(unit: &Unit, built: &BuiltinParts) -> Value {
     let s = &unit.settings;
     let settings = serde_json::to_value(s).unwrap_or(Value::Null);
-    let matrix = serde_json::to_value(&unit.matrix).unwrap_or(Value::Null);
+    let matrix = serde_json::to_value(&*unit.matrix).unwrap_or(Value::Null);
     json!({
         "pipeline": built.tags.get("aib.pipeline").cloned().unwrap_or(Value::Null),
         "env": unit.environment,

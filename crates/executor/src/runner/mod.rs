@@ -1,28 +1,33 @@
-//! The scheduler: walks the sealed plan graph with a ready queue, runs each ready unit's
-//! stages in a `JoinSet` bounded by a global and a per-environment `Semaphore`, skips only the
-//! descendants of a failed unit (keep-going), stops starting new units on `--fail-fast`
-//! (a child `CancellationToken`), and on Ctrl-C (the parent token) lets running units cancel
-//! their builds while nothing new starts. One recorder task owns the run record.
+//! Running a plan: a synchronous [`Scheduler`] decides which units start (caps overall and per
+//! environment, longest remaining chain first), and a short async [`Walk`] runs each started
+//! unit's stages in a `JoinSet`, releasing the units built from one as soon as its version is
+//! verified, skipping only the descendants of a failed unit (keep-going), starting nothing new
+//! after `--fail-fast` (a child `CancellationToken`) or Ctrl-C (the parent token), while running
+//! units cancel their builds. One recorder task owns the run record.
 
+pub mod history;
 pub mod recorder;
+pub mod scheduler;
+mod walk;
 pub mod watch;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aib_azure::ArmClient;
 use aib_manifest::Manifest;
-use aib_planner::{Action, Plan, ResolvedSource, Unit};
-use aib_state::{Failure, RunRecord, RunStatus, StateStore, UnitRecord, UnitStatus};
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use aib_planner::{Action, Plan, Unit};
+use aib_state::{RunRecord, RunStatus, StateStore, UnitRecord, UnitStatus};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{BuildEvent, Stamped};
 use crate::preflight::Preflight;
 use crate::render::{Renderer, SecretValues};
-use crate::stages::{RunShared, UnitOutcome, run_unit};
+use crate::stages::RunShared;
+use scheduler::{Caps, Job, Progress, Scheduler};
+use walk::Walk;
 use watch::Watchers;
 
 /// Tunables of a run.
@@ -95,6 +100,9 @@ pub struct RunInput {
     pub external_versions: HashMap<String, String>,
     /// Knows the run's secret values; everything recorded or reported passes it.
     pub redactor: crate::redact::Redactor,
+    /// Unit id → how long its last build held a slot (from the state's history; see
+    /// [`history::expected_durations`]): the scheduler starts the longest chains first.
+    pub expected_durations: HashMap<String, Duration>,
 }
 
 impl std::fmt::Debug for RunInput {
@@ -154,6 +162,7 @@ pub async fn execute(input: RunInput) -> RunResult {
         note,
         external_versions,
         redactor,
+        expected_durations,
     } = input;
     if record.units.is_empty() {
         record.units = unit_records(&plan);
@@ -173,9 +182,6 @@ pub async fn execute(input: RunInput) -> RunResult {
         forward,
         redactor.clone(),
     ));
-    // Cancelled on Ctrl-C (parent) or by --fail-fast.
-    let stop_new = interrupt.child_token();
-    let stop_reason: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let watchers = Watchers::new(
         arm.clone(),
         config
@@ -194,258 +200,27 @@ pub async fn execute(input: RunInput) -> RunResult {
         secrets,
         config: config.clone(),
         interrupt: interrupt.clone(),
-        stop_new: stop_new.clone(),
-        stop_reason: stop_reason.clone(),
+        // Cancelled on Ctrl-C (parent) or by --fail-fast.
+        stop_new: interrupt.child_token(),
+        stop_reason: Arc::new(Mutex::new(None)),
         redactor,
         state_errors: Arc::new(Mutex::new(Vec::new())),
     });
     let stage_state_errors = shared.state_errors.clone();
     let units: Vec<Arc<Unit>> = plan.units().iter().cloned().map(Arc::new).collect();
-    let index: HashMap<String, usize> = units
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (u.id.to_string(), i))
-        .collect();
-    let emit = |e: BuildEvent| {
-        let _ = tx.send(Stamped::now(e));
-    };
-    emit(BuildEvent::RunStarted {
+    shared.emit(BuildEvent::RunStarted {
         units: units.iter().map(|u| u.id.to_string()).collect(),
         note,
     });
-
-    let n = units.len();
-    let mut remaining: Vec<usize> = units
-        .iter()
-        .map(|u| {
-            u.depends_on
-                .iter()
-                .filter(|d| index.contains_key(d.as_str()))
-                .count()
-        })
-        .collect();
-    let dependents: Vec<Vec<usize>> = units
-        .iter()
-        .map(|u| {
-            plan.dependents(&u.id)
-                .iter()
-                .filter_map(|d| index.get(d.id.as_str()).copied())
-                .collect()
-        })
-        .collect();
-    let mut done: Vec<bool> = vec![false; n];
-    let mut started: Vec<bool> = vec![false; n];
-    let mut versions: HashMap<String, String> = external_versions;
-    let global = Arc::new(Semaphore::new(config.max_parallel.max(1)));
-    let per_env: HashMap<String, Arc<Semaphore>> = config
-        .env_max_parallel
-        .iter()
-        .map(|(k, v)| (k.clone(), Arc::new(Semaphore::new((*v).max(1)))))
-        .collect();
-    let mut ready: VecDeque<usize> = (0..n).filter(|i| remaining[*i] == 0).collect();
-    let mut set: JoinSet<(usize, UnitOutcome)> = JoinSet::new();
-    let mut any_failed = false;
-    let mut interrupt_seen = false;
-
-    let finish_unit = |i: usize, status: UnitStatus, reason: String, done: &mut Vec<bool>| {
-        done[i] = true;
-        emit(BuildEvent::UnitFinished {
-            unit: units[i].id.to_string(),
-            status,
-            reason: Some(reason),
-            image_version_id: None,
-            failure: None,
-        });
-    };
-
-    loop {
-        // Start everything ready (they queue on the semaphores in plan order).
-        while let Some(i) = ready.pop_front() {
-            if done[i] || started[i] {
-                continue;
-            }
-            let unit = units[i].clone();
-            if unit.action == Action::Unchanged {
-                done[i] = true;
-                emit(BuildEvent::UnitFinished {
-                    unit: unit.id.to_string(),
-                    status: UnitStatus::Unchanged,
-                    reason: Some(
-                        unchanged_reasons
-                            .get(unit.id.as_str())
-                            .cloned()
-                            .unwrap_or_else(|| {
-                                "inputs unchanged since the last successful build".into()
-                            }),
-                    ),
-                    image_version_id: versions.get(unit.id.as_str()).cloned(),
-                    failure: None,
-                });
-                for &d in &dependents[i] {
-                    remaining[d] = remaining[d].saturating_sub(1);
-                    if remaining[d] == 0 {
-                        ready.push_back(d);
-                    }
-                }
-                continue;
-            }
-            if stop_new.is_cancelled() {
-                let (status, reason) = stop_status(&interrupt, &stop_reason);
-                finish_unit(i, status, reason, &mut done);
-                continue;
-            }
-            let parent_version = match &unit.settings.source {
-                ResolvedSource::Variant { unit: parent, .. } => {
-                    match versions.get(parent.as_str()) {
-                        Some(v) => Some(v.clone()),
-                        None => {
-                            done[i] = true;
-                            any_failed = true;
-                            emit(BuildEvent::UnitFinished {
-                                unit: unit.id.to_string(),
-                                status: UnitStatus::Failed,
-                                reason: None,
-                                image_version_id: None,
-                                failure: Some(Failure {
-                                    stage: "deploy".into(),
-                                    message: format!(
-                                        "unit is built from `{parent}`, which is not selected and has no successful build in the state; select it too (e.g. `--unit {parent}`)"
-                                    ),
-                                    customizer: None,
-                                    log_excerpt: None,
-                                    log_path: None,
-                                    ..Failure::default()
-                                }),
-                            });
-                            continue;
-                        }
-                    }
-                }
-                _ => None,
-            };
-            started[i] = true;
-            let shared = shared.clone();
-            let global = global.clone();
-            let env = per_env.get(&unit.environment).cloned();
-            let stop = stop_new.clone();
-            let interrupt = interrupt.clone();
-            let stop_reason = stop_reason.clone();
-            set.spawn(async move {
-                let permits = async {
-                    let g = global.acquire_owned().await.ok()?;
-                    let mut v = vec![g];
-                    if let Some(e) = env {
-                        v.push(e.acquire_owned().await.ok()?);
-                    }
-                    Some(v)
-                };
-                let permits = tokio::select! {
-                    p = permits => p,
-                    _ = stop.cancelled() => None,
-                };
-                match permits {
-                    Some(p) if !stop.is_cancelled() => {
-                        let out = run_unit(shared, unit, parent_version, p).await;
-                        (i, out)
-                    }
-                    _ => {
-                        let (status, reason) = stop_status(&interrupt, &stop_reason);
-                        shared.emit(BuildEvent::UnitFinished {
-                            unit: unit.id.to_string(),
-                            status,
-                            reason: Some(reason.clone()),
-                            image_version_id: None,
-                            failure: None,
-                        });
-                        (
-                            i,
-                            UnitOutcome {
-                                status,
-                                image_version_id: None,
-                                reason: Some(reason),
-                                failure: None,
-                            },
-                        )
-                    }
-                }
-            });
-        }
-        if set.is_empty() {
-            break;
-        }
-        let joined = tokio::select! {
-            j = set.join_next() => j,
-            _ = interrupt.cancelled(), if !interrupt_seen => {
-                interrupt_seen = true;
-                emit(BuildEvent::Interrupted);
-                continue;
-            }
-        };
-        let Some(joined) = joined else { break };
-        let (i, out) = match joined {
-            Ok(x) => x,
-            Err(e) => {
-                // A worker panicked or was aborted: count it as failed (its unit is unknown).
-                tracing::error!(error = %e, "unit worker ended abnormally");
-                any_failed = true;
-                continue;
-            }
-        };
-        done[i] = true;
-        let id = units[i].id.to_string();
-        match out.status {
-            UnitStatus::Succeeded | UnitStatus::Unchanged => {
-                if let Some(v) = out.image_version_id {
-                    versions.insert(id, v);
-                }
-                for &d in &dependents[i] {
-                    remaining[d] = remaining[d].saturating_sub(1);
-                    if remaining[d] == 0 {
-                        ready.push_back(d);
-                    }
-                }
-            }
-            status => {
-                if status == UnitStatus::Failed {
-                    any_failed = true;
-                    if config.fail_fast && !stop_new.is_cancelled() {
-                        *lock(&stop_reason) = Some(format!("--fail-fast: `{id}` failed"));
-                        stop_new.cancel();
-                    }
-                }
-                let why = match status {
-                    UnitStatus::Failed => format!("dependency `{id}` failed"),
-                    UnitStatus::Cancelled => format!("dependency `{id}` was cancelled"),
-                    _ => format!("dependency `{id}` was skipped"),
-                };
-                // Skip every descendant not yet started.
-                let mut stack: Vec<usize> = dependents[i].clone();
-                while let Some(d) = stack.pop() {
-                    if done[d] || started[d] {
-                        continue;
-                    }
-                    let st = if interrupt.is_cancelled() {
-                        UnitStatus::Cancelled
-                    } else {
-                        UnitStatus::Skipped
-                    };
-                    finish_unit(d, st, why.clone(), &mut done);
-                    stack.extend(dependents[d].iter().copied());
-                }
-            }
-        }
+    let any_failed = Walk {
+        shared: shared.clone(),
+        scheduler: scheduler_for(&plan, &config, &expected_durations),
+        units,
+        versions: external_versions,
+        unchanged_reasons,
     }
-    // Units never reached (e.g. waiting on a dependency when the run stopped).
-    for i in 0..n {
-        if !done[i] && !started[i] {
-            let (status, reason) = if stop_new.is_cancelled() {
-                stop_status(&interrupt, &stop_reason)
-            } else {
-                (UnitStatus::Skipped, "not reached".to_string())
-            };
-            finish_unit(i, status, reason, &mut done);
-        }
-    }
+    .run()
+    .await;
     let status = if interrupt.is_cancelled() {
         RunStatus::Cancelled
     } else if any_failed {
@@ -453,11 +228,25 @@ pub async fn execute(input: RunInput) -> RunResult {
     } else {
         RunStatus::Succeeded
     };
-    emit(BuildEvent::RunFinished { status });
+    shared.emit(BuildEvent::RunFinished { status });
     let progress_lists = watchers.lists();
     drop(shared);
     drop(tx);
-    let (record, state_errors) = match recorder.await {
+    let (record, mut state_errors) = recorded(recorder).await;
+    // What the stages could not save (collected logs) counts like what the recorder could not.
+    state_errors.extend(lock(&stage_state_errors).drain(..));
+    RunResult {
+        record,
+        state_errors,
+        progress_lists,
+    }
+}
+
+/// The recorder's final record and state write errors.
+async fn recorded(
+    recorder: tokio::task::JoinHandle<(RunRecord, Vec<String>)>,
+) -> (RunRecord, Vec<String>) {
+    match recorder.await {
         Ok(r) => r,
         Err(e) => (
             RunRecord::new(
@@ -470,32 +259,152 @@ pub async fn execute(input: RunInput) -> RunResult {
             ),
             vec![format!("the recorder task failed: {e}")],
         ),
-    };
-    // What the stages could not save (collected logs) counts like what the recorder could not.
-    let mut state_errors = state_errors;
-    state_errors.extend(lock(&stage_state_errors).drain(..));
-    RunResult {
-        record,
-        state_errors,
-        progress_lists,
     }
 }
 
-fn stop_status(
-    interrupt: &CancellationToken,
-    reason: &Mutex<Option<String>>,
-) -> (UnitStatus, String) {
-    if interrupt.is_cancelled() {
-        (
-            UnitStatus::Cancelled,
-            "interrupted before it started".into(),
-        )
-    } else {
-        (
-            UnitStatus::Skipped,
-            lock(reason)
-                .clone()
-                .unwrap_or_else(|| "the run stopped".into()),
-        )
+/// The scheduler of a plan: its edges, the caps of the config (environments with a
+/// `max_parallel` are the capped groups) and each unit's expected duration (`expected`, by
+/// unit id; a unit without one counts as the mean of the others, all equal when none has one;
+/// an unchanged unit takes no slot and no time).
+pub fn scheduler_for(
+    plan: &Plan,
+    config: &ExecutorConfig,
+    expected: &HashMap<String, Duration>,
+) -> Scheduler {
+    let units = plan.units();
+    let index: HashMap<&str, usize> = units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.id.as_str(), i))
+        .collect();
+    let mut group_names: Vec<&String> = config.env_max_parallel.keys().collect();
+    group_names.sort();
+    let groups: Vec<usize> = group_names
+        .iter()
+        .map(|g| config.env_max_parallel.get(*g).copied().unwrap_or(1).max(1))
+        .collect();
+    let millis = |u: &Unit| {
+        expected
+            .get(u.id.as_str())
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1))
+    };
+    let known: Vec<u64> = units.iter().filter_map(millis).collect();
+    let default = match known.len() as u64 {
+        0 => 1,
+        n => (known.iter().map(|&k| u128::from(k)).sum::<u128>() / u128::from(n)) as u64,
+    };
+    let jobs = units
+        .iter()
+        .map(|u| {
+            let builds = u.action != Action::Unchanged;
+            Job {
+                deps: u
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| index.get(d.as_str()).copied())
+                    .collect(),
+                group: group_names.iter().position(|g| **g == u.environment),
+                cost: if builds {
+                    millis(u).unwrap_or(default)
+                } else {
+                    0
+                },
+                needs_slot: builds,
+            }
+        })
+        .collect();
+    let caps = Caps {
+        total: config.max_parallel.max(1),
+        groups,
+    };
+    Scheduler::new(jobs, caps)
+}
+
+/// Where a unit of a run record stands for the scheduler: a unit still running whose version
+/// was verified has released the units built from it.
+pub fn progress(unit: &UnitRecord) -> Progress {
+    match unit.status {
+        UnitStatus::Pending => Progress::Pending,
+        UnitStatus::Running => {
+            let verified = unit
+                .stages
+                .iter()
+                .any(|s| s.name == "verify" && s.status == aib_state::StageStatus::Succeeded);
+            if verified && unit.image_version_id.is_some() {
+                Progress::Succeeded
+            } else {
+                Progress::Running
+            }
+        }
+        UnitStatus::Succeeded | UnitStatus::Unchanged => Progress::Succeeded,
+        UnitStatus::Failed | UnitStatus::Skipped | UnitStatus::Cancelled => Progress::Ended,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aib_state::{StageRecord, StageStatus};
+
+    #[test]
+    fn a_record_says_where_each_unit_stands_for_the_scheduler() {
+        let mut u = UnitRecord::pending("dev/a");
+        assert_eq!(progress(&u), Progress::Pending);
+        u.status = UnitStatus::Running;
+        u.stages.push(StageRecord {
+            name: "verify".into(),
+            status: StageStatus::Succeeded,
+            started: None,
+            finished: None,
+        });
+        assert_eq!(progress(&u), Progress::Running, "verified but no version");
+        u.image_version_id = Some("/versions/1.0.0".into());
+        assert_eq!(
+            progress(&u),
+            Progress::Succeeded,
+            "verified, cleaning up: the units built from it may start"
+        );
+        // The recorder keeps a verified version while the unit cleans up.
+        let mut rec = RunRecord::new(
+            "r",
+            aib_state::Trigger::Manual,
+            "p",
+            "aib.toml",
+            "h",
+            chrono::Utc::now(),
+        );
+        rec.units.push(UnitRecord::pending("dev/b"));
+        for event in [
+            BuildEvent::StageStarted {
+                unit: "dev/b".into(),
+                stage: crate::events::Stage::Verify,
+            },
+            BuildEvent::StageFinished {
+                unit: "dev/b".into(),
+                stage: crate::events::Stage::Verify,
+                status: StageStatus::Succeeded,
+                message: Some("/versions/2.0.0".into()),
+            },
+            BuildEvent::StageStarted {
+                unit: "dev/b".into(),
+                stage: crate::events::Stage::Cleanup,
+            },
+        ] {
+            recorder::apply(&mut rec, &Stamped::now(event));
+        }
+        let b = rec.unit("dev/b").expect("unit");
+        assert_eq!(b.status, UnitStatus::Running);
+        assert_eq!(b.image_version_id.as_deref(), Some("/versions/2.0.0"));
+        assert_eq!(progress(b), Progress::Succeeded);
+        for (status, want) in [
+            (UnitStatus::Succeeded, Progress::Succeeded),
+            (UnitStatus::Unchanged, Progress::Succeeded),
+            (UnitStatus::Failed, Progress::Ended),
+            (UnitStatus::Skipped, Progress::Ended),
+            (UnitStatus::Cancelled, Progress::Ended),
+        ] {
+            u.status = status;
+            assert_eq!(progress(&u), want, "{status:?}");
+        }
     }
 }

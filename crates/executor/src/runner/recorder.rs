@@ -7,7 +7,7 @@ use std::time::Duration;
 use aib_state::{RunRecord, StageRecord, StageStatus, StateStore, UnitStatus};
 use tokio::sync::mpsc;
 
-use crate::events::{BuildEvent, Stamped};
+use crate::events::{BuildEvent, Stage, Stamped};
 
 /// How often pending events and record changes are written.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
@@ -54,9 +54,14 @@ pub fn apply(rec: &mut RunRecord, ev: &Stamped) {
             unit,
             stage,
             status,
-            ..
+            message,
         } => {
             if let Some(u) = rec.unit_mut(unit) {
+                // A verified version is the unit's before its cleanup ends: the record then
+                // tells a resumed run that the units built from it may start.
+                if *stage == Stage::Verify && *status == StageStatus::Succeeded {
+                    u.image_version_id = message.clone().or(u.image_version_id.take());
+                }
                 match u.stages.iter_mut().rev().find(|s| s.name == stage.as_str()) {
                     Some(s) => {
                         s.status = *status;

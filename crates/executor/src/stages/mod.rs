@@ -14,7 +14,7 @@ use aib_azure::ArmClient;
 use aib_manifest::CleanupPolicy;
 use aib_planner::{ResolvedSource, Unit};
 use aib_state::{Failure, StageStatus, StateStore, UnitStatus};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{BuildEvent, Level, Stage, Stamped};
@@ -96,6 +96,40 @@ impl RunShared {
     }
 }
 
+/// A unit gave its build slot back before it ended (to clean up): with the image version it
+/// verified, the units built from it may start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// The unit's position in the plan.
+    pub unit: usize,
+    pub image_version_id: Option<String>,
+}
+
+/// A running unit's build slot, given back at most once through [`Slot::release`]; a unit that
+/// never gives it back holds it until it ends.
+#[derive(Debug)]
+pub struct Slot {
+    unit: usize,
+    to: Option<mpsc::UnboundedSender<Released>>,
+}
+
+impl Slot {
+    /// The slot of the unit at `unit` (plan position), given back over `to`.
+    pub fn new(unit: usize, to: mpsc::UnboundedSender<Released>) -> Self {
+        Self { unit, to: Some(to) }
+    }
+
+    /// Gives the slot back (a closed channel is ignored: the run is ending).
+    pub fn release(&mut self, image_version_id: Option<String>) {
+        if let Some(to) = self.to.take() {
+            let _ = to.send(Released {
+                unit: self.unit,
+                image_version_id,
+            });
+        }
+    }
+}
+
 /// How a unit ended.
 #[derive(Debug, Clone)]
 pub struct UnitOutcome {
@@ -165,16 +199,16 @@ pub enum BuildEnd {
 }
 
 /// Runs every stage of a unit. `parent_version` is the image version id its parent
-/// published (for `source = { variant }`). The permits are released after verify, so
-/// cleanup does not hold a build slot.
+/// published (for `source = { variant }`). The slot is given back after verify (with the
+/// verified version, so the units built from this one start while it cleans up): cleanup does
+/// not hold a build slot.
 pub async fn run_unit(
     shared: Arc<RunShared>,
     unit: Arc<Unit>,
     parent_version: Option<String>,
-    permits: Vec<OwnedSemaphorePermit>,
+    mut slot: Slot,
 ) -> UnitOutcome {
-    let mut permits = Some(permits);
-    let out = run_stages(&shared, &unit, parent_version, &mut permits).await;
+    let out = run_stages(&shared, &unit, parent_version, &mut slot).await;
     // --fail-fast: stop new units before this one's build slot frees up.
     if out.status == UnitStatus::Failed
         && shared.config.fail_fast
@@ -189,7 +223,6 @@ pub async fn run_unit(
         }
         shared.stop_new.cancel();
     }
-    drop(permits);
     shared.emit(BuildEvent::UnitFinished {
         unit: unit.id.to_string(),
         status: out.status,
@@ -204,7 +237,7 @@ async fn run_stages(
     shared: &Arc<RunShared>,
     unit: &Unit,
     parent_version: Option<String>,
-    permits: &mut Option<Vec<OwnedSemaphorePermit>>,
+    slot: &mut Slot,
 ) -> UnitOutcome {
     let id = unit.id.to_string();
     let source_version = match &unit.settings.source {
@@ -410,7 +443,7 @@ async fn run_stages(
     }
     // Cleanup does not hold a build slot.
     if failure.is_none() {
-        *permits = None;
+        slot.release(image_version_id.clone());
     }
 
     let status = if cancelled {

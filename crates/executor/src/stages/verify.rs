@@ -25,7 +25,8 @@ fn regions(unit: &Unit) -> Vec<String> {
     }
 }
 
-/// Verifies; `Ok` is the published image version id.
+/// Verifies; `Ok` is the published image version id (also the message of the stage's
+/// success, which the run record keeps as the unit's version from then on).
 pub async fn verify(shared: &RunShared, unit: &Unit, names: &UnitNames) -> Result<String, Failure> {
     let id = &names.id;
     shared.stage_started(id, Stage::Verify);

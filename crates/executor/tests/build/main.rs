@@ -6,3 +6,4 @@ mod fleet;
 mod outcomes;
 mod reports;
 mod retry;
+mod scheduling;

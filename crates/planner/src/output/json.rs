@@ -87,19 +87,23 @@ impl PlanJson {
 /// Pretty JSON with a trailing newline: the text of [`PlanJson::from_plan`], serialized from
 /// the plan in place (no copy of every unit's strings first).
 pub fn render(plan: &Plan) -> String {
+    let mut out = Vec::with_capacity(128 + plan.units().len() * 768);
+    match write(plan, &mut out) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(e) => format!("{{\"error\": \"{e}\"}}\n"),
+    }
+}
+
+/// [`render`]'s text written to `out` as it is made (a 100,000-unit plan is 60 MB of JSON).
+pub fn write(plan: &Plan, mut out: impl std::io::Write) -> std::io::Result<()> {
     let doc = PlanJsonRef {
         version: PLAN_JSON_VERSION,
         pipeline: plan.pipeline(),
         units: UnitsRef(plan),
         critical_path: plan.critical_path(),
     };
-    let mut out = Vec::with_capacity(128 + plan.units().len() * 768);
-    let mut s = match serde_json::to_writer_pretty(&mut out, &doc) {
-        Ok(()) => String::from_utf8(out).unwrap_or_default(),
-        Err(e) => format!("{{\"error\": \"{e}\"}}"),
-    };
-    s.push('\n');
-    s
+    serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")
 }
 
 /// [`PlanJson`] borrowing from the plan; fields, order and attributes must stay the same.

@@ -11,6 +11,11 @@ impl crate::Plan {
         json::render(self)
     }
 
+    /// `aib plan --format json`, written to `out` as it is made.
+    pub fn write_json(&self, out: impl std::io::Write) -> std::io::Result<()> {
+        json::write(self, out)
+    }
+
     /// `aib plan` (text).
     pub fn render_text(&self) -> String {
         text::render(self)
