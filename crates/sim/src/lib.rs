@@ -85,6 +85,7 @@ pub mod customization_log;
 pub mod faults;
 pub mod federated;
 pub mod key_vault;
+pub mod persist;
 pub mod ratelimit;
 pub mod response;
 pub mod router;
@@ -94,5 +95,6 @@ pub mod state;
 pub mod stats;
 pub mod tls;
 
+pub use persist::{World, WorldDir, WorldError};
 pub use scenario::{Scenario, ScenarioError};
-pub use server::{SimError, SimHandle, start};
+pub use server::{SimError, SimHandle, WorldSaver, start, start_from};

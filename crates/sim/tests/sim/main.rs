@@ -20,3 +20,4 @@ mod reference;
 mod retention;
 mod shapes;
 mod templates;
+mod world;
