@@ -178,6 +178,7 @@ async fn take_lock(
     host: &str,
     wait: std::time::Duration,
     quiet: bool,
+    rerun: &str,
 ) -> Result<aib_state::RunLock, Exit> {
     let waited = std::cell::Cell::new(false);
     let waiting = |e: &StateError| {
@@ -213,7 +214,7 @@ async fn take_lock(
         }) => {
             if !quiet {
                 eprintln!(
-                    "warning: the state lock was left by run {dead} (process {pid} on this host, which is no longer running): taking it over; `aib build --retry-failed {dead}` finishes that run"
+                    "warning: the state lock was left by run {dead} (process {pid} on this host, which is no longer running): taking it over; `{rerun} --retry-failed {dead}` finishes that run"
                 );
             }
             store
@@ -231,7 +232,7 @@ async fn take_lock(
         Err(e @ StateError::Locked { .. }) => {
             let exit = state_error(e);
             if !quiet {
-                eprintln!("hint: `aib build --lock-timeout 30m` waits for the other run to finish");
+                eprintln!("hint: `{rerun} --lock-timeout 30m` waits for the other run to finish");
             }
             Err(exit)
         }
@@ -356,7 +357,8 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
     let run_id = aib_state::new_run_id(chrono::Utc::now());
     let host = aib_state::current_host();
     let wait = args.lock_timeout.unwrap_or_default();
-    let lock = match take_lock(&store, &run_id, &host, wait, global.quiet).await {
+    let rerun = rerun(global, args);
+    let lock = match take_lock(&store, &run_id, &host, wait, global.quiet, &rerun).await {
         Ok(l) => l,
         Err(exit) => return exit,
     };
@@ -398,12 +400,16 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         let interrupt = interrupt.clone();
         let quiet = global.quiet;
         let world = sim.as_ref().and_then(simulate::Simulator::saver);
+        let status = format!(
+            "aib status{}",
+            reporter::logs_args(state_arg.as_deref(), &args.manifest)
+        );
         tokio::spawn(async move {
             signals::shutdown_requested().await;
             interrupt.cancel();
             signals::shutdown_requested().await;
             if !quiet {
-                eprintln!("interrupted again: exiting now; `aib status` shows the unfinished run");
+                eprintln!("interrupted again: exiting now; `{status}` shows the unfinished run");
             }
             if let Some(w) = world {
                 w.save().await;
@@ -543,6 +549,26 @@ async fn connect_simulated(
         scripted: Some((&whole, &args.manifest)),
     };
     connect_simulator(usage).await
+}
+
+/// `aib build` as this one was started (its manifest, `--state`, `--simulate`): what hints
+/// to run it again begin with.
+fn rerun(global: &GlobalArgs, args: &BuildArgs) -> String {
+    let mut s = String::from("aib build");
+    if args.manifest != Path::new("aib.toml") {
+        s.push(' ');
+        s.push_str(&crate::text::shell_word(
+            &args.manifest.display().to_string(),
+        ));
+    }
+    if let Some(state) = &global.state {
+        s.push_str(" --state ");
+        s.push_str(&crate::text::shell_word(state));
+    }
+    if args.simulate {
+        s.push_str(" --simulate");
+    }
+    s
 }
 
 fn worse(e: Exit) -> Exit {

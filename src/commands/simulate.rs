@@ -260,7 +260,7 @@ fn world_error(e: aib_sim::WorldError) -> Exit {
     }
 }
 
-/// What `--simulate` says before a build.
+/// What `--simulate` says before a build, one line per `note:`.
 fn note(s: &Scripted, spent: bool, resumed: bool, world: &Path, manifest: &Path) -> String {
     let world = world.display();
     let azure = format!(
@@ -273,7 +273,7 @@ fn note(s: &Scripted, spent: bool, resumed: bool, world: &Path, manifest: &Path)
     );
     if spent {
         return format!(
-            "{azure}; its scripted failure of unit {} happened in an earlier run (delete {world} to start afresh)",
+            "{azure}\nsimulated: the scripted failure of unit {} happened in an earlier run (delete {world} to start afresh)",
             s.unit
         );
     }
@@ -281,20 +281,20 @@ fn note(s: &Scripted, spent: bool, resumed: bool, world: &Path, manifest: &Path)
         "aib build {} --simulate",
         crate::text::shell_word(&manifest.display().to_string())
     );
-    let skipped = match s.skipped.as_slice() {
-        [] => String::new(),
-        [one] => format!(", and its dependent {one} skipped"),
-        many => format!(", and its dependents {} skipped", many.join(", ")),
+    let (skipped, rebuilt) = match s.skipped.as_slice() {
+        [] => (String::new(), "it".to_string()),
+        [one] => (
+            format!(", and its dependent {one} to be skipped"),
+            "those 2".to_string(),
+        ),
+        many => (
+            format!(", and its dependents {} to be skipped", many.join(", ")),
+            format!("those {}", many.len() + 1),
+        ),
     };
     format!(
-        "{azure}; unit {} is scripted to fail once, at customizer `{}`, so you see a failure, its log{skipped}; then `{again}` rebuilds only {}",
-        s.unit,
-        s.step,
-        if s.skipped.is_empty() {
-            "that unit"
-        } else {
-            "those"
-        }
+        "{azure}\nsimulated: unit {} is scripted to fail once, at customizer `{}`{skipped}; then `{again}` rebuilds only {rebuilt}",
+        s.unit, s.step,
     )
 }
 
@@ -331,7 +331,13 @@ mod tests {
         let s = scripted_failure(&plan_of("pipelines/avd/aib.toml")).expect("a unit");
         let world = Path::new("pipelines/avd/.aib/simulate/azure");
         let manifest = Path::new("pipelines/avd/aib.toml");
-        insta::assert_snapshot!(note(&s, false, false, world, manifest), @"simulated: Azure is a local simulator (1 Azure minute = 20 ms) kept in pipelines/avd/.aib/simulate/azure; unit test/win11-avd is scripted to fail once, at customizer `updates`, so you see a failure, its log, and its dependents test/win11-avd-devtools, prod/win11-avd skipped; then `aib build pipelines/avd/aib.toml --simulate` rebuilds only those");
-        insta::assert_snapshot!(note(&s, true, true, world, manifest), @"simulated: Azure is a local simulator (1 Azure minute = 20 ms) kept in pipelines/avd/.aib/simulate/azure, with what earlier runs built; its scripted failure of unit test/win11-avd happened in an earlier run (delete pipelines/avd/.aib/simulate/azure to start afresh)");
+        insta::assert_snapshot!(note(&s, false, false, world, manifest), @r"
+        simulated: Azure is a local simulator (1 Azure minute = 20 ms) kept in pipelines/avd/.aib/simulate/azure
+        simulated: unit test/win11-avd is scripted to fail once, at customizer `updates`, and its dependents test/win11-avd-devtools, prod/win11-avd to be skipped; then `aib build pipelines/avd/aib.toml --simulate` rebuilds only those 3
+        ");
+        insta::assert_snapshot!(note(&s, true, true, world, manifest), @r"
+        simulated: Azure is a local simulator (1 Azure minute = 20 ms) kept in pipelines/avd/.aib/simulate/azure, with what earlier runs built
+        simulated: the scripted failure of unit test/win11-avd happened in an earlier run (delete pipelines/avd/.aib/simulate/azure to start afresh)
+        ");
     }
 }

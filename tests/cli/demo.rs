@@ -154,7 +154,7 @@ fn avd_demo_fails_once_skips_dependents_and_rebuilds_only_those() {
     // The note names exactly that unit and what happens next.
     assert!(
         first.stderr.contains(
-            "unit test/win11-avd is scripted to fail once, at customizer `updates`, so you see a failure, its log, and its dependents test/win11-avd-devtools, prod/win11-avd skipped; then `aib build avd/aib.toml --simulate` rebuilds only those"
+            "note: simulated: unit test/win11-avd is scripted to fail once, at customizer `updates`, and its dependents test/win11-avd-devtools, prod/win11-avd to be skipped; then `aib build avd/aib.toml --simulate` rebuilds only those 3\n"
         ),
         "{}",
         first.stderr
@@ -217,7 +217,7 @@ fn avd_demo_fails_once_skips_dependents_and_rebuilds_only_those() {
     assert!(
         second
             .stderr
-            .contains("its scripted failure of unit test/win11-avd happened in an earlier run"),
+            .contains("note: simulated: the scripted failure of unit test/win11-avd happened in an earlier run"),
         "{}",
         second.stderr
     );
@@ -315,7 +315,7 @@ fn linux_fleet_demo_fails_one_matrix_row_and_rebuilds_it_with_its_dependent() {
     assert_eq!(statuses(&first.stdout), want);
     assert!(
         first.stderr.contains(
-            "unit staging/ubuntu-docker[release=2404] is scripted to fail once, at customizer `docker`, so you see a failure, its log, and its dependent production/ubuntu-docker[release=2404] skipped"
+            "note: simulated: unit staging/ubuntu-docker[release=2404] is scripted to fail once, at customizer `docker`, and its dependent production/ubuntu-docker[release=2404] to be skipped; then `aib build linux-fleet/aib.toml --simulate` rebuilds only those 2\n"
         ),
         "{}",
         first.stderr

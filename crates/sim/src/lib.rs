@@ -35,6 +35,12 @@
 //! - `POST /_sim/control`: hold the answers of chosen operations after they took effect, or cut
 //!   the next N Blob downloads mid-body, at a moment a test chooses (see [`control`]).
 //!
+//! A simulator can keep its world in a folder between runs: [`WorldDir::open`] holds the
+//! folder, [`WorldDir::load`] reads the saved world, [`start_from`] starts in it and
+//! [`SimHandle::save`] writes it back (a versioned `world.json`; see [`persist`] for what is
+//! kept, how time goes on and what a file of another version does). `aib build --simulate`
+//! keeps one in `.aib/simulate/azure`, `aib sim --state-dir DIR` in DIR.
+//!
 //! Stats operation names are listed in [`stats`]; scenario keys in [`scenario::Scenario`]:
 //!
 //! | key | default | meaning |
@@ -53,7 +59,7 @@
 //! | `platform_image_version` | `1.0.0` | version every platform image has |
 //! | `missing` | `[]` | resource id globs (case-insensitive) that do not exist |
 //! | `keep_staging` | `[]` | imageTemplate name globs whose deletion leaves the staging resource group behind (tags kept), as a lock or a foreign resource in it does in Azure; `aib gc` deletes such leftovers |
-//! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling / timeout-distributing (times out while distributing; the gallery versions finish replicating `replicate_minutes`, at least 2, after the failure) / provision-fail (the template's creation fails: 201 `Creating`, then its operation `Failed` and `provisioningState: Failed` with a `provisioningError`; `run` refused with 409 `OperationNotAllowed`, a re-PUT with the update conflict, a deployment with `ResourceDeploymentFailure`), `failed_customizer`, `build_minutes`, `times` (provision-fail: only the first N creations of matching templates fail) |
+//! | `[[outcome]]` | succeed | `template` glob (default `*`), `tags` (the template must carry all of them, e.g. `{ "aib.unit" = "test/app" }`), `result` = succeed / fail / timeout / stuck-canceling / timeout-distributing (times out while distributing; the gallery versions finish replicating `replicate_minutes`, at least 2, after the failure) / provision-fail (the template's creation fails: 201 `Creating`, then its operation `Failed` and `provisioningState: Failed` with a `provisioningError`; `run` refused with 409 `OperationNotAllowed`, a re-PUT with the update conflict, a deployment with `ResourceDeploymentFailure`), `failed_customizer`, `build_minutes`, `times` (the rule applies N times, then matching templates succeed: provision-fail counts creations, the other results runs; the count is part of a saved world) |
 //! | `log_format` | `telemetry` | the `customization.log` of a failing build: `telemetry` (`(telemetry) Starting provisioner <type>` / `ending <type>` around each step) or `packer-1.14` (no markers; steps start at their first UI line) |
 //! | `[storage]` | all allowed | the staging storage accounts: `shared_key = false` forbids Shared Key and key SAS (403 `KeyBasedAuthenticationNotPermitted`; Entra tokens only), `list_keys = false` refuses `listKeys` (403 `AuthorizationFailed`), `data_reader = false` refuses Entra tokens (403 `AuthorizationPermissionMismatch`) |
 //! | `page_size` | 50 | items per page of ARM lists (imageTemplates by RG and subscription, deployments, deployment operations, gallery image versions, storage accounts, runOutputs); longer lists carry an absolute `nextLink` with `$skiptoken` and the request's api-version |
