@@ -420,7 +420,6 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
 
     let mode = Mode::detect(global.log_format == LogFormat::Json, global.quiet);
     let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
-    let reporter = tokio::spawn(reporter::report(mode, run_id.clone(), fwd_rx));
     let config = ExecutorConfig {
         max_parallel: args.max_parallel.unwrap_or(20).max(1),
         fail_fast: args.fail_fast,
@@ -429,6 +428,12 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         ..ExecutorConfig::default()
     }
     .with_manifest_limits(&manifest);
+    let reporter = tokio::spawn(reporter::report(
+        mode,
+        run_id.clone(),
+        config.simulated_scale(),
+        fwd_rx,
+    ));
     let selection = aib_state::Selection {
         environments: args.select.envs.clone(),
         variants: args.select.variants.clone(),
