@@ -1,7 +1,8 @@
 //! `aib build`: plan, take the state lock, resolve secrets, preflight, then run every unit
 //! (deploy → build → verify → cleanup, collect-logs on failure) with one reporter on stderr,
 //! the summary on stdout and the reports requested. `--simulate` runs all of it against an
-//! in-process simulator with one scripted failure.
+//! in-process simulator whose world is kept between runs, with one scripted failure (see
+//! [`super::simulate`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -379,7 +380,7 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
     };
     let conn = match azure {
         Some(c) => c,
-        None => match connect_simulated(args, &manifest, &loc, &manifest_dir).await {
+        None => match connect_simulated(args, &manifest, &plan, &loc, &manifest_dir).await {
             Ok(c) => c,
             Err(exit) => {
                 release(lock).await;
@@ -545,13 +546,18 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
 async fn connect_simulated(
     args: &BuildArgs,
     manifest: &Manifest,
+    selected: &Plan,
     loc: &StateLocation,
     manifest_dir: &Path,
 ) -> Result<Connection, Exit> {
     let whole = super::plan::make_plan(manifest, &SelectArgs::default(), &[], true)?;
     let usage = simulate::Use::Keep {
         world: simulate::world_dir(loc, manifest_dir),
-        scripted: Some((&whole, &args.manifest)),
+        scripted: Some(simulate::Script {
+            whole: &whole,
+            selected,
+            manifest: &args.manifest,
+        }),
     };
     connect_simulator(usage).await
 }

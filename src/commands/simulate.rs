@@ -33,10 +33,20 @@ pub enum Use<'a> {
     /// path as the user wrote it, a build also scripts its failure.
     Keep {
         world: PathBuf,
-        scripted: Option<(&'a Plan, &'a Path)>,
+        scripted: Option<Script<'a>>,
     },
     /// Started from the saved world and never saved (`plan --refresh`).
     Read { world: PathBuf },
+}
+
+/// What a build's scripted failure is chosen from and said with.
+pub struct Script<'a> {
+    /// The manifest's whole plan (the same unit fails whatever is selected).
+    pub whole: &'a Plan,
+    /// The plan of this run.
+    pub selected: &'a Plan,
+    /// The manifest as the user wrote it (for the hint to run again).
+    pub manifest: &'a Path,
 }
 
 /// A running simulator and the world folder it holds.
@@ -194,7 +204,7 @@ pub async fn start(usage: Use<'_>) -> Result<(Simulator, Option<String>), Exit> 
     }
     .map_err(world_error)?;
     let resumed = saved.is_some();
-    let script = scripted.and_then(|(plan, manifest)| Some((scripted_failure(plan)?, manifest)));
+    let script = scripted.and_then(|s| Some((scripted_failure(s.whole)?, s)));
     if let Some((s, _)) = &script {
         scenario.outcome.push(s.rule.clone());
     }
@@ -205,9 +215,20 @@ pub async fn start(usage: Use<'_>) -> Result<(Simulator, Option<String>), Exit> 
             eprintln!("error: cannot start the simulator: {e}");
             Exit::Azure
         })?;
-    let note = script.map(|(s, manifest)| {
-        let spent = handle.outcome_runs(&s.rule) > 0;
-        note(&s, spent, resumed, &path, manifest)
+    let note = script.map(|(s, script)| {
+        let when = if handle.outcome_runs(&s.rule) > 0 {
+            When::Spent
+        } else if script
+            .selected
+            .units()
+            .iter()
+            .any(|u| u.id.as_str() == s.unit)
+        {
+            When::Now
+        } else {
+            When::Later
+        };
+        note(&s, when, resumed, &path, script.manifest)
     });
     Ok((
         Simulator {
@@ -260,8 +281,19 @@ fn world_error(e: aib_sim::WorldError) -> Exit {
     }
 }
 
+/// Where a scripted failure stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    /// It happens in this run.
+    Now,
+    /// Its unit is not selected: it happens when that unit builds.
+    Later,
+    /// It happened in an earlier run.
+    Spent,
+}
+
 /// What `--simulate` says before a build, one line per `note:`.
-fn note(s: &Scripted, spent: bool, resumed: bool, world: &Path, manifest: &Path) -> String {
+fn note(s: &Scripted, when: When, resumed: bool, world: &Path, manifest: &Path) -> String {
     let world = world.display();
     let azure = format!(
         "simulated: Azure is a local simulator (1 Azure minute = {SIMULATE_MINUTE_MS} ms) kept in {world}{}",
@@ -271,7 +303,13 @@ fn note(s: &Scripted, spent: bool, resumed: bool, world: &Path, manifest: &Path)
             ""
         }
     );
-    if spent {
+    if when == When::Later {
+        return format!(
+            "{azure}\nsimulated: unit {} is scripted to fail once, at customizer `{}`, the first time it builds (it is not selected now)",
+            s.unit, s.step
+        );
+    }
+    if when == When::Spent {
         return format!(
             "{azure}\nsimulated: the scripted failure of unit {} happened in an earlier run (delete {world} to start afresh)",
             s.unit
@@ -331,13 +369,17 @@ mod tests {
         let s = scripted_failure(&plan_of("pipelines/avd/aib.toml")).expect("a unit");
         let world = Path::new("pipelines/avd/.aib/simulate/azure");
         let manifest = Path::new("pipelines/avd/aib.toml");
-        insta::assert_snapshot!(note(&s, false, false, world, manifest), @r"
+        insta::assert_snapshot!(note(&s, When::Now, false, world, manifest), @r"
         simulated: Azure is a local simulator (1 Azure minute = 20 ms) kept in pipelines/avd/.aib/simulate/azure
         simulated: unit test/win11-avd is scripted to fail once, at customizer `updates`, and its dependents test/win11-avd-devtools, prod/win11-avd to be skipped; then `aib build pipelines/avd/aib.toml --simulate` rebuilds only those 3
         ");
-        insta::assert_snapshot!(note(&s, true, true, world, manifest), @r"
+        insta::assert_snapshot!(note(&s, When::Spent, true, world, manifest), @r"
         simulated: Azure is a local simulator (1 Azure minute = 20 ms) kept in pipelines/avd/.aib/simulate/azure, with what earlier runs built
         simulated: the scripted failure of unit test/win11-avd happened in an earlier run (delete pipelines/avd/.aib/simulate/azure to start afresh)
+        ");
+        insta::assert_snapshot!(note(&s, When::Later, true, world, manifest), @r"
+        simulated: Azure is a local simulator (1 Azure minute = 20 ms) kept in pipelines/avd/.aib/simulate/azure, with what earlier runs built
+        simulated: unit test/win11-avd is scripted to fail once, at customizer `updates`, the first time it builds (it is not selected now)
         ");
     }
 }
