@@ -191,8 +191,9 @@ pub struct ScheduleArgs {
     /// With `--once`: act as if the time were this (RFC 3339, e.g. 2026-11-29T03:00:00Z).
     #[arg(long, requires = "once", value_name = "RFC3339", value_parser = parse_rfc3339)]
     pub now: Option<chrono::DateTime<chrono::FixedOffset>>,
-    /// Build against an in-process Azure simulator (as `aib build --simulate`).
-    #[arg(long, hide = true)]
+    /// Build against the simulated Azure of `aib build --simulate` (its world and runs in
+    /// `.aib/simulate` beside the manifest).
+    #[arg(long)]
     pub simulate: bool,
     /// With `--once`: build every schedule with a due time in the last DURATION (e.g. `2h`)
     /// that no recorded run of that schedule covers, instead of only those due in the
@@ -242,6 +243,10 @@ pub struct GcArgs {
     /// Show what would be deleted and why, without deleting anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Collect in the simulated Azure `aib build --simulate` keeps (`.aib/simulate/azure`)
+    /// instead of Azure.
+    #[arg(long)]
+    pub simulate: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = GcFormat::Text)]
     pub format: GcFormat,
@@ -303,6 +308,10 @@ pub struct SimArgs {
     /// `https://` side (same port), where its Entra and CI OIDC endpoints are.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Keep the simulated world in DIR: start from the one saved there (if any) and save it
+    /// back when stopped (`aib build --simulate` keeps its own in `.aib/simulate/azure`).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Selection of units (`SELECT` in DESIGN.md).

@@ -1,7 +1,8 @@
 //! `aib build`: plan, take the state lock, resolve secrets, preflight, then run every unit
 //! (deploy → build → verify → cleanup, collect-logs on failure) with one reporter on stderr,
 //! the summary on stdout and the reports requested. `--simulate` runs all of it against an
-//! in-process simulator with one scripted failure.
+//! in-process simulator whose world is kept between runs, with one scripted failure (see
+//! [`super::simulate`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,8 +24,7 @@ use crate::output::{out, outln};
 use crate::reporter::{self, Mode};
 use crate::signals;
 
-/// Simulated milliseconds per minute of `--simulate`.
-pub const SIMULATE_MINUTE_MS: u64 = 20;
+use super::simulate;
 
 pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Exit {
     if let Err(exit) = check_report_paths(args) {
@@ -45,90 +45,6 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Exit {
     runtime.block_on(build(global, args, manifest, plan))
 }
 
-/// The scripted failure of `--simulate`: a unit nothing else waits for, failing at its
-/// Windows Update step if it has one, else at its last script.
-fn scripted_failure(plan: &Plan) -> Option<(String, String, String)> {
-    let unit = plan
-        .units()
-        .iter()
-        .filter(|u| !u.settings.customize.is_empty())
-        .find(|u| plan.dependents(&u.id).is_empty())?;
-    let c = &unit.settings.customize;
-    let step = c
-        .iter()
-        .find(|s| s.kind.as_str() == "windows-update")
-        .or_else(|| {
-            c.iter()
-                .rev()
-                .find(|s| matches!(s.kind.as_str(), "powershell" | "shell"))
-        })
-        .or_else(|| c.last())?;
-    let prefix = unit
-        .template_name
-        .strip_suffix(unit.input_hash.short())
-        .unwrap_or(&unit.template_name)
-        .to_string();
-    Some((unit.id.to_string(), format!("{prefix}*"), step.name.clone()))
-}
-
-async fn start_simulator(plan: &Plan) -> Result<(aib_sim::SimHandle, Option<String>), String> {
-    let mut scenario = aib_sim::Scenario {
-        minute_ms: SIMULATE_MINUTE_MS,
-        ..aib_sim::Scenario::default()
-    };
-    let mut note = None;
-    if let Some((unit, glob, step)) = scripted_failure(plan) {
-        scenario.outcome.push(aib_sim::scenario::OutcomeRule {
-            template: glob,
-            result: aib_sim::scenario::OutcomeResult::Fail,
-            failed_customizer: Some(step.clone()),
-            build_minutes: None,
-            times: None,
-        });
-        note = Some(format!(
-            "simulated: Azure is an in-process simulator (1 minute = {SIMULATE_MINUTE_MS} ms); unit {unit} is scripted to fail at customizer `{step}` so you can see a failure and its log"
-        ));
-    }
-    let sim = aib_sim::start("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?, scenario)
-        .await
-        .map_err(|e| format!("cannot start the simulator: {e}"))?;
-    Ok((sim, note))
-}
-
-/// A managed-identity token from the simulator's token endpoint.
-async fn simulator_credential(arm_base: &str) -> Result<Credential, String> {
-    let transport =
-        aib_azure::transport::Transport::new(&Default::default()).map_err(|e| e.to_string())?;
-    let url = format!(
-        "{arm_base}/msi/token?api-version=2019-08-01&resource={}",
-        "https://management.azure.com/"
-    );
-    let resp = transport
-        .client()
-        .get(&url)
-        .header("X-IDENTITY-HEADER", "aib-simulate")
-        .send()
-        .await
-        .map_err(|e| format!("simulator token: {e}"))?;
-    let body: serde_json::Value = resp
-        .json()
-        .await
-        .map_err(|e| format!("simulator token: {e}"))?;
-    let token = body
-        .get("access_token")
-        .and_then(|v| v.as_str())
-        .ok_or("simulator token: no access_token")?;
-    let expires = body
-        .get("expires_on")
-        .and_then(|v| {
-            v.as_str()
-                .and_then(|s| s.parse::<i64>().ok())
-                .or_else(|| v.as_i64())
-        })
-        .unwrap_or(0);
-    Ok(Credential::from_static_token(token, expires))
-}
-
 fn cloud_of(m: &Manifest) -> aib_azure::Cloud {
     use aib_manifest::Cloud as M;
     match m.file.azure.cloud.as_ref().map(|c| *c.get_ref()) {
@@ -142,24 +58,33 @@ fn cloud_of(m: &Manifest) -> aib_azure::Cloud {
 /// An ARM client: the in-process simulator, or Azure (or `--arm-endpoint`).
 pub(crate) struct Connection {
     pub arm: ArmClient,
-    pub sim: Option<aib_sim::SimHandle>,
+    /// `--simulate`'s simulator: stop it with [`Connection::close`] (which saves its world).
+    pub sim: Option<simulate::Simulator>,
     /// What `--simulate` scripted.
     pub note: Option<String>,
     /// The clock the endpoint runs on (a simulator's is faster than Azure's).
     pub clock: TimeScale,
 }
 
-/// Connects to Azure, or with `simulate` starts the in-process simulator (with the scripted
-/// failure of `scripted` when given). A custom ARM endpoint that is a simulator tells its clock
-/// (`GET /_sim/clock`), and every wait and deadline of the client and the run follows it.
+impl Connection {
+    /// Stops `--simulate`'s simulator, saving the world it keeps.
+    pub async fn close(self) {
+        if let Some(sim) = self.sim {
+            sim.stop().await;
+        }
+    }
+}
+
+/// Connects to Azure, or with `simulate` starts the in-process simulator in its world. A
+/// custom ARM endpoint that is a simulator tells its clock (`GET /_sim/clock`), and every
+/// wait and deadline of the client and the run follows it.
 pub(crate) async fn connect(
     global: &GlobalArgs,
     manifest: &Manifest,
-    simulate: bool,
-    scripted: Option<&Plan>,
+    simulate: Option<simulate::Use<'_>>,
 ) -> Result<Connection, Exit> {
-    if simulate {
-        return connect_simulator(scripted).await;
+    if let Some(usage) = simulate {
+        return connect_simulator(usage).await;
     }
     let manifest_ep = manifest
         .file
@@ -190,32 +115,13 @@ pub(crate) async fn connect(
     })
 }
 
-/// The in-process simulator of `--simulate`.
-async fn connect_simulator(scripted: Option<&Plan>) -> Result<Connection, Exit> {
-    let started = match scripted {
-        Some(plan) => start_simulator(plan).await,
-        None => {
-            let scenario = aib_sim::Scenario {
-                minute_ms: SIMULATE_MINUTE_MS,
-                ..aib_sim::Scenario::default()
-            };
-            match "127.0.0.1:0".parse() {
-                Ok(addr) => aib_sim::start(addr, scenario)
-                    .await
-                    .map(|h| (h, None))
-                    .map_err(|e| format!("cannot start the simulator: {e}")),
-                Err(e) => Err(format!("{e}")),
-            }
-        }
-    };
-    let (handle, note) = started.map_err(|e| {
-        eprintln!("error: {e}");
-        Exit::Azure
-    })?;
-    let clock = TimeScale::from_minute_ms(SIMULATE_MINUTE_MS);
-    let base = handle.base_url();
+/// The in-process simulator of `--simulate`, with a managed-identity token from it.
+async fn connect_simulator(usage: simulate::Use<'_>) -> Result<Connection, Exit> {
+    let (sim, note) = simulate::start(usage).await?;
+    let clock = TimeScale::from_minute_ms(simulate::SIMULATE_MINUTE_MS);
+    let base = sim.handle.base_url();
     let arm = async {
-        let cred = simulator_credential(&base).await?;
+        let cred = simulate::credential(&base).await?;
         let endpoints = Endpoints::custom(&base, true).map_err(|e| e.to_string())?;
         ArmClient::with_config(
             endpoints,
@@ -228,13 +134,13 @@ async fn connect_simulator(scripted: Option<&Plan>) -> Result<Connection, Exit> 
     match arm {
         Ok(arm) => Ok(Connection {
             arm,
-            sim: Some(handle),
+            sim: Some(sim),
             note,
             clock,
         }),
         Err(e) => {
             eprintln!("error: {e}");
-            handle.shutdown().await;
+            sim.stop().await;
             Err(Exit::Azure)
         }
     }
@@ -277,6 +183,7 @@ async fn take_lock(
     host: &str,
     wait: std::time::Duration,
     quiet: bool,
+    rerun: &str,
 ) -> Result<aib_state::RunLock, Exit> {
     let waited = std::cell::Cell::new(false);
     let waiting = |e: &StateError| {
@@ -312,7 +219,7 @@ async fn take_lock(
         }) => {
             if !quiet {
                 eprintln!(
-                    "warning: the state lock was left by run {dead} (process {pid} on this host, which is no longer running): taking it over; `aib build --retry-failed {dead}` finishes that run"
+                    "warning: the state lock was left by run {dead} (process {pid} on this host, which is no longer running): taking it over; `{rerun} --retry-failed {dead}` finishes that run"
                 );
             }
             let lock = store
@@ -332,7 +239,7 @@ async fn take_lock(
         Err(e @ StateError::Locked { .. }) => {
             let exit = state_error(e);
             if !quiet {
-                eprintln!("hint: `aib build --lock-timeout 30m` waits for the other run to finish");
+                eprintln!("hint: `{rerun} --lock-timeout 30m` waits for the other run to finish");
             }
             Err(exit)
         }
@@ -450,58 +357,84 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    // The simulator, or Azure.
-    let Connection {
-        arm,
-        sim,
-        note,
-        clock,
-    } = match connect(global, &manifest, args.simulate, Some(&plan)).await {
-        Ok(c) => c,
-        Err(exit) => return exit,
-    };
-
-    // State and its lock.
     let (loc, state_arg) = match state_location(global, &manifest_dir, args.simulate) {
         Ok(x) => x,
         Err(exit) => return exit,
     };
-    let store =
-        match aib_state::open_with(&loc, Some(arm.credential().clone()), global.insecure).await {
-            Ok(s) => s,
-            Err(e) => return state_error(e),
-        };
+    // Azure before the state (Blob state needs its credential); the simulator after the state
+    // lock, as its world goes with the state.
+    let azure = if args.simulate {
+        None
+    } else {
+        match connect(global, &manifest, None).await {
+            Ok(c) => Some(c),
+            Err(exit) => return exit,
+        }
+    };
+    let credential = azure.as_ref().map(|c| c.arm.credential().clone());
+    let store = match aib_state::open_with(&loc, credential, global.insecure).await {
+        Ok(s) => s,
+        Err(e) => return state_error(e),
+    };
     let run_id = aib_state::new_run_id(chrono::Utc::now());
     let host = aib_state::current_host();
     let wait = args.lock_timeout.unwrap_or_default();
-    let lock = match take_lock(&store, &run_id, &host, wait, global.quiet).await {
+    let rerun = rerun(global, args);
+    let lock = match take_lock(&store, &run_id, &host, wait, global.quiet, &rerun).await {
         Ok(l) => l,
         Err(exit) => return exit,
+    };
+    let release = |lock: aib_state::RunLock| async move {
+        if let Err(e) = lock.release().await {
+            eprintln!("warning: releasing the state lock: {e}");
+        }
     };
     let (plan, retry_of) = match &args.retry_failed {
         Some(which) => match retry_plan(global, args, &manifest, &store, which).await {
             Ok((id, p)) => (p, Some(id)),
             Err(exit) => {
-                if let Err(e) = lock.release().await {
-                    eprintln!("warning: releasing the state lock: {e}");
-                }
+                release(lock).await;
                 return exit;
             }
         },
         None => (plan, None),
     };
+    let conn = match azure {
+        Some(c) => c,
+        None => match connect_simulated(args, &manifest, &plan, &loc, &manifest_dir).await {
+            Ok(c) => c,
+            Err(exit) => {
+                release(lock).await;
+                return exit;
+            }
+        },
+    };
+    let Connection {
+        arm,
+        sim,
+        note,
+        clock,
+    } = conn;
 
     // Ctrl-C: the first cancels, the second exits at once (the state stays resumable).
     let interrupt = CancellationToken::new();
     {
         let interrupt = interrupt.clone();
         let quiet = global.quiet;
+        let world = sim.as_ref().and_then(simulate::Simulator::saver);
+        let status = format!(
+            "aib status{}",
+            reporter::logs_args(state_arg.as_deref(), &args.manifest)
+        );
         tokio::spawn(async move {
             signals::shutdown_requested().await;
             interrupt.cancel();
             signals::shutdown_requested().await;
             if !quiet {
-                eprintln!("interrupted again: exiting now; `aib status` shows the unfinished run");
+                eprintln!("interrupted again: exiting now; `{status}` shows the unfinished run");
+            }
+            if let Some(w) = world {
+                w.save().await;
             }
             std::process::exit(Exit::Interrupted as i32);
         });
@@ -509,7 +442,6 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
 
     let mode = Mode::detect(global.log_format == LogFormat::Json, global.quiet);
     let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
-    let reporter = tokio::spawn(reporter::report(mode, run_id.clone(), fwd_rx));
     let config = ExecutorConfig {
         max_parallel: args.max_parallel.unwrap_or(20).max(1),
         fail_fast: args.fail_fast,
@@ -518,6 +450,12 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         ..ExecutorConfig::default()
     }
     .with_manifest_limits(&manifest);
+    let reporter = tokio::spawn(reporter::report(
+        mode,
+        run_id.clone(),
+        config.simulated_scale(),
+        fwd_rx,
+    ));
     let selection = aib_state::Selection {
         environments: args.select.envs.clone(),
         variants: args.select.variants.clone(),
@@ -547,6 +485,7 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         note,
         secret_options: SecretOptions {
             placeholder_for_missing_env: args.simulate,
+            placeholders_only: args.simulate,
         },
         redactor: crate::logging::redactor().clone(),
     };
@@ -628,13 +567,53 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
             exit
         }
     };
-    if let Err(e) = lock.release().await {
-        eprintln!("warning: releasing the state lock: {e}");
-    }
+    // The world is saved before the lock is released: the next run waiting for it loads it.
     if let Some(s) = sim {
-        s.shutdown().await;
+        s.stop().await;
     }
+    release(lock).await;
     exit
+}
+
+/// `--simulate`'s simulator in the world of the state `loc`, scripting the failure of the
+/// manifest's whole plan (the same unit whatever is selected).
+async fn connect_simulated(
+    args: &BuildArgs,
+    manifest: &Manifest,
+    selected: &Plan,
+    loc: &StateLocation,
+    manifest_dir: &Path,
+) -> Result<Connection, Exit> {
+    let whole = super::plan::make_plan(manifest, &SelectArgs::default(), &[], true)?;
+    let usage = simulate::Use::Keep {
+        world: simulate::world_dir(loc, manifest_dir),
+        scripted: Some(simulate::Script {
+            whole: &whole,
+            selected,
+            manifest: &args.manifest,
+        }),
+    };
+    connect_simulator(usage).await
+}
+
+/// `aib build` as this one was started (its manifest, `--state`, `--simulate`): what hints
+/// to run it again begin with.
+fn rerun(global: &GlobalArgs, args: &BuildArgs) -> String {
+    let mut s = String::from("aib build");
+    if args.manifest != Path::new("aib.toml") {
+        s.push(' ');
+        s.push_str(&crate::text::shell_word(
+            &args.manifest.display().to_string(),
+        ));
+    }
+    if let Some(state) = &global.state {
+        s.push_str(" --state ");
+        s.push_str(&crate::text::shell_word(state));
+    }
+    if args.simulate {
+        s.push_str(" --simulate");
+    }
+    s
 }
 
 /// A report that could not be written: the result is incomplete (exit 5), unless the run

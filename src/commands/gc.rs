@@ -30,56 +30,72 @@ pub fn run(global: &GlobalArgs, args: &GcArgs) -> Exit {
         } else {
             Scope::of_selection(&plan)
         };
-        let conn = match super::build::connect(global, &manifest, false, None).await {
-            Ok(c) => c,
-            Err(exit) => return exit,
-        };
-        let arm = conn.arm;
         let manifest_dir = manifest
             .path
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        let (loc, _) = match super::build::state_location(global, &manifest_dir, false) {
+        let (loc, _) = match super::build::state_location(global, &manifest_dir, args.simulate) {
             Ok(x) => x,
             Err(exit) => return exit,
         };
-        let store =
-            match aib_state::open_with(&loc, Some(arm.credential().clone()), global.insecure).await
-            {
-                Ok(s) => s,
-                Err(e) => return super::build::state_error(e),
-            };
-        let inventory = match gc::survey(&arm, &scope).await {
-            Ok(i) => i,
-            Err(e) => return gc_error(e),
+        let simulate = args.simulate.then(|| super::simulate::Use::Keep {
+            world: super::simulate::world_dir(&loc, &manifest_dir),
+            scripted: None,
+        });
+        let conn = match super::build::connect(global, &manifest, simulate).await {
+            Ok(c) => c,
+            Err(exit) => return exit,
         };
-        let needed = match gc::read_needed(&store).await {
-            Ok(n) => n,
-            Err(e) => return gc_error(e),
-        };
-        let decision = gc::decide(&scope, &needed, &inventory);
-        if args.dry_run {
-            print_result(args.format, true, &decision, None, global.quiet);
-            return Exit::Success;
-        }
-        let outcomes = gc::execute(&arm, &decision).await;
-        print_result(args.format, false, &decision, Some(&outcomes), global.quiet);
-        let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
-        for o in outcomes.iter().filter(|o| o.error.is_some()) {
-            eprintln!(
-                "error: deleting {} {}: {}",
-                o.deletion.kind.as_str(),
-                o.deletion.id,
-                o.error.as_deref().unwrap_or_default()
-            );
-        }
-        if failed > 0 {
-            Exit::UnitFailed
-        } else {
-            Exit::Success
-        }
+        let exit = collect(global, args, &scope, &conn.arm, &loc).await;
+        // Saves what was deleted in the simulated Azure.
+        conn.close().await;
+        exit
     })
+}
+
+/// Surveys, decides and (without `--dry-run`) deletes.
+async fn collect(
+    global: &GlobalArgs,
+    args: &GcArgs,
+    scope: &Scope,
+    arm: &aib_azure::ArmClient,
+    loc: &aib_state::StateLocation,
+) -> Exit {
+    let store =
+        match aib_state::open_with(loc, Some(arm.credential().clone()), global.insecure).await {
+            Ok(s) => s,
+            Err(e) => return super::build::state_error(e),
+        };
+    let inventory = match gc::survey(arm, scope).await {
+        Ok(i) => i,
+        Err(e) => return gc_error(e),
+    };
+    let needed = match gc::read_needed(&store).await {
+        Ok(n) => n,
+        Err(e) => return gc_error(e),
+    };
+    let decision = gc::decide(scope, &needed, &inventory);
+    if args.dry_run {
+        print_result(args.format, true, &decision, None, global.quiet);
+        return Exit::Success;
+    }
+    let outcomes = gc::execute(arm, &decision).await;
+    print_result(args.format, false, &decision, Some(&outcomes), global.quiet);
+    let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+    for o in outcomes.iter().filter(|o| o.error.is_some()) {
+        eprintln!(
+            "error: deleting {} {}: {}",
+            o.deletion.kind.as_str(),
+            o.deletion.id,
+            o.error.as_deref().unwrap_or_default()
+        );
+    }
+    if failed > 0 {
+        Exit::UnitFailed
+    } else {
+        Exit::Success
+    }
 }
 
 fn gc_error(e: GcError) -> Exit {

@@ -42,6 +42,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
         );
         // A `running` run whose lock is gone died without saying so: shown `interrupted`.
         let mut holders = std::collections::HashMap::new();
+        let mut simulated = None;
         for r in runs.iter().take(args.limit) {
             let id = &r.run_id;
             match r.store.read_run(id).await {
@@ -56,17 +57,17 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
                     };
                     let time = rec
                         .finished
-                        .map(|f| {
-                            let s = (f - rec.started).num_seconds().max(0);
-                            format!("{}m{:02}s", s / 60, s % 60)
-                        })
+                        .map(|f| crate::text::elapsed(f - rec.started, rec.time_scale))
                         .unwrap_or_else(|| "-".into());
+                    if rec.time_scale.is_some() {
+                        simulated = rec.time_scale;
+                    }
                     let c = |s: UnitStatus| rec.units.iter().filter(|u| u.status == s).count();
                     outln!(
                         "{:<24}  {:<11}  {:<24}  {:>8}  {}{} ok, {} failed, {} skipped, {} cancelled",
                         rec.run_id,
                         status_word(status),
-                        aib_state::record::rfc3339(rec.started),
+                        crate::text::when(rec.started),
                         time,
                         shard_col(r.shard.as_deref().unwrap_or("-")),
                         c(UnitStatus::Succeeded) + c(UnitStatus::Unchanged),
@@ -77,6 +78,9 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
                 }
                 Err(e) => outln!("{id:<24}  (unreadable: {e})"),
             }
+        }
+        if let Some(k) = simulated {
+            println!("{}", crate::text::azure_time_note(k));
         }
         Exit::Success
     })

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod plan;
 pub mod schedule;
 pub mod sim;
+pub mod simulate;
 pub mod status;
 pub mod validate;
 

@@ -122,9 +122,12 @@ fn refresh(
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
-        let conn = super::build::connect(global, manifest, args.simulate, None).await?;
+        let (loc, _) = super::build::state_location(global, &dir, args.simulate)?;
+        let simulate = args.simulate.then(|| super::simulate::Use::Read {
+            world: super::simulate::world_dir(&loc, &dir),
+        });
+        let conn = super::build::connect(global, manifest, simulate).await?;
         let result = async {
-            let (loc, _) = super::build::state_location(global, &dir, args.simulate)?;
             let store =
                 aib_state::open_with(&loc, Some(conn.arm.credential().clone()), global.insecure)
                     .await
@@ -161,9 +164,7 @@ fn refresh(
             Ok(())
         }
         .await;
-        if let Some(sim) = conn.sim {
-            sim.shutdown().await;
-        }
+        conn.close().await;
         result
     })
 }

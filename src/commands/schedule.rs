@@ -76,11 +76,11 @@ fn run_once(
     };
     if due.is_empty() {
         match args.within {
-            None => outln!("no schedule due at {}", now.to_rfc3339()),
+            None => outln!("no schedule due at {}", crate::text::when(now)),
             Some(w) => outln!(
                 "no schedule due in the {} before {} that has not run",
                 humanize(w),
-                now.to_rfc3339()
+                crate::text::when(now)
             ),
         }
         return Exit::Success;
@@ -125,7 +125,7 @@ fn build_one(global: &GlobalArgs, args: &ScheduleArgs, d: &DueSchedule) -> Exit 
         eprintln!(
             "schedule `{}` due at {}: building environments [{}], variants [{}]{}",
             d.name,
-            d.fire_time.to_rfc3339(),
+            crate::text::when(d.fire_time),
             d.environments.join(", "),
             d.variant_globs.join(", "),
             if d.rebuild == Rebuild::Always {
@@ -238,7 +238,7 @@ async fn service(
         };
         if !global.quiet {
             let names: Vec<&str> = due.iter().map(|d| d.name.as_str()).collect();
-            eprintln!("next: {} at {}", names.join(", "), when.to_rfc3339());
+            eprintln!("next: {} at {}", names.join(", "), crate::text::when(when));
         }
         let wait = (when - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
@@ -310,7 +310,7 @@ async fn missed(
                     eprintln!(
                         "catch_up: schedule `{}` last due at {} already ran (run {run})",
                         d.name,
-                        d.fire_time.to_rfc3339()
+                        crate::text::when(d.fire_time)
                     );
                 }
             }
@@ -319,7 +319,7 @@ async fn missed(
                     eprintln!(
                         "catch_up: schedule `{}` last due at {} was missed: running it now",
                         d.name,
-                        d.fire_time.to_rfc3339()
+                        crate::text::when(d.fire_time)
                     );
                 }
                 out.push(d);
@@ -374,7 +374,7 @@ fn start_batch(
                 eprintln!(
                     "warning: schedule `{}` due at {} skipped: its previous run is still going",
                     d.name,
-                    d.fire_time.to_rfc3339()
+                    crate::text::when(d.fire_time)
                 );
             } else {
                 set.insert(d.name.clone());

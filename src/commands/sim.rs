@@ -1,6 +1,7 @@
 //! `aib sim`: serves the local Azure simulator until Ctrl-C or SIGTERM. Its first line on
 //! stdout is `listening on http://HOST:PORT`; with `--ca-file FILE` the certificate that
-//! `https://HOST:PORT` is signed with is in FILE by then.
+//! `https://HOST:PORT` is signed with is in FILE by then. With `--state-dir DIR` it starts
+//! from the world saved in DIR and saves it back when stopped.
 
 use std::io::Write;
 
@@ -26,7 +27,14 @@ pub fn run(args: &SimArgs) -> Exit {
         Err(exit) => return exit,
     };
     runtime.block_on(async {
-        let handle = match aib_sim::start(args.listen, scenario).await {
+        let (world, saved) = match &args.state_dir {
+            Some(dir) => match open_world(dir).await {
+                Ok((w, saved)) => (Some(w), saved),
+                Err(exit) => return exit,
+            },
+            None => (None, None),
+        };
+        let handle = match aib_sim::start_from(args.listen, scenario, saved).await {
             Ok(h) => h,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -49,7 +57,33 @@ pub fn run(args: &SimArgs) -> Exit {
             handle.https_base_url()
         );
         signals::shutdown_requested().await;
+        let mut exit = Exit::Success;
+        if let Some(w) = &world {
+            match handle.save(w).await {
+                Ok(()) => tracing::info!("world saved in {}", w.path().display()),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit = Exit::UnitFailed;
+                }
+            }
+        }
         handle.shutdown().await;
-        Exit::Success
+        exit
     })
+}
+
+/// `--state-dir`: the folder, held, and the world saved in it.
+async fn open_world(
+    dir: &std::path::Path,
+) -> Result<(aib_sim::WorldDir, Option<aib_sim::World>), Exit> {
+    let fail = |e: aib_sim::WorldError| {
+        eprintln!("error: {e}");
+        match e {
+            aib_sim::WorldError::InUse { .. } => Exit::Locked,
+            _ => Exit::Invalid,
+        }
+    };
+    let w = aib_sim::WorldDir::open(dir).await.map_err(fail)?;
+    let saved = w.load().await.map_err(fail)?;
+    Ok((w, saved))
 }

@@ -127,9 +127,9 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
             rec.run_id,
             status_word(rec.status),
             rec.pipeline,
-            aib_state::record::rfc3339(rec.started),
+            crate::text::when(rec.started),
             rec.finished
-                .map(|f| format!("  finished {}", aib_state::record::rfc3339(f)))
+                .map(|f| format!("  finished {}", crate::text::when(f)))
                 .unwrap_or_default(),
             rec.host,
             found

@@ -57,13 +57,21 @@ impl Mode {
 }
 
 struct Bars {
+    /// Azure minutes per real minute of a simulated run (its times shown in Azure time).
+    scale: Option<f64>,
     multi: MultiProgress,
     overall: ProgressBar,
     units: HashMap<String, (ProgressBar, Instant, String)>,
 }
 
-/// Consumes events until the channel closes.
-pub async fn report(mode: Mode, run_id: String, mut rx: mpsc::UnboundedReceiver<Stamped>) {
+/// Consumes events until the channel closes. `scale`: Azure minutes per real minute of a
+/// simulated run, whose elapsed times are shown in Azure time.
+pub async fn report(
+    mode: Mode,
+    run_id: String,
+    scale: Option<f64>,
+    mut rx: mpsc::UnboundedReceiver<Stamped>,
+) {
     let mut bars: Option<Bars> = None;
     let mut total = 0u64;
     while let Some(ev) = rx.recv().await {
@@ -86,7 +94,7 @@ pub async fn report(mode: Mode, run_id: String, mut rx: mpsc::UnboundedReceiver<
                 if let BuildEvent::RunStarted { units, .. } = &ev.event {
                     total = units.len() as u64;
                 }
-                let b = bars.get_or_insert_with(|| new_bars(total));
+                let b = bars.get_or_insert_with(|| new_bars(total, scale));
                 on_bar_event(b, &ev);
             }
         }
@@ -99,7 +107,7 @@ pub async fn report(mode: Mode, run_id: String, mut rx: mpsc::UnboundedReceiver<
     }
 }
 
-fn new_bars(total: u64) -> Bars {
+fn new_bars(total: u64, scale: Option<f64>) -> Bars {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
     let overall = multi.add(ProgressBar::new(total));
     overall.set_style(
@@ -109,6 +117,7 @@ fn new_bars(total: u64) -> Bars {
     );
     overall.enable_steady_tick(Duration::from_millis(250));
     Bars {
+        scale,
         multi,
         overall,
         units: HashMap::new(),
@@ -140,9 +149,10 @@ fn on_bar_event(b: &mut Bars, ev: &Stamped) {
                 (bar, Instant::now(), String::new())
             });
             entry.2 = stage.as_str().to_string();
-            entry
-                .0
-                .set_message(format!("{stage}  {}", fmt_elapsed(entry.1.elapsed())));
+            entry.0.set_message(format!(
+                "{stage}  {}",
+                fmt_elapsed(entry.1.elapsed(), b.scale)
+            ));
         }
         BuildProgress {
             unit, sub_state, ..
@@ -151,7 +161,7 @@ fn on_bar_event(b: &mut Bars, ev: &Stamped) {
                 bar.set_message(format!(
                     "{stage}: {}  {}",
                     sub_state.clone().unwrap_or_default(),
-                    fmt_elapsed(start.elapsed())
+                    fmt_elapsed(start.elapsed(), b.scale)
                 ));
             }
         }
@@ -184,13 +194,8 @@ fn on_bar_event(b: &mut Bars, ev: &Stamped) {
     }
 }
 
-fn fmt_elapsed(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    } else {
-        format!("{}m{:02}s", s / 60, s % 60)
-    }
+fn fmt_elapsed(d: Duration, scale: Option<f64>) -> String {
+    crate::text::elapsed(chrono::Duration::from_std(d).unwrap_or_default(), scale)
 }
 
 /// The plain line for an event (`None`: not shown).

@@ -14,18 +14,12 @@ fn status_word(s: UnitStatus) -> &'static str {
     }
 }
 
-fn duration(u: &aib_state::UnitRecord) -> String {
+/// How long a unit took; in Azure time for a simulated run (`scale`).
+fn duration(u: &aib_state::UnitRecord, scale: Option<f64>) -> String {
     let start = u.stages.iter().filter_map(|s| s.started).min();
     let end = u.stages.iter().filter_map(|s| s.finished).max();
     match (start, end) {
-        (Some(a), Some(b)) => {
-            let s = (b - a).num_seconds().max(0);
-            if s >= 3600 {
-                format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-            } else {
-                format!("{}m{:02}s", s / 60, s % 60)
-            }
-        }
+        (Some(a), Some(b)) => crate::text::elapsed(b - a, scale),
         _ => "-".into(),
     }
 }
@@ -84,7 +78,7 @@ pub fn summary_table(r: &RunRecord, opts: &SummaryOptions) -> String {
         rows.push([
             u.id.clone(),
             status_word(u.status).to_string(),
-            duration(u),
+            duration(u, r.time_scale),
             detail,
         ]);
     }
@@ -116,6 +110,10 @@ pub fn summary_table(r: &RunRecord, opts: &SummaryOptions) -> String {
     for row in &rows {
         let result = fit(&row[3], result_width);
         out.push_str(line([&row[0], &row[1], &row[2], &result]).trim_end());
+        out.push('\n');
+    }
+    if let Some(k) = r.time_scale {
+        out.push_str(&crate::text::azure_time_note(k));
         out.push('\n');
     }
     let count = |s: UnitStatus| r.units.iter().filter(|u| u.status == s).count();

@@ -1,7 +1,6 @@
-//! `aib build`, `status`, `history` and `logs` end to end against `aib sim` (a child process),
-//! plus `--simulate`.
+//! `aib build`, `status`, `history` and `logs` end to end against `aib sim` (a child process);
+//! `--simulate` is in `demo.rs`.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::support::{Sim, aib_cmd, manifest_dir, repo_root, run, sim};
@@ -176,82 +175,6 @@ fn ctrl_c_cancels_running_builds_and_exits_130() {
     );
     let (_, status, _) = run(dir.path(), &sim, &["status"]);
     assert!(status.contains("cancelled"), "{status}");
-}
-
-#[test]
-fn simulate_shows_the_whole_flow_with_a_failure_and_its_log() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    // Copy the AVD example (scripts included) so its state stays out of the repository; run
-    // from its parent folder, as a user runs `aib build pipelines/avd/aib.toml` from a clone.
-    let src = repo_root().join("pipelines/avd");
-    std::fs::create_dir_all(dir.path().join("avd")).expect("mkdir");
-    copy_dir(&src, &dir.path().join("avd"));
-    let out = Command::new(env!("CARGO_BIN_EXE_aib"))
-        .args(["build", "avd/aib.toml", "--simulate"])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env_remove("AIB_ARM_ENDPOINT")
-        .env_remove("AIB_DOMAIN_JOIN_PASSWORD")
-        .output()
-        .expect("run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(stderr.contains("note: simulated"), "{stderr}");
-    assert!(stderr.contains(": build Customizing"), "{stderr}");
-    assert!(stdout.contains("succeeded"), "{stdout}");
-    assert!(stdout.contains("customizer: "), "{stdout}");
-    assert!(stdout.contains("log excerpt:"), "{stdout}");
-    // Every `aib ...` hint works when pasted where the build ran.
-    let hints: Vec<&str> = stdout
-        .split(['(', '`'])
-        .filter_map(|part| part.strip_prefix("aib "))
-        .map(|h| h.split([')', '`']).next().unwrap_or(h))
-        .collect();
-    assert!(hints.iter().any(|h| h.starts_with("logs ")), "{stdout}");
-    assert!(hints.iter().any(|h| h.starts_with("status ")), "{stdout}");
-    for hint in hints {
-        let pasted = Command::new("sh")
-            .arg("-c")
-            .arg(format!("\"$AIB\" {hint}"))
-            .env("AIB", env!("CARGO_BIN_EXE_aib"))
-            .current_dir(dir.path())
-            .output()
-            .expect("run the hint");
-        assert_eq!(
-            pasted.status.code(),
-            Some(if hint.starts_with("status") { 1 } else { 0 }),
-            "`aib {hint}`: {}",
-            String::from_utf8_lossy(&pasted.stderr)
-        );
-        if hint.starts_with("logs") {
-            assert!(
-                String::from_utf8_lossy(&pasted.stdout).contains("PACKER"),
-                "`aib {hint}` printed no log"
-            );
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).expect("read dir").flatten() {
-        let p = e.path();
-        let t = to.join(e.file_name());
-        if p.is_dir() {
-            if e.file_name() == ".aib" {
-                continue;
-            }
-            std::fs::create_dir_all(&t).expect("mkdir");
-            copy_dir(&p, &t);
-        } else {
-            std::fs::copy(&p, &t).expect("copy");
-        }
-    }
 }
 
 /// The checked-in report schema matches the types (regenerate with

@@ -5,6 +5,7 @@ mod build;
 mod ci;
 mod completions;
 mod crash;
+mod demo;
 mod faults;
 mod fleet;
 mod gc;

@@ -22,7 +22,7 @@ fn nothing_due_prints_so_and_exits_zero() {
     );
     assert!(
         out.stdout
-            .contains("no schedule due at 2026-11-25T12:00:00+00:00"),
+            .contains("no schedule due at 2026-11-25T12:00:00Z"),
         "{}",
         out.stdout
     );
@@ -130,7 +130,7 @@ fn within_builds_a_missed_due_time_once_per_shard() {
     let (code, out, err) = run("2020-01-02T03:40:00Z", &["--env", "dev"]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("no schedule due in the 2h before 2020-01-02T03:40:00+00:00 that has not run"),
+        out.contains("no schedule due in the 2h before 2020-01-02T03:40:00Z that has not run"),
         "stdout:\n{out}\nstderr:\n{err}"
     );
 

@@ -709,3 +709,49 @@ fn a_template_with_a_secret_is_deployed_again_with_the_current_value() {
     );
     assert_eq!(s["requests"]["deployments.put"].as_u64(), Some(4), "{s}");
 }
+
+/// `--simulate` never reads a secret: the simulated Azure, which keeps what it is sent in
+/// `.aib/simulate/azure`, gets placeholders, so no file of the simulated state holds the value
+/// in the environment, nor a token or key.
+#[test]
+fn simulate_sends_placeholders_and_keeps_no_secret_on_disk() {
+    let dir = manifest_dir(MANIFEST, &[]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aib"))
+        .args(["build", "--simulate"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("AIB_ARM_ENDPOINT")
+        .env("AIB_TEST_ADMIN_PASSWORD", SECRET)
+        .env("AZURE_CLIENT_SECRET", CLIENT_SECRET)
+        .output()
+        .expect("run aib");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The scripted failure (a unit fails once) makes it exit 1; it ran.
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("simulated: placeholder values for secrets `admin_password`"),
+        "{stderr}"
+    );
+    let mut found = leaks("stdout", &stdout);
+    found.extend(leaks("stderr", &stderr));
+    let mut all = Vec::new();
+    files(&dir.path().join(".aib/simulate"), &mut all);
+    let world = dir.path().join(".aib/simulate/azure/world.json");
+    assert!(all.contains(&world), "{all:?}");
+    for f in &all {
+        let bytes = std::fs::read(f).expect("read");
+        found.extend(leaks(
+            &f.display().to_string(),
+            &String::from_utf8_lossy(&bytes),
+        ));
+    }
+    assert!(found.is_empty(), "{found:#?}");
+    // The placeholder did reach the simulated Azure (the failed template it keeps).
+    let text = std::fs::read_to_string(&world).expect("world");
+    assert!(
+        text.contains("root:simulated-secret-value"),
+        "the world holds the placeholder"
+    );
+}

@@ -38,7 +38,13 @@ pub struct SecretOptions {
     /// `--simulate`: a missing `env:` secret, or a `keyvault:` secret the in-process
     /// simulator does not hold, gets a placeholder value instead of failing.
     pub placeholder_for_missing_env: bool,
+    /// `--simulate`: no secret is read at all, every one gets a placeholder value (the
+    /// simulated Azure keeps what it is sent on disk, in `.aib/simulate/azure`).
+    pub placeholders_only: bool,
 }
+
+/// The value a simulated secret gets.
+pub const PLACEHOLDER: &str = "simulated-secret-value";
 
 /// The outcome: values per unit id, and names that got placeholders.
 #[derive(Debug, Default)]
@@ -66,6 +72,13 @@ pub async fn resolve(
     {
         let mut values = SecretValues::new();
         for (name, reference) in &unit.settings.secrets {
+            if options.placeholders_only {
+                values.insert(name.clone(), PLACEHOLDER);
+                if !out.placeholders.contains(name) {
+                    out.placeholders.push(name.clone());
+                }
+                continue;
+            }
             if !cache.contains_key(reference) {
                 let r = lookup(reference, arm).await;
                 cache.insert(reference.clone(), r);
@@ -74,7 +87,7 @@ pub async fn resolve(
                 Some(Ok(v)) => values.insert(name.clone(), v.clone()),
                 Some(Err(reason)) => {
                     if options.placeholder_for_missing_env {
-                        values.insert(name.clone(), "simulated-secret-value");
+                        values.insert(name.clone(), PLACEHOLDER);
                         if !out.placeholders.contains(name) {
                             out.placeholders.push(name.clone());
                         }

@@ -110,7 +110,12 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     let mut note = note;
     if !resolved.placeholders.is_empty() {
         let line = format!(
-            "simulated: placeholder values for unset secrets {}",
+            "simulated: placeholder values for {}secrets {}",
+            if secret_options.placeholders_only {
+                ""
+            } else {
+                "unset "
+            },
             resolved
                 .placeholders
                 .iter()
@@ -167,6 +172,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         chrono::Utc::now(),
     );
     record.selection = selection;
+    record.time_scale = config.simulated_scale();
     record.units = runner::unit_records(&plan);
     for u in &mut record.units {
         if let Some(d) = decisions.units.get(&u.id) {

@@ -22,8 +22,9 @@ use sha2::Sha256;
 use std::collections::BTreeMap;
 
 /// A stored blob.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Blob {
+    #[serde(with = "crate::persist::base64_bytes")]
     pub data: Bytes,
     pub modified: DateTime<Utc>,
     pub etag: String,

@@ -1,6 +1,7 @@
 //! Simulated time: `minute_ms` real milliseconds make one simulated minute.
 //!
-//! Simulated instants are `f64` minutes since the simulator started; progress of builds,
+//! Simulated instants are `f64` minutes since the simulator's world began (the start of this
+//! process, or of the saved world it resumed: see [`crate::persist`]); progress of builds,
 //! deployments and replication is computed lazily from them when something is read.
 
 use chrono::{DateTime, Utc};
@@ -10,6 +11,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct Clock {
     start: Instant,
+    /// The simulated instant `start` is (0 for a new world).
+    offset: f64,
+    /// The wall-clock time of simulated instant 0.
     start_utc: DateTime<Utc>,
     minute_ms: u64,
 }
@@ -18,17 +22,38 @@ impl Clock {
     pub fn new(minute_ms: u64) -> Clock {
         Clock {
             start: Instant::now(),
+            offset: 0.0,
             start_utc: Utc::now(),
             minute_ms: minute_ms.max(1),
         }
     }
 
-    /// Simulated minutes since start.
-    pub fn now(&self) -> f64 {
-        self.start.elapsed().as_secs_f64() * 1000.0 / self.minute_ms as f64
+    /// A clock that goes on from simulated instant `minutes` of a world whose instant 0 was
+    /// `start_utc`.
+    pub fn resume(minute_ms: u64, minutes: f64, start_utc: DateTime<Utc>) -> Clock {
+        Clock {
+            start: Instant::now(),
+            offset: if minutes.is_finite() {
+                minutes.max(0.0)
+            } else {
+                0.0
+            },
+            start_utc,
+            minute_ms: minute_ms.max(1),
+        }
     }
 
-    /// Real milliseconds since start.
+    /// The wall-clock time of simulated instant 0.
+    pub fn start_utc(&self) -> DateTime<Utc> {
+        self.start_utc
+    }
+
+    /// Simulated minutes since the world began.
+    pub fn now(&self) -> f64 {
+        self.offset + self.start.elapsed().as_secs_f64() * 1000.0 / self.minute_ms as f64
+    }
+
+    /// Real milliseconds since this process started serving (fault windows count from it).
     pub fn real_ms(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }

@@ -38,6 +38,12 @@
 //!   A connection whose request headers do not arrive within `header_read_timeout_ms` is
 //!   closed.
 //!
+//! A simulator can keep its world in a folder between runs: [`WorldDir::open`] holds the
+//! folder, [`WorldDir::load`] reads the saved world, [`start_from`] starts in it and
+//! [`SimHandle::save`] writes it back (a versioned `world.json`; see [`persist`] for what is
+//! kept, how time goes on and what a file of another version does). `aib build --simulate`
+//! keeps one in `.aib/simulate/azure`, `aib sim --state-dir DIR` in DIR.
+//!
 //! Stats operation names are listed in [`stats`]; scenario keys in [`scenario::Scenario`]:
 //!
 //! | key | default | meaning |
@@ -58,7 +64,7 @@
 //! | `keep_staging` | `[]` | imageTemplate name globs whose deletion leaves the staging resource group behind (tags kept), as a lock or a foreign resource in it does in Azure; `aib gc` deletes such leftovers |
 //! | `echo` | `[]` | imageTemplate name globs whose failing builds echo the failing step's inline commands into `customization.log` (`+ <command>`) and quote its last command in the failure message, as `set -x` or a chatty tool does (a secret in a command comes back) |
 //! | `header_read_timeout_ms` | 30000 | real ms a client may take to send a request's headers (or to start its next one on a kept-alive connection) before the connection is closed |
-//! | `[[outcome]]` | succeed | `template` glob, `result` = succeed / fail / timeout / stuck-canceling / timeout-distributing (times out while distributing; the gallery versions finish replicating `replicate_minutes`, at least 2, after the failure) / provision-fail (the template's creation fails: 201 `Creating`, then its operation `Failed` and `provisioningState: Failed` with a `provisioningError`; `run` refused with 409 `OperationNotAllowed`, a re-PUT with the update conflict, a deployment with `ResourceDeploymentFailure`), `failed_customizer`, `build_minutes`, `times` (provision-fail: only the first N creations of matching templates fail) |
+//! | `[[outcome]]` | succeed | `template` glob (default `*`), `tags` (the template must carry all of them, e.g. `{ "aib.unit" = "test/app" }`), `result` = succeed / fail / timeout / stuck-canceling / timeout-distributing (times out while distributing; the gallery versions finish replicating `replicate_minutes`, at least 2, after the failure) / provision-fail (the template's creation fails: 201 `Creating`, then its operation `Failed` and `provisioningState: Failed` with a `provisioningError`; `run` refused with 409 `OperationNotAllowed`, a re-PUT with the update conflict, a deployment with `ResourceDeploymentFailure`), `failed_customizer`, `build_minutes`, `times` (the rule applies N times, then matching templates succeed: provision-fail counts creations, the other results runs; the count is part of a saved world) |
 //! | `log_format` | `telemetry` | the `customization.log` of a failing build: `telemetry` (`(telemetry) Starting provisioner <type>` / `ending <type>` around each step) or `packer-1.14` (no markers; steps start at their first UI line) |
 //! | `[storage]` | all allowed | the staging storage accounts: `shared_key = false` forbids Shared Key and key SAS (403 `KeyBasedAuthenticationNotPermitted`; Entra tokens only), `list_keys = false` refuses `listKeys` (403 `AuthorizationFailed`), `data_reader = false` refuses Entra tokens (403 `AuthorizationPermissionMismatch`) |
 //! | `page_size` | 50 | items per page of ARM lists (imageTemplates by RG and subscription, deployments, deployment operations, gallery image versions, storage accounts, runOutputs); longer lists carry an absolute `nextLink` with `$skiptoken` and the request's api-version |
@@ -90,6 +96,7 @@ pub mod customization_log;
 pub mod faults;
 pub mod federated;
 pub mod key_vault;
+pub mod persist;
 pub mod ratelimit;
 pub mod response;
 pub mod router;
@@ -99,5 +106,6 @@ pub mod state;
 pub mod stats;
 pub mod tls;
 
+pub use persist::{World, WorldDir, WorldError};
 pub use scenario::{Scenario, ScenarioError};
-pub use server::{SimError, SimHandle, start};
+pub use server::{SimError, SimHandle, WorldSaver, start, start_from};

@@ -131,8 +131,14 @@ impl Default for Limits {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeRule {
-    /// Glob on the imageTemplate name.
+    /// Glob on the imageTemplate name (default `*`).
+    #[serde(default = "any_template")]
     pub template: String,
+    /// Tags the template must carry, all of them (names case-insensitive as in ARM, values
+    /// exact), e.g. `{ "aib.unit" = "test/win11-avd" }` to pick one unit of a fleet whose
+    /// template names are not known in advance.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
     /// What happens to a run.
     #[serde(default)]
     pub result: OutcomeResult,
@@ -142,13 +148,57 @@ pub struct OutcomeRule {
     /// Build duration for matching templates (default: `build_minutes`).
     #[serde(default)]
     pub build_minutes: Option<f64>,
-    /// `provision-fail`: how many creations of matching templates fail (default: every one).
+    /// How many times the rule applies (default: always): `provision-fail` fails the first N
+    /// creations of matching templates, every other result the first N runs; later ones
+    /// succeed. The count is part of the world a simulator saves ([`crate::persist`]), so a
+    /// failure scripted `times = 1` happens once across restarts.
     #[serde(default)]
     pub times: Option<u32>,
 }
 
+fn any_template() -> String {
+    "*".to_string()
+}
+
+impl Default for OutcomeRule {
+    /// Every template succeeds.
+    fn default() -> Self {
+        OutcomeRule {
+            template: any_template(),
+            tags: BTreeMap::new(),
+            result: OutcomeResult::Succeed,
+            failed_customizer: None,
+            build_minutes: None,
+            times: None,
+        }
+    }
+}
+
+impl OutcomeRule {
+    /// What its `times` are counted under: the rule's glob, tags and result (another rule is
+    /// counted apart, also in a world saved under another scenario).
+    pub fn key(&self) -> String {
+        let tags: Vec<String> = self
+            .tags
+            .iter()
+            .map(|(k, v)| format!("{}={v}", k.to_ascii_lowercase()))
+            .collect();
+        format!("{:?} {} [{}]", self.result, self.template, tags.join(","))
+    }
+
+    /// Whether a template of this name and these tags (an ARM `tags` object) is the rule's.
+    pub fn matches_tags(&self, tags: &serde_json::Value) -> bool {
+        self.tags.iter().all(|(k, v)| {
+            tags.as_object().is_some_and(|m| {
+                m.iter()
+                    .any(|(tk, tv)| tk.eq_ignore_ascii_case(k) && tv.as_str() == Some(v.as_str()))
+            })
+        })
+    }
+}
+
 /// Result of a run.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum OutcomeResult {
     #[default]

@@ -64,20 +64,14 @@ impl Ctx {
         !self.missing.is_empty() && self.missing.is_match(id)
     }
 
-    /// The outcome rule for a template name (default: succeed).
-    pub fn outcome_for(&self, template: &str) -> OutcomeRule {
+    /// The outcome rule for a template of this name and tags (default: succeed).
+    pub fn outcome_for(&self, template: &str, tags: &serde_json::Value) -> OutcomeRule {
         for (m, rule) in &self.outcomes {
-            if m.is_match(template) {
+            if m.is_match(template) && rule.matches_tags(tags) {
                 return rule.clone();
             }
         }
-        OutcomeRule {
-            template: "*".into(),
-            result: crate::scenario::OutcomeResult::Succeed,
-            failed_customizer: None,
-            build_minutes: None,
-            times: None,
-        }
+        OutcomeRule::default()
     }
 }
 
@@ -105,6 +99,7 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A running simulator.
 #[derive(Debug)]
 pub struct SimHandle {
+    sim: Arc<Sim>,
     addr: SocketAddr,
     base_url: String,
     https_base_url: String,
@@ -138,6 +133,30 @@ impl SimHandle {
         &self.ca_pem
     }
 
+    /// Saves the world into `dir` (see [`crate::persist`]); the simulator keeps serving.
+    pub async fn save(
+        &self,
+        dir: &crate::persist::WorldDir,
+    ) -> Result<(), crate::persist::WorldError> {
+        self.saver().save(dir).await
+    }
+
+    /// What saves this simulator's world from elsewhere (a signal handler), while it runs.
+    pub fn saver(&self) -> WorldSaver {
+        WorldSaver {
+            sim: self.sim.clone(),
+        }
+    }
+
+    /// How often `rule` (an `[[outcome]]` with `times`) gave its result so far in this world.
+    pub fn outcome_runs(&self, rule: &OutcomeRule) -> u32 {
+        lock(&self.sim.state)
+            .outcome_runs
+            .get(&rule.key())
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Stop serving (waits up to one second for open connections, then aborts them).
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -152,9 +171,39 @@ impl SimHandle {
     }
 }
 
+/// Saves a running simulator's world ([`SimHandle::saver`]).
+#[derive(Debug, Clone)]
+pub struct WorldSaver {
+    sim: Arc<Sim>,
+}
+
+impl WorldSaver {
+    /// Saves the world into `dir` (see [`crate::persist`]).
+    pub async fn save(
+        &self,
+        dir: &crate::persist::WorldDir,
+    ) -> Result<(), crate::persist::WorldError> {
+        let text =
+            crate::persist::snapshot(&self.sim).map_err(|e| crate::persist::WorldError::Io {
+                path: dir.path().display().to_string(),
+                source: std::io::Error::other(e),
+            })?;
+        crate::persist::write(dir, text).await
+    }
+}
+
 /// Bind `listen` (port 0 picks a free port), spawn the server on the current runtime and
 /// return at once.
 pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, SimError> {
+    start_from(listen, scenario, None).await
+}
+
+/// [`start`] in a saved world (`None`: a new one); see [`crate::persist`].
+pub async fn start_from(
+    listen: SocketAddr,
+    scenario: Scenario,
+    world: Option<crate::persist::World>,
+) -> Result<SimHandle, SimError> {
     scenario.validate()?;
     let tcp = TcpListener::bind(listen)
         .await
@@ -195,9 +244,20 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
                 .map(|g| (g.compile_matcher(), r.clone()))
         })
         .collect();
+    let (clock, state) = match world {
+        Some(w) => (
+            Clock::resume(
+                scenario.minute_ms,
+                w.resume_minutes(chrono::Utc::now()),
+                w.start_utc(),
+            ),
+            w.state,
+        ),
+        None => (Clock::new(scenario.minute_ms), SimState::default()),
+    };
     let sim = Arc::new(Sim {
         ctx: Ctx {
-            clock: Clock::new(scenario.minute_ms),
+            clock,
             base_url,
             https_base_url: https_base_url.clone(),
             missing,
@@ -205,7 +265,7 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
             scenario: scenario.clone(),
             update_conflicts: std::sync::atomic::AtomicU64::new(0),
         },
-        state: Mutex::new(SimState::default()),
+        state: Mutex::new(state),
         stats: Mutex::new(Stats::default()),
         faults: Mutex::new(FaultRng::new(scenario.faults.seed)),
         tokens: Mutex::new(HashMap::new()),
@@ -215,11 +275,12 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> Result<SimHandle, 
     });
     let sim_base = sim.ctx.base_url.clone();
     let header_timeout = Duration::from_millis(scenario.header_read_timeout_ms.max(1));
-    let app = Router::new().fallback(handle).with_state(sim);
+    let app = Router::new().fallback(handle).with_state(sim.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let listener = SimListener::spawn(tcp, tls.clone());
     let task = tokio::spawn(serve(listener, app, rx, header_timeout));
     Ok(SimHandle {
+        sim,
         addr,
         base_url: sim_base,
         https_base_url,

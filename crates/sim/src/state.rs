@@ -6,11 +6,14 @@ use crate::arm::image_templates::{self, ImageTemplate};
 use crate::arm::operations::Operation;
 use crate::blob::Blob;
 use crate::server::Ctx;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
-/// Simulator state. Map keys are lower-cased resource ids.
-#[derive(Debug, Default)]
+/// Simulator state. Map keys are lower-cased resource ids. All of it is the world
+/// [`crate::persist`] saves.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct State {
     pub deployments: BTreeMap<String, Deployment>,
     pub templates: BTreeMap<String, ImageTemplate>,
@@ -20,14 +23,16 @@ pub struct State {
     /// "publisher:offer:sku" (lower) -> versions published through `/_sim/publish`
     pub published: HashMap<String, Vec<String>>,
     /// (account, container) -> blob name -> blob
+    #[serde(with = "crate::persist::pair_keys")]
     pub blobs: BTreeMap<(String, String), BTreeMap<String, Blob>>,
     /// Other resources created by deployments: id (lower) -> resource body
     pub generic: BTreeMap<String, Value>,
     /// Staging resource groups that outlived their template (scenario `keep_staging`):
     /// resource group id (lower) -> group.
     pub staging_leftovers: BTreeMap<String, crate::arm::resources::StagingGroup>,
-    /// `provision-fail` rules (by template glob) → creations they failed so far.
-    pub provision_failures: HashMap<String, u32>,
+    /// `[[outcome]]` rules with `times` ([`crate::scenario::OutcomeRule::key`]) → the
+    /// creations (`provision-fail`) or runs (other results) they gave their result so far.
+    pub outcome_runs: BTreeMap<String, u32>,
 }
 
 impl State {

@@ -275,7 +275,7 @@ impl UnitRecord {
 }
 
 /// One run (`runs/<run_id>/run.json`). Its JSON is a superset of `aib build --report-json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Format version ([`RUN_RECORD_VERSION`]).
     pub version: u32,
@@ -303,6 +303,11 @@ pub struct RunRecord {
     /// Units in plan order.
     #[serde(default)]
     pub units: Vec<UnitRecord>,
+    /// A run against a simulator: Azure minutes per real minute of the clock it ran on (its
+    /// `GET /_sim/clock`, e.g. 3000 for `--simulate`'s 20 ms minute), so its times can be
+    /// shown in Azure time. Absent for Azure's own clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
 }
 
 impl RunRecord {
@@ -339,6 +344,7 @@ impl RunRecord {
             status: RunStatus::Running,
             selection: Selection::default(),
             units: Vec::new(),
+            time_scale: None,
         }
     }
 

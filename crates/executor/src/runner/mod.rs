@@ -65,6 +65,13 @@ impl Default for ExecutorConfig {
 }
 
 impl ExecutorConfig {
+    /// Azure minutes per real minute when the run follows a simulator's clock (recorded as
+    /// the run's `time_scale`); `None` on Azure's own clock.
+    pub fn simulated_scale(&self) -> Option<f64> {
+        (self.time_scale.is_finite() && self.time_scale > 0.0 && self.time_scale != 1.0)
+            .then(|| 1.0 / self.time_scale)
+    }
+
     /// The per-environment limits of a manifest.
     pub fn with_manifest_limits(mut self, manifest: &Manifest) -> Self {
         for (name, env) in &manifest.file.environments {

@@ -16,6 +16,7 @@ fn fail(template: &str, customizer: &str) -> OutcomeRule {
         failed_customizer: Some(customizer.into()),
         build_minutes: None,
         times: None,
+        ..OutcomeRule::default()
     }
 }
 
@@ -177,6 +178,7 @@ async fn fail_fast_stops_starting_new_units() {
             failed_customizer: None,
             build_minutes: Some(5.0),
             times: None,
+            ..OutcomeRule::default()
         }],
         ..Scenario::default()
     })

@@ -41,6 +41,7 @@ fn rule(result: OutcomeResult) -> OutcomeRule {
         failed_customizer: None,
         build_minutes: None,
         times: None,
+        ..OutcomeRule::default()
     }
 }
 

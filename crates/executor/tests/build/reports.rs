@@ -17,6 +17,7 @@ async fn reports_of_a_failed_run() {
             failed_customizer: Some("app".into()),
             build_minutes: None,
             times: None,
+            ..OutcomeRule::default()
         }],
         ..Scenario::default()
     })

@@ -165,6 +165,7 @@ async fn a_second_run_starts_the_unit_that_took_longest_first() {
             failed_customizer: None,
             build_minutes: Some(40.0),
             times: None,
+            tags: Default::default(),
         }],
         ..Scenario::default()
     })

@@ -11,11 +11,12 @@ use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// A resource a deployment created (or failed to).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeployedResource {
     pub id: String,
     pub name: String,
@@ -27,7 +28,7 @@ pub struct DeployedResource {
 }
 
 /// A deployment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Deployment {
     pub sub: String,
     pub rg: String,

@@ -14,10 +14,11 @@ use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// One image version.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GalleryVersion {
     pub sub: String,
     pub rg: String,

@@ -19,6 +19,7 @@ use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 pub const TYPE: &str = "Microsoft.VirtualMachineImages/imageTemplates";
@@ -32,7 +33,7 @@ const READ_ONLY: &[&str] = &[
 ];
 
 /// A stored template.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImageTemplate {
     pub sub: String,
     pub rg: String,
@@ -77,7 +78,7 @@ fn provision_error(t_identity: &Value, props: &Value) -> (String, String) {
 }
 
 /// The current or last run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {
     pub op_id: String,
     pub start: f64,
@@ -91,10 +92,12 @@ pub struct Run {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunEnd {
-    pub state: &'static str,
-    pub sub_state: &'static str,
+    #[serde(deserialize_with = "crate::persist::word")]
+    pub state: crate::persist::Word,
+    #[serde(deserialize_with = "crate::persist::word")]
+    pub sub_state: crate::persist::Word,
     pub at: f64,
     pub message: String,
 }
@@ -413,19 +416,9 @@ pub fn create_or_update(
         return Ok(false);
     }
     let exact_version = resolve_exact_version(ctx, st, &props, &location);
-    let rule = ctx.outcome_for(name);
-    let provision_error = (rule.result == OutcomeResult::ProvisionFail && {
-        let n = st
-            .provision_failures
-            .entry(rule.template.clone())
-            .or_insert(0);
-        let fail = rule.times.is_none_or(|t| *n < t);
-        if fail {
-            *n += 1;
-        }
-        fail
-    })
-    .then(|| provision_error(&identity, &props));
+    let rule = ctx.outcome_for(name, &tags);
+    let provision_error = (rule.result == OutcomeResult::ProvisionFail && applies(st, &rule))
+        .then(|| provision_error(&identity, &props));
     let staging_rg = match props
         .get("stagingResourceGroup")
         .and_then(Value::as_str)
@@ -455,6 +448,19 @@ pub fn create_or_update(
         },
     );
     Ok(true)
+}
+
+/// Whether `rule` still applies (its `times` not used up), counting this use.
+fn applies(st: &mut State, rule: &crate::scenario::OutcomeRule) -> bool {
+    let Some(times) = rule.times else {
+        return true;
+    };
+    let n = st.outcome_runs.entry(rule.key()).or_insert(0);
+    let fail = *n < times;
+    if fail {
+        *n += 1;
+    }
+    fail
 }
 
 /// The source version a build of these properties uses (`source.exactVersion`): the newest
@@ -1120,7 +1126,7 @@ pub fn run(
         ));
     }
     let exact = resolve_exact_version(ctx, st, &t.properties, &t.location);
-    let rule = ctx.outcome_for(name);
+    let rule = ctx.outcome_for(name, &t.tags);
     let timeout = t
         .properties
         .get("buildTimeoutInMinutes")
@@ -1129,6 +1135,12 @@ pub fn run(
         .unwrap_or(240) as f64;
     let has_validate = t.properties.get("validate").is_some_and(|v| !v.is_null());
     let location = t.location.clone();
+    // A rule with `times` gives its result to the first N runs; later ones succeed.
+    let result = match rule.result {
+        OutcomeResult::Succeed | OutcomeResult::ProvisionFail => rule.result,
+        r if applies(st, &rule) => r,
+        _ => OutcomeResult::Succeed,
+    };
     let op_id = operations::new_op(st, sub, &location, OpKind::Run, &key, now, None);
     let Some(t) = st.templates.get_mut(&key) else {
         return Err(ArmErr::new(
@@ -1142,7 +1154,7 @@ pub fn run(
     t.run = Some(Run {
         op_id: op_id.clone(),
         start: now,
-        result: rule.result,
+        result,
         failed_customizer: rule.failed_customizer.clone(),
         build_minutes: rule.build_minutes.unwrap_or(ctx.scenario.build_minutes),
         timeout_minutes: timeout,

@@ -15,8 +15,9 @@ use axum::response::Response;
 use sha2::{Digest, Sha256};
 
 /// An ARM error to be sent as `{"error":{"code","message"}}`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ArmErr {
+    #[serde(with = "crate::persist::status_code")]
     pub status: StatusCode,
     pub code: String,
     pub message: String,

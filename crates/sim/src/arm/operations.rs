@@ -31,7 +31,7 @@ use std::collections::HashMap;
 pub const ARM_RETRY_AFTER_SECONDS: f64 = 15.0;
 
 /// What an operation tracks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OpKind {
     Create,
     Delete,
@@ -45,15 +45,16 @@ pub enum OpKind {
 }
 
 /// A final status set when the tracked thing finishes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OpFinal {
-    pub status: &'static str,
+    #[serde(deserialize_with = "crate::persist::word")]
+    pub status: crate::persist::Word,
     pub end: f64,
     pub error: Option<Value>,
 }
 
 /// One operation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Operation {
     pub id: String,
     pub sub: String,

@@ -21,3 +21,4 @@ mod reference;
 mod retention;
 mod shapes;
 mod templates;
+mod world;
