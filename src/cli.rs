@@ -59,6 +59,13 @@ pub enum Command {
     Import(ImportArgs),
     /// Build the selected units: deploy, build, verify, cleanup; collect logs of failures.
     Build(BuildArgs),
+    /// Advance an unfinished run (default: the latest; `--all`: every one) from the state
+    /// alone: follow, verify, collect logs and clean up what finished, start what became
+    /// ready; with `--detach` once, else to the end.
+    Resume(ResumeArgs),
+    /// Cancel an unfinished run: its running builds are cancelled in Azure, its units not
+    /// ended are recorded `cancelled`, and the units it held are free for a new run.
+    Cancel(CancelArgs),
     /// Show a run (default: the latest) unit by unit.
     Status(StatusArgs),
     /// List past runs, newest first.
@@ -175,9 +182,59 @@ pub struct BuildArgs {
     /// saying so, instead of exiting 4 at once. `0` (the default) does not wait.
     #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
     pub lock_timeout: Option<std::time::Duration>,
+    /// Do what can be done now — preflight, deploy and start every unit that is ready — then
+    /// save the run, print its id and exit 0 while its builds go on in Azure; `aib resume`
+    /// advances it.
+    #[arg(long)]
+    pub detach: bool,
     /// The schedule that started this build (set by `aib schedule`; recorded as the trigger).
     #[arg(skip)]
     pub trigger: Option<String>,
+}
+
+/// `aib resume [RUN_ID|--all] [--detach]`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run to advance (default: the latest unfinished run).
+    #[arg(conflicts_with = "all")]
+    pub run_id: Option<String>,
+    /// Advance every unfinished run, oldest first (the exit code is the worst of them).
+    #[arg(long)]
+    pub all: bool,
+    /// Advance once and exit: 0 while the run goes on, its final code once it ended.
+    #[arg(long)]
+    pub detach: bool,
+    /// The manifest (default: the path the run recorded; the default state is `.aib/` beside
+    /// `aib.toml`).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Wait up to this long for the state lock (default 30s); a lock another resume still
+    /// holds then means there is nothing to do (exit 0).
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+    pub lock_timeout: Option<std::time::Duration>,
+    /// Write the JSON report of the run so far (schemas/aib-report.schema.json) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write a JUnit XML report of the run so far to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+    /// Write a Markdown summary of the run so far to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report_markdown: Option<PathBuf>,
+}
+
+/// `aib cancel RUN_ID`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The run to cancel.
+    pub run_id: String,
+    /// The manifest (default: the path the run recorded; the default state is `.aib/` beside
+    /// `aib.toml`).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Wait up to this long for the state lock (default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +260,10 @@ pub struct ScheduleArgs {
     /// Only build these environments of the due schedules (repeatable; a CI shard).
     #[arg(long = "env", value_name = "NAME")]
     pub envs: Vec<String>,
+    /// With `--once`: start each due schedule's build detached (as `aib build --detach`) and
+    /// exit; `aib resume --all` advances them.
+    #[arg(long, requires = "once")]
+    pub detach: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

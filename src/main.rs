@@ -44,6 +44,8 @@ fn main() -> std::process::ExitCode {
         Command::Sim(args) => commands::sim::run(args),
         Command::Import(args) => commands::import::run(&cli.global, args),
         Command::Build(args) => commands::build::run(&cli.global, args),
+        Command::Resume(args) => commands::resume::run(&cli.global, args),
+        Command::Cancel(args) => commands::resume::cancel(&cli.global, args),
         Command::Status(args) => commands::status::run(&cli.global, args),
         Command::History(args) => commands::history::run(&cli.global, args),
         Command::Logs(args) => commands::logs::run(&cli.global, args),

@@ -116,7 +116,7 @@ pub(crate) async fn connect(
 }
 
 /// The in-process simulator of `--simulate`, with a managed-identity token from it.
-async fn connect_simulator(usage: simulate::Use<'_>) -> Result<Connection, Exit> {
+pub(crate) async fn connect_simulator(usage: simulate::Use<'_>) -> Result<Connection, Exit> {
     let (sim, note) = simulate::start(usage).await?;
     let clock = TimeScale::from_minute_ms(simulate::SIMULATE_MINUTE_MS);
     let base = sim.handle.base_url();
@@ -177,13 +177,27 @@ pub(crate) fn state_location(
 /// and saying so. A lock left by a process that is gone from this host (kill -9, power loss)
 /// is taken over, saying so; a live holder that outlasts the wait is exit 4; Ctrl-C while
 /// waiting is exit 130.
-async fn take_lock(
+pub(crate) async fn take_lock(
     store: &aib_state::StateStore,
     run_id: &str,
     host: &str,
     wait: std::time::Duration,
     quiet: bool,
     rerun: &str,
+) -> Result<aib_state::RunLock, Exit> {
+    take_lock_or_busy(store, run_id, host, wait, quiet, rerun, false).await
+}
+
+/// [`take_lock`]; with `busy_silent`, a live holder that outlasts the wait is exit 4 without
+/// a word (the caller says what it means).
+pub(crate) async fn take_lock_or_busy(
+    store: &aib_state::StateStore,
+    run_id: &str,
+    host: &str,
+    wait: std::time::Duration,
+    quiet: bool,
+    rerun: &str,
+    busy_silent: bool,
 ) -> Result<aib_state::RunLock, Exit> {
     let waited = std::cell::Cell::new(false);
     let waiting = |e: &StateError| {
@@ -229,6 +243,7 @@ async fn take_lock(
             mark_interrupted(store, &dead).await;
             Ok(lock)
         }
+        Err(StateError::Locked { .. }) if busy_silent => Err(Exit::Locked),
         Err(e @ StateError::Locked { .. }) if !wait.is_zero() => {
             eprintln!(
                 "error: {e}; gave up waiting after {}",
@@ -249,10 +264,15 @@ async fn take_lock(
 
 /// A run whose process died holding the lock: `history` and `status` show it `interrupted`,
 /// not `running` for ever. Said when it cannot be recorded.
-async fn mark_interrupted(store: &aib_state::StateStore, run_id: &str) {
+pub(crate) async fn mark_interrupted(store: &aib_state::StateStore, run_id: &str) {
     match store.read_run(run_id).await {
         Ok(mut rec) if rec.status == aib_state::RunStatus::Running => {
-            rec.status = aib_state::RunStatus::Interrupted;
+            // A detached run's process died mid-tick: the run still waits for `aib resume`.
+            rec.status = if rec.resume.as_ref().is_some_and(|r| r.detached) {
+                aib_state::RunStatus::Detached
+            } else {
+                aib_state::RunStatus::Interrupted
+            };
             if let Err(e) = store.write_run(&rec).await {
                 eprintln!("warning: could not mark run {run_id} interrupted: {e}");
             }
@@ -397,7 +417,13 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
                 return exit;
             }
         },
-        None => (plan, None),
+        None => match leave_held(global, &manifest, &store, plan).await {
+            Ok(p) => (p, None),
+            Err(exit) => {
+                release(lock).await;
+                return exit;
+            }
+        },
     };
     let conn = match azure {
         Some(c) => c,
@@ -447,6 +473,7 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         fail_fast: args.fail_fast,
         time_scale: clock.factor(),
         force: args.force,
+        detach: args.detach,
         ..ExecutorConfig::default()
     }
     .with_manifest_limits(&manifest);
@@ -491,7 +518,54 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
     };
     let result = session::build(req).await;
     let _ = reporter.await;
-    let exit = match result {
+    let reports = Reports::of(args);
+    let shown = Shown {
+        state_arg: state_arg.as_deref(),
+        manifest: &args.manifest,
+        simulate: args.simulate,
+    };
+    let exit = conclude(global, &reports, &shown, result, &interrupt);
+    // The world is saved before the lock is released: the next run waiting for it loads it.
+    if let Some(s) = sim {
+        s.stop().await;
+    }
+    release(lock).await;
+    exit
+}
+
+/// The reports a run writes (`--report-json`, `--report-junit`, `--report-markdown`).
+pub(crate) struct Reports<'a> {
+    pub json: Option<&'a Path>,
+    pub junit: Option<&'a Path>,
+    pub markdown: Option<&'a Path>,
+}
+
+impl<'a> Reports<'a> {
+    pub(crate) fn of(args: &'a BuildArgs) -> Self {
+        Self {
+            json: args.report_json.as_deref(),
+            junit: args.report_junit.as_deref(),
+            markdown: args.report_markdown.as_deref(),
+        }
+    }
+}
+
+/// How the command was started, for the hints it prints.
+pub(crate) struct Shown<'a> {
+    pub state_arg: Option<&'a str>,
+    pub manifest: &'a Path,
+    pub simulate: bool,
+}
+
+/// The exit of a run that ended (or detached): its state errors, reports and summary.
+pub(crate) fn conclude(
+    global: &GlobalArgs,
+    reports: &Reports<'_>,
+    shown: &Shown<'_>,
+    result: Result<aib_executor::runner::RunResult, BuildError>,
+    interrupt: &CancellationToken,
+) -> Exit {
+    match result {
         Err(e) => {
             eprintln!("error: {}", crate::logging::redact(&e.to_string()));
             match e {
@@ -519,7 +593,7 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
             }
             let report = BuildReport::from_record(&r.record);
             let mut exit = match r.record.status {
-                aib_state::RunStatus::Succeeded => Exit::Success,
+                aib_state::RunStatus::Succeeded | aib_state::RunStatus::Detached => Exit::Success,
                 aib_state::RunStatus::Cancelled | aib_state::RunStatus::Interrupted => {
                     Exit::Interrupted
                 }
@@ -530,23 +604,23 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
                     "error: run {} ended {} but its record in {} is incomplete (see above); `aib status` may not show all of it",
                     r.record.run_id,
                     crate::commands::status::status_word(r.record.status),
-                    state_arg.as_deref().unwrap_or(".aib/")
+                    shown.state_arg.unwrap_or(".aib/")
                 );
                 exit = Exit::Io;
             }
-            if let Some(p) = &args.report_json
+            if let Some(p) = &reports.json
                 && let Err(e) = std::fs::write(p, report.to_json())
             {
                 eprintln!("error: cannot write {}: {e}", p.display());
                 exit = worse(exit);
             }
-            if let Some(p) = &args.report_junit
+            if let Some(p) = &reports.junit
                 && let Err(e) = std::fs::write(p, aib_executor::report::junit::render(&report))
             {
                 eprintln!("error: cannot write {}: {e}", p.display());
                 exit = worse(exit);
             }
-            if let Some(p) = &args.report_markdown
+            if let Some(p) = &reports.markdown
                 && let Err(e) = std::fs::write(p, aib_executor::report::markdown::render(&report))
             {
                 eprintln!("error: cannot write {}: {e}", p.display());
@@ -554,25 +628,100 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
             }
             if !global.quiet || exit != Exit::Success {
                 let opts = reporter::SummaryOptions::for_stdout(reporter::logs_args(
-                    state_arg.as_deref(),
-                    &args.manifest,
+                    shown.state_arg,
+                    shown.manifest,
                 ));
                 out!("{}", reporter::summary_table(&r.record, &opts));
-                if args.simulate
-                    && let Some(dir) = &state_arg
+                if shown.simulate
+                    && let Some(dir) = &shown.state_arg
                 {
                     outln!("state of this simulated run: {dir} (e.g. `aib status --state {dir}`)");
                 }
             }
+            if r.record.status == aib_state::RunStatus::Detached {
+                let resume = format!(
+                    "aib resume {}{}",
+                    r.record.run_id,
+                    reporter::logs_args(shown.state_arg, shown.manifest)
+                );
+                if global.quiet {
+                    outln!("{}", r.record.run_id);
+                } else {
+                    outln!(
+                        "run {} detached: its builds go on in Azure; `{resume} --detach` advances it, `{resume}` follows it to the end",
+                        r.record.run_id
+                    );
+                }
+            }
             exit
         }
-    };
-    // The world is saved before the lock is released: the next run waiting for it loads it.
-    if let Some(s) = sim {
-        s.stop().await;
     }
-    release(lock).await;
-    exit
+}
+
+/// The plan without the units an unfinished detached run holds (it builds them; `aib resume`
+/// advances it), saying which were left; exit 0 when that leaves nothing.
+async fn leave_held(
+    global: &GlobalArgs,
+    manifest: &Manifest,
+    store: &aib_state::StateStore,
+    plan: Plan,
+) -> Result<Plan, Exit> {
+    let runs = super::resume::unfinished_runs(store)
+        .await
+        .map_err(state_error)?;
+    let mut held: std::collections::BTreeMap<String, String> = Default::default();
+    for r in runs.iter().filter(|r| r.holds_units()) {
+        for u in r.open_units() {
+            held.insert(u.id.clone(), r.run_id.clone());
+        }
+    }
+    // Units built from a held unit wait for that run's result: left too.
+    for u in plan.topological() {
+        let id = u.id.to_string();
+        if held.contains_key(&id) {
+            continue;
+        }
+        if let Some(run) = u
+            .depends_on
+            .iter()
+            .find_map(|p| held.get(p.as_str()).cloned())
+        {
+            held.insert(id, run);
+        }
+    }
+    let (left, keep): (Vec<_>, Vec<_>) = plan
+        .units()
+        .iter()
+        .map(|u| u.id.to_string())
+        .partition(|id| held.contains_key(id));
+    if left.is_empty() {
+        return Ok(plan);
+    }
+    if !global.quiet {
+        let shown: Vec<String> = left
+            .iter()
+            .take(10)
+            .map(|id| format!("{id} (run {})", held[id]))
+            .collect();
+        eprintln!(
+            "leaving {} to unfinished runs that build {}: {}{}; `aib resume --all` advances them, `aib cancel RUN_ID` ends one",
+            crate::text::count(left.len(), "unit", "units"),
+            if left.len() == 1 { "it" } else { "them" },
+            shown.join(", "),
+            if left.len() > 10 { ", …" } else { "" }
+        );
+    }
+    if keep.is_empty() {
+        if !global.quiet {
+            outln!("nothing to build: every selected unit belongs to an unfinished run");
+        }
+        return Err(Exit::Success);
+    }
+    let select = SelectArgs {
+        units: keep,
+        ..SelectArgs::default()
+    };
+    super::plan::make_plan(manifest, &select, &[], true)
 }
 
 /// `--simulate`'s simulator in the world of the state `loc`, scripting the failure of the
@@ -618,7 +767,7 @@ fn rerun(global: &GlobalArgs, args: &BuildArgs) -> String {
 
 /// A report that could not be written: the result is incomplete (exit 5), unless the run
 /// already ends worse.
-fn worse(e: Exit) -> Exit {
+pub(crate) fn worse(e: Exit) -> Exit {
     match e {
         Exit::Success | Exit::UnitFailed => Exit::Io,
         other => other,

@@ -8,6 +8,7 @@ pub mod history;
 pub mod import;
 pub mod logs;
 pub mod plan;
+pub mod resume;
 pub mod schedule;
 pub mod sim;
 pub mod simulate;

@@ -156,6 +156,7 @@ fn build_args_for(args: &ScheduleArgs, d: &DueSchedule) -> BuildArgs {
         report_junit: None,
         report_markdown: None,
         lock_timeout: None,
+        detach: args.detach,
         trigger: Some(d.name.clone()),
     }
 }
@@ -189,6 +190,7 @@ async fn service(
         simulate: args.simulate,
         within: None,
         envs: args.envs.clone(),
+        detach: false,
     });
     let mut after = Utc::now();
     if !global.quiet {

@@ -83,6 +83,7 @@ pub fn status_word(s: RunStatus) -> &'static str {
         RunStatus::Failed => "failed",
         RunStatus::Cancelled => "cancelled",
         RunStatus::Interrupted => "interrupted",
+        RunStatus::Detached => "detached",
     }
 }
 
@@ -146,7 +147,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
         out!("{}", reporter::summary_table(&rec, &opts));
         match rec.status {
             RunStatus::Succeeded => Exit::Success,
-            RunStatus::Running => Exit::Success,
+            RunStatus::Running | RunStatus::Detached => Exit::Success,
             _ => Exit::UnitFailed,
         }
     })

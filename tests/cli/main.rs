@@ -6,6 +6,7 @@ mod ci;
 mod completions;
 mod crash;
 mod demo;
+mod detach;
 mod faults;
 mod fleet;
 mod gc;

@@ -13,6 +13,7 @@ pub mod preflight;
 pub mod prerequisites;
 pub mod redact;
 pub mod report;
+pub mod resume;
 pub mod runner;
 pub mod secrets;
 pub mod session;

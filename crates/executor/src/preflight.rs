@@ -74,6 +74,17 @@ pub async fn run_with(
     plan: &Plan,
     known_platform_versions: &HashMap<String, String>,
 ) -> Result<Preflight, PreflightError> {
+    run_known(arm, plan, known_platform_versions, &HashMap::new()).await
+}
+
+/// [`run_with`] for a resumed run: units in `known_versions` keep the image version an earlier
+/// process of the run chose (`None`: Azure chooses), which no other unit is given.
+pub async fn run_known(
+    arm: &ArmClient,
+    plan: &Plan,
+    known_platform_versions: &HashMap<String, String>,
+    known_versions: &HashMap<String, Option<String>>,
+) -> Result<Preflight, PreflightError> {
     let units: Vec<_> = plan
         .units()
         .iter()
@@ -147,15 +158,28 @@ pub async fn run_with(
         );
     }
     let mut out = Preflight::default();
-    let mut exist = Vec::new();
-    for u in &units {
+    let def_of = |u: &aib_planner::Unit| {
         let g = &u.settings.gallery;
-        let def = definition_id(
+        definition_id(
             &g.subscription,
             &g.resource_group,
             &g.name,
             &u.settings.image_definition,
-        );
+        )
+    };
+    for u in &units {
+        if let Some(Some(v)) = known_versions.get(u.id.as_str()) {
+            alloc.add_existing(&def_of(u), [v.clone()]);
+        }
+    }
+    let mut exist = Vec::new();
+    for u in &units {
+        if let Some(v) = known_versions.get(u.id.as_str()) {
+            out.versions.insert(u.id.to_string(), v.clone());
+            continue;
+        }
+        let g = &u.settings.gallery;
+        let def = def_of(u);
         match alloc.allocate(&def, &u.image_version) {
             Allocated::Auto => {
                 out.versions.insert(u.id.to_string(), None);

@@ -79,6 +79,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         secret_options,
         redactor,
     } = req;
+    let plan_hashes = plan_hashes(&plan);
     // What to build: a retry re-runs the units of the earlier run with the platform versions
     // it resolved; otherwise every `latest` is resolved now and unchanged units are left out.
     let mut plan = plan;
@@ -173,6 +174,13 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     );
     record.selection = selection;
     record.time_scale = config.simulated_scale();
+    record.resume = Some(aib_state::ResumeSpec {
+        max_parallel: config.max_parallel,
+        fail_fast: config.fail_fast,
+        simulate: secret_options.placeholders_only,
+        detached: config.detach,
+        plan_hashes,
+    });
     record.units = runner::unit_records(&plan);
     for u in &mut record.units {
         if let Some(d) = decisions.units.get(&u.id) {
@@ -204,6 +212,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         external_versions,
         redactor,
         expected_durations,
+        resumed_builds: Default::default(),
     })
     .await;
     let mut result = result;
@@ -228,7 +237,18 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     Ok(result)
 }
 
-fn index_entry(u: &aib_state::UnitRecord, run_id: &str) -> Option<aib_state::IndexEntry> {
+/// Unit id → the offline input hash of the plan (what `aib resume` compares its plan with).
+pub fn plan_hashes(plan: &Plan) -> std::collections::BTreeMap<String, String> {
+    plan.units()
+        .iter()
+        .map(|u| (u.id.to_string(), u.input_hash.preview().to_string()))
+        .collect()
+}
+
+pub(crate) fn index_entry(
+    u: &aib_state::UnitRecord,
+    run_id: &str,
+) -> Option<aib_state::IndexEntry> {
     Some(aib_state::IndexEntry {
         unit: u.id.clone(),
         input_hash: u.input_hash.clone(),
@@ -340,6 +360,52 @@ async fn decide(
     Ok((decisions, finished))
 }
 
+/// Gallery image versions listed so far, by image definition.
+pub(crate) type VersionLists = HashMap<String, Vec<aib_azure::types::GalleryImageVersion>>;
+
+/// The id of a Succeeded image version of the unit's image definition tagged with its unit id
+/// and `input_hash` (one list per image definition, kept in `versions`).
+pub(crate) async fn published_version(
+    arm: &ArmClient,
+    unit: &aib_planner::Unit,
+    input_hash: &str,
+    versions: &mut VersionLists,
+) -> Option<String> {
+    let s = &unit.settings;
+    let g = &s.gallery;
+    let key = format!(
+        "{}/{}/{}/{}",
+        g.subscription, g.resource_group, g.name, s.image_definition
+    )
+    .to_ascii_lowercase();
+    if !versions.contains_key(&key) {
+        let list = arm
+            .list_gallery_image_versions(
+                &g.subscription,
+                &g.resource_group,
+                &g.name,
+                &s.image_definition,
+            )
+            .await
+            .unwrap_or_default();
+        versions.insert(key.clone(), list);
+    }
+    let id = unit.id.as_str();
+    versions
+        .get(&key)?
+        .iter()
+        .find(|v| {
+            v.tags.get("aib.unit").map(String::as_str) == Some(id)
+                && v.tags.get("aib.inputHash").map(String::as_str) == Some(input_hash)
+                && v.properties
+                    .provisioning_state
+                    .as_deref()
+                    .is_some_and(|p| p.eq_ignore_ascii_case("succeeded"))
+        })?
+        .id
+        .clone()
+}
+
 /// Units of a crashed run whose build finished anyway: its record is written in batches and
 /// can lag the builds, and a build that was verified and whose template cleanup had already
 /// deleted would otherwise run a second time (another `run` of the same template name,
@@ -354,7 +420,7 @@ async fn finished_builds(
     decided: &incremental::Decisions,
     known: &aib_state::Index,
 ) -> Vec<aib_state::IndexEntry> {
-    let mut versions: HashMap<String, Vec<aib_azure::types::GalleryImageVersion>> = HashMap::new();
+    let mut versions = VersionLists::new();
     let mut out = Vec::new();
     for unit in plan.units() {
         let id = unit.id.as_str();
@@ -376,35 +442,7 @@ async fn finished_builds(
             Err(e) if e.is_not_found() => {}
             _ => continue,
         }
-        let g = &s.gallery;
-        let key = format!(
-            "{}/{}/{}/{}",
-            g.subscription, g.resource_group, g.name, s.image_definition
-        )
-        .to_ascii_lowercase();
-        if !versions.contains_key(&key) {
-            let list = arm
-                .list_gallery_image_versions(
-                    &g.subscription,
-                    &g.resource_group,
-                    &g.name,
-                    &s.image_definition,
-                )
-                .await
-                .unwrap_or_default();
-            versions.insert(key.clone(), list);
-        }
-        let found = versions.get(&key).and_then(|vs| {
-            vs.iter().find(|v| {
-                v.tags.get("aib.unit").map(String::as_str) == Some(id)
-                    && v.tags.get("aib.inputHash") == Some(&d.input_hash)
-                    && v.properties
-                        .provisioning_state
-                        .as_deref()
-                        .is_some_and(|p| p.eq_ignore_ascii_case("succeeded"))
-            })
-        });
-        if let Some(version_id) = found.and_then(|v| v.id.clone()) {
+        if let Some(version_id) = published_version(arm, unit, &d.input_hash, &mut versions).await {
             out.push(aib_state::IndexEntry {
                 unit: id.to_string(),
                 input_hash: d.input_hash.clone(),

@@ -32,8 +32,9 @@ pub use local::LocalStore;
 pub use location::{BlobLocation, SHARDS_DIR, StateLocation, is_shard_key};
 pub use lock::{LeaseTiming, LockInfo, LockOptions, RunLock};
 pub use record::{
-    Event, Failure, IndexEntry, RunRecord, RunStatus, Selection, StageRecord, StageStatus, Trigger,
-    UnitRecord, UnitStatus, current_host, decode_unit_id, encode_unit_id, new_run_id,
+    Event, Failure, IndexEntry, ResumeSpec, RunRecord, RunStatus, Selection, StageRecord,
+    StageStatus, Trigger, UnitRecord, UnitStatus, current_host, decode_unit_id, encode_unit_id,
+    new_run_id,
 };
 pub use sink::EventSink;
 

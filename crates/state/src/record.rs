@@ -109,6 +109,20 @@ pub enum RunStatus {
     Cancelled,
     /// Found `running` by a later process whose lock was free: the holder died.
     Interrupted,
+    /// Started with `--detach` (or advanced by `aib resume --detach`) and waiting, its builds
+    /// going on in Azure, for the next `aib resume`.
+    Detached,
+}
+
+impl RunStatus {
+    /// A run that has not ended: `aib resume` may advance it (running only when its holder
+    /// died: a live one holds the state lock).
+    pub fn is_unfinished(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Running | RunStatus::Interrupted | RunStatus::Detached
+        )
+    }
 }
 
 /// Status of one unit in a run.
@@ -251,6 +265,10 @@ pub struct UnitRecord {
     /// URL of the `run` long-running operation, so a later process can re-attach.
     #[serde(default)]
     pub run_operation: Option<String>,
+    /// The gallery image version this unit publishes, as preflight chose it (absent: Azure
+    /// chooses): `aib resume` keeps it instead of choosing again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_version: Option<String>,
 }
 
 impl UnitRecord {
@@ -270,6 +288,7 @@ impl UnitRecord {
             stages: Vec::new(),
             failure: None,
             run_operation: None,
+            image_version: None,
         }
     }
 }
@@ -308,6 +327,30 @@ pub struct RunRecord {
     /// shown in Azure time. Absent for Azure's own clock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_scale: Option<f64>,
+    /// What `aib resume` needs to advance the run on any machine (absent in runs recorded
+    /// before detached runs existed: those are retried with `--retry-failed` instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumeSpec>,
+}
+
+/// The options a run was started with, kept so that `aib resume` advances it as the first
+/// process would have (secret *references* only, in the manifest; never values).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResumeSpec {
+    /// `--max-parallel` (environments' `max_parallel` come from the manifest).
+    pub max_parallel: usize,
+    /// `--fail-fast`.
+    pub fail_fast: bool,
+    /// `--simulate`: placeholder secret values, the simulated world beside the state.
+    pub simulate: bool,
+    /// Started with `--detach` (or advanced by `aib resume --detach`): its unfinished units
+    /// belong to it until it ends or is cancelled, and a process of it that died leaves it
+    /// `detached`, not `interrupted`.
+    pub detached: bool,
+    /// Unit id → the offline input hash the plan gave it when the run started: a unit whose
+    /// manifest entry changed since is not deployed from the changed manifest.
+    pub plan_hashes: std::collections::BTreeMap<String, String>,
 }
 
 impl RunRecord {
@@ -318,6 +361,10 @@ impl RunRecord {
     pub fn status_given_lock(&self, holder: Option<&crate::LockInfo>) -> RunStatus {
         match (self.status, holder) {
             (RunStatus::Running, Some(h)) if h.run_id == self.run_id => RunStatus::Running,
+            // A tick of a detached run died: the run still waits for `aib resume`.
+            (RunStatus::Running, _) if self.resume.as_ref().is_some_and(|r| r.detached) => {
+                RunStatus::Detached
+            }
             (RunStatus::Running, _) => RunStatus::Interrupted,
             (s, _) => s,
         }
@@ -345,7 +392,21 @@ impl RunRecord {
             selection: Selection::default(),
             units: Vec::new(),
             time_scale: None,
+            resume: None,
         }
+    }
+
+    /// A detached run that has not ended: the units it has not ended are its own (a new
+    /// run leaves them to it).
+    pub fn holds_units(&self) -> bool {
+        self.status.is_unfinished() && self.resume.as_ref().is_some_and(|r| r.detached)
+    }
+
+    /// Units this run has not ended (pending or running).
+    pub fn open_units(&self) -> impl Iterator<Item = &UnitRecord> {
+        self.units
+            .iter()
+            .filter(|u| matches!(u.status, UnitStatus::Pending | UnitStatus::Running))
     }
 
     /// The unit with this id.

@@ -19,7 +19,8 @@ pub struct BuildReport {
     pub run_id: String,
     /// `[pipeline].name`.
     pub pipeline: String,
-    /// Run status: running, succeeded, failed, cancelled, interrupted.
+    /// Run status: running, succeeded, failed, cancelled, interrupted, detached (waiting for
+    /// `aib resume`).
     pub status: String,
     /// RFC 3339 start time.
     pub started: String,

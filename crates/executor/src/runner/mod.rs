@@ -11,7 +11,7 @@ pub mod scheduler;
 mod walk;
 pub mod watch;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,6 +48,9 @@ pub struct ExecutorConfig {
     /// `--force`: an existing template whose last run succeeded is run again instead of
     /// having its result verified.
     pub force: bool,
+    /// `--detach`: do what can be done now and leave running builds to a later `aib resume`
+    /// (a started build is not followed; the run ends `detached` while units remain).
+    pub detach: bool,
 }
 
 impl Default for ExecutorConfig {
@@ -60,6 +63,7 @@ impl Default for ExecutorConfig {
             min_poll_interval: Duration::from_millis(5),
             time_scale: 1.0,
             force: false,
+            detach: false,
         }
     }
 }
@@ -110,6 +114,9 @@ pub struct RunInput {
     /// Unit id → how long its last build held a slot (from the state's history; see
     /// [`history::expected_durations`]): the scheduler starts the longest chains first.
     pub expected_durations: HashMap<String, Duration>,
+    /// Units whose build an earlier process of this run started (`aib resume`): their
+    /// template is followed, verified or taken as failed, never run again.
+    pub resumed_builds: HashSet<String>,
 }
 
 impl std::fmt::Debug for RunInput {
@@ -170,10 +177,43 @@ pub async fn execute(input: RunInput) -> RunResult {
         external_versions,
         redactor,
         expected_durations,
+        resumed_builds,
     } = input;
     if record.units.is_empty() {
         record.units = unit_records(&plan);
     }
+    // Where each unit stands (all pending for a new run; a resumed run's record says).
+    let progress_now: Vec<Progress> = plan
+        .units()
+        .iter()
+        .map(|u| {
+            record
+                .unit(u.id.as_str())
+                .map_or(Progress::Pending, progress)
+        })
+        .collect();
+    let failed_before = record.units.iter().any(|u| u.status == UnitStatus::Failed);
+    let mut versions = external_versions;
+    for u in &record.units {
+        if progress(u) == Progress::Succeeded
+            && let Some(v) = &u.image_version_id
+        {
+            versions.insert(u.id.clone(), v.clone());
+        }
+    }
+    // Units an earlier process started and did not end: started again (they find their
+    // template in Azure).
+    let restart: Vec<usize> = plan
+        .units()
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| {
+            record
+                .unit(u.id.as_str())
+                .is_some_and(|r| r.status == UnitStatus::Running)
+        })
+        .map(|(i, _)| i)
+        .collect();
     let run_id = record.run_id.clone();
     // Why each unchanged unit is unchanged (filled in by the session's decision).
     let unchanged_reasons: HashMap<String, String> = record
@@ -212,6 +252,7 @@ pub async fn execute(input: RunInput) -> RunResult {
         stop_reason: Arc::new(Mutex::new(None)),
         redactor,
         state_errors: Arc::new(Mutex::new(Vec::new())),
+        resumed_builds,
     });
     let stage_state_errors = shared.state_errors.clone();
     let units: Vec<Arc<Unit>> = plan.units().iter().cloned().map(Arc::new).collect();
@@ -219,18 +260,24 @@ pub async fn execute(input: RunInput) -> RunResult {
         units: units.iter().map(|u| u.id.to_string()).collect(),
         note,
     });
-    let any_failed = Walk {
+    let (scheduler, skipped) =
+        scheduler_for(&plan, &config, &expected_durations).restored(&progress_now);
+    let end = Walk {
         shared: shared.clone(),
-        scheduler: scheduler_for(&plan, &config, &expected_durations),
+        scheduler,
         units,
-        versions: external_versions,
+        versions,
         unchanged_reasons,
+        restart,
+        skipped,
     }
     .run()
     .await;
-    let status = if interrupt.is_cancelled() {
+    let status = if end.unfinished {
+        RunStatus::Detached
+    } else if interrupt.is_cancelled() {
         RunStatus::Cancelled
-    } else if any_failed {
+    } else if end.any_failed || failed_before {
         RunStatus::Failed
     } else {
         RunStatus::Succeeded

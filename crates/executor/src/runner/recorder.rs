@@ -28,9 +28,10 @@ pub fn apply(rec: &mut RunRecord, ev: &Stamped) {
             subscription,
             input_hash,
             source_version,
-            ..
+            image_version,
         } => {
             if let Some(u) = rec.unit_mut(unit) {
+                u.image_version = image_version.clone();
                 u.template_name = template_name.clone();
                 u.deployment_name = deployment_name.clone();
                 u.resource_group = resource_group.clone();
@@ -42,6 +43,13 @@ pub fn apply(rec: &mut RunRecord, ev: &Stamped) {
         StageStarted { unit, stage } => {
             if let Some(u) = rec.unit_mut(unit) {
                 u.status = UnitStatus::Running;
+                // A resumed run takes up a stage an earlier process left running.
+                if u.stages
+                    .last()
+                    .is_some_and(|s| s.name == stage.as_str() && s.status == StageStatus::Running)
+                {
+                    return;
+                }
                 u.stages.push(StageRecord {
                     name: stage.as_str().to_string(),
                     status: StageStatus::Running,
@@ -99,7 +107,8 @@ pub fn apply(rec: &mut RunRecord, ev: &Stamped) {
         }
         RunFinished { status } => {
             rec.status = *status;
-            rec.finished = Some(ev.ts);
+            // A detached run has not finished: it waits for `aib resume`.
+            rec.finished = (*status != aib_state::RunStatus::Detached).then_some(ev.ts);
         }
         RunStarted { .. }
         | BuildProgress { .. }

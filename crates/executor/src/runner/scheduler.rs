@@ -156,6 +156,12 @@ impl Scheduler {
         skipped
     }
 
+    /// This scheduler's jobs and caps placed where `progress` says (see
+    /// [`Scheduler::restore`]).
+    pub fn restored(self, progress: &[Progress]) -> (Self, Vec<usize>) {
+        Self::restore(self.jobs, self.caps, progress)
+    }
+
     /// How many units there are.
     pub fn len(&self) -> usize {
         self.jobs.len()

@@ -26,6 +26,20 @@ pub(crate) struct Walk {
     pub versions: HashMap<String, String>,
     /// Why each unchanged unit is unchanged.
     pub unchanged_reasons: HashMap<String, String>,
+    /// Units the scheduler was restored as running (an earlier process of the run started
+    /// them): started again at once.
+    pub restart: Vec<usize>,
+    /// Pending units the restored scheduler ended because a unit they wait for ended.
+    pub skipped: Vec<usize>,
+}
+
+/// How a walk ended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WalkEnd {
+    /// A unit failed.
+    pub any_failed: bool,
+    /// `--detach`: units go on in Azure or wait for them (the run is `detached`).
+    pub unfinished: bool,
 }
 
 /// A walk under way.
@@ -38,8 +52,10 @@ struct Running {
 }
 
 impl Walk {
-    /// Runs every unit to a final status; `true` when one failed.
-    pub async fn run(self) -> bool {
+    /// Runs every unit to a final status, or with `--detach` as far as it goes now.
+    pub async fn run(mut self) -> WalkEnd {
+        let restart = std::mem::take(&mut self.restart);
+        let skipped = std::mem::take(&mut self.skipped);
         let (released_tx, mut released) = mpsc::unbounded_channel();
         let interrupt = self.shared.interrupt.clone();
         let mut w = Running {
@@ -50,6 +66,13 @@ impl Walk {
             any_failed: false,
         };
         let mut interrupt_seen = false;
+        for i in skipped {
+            let why = "a unit it waits for did not succeed".to_string();
+            w.report(i, UnitStatus::Skipped, why);
+        }
+        for i in restart {
+            w.start(i);
+        }
         loop {
             w.start_ready();
             if w.tasks.is_empty() {
@@ -69,8 +92,15 @@ impl Walk {
                 }
             }
         }
-        w.end_unreached();
-        w.any_failed
+        let detach = w.walk.shared.config.detach;
+        let unfinished = detach && !w.walk.scheduler.is_done();
+        if !unfinished {
+            w.end_unreached();
+        }
+        WalkEnd {
+            any_failed: w.any_failed,
+            unfinished,
+        }
     }
 }
 
@@ -161,6 +191,8 @@ impl Running {
         };
         let id = self.walk.units[i].id.to_string();
         match out.status {
+            // Detached: it stays running (holding its slot) until a later resume.
+            UnitStatus::Running => {}
             UnitStatus::Succeeded | UnitStatus::Unchanged => {
                 if let Some(v) = out.image_version_id {
                     self.walk.versions.insert(id, v);

@@ -41,6 +41,10 @@ pub async fn build(
             "interrupted before the build started",
         ));
     }
+    if attach && shared.config.detach {
+        // Following is a later `aib resume`'s job.
+        return Ok(BuildEnd::Detached);
+    }
     let mut hint = None;
     let mut prior_start = prior_start;
     if !attach {
@@ -74,6 +78,9 @@ pub async fn build(
                 unit: id.clone(),
                 url: aib_azure::error::redact_url(&h.status_url),
             });
+        }
+        if shared.config.detach {
+            return Ok(BuildEnd::Detached);
         }
         // One status read per resource group tells the poller the server's interval.
         if !shared

@@ -44,6 +44,9 @@ pub struct RunShared {
     pub redactor: crate::redact::Redactor,
     /// What a stage could not save in the state (a collected log): the build ends with it.
     pub state_errors: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Units whose build an earlier process of this run started (see
+    /// [`crate::runner::RunInput::resumed_builds`]).
+    pub resumed_builds: std::collections::HashSet<String>,
 }
 
 impl std::fmt::Debug for RunShared {
@@ -149,6 +152,16 @@ impl UnitOutcome {
         }
     }
 
+    /// The unit goes on without this process (`--detach`): it stays `running` in the record.
+    fn detached() -> Self {
+        Self {
+            status: UnitStatus::Running,
+            image_version_id: None,
+            reason: None,
+            failure: None,
+        }
+    }
+
     fn cancelled(reason: &str) -> Self {
         Self {
             status: UnitStatus::Cancelled,
@@ -196,6 +209,8 @@ pub enum BuildEnd {
     Cancelled {
         staging_rg: Option<String>,
     },
+    /// `--detach`: the build goes on in Azure; a later `aib resume` follows it.
+    Detached,
 }
 
 /// Runs every stage of a unit. `parent_version` is the image version id its parent
@@ -222,6 +237,10 @@ pub async fn run_unit(
             *r = Some(format!("--fail-fast: `{}` failed", unit.id));
         }
         shared.stop_new.cancel();
+    }
+    if out.status == UnitStatus::Running {
+        // Detached: not finished.
+        return out;
     }
     shared.emit(BuildEvent::UnitFinished {
         unit: unit.id.to_string(),
@@ -298,6 +317,16 @@ async fn run_stages(
             Err(out) => return out,
         }
     }
+    // A build an earlier process of this run started is never run again: followed while it
+    // runs (or before Azure shows it), verified once it succeeded, taken as failed otherwise.
+    let resumed = match resumed_build(shared, &names, existing.as_ref()) {
+        Ok(r) => r,
+        Err(m) => {
+            shared.stage_started(&id, Stage::Build);
+            shared.stage_finished(&id, Stage::Build, StageStatus::Failed, Some(short(&m)));
+            return UnitOutcome::failed(Failure::new(Stage::Build.as_str(), m));
+        }
+    };
     let prior_start = existing
         .as_ref()
         .and_then(|t| t.properties.last_run_status.as_ref())
@@ -307,26 +336,31 @@ async fn run_stages(
         .as_ref()
         .and_then(|t| t.properties.last_run_status.as_ref())
         .is_some_and(is_canceling);
-    let attach = !canceling
-        && existing
-            .as_ref()
-            .and_then(|t| t.properties.last_run_status.as_ref())
-            .is_some_and(|l| l.is_active());
+    let attach = resumed == Some(Resumed::Follow)
+        || (!canceling
+            && existing
+                .as_ref()
+                .and_then(|t| t.properties.last_run_status.as_ref())
+                .is_some_and(|l| l.is_active()));
     // A build an earlier (e.g. crashed) run started and Azure finished: verify its result
     // instead of running the template again (unless --force).
-    let finished_before = !shared.config.force
-        && existing
-            .as_ref()
-            .and_then(|t| t.properties.last_run_status.as_ref())
-            .and_then(|l| l.run_state.as_deref())
-            .is_some_and(|s| {
-                aib_azure::lro::parse_run_state(s) == aib_azure::OperationState::Succeeded
-            });
+    let finished_before = resumed == Some(Resumed::Verify)
+        || !shared.config.force
+            && existing
+                .as_ref()
+                .and_then(|t| t.properties.last_run_status.as_ref())
+                .and_then(|l| l.run_state.as_deref())
+                .is_some_and(|s| {
+                    aib_azure::lro::parse_run_state(s) == aib_azure::OperationState::Succeeded
+                });
     // A template holds the secret values it was created with, and the input hash leaves
     // values out: one that carries a secret is deployed again (unless it is building), so a
     // rotated value is never stale.
-    let recreate =
-        existing.is_some() && !rendered.secret_parameters.is_empty() && !attach && !finished_before;
+    let recreate = resumed.is_none()
+        && existing.is_some()
+        && !rendered.secret_parameters.is_empty()
+        && !attach
+        && !finished_before;
     if recreate {
         if canceling && let Err(out) = wait_out_cancel(shared, &names).await {
             return out;
@@ -338,7 +372,10 @@ async fn run_stages(
             return out;
         }
     } else if existing.is_some() {
-        shared.message(
+        if resumed.is_some() {
+            // Said when the build was started.
+        } else {
+            shared.message(
             &id,
             Level::Info,
             format!(
@@ -353,6 +390,7 @@ async fn run_stages(
                 }
             ),
         );
+        }
     } else if let Err(out) =
         deploy::deploy(shared, &names, &rendered, &unit.settings.identity).await
     {
@@ -369,7 +407,20 @@ async fn run_stages(
     let prior_start = if recreate { None } else { prior_start };
 
     // build
-    let build_end = if finished_before {
+    let build_end = if let Some(Resumed::Failed(message)) = resumed.clone() {
+        shared.stage_finished(
+            &id,
+            Stage::Build,
+            StageStatus::Failed,
+            Some(short(&message)),
+        );
+        BuildEnd::Failed {
+            message,
+            staging_rg: existing
+                .as_ref()
+                .and_then(|t| t.properties.exact_staging_resource_group.clone()),
+        }
+    } else if finished_before {
         shared.stage_started(&id, Stage::Build);
         shared.stage_finished(
             &id,
@@ -435,6 +486,7 @@ async fn run_stages(
                 }
             }
         }
+        BuildEnd::Detached => return UnitOutcome::detached(),
         BuildEnd::Cancelled { staging_rg } => {
             cancelled = true;
             let _ =
@@ -480,6 +532,52 @@ async fn run_stages(
         reason: cancelled.then(|| "interrupted".to_string()),
         failure,
     }
+}
+
+/// What an earlier process of the run left of a unit whose build it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Resumed {
+    /// Still building (or not yet shown as building): follow it.
+    Follow,
+    /// It succeeded: verify its result.
+    Verify,
+    /// It failed or was canceled in Azure.
+    Failed(String),
+}
+
+/// `None` unless an earlier process of this run started the unit's build; the failure when its
+/// template is gone (the run's resume found no version it published either).
+fn resumed_build(
+    shared: &Arc<RunShared>,
+    names: &UnitNames,
+    existing: Option<&aib_azure::types::ImageTemplate>,
+) -> Result<Option<Resumed>, String> {
+    if !shared.resumed_builds.contains(&names.id) {
+        return Ok(None);
+    }
+    let Some(t) = existing else {
+        return Err(format!(
+            "image template {} of this run's build is gone and no image version it published was found; build the unit again",
+            names.template_name
+        ));
+    };
+    let Some(last) = t.properties.last_run_status.as_ref() else {
+        return Ok(Some(Resumed::Follow));
+    };
+    let state = last.run_state.clone().unwrap_or_default();
+    Ok(Some(match aib_azure::lro::parse_run_state(&state) {
+        aib_azure::OperationState::Running => Resumed::Follow,
+        aib_azure::OperationState::Succeeded => Resumed::Verify,
+        aib_azure::OperationState::Canceled => {
+            Resumed::Failed("the build was canceled in Azure".into())
+        }
+        aib_azure::OperationState::Failed => Resumed::Failed(
+            last.message
+                .clone()
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| format!("the build ended in state {state}")),
+        ),
+    }))
 }
 
 /// Deletes a template this unit will deploy again (see `recreate` in [`run_stages`]).

@@ -1,0 +1,471 @@
+//! `aib resume [RUN_ID|--all] [--detach]`: advance unfinished runs from the state alone (their
+//! records hold the options, the units and where each stands); `aib cancel RUN_ID`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aib_executor::resume::ResumeRequest;
+use aib_executor::runner::ExecutorConfig;
+use aib_executor::secrets::SecretOptions;
+use aib_state::{RunRecord, RunStatus, StateError, StateStore};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::build::{self, Connection, Reports, Shown, state_error};
+use super::simulate;
+use crate::cli::{CancelArgs, GlobalArgs, LogFormat, ResumeArgs, SelectArgs};
+use crate::exit::Exit;
+use crate::output::outln;
+use crate::reporter::{self, Mode};
+use crate::signals;
+
+/// How long `resume` waits for the state lock by default: a tick that finds another process
+/// advancing the runs has nothing to do.
+pub const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+pub fn run(global: &GlobalArgs, args: &ResumeArgs) -> Exit {
+    let runtime = match super::runtime(true, Exit::Invalid) {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    runtime.block_on(resume(global, args))
+}
+
+/// The manifest the state is found beside (for the default `.aib/`).
+fn manifest_for_state(args: &ResumeArgs) -> PathBuf {
+    args.manifest
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("aib.toml"))
+}
+
+/// Opens the state (Blob state with an Azure credential from the environment).
+pub(crate) async fn open_store(
+    global: &GlobalArgs,
+    manifest: &Path,
+) -> Result<(StateStore, Option<String>, aib_state::StateLocation), Exit> {
+    let dir = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let (loc, state_arg) = build::state_location(global, &dir, false)?;
+    let credential = match &loc {
+        aib_state::StateLocation::Blob(_) => {
+            let cred = aib_azure::Credential::from_env(aib_azure::Cloud::Public).map_err(|e| {
+                eprintln!("error: {e}");
+                Exit::Azure
+            })?;
+            Some(Arc::new(cred))
+        }
+        aib_state::StateLocation::Local(_) => None,
+    };
+    let store = aib_state::open_with(&loc, credential, global.insecure)
+        .await
+        .map_err(state_error)?;
+    Ok((store, state_arg, loc))
+}
+
+/// Unfinished runs of the state, oldest first.
+pub(crate) async fn unfinished_runs(store: &StateStore) -> Result<Vec<RunRecord>, StateError> {
+    let mut out = Vec::new();
+    for id in store.list_runs().await? {
+        match store.read_run(&id).await {
+            Ok(r) if r.status.is_unfinished() => out.push(r),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(run = %id, error = %e, "unreadable run record"),
+        }
+    }
+    out.sort_by_key(|r| r.started);
+    Ok(out)
+}
+
+async fn resume(global: &GlobalArgs, args: &ResumeArgs) -> Exit {
+    let manifest = manifest_for_state(args);
+    let (store, state_arg, loc) = match open_store(global, &manifest).await {
+        Ok(x) => x,
+        Err(exit) => return exit,
+    };
+    let targets: Vec<String> = if let Some(id) = &args.run_id {
+        vec![id.clone()]
+    } else {
+        match unfinished_runs(&store).await {
+            Ok(runs) if runs.is_empty() => {
+                if !global.quiet {
+                    outln!("no unfinished run to resume");
+                }
+                return Exit::Success;
+            }
+            Ok(runs) if args.all => runs.into_iter().map(|r| r.run_id).collect(),
+            Ok(runs) => runs
+                .into_iter()
+                .last()
+                .map(|r| r.run_id)
+                .into_iter()
+                .collect(),
+            Err(e) => return state_error(e),
+        }
+    };
+    let ctx = Ctx {
+        global,
+        args,
+        store,
+        state_arg,
+        loc,
+    };
+    let mut exit = Exit::Success;
+    for id in targets {
+        let e = ctx.one(&id).await;
+        if (e as i32) > (exit as i32) {
+            exit = e;
+        }
+        if e == Exit::Interrupted {
+            break;
+        }
+    }
+    exit
+}
+
+struct Ctx<'a> {
+    global: &'a GlobalArgs,
+    args: &'a ResumeArgs,
+    store: StateStore,
+    state_arg: Option<String>,
+    loc: aib_state::StateLocation,
+}
+
+/// The exit of a run that has ended, as `aib build` would have given it.
+fn final_exit(status: RunStatus) -> Exit {
+    match status {
+        RunStatus::Succeeded | RunStatus::Detached | RunStatus::Running => Exit::Success,
+        RunStatus::Failed => Exit::UnitFailed,
+        RunStatus::Cancelled | RunStatus::Interrupted => Exit::Interrupted,
+    }
+}
+
+impl Ctx<'_> {
+    fn rerun(&self) -> String {
+        format!(
+            "aib resume{}",
+            reporter::logs_args(self.state_arg.as_deref(), &manifest_for_state(self.args))
+        )
+    }
+
+    /// Advances one run under the state lock.
+    async fn one(&self, run_id: &str) -> Exit {
+        let quiet = self.global.quiet;
+        let wait = self.args.lock_timeout.unwrap_or(DEFAULT_LOCK_WAIT);
+        let host = aib_state::current_host();
+        let rerun = self.rerun();
+        let lock =
+            match build::take_lock_or_busy(&self.store, run_id, &host, wait, quiet, &rerun, true)
+                .await
+            {
+                Ok(l) => l,
+                Err(Exit::Locked) => return self.busy(run_id).await,
+                Err(e) => return e,
+            };
+        let exit = self.advance(run_id).await;
+        if let Err(e) = lock.release().await {
+            eprintln!("warning: releasing the state lock: {e}");
+        }
+        exit
+    }
+
+    /// The lock stayed held: by another process advancing runs (nothing to do), or by a run
+    /// that is not resumable (exit 4).
+    async fn busy(&self, run_id: &str) -> Exit {
+        let holder = self.store.lock_holder().await.ok().flatten();
+        let Some(h) = holder else {
+            eprintln!("error: the state lock is held; try again");
+            return Exit::Locked;
+        };
+        let theirs = self.store.read_run(&h.run_id).await.ok();
+        if theirs.is_some_and(|r| r.resume.is_some()) {
+            if !self.global.quiet {
+                eprintln!(
+                    "run {} holds the state lock (host {}, process {}, since {}): another process is advancing the runs; nothing to do for run {run_id} now",
+                    h.run_id,
+                    h.host,
+                    h.pid,
+                    crate::text::when(h.since)
+                );
+            }
+            return Exit::Success;
+        }
+        eprintln!(
+            "error: the state is locked by run {} (host {}, process {}); run {run_id} was not advanced",
+            h.run_id, h.host, h.pid
+        );
+        Exit::Locked
+    }
+
+    async fn advance(&self, run_id: &str) -> Exit {
+        let global = self.global;
+        let record = match self.store.read_run(run_id).await {
+            Ok(r) => r,
+            Err(e) => return state_error(e),
+        };
+        if !record.status.is_unfinished() {
+            if !global.quiet {
+                outln!(
+                    "run {run_id} already ended {}",
+                    super::status::status_word(record.status)
+                );
+            }
+            return final_exit(record.status);
+        }
+        let Some(spec) = record.resume.clone() else {
+            eprintln!(
+                "error: run {run_id} was recorded by an aib that could not resume runs; `aib build --retry-failed {run_id}` re-runs what it left"
+            );
+            return Exit::Invalid;
+        };
+        let manifest_path = self
+            .args
+            .manifest
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&record.manifest));
+        let manifest = match super::validate::load(&manifest_path, global.quiet) {
+            Ok(m) => m,
+            Err(exit) => return exit,
+        };
+        let all = match super::plan::make_plan(&manifest, &SelectArgs::default(), &[], true) {
+            Ok(p) => p,
+            Err(exit) => return exit,
+        };
+        let ids: Vec<String> = record
+            .units
+            .iter()
+            .map(|u| u.id.clone())
+            .filter(|id| all.unit(&aib_planner::UnitId::from(id.as_str())).is_some())
+            .collect();
+        if ids.is_empty() {
+            eprintln!(
+                "error: none of run {run_id}'s units is in {} any more; `aib cancel {run_id}` ends it",
+                manifest_path.display()
+            );
+            return Exit::Invalid;
+        }
+        let select = SelectArgs {
+            units: ids,
+            ..SelectArgs::default()
+        };
+        let plan = match super::plan::make_plan(&manifest, &select, &[], true) {
+            Ok(p) => p,
+            Err(exit) => return exit,
+        };
+        let conn = if spec.simulate {
+            let dir = manifest
+                .path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            build::connect_simulator(simulate::Use::Keep {
+                world: simulate::world_dir(&self.loc, &dir),
+                scripted: None,
+            })
+            .await
+        } else {
+            build::connect(global, &manifest, None).await
+        };
+        let Connection {
+            arm,
+            sim,
+            note: _,
+            clock,
+        } = match conn {
+            Ok(c) => c,
+            Err(exit) => return exit,
+        };
+        let interrupt = CancellationToken::new();
+        {
+            let interrupt = interrupt.clone();
+            tokio::spawn(async move {
+                signals::shutdown_requested().await;
+                interrupt.cancel();
+            });
+        }
+        let mode = Mode::detect(global.log_format == LogFormat::Json, global.quiet);
+        let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
+        let config = ExecutorConfig {
+            max_parallel: spec.max_parallel.max(1),
+            fail_fast: spec.fail_fast,
+            time_scale: clock.factor(),
+            force: record.selection.force,
+            detach: self.args.detach,
+            ..ExecutorConfig::default()
+        }
+        .with_manifest_limits(&manifest);
+        let reporter = tokio::spawn(reporter::report(
+            mode,
+            run_id.to_string(),
+            config.simulated_scale(),
+            fwd_rx,
+        ));
+        if !global.quiet {
+            eprintln!("resuming run {run_id}");
+        }
+        let result = aib_executor::resume::resume(ResumeRequest {
+            manifest: Arc::new(manifest),
+            plan,
+            arm,
+            store: self.store.clone(),
+            record,
+            config,
+            interrupt: interrupt.clone(),
+            forward: Some(fwd_tx),
+            secret_options: SecretOptions {
+                placeholder_for_missing_env: spec.simulate,
+                placeholders_only: spec.simulate,
+            },
+            redactor: crate::logging::redactor().clone(),
+        })
+        .await;
+        let _ = reporter.await;
+        let reports = Reports {
+            json: self.args.report_json.as_deref(),
+            junit: self.args.report_junit.as_deref(),
+            markdown: self.args.report_markdown.as_deref(),
+        };
+        let shown = Shown {
+            state_arg: self.state_arg.as_deref(),
+            manifest: &manifest_for_state(self.args),
+            simulate: false,
+        };
+        let exit = build::conclude(global, &reports, &shown, result, &interrupt);
+        if let Some(s) = sim {
+            s.stop().await;
+        }
+        exit
+    }
+}
+
+pub fn cancel(global: &GlobalArgs, args: &CancelArgs) -> Exit {
+    let runtime = match super::runtime(true, Exit::Invalid) {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    runtime.block_on(cancel_run(global, args))
+}
+
+async fn cancel_run(global: &GlobalArgs, args: &CancelArgs) -> Exit {
+    let state_manifest = args
+        .manifest
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("aib.toml"));
+    let (store, _, loc) = match open_store(global, &state_manifest).await {
+        Ok(x) => x,
+        Err(exit) => return exit,
+    };
+    let run_id = args.run_id.as_str();
+    let host = aib_state::current_host();
+    let wait = args.lock_timeout.unwrap_or(DEFAULT_LOCK_WAIT);
+    let lock = match build::take_lock(&store, run_id, &host, wait, global.quiet, "aib cancel").await
+    {
+        Ok(l) => l,
+        Err(e) => return e,
+    };
+    let exit = cancel_locked(global, args, &store, &loc, run_id).await;
+    if let Err(e) = lock.release().await {
+        eprintln!("warning: releasing the state lock: {e}");
+    }
+    exit
+}
+
+async fn cancel_locked(
+    global: &GlobalArgs,
+    args: &CancelArgs,
+    store: &StateStore,
+    loc: &aib_state::StateLocation,
+    run_id: &str,
+) -> Exit {
+    let mut record = match store.read_run(run_id).await {
+        Ok(r) => r,
+        Err(e) => return state_error(e),
+    };
+    if !record.status.is_unfinished() {
+        if !global.quiet {
+            outln!(
+                "run {run_id} already ended {}",
+                super::status::status_word(record.status)
+            );
+        }
+        return Exit::Success;
+    }
+    let building: Vec<(String, String, String)> = record
+        .open_units()
+        .filter(|u| u.stages.iter().any(|s| s.name == "build") && !u.template_name.is_empty())
+        .map(|u| {
+            (
+                u.subscription.clone(),
+                u.resource_group.clone(),
+                u.template_name.clone(),
+            )
+        })
+        .collect();
+    let mut cancelled = 0usize;
+    if !building.is_empty() {
+        let manifest_path = args
+            .manifest
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&record.manifest));
+        let manifest = match super::validate::load(&manifest_path, true) {
+            Ok(m) => m,
+            Err(exit) => return exit,
+        };
+        let simulate = record.resume.as_ref().is_some_and(|r| r.simulate);
+        let conn = if simulate {
+            let dir = manifest
+                .path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            build::connect_simulator(simulate::Use::Keep {
+                world: simulate::world_dir(loc, &dir),
+                scripted: None,
+            })
+            .await
+        } else {
+            build::connect(global, &manifest, None).await
+        };
+        let conn = match conn {
+            Ok(c) => c,
+            Err(exit) => return exit,
+        };
+        for (sub, rg, name) in &building {
+            match conn.arm.cancel_image_template(sub, rg, name).await {
+                Ok(_) => cancelled += 1,
+                // 409: no build is active any more; 404: the template is gone.
+                Err(e) if matches!(e.status(), Some(409 | 404)) => {}
+                Err(e) => eprintln!("warning: cancelling the build of {name}: {e}"),
+            }
+        }
+        conn.close().await;
+    }
+    let now = chrono::Utc::now();
+    for u in record.units.iter_mut().filter(|u| {
+        matches!(
+            u.status,
+            aib_state::UnitStatus::Pending | aib_state::UnitStatus::Running
+        )
+    }) {
+        u.status = aib_state::UnitStatus::Cancelled;
+        u.reason = Some("cancelled by `aib cancel`".into());
+        for s in u
+            .stages
+            .iter_mut()
+            .filter(|s| s.status == aib_state::StageStatus::Running)
+        {
+            s.status = aib_state::StageStatus::Cancelled;
+            s.finished = Some(now);
+        }
+    }
+    record.status = RunStatus::Cancelled;
+    record.finished = Some(now);
+    if let Err(e) = store.write_run(&record).await {
+        return state_error(e);
+    }
+    if !global.quiet {
+        outln!(
+            "run {run_id} cancelled: {} cancelled in Azure; their templates are left to `aib gc`",
+            crate::text::count(cancelled, "build", "builds")
+        );
+    }
+    Exit::Success
+}
