@@ -232,7 +232,10 @@ fn plan_refresh_shows_the_template_names_and_hashes_the_build_uses() {
     };
     // Offline, `latest` is not pinned: the plan shows the preview hash and name, and says so.
     let offline = plan(false);
-    assert_eq!(provisional(false), ["dev/base", "dev/app", "dev/web", "dev/win"]);
+    assert_eq!(
+        provisional(false),
+        ["dev/base", "dev/app", "dev/web", "dev/win"]
+    );
     let refreshed = plan(true);
     // Refreshed, only the unit built from a parent not built yet stays provisional.
     assert_eq!(provisional(true), ["dev/app"]);
