@@ -78,8 +78,9 @@ pub enum Command {
     /// uses, staging groups and deployment records of deleted templates, gallery versions
     /// beyond `retain`.
     Gc(GcArgs),
-    /// Write a CI workflow that builds the fleet on the manifest's schedules, one job per
-    /// environment, sharing `azblob://` state.
+    /// Write a CI workflow that ticks: a short job on a cron starts the due schedules and
+    /// advances every unfinished run (builds go on in Azure between ticks); a manual trigger
+    /// starts a detached build. One shared `azblob://` state.
     #[command(subcommand)]
     Ci(CiCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
@@ -108,10 +109,10 @@ pub struct ManArgs {
 /// CI systems `aib ci` writes workflows for.
 #[derive(Debug, Subcommand)]
 pub enum CiCommand {
-    /// A GitHub Actions workflow (OIDC login with azure/login, one job per environment).
+    /// A GitHub Actions workflow (aib's own OIDC login; tick and manual jobs).
     Github(CiArgs),
-    /// An Azure Pipelines pipeline (workload identity service connection, one stage per
-    /// environment).
+    /// An Azure Pipelines pipeline (workload identity service connection; tick and manual
+    /// jobs).
     AzurePipelines(CiArgs),
 }
 
@@ -142,6 +143,11 @@ pub struct CiArgs {
     /// Azure Pipelines: the branch scheduled runs build from.
     #[arg(long, default_value = "main", value_name = "BRANCH")]
     pub branch: String,
+    /// How often the tick runs (it starts due schedules and advances unfinished runs): a
+    /// divisor of an hour or whole hours; GitHub runs nothing more often than every 5 minutes,
+    /// Azure Pipelines queues about 1,000 scheduled runs a week.
+    #[arg(long, default_value = "15m", value_name = "DURATION", value_parser = parse_duration)]
+    pub tick_every: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +197,9 @@ pub struct BuildArgs {
     /// The schedule that started this build (set by `aib schedule`; recorded as the trigger).
     #[arg(skip)]
     pub trigger: Option<String>,
+    /// When that schedule fired (recorded with the trigger).
+    #[arg(skip)]
+    pub trigger_due: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// `aib resume [RUN_ID|--all] [--detach]`.

@@ -500,7 +500,10 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         store: store.clone(),
         run_id: run_id.clone(),
         trigger: match &args.trigger {
-            Some(name) => Trigger::Schedule { name: name.clone() },
+            Some(name) => Trigger::Schedule {
+                name: name.clone(),
+                due: args.trigger_due,
+            },
             None => Trigger::Manual,
         },
         manifest_display: args.manifest.display().to_string(),
@@ -537,6 +540,8 @@ pub(crate) struct Reports<'a> {
     pub json: Option<&'a Path>,
     pub junit: Option<&'a Path>,
     pub markdown: Option<&'a Path>,
+    /// Collects each run's Markdown instead (`resume --all` writes them as one summary).
+    pub markdown_parts: Option<&'a std::cell::RefCell<Vec<String>>>,
 }
 
 impl<'a> Reports<'a> {
@@ -545,6 +550,7 @@ impl<'a> Reports<'a> {
             json: args.report_json.as_deref(),
             junit: args.report_junit.as_deref(),
             markdown: args.report_markdown.as_deref(),
+            markdown_parts: None,
         }
     }
 }
@@ -619,8 +625,13 @@ pub(crate) fn conclude(
                 eprintln!("error: cannot write {}: {e}", p.display());
                 exit = worse(exit);
             }
+            if let Some(parts) = reports.markdown_parts {
+                parts
+                    .borrow_mut()
+                    .push(aib_executor::report::markdown::render(&report));
+            }
             if let Some(p) = &reports.markdown
-                && let Err(e) = std::fs::write(p, aib_executor::report::markdown::render(&report))
+                && let Err(e) = std::fs::write(p, markdown_summary(&report))
             {
                 eprintln!("error: cannot write {}: {e}", p.display());
                 exit = worse(exit);
@@ -721,6 +732,12 @@ async fn leave_held(
         ..SelectArgs::default()
     };
     super::plan::make_plan(manifest, &select, &[], true)
+}
+
+/// The Markdown summary of a run, cut to GitHub's step-summary limit.
+fn markdown_summary(report: &BuildReport) -> String {
+    use aib_executor::report::markdown;
+    markdown::fit(&markdown::render(report), markdown::MAX_STEP_SUMMARY)
 }
 
 /// `--simulate`'s simulator in the world of the state `loc`, scripting the failure of the

@@ -1,7 +1,7 @@
 //! `aib ci github|azure-pipelines`: write a CI workflow for the manifest's environments and
 //! schedules.
 
-use aib_planner::ci::{WorkflowOptions, azure_pipelines_workflow, github_workflow};
+use aib_planner::ci::{WorkflowOptions, azure_tick_pipeline, github_tick_workflow};
 
 use crate::cli::{CiCommand, GlobalArgs, SelectArgs};
 use crate::exit::Exit;
@@ -43,10 +43,15 @@ pub fn run(global: &GlobalArgs, command: &CiCommand) -> Exit {
         branch: args.branch.clone(),
         now: chrono::Utc::now(),
     };
+    let minutes = u32::try_from(args.tick_every.as_secs() / 60).unwrap_or(u32::MAX);
+    if args.tick_every.as_secs() % 60 != 0 {
+        eprintln!("error: --tick-every: a whole number of minutes");
+        return Exit::Invalid;
+    }
     let generated = if github {
-        github_workflow(&manifest.file, &plan, &opts)
+        github_tick_workflow(&plan, &opts, minutes)
     } else {
-        azure_pipelines_workflow(&manifest.file, &plan, &opts)
+        azure_tick_pipeline(&plan, &opts, minutes)
     };
     let workflow = match generated {
         Ok(w) => w,

@@ -89,6 +89,12 @@ async fn resume(global: &GlobalArgs, args: &ResumeArgs) -> Exit {
                 if !global.quiet {
                     outln!("no unfinished run to resume");
                 }
+                if let Some(p) = &args.report_markdown
+                    && let Err(e) = std::fs::write(p, "No unfinished run to advance.\n")
+                {
+                    eprintln!("error: cannot write {}: {e}", p.display());
+                    return Exit::Io;
+                }
                 return Exit::Success;
             }
             Ok(runs) if args.all => runs.into_iter().map(|r| r.run_id).collect(),
@@ -107,6 +113,7 @@ async fn resume(global: &GlobalArgs, args: &ResumeArgs) -> Exit {
         store,
         state_arg,
         loc,
+        markdown: Default::default(),
     };
     let mut exit = Exit::Success;
     for id in targets {
@@ -118,6 +125,19 @@ async fn resume(global: &GlobalArgs, args: &ResumeArgs) -> Exit {
             break;
         }
     }
+    if let Some(p) = &args.report_markdown {
+        use aib_executor::report::markdown;
+        let parts = ctx.markdown.take();
+        let text = if parts.is_empty() {
+            "No unfinished run to advance.\n".to_string()
+        } else {
+            parts.join("\n---\n\n")
+        };
+        if let Err(e) = std::fs::write(p, markdown::fit(&text, markdown::MAX_STEP_SUMMARY)) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            exit = build::worse(exit);
+        }
+    }
     exit
 }
 
@@ -127,6 +147,8 @@ struct Ctx<'a> {
     store: StateStore,
     state_arg: Option<String>,
     loc: aib_state::StateLocation,
+    /// The Markdown summary of each run advanced (`--report-markdown` writes them together).
+    markdown: std::cell::RefCell<Vec<String>>,
 }
 
 /// The exit of a run that has ended, as `aib build` would have given it.
@@ -321,7 +343,8 @@ impl Ctx<'_> {
         let reports = Reports {
             json: self.args.report_json.as_deref(),
             junit: self.args.report_junit.as_deref(),
-            markdown: self.args.report_markdown.as_deref(),
+            markdown: None,
+            markdown_parts: Some(&self.markdown),
         };
         let shown = Shown {
             state_arg: self.state_arg.as_deref(),

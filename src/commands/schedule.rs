@@ -158,6 +158,7 @@ fn build_args_for(args: &ScheduleArgs, d: &DueSchedule) -> BuildArgs {
         lock_timeout: None,
         detach: args.detach,
         trigger: Some(d.name.clone()),
+        trigger_due: Some(d.fire_time),
     }
 }
 
@@ -331,8 +332,10 @@ async fn missed(
     out
 }
 
-/// A run triggered by schedule `name` that started at or after `since` (`runs`: ids newest
-/// first; an id starts with its start time to the second, so older ones are not read).
+/// A run triggered by schedule `name` for a due time at or after `since` (by when the schedule
+/// fired, recorded with the run; before that was recorded, by when the run started). `runs`:
+/// ids newest first; an id starts with its start time to the second, and a run starts after
+/// its schedule fired, so older ones are not read.
 async fn ran_since(
     store: &aib_state::StateStore,
     runs: &[String],
@@ -347,9 +350,15 @@ async fn ran_since(
         let Ok(rec) = store.read_run(id).await else {
             continue;
         };
-        if rec.started >= since
-            && matches!(&rec.trigger, aib_state::Trigger::Schedule { name: n } if n == name)
-        {
+        // A run that says when its schedule fired covers that due time and the earlier ones;
+        // an older record without it, a due time before it started.
+        let covers = match &rec.trigger {
+            aib_state::Trigger::Schedule { name: n, due } if n == name => {
+                due.map_or(rec.started >= since, |due| due >= since)
+            }
+            _ => false,
+        };
+        if covers {
             return Some(rec.run_id);
         }
     }

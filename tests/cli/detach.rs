@@ -283,8 +283,13 @@ fn resume_all_gives_the_worst_code_of_the_runs() {
         let (code, out, err) = run(d, &sim, &["build", "--detach", "--unit", unit]);
         assert_eq!(code, 0, "{out}\n{err}");
     }
-    let (code, out, err) = run(d, &sim, &["resume", "--all"]);
+    let (code, out, err) = run(d, &sim, &["resume", "--all", "--report-markdown", "sum.md"]);
     assert_eq!(code, 1, "{out}\n{err}");
+    // One summary of every run advanced.
+    let md = std::fs::read_to_string(d.join("sum.md")).expect("summary");
+    for id in run_ids(d) {
+        assert!(md.contains(&id), "{id} in the summary:\n{md}");
+    }
     let mut statuses: Vec<String> = run_ids(d)
         .iter()
         .map(|id| {

@@ -171,3 +171,49 @@ fn within_needs_once_and_a_duration() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("not a duration"), "{}", out.stderr);
 }
+
+/// A CI tick: `schedule --once --within W --detach` starts the due schedule's build detached
+/// (recording when the schedule fired), a later tick finds that due time built, and
+/// `resume --all` finishes the run.
+#[test]
+fn once_detach_starts_the_due_build_detached_and_records_when_it_fired() {
+    use super::support::{run, sim};
+    let dir = super::support::manifest_dir(CI_FLEET, &[]);
+    let d = dir.path();
+    let sim = sim(d, "minute_ms = 5\n");
+    let tick = |now: &str| {
+        run(
+            d,
+            &sim,
+            &[
+                "schedule", "--once", "--now", now, "--within", "2h", "--detach",
+            ],
+        )
+    };
+    let (code, out, err) = tick("2020-01-02T02:40:00Z");
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("detached"), "{out}");
+    let runs: Vec<_> = std::fs::read_dir(d.join(".aib/runs"))
+        .expect("runs")
+        .flatten()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(runs[0].path().join("run.json")).expect("run.json"),
+    )
+    .expect("parses");
+    assert_eq!(rec["status"], "detached", "{rec}");
+    assert_eq!(rec["trigger"]["name"], "nightly");
+    assert_eq!(rec["trigger"]["due"], "2020-01-02T02:00:00.000Z", "{rec}");
+
+    let (code, out, err) = tick("2020-01-02T03:40:00Z");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("that has not run"), "{out}\n{err}");
+
+    let (code, out, err) = run(d, &sim, &["resume", "--all"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("dev/base") && out.contains("prod/base"),
+        "{out}"
+    );
+}

@@ -92,6 +92,10 @@ pub enum Trigger {
     Schedule {
         /// Schedule name.
         name: String,
+        /// When the schedule fired (the due time this run builds): a later trigger judges
+        /// whether that due time was built by it, not by when a job started.
+        #[serde(default, with = "ts::option", skip_serializing_if = "Option::is_none")]
+        due: Option<DateTime<Utc>>,
     },
 }
 

@@ -13,6 +13,7 @@
 //! `$CARGO_TARGET_DIR/azurite` (else `target/azurite`), guarded by a lock directory so
 //! parallel test binaries install it only once.
 
+pub mod actionlint;
 pub mod child_harness;
 pub mod hostile;
 pub mod reference;

@@ -90,6 +90,45 @@ fn mermaid_text(s: &str) -> String {
         .collect()
 }
 
+/// Mermaid's default `maxTextSize`: a larger chart is not drawn.
+pub const MERMAID_MAX_TEXT: usize = 50_000;
+/// GitHub's limit on a step summary (`$GITHUB_STEP_SUMMARY`), in bytes.
+pub const MAX_STEP_SUMMARY: usize = 1024 * 1024;
+
+/// `md` cut at a line boundary to at most `max` bytes, with a closing fence if the cut falls
+/// inside one and a note saying it was cut.
+pub fn fit(md: &str, max: usize) -> String {
+    if md.len() <= max {
+        return md.to_string();
+    }
+    const NOTE: &str = "\n_Summary cut here to stay under GitHub's 1 MiB step-summary limit; `aib status RUN_ID` shows every unit._\n";
+    let budget = max.saturating_sub(NOTE.len() + 64);
+    let mut out = String::new();
+    let mut fence: Option<String> = None;
+    for line in md.split_inclusive('\n') {
+        if out.len() + line.len() > budget {
+            break;
+        }
+        let t = line.trim_start();
+        let ticks = t.len() - t.trim_start_matches('`').len();
+        if ticks >= 3 {
+            let marker = "`".repeat(ticks);
+            match &fence {
+                Some(open) if ticks >= open.len() && t.trim_end().len() == ticks => fence = None,
+                Some(_) => {}
+                None => fence = Some(marker),
+            }
+        }
+        out.push_str(line);
+    }
+    if let Some(open) = fence {
+        out.push_str(&open);
+        out.push('\n');
+    }
+    out.push_str(NOTE);
+    out
+}
+
 /// The Markdown document.
 pub fn render(r: &BuildReport) -> String {
     let mut o = String::new();
@@ -185,7 +224,13 @@ pub fn render(r: &BuildReport) -> String {
             );
         }
     }
-    if n > 0 {
+    if n > 0 && tasks.len() > MERMAID_MAX_TEXT - 200 {
+        let _ = writeln!(
+            o,
+            "\n### Timeline\n\nLeft out: the {n} stages make a Mermaid chart of about {} characters, over the {MERMAID_MAX_TEXT} Mermaid draws.",
+            tasks.len() + 100
+        );
+    } else if n > 0 {
         let _ = writeln!(o, "\n### Timeline\n");
         let _ = writeln!(
             o,
@@ -198,6 +243,17 @@ pub fn render(r: &BuildReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_summary_is_cut_to_its_limit_closing_an_open_fence() {
+        let md = format!("# t\n\n```\n{}```\nafter\n", "line\n".repeat(1000));
+        assert_eq!(fit(&md, md.len()), md);
+        let cut = fit(&md, 2000);
+        assert!(cut.len() <= 2000, "{}", cut.len());
+        assert!(cut.contains("1 MiB"));
+        let fences = cut.lines().filter(|l| l.starts_with("```")).count();
+        assert_eq!(fences % 2, 0, "fences closed:\n{cut}");
+    }
     use crate::report::json::{FailureReport, StageReport, UnitReport};
     use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 
@@ -234,6 +290,44 @@ mod tests {
                 }),
             }],
         }
+    }
+
+    /// A 1,000-unit run: its gantt would be far over Mermaid's limit, so it is left out with a
+    /// note, and the whole summary fits GitHub's step-summary limit once cut.
+    #[test]
+    fn a_fleet_sized_gantt_is_left_out_with_a_note() {
+        let mut r = hostile_report();
+        r.units = (0..1000)
+            .map(|i| {
+                let mut u = r.units[0].clone();
+                u.id = format!("dev/unit-{i:04}");
+                u.failure = None;
+                u.status = ReportUnitStatus::Succeeded;
+                u.stages = ["deploy", "build", "verify", "cleanup"]
+                    .iter()
+                    .map(|n| StageReport {
+                        name: (*n).into(),
+                        status: "succeeded".into(),
+                        started: Some("2026-01-01T00:00:00.000Z".into()),
+                        finished: Some("2026-01-01T01:00:00.000Z".into()),
+                    })
+                    .collect();
+                u
+            })
+            .collect();
+        let md = render(&r);
+        assert!(!md.contains("```mermaid"), "no chart over the limit");
+        assert!(
+            md.contains("Left out: the 4000 stages"),
+            "{}",
+            &md[md.len() - 300..]
+        );
+        r.units.truncate(10);
+        assert!(
+            render(&r).contains("```mermaid"),
+            "a small run keeps its chart"
+        );
+        assert!(fit(&md, MAX_STEP_SUMMARY).len() <= MAX_STEP_SUMMARY);
     }
 
     /// Attack: a script prints a fence line and a heading, an Azure message carries HTML; the

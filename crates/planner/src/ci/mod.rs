@@ -12,6 +12,7 @@
 mod azure_pipelines;
 pub mod components;
 mod github;
+pub mod tick;
 pub mod trigger;
 mod yaml;
 
@@ -24,6 +25,7 @@ use aib_manifest::model::ManifestFile;
 use crate::Plan;
 pub use azure_pipelines::azure_pipelines_workflow;
 pub use github::github_workflow;
+pub use tick::{TickError, azure_tick_pipeline, github_tick_workflow};
 pub use trigger::{TriggerError, UtcTrigger, utc_triggers};
 
 /// How `aib plan --format github-matrix` splits the plan.

@@ -19,6 +19,7 @@ pub fn sample_run(offset_s: i64) -> RunRecord {
         &run_id,
         Trigger::Schedule {
             name: "nightly".into(),
+            due: None,
         },
         "avd",
         "pipelines/avd/aib.toml",
