@@ -298,8 +298,15 @@ impl Ctx<'_> {
         let interrupt = CancellationToken::new();
         {
             let interrupt = interrupt.clone();
+            let detach = self.args.detach;
             tokio::spawn(async move {
                 signals::shutdown_requested().await;
+                if detach {
+                    // A tick stopped (a CI timeout, a cancelled job) leaves the builds to the
+                    // next tick, as if killed: nothing is cancelled in Azure.
+                    eprintln!("interrupted: exiting; the next `aib resume` takes the run up");
+                    std::process::exit(Exit::Interrupted as i32);
+                }
                 interrupt.cancel();
             });
         }

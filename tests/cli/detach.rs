@@ -96,6 +96,15 @@ fn a_detached_build_finishes_through_ticks_with_each_template_run_once() {
         .filter(|u| u["status"] == "running")
         .count();
     assert!((1..=8).contains(&running), "{running} running: {rec}");
+    // gc leaves the templates a detached run is building.
+    let (code, out, err) = run(d, &sim, &["gc", "--dry-run"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for u in rec["units"].as_array().expect("units") {
+        let name = u["template_name"].as_str().unwrap_or_default();
+        if u["status"] == "running" {
+            assert!(!out.contains(name), "gc would delete {name}: {out}");
+        }
+    }
     let (code, out, _) = run(d, &sim, &["status"]);
     assert_eq!(code, 0);
     assert!(out.contains("detached"), "status shows detached: {out}");

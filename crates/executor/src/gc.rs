@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aib_azure::ArmClient;
 use aib_planner::Plan;
-use aib_state::{RunStatus, StateStore, UnitStatus};
+use aib_state::{StateStore, UnitStatus};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
@@ -648,7 +648,7 @@ async fn read_runs_needed(store: &StateStore, needed: &mut Needed) -> Result<(),
             Err(aib_state::StateError::RunNotFound(_)) => continue,
             Err(e) => return Err(e.into()),
         };
-        if !matches!(rec.status, RunStatus::Running | RunStatus::Interrupted) {
+        if !rec.status.is_unfinished() {
             continue;
         }
         for u in &rec.units {

@@ -62,6 +62,62 @@ pub(crate) fn azure_error(what: &str, e: aib_azure::Error) -> PreflightError {
     }
 }
 
+/// What a resumed run needs to know of Azure: the templates that exist, one list per resource
+/// group of the units that build. The resources the units need were checked, and their image
+/// versions chosen, when the run started (`versions`, unit id → version; `platform_versions`,
+/// the `latest` sources it resolved).
+pub async fn resumed(
+    arm: &ArmClient,
+    plan: &Plan,
+    platform_versions: HashMap<String, String>,
+    versions: HashMap<String, Option<String>>,
+) -> Result<Preflight, PreflightError> {
+    let units: Vec<_> = plan
+        .units()
+        .iter()
+        .filter(|u| u.action == aib_planner::Action::Build)
+        .collect();
+    Ok(Preflight {
+        templates: existing_templates(arm, &units).await?,
+        platform_versions,
+        versions,
+    })
+}
+
+/// The image templates in the resource groups of `units`, one list per group.
+async fn existing_templates(
+    arm: &ArmClient,
+    units: &[&aib_planner::Unit],
+) -> Result<HashMap<(String, String), HashMap<String, ImageTemplate>>, PreflightError> {
+    let mut out = HashMap::new();
+    let rgs: BTreeSet<(String, String)> = units
+        .iter()
+        .map(|u| {
+            (
+                u.settings.subscription.clone(),
+                u.settings.resource_group.clone(),
+            )
+        })
+        .collect();
+    let lists: Vec<_> = futures::stream::iter(rgs)
+        .map(|(s, rg)| async move {
+            let r = arm.list_image_templates(&s, &rg).await;
+            (s, rg, r)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (s, rg, r) in lists {
+        let list = r.map_err(|e| azure_error(&format!("listing image templates in {rg}"), e))?;
+        let map = list
+            .into_iter()
+            .filter_map(|t| t.name.clone().map(|n| (n.to_ascii_lowercase(), t)))
+            .collect();
+        out.insert((s.to_ascii_lowercase(), rg.to_ascii_lowercase()), map);
+    }
+    Ok(out)
+}
+
 /// Runs preflight for the units of `plan` that will build.
 pub async fn run(arm: &ArmClient, plan: &Plan) -> Result<Preflight, PreflightError> {
     run_with(arm, plan, &HashMap::new()).await
@@ -73,17 +129,6 @@ pub async fn run_with(
     arm: &ArmClient,
     plan: &Plan,
     known_platform_versions: &HashMap<String, String>,
-) -> Result<Preflight, PreflightError> {
-    run_known(arm, plan, known_platform_versions, &HashMap::new()).await
-}
-
-/// [`run_with`] for a resumed run: units in `known_versions` keep the image version an earlier
-/// process of the run chose (`None`: Azure chooses), which no other unit is given.
-pub async fn run_known(
-    arm: &ArmClient,
-    plan: &Plan,
-    known_platform_versions: &HashMap<String, String>,
-    known_versions: &HashMap<String, Option<String>>,
 ) -> Result<Preflight, PreflightError> {
     let units: Vec<_> = plan
         .units()
@@ -158,28 +203,15 @@ pub async fn run_known(
         );
     }
     let mut out = Preflight::default();
-    let def_of = |u: &aib_planner::Unit| {
+    let mut exist = Vec::new();
+    for u in &units {
         let g = &u.settings.gallery;
-        definition_id(
+        let def = definition_id(
             &g.subscription,
             &g.resource_group,
             &g.name,
             &u.settings.image_definition,
-        )
-    };
-    for u in &units {
-        if let Some(Some(v)) = known_versions.get(u.id.as_str()) {
-            alloc.add_existing(&def_of(u), [v.clone()]);
-        }
-    }
-    let mut exist = Vec::new();
-    for u in &units {
-        if let Some(v) = known_versions.get(u.id.as_str()) {
-            out.versions.insert(u.id.to_string(), v.clone());
-            continue;
-        }
-        let g = &u.settings.gallery;
-        let def = def_of(u);
+        );
         match alloc.allocate(&def, &u.image_version) {
             Allocated::Auto => {
                 out.versions.insert(u.id.to_string(), None);
@@ -254,31 +286,6 @@ pub async fn run_known(
     }
 
     // 4. Templates that already exist, one list per resource group.
-    let rgs: BTreeSet<(String, String)> = units
-        .iter()
-        .map(|u| {
-            (
-                u.settings.subscription.clone(),
-                u.settings.resource_group.clone(),
-            )
-        })
-        .collect();
-    let lists: Vec<_> = futures::stream::iter(rgs)
-        .map(|(s, rg)| async move {
-            let r = arm.list_image_templates(&s, &rg).await;
-            (s, rg, r)
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    for (s, rg, r) in lists {
-        let list = r.map_err(|e| azure_error(&format!("listing image templates in {rg}"), e))?;
-        let map = list
-            .into_iter()
-            .filter_map(|t| t.name.clone().map(|n| (n.to_ascii_lowercase(), t)))
-            .collect();
-        out.templates
-            .insert((s.to_ascii_lowercase(), rg.to_ascii_lowercase()), map);
-    }
+    out.templates = existing_templates(arm, &units).await?;
     Ok(out)
 }

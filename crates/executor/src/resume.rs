@@ -144,18 +144,19 @@ pub async fn resume(req: ResumeRequest) -> Result<RunResult, BuildError> {
             Some((u.id.to_string(), v))
         })
         .collect();
-    // A unit an earlier process prepared keeps the version it was given.
+    // Every unit keeps the version the run gave it when it started.
     let known_versions: HashMap<String, Option<String>> = by_id
         .values()
-        .filter(|u| open(u) && !u.stages.is_empty())
+        .filter(|u| open(u))
         .map(|u| (u.id.clone(), u.image_version.clone()))
         .collect();
     let resolved = secrets::resolve(&to_deploy, Some(&arm), secret_options)
         .await
         .map_err(BuildError::Secrets)?;
     redactor.add(resolved.per_unit.values().flat_map(|v| v.values()));
+    // What the units need was checked when the run started: only the templates are read.
     let preflight = tokio::select! {
-        r = preflight::run_known(&arm, &work, &known_platform, &known_versions) => r?,
+        r = preflight::resumed(&arm, &work, known_platform, known_versions) => r?,
         _ = interrupt.cancelled() => return Err(BuildError::State("interrupted during preflight".into())),
     };
     let resumed_builds: HashSet<String> = by_id

@@ -183,6 +183,8 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     });
     record.units = runner::unit_records(&plan);
     for u in &mut record.units {
+        // The version each unit publishes, chosen now for all: a resumed run keeps it.
+        u.image_version = preflight.versions.get(&u.id).cloned().flatten();
         if let Some(d) = decisions.units.get(&u.id) {
             u.input_hash = d.input_hash.clone();
             u.source_version = d.source_version.clone();
