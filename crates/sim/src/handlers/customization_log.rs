@@ -14,9 +14,9 @@
 //! output, `Provisioning step had errors`, then `Build 'azure-arm' errored after …: <reason>`;
 //! a build timeout prints only `Cancelling build after receiving terminated`.
 
-use crate::arm::image_templates::{ImageTemplate, Run};
+use crate::context::Ctx;
+use crate::model::image_template::{ImageTemplate, Run};
 use crate::scenario::LogFormat;
-use crate::server::Ctx;
 use serde_json::Value;
 use std::fmt::Write;
 

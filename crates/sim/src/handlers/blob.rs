@@ -7,39 +7,19 @@
 //! 2018-11-09..2020-10-02) or account SAS (`ss`/`srt`), with expiry (`se`) and permission
 //! (`sp`: `r` to read, `l` to list) checks. Anything else is 403 `AuthenticationFailed`.
 
-use crate::arm::storage::account_key;
-use crate::server::Ctx;
+use crate::context::Ctx;
+use crate::handlers::arm::storage::account_key;
+use crate::model::blob::Blob;
 use crate::state::State;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::BTreeMap;
-
-/// A stored blob.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Blob {
-    #[serde(with = "crate::persist::base64_bytes")]
-    pub data: Bytes,
-    pub modified: DateTime<Utc>,
-    pub etag: String,
-}
-
-impl Blob {
-    pub fn new(data: Vec<u8>, modified: DateTime<Utc>) -> Blob {
-        let etag = format!("\"0x{:015X}\"", rand::random::<u64>() >> 4);
-        Blob {
-            data: Bytes::from(data),
-            modified,
-            etag,
-        }
-    }
-}
 
 const VERSION: &str = "2021-10-04";
 

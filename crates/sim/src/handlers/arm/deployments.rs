@@ -3,54 +3,22 @@
 //! The deployment reports Accepted/Running until `deploy_minutes` have passed, then Succeeded,
 //! or Failed with `DeploymentFailed` and `details` when a resource failed.
 
-use super::operations::{self, OpKind};
+use super::operations;
 use super::template_eval::{self, Scope};
-use super::{ArmErr, image_templates, resources::rg_exists};
+use super::{image_templates, resources::rg_exists};
+use crate::context::Ctx;
+use crate::model::ArmErr;
+use crate::model::deployment::{DeployedResource, Deployment};
+use crate::model::image_template;
+use crate::model::operation::OpKind;
 use crate::response::{arm_error, json, not_found, rg_not_found, set_header};
-use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// A resource a deployment created (or failed to).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeployedResource {
-    pub id: String,
-    pub name: String,
-    pub rtype: String,
-    pub op_id: String,
-    pub error: Option<ArmErr>,
-    /// Inner details of the error (a provisioning failure's `provisioningError`).
-    pub details: Vec<Value>,
-}
-
-/// A deployment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Deployment {
-    pub sub: String,
-    pub rg: String,
-    pub name: String,
-    pub mode: String,
-    pub parameters: Value,
-    pub outputs: Value,
-    pub start: f64,
-    pub correlation_id: String,
-    pub op_id: String,
-    pub template_hash: String,
-    pub resources: Vec<DeployedResource>,
-}
-
 impl Deployment {
-    pub fn id(&self) -> String {
-        format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Resources/deployments/{}",
-            self.sub, self.rg, self.name
-        )
-    }
-
     fn state(&self, ctx: &Ctx, now: f64) -> &'static str {
         if now < self.start + ctx.scenario.deploy_minutes {
             if now - self.start < 0.01 {
@@ -262,18 +230,18 @@ pub fn put(
             .unwrap_or("")
             .to_string();
         let op_id = format!("{:016X}", rand::random::<u64>());
-        if rtype.eq_ignore_ascii_case(image_templates::TYPE) {
+        if rtype.eq_ignore_ascii_case(image_template::TYPE) {
             // ARM names the resources a deployment made with `resourceGroups`.
             let id = format!(
                 "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}/{rname}",
-                image_templates::TYPE
+                image_template::TYPE
             );
             let mut details = Vec::new();
             let mut error =
                 image_templates::create_or_update(ctx, st, sub, rg, &rname, r, created_at).err();
             let failed = st
                 .templates
-                .get(&image_templates::template_id(sub, rg, &rname).to_ascii_lowercase())
+                .get(&image_template::template_id(sub, rg, &rname).to_ascii_lowercase())
                 .and_then(|t| t.provision_error.clone());
             if let (None, Some((code, message))) = (&error, failed) {
                 details.push(json!({"code": code, "message": message}));
@@ -293,7 +261,7 @@ pub fn put(
             created.push(DeployedResource {
                 id,
                 name: rname,
-                rtype: image_templates::TYPE.into(),
+                rtype: image_template::TYPE.into(),
                 op_id,
                 error,
                 details,
@@ -441,8 +409,8 @@ pub fn operations(
                 "provisioningState": state,
                 "timestamp": ctx.clock.stamp(end),
                 "duration": crate::clock::Clock::iso_duration(end - d.start),
-                "trackingId": crate::arm::stable_guid(&format!("track:{}", r.op_id)),
-                "serviceRequestId": crate::arm::stable_guid(&format!("svc:{}", r.op_id)),
+                "trackingId": crate::handlers::arm::stable_guid(&format!("track:{}", r.op_id)),
+                "serviceRequestId": crate::handlers::arm::stable_guid(&format!("svc:{}", r.op_id)),
                 "statusCode": code,
                 "targetResource": {"id": r.id, "resourceName": r.name, "resourceType": r.rtype},
             });

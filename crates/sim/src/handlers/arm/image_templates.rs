@@ -8,50 +8,31 @@
 //! created and still replicating.
 
 use super::gallery::{self, NewVersion};
-use super::operations::{self, OpFinal, OpKind};
-use super::{ArmErr, stable_guid, valid_aib_name};
-use crate::blob::Blob;
-use crate::customization_log::{self, LogEnd};
+use super::operations;
+use super::{stable_guid, valid_aib_name};
+use crate::context::Ctx;
+use crate::handlers::customization_log::{self, LogEnd};
+use crate::model::ArmErr;
+use crate::model::blob::Blob;
+use crate::model::image_template::{
+    ImageTemplate, Run, RunEnd, TYPE, UPDATE_MSG, staging_group_name, template_id,
+};
+use crate::model::operation::{OpFinal, OpKind};
+use crate::model::staging::StagingGroup;
 use crate::response::{empty, json, not_found};
 use crate::scenario::OutcomeResult;
-use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-pub const TYPE: &str = "Microsoft.VirtualMachineImages/imageTemplates";
-/// AIB's answer to a PUT that changes an existing template, word for word.
-pub const UPDATE_MSG: &str = "Update/Upgrade of image templates is currently not supported. Please change the name of the template you are submitting. If you have previously tried to submit a template and it failed to provision, you must delete it first and then resubmit. For more information, go to https://aka.ms/azvmimagebuilderts.";
 const READ_ONLY: &[&str] = &[
     "provisioningState",
     "provisioningError",
     "lastRunStatus",
     "exactStagingResourceGroup",
 ];
-
-/// A stored template.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImageTemplate {
-    pub sub: String,
-    pub rg: String,
-    pub name: String,
-    pub location: String,
-    pub tags: Value,
-    pub identity: Value,
-    pub properties: Value,
-    pub created: f64,
-    pub staging_rg: String,
-    pub storage_account: String,
-    pub deleting_at: Option<f64>,
-    pub run: Option<Run>,
-    pub run_outputs: Vec<Value>,
-    pub exact_version: Option<String>,
-    /// Its creation fails (`provision-fail`): `(provisioningErrorCode, message)`.
-    pub provision_error: Option<(String, String)>,
-}
 
 /// AIB's refusal of a `run` on a template that is not ready.
 pub const RUN_NOT_ALLOWED: &str = "Operation Microsoft.VirtualMachineImages/imageTemplates/run is not allowed in provisioning state: failed or run state";
@@ -77,66 +58,13 @@ fn provision_error(t_identity: &Value, props: &Value) -> (String, String) {
     )
 }
 
-/// The current or last run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Run {
-    pub op_id: String,
-    pub start: f64,
-    pub result: OutcomeResult,
-    pub failed_customizer: Option<String>,
-    pub build_minutes: f64,
-    pub timeout_minutes: f64,
-    pub has_validate: bool,
-    pub cancel_at: Option<f64>,
-    pub end: Option<RunEnd>,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunEnd {
-    #[serde(deserialize_with = "crate::persist::word")]
-    pub state: crate::persist::Word,
-    #[serde(deserialize_with = "crate::persist::word")]
-    pub sub_state: crate::persist::Word,
-    pub at: f64,
-    pub message: String,
-}
-
 impl ImageTemplate {
-    pub fn id(&self) -> String {
-        template_id(&self.sub, &self.rg, &self.name)
-    }
-    pub fn staging_rg_id(&self) -> String {
-        format!(
-            "/subscriptions/{}/resourceGroups/{}",
-            self.sub, self.staging_rg
-        )
-    }
-    /// Whether AIB made its staging group (not when the creation failed).
-    pub fn has_staging(&self) -> bool {
-        self.provision_error.is_none()
-    }
     pub fn blob_endpoint(&self, ctx: &Ctx) -> String {
         format!("{}/blob/{}/", ctx.base_url, self.storage_account)
     }
     fn running(&self) -> bool {
         self.run.as_ref().is_some_and(|r| r.end.is_none())
     }
-}
-
-/// A template's id as Azure spells it: `resourcegroups` in lower case (the recordings show
-/// it so in every imageTemplate and runOutput id).
-pub fn template_id(sub: &str, rg: &str, name: &str) -> String {
-    format!("/subscriptions/{sub}/resourcegroups/{rg}/providers/{TYPE}/{name}")
-}
-
-/// The name AIB gives a template's staging group: `IT_<rg>_<template>_<guid>`, cut to 80
-/// characters (a resource group name's limit; the guid is what gets cut).
-pub fn staging_group_name(rg: &str, template: &str) -> String {
-    format!("IT_{rg}_{template}_{}", uuid::Uuid::new_v4())
-        .chars()
-        .take(80)
-        .collect()
 }
 
 impl Run {
@@ -686,7 +614,7 @@ pub fn tick(ctx: &Ctx, st: &mut State, now: f64) {
             let acct = t.storage_account.clone();
             st.blobs.retain(|(a, _), _| *a != acct);
             if t.has_staging() && super::resources::keeps_staging(ctx, &t.name) {
-                let g = super::resources::StagingGroup::of(&t);
+                let g = StagingGroup::of(&t);
                 st.staging_leftovers.insert(g.id().to_ascii_lowercase(), g);
             }
         }

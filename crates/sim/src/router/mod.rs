@@ -1,4 +1,5 @@
-//! Request routing: classification into operations, faults, auth, api-version, dispatch.
+//! Request routing: classification into operations (`classify`, on a parsed
+//! [`path::ResourcePath`]), faults, auth, api-version, dispatch to the handlers.
 //!
 //! ARM paths are matched case-insensitively:
 //! - `/subscriptions/{s}/resourcegroups[/{rg}]` (GET list, GET, DELETE)
@@ -16,520 +17,26 @@
 //! - any other `.../resourcegroups/{rg}/providers/...` GET: resources created by deployments.
 //!
 //! Besides ARM: `/keyvault/{vault}/secrets/{name}[/{version}]` (GET) is the Key Vault data
-//! plane of `https://{vault}.vault.azure.net` (see [`crate::key_vault`]).
+//! plane of `https://{vault}.vault.azure.net` (see [`crate::handlers::key_vault`]).
 
-use crate::arm::{
+mod classify;
+pub mod path;
+
+use crate::context::{Sim, lock};
+use crate::faults::{self, Fault};
+use crate::handlers::arm::{
     deployments, gallery, image_templates, operations, platform_images, resources, storage,
 };
-use crate::blob::{self, Access, BlobReq};
-use crate::faults::{self, Fault};
+use crate::handlers::blob::{self, Access, BlobReq};
 use crate::ratelimit::{Kind, Verdict};
 use crate::response::{arm_error, json, set_header};
-use crate::server::{Sim, lock};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::response::Response;
+use classify::{Arm, Route, classify};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-#[derive(Debug, Clone)]
-enum Arm {
-    RgGet(String),
-    RgList,
-    RgDelete(String),
-    OpResult(String),
-    CapsOp(String),
-    VersionDelete(String, String, String, String),
-    DeplList(String),
-    Depl(String, String),
-    DeplOps(String, String),
-    DeplOpStatus(String, String, String),
-    ItList(Option<String>),
-    It(String, String),
-    ItRun(String, String),
-    ItCancel(String, String),
-    ItOutputs(String, String, Option<String>),
-    OpGet(String),
-    Platform(String, String, String, String),
-    Gallery(String, String),
-    GalleryImage(String, String, String),
-    Versions(String, String, String),
-    Version(String, String, String, String),
-    Identity(String, String),
-    SaList(String),
-    SaGet(String, String),
-    SaKeys(String, String),
-    Generic(String, String, String, String),
-}
-
-#[derive(Debug)]
-enum Route {
-    SimStats,
-    SimClock,
-    SimPublish,
-    SimControl,
-    Token,
-    ImdsToken,
-    AadToken,
-    SimCiJob,
-    ActionsIdToken,
-    PipelinesOidcToken,
-    Blob {
-        account: String,
-        container: String,
-        blob: Option<String>,
-    },
-    Arm {
-        op: &'static str,
-        sub: String,
-        arm: Arm,
-    },
-    KeyVaultSecret {
-        vault: String,
-        name: String,
-        version: Option<String>,
-    },
-    Unknown,
-}
-
-fn classify(method: &Method, segs: &[String]) -> Route {
-    let l: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
-    let l: Vec<&str> = l.iter().map(String::as_str).collect();
-    let o = |i: usize| segs.get(i).cloned().unwrap_or_default();
-    let get = method == Method::GET;
-    match l.as_slice() {
-        ["_sim", "stats"] if get => return Route::SimStats,
-        ["_sim", "clock"] if get => return Route::SimClock,
-        ["_sim", "publish"] if method == Method::POST => return Route::SimPublish,
-        ["_sim", "control"] if method == Method::POST => return Route::SimControl,
-        ["msi", "token"] if get => return Route::Token,
-        ["metadata", "identity", "oauth2", "token"] if get => return Route::ImdsToken,
-        [_, "oauth2", "v2.0", "token"] if method == Method::POST => return Route::AadToken,
-        ["_sim", "ci-job"] if method == Method::POST => return Route::SimCiJob,
-        [
-            "_apis",
-            "distributedtask",
-            "hubs",
-            "actions",
-            "plans",
-            _,
-            "jobs",
-            _,
-            "idtoken",
-        ] if get => {
-            return Route::ActionsIdToken;
-        }
-        [
-            _,
-            _,
-            "_apis",
-            "distributedtask",
-            "hubs",
-            "build",
-            "plans",
-            _,
-            "jobs",
-            _,
-            "oidctoken",
-        ] if method == Method::POST => return Route::PipelinesOidcToken,
-        ["blob", _, _, ..] if get || method == Method::HEAD => {
-            let blob = if segs.len() > 3 {
-                Some(segs[3..].join("/"))
-            } else {
-                None
-            };
-            return Route::Blob {
-                account: o(1),
-                container: o(2),
-                blob,
-            };
-        }
-        ["keyvault", _, "secrets", _] | ["keyvault", _, "secrets", _, _] if get => {
-            return Route::KeyVaultSecret {
-                vault: o(1),
-                name: o(3),
-                version: segs.get(4).cloned(),
-            };
-        }
-        _ => {}
-    }
-    let ["subscriptions", _, rest @ ..] = l.as_slice() else {
-        return Route::Unknown;
-    };
-    let sub = o(1);
-    let r = |i: usize| o(i + 2);
-    let m = method.clone();
-    let (op, arm): (&'static str, Arm) = match (rest, m) {
-        (["resourcegroups", _], Method::GET) => ("resourceGroups.get", Arm::RgGet(r(1))),
-        (["resourcegroups"], Method::GET) => ("resourceGroups.list", Arm::RgList),
-        (["resourcegroups", _], Method::DELETE) => ("resourceGroups.delete", Arm::RgDelete(r(1))),
-        (["operationresults", _], Method::GET) => ("operationResults.get", Arm::OpResult(r(1))),
-        (
-            [
-                "providers",
-                "microsoft.compute",
-                "locations",
-                _,
-                "capsoperations",
-                _,
-            ],
-            Method::GET,
-        ) => ("capsOperations.get", Arm::CapsOp(r(5))),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.resources",
-                "deployments",
-            ],
-            Method::GET,
-        ) => ("deployments.list", Arm::DeplList(r(1))),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.resources",
-                "deployments",
-                _,
-            ],
-            m,
-        ) => {
-            let op = match m {
-                Method::PUT => "deployments.put",
-                Method::GET => "deployments.get",
-                Method::DELETE => "deployments.delete",
-                _ => return Route::Unknown,
-            };
-            (op, Arm::Depl(r(1), r(5)))
-        }
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.resources",
-                "deployments",
-                _,
-                "operations",
-            ],
-            Method::GET,
-        ) => ("deploymentOperations.list", Arm::DeplOps(r(1), r(5))),
-        (["resourcegroups", _, "deployments", _, "operations"], Method::GET) => {
-            ("deploymentOperations.list", Arm::DeplOps(r(1), r(3)))
-        }
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.resources",
-                "deployments",
-                _,
-                "operationstatuses",
-                _,
-            ],
-            Method::GET,
-        ) => (
-            "deployments.operationStatus",
-            Arm::DeplOpStatus(r(1), r(5), r(7)),
-        ),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.virtualmachineimages",
-                "imagetemplates",
-            ],
-            Method::GET,
-        ) => ("imageTemplates.list", Arm::ItList(Some(r(1)))),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.virtualmachineimages",
-                "imagetemplates",
-                _,
-            ],
-            m,
-        ) => {
-            let op = match m {
-                Method::PUT => "imageTemplates.put",
-                Method::GET => "imageTemplates.get",
-                Method::DELETE => "imageTemplates.delete",
-                Method::PATCH => "imageTemplates.update",
-                _ => return Route::Unknown,
-            };
-            (op, Arm::It(r(1), r(5)))
-        }
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.virtualmachineimages",
-                "imagetemplates",
-                _,
-                "run",
-            ],
-            Method::POST,
-        ) => ("imageTemplates.run", Arm::ItRun(r(1), r(5))),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.virtualmachineimages",
-                "imagetemplates",
-                _,
-                "cancel",
-            ],
-            Method::POST,
-        ) => ("imageTemplates.cancel", Arm::ItCancel(r(1), r(5))),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.virtualmachineimages",
-                "imagetemplates",
-                _,
-                "runoutputs",
-            ],
-            Method::GET,
-        ) => (
-            "imageTemplates.runOutputs.list",
-            Arm::ItOutputs(r(1), r(5), None),
-        ),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.virtualmachineimages",
-                "imagetemplates",
-                _,
-                "runoutputs",
-                _,
-            ],
-            Method::GET,
-        ) => (
-            "imageTemplates.runOutputs.get",
-            Arm::ItOutputs(r(1), r(5), Some(r(7))),
-        ),
-        (
-            [
-                "providers",
-                "microsoft.virtualmachineimages",
-                "imagetemplates",
-            ],
-            Method::GET,
-        ) => ("imageTemplates.list", Arm::ItList(None)),
-        (
-            [
-                "providers",
-                "microsoft.virtualmachineimages",
-                "locations",
-                _,
-                "operations",
-                _,
-            ],
-            Method::GET,
-        ) => ("operations.get", Arm::OpGet(r(5))),
-        (
-            [
-                "providers",
-                "microsoft.compute",
-                "locations",
-                _,
-                "publishers",
-                _,
-                "artifacttypes",
-                "vmimage",
-                "offers",
-                _,
-                "skus",
-                _,
-                "versions",
-            ],
-            Method::GET,
-        ) => (
-            "platformImageVersions.list",
-            Arm::Platform(r(3), r(5), r(9), r(11)),
-        ),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.compute",
-                "galleries",
-                _,
-            ],
-            Method::GET,
-        ) => ("galleries.get", Arm::Gallery(r(1), r(5))),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.compute",
-                "galleries",
-                _,
-                "images",
-                _,
-            ],
-            Method::GET,
-        ) => ("galleryImages.get", Arm::GalleryImage(r(1), r(5), r(7))),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.compute",
-                "galleries",
-                _,
-                "images",
-                _,
-                "versions",
-            ],
-            Method::GET,
-        ) => ("galleryImageVersions.list", Arm::Versions(r(1), r(5), r(7))),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.compute",
-                "galleries",
-                _,
-                "images",
-                _,
-                "versions" | "imageversions",
-                _,
-            ],
-            Method::GET,
-        ) => (
-            "galleryImageVersions.get",
-            Arm::Version(r(1), r(5), r(7), r(9)),
-        ),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.compute",
-                "galleries",
-                _,
-                "images",
-                _,
-                "versions",
-                _,
-            ],
-            Method::DELETE,
-        ) => (
-            "galleryImageVersions.delete",
-            Arm::VersionDelete(r(1), r(5), r(7), r(9)),
-        ),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.managedidentity",
-                "userassignedidentities",
-                _,
-            ],
-            Method::GET,
-        ) => ("identities.get", Arm::Identity(r(1), r(5))),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.storage",
-                "storageaccounts",
-            ],
-            Method::GET,
-        ) => ("storageAccounts.list", Arm::SaList(r(1))),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.storage",
-                "storageaccounts",
-                _,
-            ],
-            Method::GET,
-        ) => ("storageAccounts.get", Arm::SaGet(r(1), r(5))),
-        (
-            [
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.storage",
-                "storageaccounts",
-                _,
-                "listkeys",
-            ],
-            Method::POST,
-        ) => ("storageAccounts.listKeys", Arm::SaKeys(r(1), r(5))),
-        (["resourcegroups", _, "providers", _, _, _, ..], Method::GET) if rest.len() % 2 == 0 => {
-            let id = format!(
-                "/subscriptions/{sub}/resourceGroups/{}",
-                segs[4..].join("/")
-            );
-            let types: Vec<String> = std::iter::once(r(3))
-                .chain((4..rest.len()).step_by(2).map(r))
-                .collect();
-            let name = r(rest.len() - 1);
-            (
-                "resources.get",
-                Arm::Generic(r(1), id, name, types.join("/")),
-            )
-        }
-        _ => return Route::Unknown,
-    };
-    Route::Arm { op, sub, arm }
-}
-
-impl Arm {
-    /// The resource type whose api-versions this route is served at.
-    fn resource_type(&self) -> String {
-        let t = match self {
-            Arm::RgGet(_) | Arm::RgList | Arm::RgDelete(_) | Arm::OpResult(_) => {
-                "Microsoft.Resources/resourceGroups"
-            }
-            Arm::DeplList(_) | Arm::Depl(..) | Arm::DeplOps(..) | Arm::DeplOpStatus(..) => {
-                "Microsoft.Resources/deployments"
-            }
-            Arm::ItList(_)
-            | Arm::It(..)
-            | Arm::ItRun(..)
-            | Arm::ItCancel(..)
-            | Arm::ItOutputs(..)
-            | Arm::OpGet(_) => "Microsoft.VirtualMachineImages/imageTemplates",
-            Arm::Platform(..) => "Microsoft.Compute/locations/publishers",
-            Arm::CapsOp(_)
-            | Arm::VersionDelete(..)
-            | Arm::Gallery(..)
-            | Arm::GalleryImage(..)
-            | Arm::Versions(..)
-            | Arm::Version(..) => "Microsoft.Compute/galleries",
-            Arm::Identity(..) => "Microsoft.ManagedIdentity/userAssignedIdentities",
-            Arm::SaList(_) | Arm::SaGet(..) | Arm::SaKeys(..) => {
-                "Microsoft.Storage/storageAccounts"
-            }
-            Arm::Generic(_, _, _, rtype) => return rtype.clone(),
-        };
-        t.to_string()
-    }
-}
 
 /// The api-version of an ARM request: present, well formed, and one the resource type is
 /// served at (ARM's 400s: `MissingApiVersionParameter`, `InvalidApiVersionParameter` for
@@ -708,7 +215,7 @@ async fn route(
                 ),
             };
         }
-        Route::SimCiJob => return crate::federated::ci_job(sim),
+        Route::SimCiJob => return crate::handlers::federated::ci_job(sim),
         Route::Token => ("token", false),
         Route::ImdsToken => ("token.imds", false),
         Route::AadToken => ("token.aad", true),
@@ -829,7 +336,7 @@ fn authorize_blob(sim: &Sim, req: &BlobReq<'_>, list: bool) -> Result<(), Respon
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("Bearer ") || v.starts_with("bearer "));
     if bearer {
-        crate::auth::check_bearer(sim, req.headers).map_err(|_| {
+        crate::handlers::auth::check_bearer(sim, req.headers).map_err(|_| {
             blob::blob_error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationInfo",
@@ -864,11 +371,13 @@ fn token_answer(
     body: &[u8],
 ) -> Response {
     match route {
-        Route::ImdsToken => crate::auth::imds_token(sim, headers, query),
-        Route::AadToken => crate::auth::aad_token(sim, body),
-        Route::ActionsIdToken => crate::federated::actions_id_token(sim, headers, query),
-        Route::PipelinesOidcToken => crate::federated::pipelines_oidc_token(sim, headers, query),
-        _ => crate::auth::token(sim, headers, query),
+        Route::ImdsToken => crate::handlers::auth::imds_token(sim, headers, query),
+        Route::AadToken => crate::handlers::auth::aad_token(sim, body),
+        Route::ActionsIdToken => crate::handlers::federated::actions_id_token(sim, headers, query),
+        Route::PipelinesOidcToken => {
+            crate::handlers::federated::pipelines_oidc_token(sim, headers, query)
+        }
+        _ => crate::handlers::auth::token(sim, headers, query),
     }
 }
 
@@ -915,7 +424,7 @@ fn dispatch(
                 return r;
             }
             let mut st = lock(&sim.state);
-            st.tick(ctx, ctx.clock.now());
+            crate::handlers::tick(ctx, &mut st, ctx.clock.now());
             match blob {
                 None => blob::list(ctx, &st, &account, &container, pairs),
                 Some(b) => blob::get(
@@ -929,7 +438,7 @@ fn dispatch(
             }
         }
         Route::Arm { sub, arm, op } => {
-            let principal = match crate::auth::check_bearer(sim, headers) {
+            let principal = match crate::handlers::auth::check_bearer(sim, headers) {
                 Ok(p) => p,
                 Err(r) => return r,
             };
@@ -979,7 +488,7 @@ fn dispatch(
             };
             let now = ctx.clock.now();
             let mut st = lock(&sim.state);
-            st.tick(ctx, now);
+            crate::handlers::tick(ctx, &mut st, now);
             let list = ListReq {
                 base_url: &ctx.base_url,
                 raw_path,
@@ -997,7 +506,14 @@ fn dispatch(
             vault,
             name,
             version,
-        } => crate::key_vault::get_secret(sim, headers, query, &vault, &name, version.as_deref()),
+        } => crate::handlers::key_vault::get_secret(
+            sim,
+            headers,
+            query,
+            &vault,
+            &name,
+            version.as_deref(),
+        ),
         _ => arm_error(
             StatusCode::NOT_FOUND,
             "NotFound",
