@@ -11,7 +11,8 @@ use aib_azure::types::ImageTemplate;
 use aib_planner::{Plan, ResolvedSource, VersionPolicy};
 use futures::StreamExt;
 
-use crate::prerequisites::{self, Check, MissingResource};
+pub use crate::prerequisites::PreflightError;
+use crate::prerequisites::{self, Check, azure_error};
 use crate::version::{Allocated, VersionAllocator, definition_id};
 
 /// Most preflight reads in flight.
@@ -34,31 +35,6 @@ impl Preflight {
         self.templates
             .get(&(sub.to_ascii_lowercase(), rg.to_ascii_lowercase()))
             .and_then(|m| m.get(&name.to_ascii_lowercase()))
-    }
-}
-
-/// Why preflight stopped the run.
-#[derive(Debug, thiserror::Error)]
-pub enum PreflightError {
-    /// Azure rejected our credential or configuration (exit 3).
-    #[error("{0}")]
-    Auth(String),
-    /// Resources the units need do not exist (exit 3).
-    #[error("{} the selected units need {} not exist:\n{}", if .0.len() == 1 { "1 Azure resource".to_string() } else { format!("{} Azure resources", .0.len()) }, if .0.len() == 1 { "does" } else { "do" }, .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
-    Missing(Vec<MissingResource>),
-    /// Fixed versions that are already published (exit 2: change the version).
-    #[error("image versions already exist (gallery versions cannot be overwritten; change `version`):\n{}", .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
-    VersionsExist(Vec<String>),
-    /// Azure could not be read (exit 3).
-    #[error("preflight could not read Azure: {0}")]
-    Azure(String),
-}
-
-pub(crate) fn azure_error(what: &str, e: aib_azure::Error) -> PreflightError {
-    if e.is_auth_or_config() {
-        PreflightError::Auth(format!("{what}: {e}"))
-    } else {
-        PreflightError::Azure(format!("{what}: {e}"))
     }
 }
 

@@ -15,9 +15,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Problems;
-use crate::input_hash::FileDigests;
+use crate::file_digests::FileDigests;
 use crate::templating::Renderer;
-use crate::unit::UnitId;
+use crate::unit_id::UnitId;
 
 /// Every setting of a unit, resolved. Its `Serialize` form is the hashed form: struct fields in
 /// declaration order, maps sorted by key, secrets by name only.
@@ -47,13 +47,13 @@ pub struct ResolvedSettings {
     pub source: ResolvedSource,
     pub customize: Vec<ResolvedCustomizer>,
     pub validate: Option<ResolvedValidate>,
-    #[serde(serialize_with = "crate::input_hash::sorted_map")]
+    #[serde(serialize_with = "crate::canonical::sorted_map")]
     pub tags: IndexMap<String, String>,
     /// Free values for templates, string leaves rendered.
-    #[serde(serialize_with = "crate::input_hash::sorted_map")]
+    #[serde(serialize_with = "crate::canonical::sorted_map")]
     pub parameters: IndexMap<String, Value>,
     /// Secret name → reference (`env:VAR`, `keyvault:...`), never a value.
-    #[serde(serialize_with = "crate::input_hash::sorted_keys")]
+    #[serde(serialize_with = "crate::canonical::sorted_keys")]
     pub secrets: IndexMap<String, String>,
     /// `retain.versions`.
     pub retain_versions: Option<u32>,
