@@ -144,7 +144,8 @@ pub struct BuildArgs {
     pub manifest: PathBuf,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Most units building at once (default 20; environments' `max_parallel` also apply).
+    /// Most units building at once (default: `[pipeline] max_parallel`, else 20; environments'
+    /// `max_parallel` also apply).
     #[arg(long, value_name = "N")]
     pub max_parallel: Option<usize>,
     /// Stop starting new units after the first failure.

@@ -443,13 +443,12 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
     let mode = Mode::detect(global.log_format == LogFormat::Json, global.quiet);
     let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
     let config = ExecutorConfig {
-        max_parallel: args.max_parallel.unwrap_or(20).max(1),
         fail_fast: args.fail_fast,
         time_scale: clock.factor(),
         force: args.force,
         ..ExecutorConfig::default()
     }
-    .with_manifest_limits(&manifest);
+    .with_caps(&manifest, args.max_parallel);
     let reporter = tokio::spawn(reporter::report(
         mode,
         run_id.clone(),

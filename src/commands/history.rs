@@ -2,7 +2,7 @@
 
 use aib_state::UnitStatus;
 
-use super::status::{open_state, runtime, status_word};
+use super::status::{no_runs_yet, open_existing_state, runtime, status_word};
 use crate::cli::{GlobalArgs, HistoryArgs};
 use crate::exit::Exit;
 use crate::output::outln;
@@ -13,8 +13,9 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
         Err(e) => return e,
     };
     rt.block_on(async {
-        let store = match open_state(global, &args.manifest).await {
-            Ok(s) => s,
+        let store = match open_existing_state(global, &args.manifest).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return no_runs_yet(),
             Err(e) => return e,
         };
         let runs = match super::status::runs_with_shards(&store).await {
@@ -22,8 +23,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
             Err(e) => return super::build::state_error(e),
         };
         if runs.is_empty() {
-            outln!("no runs yet");
-            return Exit::Success;
+            return no_runs_yet();
         }
         // Runs of shards (`<state>/shards/<key>`) are listed with their shard.
         let shard_width = runs

@@ -8,7 +8,7 @@ use std::path::Path;
 use aib_executor::logs::analyse::AnalysisReport;
 use aib_executor::logs::{LogAnalysis, StepNames, analyse};
 
-use super::status::{open_state, runtime};
+use super::status::{open_existing_state, runtime};
 use crate::cli::{GcFormat, GlobalArgs, LogsArgs, SelectArgs};
 use crate::exit::Exit;
 
@@ -55,13 +55,11 @@ fn analyse_file(global: &GlobalArgs, args: &LogsArgs, file: &Path) -> Exit {
             .and_then(|s| writeln!(out, "{s}")),
         GcFormat::Text => write!(out, "{}", text_report(&a)),
     };
-    match written.and_then(|()| out.flush()) {
-        Ok(()) => Exit::Success,
-        Err(e) => {
-            eprintln!("error: writing the analysis: {e}");
-            Exit::UnitFailed
-        }
+    // A closed pipe ends quietly; another write error makes the command exit 5.
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        crate::output::write_failed(&e);
     }
+    Exit::Success
 }
 
 /// A file's text (lossy UTF-8), refusing files beyond [`MAX_LOG_BYTES`].
@@ -140,8 +138,9 @@ fn show(global: &GlobalArgs, args: &LogsArgs, unit: &str) -> Exit {
         Err(e) => return e,
     };
     rt.block_on(async {
-        let store = match open_state(global, &args.manifest).await {
-            Ok(s) => s,
+        let store = match open_existing_state(global, &args.manifest).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return no_log(unit, args, " (no runs yet)"),
             Err(e) => return e,
         };
         // The state's runs and its shards' (`<state>/shards/<key>`), newest first.
@@ -181,15 +180,19 @@ fn show(global: &GlobalArgs, args: &LogsArgs, unit: &str) -> Exit {
                 Err(e) => eprintln!("warning: run {run}: {e}"),
             }
         }
-        eprintln!(
-            "error: no {} of unit `{unit}` in {}",
-            args.file,
-            match &args.run_id {
-                Some(r) => format!("run {r}"),
-                None => "any run".into(),
-            }
-        );
-        // Nothing to show for what was asked: a usage error, not a failed unit.
-        Exit::Invalid
+        no_log(unit, args, "")
     })
+}
+
+/// No log to show for what was asked: a usage error (2), not a failed unit.
+fn no_log(unit: &str, args: &LogsArgs, why: &str) -> Exit {
+    eprintln!(
+        "error: no {} of unit `{unit}` in {}{why}",
+        args.file,
+        match &args.run_id {
+            Some(r) => format!("run {r}"),
+            None => "any run".into(),
+        }
+    );
+    Exit::Invalid
 }

@@ -62,8 +62,8 @@ pub fn run(args: &SimArgs) -> Exit {
             match handle.save(w).await {
                 Ok(()) => tracing::info!("world saved in {}", w.path().display()),
                 Err(e) => {
-                    eprintln!("error: {e}");
-                    exit = Exit::UnitFailed;
+                    eprintln!("error: the world was not saved: {e}");
+                    exit = Exit::Io;
                 }
             }
         }

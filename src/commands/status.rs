@@ -10,8 +10,13 @@ use crate::exit::Exit;
 use crate::output::{out, outln};
 use crate::reporter;
 
-/// Opens the state for a read-only command (no Azure credential unless blob state needs one).
-pub async fn open_state(global: &GlobalArgs, manifest: &Path) -> Result<StateStore, Exit> {
+/// Opens the state for a read-only command (no Azure credential unless blob state needs one);
+/// `None` when the state is a local folder that does not exist yet (no run has been made
+/// there): for `status`, `history` and `logs` that is no runs, not an error.
+pub async fn open_existing_state(
+    global: &GlobalArgs,
+    manifest: &Path,
+) -> Result<Option<StateStore>, Exit> {
     let dir = manifest
         .parent()
         .map(Path::to_path_buf)
@@ -26,13 +31,14 @@ pub async fn open_state(global: &GlobalArgs, manifest: &Path) -> Result<StateSto
             .ok()
             .map(std::sync::Arc::new),
         StateLocation::Local(p) if !p.exists() => {
-            eprintln!("error: no runs yet: {} does not exist", p.display());
-            return Err(Exit::UnitFailed);
+            tracing::debug!(state = %p.display(), "no state folder: no runs yet");
+            return Ok(None);
         }
         StateLocation::Local(_) => None,
     };
     aib_state::open_with(&loc, cred, global.insecure)
         .await
+        .map(Some)
         .map_err(super::build::state_error)
 }
 
@@ -92,8 +98,13 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
         Err(e) => return e,
     };
     rt.block_on(async {
-        let store = match open_state(global, &args.manifest).await {
-            Ok(s) => s,
+        let store = match open_existing_state(global, &args.manifest).await {
+            Ok(Some(s)) => s,
+            Ok(None) if args.run_id.is_none() => return no_runs_yet(),
+            Ok(None) => {
+                let id = args.run_id.clone().unwrap_or_default();
+                return super::build::state_error(StateError::RunNotFound(id));
+            }
             Err(e) => return e,
         };
         let runs = match runs_with_shards(&store).await {
@@ -108,10 +119,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
             return match &args.run_id {
                 // An unknown run id is a usage error.
                 Some(id) => super::build::state_error(StateError::RunNotFound(id.clone())),
-                None => {
-                    eprintln!("error: no runs yet");
-                    Exit::UnitFailed
-                }
+                None => no_runs_yet(),
             };
         };
         let mut rec = match found.store.read_run(&found.run_id).await {
@@ -150,4 +158,10 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Exit {
             _ => Exit::UnitFailed,
         }
     })
+}
+
+/// `status` and `history` of a state without runs: said on stdout, and not a failure.
+pub fn no_runs_yet() -> Exit {
+    outln!("no runs yet");
+    Exit::Success
 }

@@ -228,3 +228,78 @@ fn plain_http_to_a_remote_host_needs_insecure() {
     assert!(!err.contains("refusing plain http"), "{err}");
     assert!(err.contains("env: not configured"), "{err}");
 }
+
+/// The most `build` stages running at once in the events of the state's runs (in the order
+/// the recorder wrote them), per run.
+fn peak_builds(dir: &std::path::Path) -> Vec<usize> {
+    super::fleet::run_dirs(dir)
+        .iter()
+        .map(|d| {
+            let text = std::fs::read_to_string(d.join("events.ndjson")).unwrap_or_default();
+            let (mut now, mut peak) = (0usize, 0usize);
+            for e in text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            {
+                if e["stage"] != "build" {
+                    continue;
+                }
+                match e["event"].as_str() {
+                    Some("stage.started") => now += 1,
+                    Some("stage.finished") => now = now.saturating_sub(1),
+                    _ => {}
+                }
+                peak = peak.max(now);
+            }
+            peak
+        })
+        .collect()
+}
+
+/// `[pipeline] max_parallel` caps the whole run (an environment's larger cap is said once at
+/// plan time and does not lift it); `--max-parallel` overrides it for one run.
+#[test]
+fn the_manifest_caps_the_run_and_the_flag_overrides_it() {
+    let manifest = r#"
+version = 1
+
+[pipeline]
+name = "caps"
+max_parallel = 2
+
+[defaults]
+location = "eastus2"
+resource_group = "rg-{{ env }}"
+identity = "/subscriptions/{{ subscription }}/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"
+gallery = { name = "gal_{{ env }}" }
+version = "date"
+
+[environments.dev]
+subscription = "00000000-0000-0000-0000-000000000001"
+max_parallel = 5
+
+[variants.v]
+image_definition = "v{{ matrix.n }}"
+source = { platform = "Canonical:ubuntu-24_04-lts:server:latest" }
+matrix = { n = [1, 2, 3, 4, 5, 6] }
+customize = [ { type = "shell", name = "s", inline = ["echo s"] } ]
+"#;
+    let dir = manifest_dir(manifest, &[]);
+    let d = dir.path();
+    let sim = sim(d, "minute_ms = 10\n");
+    let out = super::support::aib(d, &["plan"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr
+            .matches("environment `dev` allows 5 units at once")
+            .count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    let (code, _, err) = run(d, &sim, &["build"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(d, &sim, &["build", "--force", "--max-parallel", "3"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(peak_builds(d), [2, 3]);
+}

@@ -213,10 +213,34 @@ fn plan_refresh_shows_the_template_names_and_hashes_the_build_uses() {
         let text = std::fs::read_to_string(runs.join(id).join("run.json")).expect("run.json");
         names_and_hashes(&serde_json::from_str(&text).expect("run json"))
     };
-    // Offline, `latest` is not pinned: the plan shows the preview hash and name.
+    // Units whose plan marks their names provisional.
+    let provisional = |refresh: bool| {
+        let mut args = vec!["plan", "--format", "json"];
+        if refresh {
+            args.push("--refresh");
+        }
+        let (code, out, err) = run(d, &sim, &args);
+        assert_eq!(code, 0, "{err}");
+        let json: serde_json::Value = serde_json::from_str(&out).expect("plan json");
+        json["units"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|u| u["provisional"] == true)
+            .filter_map(|u| u["id"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    // Offline, `latest` is not pinned: the plan shows the preview hash and name, and says so.
     let offline = plan(false);
+    assert_eq!(
+        provisional(false),
+        ["dev/base", "dev/app", "dev/web", "dev/win"]
+    );
     let refreshed = plan(true);
+    // Refreshed, only the unit built from a parent not built yet stays provisional.
+    assert_eq!(provisional(true), ["dev/app"]);
     build(d, &sim, &[]);
+    assert_eq!(provisional(true), Vec::<String>::new());
     let built = last_run();
     assert_ne!(offline, built, "the fleet has `latest` sources");
     // Units with a platform source: the refreshed plan names what the build used. dev/app is

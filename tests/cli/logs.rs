@@ -218,3 +218,27 @@ fn logs_are_read_without_shared_key_or_the_role_is_named() {
         }
     }
 }
+
+/// No runs is not a failure: `status` and `history` say so and exit 0 (with or without a state
+/// folder); `logs UNIT` has nothing to show, a usage error (2) like any missing log.
+#[test]
+fn no_runs_yet_is_not_a_failure() {
+    let dir = manifest_dir(super::build::FLEET, &[]);
+    let d = dir.path();
+    for round in ["no state folder", "an empty state folder"] {
+        for cmd in ["status", "history"] {
+            let out = aib(d, &[cmd]);
+            assert_eq!(out.code, 0, "{round}: {cmd}: {}", out.stderr);
+            assert_eq!(out.stdout, "no runs yet\n", "{round}: {cmd}");
+        }
+        let out = aib(d, &["logs", "dev/base"]);
+        assert_eq!(out.code, 2, "{round}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("no customization.log of unit `dev/base`"),
+            "{}",
+            out.stderr
+        );
+        std::fs::create_dir_all(d.join(".aib")).expect("state folder");
+    }
+}

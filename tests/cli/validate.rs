@@ -135,3 +135,21 @@ fn schedules_more_frequent_than_ci_can_run_are_warned_about() {
     );
     insta::assert_snapshot!(out.stderr);
 }
+
+#[test]
+fn an_environment_cap_above_the_overall_one_is_said() {
+    let text = format!(
+        "{GOOD_HEAD}max_parallel = 50\n[variants.v]\nimage_definition = \"d\"\nsource = {{ platform = \"a:b:c:latest\" }}\n"
+    );
+    let dir = manifest_dir(&text, &[]);
+    let out = aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 0, "a warning: {}", out.stderr);
+    insta::assert_snapshot!(out.stderr);
+    let raised = text.replace("name = \"demo\"", "name = \"demo\"\nmax_parallel = 50");
+    let dir = manifest_dir(&raised, &[]);
+    let out = aib(dir.path(), &["validate"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("max-parallel"), "{}", out.stderr);
+    let zero = text.replace("name = \"demo\"", "name = \"demo\"\nmax_parallel = 0");
+    insta::assert_snapshot!("pipeline_max_parallel_zero", errors_of(&zero, &[]));
+}

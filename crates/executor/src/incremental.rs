@@ -105,11 +105,12 @@ impl Decisions {
             .filter_map(|u| {
                 let d = self.units.get(u.id.as_str())?;
                 let name = crate::render::final_template_name(u, d.source_version.as_deref());
-                Some((u.id.clone(), d.input_hash.clone(), name))
+                let pinned = d.source_version.is_some();
+                Some((u.id.clone(), d.input_hash.clone(), name, pinned))
             })
             .collect();
-        for (id, hash, name) in resolved {
-            plan.set_resolved(&id, hash, name);
+        for (id, hash, name, pinned) in resolved {
+            plan.set_resolved(&id, hash, name, pinned);
         }
     }
 

@@ -131,6 +131,50 @@ fn templated(s: &str) -> bool {
 }
 
 impl Checker<'_> {
+    /// `max_parallel`: at least 1; an environment's cap above the overall one is said (the
+    /// overall cap wins).
+    fn caps(&mut self) {
+        let f = self.file;
+        if let Some(m) = &f.pipeline.max_parallel
+            && *m.get_ref() == 0
+        {
+            self.out.push(
+                Diagnostic::error("aib::range", "`max_parallel` must be at least 1")
+                    .with_label(m.span(), "0 would build nothing"),
+            );
+            return;
+        }
+        let overall = f.max_parallel();
+        let whence = if f.pipeline.max_parallel.is_some() {
+            "`[pipeline] max_parallel`"
+        } else {
+            "the default; set `[pipeline] max_parallel`"
+        };
+        for (name, env) in &f.environments {
+            let Some(mp) = &env.max_parallel else {
+                continue;
+            };
+            if *mp.get_ref() > overall {
+                self.out.push(
+                    Diagnostic::warning(
+                        "aib::max-parallel",
+                        format!(
+                            "environment `{}` allows {} units at once, but the whole run builds at most {overall} at once ({whence}), so {overall} is its cap",
+                            name.as_str(),
+                            mp.get_ref()
+                        ),
+                    )
+                    .with_label(mp.span(), format!("more than the overall {overall}"))
+                    .with_help(format!(
+                        "raise `[pipeline] max_parallel` to at least {}, or `aib build --max-parallel {}` for one run",
+                        mp.get_ref(),
+                        mp.get_ref()
+                    )),
+                );
+            }
+        }
+    }
+
     fn top(&mut self) {
         let f = self.file;
         if *f.version.get_ref() != 1 {
@@ -178,6 +222,7 @@ impl Checker<'_> {
                     .with_label(m.span(), "0 would allow no unit"),
             );
         }
+        self.caps();
         if f.environments.is_empty() {
             self.out.push(
                 Diagnostic::error("aib::no-units", "the manifest defines no environment")

@@ -158,6 +158,18 @@ pub enum ResolvedSource {
     },
 }
 
+impl ResolvedSource {
+    /// Whether the source's version is chosen when the unit builds: a platform image at
+    /// `latest`, or the version a parent unit publishes.
+    pub fn resolved_at_build_time(&self) -> bool {
+        match self {
+            Self::Platform { version, .. } => version.eq_ignore_ascii_case("latest"),
+            Self::Variant { .. } => true,
+            Self::GalleryImage { .. } | Self::ManagedImage { .. } => false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ResolvedPlanInfo {
     pub name: String,

@@ -40,4 +40,8 @@ pub struct Unit {
     /// Dependencies left out by the selection.
     pub external_depends_on: Vec<UnitId>,
     pub action: Action,
+    /// The template name and input hash depend on a source version known only at build time
+    /// (a `latest` platform image, or the version a parent unit publishes); `plan --refresh`
+    /// resolves what Azure already knows.
+    pub provisional: bool,
 }

@@ -72,6 +72,13 @@ impl ExecutorConfig {
             .then(|| 1.0 / self.time_scale)
     }
 
+    /// The caps of a manifest: the overall one (`[pipeline] max_parallel`, default 20) unless
+    /// `cli` (`--max-parallel`) gives one, and each environment's.
+    pub fn with_caps(mut self, manifest: &Manifest, cli: Option<usize>) -> Self {
+        self.max_parallel = cli.unwrap_or(manifest.file.max_parallel() as usize).max(1);
+        self.with_manifest_limits(manifest)
+    }
+
     /// The per-environment limits of a manifest.
     pub fn with_manifest_limits(mut self, manifest: &Manifest) -> Self {
         for (name, env) in &manifest.file.environments {

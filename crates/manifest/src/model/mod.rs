@@ -47,7 +47,21 @@ pub struct ManifestFile {
     pub schedules: IndexMap<Spanned<String>, Schedule>,
 }
 
+/// `[pipeline] max_parallel` when the manifest does not set it.
+pub const DEFAULT_MAX_PARALLEL: u32 = 20;
+
 impl ManifestFile {
+    /// Most units building at once over the whole run: `[pipeline] max_parallel`, else
+    /// [`DEFAULT_MAX_PARALLEL`] (`aib build --max-parallel` overrides it for one run).
+    pub fn max_parallel(&self) -> u32 {
+        self.pipeline
+            .max_parallel
+            .as_ref()
+            .map(|m| *m.get_ref())
+            .unwrap_or(DEFAULT_MAX_PARALLEL)
+            .max(1)
+    }
+
     /// `[azure] cloud` (public when not set).
     pub fn cloud(&self) -> Cloud {
         self.azure
@@ -76,6 +90,10 @@ pub struct Pipeline {
     /// `exclude`, so a matrix too large to expand is refused before it is expanded.
     #[serde(default)]
     pub max_units: Option<Spanned<u64>>,
+    /// Most units building at once over the whole run (default 20); an environment's own
+    /// `max_parallel` caps its units within it. `aib build --max-parallel` overrides it.
+    #[serde(default)]
+    pub max_parallel: Option<Spanned<u32>>,
 }
 
 /// `[azure]`

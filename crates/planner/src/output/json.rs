@@ -37,6 +37,12 @@ pub struct UnitJson {
     pub resource_group: String,
     /// Name of the image template (`<pipeline>-<variant>-<env>-<hash8>`).
     pub template_name: String,
+    /// `true` when `template_name` and `input_hash` are provisional: they depend on a source
+    /// version resolved when the unit builds (a `latest` platform image, or the version a
+    /// parent unit publishes); `aib plan --refresh` resolves what Azure already knows. Left
+    /// out when `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
     pub image_definition: String,
     /// Preview of the version published (`2026.105.*`, `auto`, `1.2.*`).
     pub image_version: String,
@@ -71,6 +77,7 @@ impl PlanJson {
                     location: u.settings.location.clone(),
                     resource_group: u.settings.resource_group.clone(),
                     template_name: u.template_name.clone(),
+                    provisional: u.provisional,
                     image_definition: u.settings.image_definition.clone(),
                     image_version: u.image_version.clone(),
                     input_hash: u.input_hash.preview().to_string(),
@@ -128,6 +135,7 @@ impl Serialize for UnitsRef<'_> {
             location: &u.settings.location,
             resource_group: &u.settings.resource_group,
             template_name: &u.template_name,
+            provisional: u.provisional,
             image_definition: &u.settings.image_definition,
             image_version: &u.image_version,
             input_hash: u.input_hash.preview(),
@@ -150,6 +158,8 @@ struct UnitJsonRef<'a> {
     location: &'a str,
     resource_group: &'a str,
     template_name: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    provisional: bool,
     image_definition: &'a str,
     image_version: &'a str,
     input_hash: &'a str,

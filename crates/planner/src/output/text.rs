@@ -1,5 +1,6 @@
 //! `aib plan` as text: one row per unit (unit, depends on, template name, action), a summary
-//! line and the critical path.
+//! line, the critical path and, when some template names are provisional (marked `*`), what
+//! that means.
 
 use std::fmt::Write;
 
@@ -30,7 +31,11 @@ pub fn render(plan: &Plan) -> String {
             [
                 u.id.to_string(),
                 deps,
-                u.template_name.clone(),
+                if u.provisional {
+                    format!("{}*", u.template_name)
+                } else {
+                    u.template_name.clone()
+                },
                 action.to_string(),
             ]
         })
@@ -94,5 +99,13 @@ pub fn render(plan: &Plan) -> String {
     out.push('\n');
     let cp: Vec<String> = plan.critical_path().iter().map(|i| i.to_string()).collect();
     let _ = writeln!(out, "critical path ({}): {}", cp.len(), cp.join(" -> "));
+    let provisional = units.iter().filter(|u| u.provisional).count();
+    if provisional > 0 {
+        let _ = writeln!(
+            out,
+            "* provisional ({provisional} of {}): the name depends on a source version chosen when the unit builds (a `latest` image, or the version its parent publishes); `aib plan --refresh` resolves what Azure already knows",
+            units.len()
+        );
+    }
     out
 }

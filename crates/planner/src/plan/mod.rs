@@ -131,12 +131,20 @@ impl Plan {
     }
 
     /// Shows a unit's input hash and template name as a run resolves them (`latest` sources
-    /// pinned; `aib plan --refresh`); `false` when the plan has no such unit.
-    pub fn set_resolved(&mut self, id: &UnitId, input_hash: String, template_name: String) -> bool {
+    /// pinned; `aib plan --refresh`): `pinned` when its source version is known now (the name
+    /// is no longer provisional); `false` when the plan has no such unit.
+    pub fn set_resolved(
+        &mut self,
+        id: &UnitId,
+        input_hash: String,
+        template_name: String,
+        pinned: bool,
+    ) -> bool {
         match self.index.get(id).and_then(|i| self.units.get_mut(*i)) {
             Some(u) => {
                 u.input_hash.show_final(input_hash);
                 u.template_name = template_name;
+                u.provisional &= !pinned;
                 true
             }
             None => false,

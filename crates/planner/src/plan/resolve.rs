@@ -309,6 +309,7 @@ impl Context<'_> {
             }
         };
         let template_name = naming::template_name(self.pipeline, var_name, env_name, hash.short());
+        let provisional = settings.source.resolved_at_build_time();
         Some(Unit {
             id: d.id.clone(),
             environment: env_name.to_string(),
@@ -321,6 +322,7 @@ impl Context<'_> {
             depends_on: Vec::new(),
             external_depends_on: Vec::new(),
             action: Action::Build,
+            provisional,
         })
     }
 }
