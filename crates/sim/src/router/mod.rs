@@ -159,15 +159,14 @@ fn method_not_allowed(method: &Method) -> Response {
     r
 }
 
-async fn route(
-    sim: &Arc<Sim>,
-    method: &Method,
-    uri: &axum::http::Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Response {
-    let ctx = &sim.ctx;
-    let raw_path = uri.path();
+/// A request's query (as pairs and as a map) and its decoded path segments.
+struct Target {
+    pairs: Vec<(String, String)>,
+    query: HashMap<String, String>,
+    segs: Vec<String>,
+}
+
+fn parse_uri(uri: &axum::http::Uri) -> Target {
     let pairs: Vec<(String, String)> = uri
         .query()
         .map(|q| {
@@ -177,7 +176,8 @@ async fn route(
         })
         .unwrap_or_default();
     let query: HashMap<String, String> = pairs.iter().cloned().collect();
-    let segs: Vec<String> = raw_path
+    let segs: Vec<String> = uri
+        .path()
         .split('/')
         .filter(|s| !s.is_empty())
         .map(|s| {
@@ -186,36 +186,44 @@ async fn route(
                 .to_string()
         })
         .collect();
-    let route = classify(method, &segs);
-    let (op, write) = match &route {
+    Target { pairs, query, segs }
+}
+
+/// The simulator's own endpoints (`/_sim/...`): answered at once, never counted or faulted.
+fn own_endpoint(sim: &Arc<Sim>, route: &Route, body: &[u8]) -> Option<Response> {
+    let ctx = &sim.ctx;
+    Some(match route {
         Route::SimStats => {
             let mut v = lock(&sim.stats).to_json();
             v["update_conflicts"] = ctx
                 .update_conflicts
                 .load(std::sync::atomic::Ordering::Relaxed)
                 .into();
-            return json(StatusCode::OK, &v);
+            json(StatusCode::OK, &v)
         }
-        Route::SimClock => {
-            return json(
-                StatusCode::OK,
-                &serde_json::json!({
-                    "minute_ms": ctx.scenario.clock_minute_ms.unwrap_or(ctx.scenario.minute_ms)
-                }),
-            );
-        }
-        Route::SimPublish => return platform_images::publish(&mut lock(&sim.state), body),
-        Route::SimControl => {
-            return match serde_json::from_slice::<crate::control::ControlRequest>(body) {
-                Ok(req) => json(StatusCode::OK, &sim.control.apply(req)),
-                Err(e) => arm_error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidControl",
-                    format!("invalid /_sim/control body: {e}"),
-                ),
-            };
-        }
-        Route::SimCiJob => return crate::handlers::federated::ci_job(sim),
+        Route::SimClock => json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "minute_ms": ctx.scenario.clock_minute_ms.unwrap_or(ctx.scenario.minute_ms)
+            }),
+        ),
+        Route::SimPublish => platform_images::publish(&mut lock(&sim.state), body),
+        Route::SimControl => match serde_json::from_slice::<crate::control::ControlRequest>(body) {
+            Ok(req) => json(StatusCode::OK, &sim.control.apply(req)),
+            Err(e) => arm_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidControl",
+                format!("invalid /_sim/control body: {e}"),
+            ),
+        },
+        Route::SimCiJob => crate::handlers::federated::ci_job(sim),
+        _ => return None,
+    })
+}
+
+/// The operation name a request is counted under in `/_sim/stats`, and whether it writes.
+fn operation(route: &Route, method: &Method) -> (&'static str, bool) {
+    match route {
         Route::Token => ("token", false),
         Route::ImdsToken => ("token.imds", false),
         Route::AadToken => ("token.aad", true),
@@ -227,7 +235,74 @@ async fn route(
         Route::Arm { op, .. } => (*op, method != Method::GET),
         Route::KeyVaultSecret { .. } => ("keyVault.secrets.get", false),
         Route::Unknown => ("unknown", method != Method::GET),
-    };
+        Route::SimStats
+        | Route::SimClock
+        | Route::SimPublish
+        | Route::SimControl
+        | Route::SimCiJob => ("sim", false),
+    }
+}
+
+/// The answer a fault rolled before the request is handled gives instead (`None`: handle it).
+fn fault_answer(sim: &Sim, fault: Fault, is_blob: bool, write: bool) -> Option<Response> {
+    let f = &sim.ctx.scenario.faults;
+    let hint = sim.ctx.clock.poll_hint_ms();
+    Some(match fault {
+        Fault::None | Fault::ResetMidBody | Fault::Reset(true) => return None,
+        Fault::Throttle => {
+            lock(&sim.stats).throttle += 1;
+            if is_blob {
+                let mut r = blob::blob_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServerBusy",
+                    "The server is busy.",
+                );
+                crate::response::set_retry_after(&mut r, f.throttle_retry_after_ms.unwrap_or(hint));
+                return Some(r);
+            }
+            faults::throttle_response(f.throttle_retry_after_ms.unwrap_or(hint), write)
+        }
+        Fault::ServerError(code) => {
+            lock(&sim.stats).server_error += 1;
+            if is_blob {
+                return Some(blob::blob_error(
+                    if code == 503 {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    },
+                    if code == 503 {
+                        "ServerBusy"
+                    } else {
+                        "InternalError"
+                    },
+                    "The server encountered an internal error. Please retry the request.",
+                ));
+            }
+            faults::server_error_response(code, hint)
+        }
+        Fault::Reset(false) => {
+            lock(&sim.stats).reset += 1;
+            faults::reset_response()
+        }
+    })
+}
+
+async fn route(
+    sim: &Arc<Sim>,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let ctx = &sim.ctx;
+    let raw_path = uri.path();
+    let Target { pairs, query, segs } = parse_uri(uri);
+    let route = classify(method, &segs);
+    if let Some(r) = own_endpoint(sim, &route, body) {
+        return r;
+    }
+    let (op, write) = operation(&route, method);
     lock(&sim.stats).count_request(op);
     if op == "blob.get" && (headers.contains_key("range") || headers.contains_key("x-ms-range")) {
         lock(&sim.stats).blob_range_gets += 1;
@@ -248,47 +323,9 @@ async fn route(
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
     }
     let fault = lock(&sim.faults).roll(f, ctx.clock.real_ms());
-    let hint = ctx.clock.poll_hint_ms();
     let is_blob = matches!(route, Route::Blob { .. });
-    match fault {
-        Fault::None | Fault::ResetMidBody => {}
-        Fault::Throttle => {
-            lock(&sim.stats).throttle += 1;
-            if is_blob {
-                let mut r = blob::blob_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "ServerBusy",
-                    "The server is busy.",
-                );
-                crate::response::set_retry_after(&mut r, f.throttle_retry_after_ms.unwrap_or(hint));
-                return r;
-            }
-            return faults::throttle_response(f.throttle_retry_after_ms.unwrap_or(hint), write);
-        }
-        Fault::ServerError(code) => {
-            lock(&sim.stats).server_error += 1;
-            if is_blob {
-                return blob::blob_error(
-                    if code == 503 {
-                        StatusCode::SERVICE_UNAVAILABLE
-                    } else {
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    },
-                    if code == 503 {
-                        "ServerBusy"
-                    } else {
-                        "InternalError"
-                    },
-                    "The server encountered an internal error. Please retry the request.",
-                );
-            }
-            return faults::server_error_response(code, hint);
-        }
-        Fault::Reset(false) => {
-            lock(&sim.stats).reset += 1;
-            return faults::reset_response();
-        }
-        Fault::Reset(true) => {}
+    if let Some(r) = fault_answer(sim, fault, is_blob, write) {
+        return r;
     }
     let resp = if is_token {
         token_answer(sim, &route, headers, &query, body)
@@ -297,6 +334,12 @@ async fn route(
             sim, route, &segs, method, raw_path, headers, &query, &pairs, body,
         )
     };
+    deliver(sim, op, fault, resp).await
+}
+
+/// Sends a handled request's answer, unless a fault loses it after the request took effect,
+/// breaks it mid-body, or `/_sim/control` holds or cuts it.
+async fn deliver(sim: &Sim, op: &'static str, fault: Fault, resp: Response) -> Response {
     if fault == Fault::Reset(true) {
         // The request took effect; the answer is lost (the ambiguous case clients must handle).
         lock(&sim.stats).reset += 1;
