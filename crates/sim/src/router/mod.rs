@@ -330,9 +330,16 @@ async fn route(
     let resp = if is_token {
         token_answer(sim, &route, headers, &query, body)
     } else {
-        dispatch(
-            sim, route, &segs, method, raw_path, headers, &query, &pairs, body,
-        )
+        let req = Req {
+            method,
+            raw_path,
+            segs: &segs,
+            headers,
+            query: &query,
+            pairs: &pairs,
+            body,
+        };
+        dispatch(sim, route, &req)
     };
     deliver(sim, op, fault, resp).await
 }
@@ -424,135 +431,23 @@ fn token_answer(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn dispatch(
-    sim: &Arc<Sim>,
-    route: Route,
-    segs: &[String],
-    method: &Method,
-    raw_path: &str,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-    pairs: &[(String, String)],
-    body: &[u8],
-) -> Response {
-    let ctx = &sim.ctx;
+/// A request past faults, to the service it is for.
+fn dispatch(sim: &Arc<Sim>, route: Route, req: &Req<'_>) -> Response {
     match route {
         Route::Blob {
             account,
             container,
             blob,
-        } => {
-            let list = blob.is_none();
-            if list
-                && !(query.get("restype").is_some_and(|v| v == "container")
-                    && query.get("comp").is_some_and(|v| v == "list"))
-            {
-                return blob::blob_error(
-                    StatusCode::BAD_REQUEST,
-                    "UnsupportedQueryParameter",
-                    "Only List Blobs (restype=container&comp=list) is supported on a container.",
-                );
-            }
-            let breq = BlobReq {
-                method,
-                headers,
-                raw_path,
-                query: pairs,
-                account: &account,
-                container: &container,
-                blob: blob.as_deref(),
-            };
-            if let Err(r) = authorize_blob(sim, &breq, list) {
-                return r;
-            }
-            let mut st = lock(&sim.state);
-            crate::handlers::tick(ctx, &mut st, ctx.clock.now());
-            match blob {
-                None => blob::list(ctx, &st, &account, &container, pairs),
-                Some(b) => blob::get(
-                    &st,
-                    &account,
-                    &container,
-                    &b,
-                    headers,
-                    method == Method::HEAD,
-                ),
-            }
-        }
-        Route::Arm { sub, arm, op } => {
-            let principal = match crate::handlers::auth::check_bearer(sim, headers) {
-                Ok(p) => p,
-                Err(r) => return r,
-            };
-            if let Some(why) = segs.iter().find_map(|s| bad_segment(s)) {
-                return arm_error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidResourceName",
-                    format!("The request path '{raw_path}' is invalid: {why}."),
-                );
-            }
-            let api = match check_api_version(query, &arm.resource_type()) {
-                Ok(v) => v,
-                Err(r) => return r,
-            };
-            if uuid::Uuid::try_parse(&sub).is_err() {
-                return arm_error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidSubscriptionId",
-                    format!(
-                        "The provided subscription identifier '{sub}' is malformed or invalid."
-                    ),
-                );
-            }
-            let kind = match *method {
-                Method::GET | Method::HEAD => Kind::Read,
-                Method::DELETE => Kind::Delete,
-                _ => Kind::Write,
-            };
-            let verdict = lock(&sim.limits).take(&ctx.scenario.limits, &sub, &principal, kind);
-            let remaining = match verdict {
-                Verdict::Pass { remaining } => remaining,
-                Verdict::Throttled { retry_after_ms } => {
-                    lock(&sim.stats).ratelimited += 1;
-                    let mut r = arm_error(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "SubscriptionRequestsThrottled",
-                        format!(
-                            "Number of '{}' requests for subscription '{sub}' actor '{principal}' exceeded. Please try again after '{}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling",
-                            kind.word(),
-                            retry_after_ms.div_ceil(1000).max(1)
-                        ),
-                    );
-                    crate::response::set_retry_after(&mut r, retry_after_ms);
-                    set_header(&mut r, kind.header(), "0");
-                    return r;
-                }
-            };
-            let now = ctx.clock.now();
-            let mut st = lock(&sim.state);
-            crate::handlers::tick(ctx, &mut st, now);
-            let list = ListReq {
-                base_url: &ctx.base_url,
-                raw_path,
-                pairs,
-                page_size: ctx.scenario.page_size,
-            };
-            let mut r = arm_call(
-                sim, &mut st, op, &sub, arm, method, query, body, &api, &list,
-            );
-            drop(st);
-            set_header(&mut r, kind.header(), &remaining.to_string());
-            r
-        }
+        } => blob_request(sim, req, &account, &container, blob.as_deref()),
+        Route::Arm { sub, arm, op } => arm_request(sim, req, op, &sub, arm),
         Route::KeyVaultSecret {
             vault,
             name,
             version,
         } => crate::handlers::key_vault::get_secret(
             sim,
-            headers,
-            query,
+            req.headers,
+            req.query,
             &vault,
             &name,
             version.as_deref(),
@@ -560,8 +455,151 @@ fn dispatch(
         _ => arm_error(
             StatusCode::NOT_FOUND,
             "NotFound",
-            format!("No HTTP resource was found that matches the request URI '{raw_path}'."),
+            format!(
+                "No HTTP resource was found that matches the request URI '{}'.",
+                req.raw_path
+            ),
         ),
+    }
+}
+
+/// A request as the handlers see it.
+struct Req<'a> {
+    method: &'a Method,
+    raw_path: &'a str,
+    segs: &'a [String],
+    headers: &'a HeaderMap,
+    query: &'a HashMap<String, String>,
+    pairs: &'a [(String, String)],
+    body: &'a [u8],
+}
+
+/// List Blobs or Get Blob (Properties), once the request is authorized.
+fn blob_request(
+    sim: &Arc<Sim>,
+    req: &Req<'_>,
+    account: &str,
+    container: &str,
+    blob: Option<&str>,
+) -> Response {
+    let ctx = &sim.ctx;
+    let Req {
+        method,
+        headers,
+        raw_path,
+        query,
+        pairs,
+        ..
+    } = *req;
+    let list = blob.is_none();
+    if list
+        && !(query.get("restype").is_some_and(|v| v == "container")
+            && query.get("comp").is_some_and(|v| v == "list"))
+    {
+        return blob::blob_error(
+            StatusCode::BAD_REQUEST,
+            "UnsupportedQueryParameter",
+            "Only List Blobs (restype=container&comp=list) is supported on a container.",
+        );
+    }
+    let breq = BlobReq {
+        method,
+        headers,
+        raw_path,
+        query: pairs,
+        account,
+        container,
+        blob,
+    };
+    if let Err(r) = authorize_blob(sim, &breq, list) {
+        return r;
+    }
+    let mut st = lock(&sim.state);
+    crate::handlers::tick(ctx, &mut st, ctx.clock.now());
+    match blob {
+        None => blob::list(ctx, &st, account, container, pairs),
+        Some(b) => blob::get(&st, account, container, b, headers, method == Method::HEAD),
+    }
+}
+
+/// An ARM call: bearer token, resource names, api-version, subscription id and the rate
+/// limits checked in ARM's order, then the resource provider's handler.
+fn arm_request(sim: &Arc<Sim>, req: &Req<'_>, op: &'static str, sub: &str, arm: Arm) -> Response {
+    let ctx = &sim.ctx;
+    let Req {
+        method,
+        headers,
+        raw_path,
+        segs,
+        query,
+        pairs,
+        body,
+    } = *req;
+    let principal = match crate::handlers::auth::check_bearer(sim, headers) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if let Some(why) = segs.iter().find_map(|s| bad_segment(s)) {
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidResourceName",
+            format!("The request path '{raw_path}' is invalid: {why}."),
+        );
+    }
+    let api = match check_api_version(query, &arm.resource_type()) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if uuid::Uuid::try_parse(sub).is_err() {
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidSubscriptionId",
+            format!("The provided subscription identifier '{sub}' is malformed or invalid."),
+        );
+    }
+    let kind = match *method {
+        Method::GET | Method::HEAD => Kind::Read,
+        Method::DELETE => Kind::Delete,
+        _ => Kind::Write,
+    };
+    let remaining = match rate_limit(sim, sub, &principal, kind) {
+        Ok(remaining) => remaining,
+        Err(r) => return r,
+    };
+    let now = ctx.clock.now();
+    let mut st = lock(&sim.state);
+    crate::handlers::tick(ctx, &mut st, now);
+    let list = ListReq {
+        base_url: &ctx.base_url,
+        raw_path,
+        pairs,
+        page_size: ctx.scenario.page_size,
+    };
+    let mut r = arm_call(sim, &mut st, op, sub, arm, method, query, body, &api, &list);
+    drop(st);
+    set_header(&mut r, kind.header(), &remaining.to_string());
+    r
+}
+
+/// A token from the principal's bucket (what remains), or ARM's 429 when enforced and empty.
+fn rate_limit(sim: &Sim, sub: &str, principal: &str, kind: Kind) -> Result<u64, Response> {
+    match lock(&sim.limits).take(&sim.ctx.scenario.limits, sub, principal, kind) {
+        Verdict::Pass { remaining } => Ok(remaining),
+        Verdict::Throttled { retry_after_ms } => {
+            lock(&sim.stats).ratelimited += 1;
+            let mut r = arm_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "SubscriptionRequestsThrottled",
+                format!(
+                    "Number of '{}' requests for subscription '{sub}' actor '{principal}' exceeded. Please try again after '{}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling",
+                    kind.word(),
+                    retry_after_ms.div_ceil(1000).max(1)
+                ),
+            );
+            crate::response::set_retry_after(&mut r, retry_after_ms);
+            set_header(&mut r, kind.header(), "0");
+            Err(r)
+        }
     }
 }
 
