@@ -111,78 +111,106 @@ pub fn evaluate(
     };
     let mut shown = Map::new();
     for (name, def) in pdefs {
-        let ptype = def
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("string")
-            .to_ascii_lowercase();
-        let given = get_ci(provided, name).map(|(_, v)| v);
-        let value = match given {
-            Some(p) if p.get("value").is_some() => p.get("value").cloned().unwrap_or(Value::Null),
-            Some(p) if p.get("reference").is_some() => Value::String(String::new()),
-            Some(_) => {
-                return err(format!(
-                    "Deployment template validation failed: 'The value for the template parameter '{name}' is not provided.'."
-                ));
-            }
-            None => match def.get("defaultValue") {
-                Some(d) => ev.value(d).map_err(|e| {
-                    TemplateError(format!("Deployment template validation failed: '{}'.", e.0))
-                })?,
-                None => {
-                    return err(format!(
-                        "Deployment template validation failed: 'The value for the template parameter '{name}' at line '1' and column '1' is not provided. Please see https://aka.ms/arm-create-parameter-file for usage details.'."
-                    ));
-                }
-            },
-        };
-        let ok = match ptype.as_str() {
-            "string" | "securestring" => value.is_string(),
-            "int" => value.is_i64() || value.is_u64(),
-            "bool" => value.is_boolean(),
-            "object" | "secureobject" => value.is_object(),
-            "array" => value.is_array(),
-            other => {
-                return err(format!(
-                    "Deployment template validation failed: 'The template parameter '{name}' has an invalid type '{other}'.'."
-                ));
-            }
-        };
-        if !ok {
-            let expected = match ptype.as_str() {
-                "string" | "securestring" => "String, Uri",
-                "int" => "Integer",
-                "bool" => "Boolean",
-                "object" | "secureobject" => "Object",
-                _ => "Array",
-            };
-            return err(format!(
-                "Deployment template validation failed: 'Template parameter JToken type is not valid. Expected '{expected}'. Actual '{}'. Please see https://aka.ms/arm-create-parameter-file for usage details.'.",
-                type_name(&value)
-            ));
-        }
-        if let Some(allowed) = def.get("allowedValues").and_then(Value::as_array)
-            && !allowed.contains(&value)
-        {
-            return err(format!(
-                "Deployment template validation failed: 'The provided value '{}' for the template parameter '{name}' is not valid. The parameter value is not part of the allowed value(s).'.",
-                value
-            ));
-        }
-        if !ptype.starts_with("secure") {
-            let display_type = match ptype.as_str() {
-                "string" => "String",
-                "int" => "Int",
-                "bool" => "Bool",
-                "object" => "Object",
-                _ => "Array",
-            };
-            shown.insert(name.clone(), json!({"type": display_type, "value": value}));
-        } else {
-            shown.insert(name.clone(), json!({"type": if ptype == "securestring" { "SecureString" } else { "SecureObject" }}));
-        }
+        let (value, display) = parameter_value(&ev, name, def, provided)?;
+        shown.insert(name.clone(), display);
         ev.params.insert(name.clone(), value);
     }
+    let resources = evaluate_resources(&ev, t)?;
+    let outputs_def = t.get("outputs").cloned();
+    Ok((
+        Evaluated {
+            parameters: Value::Object(shown),
+            resources,
+            outputs_def,
+        },
+        ev,
+    ))
+}
+
+/// A parameter's value (given, or its default evaluated) checked against its definition, and
+/// how the deployment shows it (secure ones without their value).
+fn parameter_value(
+    ev: &Eval<'_>,
+    name: &str,
+    def: &Value,
+    provided: &Map<String, Value>,
+) -> R<(Value, Value)> {
+    let ptype = def
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("string")
+        .to_ascii_lowercase();
+    let given = get_ci(provided, name).map(|(_, v)| v);
+    let value = match given {
+        Some(p) if p.get("value").is_some() => p.get("value").cloned().unwrap_or(Value::Null),
+        Some(p) if p.get("reference").is_some() => Value::String(String::new()),
+        Some(_) => {
+            return err(format!(
+                "Deployment template validation failed: 'The value for the template parameter '{name}' is not provided.'."
+            ));
+        }
+        None => match def.get("defaultValue") {
+            Some(d) => ev.value(d).map_err(|e| {
+                TemplateError(format!("Deployment template validation failed: '{}'.", e.0))
+            })?,
+            None => {
+                return err(format!(
+                    "Deployment template validation failed: 'The value for the template parameter '{name}' at line '1' and column '1' is not provided. Please see https://aka.ms/arm-create-parameter-file for usage details.'."
+                ));
+            }
+        },
+    };
+    let ok = match ptype.as_str() {
+        "string" | "securestring" => value.is_string(),
+        "int" => value.is_i64() || value.is_u64(),
+        "bool" => value.is_boolean(),
+        "object" | "secureobject" => value.is_object(),
+        "array" => value.is_array(),
+        other => {
+            return err(format!(
+                "Deployment template validation failed: 'The template parameter '{name}' has an invalid type '{other}'.'."
+            ));
+        }
+    };
+    if !ok {
+        let expected = match ptype.as_str() {
+            "string" | "securestring" => "String, Uri",
+            "int" => "Integer",
+            "bool" => "Boolean",
+            "object" | "secureobject" => "Object",
+            _ => "Array",
+        };
+        return err(format!(
+            "Deployment template validation failed: 'Template parameter JToken type is not valid. Expected '{expected}'. Actual '{}'. Please see https://aka.ms/arm-create-parameter-file for usage details.'.",
+            type_name(&value)
+        ));
+    }
+    if let Some(allowed) = def.get("allowedValues").and_then(Value::as_array)
+        && !allowed.contains(&value)
+    {
+        return err(format!(
+            "Deployment template validation failed: 'The provided value '{}' for the template parameter '{name}' is not valid. The parameter value is not part of the allowed value(s).'.",
+            value
+        ));
+    }
+    let shown = if !ptype.starts_with("secure") {
+        let display_type = match ptype.as_str() {
+            "string" => "String",
+            "int" => "Int",
+            "bool" => "Bool",
+            "object" => "Object",
+            _ => "Array",
+        };
+        json!({"type": display_type, "value": value})
+    } else {
+        json!({"type": if ptype == "securestring" { "SecureString" } else { "SecureObject" }})
+    };
+    Ok((value, shown))
+}
+
+/// The template's resources evaluated, those whose `condition` is false left out; each is
+/// remembered for `reference()`.
+fn evaluate_resources(ev: &Eval<'_>, t: &Map<String, Value>) -> R<Vec<Value>> {
     let raw_resources: Vec<Value> = match t.get("resources") {
         Some(Value::Array(a)) => a.clone(),
         Some(Value::Object(o)) => o.values().cloned().collect(),
@@ -222,15 +250,7 @@ pub fn evaluate(
         }
         resources.push(v);
     }
-    let outputs_def = t.get("outputs").cloned();
-    Ok((
-        Evaluated {
-            parameters: Value::Object(shown),
-            resources,
-            outputs_def,
-        },
-        ev,
-    ))
+    Ok(resources)
 }
 
 fn wrap_res(i: usize, e: TemplateError) -> TemplateError {
