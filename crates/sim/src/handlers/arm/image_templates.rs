@@ -143,37 +143,8 @@ fn get_ci<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
         .map(|(_, v)| v)
 }
 
-/// Validate a PUT body; returns (location, tags, identity, properties).
-fn validate(ctx: &Ctx, name: &str, body: &Value) -> Result<(String, Value, Value, Value), ArmErr> {
-    if !valid_aib_name(name) {
-        return Err(ArmErr::bad_request(
-            "InvalidParameter",
-            format!(
-                "The imageTemplateName '{name}' is invalid. It must match the pattern '^[A-Za-z0-9-_.]{{1,64}}$'."
-            ),
-        ));
-    }
-    let Some(obj) = body.as_object() else {
-        return Err(ArmErr::bad_request(
-            "InvalidRequestContent",
-            "The request content was invalid and could not be deserialized.",
-        ));
-    };
-    let location = get_ci(obj, "location")
-        .and_then(Value::as_str)
-        .map(|s| s.to_ascii_lowercase().replace(' ', ""));
-    let Some(location) = location.filter(|l| !l.is_empty()) else {
-        return Err(ArmErr::bad_request(
-            "LocationRequired",
-            "The location property is required for this definition.",
-        ));
-    };
-    let Some(identity) = get_ci(obj, "identity").filter(|v| v.is_object()) else {
-        return Err(ArmErr::bad_request(
-            "InvalidParameter",
-            "Missing required property 'identity'. An image template requires an identity.",
-        ));
-    };
+/// The template's identity: user-assigned (each one existing) or none.
+fn check_identity(ctx: &Ctx, identity: &Value) -> Result<(), ArmErr> {
     let id_type = identity.get("type").and_then(Value::as_str).unwrap_or("");
     if !["UserAssigned", "None"]
         .iter()
@@ -199,12 +170,12 @@ fn validate(ctx: &Ctx, name: &str, body: &Value) -> Result<(String, Value, Value
             }
         }
     }
-    let Some(props) = get_ci(obj, "properties").filter(|v| v.is_object()) else {
-        return Err(ArmErr::bad_request(
-            "InvalidParameter",
-            "Missing required property 'properties'.",
-        ));
-    };
+    Ok(())
+}
+
+/// The template's properties: a supported source, distribute targets with valid run output
+/// names, supported customizers, a build timeout within AIB's range.
+fn check_properties(props: &Value) -> Result<(), ArmErr> {
     let Some(source) = props.get("source").and_then(Value::as_object) else {
         return Err(ArmErr::bad_request(
             "InvalidParameter",
@@ -289,6 +260,48 @@ fn validate(ctx: &Ctx, name: &str, body: &Value) -> Result<(String, Value, Value
             }
         }
     }
+    Ok(())
+}
+
+/// Validate a PUT body; returns (location, tags, identity, properties).
+fn validate(ctx: &Ctx, name: &str, body: &Value) -> Result<(String, Value, Value, Value), ArmErr> {
+    if !valid_aib_name(name) {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            format!(
+                "The imageTemplateName '{name}' is invalid. It must match the pattern '^[A-Za-z0-9-_.]{{1,64}}$'."
+            ),
+        ));
+    }
+    let Some(obj) = body.as_object() else {
+        return Err(ArmErr::bad_request(
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        ));
+    };
+    let location = get_ci(obj, "location")
+        .and_then(Value::as_str)
+        .map(|s| s.to_ascii_lowercase().replace(' ', ""));
+    let Some(location) = location.filter(|l| !l.is_empty()) else {
+        return Err(ArmErr::bad_request(
+            "LocationRequired",
+            "The location property is required for this definition.",
+        ));
+    };
+    let Some(identity) = get_ci(obj, "identity").filter(|v| v.is_object()) else {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            "Missing required property 'identity'. An image template requires an identity.",
+        ));
+    };
+    check_identity(ctx, identity)?;
+    let Some(props) = get_ci(obj, "properties").filter(|v| v.is_object()) else {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            "Missing required property 'properties'.",
+        ));
+    };
+    check_properties(props)?;
     let tags = get_ci(obj, "tags").cloned().unwrap_or_else(|| json!({}));
     Ok((
         location,
