@@ -679,96 +679,46 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
     }
     match run.result {
         OutcomeResult::Succeed | OutcomeResult::StuckCanceling | OutcomeResult::ProvisionFail => {
-            let (outputs, error) = distribute(ctx, st, t, end, None);
-            match error {
-                None => {
-                    t.run_outputs = outputs;
-                    finish(
-                        st,
-                        t,
-                        RunEnd {
-                            state: "Succeeded",
-                            sub_state: "Distributing",
-                            at: end,
-                            message: String::new(),
-                        },
-                        None,
-                    );
-                }
-                Some(e) => {
-                    t.run_outputs = outputs;
-                    let message = format!(
-                        "Failed while distributing: Distribution to the Azure Compute Gallery failed. Error: {}: {}. OperationId: {}",
-                        e.code, e.message, run.op_id
-                    );
-                    let err = json!({"code": "DistributionFailed", "message": message});
-                    finish(
-                        st,
-                        t,
-                        RunEnd {
-                            state: "Failed",
-                            sub_state: "Distributing",
-                            at: end,
-                            message,
-                        },
-                        Some(err),
-                    );
-                }
-            }
+            distribute_and_finish(ctx, st, t, &run, end)
         }
         OutcomeResult::Fail | OutcomeResult::Timeout | OutcomeResult::TimeoutDistributing => {
-            if run.result == OutcomeResult::TimeoutDistributing {
-                // The versions were being published when the timeout hit.
-                let rm = ctx.scenario.replicate_minutes.max(2.0);
-                let _ = distribute(ctx, st, t, end, Some(rm));
-            }
-            let guid = uuid::Uuid::new_v4().to_string();
-            let kind = if run.result == OutcomeResult::Fail {
-                LogEnd::Failed
-            } else {
-                LogEnd::Timeout
-            };
-            let log = customization_log::render(ctx, t, &run, kind, end);
-            let blob_name = format!("{guid}/customization.log");
-            let url = format!("{}packerlogs/{}", t.blob_endpoint(ctx), blob_name);
-            st.blobs
-                .entry((t.storage_account.clone(), "packerlogs".into()))
-                .or_default()
-                .insert(blob_name, Blob::new(log.into_bytes(), ctx.clock.utc(end)));
-            let message = if run.result == OutcomeResult::Fail {
-                let what = match customization_log::failing_commands(t, &run).last() {
-                    Some(c) if customization_log::echoes(ctx, t) => {
-                        format!("The failing command was: {c}")
-                    }
-                    _ => "Packer build command has failed".to_string(),
-                };
-                format!(
-                    "Failed while waiting for packerizer: Microservice has failed: Failed while processing request: Error when executing packerizer: {what}: exit status 1. During the image build, a failure has occurred. Please review the build log to identify which build/customization step failed. For more troubleshooting steps go to https://aka.ms/azvmimagebuilderts. Image Build log location: {url}. OperationId: {}. Use this operationId to search packer logs.",
-                    run.op_id
-                )
-            } else {
-                format!(
-                    "Failed while waiting for packerizer: Timeout waiting for microservice to complete: 'context deadline exceeded'. The build exceeded buildTimeoutInMinutes ({} minutes). Image Build log location: {url}. OperationId: {}.",
-                    run.timeout_minutes, run.op_id
-                )
-            };
-            let code = if run.result == OutcomeResult::Fail {
-                "PackerBuildFailed"
-            } else {
-                "BuildTimeout"
-            };
-            let err = json!({"code": code, "message": message});
-            let sub_state = if run.result == OutcomeResult::TimeoutDistributing {
-                "Distributing"
-            } else {
-                "Customizing"
-            };
+            fail_build(ctx, st, t, &run, end)
+        }
+    }
+}
+
+/// A build that reached its end: publish to the distribute targets, then succeed, or fail
+/// while distributing.
+fn distribute_and_finish(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, run: &Run, end: f64) {
+    let (outputs, error) = distribute(ctx, st, t, end, None);
+    match error {
+        None => {
+            t.run_outputs = outputs;
+            finish(
+                st,
+                t,
+                RunEnd {
+                    state: "Succeeded",
+                    sub_state: "Distributing",
+                    at: end,
+                    message: String::new(),
+                },
+                None,
+            );
+        }
+        Some(e) => {
+            t.run_outputs = outputs;
+            let message = format!(
+                "Failed while distributing: Distribution to the Azure Compute Gallery failed. Error: {}: {}. OperationId: {}",
+                e.code, e.message, run.op_id
+            );
+            let err = json!({"code": "DistributionFailed", "message": message});
             finish(
                 st,
                 t,
                 RunEnd {
                     state: "Failed",
-                    sub_state,
+                    sub_state: "Distributing",
                     at: end,
                     message,
                 },
@@ -776,6 +726,68 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
             );
         }
     }
+}
+
+/// A failed or timed-out build: its `customization.log` in the staging account, and AIB's
+/// failure message pointing at it.
+fn fail_build(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, run: &Run, end: f64) {
+    if run.result == OutcomeResult::TimeoutDistributing {
+        // The versions were being published when the timeout hit.
+        let rm = ctx.scenario.replicate_minutes.max(2.0);
+        let _ = distribute(ctx, st, t, end, Some(rm));
+    }
+    let guid = uuid::Uuid::new_v4().to_string();
+    let kind = if run.result == OutcomeResult::Fail {
+        LogEnd::Failed
+    } else {
+        LogEnd::Timeout
+    };
+    let log = customization_log::render(ctx, t, run, kind, end);
+    let blob_name = format!("{guid}/customization.log");
+    let url = format!("{}packerlogs/{}", t.blob_endpoint(ctx), blob_name);
+    st.blobs
+        .entry((t.storage_account.clone(), "packerlogs".into()))
+        .or_default()
+        .insert(blob_name, Blob::new(log.into_bytes(), ctx.clock.utc(end)));
+    let message = if run.result == OutcomeResult::Fail {
+        let what = match customization_log::failing_commands(t, run).last() {
+            Some(c) if customization_log::echoes(ctx, t) => {
+                format!("The failing command was: {c}")
+            }
+            _ => "Packer build command has failed".to_string(),
+        };
+        format!(
+            "Failed while waiting for packerizer: Microservice has failed: Failed while processing request: Error when executing packerizer: {what}: exit status 1. During the image build, a failure has occurred. Please review the build log to identify which build/customization step failed. For more troubleshooting steps go to https://aka.ms/azvmimagebuilderts. Image Build log location: {url}. OperationId: {}. Use this operationId to search packer logs.",
+            run.op_id
+        )
+    } else {
+        format!(
+            "Failed while waiting for packerizer: Timeout waiting for microservice to complete: 'context deadline exceeded'. The build exceeded buildTimeoutInMinutes ({} minutes). Image Build log location: {url}. OperationId: {}.",
+            run.timeout_minutes, run.op_id
+        )
+    };
+    let code = if run.result == OutcomeResult::Fail {
+        "PackerBuildFailed"
+    } else {
+        "BuildTimeout"
+    };
+    let err = json!({"code": code, "message": message});
+    let sub_state = if run.result == OutcomeResult::TimeoutDistributing {
+        "Distributing"
+    } else {
+        "Customizing"
+    };
+    finish(
+        st,
+        t,
+        RunEnd {
+            state: "Failed",
+            sub_state,
+            at: end,
+            message,
+        },
+        Some(err),
+    );
 }
 
 /// Create the run's distribution targets (gallery versions for `SharedImage`) as of `end`;
