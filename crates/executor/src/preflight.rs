@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aib_azure::ArmClient;
-use aib_azure::types::ImageTemplate;
-use aib_planner::{Plan, ResolvedSource, VersionPolicy};
+use aib_azure::types::{GalleryImageVersion, ImageTemplate};
+use aib_planner::{Plan, ResolvedSource, Unit, VersionPolicy};
 use futures::StreamExt;
 
 pub use crate::prerequisites::PreflightError;
@@ -55,11 +55,31 @@ pub async fn run_with(
         .iter()
         .filter(|u| u.action == aib_planner::Action::Build)
         .collect();
+    let listed = check_existence(arm, plan, &units).await?;
+    let mut out = Preflight::default();
+    allocate_versions(listed, &units, &mut out)?;
+    resolve_platform_versions(arm, &units, known_platform_versions, &mut out).await?;
+    list_existing_templates(arm, &units, &mut out).await?;
+    Ok(out)
+}
 
+/// An image definition: (subscription, resource group, gallery, definition).
+type Definition = (String, String, String, String);
+
+/// The versions of each image definition listed (`None`: the definition does not exist).
+type Listed = HashMap<Definition, aib_azure::Result<Option<Vec<GalleryImageVersion>>>>;
+
+/// Step 1: every resource the units need exists (each checked once, all missing ones reported
+/// together); the versions of the image definitions a version policy needs are listed.
+async fn check_existence(
+    arm: &ArmClient,
+    plan: &Plan,
+    units: &[&Unit],
+) -> Result<Listed, PreflightError> {
     // 1a. Existing versions per image definition, for the version policy. A definition that
     // is listed needs no existence check of its own: the list answers 404 when it is missing.
     let mut defs: BTreeSet<(String, String, String, String)> = BTreeSet::new();
-    for u in &units {
+    for u in units {
         if u.settings.version != VersionPolicy::Auto {
             let g = &u.settings.gallery;
             defs.insert((
@@ -111,7 +131,15 @@ pub async fn run_with(
     if !missing.is_empty() {
         return Err(PreflightError::Missing(missing));
     }
+    Ok(listed)
+}
 
+/// Step 2: a concrete version for each unit by its version policy, none that exists already.
+fn allocate_versions(
+    listed: Listed,
+    units: &[&Unit],
+    out: &mut Preflight,
+) -> Result<(), PreflightError> {
     let mut alloc = VersionAllocator::default();
     for (d, r) in listed {
         let versions = r
@@ -122,9 +150,8 @@ pub async fn run_with(
             versions.into_iter().filter_map(|v| v.name),
         );
     }
-    let mut out = Preflight::default();
     let mut exist = Vec::new();
-    for u in &units {
+    for u in units {
         let g = &u.settings.gallery;
         let def = definition_id(
             &g.subscription,
@@ -148,11 +175,21 @@ pub async fn run_with(
     if !exist.is_empty() {
         return Err(PreflightError::VersionsExist(exist));
     }
+    Ok(())
+}
 
+/// Step 3: the version of each `latest` platform image, each looked up once (versions known
+/// from the start of the run are kept).
+async fn resolve_platform_versions(
+    arm: &ArmClient,
+    units: &[&Unit],
+    known_platform_versions: &HashMap<String, String>,
+    out: &mut Preflight,
+) -> Result<(), PreflightError> {
     // 3. `latest` platform images, each once.
     let mut images: BTreeMap<(String, String, String, String, String), Vec<String>> =
         BTreeMap::new();
-    for u in &units {
+    for u in units {
         if let ResolvedSource::Platform {
             publisher,
             offer,
@@ -204,7 +241,16 @@ pub async fn run_with(
             out.platform_versions.insert(id, v.clone());
         }
     }
+    Ok(())
+}
 
+/// Step 4: the image templates that already exist, one list per resource group, so a template
+/// with the same content-addressed name is reused.
+async fn list_existing_templates(
+    arm: &ArmClient,
+    units: &[&Unit],
+    out: &mut Preflight,
+) -> Result<(), PreflightError> {
     // 4. Templates that already exist, one list per resource group.
     let rgs: BTreeSet<(String, String)> = units
         .iter()
@@ -232,5 +278,5 @@ pub async fn run_with(
         out.templates
             .insert((s.to_ascii_lowercase(), rg.to_ascii_lowercase()), map);
     }
-    Ok(out)
+    Ok(())
 }
