@@ -676,9 +676,7 @@ async fn leave_held(
     store: &aib_state::StateStore,
     plan: Plan,
 ) -> Result<Plan, Exit> {
-    let runs = super::resume::unfinished_runs(store)
-        .await
-        .map_err(state_error)?;
+    let runs = store.unfinished_runs().await.map_err(state_error)?;
     let mut held: std::collections::BTreeMap<String, String> = Default::default();
     for r in runs.iter().filter(|r| r.holds_units()) {
         for u in r.open_units() {

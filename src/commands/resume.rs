@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aib_executor::resume::ResumeRequest;
 use aib_executor::runner::ExecutorConfig;
 use aib_executor::secrets::SecretOptions;
-use aib_state::{RunRecord, RunStatus, StateError, StateStore};
+use aib_state::{RunStatus, StateStore};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -61,20 +61,6 @@ pub(crate) async fn open_store(
     Ok((store, state_arg, loc))
 }
 
-/// Unfinished runs of the state, oldest first.
-pub(crate) async fn unfinished_runs(store: &StateStore) -> Result<Vec<RunRecord>, StateError> {
-    let mut out = Vec::new();
-    for id in store.list_runs().await? {
-        match store.read_run(&id).await {
-            Ok(r) if r.status.is_unfinished() => out.push(r),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(run = %id, error = %e, "unreadable run record"),
-        }
-    }
-    out.sort_by_key(|r| r.started);
-    Ok(out)
-}
-
 async fn resume(global: &GlobalArgs, args: &ResumeArgs) -> Exit {
     let manifest = manifest_for_state(args);
     let (store, state_arg, loc) = match open_store(global, &manifest).await {
@@ -84,7 +70,7 @@ async fn resume(global: &GlobalArgs, args: &ResumeArgs) -> Exit {
     let targets: Vec<String> = if let Some(id) = &args.run_id {
         vec![id.clone()]
     } else {
-        match unfinished_runs(&store).await {
+        match store.unfinished_runs().await {
             Ok(runs) if runs.is_empty() => {
                 if !global.quiet {
                     outln!("no unfinished run to resume");

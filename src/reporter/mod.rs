@@ -70,33 +70,38 @@ pub async fn report(
     mode: Mode,
     run_id: String,
     scale: Option<f64>,
+    rx: mpsc::UnboundedReceiver<Stamped>,
+) {
+    report_to(mode, &run_id, scale, rx, &mut std::io::stderr()).await
+}
+
+/// [`report`] with the lines and NDJSON written to `out` (one `write_all` per line, so a
+/// line is never split by another writer of stderr). Bars draw on stderr themselves.
+async fn report_to(
+    mode: Mode,
+    run_id: &str,
+    scale: Option<f64>,
     mut rx: mpsc::UnboundedReceiver<Stamped>,
+    out: &mut impl Write,
 ) {
     let mut bars: Option<Bars> = None;
     let mut total = 0u64;
     while let Some(ev) = rx.recv().await {
-        match mode {
-            Mode::Quiet => {}
-            Mode::Json => {
-                let e = ev.to_state_event(&run_id);
-                if let Ok(line) = serde_json::to_string(&e) {
-                    let mut err = std::io::stderr().lock();
-                    let _ = writeln!(err, "{line}");
-                }
-            }
-            Mode::Lines => {
-                if let Some(line) = line_for(&ev) {
-                    let mut err = std::io::stderr().lock();
-                    let _ = writeln!(err, "{} {line}", ev.ts.format("%H:%M:%S"));
-                }
-            }
+        let line = match mode {
+            Mode::Quiet => None,
+            Mode::Json => serde_json::to_string(&ev.to_state_event(run_id)).ok(),
+            Mode::Lines => line_for(&ev).map(|l| format!("{} {l}", ev.ts.format("%H:%M:%S"))),
             Mode::Bars => {
                 if let BuildEvent::RunStarted { units, .. } = &ev.event {
                     total = units.len() as u64;
                 }
                 let b = bars.get_or_insert_with(|| new_bars(total, scale));
                 on_bar_event(b, &ev);
+                None
             }
+        };
+        if let Some(line) = line {
+            let _ = out.write_all(format!("{line}\n").as_bytes());
         }
     }
     if let Some(b) = bars {
@@ -336,3 +341,6 @@ pub fn short_version(id: &str) -> String {
         _ => id.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,6 +14,7 @@ mod hostile;
 mod import;
 mod import_roundtrip;
 mod incremental;
+mod layers;
 mod locks;
 mod login;
 mod logs;

@@ -716,7 +716,7 @@ mod tests {
         (c, cred)
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn single_flight_and_cache_per_scope() -> Result<()> {
         let (counter, cred) = counting(3600);
         let cred = Arc::new(cred);
@@ -737,7 +737,7 @@ mod tests {
         Ok(())
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn refreshes_before_expiry() -> Result<()> {
         // A token that expires within the margin (5 minutes) at once is refreshed every call
         // once its life is half over; one that lives 2 minutes is reused for its first minute.

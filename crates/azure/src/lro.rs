@@ -456,6 +456,23 @@ impl Operation {
     }
 }
 
+// Starting a deletion is the client's (callers write `client.start_delete(..)`), but it lives
+// here so that `arm` does not depend on `lro`, which is built on it.
+impl ArmClient {
+    /// DELETE a resource at `path` and return the long-running operation it starts (followed
+    /// per `via`; none when ARM answered 200/204 with nothing to wait for).
+    pub(crate) async fn start_delete(
+        &self,
+        path: &str,
+        api_version: &str,
+        via: FinalStateVia,
+    ) -> Result<Operation> {
+        let url = self.url(path, api_version)?;
+        let resp = self.send(Method::DELETE, url.clone(), None).await?;
+        Operation::start(self, &Method::DELETE, &resp, url.as_str(), Some(via))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

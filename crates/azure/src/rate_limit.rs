@@ -11,7 +11,9 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// Tokio's clock (the real one unless a test paused it).
+use tokio::time::Instant;
 
 /// Read or write (ARM counts them in separate buckets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -308,7 +310,7 @@ mod tests {
         assert_eq!(rl.reserve("s", "p", Access::Read), Duration::ZERO);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn acquire_waits_without_spinning() {
         let rl = RateLimiter::new(RateLimitConfig {
             write_burst: 1.0,
@@ -319,11 +321,11 @@ mod tests {
         for _ in 0..4 {
             rl.acquire("s", "p", Access::Write).await;
         }
-        // 3 waits of 10 ms each.
+        // 3 waits of 10 ms each, on the paused clock: slept, not spun, and no longer.
+        let waited = t.elapsed();
         assert!(
-            t.elapsed() >= Duration::from_millis(25),
-            "{:?}",
-            t.elapsed()
+            waited >= Duration::from_millis(29) && waited <= Duration::from_millis(31),
+            "{waited:?}"
         );
     }
 

@@ -680,6 +680,14 @@ async fn read_runs_needed(store: &StateStore, needed: &mut Needed) -> Result<(),
 /// definition or resource group that does not exist has nothing in it.
 pub async fn survey(arm: &ArmClient, scope: &Scope) -> Result<Inventory, GcError> {
     let mut inv = Inventory::default();
+    survey_groups(arm, scope, &mut inv).await?;
+    survey_staging(arm, scope, &mut inv).await?;
+    survey_versions(arm, scope, &mut inv).await?;
+    Ok(inv)
+}
+
+/// The imageTemplates and deployment records of the scope's resource groups.
+async fn survey_groups(arm: &ArmClient, scope: &Scope, inv: &mut Inventory) -> Result<(), GcError> {
     let lists = futures::stream::iter(scope.template_groups.iter().cloned())
         .map(|(sub, rg)| async move {
             let (r, deps) = futures::join!(
@@ -733,6 +741,15 @@ pub async fn survey(arm: &ArmClient, scope: &Scope) -> Result<Inventory, GcError
             });
         }
     }
+    Ok(())
+}
+
+/// The staging resource groups AIB made in the scope's subscriptions.
+async fn survey_staging(
+    arm: &ArmClient,
+    scope: &Scope,
+    inv: &mut Inventory,
+) -> Result<(), GcError> {
     for sub in scope.subscriptions() {
         let groups = arm
             .list_resource_groups_by_tag(&sub, CREATED_BY_TAG, Some(CREATED_BY_AIB))
@@ -753,6 +770,15 @@ pub async fn survey(arm: &ArmClient, scope: &Scope) -> Result<Inventory, GcError
             });
         }
     }
+    Ok(())
+}
+
+/// The versions of the scope's image definitions.
+async fn survey_versions(
+    arm: &ArmClient,
+    scope: &Scope,
+    inv: &mut Inventory,
+) -> Result<(), GcError> {
     let defs: Vec<String> = scope.definitions().into_values().collect();
     let lists = futures::stream::iter(defs)
         .map(|def| async move {
@@ -797,7 +823,7 @@ pub async fn survey(arm: &ArmClient, scope: &Scope) -> Result<Inventory, GcError
             });
         }
     }
-    Ok(inv)
+    Ok(())
 }
 
 /// How one deletion ended.

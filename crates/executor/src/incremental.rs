@@ -236,7 +236,21 @@ pub async fn decide(
         platform_versions: platform.clone(),
         ..Decisions::default()
     };
-    // Pass 1 (plan order is topological): candidates by hash alone.
+    let mut decided = by_hash(plan, index, platform, force);
+    let (checks, gone) = versions_gone(arm, &decided).await?;
+    out.gallery_checks = checks;
+    rebuild_what_is_gone(plan, &mut decided, gone);
+    out.units = decided;
+    Ok(out)
+}
+
+/// Pass 1 (plan order is topological): candidates by hash alone.
+fn by_hash(
+    plan: &Plan,
+    index: &Index,
+    platform: &HashMap<String, String>,
+    force: bool,
+) -> BTreeMap<String, Decision> {
     let mut decided: BTreeMap<String, Decision> = BTreeMap::new();
     for unit in plan.topological() {
         let id = unit.id.to_string();
@@ -278,14 +292,21 @@ pub async fn decide(
         };
         decided.insert(id, d);
     }
+    decided
+}
 
-    // Pass 2: each candidate's image version is still in the gallery (one GET each).
+/// Pass 2: each candidate's image version is still in the gallery (one GET each). Returns
+/// how many were checked and, for each unit whose version is gone, why.
+async fn versions_gone(
+    arm: &ArmClient,
+    decided: &BTreeMap<String, Decision>,
+) -> Result<(usize, HashMap<String, String>), DecideError> {
     let candidates: Vec<(String, String)> = decided
         .iter()
         .filter(|(_, d)| d.action == Action::Unchanged)
         .filter_map(|(id, d)| Some((id.clone(), d.image_version_id.clone()?)))
         .collect();
-    out.gallery_checks = candidates.len();
+    let checks = candidates.len();
     let checked: Vec<_> = futures::stream::iter(candidates)
         .map(|(id, version)| async move {
             let r = arm.get_gallery_image_version_by_id(&version, false).await;
@@ -323,8 +344,15 @@ pub async fn decide(
             }
         }
     }
+    Ok((checks, gone))
+}
 
-    // Pass 3: a unit whose version is gone builds, and so does everything built from it.
+/// Pass 3: a unit whose version is gone builds, and so does everything built from it.
+fn rebuild_what_is_gone(
+    plan: &Plan,
+    decided: &mut BTreeMap<String, Decision>,
+    mut gone: HashMap<String, String>,
+) {
     for unit in plan.topological() {
         let id = unit.id.to_string();
         let parent_builds = match &unit.settings.source {
@@ -352,8 +380,6 @@ pub async fn decide(
             d.reason = format!("its parent `{parent}` is rebuilt in this run");
         }
     }
-    out.units = decided;
-    Ok(out)
 }
 
 /// `.../versions/1.2.3` → `1.2.3`.

@@ -7,11 +7,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aib_azure::ArmClient;
-use aib_azure::types::ImageTemplate;
-use aib_planner::{Plan, ResolvedSource, VersionPolicy};
+use aib_azure::types::{GalleryImageVersion, ImageTemplate};
+use aib_planner::{Plan, ResolvedSource, Unit, VersionPolicy};
 use futures::StreamExt;
 
-use crate::prerequisites::{self, Check, MissingResource};
+pub use crate::prerequisites::PreflightError;
+use crate::prerequisites::{self, Check, azure_error};
 use crate::version::{Allocated, VersionAllocator, definition_id};
 
 /// Most preflight reads in flight.
@@ -37,31 +38,6 @@ impl Preflight {
     }
 }
 
-/// Why preflight stopped the run.
-#[derive(Debug, thiserror::Error)]
-pub enum PreflightError {
-    /// Azure rejected our credential or configuration (exit 3).
-    #[error("{0}")]
-    Auth(String),
-    /// Resources the units need do not exist (exit 3).
-    #[error("{} the selected units need {} not exist:\n{}", if .0.len() == 1 { "1 Azure resource".to_string() } else { format!("{} Azure resources", .0.len()) }, if .0.len() == 1 { "does" } else { "do" }, .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
-    Missing(Vec<MissingResource>),
-    /// Fixed versions that are already published (exit 2: change the version).
-    #[error("image versions already exist (gallery versions cannot be overwritten; change `version`):\n{}", .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
-    VersionsExist(Vec<String>),
-    /// Azure could not be read (exit 3).
-    #[error("preflight could not read Azure: {0}")]
-    Azure(String),
-}
-
-pub(crate) fn azure_error(what: &str, e: aib_azure::Error) -> PreflightError {
-    if e.is_auth_or_config() {
-        PreflightError::Auth(format!("{what}: {e}"))
-    } else {
-        PreflightError::Azure(format!("{what}: {e}"))
-    }
-}
-
 /// What a resumed run needs to know of Azure: the templates that exist, one list per resource
 /// group of the units that build. The resources the units need were checked, and their image
 /// versions chosen, when the run started (`versions`, unit id → version; `platform_versions`,
@@ -72,49 +48,17 @@ pub async fn resumed(
     platform_versions: HashMap<String, String>,
     versions: HashMap<String, Option<String>>,
 ) -> Result<Preflight, PreflightError> {
-    let units: Vec<_> = plan
+    let units: Vec<&Unit> = plan
         .units()
         .iter()
         .filter(|u| u.action == aib_planner::Action::Build)
         .collect();
-    Ok(Preflight {
-        templates: existing_templates(arm, &units).await?,
+    let mut out = Preflight {
+        templates: HashMap::new(),
         platform_versions,
         versions,
-    })
-}
-
-/// The image templates in the resource groups of `units`, one list per group.
-async fn existing_templates(
-    arm: &ArmClient,
-    units: &[&aib_planner::Unit],
-) -> Result<HashMap<(String, String), HashMap<String, ImageTemplate>>, PreflightError> {
-    let mut out = HashMap::new();
-    let rgs: BTreeSet<(String, String)> = units
-        .iter()
-        .map(|u| {
-            (
-                u.settings.subscription.clone(),
-                u.settings.resource_group.clone(),
-            )
-        })
-        .collect();
-    let lists: Vec<_> = futures::stream::iter(rgs)
-        .map(|(s, rg)| async move {
-            let r = arm.list_image_templates(&s, &rg).await;
-            (s, rg, r)
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    for (s, rg, r) in lists {
-        let list = r.map_err(|e| azure_error(&format!("listing image templates in {rg}"), e))?;
-        let map = list
-            .into_iter()
-            .filter_map(|t| t.name.clone().map(|n| (n.to_ascii_lowercase(), t)))
-            .collect();
-        out.insert((s.to_ascii_lowercase(), rg.to_ascii_lowercase()), map);
-    }
+    };
+    list_existing_templates(arm, &units, &mut out).await?;
     Ok(out)
 }
 
@@ -135,11 +79,31 @@ pub async fn run_with(
         .iter()
         .filter(|u| u.action == aib_planner::Action::Build)
         .collect();
+    let listed = check_existence(arm, plan, &units).await?;
+    let mut out = Preflight::default();
+    allocate_versions(listed, &units, &mut out)?;
+    resolve_platform_versions(arm, &units, known_platform_versions, &mut out).await?;
+    list_existing_templates(arm, &units, &mut out).await?;
+    Ok(out)
+}
 
+/// An image definition: (subscription, resource group, gallery, definition).
+type Definition = (String, String, String, String);
+
+/// The versions of each image definition listed (`None`: the definition does not exist).
+type Listed = HashMap<Definition, aib_azure::Result<Option<Vec<GalleryImageVersion>>>>;
+
+/// Step 1: every resource the units need exists (each checked once, all missing ones reported
+/// together); the versions of the image definitions a version policy needs are listed.
+async fn check_existence(
+    arm: &ArmClient,
+    plan: &Plan,
+    units: &[&Unit],
+) -> Result<Listed, PreflightError> {
     // 1a. Existing versions per image definition, for the version policy. A definition that
     // is listed needs no existence check of its own: the list answers 404 when it is missing.
     let mut defs: BTreeSet<(String, String, String, String)> = BTreeSet::new();
-    for u in &units {
+    for u in units {
         if u.settings.version != VersionPolicy::Auto {
             let g = &u.settings.gallery;
             defs.insert((
@@ -191,7 +155,15 @@ pub async fn run_with(
     if !missing.is_empty() {
         return Err(PreflightError::Missing(missing));
     }
+    Ok(listed)
+}
 
+/// Step 2: a concrete version for each unit by its version policy, none that exists already.
+fn allocate_versions(
+    listed: Listed,
+    units: &[&Unit],
+    out: &mut Preflight,
+) -> Result<(), PreflightError> {
     let mut alloc = VersionAllocator::default();
     for (d, r) in listed {
         let versions = r
@@ -202,9 +174,8 @@ pub async fn run_with(
             versions.into_iter().filter_map(|v| v.name),
         );
     }
-    let mut out = Preflight::default();
     let mut exist = Vec::new();
-    for u in &units {
+    for u in units {
         let g = &u.settings.gallery;
         let def = definition_id(
             &g.subscription,
@@ -228,11 +199,21 @@ pub async fn run_with(
     if !exist.is_empty() {
         return Err(PreflightError::VersionsExist(exist));
     }
+    Ok(())
+}
 
+/// Step 3: the version of each `latest` platform image, each looked up once (versions known
+/// from the start of the run are kept).
+async fn resolve_platform_versions(
+    arm: &ArmClient,
+    units: &[&Unit],
+    known_platform_versions: &HashMap<String, String>,
+    out: &mut Preflight,
+) -> Result<(), PreflightError> {
     // 3. `latest` platform images, each once.
     let mut images: BTreeMap<(String, String, String, String, String), Vec<String>> =
         BTreeMap::new();
-    for u in &units {
+    for u in units {
         if let ResolvedSource::Platform {
             publisher,
             offer,
@@ -284,8 +265,42 @@ pub async fn run_with(
             out.platform_versions.insert(id, v.clone());
         }
     }
+    Ok(())
+}
 
+/// Step 4: the image templates that already exist, one list per resource group, so a template
+/// with the same content-addressed name is reused.
+async fn list_existing_templates(
+    arm: &ArmClient,
+    units: &[&Unit],
+    out: &mut Preflight,
+) -> Result<(), PreflightError> {
     // 4. Templates that already exist, one list per resource group.
-    out.templates = existing_templates(arm, &units).await?;
-    Ok(out)
+    let rgs: BTreeSet<(String, String)> = units
+        .iter()
+        .map(|u| {
+            (
+                u.settings.subscription.clone(),
+                u.settings.resource_group.clone(),
+            )
+        })
+        .collect();
+    let lists: Vec<_> = futures::stream::iter(rgs)
+        .map(|(s, rg)| async move {
+            let r = arm.list_image_templates(&s, &rg).await;
+            (s, rg, r)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (s, rg, r) in lists {
+        let list = r.map_err(|e| azure_error(&format!("listing image templates in {rg}"), e))?;
+        let map = list
+            .into_iter()
+            .filter_map(|t| t.name.clone().map(|n| (n.to_ascii_lowercase(), t)))
+            .collect();
+        out.templates
+            .insert((s.to_ascii_lowercase(), rg.to_ascii_lowercase()), map);
+    }
+    Ok(())
 }

@@ -10,8 +10,6 @@ use aib_manifest::CustomizerKind;
 use aib_planner::{Plan, ResolvedSource, Unit};
 use futures::StreamExt;
 
-use crate::preflight::{PreflightError, azure_error};
-
 /// Most existence checks in flight.
 const CONCURRENCY: usize = 16;
 
@@ -274,6 +272,31 @@ pub async fn check(arm: &ArmClient, plan: &Plan) -> Result<Vec<MissingResource>,
     );
     let results = probe(arm, needs.keys().cloned()).await;
     missing(&needs, results)
+}
+
+/// Why preflight stopped the run (here, beside the checks whose findings it carries).
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightError {
+    /// Azure rejected our credential or configuration (exit 3).
+    #[error("{0}")]
+    Auth(String),
+    /// Resources the units need do not exist (exit 3).
+    #[error("{} the selected units need {} not exist:\n{}", if .0.len() == 1 { "1 Azure resource".to_string() } else { format!("{} Azure resources", .0.len()) }, if .0.len() == 1 { "does" } else { "do" }, .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
+    Missing(Vec<MissingResource>),
+    /// Fixed versions that are already published (exit 2: change the version).
+    #[error("image versions already exist (gallery versions cannot be overwritten; change `version`):\n{}", .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
+    VersionsExist(Vec<String>),
+    /// Azure could not be read (exit 3).
+    #[error("preflight could not read Azure: {0}")]
+    Azure(String),
+}
+
+pub(crate) fn azure_error(what: &str, e: aib_azure::Error) -> PreflightError {
+    if e.is_auth_or_config() {
+        PreflightError::Auth(format!("{what}: {e}"))
+    } else {
+        PreflightError::Azure(format!("{what}: {e}"))
+    }
 }
 
 #[cfg(test)]

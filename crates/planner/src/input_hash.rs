@@ -3,16 +3,13 @@
 //! the digests of the local files it reads and a format version, completed with the source
 //! image version by [`InputHash::finalize`].
 
-use std::path::PathBuf;
-
 use std::collections::BTreeMap;
 
-use indexmap::IndexMap;
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
-use serde_json::Value;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::canonical::sorted_map;
+use crate::file_digests::FileDigests;
 use crate::resolved::ResolvedSettings;
 
 /// Bumped whenever what goes into the hash changes.
@@ -79,44 +76,6 @@ impl InputHash {
     }
 }
 
-/// Digests of local files, each checked (inside the manifest's folder or `allow_paths`,
-/// symlinks resolved; a regular file of at most 4 MiB) and read once per plan.
-#[derive(Debug)]
-pub struct FileDigests {
-    roots: aib_manifest::FileRoots,
-    /// Path as joined → (hex SHA-256, real path), or why it may not be read.
-    cache: foldhash::HashMap<PathBuf, Result<(String, PathBuf), String>>,
-}
-
-impl FileDigests {
-    /// Files may come from `roots` only.
-    pub fn new(roots: aib_manifest::FileRoots) -> Self {
-        Self {
-            roots,
-            cache: foldhash::HashMap::default(),
-        }
-    }
-
-    /// The hex SHA-256 of a file's bytes and where the file really is; `shown` is the path as
-    /// the manifest wrote it (for messages).
-    pub fn digest(
-        &mut self,
-        path: &std::path::Path,
-        shown: &str,
-    ) -> Result<(String, PathBuf), String> {
-        if let Some(r) = self.cache.get(path) {
-            return r.clone();
-        }
-        let r = self.roots.check(path, shown).and_then(|f| {
-            std::fs::read(&f.real)
-                .map(|bytes| (hex::encode(Sha256::digest(&bytes)), f.real))
-                .map_err(|e| format!("cannot read `{shown}`: {e}"))
-        });
-        self.cache.insert(path.to_path_buf(), r.clone());
-        r
-    }
-}
-
 /// What identifies a unit, for the hash.
 pub struct HashIdentity<'a> {
     pub environment: &'a str,
@@ -174,109 +133,9 @@ thread_local! {
     static HASH_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Serializes a map with its keys sorted (and nested JSON objects sorted too).
-pub fn sorted_map<K, V, S>(map: &IndexMap<K, V>, ser: S) -> Result<S::Ok, S::Error>
-where
-    K: Serialize + Ord,
-    V: HashForm,
-    S: Serializer,
-{
-    let mut entries: Vec<(&K, &V)> = map.iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(b.0));
-    let mut m = ser.serialize_map(Some(entries.len()))?;
-    for (k, v) in entries {
-        m.serialize_entry(k, &Canonical(v))?;
-    }
-    m.end()
-}
-
-/// Serializes only the keys of a map, sorted (secret names without their references).
-pub fn sorted_keys<V, S: Serializer>(map: &IndexMap<String, V>, ser: S) -> Result<S::Ok, S::Error> {
-    let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort();
-    let mut seq = ser.serialize_seq(Some(keys.len()))?;
-    for k in keys {
-        seq.serialize_element(k)?;
-    }
-    seq.end()
-}
-
-/// Values whose hashed form may differ from their plain serialization.
-pub trait HashForm {
-    fn serialize_hashed<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error>;
-}
-
-impl HashForm for String {
-    fn serialize_hashed<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        ser.serialize_str(self)
-    }
-}
-
-impl HashForm for Value {
-    fn serialize_hashed<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        canonical_value(self, ser)
-    }
-}
-
-struct Canonical<'a, T>(&'a T);
-
-impl<T: HashForm> Serialize for Canonical<'_, T> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize_hashed(ser)
-    }
-}
-
-fn canonical_value<S: Serializer>(v: &Value, ser: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Value::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            let mut m = ser.serialize_map(Some(keys.len()))?;
-            for k in keys {
-                if let Some(x) = o.get(k) {
-                    m.serialize_entry(k, &CanonicalValue(x))?;
-                }
-            }
-            m.end()
-        }
-        Value::Array(a) => {
-            let mut seq = ser.serialize_seq(Some(a.len()))?;
-            for x in a {
-                seq.serialize_element(&CanonicalValue(x))?;
-            }
-            seq.end()
-        }
-        other => other.serialize(ser),
-    }
-}
-
-struct CanonicalValue<'a>(&'a Value);
-
-impl Serialize for CanonicalValue<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        canonical_value(self.0, ser)
-    }
-}
-
-/// JSON with object keys sorted and no whitespace.
-pub fn write_canonical(v: &Value, out: &mut String) {
-    if let Ok(s) = serde_json::to_string(&CanonicalValue(v)) {
-        out.push_str(&s);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn canonical_sorts_keys() {
-        let a: Value =
-            serde_json::from_str(r#"{"b": 1, "a": {"d": [1, 2], "c": "x"}}"#).unwrap_or_default();
-        let mut s = String::new();
-        write_canonical(&a, &mut s);
-        assert_eq!(s, r#"{"a":{"c":"x","d":[1,2]},"b":1}"#);
-    }
 
     #[test]
     fn finalize_depends_on_source_version() {

@@ -2,8 +2,10 @@
 //! layers and renders their settings, links them into a sealed dependency graph, hashes their
 //! inputs and names their image templates. Pure and synchronous: no network, no clock.
 
+pub mod canonical;
 pub mod ci;
 mod error;
+mod file_digests;
 pub mod graph;
 pub mod input_hash;
 pub mod layering;
@@ -19,6 +21,7 @@ pub mod secret_use;
 pub mod selection;
 pub mod templating;
 mod unit;
+mod unit_id;
 
 pub use error::PlanError;
 pub use input_hash::InputHash;

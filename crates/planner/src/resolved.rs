@@ -15,9 +15,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Problems;
-use crate::input_hash::FileDigests;
+use crate::file_digests::FileDigests;
 use crate::templating::Renderer;
-use crate::unit::UnitId;
+use crate::unit_id::UnitId;
 
 /// Every setting of a unit, resolved. Its `Serialize` form is the hashed form: struct fields in
 /// declaration order, maps sorted by key, secrets by name only.
@@ -47,13 +47,13 @@ pub struct ResolvedSettings {
     pub source: ResolvedSource,
     pub customize: Vec<ResolvedCustomizer>,
     pub validate: Option<ResolvedValidate>,
-    #[serde(serialize_with = "crate::input_hash::sorted_map")]
+    #[serde(serialize_with = "crate::canonical::sorted_map")]
     pub tags: IndexMap<String, String>,
     /// Free values for templates, string leaves rendered.
-    #[serde(serialize_with = "crate::input_hash::sorted_map")]
+    #[serde(serialize_with = "crate::canonical::sorted_map")]
     pub parameters: IndexMap<String, Value>,
     /// Secret name → reference (`env:VAR`, `keyvault:...`), never a value.
-    #[serde(serialize_with = "crate::input_hash::sorted_keys")]
+    #[serde(serialize_with = "crate::canonical::sorted_keys")]
     pub secrets: IndexMap<String, String>,
     /// `retain.versions`.
     pub retain_versions: Option<u32>,
@@ -479,7 +479,81 @@ impl Resolver<'_> {
         let identity = self.required("identity", s.identity.as_ref());
         let image_definition = self.required("image_definition", s.image_definition.as_ref());
 
-        let template = match &s.template {
+        let template = self.template(s.template.as_ref());
+
+        let gallery = self.gallery(s, &subscription, &resource_group);
+
+        let replicate_to = self
+            .list("replicate_to", &s.replicate_to)
+            .unwrap_or_default();
+        let version = match &s.version {
+            Some(v) if v.as_str() == "date" => VersionPolicy::Date,
+            Some(v) if v.as_str() == "auto" => VersionPolicy::Auto,
+            Some(v) => VersionPolicy::Template(v.get_ref().clone()),
+            None => VersionPolicy::Date,
+        };
+        let eh = s.error_handling.clone().unwrap_or_default();
+        let vnet_config = s.vnet_config.as_ref().map(|v| ResolvedVnetConfig {
+            subnet_id: self.opt("vnet_config.subnet_id", &v.subnet_id),
+            container_instance_subnet_id: self.opt(
+                "vnet_config.container_instance_subnet_id",
+                &v.container_instance_subnet_id,
+            ),
+            proxy_vm_size: self.opt("vnet_config.proxy_vm_size", &v.proxy_vm_size),
+        });
+        let source = self.source(s.source.as_ref());
+        let (customize, validate, parameters) = self.with_secret_placeholders(s);
+        let tags = self.tags(s);
+        let secrets = self.secrets(s);
+        let staging_resource_group = self.opt("staging_resource_group", &s.staging_resource_group);
+        let vm_size = self.opt("vm_size", &s.vm_size);
+
+        if self.failed {
+            return None;
+        }
+        Some(ResolvedSettings {
+            subscription,
+            location,
+            resource_group,
+            identity,
+            template,
+            vm_size,
+            os_disk_gb: s.os_disk_gb.as_deref().copied(),
+            build_timeout_minutes: s.build_timeout_minutes.as_deref().copied().unwrap_or(240),
+            gallery,
+            image_definition,
+            replicate_to,
+            replica_count: s.replica_count.as_deref().copied(),
+            storage_account_type: s.storage_account_type.as_deref().copied(),
+            exclude_from_latest: s.exclude_from_latest.as_deref().copied().unwrap_or(false),
+            version,
+            cleanup: s.cleanup.as_deref().copied().unwrap_or_default(),
+            error_handling: ResolvedErrorHandling {
+                on_customizer: eh.on_customizer.as_deref().copied(),
+                on_validation: eh.on_validation.as_deref().copied(),
+            },
+            staging_resource_group,
+            vnet_config,
+            optimize_vm_boot: s
+                .optimize
+                .as_ref()
+                .and_then(|o| o.vm_boot.as_deref().copied()),
+            source,
+            customize,
+            validate,
+            tags,
+            parameters,
+            secrets,
+            retain_versions: s
+                .retain
+                .as_ref()
+                .and_then(|r| r.versions.as_deref().copied()),
+        })
+    }
+
+    /// The deployment template: a built-in one or a local `*.json` / `*.json.j2` file.
+    fn template(&mut self, template: Option<&Spanned<String>>) -> TemplateRef {
+        match template {
             Some(t) => {
                 let name = self.render("template", t).unwrap_or_default();
                 if name.starts_with("builtin:") {
@@ -512,40 +586,45 @@ impl Resolver<'_> {
             None => TemplateRef::Builtin {
                 name: "builtin:image-template".into(),
             },
-        };
+        }
+    }
 
+    /// The gallery, in the unit's resource group and subscription unless it names its own.
+    fn gallery(
+        &mut self,
+        s: &Settings,
+        subscription: &str,
+        resource_group: &str,
+    ) -> ResolvedGallery {
         let g = s.gallery.clone().unwrap_or_default();
         let gallery_name = self.required("gallery.name", g.name.as_ref());
         let gallery_rg = match &g.resource_group {
             Some(rg) => self
                 .render("gallery.resource_group", rg)
                 .unwrap_or_default(),
-            None => resource_group.clone(),
+            None => resource_group.to_string(),
         };
         let gallery_sub = match &g.subscription {
             Some(x) => self.render("gallery.subscription", x).unwrap_or_default(),
-            None => subscription.clone(),
+            None => subscription.to_string(),
         };
+        ResolvedGallery {
+            name: gallery_name,
+            resource_group: gallery_rg,
+            subscription: gallery_sub,
+        }
+    }
 
-        let replicate_to = self
-            .list("replicate_to", &s.replicate_to)
-            .unwrap_or_default();
-        let version = match &s.version {
-            Some(v) if v.as_str() == "date" => VersionPolicy::Date,
-            Some(v) if v.as_str() == "auto" => VersionPolicy::Auto,
-            Some(v) => VersionPolicy::Template(v.get_ref().clone()),
-            None => VersionPolicy::Date,
-        };
-        let eh = s.error_handling.clone().unwrap_or_default();
-        let vnet_config = s.vnet_config.as_ref().map(|v| ResolvedVnetConfig {
-            subnet_id: self.opt("vnet_config.subnet_id", &v.subnet_id),
-            container_instance_subnet_id: self.opt(
-                "vnet_config.container_instance_subnet_id",
-                &v.container_instance_subnet_id,
-            ),
-            proxy_vm_size: self.opt("vnet_config.proxy_vm_size", &v.proxy_vm_size),
-        });
-        let source = self.source(s.source.as_ref());
+    /// Customizers, validations and parameters: the only settings that may reference
+    /// `secrets.<name>`, rendered with placeholders for them (see `secret_ref`), never values.
+    fn with_secret_placeholders(
+        &mut self,
+        s: &Settings,
+    ) -> (
+        Vec<ResolvedCustomizer>,
+        Option<ResolvedValidate>,
+        IndexMap<String, Value>,
+    ) {
         // Customizers, validations and parameters may reference `secrets.<name>`: they see
         // placeholders (see `secret_ref`), never values. Nothing else may.
         let base_ctx = self.scope.ctx.clone();
@@ -586,6 +665,11 @@ impl Resolver<'_> {
         }
         self.scope.ctx = base_ctx;
         self.secrets_in_scope = false;
+        (customize, validate, parameters)
+    }
+
+    /// Tags, rendered.
+    fn tags(&mut self, s: &Settings) -> IndexMap<String, String> {
         let mut tags = IndexMap::with_capacity(s.tags.len());
         for (k, v) in &s.tags {
             let r = self
@@ -593,6 +677,11 @@ impl Resolver<'_> {
                 .unwrap_or_default();
             tags.insert(k.get_ref().clone(), r);
         }
+        tags
+    }
+
+    /// Secret references, rendered and checked (syntax, and Key Vault hosts of the cloud).
+    fn secrets(&mut self, s: &Settings) -> IndexMap<String, String> {
         let mut secrets = IndexMap::with_capacity(s.secrets.len());
         for (k, v) in &s.secrets {
             let key = Key::from("secrets").field(k.as_str());
@@ -605,54 +694,7 @@ impl Resolver<'_> {
             }
             secrets.insert(k.get_ref().clone(), r);
         }
-        let staging_resource_group = self.opt("staging_resource_group", &s.staging_resource_group);
-        let vm_size = self.opt("vm_size", &s.vm_size);
-
-        if self.failed {
-            return None;
-        }
-        Some(ResolvedSettings {
-            subscription,
-            location,
-            resource_group,
-            identity,
-            template,
-            vm_size,
-            os_disk_gb: s.os_disk_gb.as_deref().copied(),
-            build_timeout_minutes: s.build_timeout_minutes.as_deref().copied().unwrap_or(240),
-            gallery: ResolvedGallery {
-                name: gallery_name,
-                resource_group: gallery_rg,
-                subscription: gallery_sub,
-            },
-            image_definition,
-            replicate_to,
-            replica_count: s.replica_count.as_deref().copied(),
-            storage_account_type: s.storage_account_type.as_deref().copied(),
-            exclude_from_latest: s.exclude_from_latest.as_deref().copied().unwrap_or(false),
-            version,
-            cleanup: s.cleanup.as_deref().copied().unwrap_or_default(),
-            error_handling: ResolvedErrorHandling {
-                on_customizer: eh.on_customizer.as_deref().copied(),
-                on_validation: eh.on_validation.as_deref().copied(),
-            },
-            staging_resource_group,
-            vnet_config,
-            optimize_vm_boot: s
-                .optimize
-                .as_ref()
-                .and_then(|o| o.vm_boot.as_deref().copied()),
-            source,
-            customize,
-            validate,
-            tags,
-            parameters,
-            secrets,
-            retain_versions: s
-                .retain
-                .as_ref()
-                .and_then(|r| r.versions.as_deref().copied()),
-        })
+        secrets
     }
 }
 

@@ -25,11 +25,11 @@
 //!   `ACTIONS_ID_TOKEN_REQUEST_*`, Azure Pipelines' `SYSTEM_OIDCREQUESTURI` /
 //!   `SYSTEM_ACCESSTOKEN`); their token endpoints issue assertions that live
 //!   `assertion_lifetime_seconds`, which the Entra endpoint exchanges while they are valid and
-//!   refuses with Entra's errors afterwards (see [`federated`]).
+//!   refuses with Entra's errors afterwards (see [`handlers::federated`]).
 //! - Blob service under `/blob/{account}/...` (Shared Key, SAS, or an Entra token it issued).
 //! - Key Vault secrets under `/keyvault/{vault}/secrets/{name}[/{version}]` (the data plane of
 //!   `https://{vault}.vault.azure.net`; bearer token from any token endpoint, `api-version`
-//!   required; see [`key_vault`]).
+//!   required; see [`handlers::key_vault`]).
 //! - `GET /_sim/clock` (`{"minute_ms": n}`), `GET /_sim/stats`, `POST /_sim/publish` (no auth,
 //!   never faulted).
 //! - `POST /_sim/control`: hold the answers of chosen operations after they took effect, or cut
@@ -84,18 +84,22 @@
 //! Paging: the default `page_size` of 50 is small enough that fleets of more than 50 templates
 //! in one resource group (the batch benchmarks, load tests) exercise `nextLink` following.
 
+//! Modules, in layers (each uses only the ones before it, and no file imports one that
+//! imports it back; a unit test checks both): support modules ([`scenario`], [`clock`], [`response`],
+//! [`stats`], [`faults`], [`ratelimit`], [`control`], [`api_versions`], [`tls`], [`sync`]) →
+//! [`model`] (the resources kept) → [`state`] (all of them, plain data) → [`context`] (`Ctx`,
+//! `Sim`) → [`handlers`] (what each service does; [`persist`] saves and loads the world) →
+//! [`router`] (which handler a request goes to) → [`server`] (sockets, TLS, shutdown).
+
 #![allow(clippy::result_large_err, clippy::too_many_arguments)]
 
 pub mod api_versions;
-pub mod arm;
-pub mod auth;
-pub mod blob;
 pub mod clock;
+pub mod context;
 pub mod control;
-pub mod customization_log;
 pub mod faults;
-pub mod federated;
-pub mod key_vault;
+pub mod handlers;
+pub mod model;
 pub mod persist;
 pub mod ratelimit;
 pub mod response;
@@ -104,8 +108,59 @@ pub mod scenario;
 pub mod server;
 pub mod state;
 pub mod stats;
+pub mod sync;
 pub mod tls;
 
+pub use handlers::arm;
 pub use persist::{World, WorldDir, WorldError};
 pub use scenario::{Scenario, ScenarioError};
 pub use server::{SimError, SimHandle, WorldSaver, start, start_from};
+
+#[cfg(test)]
+mod tests {
+    /// The layer of a module, by its first path segment (the order in the docs above).
+    fn layer(module: &[String]) -> Option<usize> {
+        let top = module.first()?.as_str();
+        Some(match top {
+            "scenario" | "clock" | "response" | "stats" | "faults" | "ratelimit" | "control"
+            | "api_versions" | "tls" | "sync" => 0,
+            "model" => 1,
+            "state" => 2,
+            "context" => 3,
+            "handlers" | "persist" => 4,
+            "router" => 5,
+            "server" => 6,
+            _ => return None,
+        })
+    }
+
+    /// The layers hold: no file imports one of a later layer, and none imports one that
+    /// imports it back.
+    #[test]
+    fn layers_and_no_import_cycles_between_files() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let (graph, cycles) = aib_testkit::module_graph::cycles(&src).expect("read src/");
+        let shown: Vec<String> = cycles.iter().map(|c| graph.describe(c)).collect();
+        assert!(cycles.is_empty(), "import cycles:\n{}", shown.join("\n\n"));
+        let mut upward = Vec::new();
+        for (from, tos) in &graph.edges {
+            if from.is_empty() {
+                continue; // lib.rs: declarations and re-exports
+            }
+            let Some(lf) = layer(from) else {
+                upward.push(format!("{} has no layer", from.join("::")));
+                continue;
+            };
+            for to in tos {
+                if layer(to).is_none_or(|lt| lt > lf) {
+                    upward.push(format!("{} -> {}", from.join("::"), to.join("::")));
+                }
+            }
+        }
+        assert!(
+            upward.is_empty(),
+            "imports against the layers:\n{}",
+            upward.join("\n")
+        );
+    }
+}

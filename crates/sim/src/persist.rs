@@ -19,10 +19,10 @@
 //! simulator at a time holds a folder (an OS lock on `world.lock`, released when the process
 //! ends, also by a crash); [`read`] reads a world without holding it.
 
-use crate::server::{Sim, lock};
+use crate::context::{Sim, lock};
 use crate::state::State;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -265,7 +265,7 @@ pub async fn read(dir: &Path) -> Result<Option<World>, WorldError> {
 pub(crate) fn snapshot(sim: &Sim) -> Result<Vec<u8>, serde_json::Error> {
     let now = sim.ctx.clock.now();
     let mut st = lock(&sim.state);
-    st.tick(&sim.ctx, now);
+    crate::handlers::tick(&sim.ctx, &mut st, now);
     prune(&mut st, now);
     serde_json::to_vec(&SavedRef {
         format: FORMAT,
@@ -347,96 +347,14 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-/// A word the simulator keeps as `&'static str` (an alias, so serde's derive does not take it
-/// for a string borrowed from the input).
-pub type Word = &'static str;
-
-/// Words the simulator keeps as `&'static str` (run states, sub-states, operation statuses),
-/// read back from a world file; another word makes the file corrupt.
-pub(crate) fn word<'de, D: Deserializer<'de>>(d: D) -> Result<Word, D::Error> {
-    const WORDS: &[&str] = &[
-        "Queued",
-        "Building",
-        "Customizing",
-        "Validating",
-        "Distributing",
-        "Running",
-        "InProgress",
-        "Succeeded",
-        "Failed",
-        "Canceling",
-        "Canceled",
-    ];
-    let s = String::deserialize(d)?;
-    WORDS
-        .iter()
-        .find(|w| **w == s)
-        .copied()
-        .ok_or_else(|| serde::de::Error::custom(format!("unknown state {s:?}")))
-}
-
-/// HTTP status codes as numbers.
-pub(crate) mod status_code {
-    use super::*;
-    use axum::http::StatusCode;
-
-    pub fn serialize<S: Serializer>(c: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u16(c.as_u16())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StatusCode, D::Error> {
-        let n = u16::deserialize(d)?;
-        StatusCode::from_u16(n).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Bytes as standard base64.
-pub(crate) mod base64_bytes {
-    use super::*;
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use bytes::Bytes;
-
-    pub fn serialize<S: Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(b))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
-        let s = String::deserialize(d)?;
-        STANDARD
-            .decode(s.as_bytes())
-            .map(Bytes::from)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// A map keyed by pairs (JSON objects have string keys) as a list of `[a, b, value]`.
-pub(crate) mod pair_keys {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    type Map<V> = BTreeMap<(String, String), V>;
-
-    pub fn serialize<S: Serializer, V: Serialize>(m: &Map<V>, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(m.iter().map(|((a, b), v)| (a, b, v)))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>, V: Deserialize<'de>>(
-        d: D,
-    ) -> Result<Map<V>, D::Error> {
-        let list = Vec::<(String, String, V)>::deserialize(d)?;
-        Ok(list.into_iter().map(|(a, b, v)| ((a, b), v)).collect())
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::arm::ArmErr;
-    use crate::arm::deployments::{DeployedResource, Deployment};
-    use crate::arm::operations::{OpFinal, OpKind, Operation};
-    use crate::blob::Blob;
+    use crate::model::ArmErr;
+    use crate::model::blob::Blob;
+    use crate::model::deployment::{DeployedResource, Deployment};
+    use crate::model::operation::{OpFinal, OpKind, Operation};
     use axum::http::StatusCode;
     use serde_json::json;
 

@@ -1,6 +1,7 @@
 //! HTTP serving: binding, per-connection kill switch (for `reset` faults), shutdown.
 
 use crate::clock::Clock;
+use crate::context::{Ctx, Sim, lock};
 use crate::faults::FaultRng;
 use crate::response::ResetConnection;
 use crate::scenario::{OutcomeRule, Scenario};
@@ -12,7 +13,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::Request;
 use axum::response::Response;
 use axum::serve::Listener;
-use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -23,7 +24,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -40,60 +41,6 @@ pub enum SimError {
     Scenario(#[from] crate::scenario::ScenarioError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
-}
-
-/// Immutable context shared by all requests.
-#[derive(Debug)]
-pub struct Ctx {
-    pub scenario: Scenario,
-    pub clock: Clock,
-    pub base_url: String,
-    /// `https://HOST:PORT`: the same port over TLS (see [`crate::tls`]).
-    pub https_base_url: String,
-    pub missing: GlobSet,
-    pub outcomes: Vec<(GlobMatcher, OutcomeRule)>,
-    /// Deployments whose imageTemplate was refused with AIB's "Update/Upgrade of image
-    /// templates is currently not supported" conflict (served as `update_conflicts` in
-    /// `/_sim/stats`).
-    pub update_conflicts: std::sync::atomic::AtomicU64,
-}
-
-impl Ctx {
-    /// Whether the scenario says this resource id does not exist.
-    pub fn is_missing(&self, id: &str) -> bool {
-        !self.missing.is_empty() && self.missing.is_match(id)
-    }
-
-    /// The outcome rule for a template of this name and tags (default: succeed).
-    pub fn outcome_for(&self, template: &str, tags: &serde_json::Value) -> OutcomeRule {
-        for (m, rule) in &self.outcomes {
-            if m.is_match(template) && rule.matches_tags(tags) {
-                return rule.clone();
-            }
-        }
-        OutcomeRule::default()
-    }
-}
-
-/// The simulator: context plus state behind short-lived locks (never held across await).
-#[derive(Debug)]
-pub struct Sim {
-    pub ctx: Ctx,
-    pub state: Mutex<SimState>,
-    pub stats: Mutex<Stats>,
-    pub faults: Mutex<FaultRng>,
-    /// Issued tokens: token -> (expiry, principal).
-    pub tokens: Mutex<HashMap<String, (SystemTime, String)>>,
-    pub limits: Mutex<crate::ratelimit::RateLimits>,
-    /// Holds and cuts switched on through `POST /_sim/control`.
-    pub control: crate::control::Control,
-    /// CI jobs and the OIDC assertions issued to them (see [`crate::federated`]).
-    pub federated: crate::federated::Federated,
-}
-
-/// Lock a mutex, recovering from poisoning (a panicked request must not stop the sim).
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A running simulator.
@@ -271,7 +218,7 @@ pub async fn start_from(
         tokens: Mutex::new(HashMap::new()),
         limits: Mutex::new(crate::ratelimit::RateLimits::default()),
         control: crate::control::Control::default(),
-        federated: crate::federated::Federated::default(),
+        federated: crate::model::federated::Federated::default(),
     });
     let sim_base = sim.ctx.base_url.clone();
     let header_timeout = Duration::from_millis(scenario.header_read_timeout_ms.max(1));

@@ -1,11 +1,12 @@
 //! All mutable simulator state, behind one lock held only for short, await-free sections.
+//! Plain data: time moves it on in `handlers::tick`, requests change it in `handlers`.
 
-use crate::arm::deployments::Deployment;
-use crate::arm::gallery::GalleryVersion;
-use crate::arm::image_templates::{self, ImageTemplate};
-use crate::arm::operations::Operation;
-use crate::blob::Blob;
-use crate::server::Ctx;
+use crate::model::blob::Blob;
+use crate::model::deployment::Deployment;
+use crate::model::gallery::GalleryVersion;
+use crate::model::image_template::ImageTemplate;
+use crate::model::operation::Operation;
+use crate::model::staging::StagingGroup;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -23,23 +24,14 @@ pub struct State {
     /// "publisher:offer:sku" (lower) -> versions published through `/_sim/publish`
     pub published: HashMap<String, Vec<String>>,
     /// (account, container) -> blob name -> blob
-    #[serde(with = "crate::persist::pair_keys")]
+    #[serde(with = "crate::model::serde_with::pair_keys")]
     pub blobs: BTreeMap<(String, String), BTreeMap<String, Blob>>,
     /// Other resources created by deployments: id (lower) -> resource body
     pub generic: BTreeMap<String, Value>,
     /// Staging resource groups that outlived their template (scenario `keep_staging`):
     /// resource group id (lower) -> group.
-    pub staging_leftovers: BTreeMap<String, crate::arm::resources::StagingGroup>,
+    pub staging_leftovers: BTreeMap<String, StagingGroup>,
     /// `[[outcome]]` rules with `times` ([`crate::scenario::OutcomeRule::key`]) → the
     /// creations (`provision-fail`) or runs (other results) they gave their result so far.
     pub outcome_runs: BTreeMap<String, u32>,
-}
-
-impl State {
-    /// Bring every time-driven resource up to `now` (simulated minutes).
-    pub fn tick(&mut self, ctx: &Ctx, now: f64) {
-        image_templates::tick(ctx, self, now);
-        crate::arm::gallery::tick(ctx, self, now);
-        crate::arm::resources::tick(ctx, self, now);
-    }
 }

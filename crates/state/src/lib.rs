@@ -443,6 +443,21 @@ impl StateStore {
         }
     }
 
+    /// The runs that have not ended (running, interrupted, detached), oldest first; a record
+    /// that cannot be read is left out, with a warning in the log.
+    pub async fn unfinished_runs(&self) -> Result<Vec<RunRecord>> {
+        let mut out = Vec::new();
+        for id in self.list_runs().await? {
+            match self.read_run(&id).await {
+                Ok(r) if r.status.is_unfinished() => out.push(r),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(run = %id, error = %e, "unreadable run record"),
+            }
+        }
+        out.sort_by_key(|r| r.started);
+        Ok(out)
+    }
+
     /// Who holds the lock now (`None` if free; a stale local lock counts as free). `status`
     /// uses it to tell a `running` run from an `interrupted` one.
     pub async fn lock_holder(&self) -> Result<Option<LockInfo>> {

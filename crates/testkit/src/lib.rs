@@ -6,6 +6,8 @@
 //! [`hostile`] is an HTTP peer that redirects, never answers or sends endless bodies, and
 //! records what it was sent.
 //!
+//! [`module_graph`] finds import cycles between the files of a crate (tests keep them out).
+//!
 //! [`reference`] finds the public Azure material that reference tests read (`AIB_REFERENCE_DIR`).
 //!
 //! [`Azurite`] starts a private Azurite blob service on a free loopback port and kills it on
@@ -16,6 +18,7 @@
 pub mod actionlint;
 pub mod child_harness;
 pub mod hostile;
+pub mod module_graph;
 pub mod reference;
 
 pub use reference::{reference_dir, reference_files, reference_path};

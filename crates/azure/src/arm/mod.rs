@@ -364,19 +364,6 @@ impl ArmClient {
         }
     }
 
-    /// DELETE a resource at `path` and return the long-running operation it starts (followed
-    /// per `via`; none when ARM answered 200/204 with nothing to wait for).
-    pub(crate) async fn start_delete(
-        &self,
-        path: &str,
-        api_version: &str,
-        via: crate::lro::FinalStateVia,
-    ) -> Result<crate::lro::Operation> {
-        let url = self.url(path, api_version)?;
-        let resp = self.send(Method::DELETE, url.clone(), None).await?;
-        crate::lro::Operation::start(self, &Method::DELETE, &resp, url.as_str(), Some(via))
-    }
-
     /// Every item of a pageable list, following `nextLink` to the last page (at most
     /// [`MAX_PAGES`] pages; a `nextLink` that repeats an earlier page is an error, not a loop).
     /// A `nextLink` without `api-version` gets the one of the first request.

@@ -129,152 +129,44 @@ impl BlobClient {
     ) -> Result<u64> {
         let url = self.url(container, Some(name))?;
         let shown = redact_url(url.as_str());
-        let io_err = |e: std::io::Error| Error::Transport {
-            method: "GET".into(),
-            url: shown.clone(),
-            message: format!("writing download: {e}"),
+        let mut p = Progress {
+            got: start,
+            total: None,
+            etag: None,
         };
-        let mut got: u64 = start;
-        let mut total: Option<u64> = None;
-        let mut etag: Option<String> = None;
         let mut state = self.retry.start();
         loop {
             let mut extra: Vec<(&str, String)> = Vec::new();
-            if got > 0 {
-                extra.push(("range", format!("bytes={got}-")));
-                if let Some(e) = &etag {
+            if p.got > 0 {
+                extra.push(("range", format!("bytes={}-", p.got)));
+                if let Some(e) = &p.etag {
                     extra.push(("if-match", e.clone()));
                 }
             }
             let (req, crid) = self.build(&Method::GET, &url, &extra, None).await?;
-            let (failure, headers, last): (Failure, Option<reqwest::header::HeaderMap>, Error) =
-                match self.http.send_headers(req).await {
-                    Err((failure, message)) => (
-                        failure,
-                        None,
-                        Error::Transport {
-                            method: "GET".into(),
-                            url: shown.clone(),
-                            message,
-                        },
-                    ),
-                    Ok(mut resp) => {
-                        let status = resp.status().as_u16();
-                        if !(200..300).contains(&status) {
-                            let headers = resp.headers().clone();
-                            // An error body is short; read at most 64 KiB of it.
-                            let mut body = Vec::new();
-                            while let Ok(Some(c)) = resp.chunk().await {
-                                body.extend_from_slice(&c);
-                                if body.len() > 64 << 10 {
-                                    break;
-                                }
-                            }
-                            let body = Bytes::from(body);
-                            let r = crate::transport::Response {
-                                status,
-                                headers: headers.clone(),
-                                body,
-                                url: shown.clone(),
-                            };
-                            let err = blob_error(&Method::GET, &r, &crid);
-                            if err.is_auth() {
-                                return Err(err);
-                            }
-                            (Failure::Status(status), Some(headers), err)
-                        } else {
-                            let h = resp.headers();
-                            let text =
-                                |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
-                            // Where does this body start? A 200 always starts at 0.
-                            let start = if status == 206 {
-                                text("content-range")
-                                    .as_deref()
-                                    .and_then(content_range_start)
-                                    .unwrap_or(got)
-                            } else {
-                                0
-                            };
-                            let announced = if status == 206 {
-                                text("content-range")
-                                    .as_deref()
-                                    .and_then(content_range_total)
-                            } else {
-                                text("content-length").and_then(|v| v.parse().ok())
-                            };
-                            if total.is_none() {
-                                total = announced;
-                            }
-                            if etag.is_none() {
-                                etag = text("etag");
-                            }
-                            if start > got {
-                                return Err(Error::Incomplete {
-                                    url: shown.clone(),
-                                    expected: total.unwrap_or(0),
-                                    actual: got,
-                                });
-                            }
-                            // Skip bytes we already have (server ignored or widened the range).
-                            let mut skip = got - start;
-                            let mut progressed = false;
-                            let mut broke = None;
-                            loop {
-                                match resp.chunk().await {
-                                    Ok(Some(mut chunk)) => {
-                                        if skip > 0 {
-                                            let n = (skip as usize).min(chunk.len());
-                                            chunk = chunk.slice(n..);
-                                            skip -= n as u64;
-                                        }
-                                        if !chunk.is_empty() {
-                                            out.write_all(&chunk).await.map_err(io_err)?;
-                                            got += chunk.len() as u64;
-                                            progressed = true;
-                                        }
-                                    }
-                                    Ok(None) => break,
-                                    Err(_) => {
-                                        broke = Some("connection dropped mid-body");
-                                        break;
-                                    }
-                                }
-                            }
-                            if progressed {
-                                state = self.retry.start();
-                            }
-                            match (broke, total) {
-                                (None, Some(t)) if got == t => {
-                                    out.flush().await.map_err(io_err)?;
-                                    return Ok(got);
-                                }
-                                (None, None) => {
-                                    out.flush().await.map_err(io_err)?;
-                                    return Ok(got);
-                                }
-                                (None, Some(t)) if got > t => {
-                                    return Err(Error::Incomplete {
-                                        url: shown.clone(),
-                                        expected: t,
-                                        actual: got,
-                                    });
-                                }
-                                (why, t) => (
-                                    Failure::Io,
-                                    None,
-                                    Error::Incomplete {
-                                        url: format!(
-                                            "{shown} ({})",
-                                            why.unwrap_or("body ended early")
-                                        ),
-                                        expected: t.unwrap_or(0),
-                                        actual: got,
-                                    },
-                                ),
-                            }
+            let (failure, headers, last) = match self.http.send_headers(req).await {
+                Err((failure, message)) => (
+                    failure,
+                    None,
+                    Error::Transport {
+                        method: "GET".into(),
+                        url: shown.clone(),
+                        message,
+                    },
+                ),
+                Ok(resp) if !resp.status().is_success() => {
+                    error_answer(resp, &shown, &crid).await?
+                }
+                Ok(resp) => match read_body(resp, &mut p, out, &shown).await? {
+                    Attempt::Done(n) => return Ok(n),
+                    Attempt::Failed { error, progressed } => {
+                        if progressed {
+                            state = self.retry.start();
                         }
+                        (Failure::Io, None, error)
                     }
-                };
+                },
+            };
             let wait = {
                 let mut rng = rand::rng();
                 self.retry.next_wait(
@@ -289,7 +181,7 @@ impl BlobClient {
                 Some(w) => {
                     self.retry.announce(
                         &state,
-                        &format!("Blob download of {shown} ({got} bytes in)"),
+                        &format!("Blob download of {shown} ({} bytes in)", p.got),
                         w,
                     );
                     tokio::time::sleep(w).await;
@@ -297,6 +189,146 @@ impl BlobClient {
                 None => return Err(crate::arm::given_up(&state, &self.endpoint, last)),
             }
         }
+    }
+}
+
+/// How far a resumable download got: bytes written, the size and ETag the first answer gave.
+struct Progress {
+    got: u64,
+    total: Option<u64>,
+    etag: Option<String>,
+}
+
+/// What reading one answer's body ended with.
+enum Attempt {
+    /// The whole blob is written.
+    Done(u64),
+    /// The body ended early or broke; `progressed` when it still brought bytes.
+    Failed { error: Error, progressed: bool },
+}
+
+/// An error answer as a failure to retry, or the error itself when retrying cannot help
+/// (authentication). An error body is short; at most 64 KiB of it is read.
+async fn error_answer(
+    mut resp: reqwest::Response,
+    shown: &str,
+    crid: &str,
+) -> Result<(Failure, Option<reqwest::header::HeaderMap>, Error)> {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let mut body = Vec::new();
+    while let Ok(Some(c)) = resp.chunk().await {
+        body.extend_from_slice(&c);
+        if body.len() > 64 << 10 {
+            break;
+        }
+    }
+    let r = crate::transport::Response {
+        status,
+        headers: headers.clone(),
+        body: Bytes::from(body),
+        url: shown.to_string(),
+    };
+    let err = blob_error(&Method::GET, &r, crid);
+    if err.is_auth() {
+        return Err(err);
+    }
+    Ok((Failure::Status(status), Some(headers), err))
+}
+
+/// Writes the bytes of a 200 or 206 answer the download does not have yet; done when it has
+/// them all, `Err` when the answer does not fit what was asked.
+async fn read_body<W: AsyncWrite + Unpin>(
+    mut resp: reqwest::Response,
+    p: &mut Progress,
+    out: &mut W,
+    shown: &str,
+) -> Result<Attempt> {
+    let io_err = |e: std::io::Error| Error::Transport {
+        method: "GET".into(),
+        url: shown.to_string(),
+        message: format!("writing download: {e}"),
+    };
+    let status = resp.status().as_u16();
+    let h = resp.headers();
+    let text = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // Where does this body start? A 200 always starts at 0.
+    let start = if status == 206 {
+        text("content-range")
+            .as_deref()
+            .and_then(content_range_start)
+            .unwrap_or(p.got)
+    } else {
+        0
+    };
+    let announced = if status == 206 {
+        text("content-range")
+            .as_deref()
+            .and_then(content_range_total)
+    } else {
+        text("content-length").and_then(|v| v.parse().ok())
+    };
+    if p.total.is_none() {
+        p.total = announced;
+    }
+    if p.etag.is_none() {
+        p.etag = text("etag");
+    }
+    if start > p.got {
+        return Err(Error::Incomplete {
+            url: shown.to_string(),
+            expected: p.total.unwrap_or(0),
+            actual: p.got,
+        });
+    }
+    // Skip bytes we already have (server ignored or widened the range).
+    let mut skip = p.got - start;
+    let mut progressed = false;
+    let mut broke = None;
+    loop {
+        match resp.chunk().await {
+            Ok(Some(mut chunk)) => {
+                if skip > 0 {
+                    let n = (skip as usize).min(chunk.len());
+                    chunk = chunk.slice(n..);
+                    skip -= n as u64;
+                }
+                if !chunk.is_empty() {
+                    out.write_all(&chunk).await.map_err(io_err)?;
+                    p.got += chunk.len() as u64;
+                    progressed = true;
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                broke = Some("connection dropped mid-body");
+                break;
+            }
+        }
+    }
+    let got = p.got;
+    match (broke, p.total) {
+        (None, Some(t)) if got == t => {
+            out.flush().await.map_err(io_err)?;
+            Ok(Attempt::Done(got))
+        }
+        (None, None) => {
+            out.flush().await.map_err(io_err)?;
+            Ok(Attempt::Done(got))
+        }
+        (None, Some(t)) if got > t => Err(Error::Incomplete {
+            url: shown.to_string(),
+            expected: t,
+            actual: got,
+        }),
+        (why, t) => Ok(Attempt::Failed {
+            error: Error::Incomplete {
+                url: format!("{shown} ({})", why.unwrap_or("body ended early")),
+                expected: t.unwrap_or(0),
+                actual: got,
+            },
+            progressed,
+        }),
     }
 }
 

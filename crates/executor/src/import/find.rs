@@ -2,27 +2,24 @@
 //! `resources` as an array or, with `languageVersion` 2.0, as an object of symbolic names; inside
 //! nested deployments (`Microsoft.Resources/deployments` with an inline `properties.template`,
 //! at resource group or subscription scope, evaluated in the inner or the outer scope); inside
-//! linked templates given by `templateLink.relativePath` (read from beside the file).
+//! linked templates given by `templateLink.relativePath` (read from beside the file and
+//! inlined by `links` first).
 //!
 //! [`scope_template`] then lifts the template that holds one imageTemplate out of the
 //! deployments around it, as aib deploys it: into the unit's resource group, on its own.
-
-use std::path::Path;
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::expr::Expr;
-use super::notes::Notes;
 use super::path::JsonPath;
-use super::read;
 use crate::render::{DEPLOYMENT_TEMPLATE_SCHEMA, user::is_image_template_type};
 
 /// The resource type of nested deployments.
 pub const DEPLOYMENTS_TYPE: &str = "Microsoft.Resources/deployments";
 
 /// How deep linked and nested templates are followed.
-const MAX_NESTING: usize = 16;
+pub const MAX_NESTING: usize = 16;
 
 /// A resource's key in its template's `resources`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -141,105 +138,6 @@ impl Found {
     }
 }
 
-/// Replaces `templateLink.relativePath` of nested deployments by the linked file's template
-/// (read relative to `dir`), as `az deployment` packs local linked templates. Links by URI are
-/// left as they are, with a note.
-pub fn inline_relative_links(
-    t: &mut Map<String, Value>,
-    dir: Option<&Path>,
-    at: &JsonPath,
-    depth: usize,
-    notes: &mut Notes,
-) -> Result<(), String> {
-    let keys: Vec<ResKey> = resources(t).into_iter().map(|(k, _)| k).collect();
-    for k in keys {
-        let path = k.path(at);
-        let Some(r) = resource_mut(t, &k) else {
-            continue;
-        };
-        if !is_deployment(r) {
-            continue;
-        }
-        let Some(props) = r.get_mut("properties").and_then(Value::as_object_mut) else {
-            continue;
-        };
-        if let Some(Value::Object(inner)) = props.get_mut("template") {
-            if depth >= MAX_NESTING {
-                return Err(format!(
-                    "{path}: deployments nest more than {MAX_NESTING} deep"
-                ));
-            }
-            let inner_dir = dir.map(Path::to_path_buf);
-            inline_relative_links(
-                inner,
-                inner_dir.as_deref(),
-                &path.key("properties").key("template"),
-                depth + 1,
-                notes,
-            )?;
-            continue;
-        }
-        let Some(link) = props.get("templateLink").and_then(Value::as_object) else {
-            continue;
-        };
-        let rel = link
-            .get("relativePath")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let (Some(rel), Some(dir)) = (rel, dir) else {
-            notes.add(
-                path.key("properties").key("templateLink"),
-                "a linked template aib cannot read offline (only `relativePath` links to files beside the imported one are followed); an imageTemplate inside it is not imported".to_string(),
-            );
-            continue;
-        };
-        if Expr::of(&rel).is_some() || depth >= MAX_NESTING {
-            notes.add(
-                path.key("properties")
-                    .key("templateLink")
-                    .key("relativePath"),
-                format!(
-                    "`{rel}` is an expression or nests too deep; the linked template is not read"
-                ),
-            );
-            continue;
-        }
-        let file = dir.join(&rel);
-        let text = read::read_bounded(&file)
-            .map_err(|e| format!("{path}: cannot read the linked template `{rel}`: {e}"))?;
-        let Value::Object(mut linked) = read::parse(&text).map_err(|e| {
-            format!(
-                "{path}: the linked template `{rel}` is not valid JSON (line {}, column {}): {}",
-                e.line, e.column, e.message
-            )
-        })?
-        else {
-            return Err(format!(
-                "{path}: the linked template `{rel}` is not a JSON object"
-            ));
-        };
-        let linked_dir = file.parent().map(Path::to_path_buf);
-        inline_relative_links(
-            &mut linked,
-            linked_dir.as_deref(),
-            &path.key("properties").key("template"),
-            depth + 1,
-            notes,
-        )?;
-        props.remove("templateLink");
-        props.insert("template".into(), Value::Object(linked));
-        notes.add(
-            path.key("properties")
-                .key("templateLink")
-                .key("relativePath"),
-            format!(
-                "the linked template `{rel}` was read from beside the file and imported inline"
-            ),
-        );
-    }
-    Ok(())
-}
-
 /// Every imageTemplate of a deployment template, in document order.
 pub fn image_templates(t: &Map<String, Value>) -> Vec<Found> {
     let mut out = Vec::new();
@@ -295,20 +193,6 @@ pub struct Scoped {
 }
 
 impl Scoped {
-    /// Removes resources (and what names them, see [`super::refs::remove_with_references`]);
-    /// returns the original paths of the outputs that went with them.
-    pub fn remove(&mut self, targets: &[super::refs::Target]) -> Vec<JsonPath> {
-        let gone =
-            super::refs::remove_with_references(&mut self.template, targets, &JsonPath::root());
-        let mut i = 0;
-        self.positions.retain(|_| {
-            let keep = !targets.iter().any(|t| t.key == ResKey::Index(i));
-            i += 1;
-            keep
-        });
-        gone.iter().map(|p| self.original(p)).collect()
-    }
-
     /// The key a resource of the original now has.
     pub fn current(&self, original: &ResKey) -> ResKey {
         match original {

@@ -28,6 +28,7 @@
 
 mod expr;
 pub mod find;
+pub mod links;
 pub mod notes;
 pub mod path;
 pub mod read;
@@ -215,7 +216,7 @@ fn import_text(
     } else {
         wrap_body(doc, &not)?
     };
-    find::inline_relative_links(&mut doc, dir, &JsonPath::root(), 0, &mut notes).map_err(not)?;
+    links::inline_relative_links(&mut doc, dir, &JsonPath::root(), 0, &mut notes).map_err(not)?;
     let found = find::image_templates(&doc);
     if found.is_empty() {
         return Err(not(no_image_template(&doc)));

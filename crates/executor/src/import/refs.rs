@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::expr::Expr;
-use super::find::{ResKey, inner_scope, is_deployment, resources};
+use super::find::{ResKey, Scoped, inner_scope, is_deployment, resources};
 use super::path::JsonPath;
 
 /// The functions that build resource ids from a type and names.
@@ -278,6 +278,22 @@ pub fn mentions(s: &str, t: &Target) -> bool {
         }
     });
     hit
+}
+
+// Removing resources from a lifted template is reference-aware, so it lives here.
+impl Scoped {
+    /// Removes resources (and what names them, see [`remove_with_references`]);
+    /// returns the original paths of the outputs that went with them.
+    pub fn remove(&mut self, targets: &[Target]) -> Vec<JsonPath> {
+        let gone = remove_with_references(&mut self.template, targets, &JsonPath::root());
+        let mut i = 0;
+        self.positions.retain(|_| {
+            let keep = !targets.iter().any(|t| t.key == ResKey::Index(i));
+            i += 1;
+            keep
+        });
+        gone.iter().map(|p| self.original(p)).collect()
+    }
 }
 
 #[cfg(test)]

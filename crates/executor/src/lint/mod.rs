@@ -182,6 +182,16 @@ impl<'a> Linter<'a> {
     }
 
     fn unit(&mut self, u: &Unit) {
+        self.unit_settings(u);
+        self.names(u);
+        self.unit_regions(u);
+        self.unit_windows(u);
+        self.unit_customizers(u);
+        self.placeholders(u);
+    }
+
+    /// Build timeout, gallery and image definition names, the template name, the version.
+    fn unit_settings(&mut self, u: &Unit) {
         let s = &u.settings;
         let id = u.id.as_str();
 
@@ -264,7 +274,12 @@ impl<'a> Linter<'a> {
                 );
             }
         }
-        self.names(u);
+    }
+
+    /// Regions of the cloud and the replica count.
+    fn unit_regions(&mut self, u: &Unit) {
+        let s = &u.settings;
+        let id = u.id.as_str();
         let cloud = self.manifest.file.cloud();
         let known = regions::regions_of(cloud).unwrap_or_default();
         let locations = std::iter::once(("location", &s.location))
@@ -299,7 +314,12 @@ impl<'a> Linter<'a> {
                 "out of range",
             );
         }
+    }
 
+    /// Windows warnings: a one-vCPU build VM, no OS disk size.
+    fn unit_windows(&mut self, u: &Unit) {
+        let s = &u.settings;
+        let id = u.id.as_str();
         // Warnings.
         let windows = is_windows(u);
         if windows {
@@ -331,6 +351,12 @@ impl<'a> Linter<'a> {
                 );
             }
         }
+    }
+
+    /// Customizer warnings: Windows Update without a restart before it, local `File` sources.
+    fn unit_customizers(&mut self, u: &Unit) {
+        let s = &u.settings;
+        let id = u.id.as_str();
         let mut restarted = false;
         for (i, c) in s.customize.iter().enumerate() {
             match c.kind {
@@ -373,7 +399,6 @@ impl<'a> Linter<'a> {
                 _ => {}
             }
         }
-        self.placeholders(u);
     }
 
     /// Warnings for values still holding an import `<placeholder>`.

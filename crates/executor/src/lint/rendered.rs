@@ -177,6 +177,21 @@ impl Linter<'_> {
         let at = format!("unit `{id}`: template `{file}`");
         let props = d.properties();
 
+        self.rendered_timeout(u, already, &at, props);
+        self.rendered_galleries(u, already, &at, props);
+        self.rendered_regions(u, already, &at, props);
+        self.rendered_windows(u, already, &at, props);
+        self.rendered_customizers(u, already, &at, props);
+    }
+
+    /// `buildTimeoutInMinutes` AIB rejects.
+    fn rendered_timeout(
+        &mut self,
+        u: &Unit,
+        already: &HashSet<(&'static str, String)>,
+        at: &str,
+        props: &Value,
+    ) {
         if let Some(t) = props.get("buildTimeoutInMinutes").and_then(Value::as_i64)
             && ((1..=5).contains(&t) || t > 960)
         {
@@ -190,7 +205,16 @@ impl Linter<'_> {
                 .with_help("use 0 (AIB's default of 240) or 6 to 960 minutes"),
             );
         }
+    }
 
+    /// The gallery, image definition and version of each `SharedImage` target.
+    fn rendered_galleries(
+        &mut self,
+        u: &Unit,
+        already: &HashSet<(&'static str, String)>,
+        at: &str,
+        props: &Value,
+    ) {
         let fixed_latest = source_is_latest(&props["source"])
             && !matches!(u.settings.source, ResolvedSource::Variant { .. });
         for (i, gid) in shared_images(props) {
@@ -245,7 +269,16 @@ impl Linter<'_> {
                 );
             }
         }
+    }
 
+    /// The regions and replica counts of each distribute target.
+    fn rendered_regions(
+        &mut self,
+        u: &Unit,
+        already: &HashSet<(&'static str, String)>,
+        at: &str,
+        props: &Value,
+    ) {
         let distribute = props
             .get("distribute")
             .and_then(Value::as_array)
@@ -297,7 +330,16 @@ impl Linter<'_> {
                 self.rendered_finding(u, already, diag);
             }
         }
+    }
 
+    /// Windows traps: a one-vCPU build VM, no OS disk size.
+    fn rendered_windows(
+        &mut self,
+        u: &Unit,
+        already: &HashSet<(&'static str, String)>,
+        at: &str,
+        props: &Value,
+    ) {
         // Windows traps.
         if is_windows(props) {
             let vm = &props["vmProfile"];
@@ -330,6 +372,16 @@ impl Linter<'_> {
                 );
             }
         }
+    }
+
+    /// Customizers: Windows Update without a restart before it, local `File` sources.
+    fn rendered_customizers(
+        &mut self,
+        u: &Unit,
+        already: &HashSet<(&'static str, String)>,
+        at: &str,
+        props: &Value,
+    ) {
         let customize = props
             .get("customize")
             .and_then(Value::as_array)

@@ -22,7 +22,7 @@
 //! `runOutputName` is the template name.
 
 use aib_manifest::{CustomizerKind, ErrorPolicy, StorageAccountType};
-use aib_planner::{ResolvedCustomizer, ResolvedSource, Unit};
+use aib_planner::{ResolvedCustomizer, ResolvedSettings, ResolvedSource, Unit};
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
@@ -85,6 +85,120 @@ pub(crate) fn check_inputs(renderer: &Renderer, unit: &Unit) -> Result<u64, Rend
     Ok(bytes)
 }
 
+/// `validate`: the in-VM validations and what a failed one means.
+fn validate(renderer: &Renderer, unit: &Unit) -> Result<Option<Value>, RenderError> {
+    Ok(match &unit.settings.validate {
+        Some(v) => {
+            let mut o = Map::new();
+            if let Some(b) = v.continue_distribute_on_failure {
+                o.insert("continueDistributeOnFailure".into(), b.into());
+            }
+            if let Some(b) = v.source_validation_only {
+                o.insert("sourceValidationOnly".into(), b.into());
+            }
+            if !v.in_vm_validations.is_empty() {
+                let list = v
+                    .in_vm_validations
+                    .iter()
+                    .map(|c| customizer(renderer, unit, c))
+                    .collect::<Result<Vec<_>, _>>()?;
+                o.insert("inVMValidations".into(), Value::Array(list));
+            }
+            Some(Value::Object(o))
+        }
+        None => None,
+    })
+}
+
+/// `distribute`: one gallery target (the version when it is known), replicated to the
+/// unit's regions.
+fn distribute(
+    unit: &Unit,
+    name: &str,
+    tags: &Map<String, Value>,
+    gallery_image_id: String,
+) -> Vec<Value> {
+    let s = &unit.settings;
+    let regions: Vec<&str> = if s.replicate_to.is_empty() {
+        vec![s.location.as_str()]
+    } else {
+        s.replicate_to.iter().map(String::as_str).collect()
+    };
+    let storage = s
+        .storage_account_type
+        .unwrap_or(StorageAccountType::StandardLrs)
+        .as_str();
+    let target_regions: Vec<Value> = regions
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r,
+                "replicaCount": s.replica_count.unwrap_or(1),
+                "storageAccountType": storage,
+            })
+        })
+        .collect();
+    let mut dist = Map::new();
+    dist.insert("type".into(), "SharedImage".into());
+    dist.insert("galleryImageId".into(), gallery_image_id.into());
+    dist.insert("runOutputName".into(), name.into());
+    dist.insert("artifactTags".into(), Value::Object(tags.clone()));
+    dist.insert("targetRegions".into(), Value::Array(target_regions));
+    dist.insert("excludeFromLatest".into(), s.exclude_from_latest.into());
+    vec![Value::Object(dist)]
+}
+
+/// `vmProfile`: size, OS disk and network, when any is set.
+fn vm_profile(s: &ResolvedSettings) -> Option<Value> {
+    let mut vm = Map::new();
+    if let Some(v) = &s.vm_size {
+        vm.insert("vmSize".into(), v.as_str().into());
+    }
+    if let Some(g) = s.os_disk_gb {
+        vm.insert("osDiskSizeGB".into(), g.into());
+    }
+    if let Some(n) = &s.vnet_config {
+        let mut o = Map::new();
+        if let Some(x) = &n.subnet_id {
+            o.insert("subnetId".into(), x.as_str().into());
+        }
+        if let Some(x) = &n.container_instance_subnet_id {
+            o.insert("containerInstanceSubnetId".into(), x.as_str().into());
+        }
+        if let Some(x) = &n.proxy_vm_size {
+            o.insert("proxyVmSize".into(), x.as_str().into());
+        }
+        vm.insert("vnetConfig".into(), Value::Object(o));
+    }
+    (!vm.is_empty()).then_some(Value::Object(vm))
+}
+
+/// `errorHandling`, when either policy is set.
+fn error_handling(s: &ResolvedSettings) -> Option<Value> {
+    let eh = &s.error_handling;
+    if eh.on_customizer.is_none() && eh.on_validation.is_none() {
+        return None;
+    }
+    let mut o = Map::new();
+    if let Some(p) = eh.on_customizer {
+        o.insert("onCustomizerError".into(), policy(p).into());
+    }
+    if let Some(p) = eh.on_validation {
+        o.insert("onValidationError".into(), policy(p).into());
+    }
+    Some(Value::Object(o))
+}
+
+/// The template's user-assigned identity.
+fn identity(s: &ResolvedSettings) -> Value {
+    let mut identities = Map::new();
+    identities.insert(s.identity.clone(), Value::Object(Map::new()));
+    let mut identity = Map::new();
+    identity.insert("type".into(), "UserAssigned".into());
+    identity.insert("userAssignedIdentities".into(), Value::Object(identities));
+    Value::Object(identity)
+}
+
 impl BuiltinParts {
     pub(crate) fn new(
         renderer: &Renderer,
@@ -110,94 +224,27 @@ impl BuiltinParts {
             .iter()
             .map(|c| customizer(renderer, unit, c))
             .collect::<Result<Vec<_>, _>>()?;
-        let validate = match &s.validate {
-            Some(v) => {
-                let mut o = Map::new();
-                if let Some(b) = v.continue_distribute_on_failure {
-                    o.insert("continueDistributeOnFailure".into(), b.into());
-                }
-                if let Some(b) = v.source_validation_only {
-                    o.insert("sourceValidationOnly".into(), b.into());
-                }
-                if !v.in_vm_validations.is_empty() {
-                    let list = v
-                        .in_vm_validations
-                        .iter()
-                        .map(|c| customizer(renderer, unit, c))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    o.insert("inVMValidations".into(), Value::Array(list));
-                }
-                Some(Value::Object(o))
-            }
-            None => None,
-        };
+        let validate = validate(renderer, unit)?;
 
         let gid = gallery_image_id(unit, None);
         let image_version = inputs.image_version.map(str::to_string);
         let image_version_id = image_version
             .as_ref()
             .map(|v| format!("{gid}/versions/{v}"));
-        let regions: Vec<&str> = if s.replicate_to.is_empty() {
-            vec![s.location.as_str()]
-        } else {
-            s.replicate_to.iter().map(String::as_str).collect()
-        };
-        let storage = s
-            .storage_account_type
-            .unwrap_or(StorageAccountType::StandardLrs)
-            .as_str();
-        let target_regions: Vec<Value> = regions
-            .iter()
-            .map(|r| {
-                json!({
-                    "name": r,
-                    "replicaCount": s.replica_count.unwrap_or(1),
-                    "storageAccountType": storage,
-                })
-            })
-            .collect();
-        let mut dist = Map::new();
-        dist.insert("type".into(), "SharedImage".into());
-        dist.insert(
-            "galleryImageId".into(),
-            image_version_id
-                .clone()
-                .unwrap_or_else(|| gid.clone())
-                .into(),
+        let distribute = distribute(
+            unit,
+            name,
+            &tags,
+            image_version_id.clone().unwrap_or_else(|| gid.clone()),
         );
-        dist.insert("runOutputName".into(), name.into());
-        dist.insert("artifactTags".into(), Value::Object(tags.clone()));
-        dist.insert("targetRegions".into(), Value::Array(target_regions));
-        dist.insert("excludeFromLatest".into(), s.exclude_from_latest.into());
-        let distribute = vec![Value::Object(dist)];
 
         let mut props = Map::new();
         props.insert(
             "buildTimeoutInMinutes".into(),
             s.build_timeout_minutes.into(),
         );
-        let mut vm = Map::new();
-        if let Some(v) = &s.vm_size {
-            vm.insert("vmSize".into(), v.as_str().into());
-        }
-        if let Some(g) = s.os_disk_gb {
-            vm.insert("osDiskSizeGB".into(), g.into());
-        }
-        if let Some(n) = &s.vnet_config {
-            let mut o = Map::new();
-            if let Some(x) = &n.subnet_id {
-                o.insert("subnetId".into(), x.as_str().into());
-            }
-            if let Some(x) = &n.container_instance_subnet_id {
-                o.insert("containerInstanceSubnetId".into(), x.as_str().into());
-            }
-            if let Some(x) = &n.proxy_vm_size {
-                o.insert("proxyVmSize".into(), x.as_str().into());
-            }
-            vm.insert("vnetConfig".into(), Value::Object(o));
-        }
-        if !vm.is_empty() {
-            props.insert("vmProfile".into(), Value::Object(vm));
+        if let Some(vm) = vm_profile(s) {
+            props.insert("vmProfile".into(), vm);
         }
         props.insert("source".into(), source.clone());
         if !customize.is_empty() {
@@ -213,27 +260,15 @@ impl BuiltinParts {
             );
         }
         props.insert("distribute".into(), Value::Array(distribute.clone()));
-        let eh = &s.error_handling;
-        if eh.on_customizer.is_some() || eh.on_validation.is_some() {
-            let mut o = Map::new();
-            if let Some(p) = eh.on_customizer {
-                o.insert("onCustomizerError".into(), policy(p).into());
-            }
-            if let Some(p) = eh.on_validation {
-                o.insert("onValidationError".into(), policy(p).into());
-            }
-            props.insert("errorHandling".into(), Value::Object(o));
+        if let Some(eh) = error_handling(s) {
+            props.insert("errorHandling".into(), eh);
         }
         if let Some(rg) = &s.staging_resource_group {
             props.insert("stagingResourceGroup".into(), rg.as_str().into());
         }
         props.insert("managedResourceTags".into(), Value::Object(tags.clone()));
 
-        let mut identities = Map::new();
-        identities.insert(s.identity.clone(), Value::Object(Map::new()));
-        let mut identity = Map::new();
-        identity.insert("type".into(), "UserAssigned".into());
-        identity.insert("userAssignedIdentities".into(), Value::Object(identities));
+        let identity = identity(s);
         // Built by moves (`json!` would serialize each interpolated value into a copy).
         let mut resource = Map::new();
         resource.insert("type".into(), IMAGE_TEMPLATE_TYPE.into());
@@ -241,7 +276,7 @@ impl BuiltinParts {
         resource.insert("name".into(), name.into());
         resource.insert("location".into(), s.location.as_str().into());
         resource.insert("tags".into(), Value::Object(tags.clone()));
-        resource.insert("identity".into(), Value::Object(identity));
+        resource.insert("identity".into(), identity);
         resource.insert("properties".into(), Value::Object(props));
         let resource = Value::Object(resource);
         Ok(Self {

@@ -365,11 +365,37 @@ fn finish(
         message,
     };
     let name = built.template_name.as_str();
+    let mut template = deployment_template(doc, name).map_err(invalid)?;
+    let (resource, name_param) =
+        image_template_resource(&mut template, name, &built.tags).map_err(invalid)?;
+    // Values of declared ARM parameters.
+    let declared: Vec<(String, Value)> = template
+        .get("parameters")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let (values, secret_parameters) =
+        parameter_values(unit, name, name_param.as_deref(), &declared).map_err(invalid)?;
+    let image_template = inspected(&resource, &declared, &values, &secret_parameters);
+    Ok(RenderedDeployment {
+        unit: unit.id.to_string(),
+        template_name: name.to_string(),
+        deployment_name: deployment_name(name),
+        template: Value::Object(template),
+        parameters: parameters_file(&values),
+        image_template,
+        secret_parameters,
+        origin: file.to_string(),
+    })
+}
+
+/// A deployment template as is, or a bare imageTemplate body wrapped in one.
+fn deployment_template(doc: Value, name: &str) -> Result<Map<String, Value>, String> {
     let Value::Object(mut doc) = doc else {
-        return Err(invalid("is not a JSON object".into()));
+        return Err("is not a JSON object".into());
     };
-    let mut template = if doc.contains_key("resources") {
-        doc
+    if doc.contains_key("resources") {
+        Ok(doc)
     } else if doc.contains_key("properties") {
         // A bare imageTemplate body: wrap it.
         doc.insert("type".into(), IMAGE_TEMPLATE_TYPE.into());
@@ -382,40 +408,41 @@ fn finish(
         t.insert("contentVersion".into(), "1.0.0.0".into());
         t.insert("parameters".into(), json!({}));
         t.insert("resources".into(), Value::Array(vec![Value::Object(doc)]));
-        t
+        Ok(t)
     } else {
-        return Err(invalid(
+        Err(
             "is neither a deployment template (`resources`) nor an imageTemplate body (`properties`)"
                 .into(),
-        ));
-    };
+        )
+    }
+}
 
-    // The imageTemplates resource: `resources` is a list, or (languageVersion 2.0) an object of
-    // symbolic names.
-    let resource = {
-        let found: Vec<&mut Value> = match template.get_mut("resources") {
-            Some(Value::Array(list)) => list.iter_mut().filter(|r| is_template(r)).collect(),
-            Some(Value::Object(map)) => map.values_mut().filter(|r| is_template(r)).collect(),
-            _ => {
-                return Err(invalid(
-                    "`resources` is neither a list nor (languageVersion 2.0) an object of symbolic names"
-                        .into(),
-                ));
-            }
-        };
-        let mut found = found.into_iter();
-        match (found.next(), found.next()) {
-            (Some(r), None) => r,
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "declares more than one imageTemplates resource".into(),
-                ));
-            }
-            (None, _) => {
-                return Err(invalid(format!(
-                    "declares no `{IMAGE_TEMPLATE_TYPE}` resource"
-                )));
-            }
+/// The one imageTemplates resource (`resources` is a list, or with languageVersion 2.0 an
+/// object of symbolic names), named and tagged for the unit; and the parameter that names it,
+/// when its name is `[parameters('x')]`.
+fn image_template_resource(
+    template: &mut Map<String, Value>,
+    name: &str,
+    tags: &Map<String, Value>,
+) -> Result<(Value, Option<String>), String> {
+    let found: Vec<&mut Value> = match template.get_mut("resources") {
+        Some(Value::Array(list)) => list.iter_mut().filter(|r| is_template(r)).collect(),
+        Some(Value::Object(map)) => map.values_mut().filter(|r| is_template(r)).collect(),
+        _ => {
+            return Err(
+                "`resources` is neither a list nor (languageVersion 2.0) an object of symbolic names"
+                    .into(),
+            );
+        }
+    };
+    let mut found = found.into_iter();
+    let resource = match (found.next(), found.next()) {
+        (Some(r), None) => r,
+        (Some(_), Some(_)) => {
+            return Err("declares more than one imageTemplates resource".into());
+        }
+        (None, _) => {
+            return Err(format!("declares no `{IMAGE_TEMPLATE_TYPE}` resource"));
         }
     };
     let mut name_param: Option<String> = None;
@@ -431,23 +458,27 @@ fn finish(
                 r.insert("name".into(), name.into());
             }
         }
-        add_aib_tags(r, &built.tags);
+        add_aib_tags(r, tags);
     }
-    let resource = resource.clone();
+    Ok((resource.clone(), name_param))
+}
 
-    // Values of declared ARM parameters.
-    let declared: Vec<(String, Value)> = template
-        .get("parameters")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+/// The value of each declared ARM parameter (the template name, the manifest's `parameters`,
+/// a secret's placeholder, the location, the api-version), and the secret ones; every one
+/// without a value or a default is an error.
+fn parameter_values(
+    unit: &Unit,
+    name: &str,
+    name_param: Option<&str>,
+    declared: &[(String, Value)],
+) -> Result<(IndexMap<String, Value>, Vec<String>), String> {
     let s = &unit.settings;
     let mut values: IndexMap<String, Value> = IndexMap::new();
     let mut secret_parameters = Vec::new();
     let mut missing = Vec::new();
-    for (p, decl) in &declared {
+    for (p, decl) in declared {
         let has_default = optional_parameter(decl);
-        if name_param.as_deref() == Some(p.as_str()) || p == "imageTemplateName" {
+        if name_param == Some(p.as_str()) || p == "imageTemplateName" {
             values.insert(p.clone(), name.into());
         } else if let Some(v) = s.parameters.get(p) {
             values.insert(p.clone(), v.clone());
@@ -466,16 +497,24 @@ fn finish(
     }
     if !missing.is_empty() {
         let list: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
-        return Err(invalid(format!(
+        return Err(format!(
             "ARM parameter(s) {} have no value; set them under `parameters` in the manifest",
             list.join(", ")
-        )));
+        ));
     }
+    Ok((values, secret_parameters))
+}
 
-    // The resource as rendered, with `[parameters('x')]` values (or their `defaultValue`)
-    // substituted for inspection and lint; secret parameters stay expressions.
+/// The resource as rendered, with `[parameters('x')]` values (or their `defaultValue`)
+/// substituted for inspection and lint; secret parameters stay expressions.
+fn inspected(
+    resource: &Value,
+    declared: &[(String, Value)],
+    values: &IndexMap<String, Value>,
+    secret_parameters: &[String],
+) -> Value {
     let mut inspect = values.clone();
-    for (p, decl) in &declared {
+    for (p, decl) in declared {
         if !inspect.contains_key(p)
             && !secret_parameters.contains(p)
             && let Some(v) = decl.get("defaultValue")
@@ -483,21 +522,10 @@ fn finish(
             inspect.insert(p.clone(), v.clone());
         }
     }
-    for p in &secret_parameters {
+    for p in secret_parameters {
         inspect.shift_remove(p);
     }
-    let image_template = substitute(&resource, &inspect);
-
-    Ok(RenderedDeployment {
-        unit: unit.id.to_string(),
-        template_name: name.to_string(),
-        deployment_name: deployment_name(name),
-        template: Value::Object(template),
-        parameters: parameters_file(&values),
-        image_template,
-        secret_parameters,
-        origin: file.to_string(),
-    })
+    substitute(resource, &inspect)
 }
 
 /// Whether an ARM parameter needs no value: it has a `defaultValue`, or (languageVersion 2.0)

@@ -1,22 +1,30 @@
 //! A Markdown summary that fits a GitHub job summary (`$GITHUB_STEP_SUMMARY`): a status
 //! table, each failure's customizer and log excerpt, and a Mermaid `gantt` of the stages of
-//! every unit so people see where the time went.
+//! every unit so people see where the time went. The document is the template
+//! `templates/summary.md.j2`; this module gives it the values and the filters that show text
+//! from Azure, logs and manifests literally.
 
-use std::fmt::Write;
+use std::sync::LazyLock;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
+use minijinja::{Environment, Value, context};
+use serde::Serialize;
 
 use super::BuildReport;
 use super::json::ReportUnitStatus;
 
-fn icon(s: ReportUnitStatus) -> &'static str {
-    match s {
-        ReportUnitStatus::Succeeded => "✅ succeeded",
-        ReportUnitStatus::Failed => "❌ failed",
-        ReportUnitStatus::Skipped => "⏭️ skipped",
-        ReportUnitStatus::Unchanged => "➖ unchanged",
-        ReportUnitStatus::Cancelled => "🛑 cancelled",
-        ReportUnitStatus::Pending => "… pending",
-        ReportUnitStatus::Running => "… running",
-    }
+/// A status as the table shows it (`succeeded` → `✅ succeeded`).
+fn icon(status: &str) -> String {
+    let icon = match status {
+        "succeeded" => "✅",
+        "failed" => "❌",
+        "skipped" => "⏭️",
+        "unchanged" => "➖",
+        "cancelled" => "🛑",
+        _ => "…",
+    };
+    format!("{icon} {status}")
 }
 
 /// Text that comes from Azure, a log or a manifest, as Markdown that shows it literally: HTML
@@ -90,10 +98,111 @@ fn mermaid_text(s: &str) -> String {
         .collect()
 }
 
+/// The template, with the filters it shows text through.
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    match SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+    {
+        Ok(syntax) => env.set_syntax(syntax),
+        Err(e) => tracing::error!("the job summary's template syntax: {e}"),
+    }
+    env.add_filter("text", |s: String| text(&s));
+    env.add_filter("code", |s: String| code(&s));
+    env.add_filter("cell_code", |s: String| cell_code(&s));
+    env.add_filter("fenced", |s: String| fenced(&s));
+    env.add_filter("mermaid", |s: String| mermaid_text(&s));
+    env.add_filter("icon", |s: String| icon(&s));
+    env.add_filter("version_name", |s: String| {
+        s.rsplit("/images/").next().unwrap_or(&s).to_string()
+    });
+    // `.md`: no HTML auto-escaping; the filters do the escaping Markdown needs.
+    if let Err(e) = env.add_template("summary.md", TEMPLATE) {
+        tracing::error!("the job summary template does not parse: {e}");
+    }
+    env
+});
+
+const TEMPLATE: &str = include_str!("templates/summary.md.j2");
+
+/// One unit's section of the timeline: its stages that started and finished.
+#[derive(Serialize)]
+struct Section<'a> {
+    unit: &'a str,
+    tasks: Vec<Task<'a>>,
+}
+
+/// A Gantt task: a stage, numbered across the chart.
+#[derive(Serialize)]
+struct Task<'a> {
+    name: &'a str,
+    /// Mermaid's task tags (`crit, ` for a failed stage).
+    tag: &'static str,
+    n: usize,
+    started: &'a str,
+    finished: &'a str,
+}
+
+fn timeline(r: &BuildReport) -> Vec<Section<'_>> {
+    let mut n = 0;
+    let mut sections = Vec::new();
+    for u in &r.units {
+        let mut tasks = Vec::new();
+        for s in &u.stages {
+            let (Some(started), Some(finished)) = (&s.started, &s.finished) else {
+                continue;
+            };
+            let tag = match s.status.as_str() {
+                "failed" => "crit, ",
+                "running" => "active, ",
+                "cancelled" | "skipped" => "done, ",
+                _ => "",
+            };
+            n += 1;
+            tasks.push(Task {
+                name: &s.name,
+                tag,
+                n,
+                started,
+                finished,
+            });
+        }
+        if !tasks.is_empty() {
+            sections.push(Section { unit: &u.id, tasks });
+        }
+    }
+    sections
+}
+
 /// Mermaid's default `maxTextSize`: a larger chart is not drawn.
 pub const MERMAID_MAX_TEXT: usize = 50_000;
 /// GitHub's limit on a step summary (`$GITHUB_STEP_SUMMARY`), in bytes.
 pub const MAX_STEP_SUMMARY: usize = 1024 * 1024;
+
+/// About how many characters the Mermaid chart of `timeline` has.
+fn chart_size(timeline: &[Section<'_>]) -> usize {
+    let header = 100;
+    timeline
+        .iter()
+        .map(|s| {
+            14 + mermaid_text(s.unit).len()
+                + s.tasks
+                    .iter()
+                    .map(|t| {
+                        mermaid_text(t.name).len()
+                            + t.tag.len()
+                            + t.started.len()
+                            + t.finished.len()
+                            + 20
+                    })
+                    .sum::<usize>()
+        })
+        .sum::<usize>()
+        + header
+}
 
 /// `md` cut at a line boundary to at most `max` bytes, with a closing fence if the cut falls
 /// inside one and a note saying it was cut.
@@ -112,11 +221,10 @@ pub fn fit(md: &str, max: usize) -> String {
         let t = line.trim_start();
         let ticks = t.len() - t.trim_start_matches('`').len();
         if ticks >= 3 {
-            let marker = "`".repeat(ticks);
             match &fence {
                 Some(open) if ticks >= open.len() && t.trim_end().len() == ticks => fence = None,
                 Some(_) => {}
-                None => fence = Some(marker),
+                None => fence = Some("`".repeat(ticks)),
             }
         }
         out.push_str(line);
@@ -129,131 +237,48 @@ pub fn fit(md: &str, max: usize) -> String {
     out
 }
 
-/// The Markdown document.
+/// The Markdown document (`templates/summary.md.j2`).
 pub fn render(r: &BuildReport) -> String {
-    let mut o = String::new();
-    let c = |s: ReportUnitStatus| r.units.iter().filter(|u| u.status == s).count();
-    let _ = writeln!(o, "## aib build {} — {}\n", code(&r.pipeline), r.status);
-    let _ = writeln!(
-        o,
-        "Run {}: {} succeeded, {} failed, {} skipped, {} cancelled, {} unchanged.\n",
-        code(&r.run_id),
-        c(ReportUnitStatus::Succeeded),
-        c(ReportUnitStatus::Failed),
-        c(ReportUnitStatus::Skipped),
-        c(ReportUnitStatus::Cancelled),
-        c(ReportUnitStatus::Unchanged)
-    );
-    let _ = writeln!(o, "| Unit | Status | Image version / reason |");
-    let _ = writeln!(o, "|---|---|---|");
-    for u in &r.units {
-        let detail = match (&u.image_version_id, &u.failure, &u.reason) {
-            (Some(v), _, _) => cell_code(v.rsplit("/images/").next().unwrap_or(v)),
-            (_, Some(f), _) => format!(
-                "{}{}",
-                text(&f.stage),
-                f.customizer
-                    .as_ref()
-                    .map(|c| format!(" (customizer {})", cell_code(c)))
-                    .unwrap_or_default()
-            ),
-            (_, _, Some(r)) => text(r),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} |",
-            cell_code(&u.id),
-            icon(u.status),
-            detail
-        );
-    }
+    let count = |s: ReportUnitStatus| r.units.iter().filter(|u| u.status == s).count();
     let failures: Vec<_> = r.units.iter().filter(|u| u.failure.is_some()).collect();
-    if !failures.is_empty() {
-        let _ = writeln!(o, "\n### Failures\n");
-        for u in failures {
-            let Some(f) = &u.failure else { continue };
-            let _ = writeln!(o, "#### {} — {}\n", code(&u.id), text(&f.stage));
-            if let Some(cz) = &f.customizer {
-                let _ = writeln!(o, "Failing customizer: **{}**\n", code(cz));
-            }
-            let _ = writeln!(o, "{}\n", text(&f.message));
-            if let Some(x) = &f.log_excerpt {
-                let _ = writeln!(o, "{}", fenced(x));
-            }
-            if let Some(p) = &f.log_path {
-                let _ = writeln!(
-                    o,
-                    "Full log: {} ({})\n",
-                    code(p),
-                    code(&format!("aib logs {} --run {}", u.id, r.run_id))
-                );
-            }
-        }
+    // A chart over Mermaid's limit is not drawn: it is left out, saying why.
+    let mut timeline = timeline(r);
+    let size = chart_size(&timeline);
+    let left_out = (size > MERMAID_MAX_TEXT).then(|| {
+        let stages: usize = timeline.iter().map(|s| s.tasks.len()).sum();
+        format!(
+            "Left out: the {stages} stages make a Mermaid chart of about {size} characters, over the {MERMAID_MAX_TEXT} Mermaid draws."
+        )
+    });
+    if left_out.is_some() {
+        timeline.clear();
     }
-    // Gantt of stages.
-    let mut tasks = String::new();
-    let mut n = 0usize;
-    for u in &r.units {
-        let stages: Vec<_> = u
-            .stages
-            .iter()
-            .filter(|s| s.started.is_some() && s.finished.is_some())
-            .collect();
-        if stages.is_empty() {
-            continue;
-        }
-        let _ = writeln!(tasks, "    section {}", mermaid_text(&u.id));
-        for s in stages {
-            let (Some(a), Some(b)) = (&s.started, &s.finished) else {
-                continue;
-            };
-            let tag = match s.status.as_str() {
-                "failed" => "crit, ",
-                "running" => "active, ",
-                "cancelled" | "skipped" => "done, ",
-                _ => "",
-            };
-            n += 1;
-            let _ = writeln!(
-                tasks,
-                "    {} :{tag}t{n}, {}, {}",
-                mermaid_text(&s.name),
-                a,
-                b
-            );
-        }
-    }
-    if n > 0 && tasks.len() > MERMAID_MAX_TEXT - 200 {
-        let _ = writeln!(
-            o,
-            "\n### Timeline\n\nLeft out: the {n} stages make a Mermaid chart of about {} characters, over the {MERMAID_MAX_TEXT} Mermaid draws.",
-            tasks.len() + 100
-        );
-    } else if n > 0 {
-        let _ = writeln!(o, "\n### Timeline\n");
-        let _ = writeln!(
-            o,
-            "```mermaid\ngantt\n    dateFormat YYYY-MM-DDTHH:mm:ss.SSSZ\n    axisFormat %H:%M:%S\n{tasks}```"
-        );
-    }
-    o
+    let ctx = context! {
+        pipeline => &r.pipeline,
+        status => &r.status,
+        run_id => &r.run_id,
+        counts => context! {
+            succeeded => count(ReportUnitStatus::Succeeded),
+            failed => count(ReportUnitStatus::Failed),
+            skipped => count(ReportUnitStatus::Skipped),
+            cancelled => count(ReportUnitStatus::Cancelled),
+            unchanged => count(ReportUnitStatus::Unchanged),
+        },
+        units => Value::from(Serde(&r.units)),
+        failures => Value::from(Serde(&failures)),
+        timeline => Value::from(Serde(&timeline)),
+        left_out => left_out,
+    };
+    // The template is ours and tested; should it still fail, say so in the summary itself.
+    TEMPLATES
+        .get_template("summary.md")
+        .and_then(|t| t.render(ctx))
+        .unwrap_or_else(|e| format!("aib could not render the job summary: {e}\n"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_summary_is_cut_to_its_limit_closing_an_open_fence() {
-        let md = format!("# t\n\n```\n{}```\nafter\n", "line\n".repeat(1000));
-        assert_eq!(fit(&md, md.len()), md);
-        let cut = fit(&md, 2000);
-        assert!(cut.len() <= 2000, "{}", cut.len());
-        assert!(cut.contains("1 MiB"));
-        let fences = cut.lines().filter(|l| l.starts_with("```")).count();
-        assert_eq!(fences % 2, 0, "fences closed:\n{cut}");
-    }
     use crate::report::json::{FailureReport, StageReport, UnitReport};
     use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 
@@ -292,8 +317,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_summary_is_cut_to_its_limit_closing_an_open_fence() {
+        let md = format!("# t\n\n```\n{}```\nafter\n", "line\n".repeat(1000));
+        assert_eq!(fit(&md, md.len()), md);
+        let cut = fit(&md, 2000);
+        assert!(cut.len() <= 2000, "{}", cut.len());
+        assert!(cut.contains("1 MiB"));
+        let fences = cut.lines().filter(|l| l.starts_with("```")).count();
+        assert_eq!(fences % 2, 0, "fences closed:\n{cut}");
+    }
+
     /// A 1,000-unit run: its gantt would be far over Mermaid's limit, so it is left out with a
-    /// note, and the whole summary fits GitHub's step-summary limit once cut.
+    /// note; a small run keeps its chart, whose size the estimate covers.
     #[test]
     fn a_fleet_sized_gantt_is_left_out_with_a_note() {
         let mut r = hostile_report();
@@ -322,12 +358,18 @@ mod tests {
             "{}",
             &md[md.len() - 300..]
         );
-        r.units.truncate(10);
-        assert!(
-            render(&r).contains("```mermaid"),
-            "a small run keeps its chart"
-        );
         assert!(fit(&md, MAX_STEP_SUMMARY).len() <= MAX_STEP_SUMMARY);
+        r.units.truncate(10);
+        let small = render(&r);
+        let chart = small
+            .split("```mermaid")
+            .nth(1)
+            .and_then(|c| c.split("```").next())
+            .expect("a small run keeps its chart");
+        assert!(
+            chart.len() <= chart_size(&timeline(&r)),
+            "the estimate covers the chart"
+        );
     }
 
     /// Attack: a script prints a fence line and a heading, an Azure message carries HTML; the
@@ -381,6 +423,96 @@ mod tests {
         assert_eq!(code_blocks.first(), Some(&format!("{log}\n")), "{md}");
         // The message is shown as text, HTML and all.
         assert!(md.contains("&lt;img src") && !md.contains("<img"), "{md}");
+    }
+
+    fn stage(name: &str, status: &str, at: Option<(&str, &str)>) -> StageReport {
+        StageReport {
+            name: name.into(),
+            status: status.into(),
+            started: at.map(|(a, _)| a.into()),
+            finished: at.map(|(_, b)| b.into()),
+        }
+    }
+
+    fn unit(id: &str, status: ReportUnitStatus) -> UnitReport {
+        UnitReport {
+            id: id.into(),
+            status,
+            reason: None,
+            template_name: format!("aib-{id}"),
+            stages: Vec::new(),
+            image_version_id: None,
+            failure: None,
+        }
+    }
+
+    /// One unit of each status, stages of each kind, text that needs escaping.
+    fn fleet_report() -> BuildReport {
+        let t = |m: u32| format!("2026-01-01T00:{m:02}:00.000Z");
+        let mut ok = unit("prod/web[os=linux]", ReportUnitStatus::Succeeded);
+        ok.image_version_id = Some(
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/galleries/gal/images/web/versions/1.2.3".into(),
+        );
+        ok.stages = vec![
+            stage("deploy", "succeeded", Some((&t(0), &t(1)))),
+            stage("build", "succeeded", Some((&t(1), &t(9)))),
+            stage("cleanup", "pending", None),
+        ];
+        let mut failed = unit("dev/app", ReportUnitStatus::Failed);
+        failed.stages = vec![
+            stage("deploy", "succeeded", Some((&t(0), &t(1)))),
+            stage("build: #1; `x`", "failed", Some((&t(1), &t(5)))),
+            stage("cleanup", "cancelled", Some((&t(5), &t(6)))),
+        ];
+        failed.failure = Some(FailureReport {
+            stage: "build".into(),
+            message: "Customizer 'app' failed: exit 1 (see *log*)".into(),
+            customizer: Some("app".into()),
+            log_excerpt: Some("+ make install\nmake: *** [all] Error 1".into()),
+            log_path: Some("/state/runs/r/dev_app/customization.log".into()),
+            phase: None,
+            cause: None,
+        });
+        let mut skipped = unit("dev/app-child", ReportUnitStatus::Skipped);
+        skipped.reason = Some("dependency `dev/app` failed".into());
+        let mut running = unit("test/db", ReportUnitStatus::Running);
+        running.stages = vec![stage("build", "running", Some((&t(2), &t(7))))];
+        let mut cancelled = unit("test/cache", ReportUnitStatus::Cancelled);
+        cancelled.stages = vec![stage("deploy", "skipped", Some((&t(3), &t(3))))];
+        BuildReport {
+            version: 1,
+            run_id: "20260101T000000Z-abcdef".into(),
+            pipeline: "fleet".into(),
+            status: "failed".into(),
+            started: t(0),
+            finished: Some(t(10)),
+            units: vec![
+                ok,
+                failed,
+                skipped,
+                unit("prod/api", ReportUnitStatus::Unchanged),
+                cancelled,
+                running,
+                unit("prod/queue", ReportUnitStatus::Pending),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_summary_of_a_fleet() {
+        insta::assert_snapshot!(render(&fleet_report()));
+    }
+
+    #[test]
+    fn the_summary_of_a_hostile_run() {
+        insta::assert_snapshot!(render(&hostile_report()));
+    }
+
+    #[test]
+    fn the_summary_of_an_empty_run_has_no_timeline() {
+        let mut r = fleet_report();
+        r.units.clear();
+        insta::assert_snapshot!(render(&r));
     }
 
     #[test]

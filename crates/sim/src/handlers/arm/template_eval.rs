@@ -111,78 +111,106 @@ pub fn evaluate(
     };
     let mut shown = Map::new();
     for (name, def) in pdefs {
-        let ptype = def
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("string")
-            .to_ascii_lowercase();
-        let given = get_ci(provided, name).map(|(_, v)| v);
-        let value = match given {
-            Some(p) if p.get("value").is_some() => p.get("value").cloned().unwrap_or(Value::Null),
-            Some(p) if p.get("reference").is_some() => Value::String(String::new()),
-            Some(_) => {
-                return err(format!(
-                    "Deployment template validation failed: 'The value for the template parameter '{name}' is not provided.'."
-                ));
-            }
-            None => match def.get("defaultValue") {
-                Some(d) => ev.value(d).map_err(|e| {
-                    TemplateError(format!("Deployment template validation failed: '{}'.", e.0))
-                })?,
-                None => {
-                    return err(format!(
-                        "Deployment template validation failed: 'The value for the template parameter '{name}' at line '1' and column '1' is not provided. Please see https://aka.ms/arm-create-parameter-file for usage details.'."
-                    ));
-                }
-            },
-        };
-        let ok = match ptype.as_str() {
-            "string" | "securestring" => value.is_string(),
-            "int" => value.is_i64() || value.is_u64(),
-            "bool" => value.is_boolean(),
-            "object" | "secureobject" => value.is_object(),
-            "array" => value.is_array(),
-            other => {
-                return err(format!(
-                    "Deployment template validation failed: 'The template parameter '{name}' has an invalid type '{other}'.'."
-                ));
-            }
-        };
-        if !ok {
-            let expected = match ptype.as_str() {
-                "string" | "securestring" => "String, Uri",
-                "int" => "Integer",
-                "bool" => "Boolean",
-                "object" | "secureobject" => "Object",
-                _ => "Array",
-            };
-            return err(format!(
-                "Deployment template validation failed: 'Template parameter JToken type is not valid. Expected '{expected}'. Actual '{}'. Please see https://aka.ms/arm-create-parameter-file for usage details.'.",
-                type_name(&value)
-            ));
-        }
-        if let Some(allowed) = def.get("allowedValues").and_then(Value::as_array)
-            && !allowed.contains(&value)
-        {
-            return err(format!(
-                "Deployment template validation failed: 'The provided value '{}' for the template parameter '{name}' is not valid. The parameter value is not part of the allowed value(s).'.",
-                value
-            ));
-        }
-        if !ptype.starts_with("secure") {
-            let display_type = match ptype.as_str() {
-                "string" => "String",
-                "int" => "Int",
-                "bool" => "Bool",
-                "object" => "Object",
-                _ => "Array",
-            };
-            shown.insert(name.clone(), json!({"type": display_type, "value": value}));
-        } else {
-            shown.insert(name.clone(), json!({"type": if ptype == "securestring" { "SecureString" } else { "SecureObject" }}));
-        }
+        let (value, display) = parameter_value(&ev, name, def, provided)?;
+        shown.insert(name.clone(), display);
         ev.params.insert(name.clone(), value);
     }
+    let resources = evaluate_resources(&ev, t)?;
+    let outputs_def = t.get("outputs").cloned();
+    Ok((
+        Evaluated {
+            parameters: Value::Object(shown),
+            resources,
+            outputs_def,
+        },
+        ev,
+    ))
+}
+
+/// A parameter's value (given, or its default evaluated) checked against its definition, and
+/// how the deployment shows it (secure ones without their value).
+fn parameter_value(
+    ev: &Eval<'_>,
+    name: &str,
+    def: &Value,
+    provided: &Map<String, Value>,
+) -> R<(Value, Value)> {
+    let ptype = def
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("string")
+        .to_ascii_lowercase();
+    let given = get_ci(provided, name).map(|(_, v)| v);
+    let value = match given {
+        Some(p) if p.get("value").is_some() => p.get("value").cloned().unwrap_or(Value::Null),
+        Some(p) if p.get("reference").is_some() => Value::String(String::new()),
+        Some(_) => {
+            return err(format!(
+                "Deployment template validation failed: 'The value for the template parameter '{name}' is not provided.'."
+            ));
+        }
+        None => match def.get("defaultValue") {
+            Some(d) => ev.value(d).map_err(|e| {
+                TemplateError(format!("Deployment template validation failed: '{}'.", e.0))
+            })?,
+            None => {
+                return err(format!(
+                    "Deployment template validation failed: 'The value for the template parameter '{name}' at line '1' and column '1' is not provided. Please see https://aka.ms/arm-create-parameter-file for usage details.'."
+                ));
+            }
+        },
+    };
+    let ok = match ptype.as_str() {
+        "string" | "securestring" => value.is_string(),
+        "int" => value.is_i64() || value.is_u64(),
+        "bool" => value.is_boolean(),
+        "object" | "secureobject" => value.is_object(),
+        "array" => value.is_array(),
+        other => {
+            return err(format!(
+                "Deployment template validation failed: 'The template parameter '{name}' has an invalid type '{other}'.'."
+            ));
+        }
+    };
+    if !ok {
+        let expected = match ptype.as_str() {
+            "string" | "securestring" => "String, Uri",
+            "int" => "Integer",
+            "bool" => "Boolean",
+            "object" | "secureobject" => "Object",
+            _ => "Array",
+        };
+        return err(format!(
+            "Deployment template validation failed: 'Template parameter JToken type is not valid. Expected '{expected}'. Actual '{}'. Please see https://aka.ms/arm-create-parameter-file for usage details.'.",
+            type_name(&value)
+        ));
+    }
+    if let Some(allowed) = def.get("allowedValues").and_then(Value::as_array)
+        && !allowed.contains(&value)
+    {
+        return err(format!(
+            "Deployment template validation failed: 'The provided value '{}' for the template parameter '{name}' is not valid. The parameter value is not part of the allowed value(s).'.",
+            value
+        ));
+    }
+    let shown = if !ptype.starts_with("secure") {
+        let display_type = match ptype.as_str() {
+            "string" => "String",
+            "int" => "Int",
+            "bool" => "Bool",
+            "object" => "Object",
+            _ => "Array",
+        };
+        json!({"type": display_type, "value": value})
+    } else {
+        json!({"type": if ptype == "securestring" { "SecureString" } else { "SecureObject" }})
+    };
+    Ok((value, shown))
+}
+
+/// The template's resources evaluated, those whose `condition` is false left out; each is
+/// remembered for `reference()`.
+fn evaluate_resources(ev: &Eval<'_>, t: &Map<String, Value>) -> R<Vec<Value>> {
     let raw_resources: Vec<Value> = match t.get("resources") {
         Some(Value::Array(a)) => a.clone(),
         Some(Value::Object(o)) => o.values().cloned().collect(),
@@ -222,15 +250,7 @@ pub fn evaluate(
         }
         resources.push(v);
     }
-    let outputs_def = t.get("outputs").cloned();
-    Ok((
-        Evaluated {
-            parameters: Value::Object(shown),
-            resources,
-            outputs_def,
-        },
-        ev,
-    ))
+    Ok(resources)
 }
 
 fn wrap_res(i: usize, e: TemplateError) -> TemplateError {
@@ -420,33 +440,25 @@ impl Eval<'_> {
     }
 
     fn call(&self, name: &str, lname: &str, a: &[Value]) -> R<Value> {
-        let s = |i: usize| -> R<String> {
-            match a.get(i) {
-                Some(Value::String(s)) => Ok(s.clone()),
-                Some(other) => err(format!(
-                    "The template language function '{name}' expects its parameter {} to be a string. The provided value is of type '{}'.",
-                    i + 1,
-                    type_name(other)
-                )),
-                None => err(format!(
-                    "The template language function '{name}' is missing parameter {}.",
-                    i + 1
-                )),
-            }
-        };
-        let to_s = |v: &Value| match v {
-            Value::String(s) => s.clone(),
-            Value::Bool(b) => {
-                if *b {
-                    "True".into()
-                } else {
-                    "False".into()
-                }
-            }
-            Value::Null => String::new(),
-            other => other.to_string(),
-        };
-        Ok(match lname {
+        if let Some(v) = self.scope_function(name, lname, a)? {
+            return Ok(v);
+        }
+        if let Some(v) = string_function(name, lname, a)? {
+            return Ok(v);
+        }
+        if let Some(v) = collection_function(name, lname, a)? {
+            return Ok(v);
+        }
+        err(format!(
+            "The template function '{name}' is not valid. Please see https://aka.ms/arm-functions for usage details."
+        ))
+    }
+
+    /// Functions of the deployment's scope: parameters, variables, the resource group,
+    /// subscription and deployment, resource ids and `reference`.
+    fn scope_function(&self, name: &str, lname: &str, a: &[Value]) -> R<Option<Value>> {
+        let s = |i: usize| arg_string(name, a, i);
+        Ok(Some(match lname {
             "parameters" => {
                 let n = s(0)?;
                 match get_ci(&self.params, &n) {
@@ -459,55 +471,6 @@ impl Eval<'_> {
                 }
             }
             "variables" => self.variable(&s(0)?)?,
-            "concat" => {
-                if !a.is_empty() && a.iter().all(Value::is_array) {
-                    Value::Array(
-                        a.iter()
-                            .flat_map(|x| x.as_array().cloned().unwrap_or_default())
-                            .collect(),
-                    )
-                } else {
-                    Value::String(a.iter().map(to_s).collect())
-                }
-            }
-            "format" => {
-                let f = s(0)?;
-                let mut out = String::new();
-                let mut chars = f.chars().peekable();
-                while let Some(c) = chars.next() {
-                    if c == '{' {
-                        if chars.peek() == Some(&'{') {
-                            chars.next();
-                            out.push('{');
-                            continue;
-                        }
-                        let mut spec = String::new();
-                        for d in chars.by_ref() {
-                            if d == '}' {
-                                break;
-                            }
-                            spec.push(d);
-                        }
-                        let idx: usize = spec
-                            .split(':')
-                            .next()
-                            .unwrap_or("")
-                            .trim()
-                            .parse()
-                            .map_err(|_| {
-                                TemplateError(format!("The format string '{f}' is not valid."))
-                            })?;
-                        let v = a.get(idx + 1).ok_or_else(|| TemplateError(format!("The format string '{f}' references argument {idx} which was not provided.")))?;
-                        out.push_str(&to_s(v));
-                    } else if c == '}' && chars.peek() == Some(&'}') {
-                        chars.next();
-                        out.push('}');
-                    } else {
-                        out.push(c);
-                    }
-                }
-                Value::String(out)
-            }
             "resourcegroup" => json!({
                 "id": self.rg_id(), "name": self.scope.rg, "type": "Microsoft.Resources/resourceGroups",
                 "location": self.scope.location, "managedBy": null, "tags": {}, "properties": {"provisioningState": "Succeeded"}
@@ -519,41 +482,7 @@ impl Eval<'_> {
             "deployment" => {
                 json!({"name": self.scope.deployment, "properties": {"templateLink": null}, "location": self.scope.location})
             }
-            "resourceid" | "subscriptionresourceid" => {
-                let strs: Vec<String> = a.iter().map(to_s).collect();
-                let Some(ti) = strs.iter().position(|x| x.contains('/')) else {
-                    return err(format!(
-                        "Unable to evaluate template language function '{name}': the resource type is missing."
-                    ));
-                };
-                let (sub, rg) = match (lname, ti) {
-                    ("subscriptionresourceid", 0) => (self.scope.sub.clone(), None),
-                    ("subscriptionresourceid", _) => (strs[0].clone(), None),
-                    (_, 0) => (self.scope.sub.clone(), Some(self.scope.rg.clone())),
-                    (_, 1) => (self.scope.sub.clone(), Some(strs[0].clone())),
-                    _ => (strs[0].clone(), Some(strs[1].clone())),
-                };
-                let ty = &strs[ti];
-                let names = &strs[ti + 1..];
-                let types: Vec<&str> = ty.split('/').collect();
-                if names.len() + 1 != types.len() {
-                    return err(format!(
-                        "Unable to evaluate template language function '{name}': function requires exactly one multi-segmented argument which must be resource type including resource provider namespace. Current function arguments '{}'.",
-                        strs.join(",")
-                    ));
-                }
-                let mut id = match rg {
-                    Some(rg) => format!(
-                        "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}",
-                        types[0]
-                    ),
-                    None => format!("/subscriptions/{sub}/providers/{}", types[0]),
-                };
-                for (t, n) in types.iter().skip(1).zip(names) {
-                    id.push_str(&format!("/{t}/{n}"));
-                }
-                Value::String(id)
-            }
+            "resourceid" | "subscriptionresourceid" => self.resource_id(name, lname, a)?,
             "reference" => {
                 let id = s(0)?;
                 match self.resources.borrow().get(&id.to_ascii_lowercase()) {
@@ -561,159 +490,300 @@ impl Eval<'_> {
                     None => json!({}),
                 }
             }
-            "tolower" => Value::String(s(0)?.to_lowercase()),
-            "toupper" => Value::String(s(0)?.to_uppercase()),
-            "string" => Value::String(a.first().map(to_s).unwrap_or_default()),
-            "int" => match a.first() {
-                Some(Value::String(x)) => {
-                    json!(x.trim().parse::<i64>().map_err(|_| TemplateError(format!(
-                        "The value '{x}' cannot be converted to an integer."
-                    )))?)
-                }
-                Some(v @ Value::Number(_)) => v.clone(),
-                _ => return err("The template language function 'int' expects one parameter."),
-            },
-            "bool" => match a.first() {
-                Some(Value::String(x)) => json!(x.eq_ignore_ascii_case("true")),
-                Some(Value::Bool(b)) => json!(b),
-                Some(Value::Number(n)) => json!(n.as_i64().unwrap_or(0) != 0),
-                _ => return err("The template language function 'bool' expects one parameter."),
-            },
-            "json" => serde_json::from_str(&s(0)?).map_err(|e| {
-                TemplateError(format!(
-                    "The template language function 'json' got invalid JSON: {e}"
-                ))
-            })?,
-            "uniquestring" => {
-                let joined = a.iter().map(to_s).collect::<Vec<_>>().join("-");
-                let h = Sha256::digest(joined.as_bytes());
-                const AL: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
-                let mut bits: u64 =
-                    u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
-                let mut out = String::new();
-                for _ in 0..13 {
-                    out.push(AL[(bits >> 59) as usize] as char);
-                    bits <<= 5;
-                }
-                Value::String(out)
+            _ => return Ok(None),
+        }))
+    }
+
+    /// `resourceId(...)` and `subscriptionResourceId(...)`.
+    fn resource_id(&self, name: &str, lname: &str, a: &[Value]) -> R<Value> {
+        let strs: Vec<String> = a.iter().map(to_s).collect();
+        let Some(ti) = strs.iter().position(|x| x.contains('/')) else {
+            return err(format!(
+                "Unable to evaluate template language function '{name}': the resource type is missing."
+            ));
+        };
+        let (sub, rg) = match (lname, ti) {
+            ("subscriptionresourceid", 0) => (self.scope.sub.clone(), None),
+            ("subscriptionresourceid", _) => (strs[0].clone(), None),
+            (_, 0) => (self.scope.sub.clone(), Some(self.scope.rg.clone())),
+            (_, 1) => (self.scope.sub.clone(), Some(strs[0].clone())),
+            _ => (strs[0].clone(), Some(strs[1].clone())),
+        };
+        let ty = &strs[ti];
+        let names = &strs[ti + 1..];
+        let types: Vec<&str> = ty.split('/').collect();
+        if names.len() + 1 != types.len() {
+            return err(format!(
+                "Unable to evaluate template language function '{name}': function requires exactly one multi-segmented argument which must be resource type including resource provider namespace. Current function arguments '{}'.",
+                strs.join(",")
+            ));
+        }
+        let mut id = match rg {
+            Some(rg) => format!(
+                "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}",
+                types[0]
+            ),
+            None => format!("/subscriptions/{sub}/providers/{}", types[0]),
+        };
+        for (t, n) in types.iter().skip(1).zip(names) {
+            id.push_str(&format!("/{t}/{n}"));
+        }
+        Ok(Value::String(id))
+    }
+}
+
+/// Parameter `i` of function `name`, which must be a string.
+fn arg_string(name: &str, a: &[Value], i: usize) -> R<String> {
+    match a.get(i) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => err(format!(
+            "The template language function '{name}' expects its parameter {} to be a string. The provided value is of type '{}'.",
+            i + 1,
+            type_name(other)
+        )),
+        None => err(format!(
+            "The template language function '{name}' is missing parameter {}.",
+            i + 1
+        )),
+    }
+}
+
+/// A value as `concat`, `format` and `string` write it.
+fn to_s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => {
+            if *b {
+                "True".into()
+            } else {
+                "False".into()
             }
-            "guid" => {
-                let joined = a.iter().map(to_s).collect::<Vec<_>>().join("-");
-                Value::String(super::stable_guid(&joined))
-            }
-            "replace" => Value::String(s(0)?.replace(&s(1)?, &s(2)?)),
-            "trim" => Value::String(s(0)?.trim().to_string()),
-            "split" => {
-                let x = s(0)?;
-                let d = s(1)?;
+        }
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// String and conversion functions.
+fn string_function(name: &str, lname: &str, a: &[Value]) -> R<Option<Value>> {
+    let s = |i: usize| arg_string(name, a, i);
+    Ok(Some(match lname {
+        "concat" => {
+            if !a.is_empty() && a.iter().all(Value::is_array) {
                 Value::Array(
-                    x.split(d.as_str())
-                        .map(|p| Value::String(p.to_string()))
+                    a.iter()
+                        .flat_map(|x| x.as_array().cloned().unwrap_or_default())
                         .collect(),
                 )
+            } else {
+                Value::String(a.iter().map(to_s).collect())
             }
-            "startswith" => json!(s(0)?.to_lowercase().starts_with(&s(1)?.to_lowercase())),
-            "endswith" => json!(s(0)?.to_lowercase().ends_with(&s(1)?.to_lowercase())),
-            "contains" => match a.first() {
-                Some(Value::String(x)) => json!(x.contains(&s(1)?)),
-                Some(Value::Array(arr)) => json!(a.get(1).is_some_and(|v| arr.contains(v))),
-                Some(Value::Object(o)) => json!(get_ci(o, &s(1)?).is_some()),
-                _ => {
-                    return err(
-                        "The template language function 'contains' expects a string, array or object.",
-                    );
-                }
-            },
-            "empty" => json!(match a.first() {
-                Some(Value::String(x)) => x.is_empty(),
-                Some(Value::Array(x)) => x.is_empty(),
-                Some(Value::Object(x)) => x.is_empty(),
-                Some(Value::Null) | None => true,
-                _ => false,
-            }),
-            "length" => json!(match a.first() {
-                Some(Value::String(x)) => x.chars().count(),
-                Some(Value::Array(x)) => x.len(),
-                Some(Value::Object(x)) => x.len(),
-                _ =>
-                    return err(
-                        "The template language function 'length' expects a string, array or object."
-                    ),
-            }),
-            "equals" => json!(a.first() == a.get(1)),
-            "not" => json!(!a.first().and_then(Value::as_bool).unwrap_or(false)),
-            "and" => json!(a.iter().all(|v| v.as_bool().unwrap_or(false))),
-            "or" => json!(a.iter().any(|v| v.as_bool().unwrap_or(false))),
-            "true" => json!(true),
-            "false" => json!(false),
-            "null" => Value::Null,
-            "coalesce" => a
-                .iter()
-                .find(|v| !v.is_null())
-                .cloned()
-                .unwrap_or(Value::Null),
-            "createarray" => Value::Array(a.to_vec()),
-            "createobject" => {
-                let mut m = Map::new();
-                for pair in a.chunks(2) {
-                    if let [k, v] = pair {
-                        m.insert(to_s(k), v.clone());
-                    }
-                }
-                Value::Object(m)
+        }
+        "format" => format(name, a)?,
+        "tolower" => Value::String(s(0)?.to_lowercase()),
+        "toupper" => Value::String(s(0)?.to_uppercase()),
+        "string" => Value::String(a.first().map(to_s).unwrap_or_default()),
+        "int" => match a.first() {
+            Some(Value::String(x)) => {
+                json!(x.trim().parse::<i64>().map_err(|_| TemplateError(format!(
+                    "The value '{x}' cannot be converted to an integer."
+                )))?)
             }
-            "union" => {
-                if a.iter().all(Value::is_object) {
-                    let mut m = Map::new();
-                    for o in a.iter().filter_map(Value::as_object) {
-                        for (k, v) in o {
-                            m.insert(k.clone(), v.clone());
-                        }
-                    }
-                    Value::Object(m)
-                } else {
-                    let mut out: Vec<Value> = Vec::new();
-                    for x in a.iter().filter_map(Value::as_array).flatten() {
-                        if !out.contains(x) {
-                            out.push(x.clone());
-                        }
-                    }
-                    Value::Array(out)
-                }
+            Some(v @ Value::Number(_)) => v.clone(),
+            _ => return err("The template language function 'int' expects one parameter."),
+        },
+        "bool" => match a.first() {
+            Some(Value::String(x)) => json!(x.eq_ignore_ascii_case("true")),
+            Some(Value::Bool(b)) => json!(b),
+            Some(Value::Number(n)) => json!(n.as_i64().unwrap_or(0) != 0),
+            _ => return err("The template language function 'bool' expects one parameter."),
+        },
+        "json" => serde_json::from_str(&s(0)?).map_err(|e| {
+            TemplateError(format!(
+                "The template language function 'json' got invalid JSON: {e}"
+            ))
+        })?,
+        "uniquestring" => unique_string(a),
+        "guid" => {
+            let joined = a.iter().map(to_s).collect::<Vec<_>>().join("-");
+            Value::String(super::stable_guid(&joined))
+        }
+        "replace" => Value::String(s(0)?.replace(&s(1)?, &s(2)?)),
+        "trim" => Value::String(s(0)?.trim().to_string()),
+        "split" => {
+            let x = s(0)?;
+            let d = s(1)?;
+            Value::Array(
+                x.split(d.as_str())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
+            )
+        }
+        "startswith" => json!(s(0)?.to_lowercase().starts_with(&s(1)?.to_lowercase())),
+        "endswith" => json!(s(0)?.to_lowercase().ends_with(&s(1)?.to_lowercase())),
+        "substring" => {
+            let x: Vec<char> = s(0)?.chars().collect();
+            let start = a.get(1).and_then(Value::as_u64).unwrap_or(0) as usize;
+            let len = a
+                .get(2)
+                .and_then(Value::as_u64)
+                .map(|l| l as usize)
+                .unwrap_or(x.len().saturating_sub(start));
+            if start.checked_add(len).is_none_or(|end| end > x.len()) {
+                return err(
+                    "The index and length parameters of 'substring' must refer to a location within the string.",
+                );
             }
-            "first" => match a.first() {
-                Some(Value::Array(x)) => x.first().cloned().unwrap_or(Value::Null),
-                Some(Value::String(x)) => Value::String(x.chars().take(1).collect()),
-                _ => Value::Null,
-            },
-            "last" => match a.first() {
-                Some(Value::Array(x)) => x.last().cloned().unwrap_or(Value::Null),
-                Some(Value::String(x)) => {
-                    Value::String(x.chars().last().map(String::from).unwrap_or_default())
-                }
-                _ => Value::Null,
-            },
-            "substring" => {
-                let x: Vec<char> = s(0)?.chars().collect();
-                let start = a.get(1).and_then(Value::as_u64).unwrap_or(0) as usize;
-                let len = a
-                    .get(2)
-                    .and_then(Value::as_u64)
-                    .map(|l| l as usize)
-                    .unwrap_or(x.len().saturating_sub(start));
-                if start.checked_add(len).is_none_or(|end| end > x.len()) {
-                    return err(
-                        "The index and length parameters of 'substring' must refer to a location within the string.",
-                    );
-                }
-                Value::String(x[start..start + len].iter().collect())
+            Value::String(x[start..start + len].iter().collect())
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// `format('{0}-{1:D2}', ...)`: .NET composite formatting, the index part of each item.
+fn format(name: &str, a: &[Value]) -> R<Value> {
+    let s = |i: usize| arg_string(name, a, i);
+    let f = s(0)?;
+    let mut out = String::new();
+    let mut chars = f.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '{' {
+            if chars.peek() == Some(&'{') {
+                chars.next();
+                out.push('{');
+                continue;
             }
+            let mut spec = String::new();
+            for d in chars.by_ref() {
+                if d == '}' {
+                    break;
+                }
+                spec.push(d);
+            }
+            let idx: usize = spec
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .parse()
+                .map_err(|_| TemplateError(format!("The format string '{f}' is not valid.")))?;
+            let v = a.get(idx + 1).ok_or_else(|| {
+                TemplateError(format!(
+                    "The format string '{f}' references argument {idx} which was not provided."
+                ))
+            })?;
+            out.push_str(&to_s(v));
+        } else if c == '}' && chars.peek() == Some(&'}') {
+            chars.next();
+            out.push('}');
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(Value::String(out))
+}
+
+/// `uniqueString(...)`: 13 base32 characters of a hash of the arguments.
+fn unique_string(a: &[Value]) -> Value {
+    let joined = a.iter().map(to_s).collect::<Vec<_>>().join("-");
+    let h = Sha256::digest(joined.as_bytes());
+    const AL: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut bits: u64 = u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+    let mut out = String::new();
+    for _ in 0..13 {
+        out.push(AL[(bits >> 59) as usize] as char);
+        bits <<= 5;
+    }
+    Value::String(out)
+}
+
+/// Array, object and logical functions.
+fn collection_function(name: &str, lname: &str, a: &[Value]) -> R<Option<Value>> {
+    let s = |i: usize| arg_string(name, a, i);
+    Ok(Some(match lname {
+        "contains" => match a.first() {
+            Some(Value::String(x)) => json!(x.contains(&s(1)?)),
+            Some(Value::Array(arr)) => json!(a.get(1).is_some_and(|v| arr.contains(v))),
+            Some(Value::Object(o)) => json!(get_ci(o, &s(1)?).is_some()),
             _ => {
-                return err(format!(
-                    "The template function '{name}' is not valid. Please see https://aka.ms/arm-functions for usage details."
-                ));
+                return err(
+                    "The template language function 'contains' expects a string, array or object.",
+                );
             }
-        })
+        },
+        "empty" => json!(match a.first() {
+            Some(Value::String(x)) => x.is_empty(),
+            Some(Value::Array(x)) => x.is_empty(),
+            Some(Value::Object(x)) => x.is_empty(),
+            Some(Value::Null) | None => true,
+            _ => false,
+        }),
+        "length" => json!(match a.first() {
+            Some(Value::String(x)) => x.chars().count(),
+            Some(Value::Array(x)) => x.len(),
+            Some(Value::Object(x)) => x.len(),
+            _ =>
+                return err(
+                    "The template language function 'length' expects a string, array or object."
+                ),
+        }),
+        "equals" => json!(a.first() == a.get(1)),
+        "not" => json!(!a.first().and_then(Value::as_bool).unwrap_or(false)),
+        "and" => json!(a.iter().all(|v| v.as_bool().unwrap_or(false))),
+        "or" => json!(a.iter().any(|v| v.as_bool().unwrap_or(false))),
+        "true" => json!(true),
+        "false" => json!(false),
+        "null" => Value::Null,
+        "coalesce" => a
+            .iter()
+            .find(|v| !v.is_null())
+            .cloned()
+            .unwrap_or(Value::Null),
+        "createarray" => Value::Array(a.to_vec()),
+        "createobject" => {
+            let mut m = Map::new();
+            for pair in a.chunks(2) {
+                if let [k, v] = pair {
+                    m.insert(to_s(k), v.clone());
+                }
+            }
+            Value::Object(m)
+        }
+        "union" => union(a),
+        "first" => match a.first() {
+            Some(Value::Array(x)) => x.first().cloned().unwrap_or(Value::Null),
+            Some(Value::String(x)) => Value::String(x.chars().take(1).collect()),
+            _ => Value::Null,
+        },
+        "last" => match a.first() {
+            Some(Value::Array(x)) => x.last().cloned().unwrap_or(Value::Null),
+            Some(Value::String(x)) => {
+                Value::String(x.chars().last().map(String::from).unwrap_or_default())
+            }
+            _ => Value::Null,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// `union(...)`: objects merged, or arrays without duplicates.
+fn union(a: &[Value]) -> Value {
+    if a.iter().all(Value::is_object) {
+        let mut m = Map::new();
+        for o in a.iter().filter_map(Value::as_object) {
+            for (k, v) in o {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        Value::Object(m)
+    } else {
+        let mut out: Vec<Value> = Vec::new();
+        for x in a.iter().filter_map(Value::as_array).flatten() {
+            if !out.contains(x) {
+                out.push(x.clone());
+            }
+        }
+        Value::Array(out)
     }
 }
 

@@ -7,53 +7,19 @@
 //! completes `replicate_minutes` after the build ends. A deleted version reads `Deleting` for
 //! `delete_minutes`, then is gone.
 
-use super::operations::{self, OpKind};
-use super::{ArmErr, parse_version, region_display, region_name};
+use super::operations;
+use super::{parse_version, region_display, region_name};
+use crate::context::Ctx;
+use crate::model::ArmErr;
+use crate::model::gallery::{GalleryVersion, image_def_id};
+use crate::model::operation::OpKind;
 use crate::response::{json, not_found, rg_not_found};
-use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// One image version.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GalleryVersion {
-    pub sub: String,
-    pub rg: String,
-    pub gallery: String,
-    pub image: String,
-    pub name: String,
-    pub location: String,
-    /// (region, replica count, storage account type)
-    pub regions: Vec<(String, u64, String)>,
-    pub exclude_from_latest: bool,
-    pub created: f64,
-    /// Replication time in simulated minutes when not the scenario's `replicate_minutes`.
-    pub replicate_minutes: Option<f64>,
-    pub source_id: String,
-    pub os_disk_gb: u64,
-    pub tags: Value,
-    /// When a DELETE started (simulated minutes).
-    pub deleting_at: Option<f64>,
-}
-
-pub fn image_def_id(sub: &str, rg: &str, gallery: &str, image: &str) -> String {
-    format!(
-        "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/galleries/{gallery}/images/{image}"
-    )
-}
-
 impl GalleryVersion {
-    pub fn id(&self) -> String {
-        format!(
-            "{}/versions/{}",
-            image_def_id(&self.sub, &self.rg, &self.gallery, &self.image),
-            self.name
-        )
-    }
-
     fn to_json(&self, ctx: &Ctx, now: f64, expand: bool) -> Value {
         let rm = self
             .replicate_minutes

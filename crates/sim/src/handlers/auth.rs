@@ -7,8 +7,8 @@
 //! `{"access_token","expires_on":"<unix seconds as a string>","resource","token_type":"Bearer","client_id"}`.
 //! Tokens are random and live `token_lifetime_seconds` real seconds.
 
+use crate::context::{Sim, lock};
 use crate::response::{arm_error, json, set_header};
-use crate::server::{Sim, lock};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use rand::Rng;
@@ -49,7 +49,7 @@ fn issue(sim: &Sim, principal: &str) -> (String, u64) {
 /// Handle `POST /{tenant}/oauth2/v2.0/token` (Entra ID client credentials: client secret or
 /// client assertion), so credentials with a custom authority host can use the sim too. Any
 /// client secret is accepted; a client assertion only if this simulator issued it to a CI job
-/// and it has not expired (see [`crate::federated`]).
+/// and it has not expired (see [`crate::handlers::federated`]).
 pub fn aad_token(sim: &Sim, body: &[u8]) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
     let has = |k: &str| form.get(k).is_some_and(|v| !v.is_empty());
@@ -60,7 +60,7 @@ pub fn aad_token(sim: &Sim, body: &[u8]) -> Response {
         );
     }
     if let Some(assertion) = form.get("client_assertion").filter(|a| !a.is_empty())
-        && let Err(refused) = crate::federated::check_assertion(sim, assertion)
+        && let Err(refused) = crate::handlers::federated::check_assertion(sim, assertion)
     {
         return refused;
     }

@@ -9,38 +9,8 @@ pub mod resources;
 pub mod storage;
 pub mod template_eval;
 
-use crate::response::arm_error;
-use axum::http::StatusCode;
-use axum::response::Response;
+pub use crate::model::ArmErr;
 use sha2::{Digest, Sha256};
-
-/// An ARM error to be sent as `{"error":{"code","message"}}`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ArmErr {
-    #[serde(with = "crate::persist::status_code")]
-    pub status: StatusCode,
-    pub code: String,
-    pub message: String,
-}
-
-impl ArmErr {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ArmErr {
-        ArmErr {
-            status,
-            code: code.to_string(),
-            message: message.into(),
-        }
-    }
-    pub fn bad_request(code: &str, message: impl Into<String>) -> ArmErr {
-        ArmErr::new(StatusCode::BAD_REQUEST, code, message)
-    }
-    pub fn conflict(code: &str, message: impl Into<String>) -> ArmErr {
-        ArmErr::new(StatusCode::CONFLICT, code, message)
-    }
-    pub fn into_response(self) -> Response {
-        arm_error(self.status, &self.code, self.message)
-    }
-}
 
 /// A deterministic GUID derived from a string.
 pub fn stable_guid(seed: &str) -> String {

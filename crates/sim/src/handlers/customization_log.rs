@@ -14,9 +14,9 @@
 //! output, `Provisioning step had errors`, then `Build 'azure-arm' errored after …: <reason>`;
 //! a build timeout prints only `Cancelling build after receiving terminated`.
 
-use crate::arm::image_templates::{ImageTemplate, Run};
+use crate::context::Ctx;
+use crate::model::image_template::{ImageTemplate, Run};
 use crate::scenario::LogFormat;
-use crate::server::Ctx;
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -267,18 +267,9 @@ pub fn failing_commands(t: &ImageTemplate, run: &Run) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Render the log for a failed or timed-out run ending at `end` (simulated minutes).
-pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -> String {
-    let windows = is_windows(t);
-    let customizers = customizers(t);
-    let failing_idx = failing_index(&customizers, run);
-    let mut w = Writer {
-        ctx,
-        format: ctx.scenario.log_format,
-        op: run.op_id.to_ascii_lowercase(),
-        out: String::new(),
-    };
-    let b = run.start;
+/// Packer's start, up to connecting to the build VM; returns where the deprovisioning script
+/// goes on it.
+fn preamble(w: &mut Writer<'_>, t: &ImageTemplate, b: f64, windows: bool) -> &'static str {
     let version = match w.format {
         LogFormat::Telemetry => "1.8.5 [go1.19.4 linux amd64]",
         LogFormat::Packer114 => "1.14.3 [go1.24.0 linux amd64]",
@@ -312,37 +303,11 @@ pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -
     };
     w.ui(b, &format!("==> azure-arm: {wait}"), false);
     w.ui(b, &format!("==> azure-arm: {connected}"), false);
-    let start = run.start + run.build_minutes * 0.3;
-    let span = (end - start).max(0.1);
-    let n = (failing_idx + 2) as f64;
-    // AIB's own first step.
-    w.telemetry(start, "Starting provisioner file");
-    w.ui(
-        start,
-        &format!("==> azure-arm: Uploading /aib/packerInput/DeprovisioningScript.txt => {deprov}"),
-        false,
-    );
-    w.telemetry(start, "ending file");
-    let mut failing_type = "shell";
-    for (i, c) in customizers.iter().enumerate().take(failing_idx + 1) {
-        let ty = packer_type(c.get("type").and_then(Value::as_str).unwrap_or(""));
-        let at = start + span * ((i + 1) as f64) / n;
-        let last = i == failing_idx;
-        w.telemetry(at, &format!("Starting provisioner {ty}"));
-        if last && kind == LogEnd::Failed && echoes(ctx, t) {
-            let name = c.get("name").and_then(Value::as_str).unwrap_or("");
-            for line in failing_commands(t, run) {
-                w.ui(at, &format!("    azure-arm: [{name}] + {line}"), false);
-            }
-        }
-        step_body(&mut w, at, c, i, last && kind == LogEnd::Failed);
-        if last {
-            failing_type = ty;
-            break;
-        }
-        w.telemetry(at + span / n * 0.9, &format!("ending {ty}"));
-    }
-    let elapsed = elapsed_words(end - run.start);
+    deprov
+}
+
+/// How the log ends: Packer's provisioner error, or AIB cancelling it at the timeout.
+fn ending(w: &mut Writer<'_>, kind: LogEnd, failing_type: &str, end: f64, elapsed: &str) {
     match kind {
         LogEnd::Failed => {
             let reason = failure_reason(failing_type);
@@ -383,6 +348,52 @@ pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -
             w.ui(end, "==> azure-arm: The resource group was not created by Packer, deleting individual resources ...", false);
         }
     }
+}
+
+/// Render the log for a failed or timed-out run ending at `end` (simulated minutes).
+pub fn render(ctx: &Ctx, t: &ImageTemplate, run: &Run, kind: LogEnd, end: f64) -> String {
+    let windows = is_windows(t);
+    let customizers = customizers(t);
+    let failing_idx = failing_index(&customizers, run);
+    let mut w = Writer {
+        ctx,
+        format: ctx.scenario.log_format,
+        op: run.op_id.to_ascii_lowercase(),
+        out: String::new(),
+    };
+    let deprov = preamble(&mut w, t, run.start, windows);
+    let start = run.start + run.build_minutes * 0.3;
+    let span = (end - start).max(0.1);
+    let n = (failing_idx + 2) as f64;
+    // AIB's own first step.
+    w.telemetry(start, "Starting provisioner file");
+    w.ui(
+        start,
+        &format!("==> azure-arm: Uploading /aib/packerInput/DeprovisioningScript.txt => {deprov}"),
+        false,
+    );
+    w.telemetry(start, "ending file");
+    let mut failing_type = "shell";
+    for (i, c) in customizers.iter().enumerate().take(failing_idx + 1) {
+        let ty = packer_type(c.get("type").and_then(Value::as_str).unwrap_or(""));
+        let at = start + span * ((i + 1) as f64) / n;
+        let last = i == failing_idx;
+        w.telemetry(at, &format!("Starting provisioner {ty}"));
+        if last && kind == LogEnd::Failed && echoes(ctx, t) {
+            let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+            for line in failing_commands(t, run) {
+                w.ui(at, &format!("    azure-arm: [{name}] + {line}"), false);
+            }
+        }
+        step_body(&mut w, at, c, i, last && kind == LogEnd::Failed);
+        if last {
+            failing_type = ty;
+            break;
+        }
+        w.telemetry(at + span / n * 0.9, &format!("ending {ty}"));
+    }
+    let elapsed = elapsed_words(end - run.start);
+    ending(&mut w, kind, failing_type, end, &elapsed);
     w.line(&format!(
         "[{}] PACKER Done exporting Packer logs to Azure Storage.",
         w.op

@@ -4,8 +4,8 @@
 //! endpoint can verify Shared Key and SAS signatures for any account.
 
 use super::resources::rg_exists;
+use crate::context::Ctx;
 use crate::response::{arm_error, json, not_found, rg_not_found};
-use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;

@@ -15,8 +15,9 @@
 //! `?api-version=…&t=<ticks>&c=<about 2 KB>&s=<signature>&h=<hash>`. A URL whose `s` does not
 //! match its path and `t` (a client that mangled it) is refused with 400.
 
+use crate::context::Ctx;
+use crate::model::operation::{OpKind, Operation};
 use crate::response::{arm_error, json, set_header, set_retry_after};
-use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -30,65 +31,10 @@ use std::collections::HashMap;
 /// ARM's hint on its own deletions, in seconds of Azure time.
 pub const ARM_RETRY_AFTER_SECONDS: f64 = 15.0;
 
-/// What an operation tracks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum OpKind {
-    Create,
-    Delete,
-    Run,
-    /// A gallery image version deletion (Compute `capsOperations`).
-    GalleryVersionDelete,
-    /// A resource group deletion (ARM `operationresults`).
-    ResourceGroupDelete,
-    /// A deployment record deletion (ARM `operationresults`).
-    DeploymentDelete,
-}
-
-/// A final status set when the tracked thing finishes.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct OpFinal {
-    #[serde(deserialize_with = "crate::persist::word")]
-    pub status: crate::persist::Word,
-    pub end: f64,
-    pub error: Option<Value>,
-}
-
-/// One operation.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Operation {
-    pub id: String,
-    pub sub: String,
-    pub location: String,
-    pub kind: OpKind,
-    pub template_key: String,
-    pub start: f64,
-    /// For Create/Delete: the time it completes.
-    pub done_at: Option<f64>,
-    pub fin: Option<OpFinal>,
-    pub polls: u32,
-}
-
 impl Operation {
     /// The signed status URL.
     pub fn url(&self, ctx: &Ctx, api_version: &str) -> String {
         signed_url(ctx, &self.path(), api_version, self.start)
-    }
-
-    /// The operation's path (its `id` in the status body).
-    pub fn path(&self) -> String {
-        match self.kind {
-            OpKind::GalleryVersionDelete => format!(
-                "/subscriptions/{}/providers/Microsoft.Compute/locations/{}/capsOperations/{}",
-                self.sub, self.location, self.id
-            ),
-            OpKind::ResourceGroupDelete | OpKind::DeploymentDelete => {
-                format!("/subscriptions/{}/operationresults/{}", self.sub, self.id)
-            }
-            _ => format!(
-                "/subscriptions/{}/providers/Microsoft.VirtualMachineImages/locations/{}/operations/{}",
-                self.sub, self.location, self.id
-            ),
-        }
     }
 
     /// Polled as a `Location` URL, answering 202 while running (ARM's and Compute's own

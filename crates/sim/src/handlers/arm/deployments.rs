@@ -3,54 +3,22 @@
 //! The deployment reports Accepted/Running until `deploy_minutes` have passed, then Succeeded,
 //! or Failed with `DeploymentFailed` and `details` when a resource failed.
 
-use super::operations::{self, OpKind};
+use super::operations;
 use super::template_eval::{self, Scope};
-use super::{ArmErr, image_templates, resources::rg_exists};
+use super::{image_templates, resources::rg_exists};
+use crate::context::Ctx;
+use crate::model::ArmErr;
+use crate::model::deployment::{DeployedResource, Deployment};
+use crate::model::image_template;
+use crate::model::operation::OpKind;
 use crate::response::{arm_error, json, not_found, rg_not_found, set_header};
-use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-/// A resource a deployment created (or failed to).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeployedResource {
-    pub id: String,
-    pub name: String,
-    pub rtype: String,
-    pub op_id: String,
-    pub error: Option<ArmErr>,
-    /// Inner details of the error (a provisioning failure's `provisioningError`).
-    pub details: Vec<Value>,
-}
-
-/// A deployment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Deployment {
-    pub sub: String,
-    pub rg: String,
-    pub name: String,
-    pub mode: String,
-    pub parameters: Value,
-    pub outputs: Value,
-    pub start: f64,
-    pub correlation_id: String,
-    pub op_id: String,
-    pub template_hash: String,
-    pub resources: Vec<DeployedResource>,
-}
-
 impl Deployment {
-    pub fn id(&self) -> String {
-        format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Resources/deployments/{}",
-            self.sub, self.rg, self.name
-        )
-    }
-
     fn state(&self, ctx: &Ctx, now: f64) -> &'static str {
         if now < self.start + ctx.scenario.deploy_minutes {
             if now - self.start < 0.01 {
@@ -165,46 +133,19 @@ pub fn put(
     if !rg_exists(ctx, st, sub, rg) {
         return rg_not_found(rg);
     }
-    let Ok(req) = serde_json::from_slice::<Value>(body) else {
-        return arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestContent",
-            "The request content was invalid and could not be deserialized.",
-        );
-    };
-    let Some(props) = req.get("properties").and_then(Value::as_object) else {
-        return arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestContent",
-            "The request content was invalid and could not be deserialized: 'Required property 'properties' not found in JSON.'.",
-        );
-    };
-    let mode = props.get("mode").and_then(Value::as_str).unwrap_or("");
-    if !["Incremental", "Complete"]
-        .iter()
-        .any(|m| m.eq_ignore_ascii_case(mode))
-    {
-        return arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidDeploymentMode",
-            format!(
-                "The deployment mode '{mode}' is not valid. Supported modes: Incremental, Complete."
-            ),
-        );
-    }
-    let Some(template) = props.get("template") else {
-        if props.get("templateLink").is_some() {
+    let req = match serde_json::from_slice::<Value>(body) {
+        Ok(req) => req,
+        Err(_) => {
             return arm_error(
                 StatusCode::BAD_REQUEST,
-                "InvalidTemplateLink",
-                "The simulator cannot download linked templates; pass the template inline in 'properties.template'.",
+                "InvalidRequestContent",
+                "The request content was invalid and could not be deserialized.",
             );
         }
-        return arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestContent",
-            "The deployment must have 'properties.template' or 'properties.templateLink'.",
-        );
+    };
+    let (props, mode, template) = match request_parts(&req) {
+        Ok(parts) => parts,
+        Err(r) => return r,
     };
     let k = key(sub, rg, name);
     let now = ctx.clock.now();
@@ -226,109 +167,11 @@ pub fn put(
         location: ctx.scenario.default_location.clone(),
         deployment: name.into(),
     };
-    let params = props
-        .get("parameters")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    let (evaluated, ev) = match template_eval::evaluate(scope, template, &params) {
+    let (evaluated, outputs) = match evaluate(scope, props, template) {
         Ok(x) => x,
-        Err(e) => return arm_error(StatusCode::BAD_REQUEST, "InvalidTemplate", e.0),
+        Err(r) => return r,
     };
-    let outputs = match &evaluated.outputs_def {
-        Some(o) => match ev.outputs(o) {
-            Ok(v) => v,
-            Err(e) => {
-                return arm_error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidTemplate",
-                    format!("Deployment template validation failed: '{}'.", e.0),
-                );
-            }
-        },
-        None => json!({}),
-    };
-    let mut created = Vec::new();
-    // Templates a deployment creates are done by the time the deployment is.
-    let created_at = now.min(now + ctx.scenario.deploy_minutes - ctx.scenario.create_minutes);
-    for r in &evaluated.resources {
-        let rtype = r
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let rname = r
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let op_id = format!("{:016X}", rand::random::<u64>());
-        if rtype.eq_ignore_ascii_case(image_templates::TYPE) {
-            // ARM names the resources a deployment made with `resourceGroups`.
-            let id = format!(
-                "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}/{rname}",
-                image_templates::TYPE
-            );
-            let mut details = Vec::new();
-            let mut error =
-                image_templates::create_or_update(ctx, st, sub, rg, &rname, r, created_at).err();
-            let failed = st
-                .templates
-                .get(&image_templates::template_id(sub, rg, &rname).to_ascii_lowercase())
-                .and_then(|t| t.provision_error.clone());
-            if let (None, Some((code, message))) = (&error, failed) {
-                details.push(json!({"code": code, "message": message}));
-                error = Some(ArmErr::new(
-                    StatusCode::OK,
-                    "ResourceDeploymentFailure",
-                    "The resource write operation failed to complete successfully, because it reached terminal provisioning state 'Failed'.",
-                ));
-            }
-            if error
-                .as_ref()
-                .is_some_and(|e| e.message.starts_with("Update/Upgrade of image templates"))
-            {
-                ctx.update_conflicts
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            created.push(DeployedResource {
-                id,
-                name: rname,
-                rtype: image_templates::TYPE.into(),
-                op_id,
-                error,
-                details,
-            });
-        } else {
-            let types: Vec<&str> = rtype.split('/').collect();
-            let names: Vec<&str> = rname.split('/').collect();
-            let mut id = format!(
-                "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}",
-                types.first().copied().unwrap_or("")
-            );
-            for (i, t) in types.iter().skip(1).enumerate() {
-                id.push_str(&format!("/{t}/{}", names.get(i).copied().unwrap_or("")));
-            }
-            let mut body = r.clone();
-            if let Some(o) = body.as_object_mut() {
-                o.remove("apiVersion");
-                o.remove("dependsOn");
-                o.insert("id".into(), json!(id));
-                o.entry("properties").or_insert(json!({}));
-                if let Some(p) = o.get_mut("properties").and_then(Value::as_object_mut) {
-                    p.insert("provisioningState".into(), json!("Succeeded"));
-                }
-            }
-            st.generic.insert(id.to_ascii_lowercase(), body);
-            created.push(DeployedResource {
-                id,
-                name: rname,
-                rtype,
-                op_id,
-                error: None,
-                details: Vec::new(),
-            });
-        }
-    }
+    let created = create_resources(ctx, st, sub, rg, &evaluated.resources, now);
     let existed = st.deployments.contains_key(&k);
     let d = Deployment {
         sub: sub.into(),
@@ -373,6 +216,198 @@ pub fn put(
     // As recorded: 201 with `Azure-AsyncOperation` only.
     set_header(&mut r, "Azure-AsyncOperation", &url);
     r
+}
+
+/// The deployment's `properties`, its mode and its inline template, or ARM's 400.
+fn request_parts(req: &Value) -> Result<(&Map<String, Value>, &str, &Value), Response> {
+    let Some(props) = req.get("properties").and_then(Value::as_object) else {
+        return Err(arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: 'Required property 'properties' not found in JSON.'.",
+        ));
+    };
+    let mode = props.get("mode").and_then(Value::as_str).unwrap_or("");
+    if !["Incremental", "Complete"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(mode))
+    {
+        return Err(arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidDeploymentMode",
+            format!(
+                "The deployment mode '{mode}' is not valid. Supported modes: Incremental, Complete."
+            ),
+        ));
+    }
+    let Some(template) = props.get("template") else {
+        if props.get("templateLink").is_some() {
+            return Err(arm_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidTemplateLink",
+                "The simulator cannot download linked templates; pass the template inline in 'properties.template'.",
+            ));
+        }
+        return Err(arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "The deployment must have 'properties.template' or 'properties.templateLink'.",
+        ));
+    };
+    Ok((props, mode, template))
+}
+
+/// The template evaluated with the request's parameters, and its outputs, or ARM's 400.
+fn evaluate(
+    scope: Scope,
+    props: &Map<String, Value>,
+    template: &Value,
+) -> Result<(template_eval::Evaluated, Value), Response> {
+    let params = props
+        .get("parameters")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let (evaluated, ev) = match template_eval::evaluate(scope, template, &params) {
+        Ok(x) => x,
+        Err(e) => return Err(arm_error(StatusCode::BAD_REQUEST, "InvalidTemplate", e.0)),
+    };
+    let outputs = match &evaluated.outputs_def {
+        Some(o) => match ev.outputs(o) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidTemplate",
+                    format!("Deployment template validation failed: '{}'.", e.0),
+                ));
+            }
+        },
+        None => json!({}),
+    };
+    Ok((evaluated, outputs))
+}
+
+/// The resources of an evaluated template, created in the order it lists them.
+fn create_resources(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    resources: &[Value],
+    now: f64,
+) -> Vec<DeployedResource> {
+    let mut created = Vec::new();
+    // Templates a deployment creates are done by the time the deployment is.
+    let created_at = now.min(now + ctx.scenario.deploy_minutes - ctx.scenario.create_minutes);
+    for r in resources {
+        let rtype = r
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let rname = r
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let op_id = format!("{:016X}", rand::random::<u64>());
+        let resource = if rtype.eq_ignore_ascii_case(image_template::TYPE) {
+            deploy_image_template(ctx, st, sub, rg, r, rname, op_id, created_at)
+        } else {
+            deploy_generic(st, sub, rg, r, rname, rtype, op_id)
+        };
+        created.push(resource);
+    }
+    created
+}
+
+/// An imageTemplate a deployment creates (through the imageTemplates handler, so a deployment
+/// and a direct PUT answer alike).
+fn deploy_image_template(
+    ctx: &Ctx,
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    r: &Value,
+    rname: String,
+    op_id: String,
+    created_at: f64,
+) -> DeployedResource {
+    // ARM names the resources a deployment made with `resourceGroups`.
+    let id = format!(
+        "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}/{rname}",
+        image_template::TYPE
+    );
+    let mut details = Vec::new();
+    let mut error =
+        image_templates::create_or_update(ctx, st, sub, rg, &rname, r, created_at).err();
+    let failed = st
+        .templates
+        .get(&image_template::template_id(sub, rg, &rname).to_ascii_lowercase())
+        .and_then(|t| t.provision_error.clone());
+    if let (None, Some((code, message))) = (&error, failed) {
+        details.push(json!({"code": code, "message": message}));
+        error = Some(ArmErr::new(
+            StatusCode::OK,
+            "ResourceDeploymentFailure",
+            "The resource write operation failed to complete successfully, because it reached terminal provisioning state 'Failed'.",
+        ));
+    }
+    if error
+        .as_ref()
+        .is_some_and(|e| e.message.starts_with("Update/Upgrade of image templates"))
+    {
+        ctx.update_conflicts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    DeployedResource {
+        id,
+        name: rname,
+        rtype: image_template::TYPE.into(),
+        op_id,
+        error,
+        details,
+    }
+}
+
+/// Any other resource a deployment creates: kept as its body, `Succeeded` at once.
+fn deploy_generic(
+    st: &mut State,
+    sub: &str,
+    rg: &str,
+    r: &Value,
+    rname: String,
+    rtype: String,
+    op_id: String,
+) -> DeployedResource {
+    let types: Vec<&str> = rtype.split('/').collect();
+    let names: Vec<&str> = rname.split('/').collect();
+    let mut id = format!(
+        "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}",
+        types.first().copied().unwrap_or("")
+    );
+    for (i, t) in types.iter().skip(1).enumerate() {
+        id.push_str(&format!("/{t}/{}", names.get(i).copied().unwrap_or("")));
+    }
+    let mut body = r.clone();
+    if let Some(o) = body.as_object_mut() {
+        o.remove("apiVersion");
+        o.remove("dependsOn");
+        o.insert("id".into(), json!(id));
+        o.entry("properties").or_insert(json!({}));
+        if let Some(p) = o.get_mut("properties").and_then(Value::as_object_mut) {
+            p.insert("provisioningState".into(), json!("Succeeded"));
+        }
+    }
+    st.generic.insert(id.to_ascii_lowercase(), body);
+    DeployedResource {
+        id,
+        name: rname,
+        rtype,
+        op_id,
+        error: None,
+        details: Vec::new(),
+    }
 }
 
 /// GET
@@ -441,8 +476,8 @@ pub fn operations(
                 "provisioningState": state,
                 "timestamp": ctx.clock.stamp(end),
                 "duration": crate::clock::Clock::iso_duration(end - d.start),
-                "trackingId": crate::arm::stable_guid(&format!("track:{}", r.op_id)),
-                "serviceRequestId": crate::arm::stable_guid(&format!("svc:{}", r.op_id)),
+                "trackingId": crate::handlers::arm::stable_guid(&format!("track:{}", r.op_id)),
+                "serviceRequestId": crate::handlers::arm::stable_guid(&format!("svc:{}", r.op_id)),
                 "statusCode": code,
                 "targetResource": {"id": r.id, "resourceName": r.name, "resourceType": r.rtype},
             });

@@ -13,9 +13,9 @@
 //!   issued is accepted, whatever resource it was asked for)
 //! - 400 `BadParameter` without a valid `api-version`.
 
+use crate::context::Sim;
 use crate::response::{json, set_header};
 use crate::scenario::split_key_vault_key;
-use crate::server::Sim;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
@@ -67,7 +67,7 @@ pub fn get_secret(
     if !headers.contains_key("authorization") {
         return unauthorized("AKV10000: Request is missing a Bearer or PoP token.");
     }
-    if crate::auth::check_bearer(sim, headers).is_err() {
+    if crate::handlers::auth::check_bearer(sim, headers).is_err() {
         return unauthorized("AKV10000: The access token is invalid or has expired.");
     }
     match query.get("api-version") {

@@ -5,8 +5,8 @@
 //! adds newer ones (in every location).
 
 use super::parse_version;
+use crate::context::Ctx;
 use crate::response::{arm_error, json};
-use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;

@@ -7,39 +7,19 @@
 //! 2018-11-09..2020-10-02) or account SAS (`ss`/`srt`), with expiry (`se`) and permission
 //! (`sp`: `r` to read, `l` to list) checks. Anything else is 403 `AuthenticationFailed`.
 
-use crate::arm::storage::account_key;
-use crate::server::Ctx;
+use crate::context::Ctx;
+use crate::handlers::arm::storage::account_key;
+use crate::model::blob::Blob;
 use crate::state::State;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::BTreeMap;
-
-/// A stored blob.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Blob {
-    #[serde(with = "crate::persist::base64_bytes")]
-    pub data: Bytes,
-    pub modified: DateTime<Utc>,
-    pub etag: String,
-}
-
-impl Blob {
-    pub fn new(data: Vec<u8>, modified: DateTime<Utc>) -> Blob {
-        let etag = format!("\"0x{:015X}\"", rand::random::<u64>() >> 4);
-        Blob {
-            data: Bytes::from(data),
-            modified,
-            etag,
-        }
-    }
-}
 
 const VERSION: &str = "2021-10-04";
 
@@ -113,130 +93,154 @@ pub struct BlobReq<'a> {
 
 /// Verify Shared Key or SAS; `Err` is the 403 to send.
 pub fn authorize(req: &BlobReq<'_>, access: Access) -> Result<(), Response> {
-    let fail = |msg: &str| {
-        Err(blob_error(
-            StatusCode::FORBIDDEN,
-            "AuthenticationFailed",
-            &format!(
-                "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature. {msg}"
-            ),
-        ))
-    };
     let auth = hval(req.headers, "authorization");
     if let Some(rest) = auth.strip_prefix("SharedKey ") {
-        let Some((acct, sig)) = rest.split_once(':') else {
-            return fail("Malformed SharedKey header.");
-        };
-        if !acct.eq_ignore_ascii_case(req.account) {
-            return fail("The account in the SharedKey header does not match the request.");
-        }
-        if hval(req.headers, "x-ms-date").is_empty() && hval(req.headers, "date").is_empty() {
-            return fail("The x-ms-date header is missing.");
-        }
-        for candidate in shared_key_strings(req) {
-            if sig_matches(req.account, &candidate, sig) {
-                return Ok(());
-            }
-        }
-        return fail(
-            "The MAC signature found in the HTTP request is not the same as any computed signature.",
-        );
+        return authorize_shared_key(req, rest);
     }
-    let q = |k: &str| {
-        req.query
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
-    if let Some(sig) = q("sig") {
-        let Some(se) = q("se") else {
-            return fail("Signed expiry (se) is missing.");
-        };
-        let Some(expiry) = parse_sas_time(se) else {
-            return fail("Signed expiry (se) is malformed.");
-        };
-        if expiry <= Utc::now() {
-            return fail(
-                "Signed expiry time has to be after signed start time and the SAS must not be expired.",
-            );
-        }
-        if let Some(st) = q("st").and_then(parse_sas_time)
-            && st > Utc::now() + chrono::Duration::minutes(5)
-        {
-            return fail("Signed start time is in the future.");
-        }
-        let sp = q("sp").unwrap_or("");
-        let need = match access {
-            Access::Read => 'r',
-            Access::List => 'l',
-        };
-        if !sp.contains(need) {
-            return Err(blob_error(
-                StatusCode::FORBIDDEN,
-                "AuthorizationPermissionMismatch",
-                "This request is not authorized to perform this operation using this permission.",
-            ));
-        }
-        let g = |k: &str| q(k).unwrap_or("").to_string();
-        let mut candidates = Vec::new();
-        if q("ss").is_some() {
-            let base = [
-                req.account.to_string(),
-                g("sp"),
-                g("ss"),
-                g("srt"),
-                g("st"),
-                g("se"),
-                g("sip"),
-                g("spr"),
-                g("sv"),
-            ];
-            candidates.push(format!("{}\n{}\n", base.join("\n"), g("ses")));
-            candidates.push(format!("{}\n", base.join("\n")));
-        } else {
-            let mut canon = format!("/blob/{}/{}", req.account, req.container);
-            if g("sr") == "b"
-                && let Some(b) = req.blob
-            {
-                canon.push('/');
-                canon.push_str(b);
-            }
-            let head = [
-                g("sp"),
-                g("st"),
-                g("se"),
-                canon,
-                g("si"),
-                g("sip"),
-                g("spr"),
-                g("sv"),
-                g("sr"),
-            ];
-            let tail = [g("rscc"), g("rscd"), g("rsce"), g("rscl"), g("rsct")];
-            candidates.push(format!(
-                "{}\n{}\n{}\n{}",
-                head.join("\n"),
-                g("sst"),
-                g("ses"),
-                tail.join("\n")
-            ));
-            candidates.push(format!(
-                "{}\n{}\n{}",
-                head.join("\n"),
-                g("sst"),
-                tail.join("\n")
-            ));
-        }
-        if candidates.iter().any(|c| sig_matches(req.account, c, sig)) {
-            return Ok(());
-        }
-        return fail("Signature did not match.");
+    if let Some(sig) = query_param(req, "sig") {
+        return authorize_sas(req, sig, access);
     }
     Err(blob_error(
         StatusCode::FORBIDDEN,
         "AuthenticationFailed",
         "Server failed to authenticate the request. No Shared Key authorization header or SAS token was given.",
     ))
+}
+
+/// Blob's 403 `AuthenticationFailed`, saying why.
+fn auth_failed(msg: &str) -> Result<(), Response> {
+    Err(blob_error(
+        StatusCode::FORBIDDEN,
+        "AuthenticationFailed",
+        &format!(
+            "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature. {msg}"
+        ),
+    ))
+}
+
+/// A query parameter of the request (the first of that name).
+fn query_param<'a>(req: &'a BlobReq<'_>, k: &str) -> Option<&'a str> {
+    req.query
+        .iter()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `Authorization: SharedKey account:signature`, checked against every canonical form.
+fn authorize_shared_key(req: &BlobReq<'_>, rest: &str) -> Result<(), Response> {
+    let fail = auth_failed;
+    let Some((acct, sig)) = rest.split_once(':') else {
+        return fail("Malformed SharedKey header.");
+    };
+    if !acct.eq_ignore_ascii_case(req.account) {
+        return fail("The account in the SharedKey header does not match the request.");
+    }
+    if hval(req.headers, "x-ms-date").is_empty() && hval(req.headers, "date").is_empty() {
+        return fail("The x-ms-date header is missing.");
+    }
+    for candidate in shared_key_strings(req) {
+        if sig_matches(req.account, &candidate, sig) {
+            return Ok(());
+        }
+    }
+    fail("The MAC signature found in the HTTP request is not the same as any computed signature.")
+}
+
+/// A SAS: expiry, start, the permission the access needs, and the signature over one of the
+/// strings-to-sign of the service or account SAS versions.
+fn authorize_sas(req: &BlobReq<'_>, sig: &str, access: Access) -> Result<(), Response> {
+    let fail = auth_failed;
+    let q = |k: &str| query_param(req, k);
+    let Some(se) = q("se") else {
+        return fail("Signed expiry (se) is missing.");
+    };
+    let Some(expiry) = parse_sas_time(se) else {
+        return fail("Signed expiry (se) is malformed.");
+    };
+    if expiry <= Utc::now() {
+        return fail(
+            "Signed expiry time has to be after signed start time and the SAS must not be expired.",
+        );
+    }
+    if let Some(st) = q("st").and_then(parse_sas_time)
+        && st > Utc::now() + chrono::Duration::minutes(5)
+    {
+        return fail("Signed start time is in the future.");
+    }
+    let sp = q("sp").unwrap_or("");
+    let need = match access {
+        Access::Read => 'r',
+        Access::List => 'l',
+    };
+    if !sp.contains(need) {
+        return Err(blob_error(
+            StatusCode::FORBIDDEN,
+            "AuthorizationPermissionMismatch",
+            "This request is not authorized to perform this operation using this permission.",
+        ));
+    }
+    let candidates = sas_strings_to_sign(req);
+    if candidates.iter().any(|c| sig_matches(req.account, c, sig)) {
+        return Ok(());
+    }
+    fail("Signature did not match.")
+}
+
+/// The strings-to-sign a SAS may have been signed over: account SAS (with and without
+/// `ses`) or service SAS (2020-12-06 and later, and 2018-11-09 to 2020-10-02).
+fn sas_strings_to_sign(req: &BlobReq<'_>) -> Vec<String> {
+    let q = |k: &str| query_param(req, k);
+    let g = |k: &str| q(k).unwrap_or("").to_string();
+    let mut candidates = Vec::new();
+    if q("ss").is_some() {
+        let base = [
+            req.account.to_string(),
+            g("sp"),
+            g("ss"),
+            g("srt"),
+            g("st"),
+            g("se"),
+            g("sip"),
+            g("spr"),
+            g("sv"),
+        ];
+        candidates.push(format!("{}\n{}\n", base.join("\n"), g("ses")));
+        candidates.push(format!("{}\n", base.join("\n")));
+    } else {
+        let mut canon = format!("/blob/{}/{}", req.account, req.container);
+        if g("sr") == "b"
+            && let Some(b) = req.blob
+        {
+            canon.push('/');
+            canon.push_str(b);
+        }
+        let head = [
+            g("sp"),
+            g("st"),
+            g("se"),
+            canon,
+            g("si"),
+            g("sip"),
+            g("spr"),
+            g("sv"),
+            g("sr"),
+        ];
+        let tail = [g("rscc"), g("rscd"), g("rsce"), g("rscl"), g("rsct")];
+        candidates.push(format!(
+            "{}\n{}\n{}\n{}",
+            head.join("\n"),
+            g("sst"),
+            g("ses"),
+            tail.join("\n")
+        ));
+        candidates.push(format!(
+            "{}\n{}\n{}",
+            head.join("\n"),
+            g("sst"),
+            tail.join("\n")
+        ));
+    }
+    candidates
 }
 
 fn parse_sas_time(s: &str) -> Option<DateTime<Utc>> {

@@ -8,50 +8,31 @@
 //! created and still replicating.
 
 use super::gallery::{self, NewVersion};
-use super::operations::{self, OpFinal, OpKind};
-use super::{ArmErr, stable_guid, valid_aib_name};
-use crate::blob::Blob;
-use crate::customization_log::{self, LogEnd};
+use super::operations;
+use super::{stable_guid, valid_aib_name};
+use crate::context::Ctx;
+use crate::handlers::customization_log::{self, LogEnd};
+use crate::model::ArmErr;
+use crate::model::blob::Blob;
+use crate::model::image_template::{
+    ImageTemplate, Run, RunEnd, TYPE, UPDATE_MSG, staging_group_name, template_id,
+};
+use crate::model::operation::{OpFinal, OpKind};
+use crate::model::staging::StagingGroup;
 use crate::response::{empty, json, not_found};
 use crate::scenario::OutcomeResult;
-use crate::server::Ctx;
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-pub const TYPE: &str = "Microsoft.VirtualMachineImages/imageTemplates";
-/// AIB's answer to a PUT that changes an existing template, word for word.
-pub const UPDATE_MSG: &str = "Update/Upgrade of image templates is currently not supported. Please change the name of the template you are submitting. If you have previously tried to submit a template and it failed to provision, you must delete it first and then resubmit. For more information, go to https://aka.ms/azvmimagebuilderts.";
 const READ_ONLY: &[&str] = &[
     "provisioningState",
     "provisioningError",
     "lastRunStatus",
     "exactStagingResourceGroup",
 ];
-
-/// A stored template.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImageTemplate {
-    pub sub: String,
-    pub rg: String,
-    pub name: String,
-    pub location: String,
-    pub tags: Value,
-    pub identity: Value,
-    pub properties: Value,
-    pub created: f64,
-    pub staging_rg: String,
-    pub storage_account: String,
-    pub deleting_at: Option<f64>,
-    pub run: Option<Run>,
-    pub run_outputs: Vec<Value>,
-    pub exact_version: Option<String>,
-    /// Its creation fails (`provision-fail`): `(provisioningErrorCode, message)`.
-    pub provision_error: Option<(String, String)>,
-}
 
 /// AIB's refusal of a `run` on a template that is not ready.
 pub const RUN_NOT_ALLOWED: &str = "Operation Microsoft.VirtualMachineImages/imageTemplates/run is not allowed in provisioning state: failed or run state";
@@ -77,66 +58,13 @@ fn provision_error(t_identity: &Value, props: &Value) -> (String, String) {
     )
 }
 
-/// The current or last run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Run {
-    pub op_id: String,
-    pub start: f64,
-    pub result: OutcomeResult,
-    pub failed_customizer: Option<String>,
-    pub build_minutes: f64,
-    pub timeout_minutes: f64,
-    pub has_validate: bool,
-    pub cancel_at: Option<f64>,
-    pub end: Option<RunEnd>,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunEnd {
-    #[serde(deserialize_with = "crate::persist::word")]
-    pub state: crate::persist::Word,
-    #[serde(deserialize_with = "crate::persist::word")]
-    pub sub_state: crate::persist::Word,
-    pub at: f64,
-    pub message: String,
-}
-
 impl ImageTemplate {
-    pub fn id(&self) -> String {
-        template_id(&self.sub, &self.rg, &self.name)
-    }
-    pub fn staging_rg_id(&self) -> String {
-        format!(
-            "/subscriptions/{}/resourceGroups/{}",
-            self.sub, self.staging_rg
-        )
-    }
-    /// Whether AIB made its staging group (not when the creation failed).
-    pub fn has_staging(&self) -> bool {
-        self.provision_error.is_none()
-    }
     pub fn blob_endpoint(&self, ctx: &Ctx) -> String {
         format!("{}/blob/{}/", ctx.base_url, self.storage_account)
     }
     fn running(&self) -> bool {
         self.run.as_ref().is_some_and(|r| r.end.is_none())
     }
-}
-
-/// A template's id as Azure spells it: `resourcegroups` in lower case (the recordings show
-/// it so in every imageTemplate and runOutput id).
-pub fn template_id(sub: &str, rg: &str, name: &str) -> String {
-    format!("/subscriptions/{sub}/resourcegroups/{rg}/providers/{TYPE}/{name}")
-}
-
-/// The name AIB gives a template's staging group: `IT_<rg>_<template>_<guid>`, cut to 80
-/// characters (a resource group name's limit; the guid is what gets cut).
-pub fn staging_group_name(rg: &str, template: &str) -> String {
-    format!("IT_{rg}_{template}_{}", uuid::Uuid::new_v4())
-        .chars()
-        .take(80)
-        .collect()
 }
 
 impl Run {
@@ -215,37 +143,8 @@ fn get_ci<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
         .map(|(_, v)| v)
 }
 
-/// Validate a PUT body; returns (location, tags, identity, properties).
-fn validate(ctx: &Ctx, name: &str, body: &Value) -> Result<(String, Value, Value, Value), ArmErr> {
-    if !valid_aib_name(name) {
-        return Err(ArmErr::bad_request(
-            "InvalidParameter",
-            format!(
-                "The imageTemplateName '{name}' is invalid. It must match the pattern '^[A-Za-z0-9-_.]{{1,64}}$'."
-            ),
-        ));
-    }
-    let Some(obj) = body.as_object() else {
-        return Err(ArmErr::bad_request(
-            "InvalidRequestContent",
-            "The request content was invalid and could not be deserialized.",
-        ));
-    };
-    let location = get_ci(obj, "location")
-        .and_then(Value::as_str)
-        .map(|s| s.to_ascii_lowercase().replace(' ', ""));
-    let Some(location) = location.filter(|l| !l.is_empty()) else {
-        return Err(ArmErr::bad_request(
-            "LocationRequired",
-            "The location property is required for this definition.",
-        ));
-    };
-    let Some(identity) = get_ci(obj, "identity").filter(|v| v.is_object()) else {
-        return Err(ArmErr::bad_request(
-            "InvalidParameter",
-            "Missing required property 'identity'. An image template requires an identity.",
-        ));
-    };
+/// The template's identity: user-assigned (each one existing) or none.
+fn check_identity(ctx: &Ctx, identity: &Value) -> Result<(), ArmErr> {
     let id_type = identity.get("type").and_then(Value::as_str).unwrap_or("");
     if !["UserAssigned", "None"]
         .iter()
@@ -271,12 +170,12 @@ fn validate(ctx: &Ctx, name: &str, body: &Value) -> Result<(String, Value, Value
             }
         }
     }
-    let Some(props) = get_ci(obj, "properties").filter(|v| v.is_object()) else {
-        return Err(ArmErr::bad_request(
-            "InvalidParameter",
-            "Missing required property 'properties'.",
-        ));
-    };
+    Ok(())
+}
+
+/// The template's properties: a supported source, distribute targets with valid run output
+/// names, supported customizers, a build timeout within AIB's range.
+fn check_properties(props: &Value) -> Result<(), ArmErr> {
     let Some(source) = props.get("source").and_then(Value::as_object) else {
         return Err(ArmErr::bad_request(
             "InvalidParameter",
@@ -361,6 +260,48 @@ fn validate(ctx: &Ctx, name: &str, body: &Value) -> Result<(String, Value, Value
             }
         }
     }
+    Ok(())
+}
+
+/// Validate a PUT body; returns (location, tags, identity, properties).
+fn validate(ctx: &Ctx, name: &str, body: &Value) -> Result<(String, Value, Value, Value), ArmErr> {
+    if !valid_aib_name(name) {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            format!(
+                "The imageTemplateName '{name}' is invalid. It must match the pattern '^[A-Za-z0-9-_.]{{1,64}}$'."
+            ),
+        ));
+    }
+    let Some(obj) = body.as_object() else {
+        return Err(ArmErr::bad_request(
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        ));
+    };
+    let location = get_ci(obj, "location")
+        .and_then(Value::as_str)
+        .map(|s| s.to_ascii_lowercase().replace(' ', ""));
+    let Some(location) = location.filter(|l| !l.is_empty()) else {
+        return Err(ArmErr::bad_request(
+            "LocationRequired",
+            "The location property is required for this definition.",
+        ));
+    };
+    let Some(identity) = get_ci(obj, "identity").filter(|v| v.is_object()) else {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            "Missing required property 'identity'. An image template requires an identity.",
+        ));
+    };
+    check_identity(ctx, identity)?;
+    let Some(props) = get_ci(obj, "properties").filter(|v| v.is_object()) else {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            "Missing required property 'properties'.",
+        ));
+    };
+    check_properties(props)?;
     let tags = get_ci(obj, "tags").cloned().unwrap_or_else(|| json!({}));
     Ok((
         location,
@@ -686,7 +627,7 @@ pub fn tick(ctx: &Ctx, st: &mut State, now: f64) {
             let acct = t.storage_account.clone();
             st.blobs.retain(|(a, _), _| *a != acct);
             if t.has_staging() && super::resources::keeps_staging(ctx, &t.name) {
-                let g = super::resources::StagingGroup::of(&t);
+                let g = StagingGroup::of(&t);
                 st.staging_leftovers.insert(g.id().to_ascii_lowercase(), g);
             }
         }
@@ -738,96 +679,46 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
     }
     match run.result {
         OutcomeResult::Succeed | OutcomeResult::StuckCanceling | OutcomeResult::ProvisionFail => {
-            let (outputs, error) = distribute(ctx, st, t, end, None);
-            match error {
-                None => {
-                    t.run_outputs = outputs;
-                    finish(
-                        st,
-                        t,
-                        RunEnd {
-                            state: "Succeeded",
-                            sub_state: "Distributing",
-                            at: end,
-                            message: String::new(),
-                        },
-                        None,
-                    );
-                }
-                Some(e) => {
-                    t.run_outputs = outputs;
-                    let message = format!(
-                        "Failed while distributing: Distribution to the Azure Compute Gallery failed. Error: {}: {}. OperationId: {}",
-                        e.code, e.message, run.op_id
-                    );
-                    let err = json!({"code": "DistributionFailed", "message": message});
-                    finish(
-                        st,
-                        t,
-                        RunEnd {
-                            state: "Failed",
-                            sub_state: "Distributing",
-                            at: end,
-                            message,
-                        },
-                        Some(err),
-                    );
-                }
-            }
+            distribute_and_finish(ctx, st, t, &run, end)
         }
         OutcomeResult::Fail | OutcomeResult::Timeout | OutcomeResult::TimeoutDistributing => {
-            if run.result == OutcomeResult::TimeoutDistributing {
-                // The versions were being published when the timeout hit.
-                let rm = ctx.scenario.replicate_minutes.max(2.0);
-                let _ = distribute(ctx, st, t, end, Some(rm));
-            }
-            let guid = uuid::Uuid::new_v4().to_string();
-            let kind = if run.result == OutcomeResult::Fail {
-                LogEnd::Failed
-            } else {
-                LogEnd::Timeout
-            };
-            let log = customization_log::render(ctx, t, &run, kind, end);
-            let blob_name = format!("{guid}/customization.log");
-            let url = format!("{}packerlogs/{}", t.blob_endpoint(ctx), blob_name);
-            st.blobs
-                .entry((t.storage_account.clone(), "packerlogs".into()))
-                .or_default()
-                .insert(blob_name, Blob::new(log.into_bytes(), ctx.clock.utc(end)));
-            let message = if run.result == OutcomeResult::Fail {
-                let what = match customization_log::failing_commands(t, &run).last() {
-                    Some(c) if customization_log::echoes(ctx, t) => {
-                        format!("The failing command was: {c}")
-                    }
-                    _ => "Packer build command has failed".to_string(),
-                };
-                format!(
-                    "Failed while waiting for packerizer: Microservice has failed: Failed while processing request: Error when executing packerizer: {what}: exit status 1. During the image build, a failure has occurred. Please review the build log to identify which build/customization step failed. For more troubleshooting steps go to https://aka.ms/azvmimagebuilderts. Image Build log location: {url}. OperationId: {}. Use this operationId to search packer logs.",
-                    run.op_id
-                )
-            } else {
-                format!(
-                    "Failed while waiting for packerizer: Timeout waiting for microservice to complete: 'context deadline exceeded'. The build exceeded buildTimeoutInMinutes ({} minutes). Image Build log location: {url}. OperationId: {}.",
-                    run.timeout_minutes, run.op_id
-                )
-            };
-            let code = if run.result == OutcomeResult::Fail {
-                "PackerBuildFailed"
-            } else {
-                "BuildTimeout"
-            };
-            let err = json!({"code": code, "message": message});
-            let sub_state = if run.result == OutcomeResult::TimeoutDistributing {
-                "Distributing"
-            } else {
-                "Customizing"
-            };
+            fail_build(ctx, st, t, &run, end)
+        }
+    }
+}
+
+/// A build that reached its end: publish to the distribute targets, then succeed, or fail
+/// while distributing.
+fn distribute_and_finish(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, run: &Run, end: f64) {
+    let (outputs, error) = distribute(ctx, st, t, end, None);
+    match error {
+        None => {
+            t.run_outputs = outputs;
+            finish(
+                st,
+                t,
+                RunEnd {
+                    state: "Succeeded",
+                    sub_state: "Distributing",
+                    at: end,
+                    message: String::new(),
+                },
+                None,
+            );
+        }
+        Some(e) => {
+            t.run_outputs = outputs;
+            let message = format!(
+                "Failed while distributing: Distribution to the Azure Compute Gallery failed. Error: {}: {}. OperationId: {}",
+                e.code, e.message, run.op_id
+            );
+            let err = json!({"code": "DistributionFailed", "message": message});
             finish(
                 st,
                 t,
                 RunEnd {
                     state: "Failed",
-                    sub_state,
+                    sub_state: "Distributing",
                     at: end,
                     message,
                 },
@@ -835,6 +726,68 @@ fn advance(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, now: f64) {
             );
         }
     }
+}
+
+/// A failed or timed-out build: its `customization.log` in the staging account, and AIB's
+/// failure message pointing at it.
+fn fail_build(ctx: &Ctx, st: &mut State, t: &mut ImageTemplate, run: &Run, end: f64) {
+    if run.result == OutcomeResult::TimeoutDistributing {
+        // The versions were being published when the timeout hit.
+        let rm = ctx.scenario.replicate_minutes.max(2.0);
+        let _ = distribute(ctx, st, t, end, Some(rm));
+    }
+    let guid = uuid::Uuid::new_v4().to_string();
+    let kind = if run.result == OutcomeResult::Fail {
+        LogEnd::Failed
+    } else {
+        LogEnd::Timeout
+    };
+    let log = customization_log::render(ctx, t, run, kind, end);
+    let blob_name = format!("{guid}/customization.log");
+    let url = format!("{}packerlogs/{}", t.blob_endpoint(ctx), blob_name);
+    st.blobs
+        .entry((t.storage_account.clone(), "packerlogs".into()))
+        .or_default()
+        .insert(blob_name, Blob::new(log.into_bytes(), ctx.clock.utc(end)));
+    let message = if run.result == OutcomeResult::Fail {
+        let what = match customization_log::failing_commands(t, run).last() {
+            Some(c) if customization_log::echoes(ctx, t) => {
+                format!("The failing command was: {c}")
+            }
+            _ => "Packer build command has failed".to_string(),
+        };
+        format!(
+            "Failed while waiting for packerizer: Microservice has failed: Failed while processing request: Error when executing packerizer: {what}: exit status 1. During the image build, a failure has occurred. Please review the build log to identify which build/customization step failed. For more troubleshooting steps go to https://aka.ms/azvmimagebuilderts. Image Build log location: {url}. OperationId: {}. Use this operationId to search packer logs.",
+            run.op_id
+        )
+    } else {
+        format!(
+            "Failed while waiting for packerizer: Timeout waiting for microservice to complete: 'context deadline exceeded'. The build exceeded buildTimeoutInMinutes ({} minutes). Image Build log location: {url}. OperationId: {}.",
+            run.timeout_minutes, run.op_id
+        )
+    };
+    let code = if run.result == OutcomeResult::Fail {
+        "PackerBuildFailed"
+    } else {
+        "BuildTimeout"
+    };
+    let err = json!({"code": code, "message": message});
+    let sub_state = if run.result == OutcomeResult::TimeoutDistributing {
+        "Distributing"
+    } else {
+        "Customizing"
+    };
+    finish(
+        st,
+        t,
+        RunEnd {
+            state: "Failed",
+            sub_state,
+            at: end,
+            message,
+        },
+        Some(err),
+    );
 }
 
 /// Create the run's distribution targets (gallery versions for `SharedImage`) as of `end`;
