@@ -104,7 +104,7 @@ fn build(dir: &Path, sim: &Sim, credential: &str, env: &[(&str, String)]) -> Com
 fn a_build_on_the_github_actions_credential_outlasts_its_tokens() {
     let dir = manifest_dir(&manifest(), &[]);
     let d = dir.path();
-    let (sim, job) = federated_sim(d, 1);
+    let (sim, job) = federated_sim(d, 2);
     let env: Vec<(&str, String)> = [
         "ACTIONS_ID_TOKEN_REQUEST_URL",
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN",

@@ -413,8 +413,10 @@ impl Federated {
 }
 
 async fn github_actions_credential_outlasts_its_assertions() -> TestResult {
-    // Access tokens live 2 s and the ID tokens 1 s; each run below lasts about 5 s.
-    let f = federated_sim(2, 1).await?;
+    // Access tokens and ID tokens live 2 s; each run below lasts about 5 s, so it needs fresh
+    // ID tokens (2 s, not 1: on a loaded machine a second can pass between fetching an ID
+    // token and exchanging it).
+    let f = federated_sim(2, 2).await?;
     let mut env = f.env(Some("github-actions"));
     env.push(f.job("ACTIONS_ID_TOKEN_REQUEST_URL"));
     env.push(f.job("ACTIONS_ID_TOKEN_REQUEST_TOKEN"));
@@ -435,7 +437,7 @@ async fn github_actions_credential_outlasts_its_assertions() -> TestResult {
 }
 
 async fn azure_pipelines_credential_outlasts_its_assertions() -> TestResult {
-    let f = federated_sim(2, 1).await?;
+    let f = federated_sim(2, 2).await?;
     let mut env = f.env(Some("azure-pipelines"));
     env.retain(|(k, _)| !k.starts_with("AZURE_TENANT") && !k.starts_with("AZURE_CLIENT"));
     env.push(f.job("SYSTEM_OIDCREQUESTURI"));
@@ -483,7 +485,8 @@ async fn child_federated_long_run() -> TestResult {
 async fn a_fixed_federated_assertion_expires_with_aadsts700024() -> TestResult {
     // What `azure/login` + the Azure CLI amount to: one ID token fetched at login, exchanged
     // again whenever the access token runs out. Here a workload-identity token file holds it.
-    let f = federated_sim(1, 1).await?;
+    // The assertion lives 3 s, long enough for the child to start on a loaded machine.
+    let f = federated_sim(1, 3).await?;
     let c = reqwest::Client::builder()
         .tls_certs_merge(reqwest::Certificate::from_pem_bundle(
             f.sim.ca_pem().as_bytes(),
@@ -518,8 +521,9 @@ async fn child_fixed_assertion_expires() -> TestResult {
     )?;
     // Fine while the assertion is fresh...
     ensure!(arm.resource_group_exists(SUB, RG).await?);
-    // ...refused once the access token and the assertion behind it expired.
-    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    // ...refused once the access token and the assertion behind it expired (the assertion
+    // was made before this process started, so 3.2 s from here is past its 3 s).
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
     let Err(e) = arm.resource_group_exists(SUB, RG).await else {
         return Err("a login with an expired assertion worked".into());
     };
