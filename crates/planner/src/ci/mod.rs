@@ -1,30 +1,19 @@
 //! Beyond one machine: shards of a plan for CI systems (`aib plan --format github-matrix`) and
-//! generated CI workflows (`aib ci github`, `aib ci azure-pipelines`).
-//!
-//! The generated workflows shard by environment: units of one environment may depend on each
-//! other (variants built from variants), so they build together under aib's own scheduler,
-//! while environments are ordered by their `after` lists, which become job/stage
-//! dependencies. Each environment shard keeps its state under its own prefix of the shared
-//! `azblob://` location, so shards that do not wait for each other never wait for each other's
-//! run lock either. `--shard-by component` shards by connected component of the plan graph
-//! instead (see [`components`]): shards that need no order at all.
+//! the generated CI workflows (`aib ci github`, `aib ci azure-pipelines`), which tick: a cron
+//! job starts due schedules and advances every unfinished run once, on one shared state (see
+//! [`tick`]). `--shard-by component` shards by connected component of the plan graph (see
+//! [`components`]): shards that need no order at all.
 
-mod azure_pipelines;
 pub mod components;
-mod github;
 pub mod tick;
 pub mod trigger;
-mod yaml;
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use serde_json::json;
 
 use aib_manifest::model::ManifestFile;
 
 use crate::Plan;
-pub use azure_pipelines::azure_pipelines_workflow;
-pub use github::github_workflow;
 pub use tick::{TickError, azure_tick_pipeline, github_tick_workflow};
 pub use trigger::{TriggerError, UtcTrigger, utc_triggers};
 
@@ -181,44 +170,6 @@ pub struct Workflow {
     pub warnings: Vec<String>,
 }
 
-/// The UTC triggers of every manifest schedule, deduplicated, with warnings for schedules whose
-/// triggers are a superset of their due times (`aib schedule --within` filters those).
-fn triggers(
-    file: &ManifestFile,
-    now: DateTime<Utc>,
-) -> Result<(Vec<UtcTrigger>, Vec<String>), TriggerError> {
-    let mut all: Vec<UtcTrigger> = Vec::new();
-    let mut warnings = Vec::new();
-    for (name, s) in &file.schedules {
-        let tz = match &s.timezone {
-            None => Tz::UTC,
-            Some(tz) => tz.as_str().parse::<Tz>().map_err(|_| TriggerError {
-                name: name.as_str().to_string(),
-                cron: s.cron.as_str().to_string(),
-                why: format!("has an unknown time zone `{}`", tz.as_str()),
-            })?,
-        };
-        let lines = utc_triggers(name.as_str(), s.cron.as_str(), tz, now)?;
-        if lines.iter().any(|l| !l.exact) {
-            warnings.push(format!(
-                "schedule `{}` (`{}` in {tz}) is triggered by {} UTC cron line(s) that fire more often than it is due; `aib schedule --within` builds only at its real due times",
-                name.as_str(),
-                s.cron.as_str(),
-                lines.len()
-            ));
-        }
-        for line in lines {
-            if let Some(existing) = all.iter_mut().find(|t| t.cron == line.cron) {
-                existing.note.push_str("; ");
-                existing.note.push_str(&line.note);
-            } else {
-                all.push(line);
-            }
-        }
-    }
-    Ok((all, warnings))
-}
-
 /// Quotes a word for a POSIX shell when it needs it (`dev/ubuntu[release=2404]` has a glob).
 pub fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
@@ -231,25 +182,6 @@ pub fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
-}
-
-/// The job (stage) ids of the shards `shard` runs after; `ids` are the shards' ids in order.
-fn needs_ids(shard: &Shard, shards: &[Shard], ids: &[String]) -> Vec<String> {
-    shard
-        .needs
-        .iter()
-        .filter_map(|n| {
-            shards
-                .iter()
-                .position(|s| &s.environment == n)
-                .and_then(|i| ids.get(i).cloned())
-        })
-        .collect()
-}
-
-/// State location of one environment shard: the shared location plus `/<env>`.
-fn shard_state(state_expr: &str, env: &str) -> String {
-    format!("{}/{env}", state_expr.trim_end_matches('/'))
 }
 
 #[cfg(test)]
@@ -265,10 +197,5 @@ mod tests {
         );
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
-    }
-
-    #[test]
-    fn shard_state_appends_the_environment() {
-        assert_eq!(shard_state("azblob://a/c/p/", "dev"), "azblob://a/c/p/dev");
     }
 }
