@@ -162,14 +162,17 @@ fn files_outside_the_manifest_folder_are_refused() {
 #[test]
 fn allow_paths_lets_a_shared_folder_in() {
     let outer = tempfile::tempdir().expect("tempdir");
-    let shared = outer.path().join("shared");
+    let shared = outer.path().join("common-scripts");
     std::fs::create_dir_all(&shared).expect("mkdir");
     std::fs::write(shared.join("common.sh"), "echo shared").expect("write");
     let dir = outer.path().join("repo");
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(
         dir.join("aib.toml"),
-        script_manifest("../shared/common.sh", "allow_paths = [\"../shared\"]"),
+        script_manifest(
+            "../common-scripts/common.sh",
+            "allow_paths = [\"../common-scripts\"]",
+        ),
     )
     .expect("write");
     let out = aib(&dir, &["plan", "--render-dir", "out"]);
@@ -186,7 +189,10 @@ fn allow_paths_lets_a_shared_folder_in() {
     // A folder that does not exist is named.
     std::fs::write(
         dir.join("aib.toml"),
-        script_manifest("../shared/common.sh", "allow_paths = [\"../nowhere\"]"),
+        script_manifest(
+            "../common-scripts/common.sh",
+            "allow_paths = [\"../nowhere\"]",
+        ),
     )
     .expect("write");
     let out = aib(&dir, &["validate"]);

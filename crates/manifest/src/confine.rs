@@ -102,7 +102,7 @@ mod tests {
     fn files_stay_inside_the_roots() -> Result<(), Box<dyn std::error::Error>> {
         let tmp = tempfile::tempdir()?;
         let dir = tmp.path().join("pipeline");
-        let shared = tmp.path().join("shared");
+        let shared = tmp.path().join("common-scripts");
         std::fs::create_dir_all(dir.join("scripts"))?;
         std::fs::create_dir_all(&shared)?;
         std::fs::write(dir.join("scripts/ok.sh"), "echo ok")?;
@@ -129,13 +129,19 @@ mod tests {
         assert_eq!(e.as_deref(), Some("file `nope.sh` does not exist"));
         // allow_paths opens exactly the folders listed.
         let e = roots
-            .check(&dir.join("../shared/common.sh"), "../shared/common.sh")
+            .check(
+                &dir.join("../common-scripts/common.sh"),
+                "../common-scripts/common.sh",
+            )
             .err();
         assert!(e.is_some());
-        let allowed = FileRoots::new(&dir, &["../shared"]);
+        let allowed = FileRoots::new(&dir, &["../common-scripts"]);
         assert!(
             allowed
-                .check(&dir.join("../shared/common.sh"), "../shared/common.sh")
+                .check(
+                    &dir.join("../common-scripts/common.sh"),
+                    "../common-scripts/common.sh"
+                )
                 .is_ok()
         );
         assert!(

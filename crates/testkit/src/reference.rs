@@ -4,7 +4,7 @@
 //! Azure's REST specs and examples, the ARM schemas, the Image Builder quickstart templates,
 //! traffic Microsoft recorded against real Azure, and templates and `customization.log`s people
 //! published. They build only with the cargo feature `reference-tests` and read that material at
-//! test time from the folder named by `AIB_REFERENCE_DIR` (CI points it at `../shared`). Each test
+//! test time from the folder named by `AIB_REFERENCE_DIR` (set by `.ci/run`). Each test
 //! binary keeps them in a module named `reference`, so `cargo test -- reference::` runs exactly
 //! them.
 
@@ -20,7 +20,7 @@ pub fn reference_dir() -> PathBuf {
         panic!(
             "{REFERENCE_DIR_VAR} is not set: reference tests read Azure's published material from \
              that folder (the one holding azure-reference/ and real-world/), e.g. \
-             {REFERENCE_DIR_VAR}=$PWD/../shared cargo test --workspace --features reference-tests -- reference::"
+             {REFERENCE_DIR_VAR}=/path/to/that/folder cargo test --workspace --features reference-tests -- reference::"
         );
     };
     let dir = PathBuf::from(dir);
