@@ -384,21 +384,9 @@ async fn fleet(case: &Case) {
         .iter()
         .filter(|u| u.status == aib_state::UnitStatus::Succeeded)
         .count();
-    let stats: serde_json::Value = t
-        .client()
-        .get(format!("{base}/_sim/stats"))
-        .send()
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("stats json");
+    let stats = support::sim_stats(&base, &t).await;
     let reqs = stats["requests"].as_object().cloned().unwrap_or_default();
-    let total: u64 = reqs
-        .iter()
-        .filter(|(k, _)| !k.starts_with("blob.") && k.as_str() != "token")
-        .filter_map(|(_, v)| v.as_u64())
-        .sum();
+    let total = support::arm_requests(&stats);
     // Every unit takes 62 simulated minutes (deploy 1, build 60, verify); the target allows
     // one poll interval (the default, 1 Azure minute) on top of the bound.
     let waves = case.bound_units() as f64;

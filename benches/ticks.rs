@@ -168,21 +168,9 @@ async fn run(units: u64, minute_ms: u64, tick_minutes: u64) {
         .iter()
         .filter(|u| u.status == aib_state::UnitStatus::Succeeded)
         .count();
-    let stats: serde_json::Value = t
-        .client()
-        .get(format!("{base}/_sim/stats"))
-        .send()
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("stats json");
+    let stats = support::sim_stats(&base, &t).await;
     let reqs = stats["requests"].as_object().cloned().unwrap_or_default();
-    let arm_total: u64 = reqs
-        .iter()
-        .filter(|(k, _)| !k.starts_with("blob.") && k.as_str() != "token")
-        .filter_map(|(_, v)| v.as_u64())
-        .sum();
+    let arm_total = support::arm_requests(&stats);
     let runs_twice = stats["runs"]
         .as_object()
         .map(|m| m.values().filter(|v| v.as_u64() > Some(1)).count())

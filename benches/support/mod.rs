@@ -101,3 +101,28 @@ pub fn proc_cpu_seconds(stat: &str) -> f64 {
         })
         .unwrap_or(0.0)
 }
+
+/// The simulator's `/_sim/stats`.
+#[allow(dead_code)] // not every bench reads stats
+pub async fn sim_stats(base: &str, t: &aib_azure::transport::Transport) -> serde_json::Value {
+    t.client()
+        .get(format!("{base}/_sim/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("stats json")
+}
+
+/// ARM requests in a stats document: every operation but Blob and the token endpoint.
+#[allow(dead_code)] // not every bench reads stats
+pub fn arm_requests(stats: &serde_json::Value) -> u64 {
+    stats["requests"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !k.starts_with("blob.") && k.as_str() != "token")
+        .filter_map(|(_, v)| v.as_u64())
+        .sum()
+}
