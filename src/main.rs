@@ -11,6 +11,7 @@ mod logging;
 mod output;
 mod reporter;
 mod signals;
+mod steps;
 mod text;
 
 use clap::Parser;

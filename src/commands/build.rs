@@ -2,16 +2,14 @@
 //! (deploy → build → verify → cleanup, collect-logs on failure) with one reporter on stderr,
 //! the summary on stdout and the reports requested. `--simulate` runs all of it against an
 //! in-process simulator whose world is kept between runs, with one scripted failure (see
-//! [`super::simulate`]).
+//! [`crate::steps::simulate`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aib_azure::{ArmClient, ArmConfig, Credential, Endpoints, TimeScale};
-use aib_executor::report::BuildReport;
 use aib_executor::runner::ExecutorConfig;
 use aib_executor::secrets::SecretOptions;
-use aib_executor::session::{self, BuildError, BuildRequest};
+use aib_executor::session::{self, BuildRequest};
 use aib_manifest::Manifest;
 use aib_planner::Plan;
 use aib_state::{StateError, StateLocation, Trigger};
@@ -20,266 +18,33 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{BuildArgs, GlobalArgs, LogFormat, SelectArgs};
 use crate::exit::Exit;
-use crate::output::{out, outln};
+use crate::output::outln;
 use crate::reporter::{self, Mode};
 use crate::signals;
 
-use super::simulate;
+use crate::steps::simulate;
+use crate::steps::{
+    Connection, Reports, Shown, conclude, connect, connect_simulator, make_plan, state_error,
+    state_location, take_lock,
+};
 
 pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Exit {
     if let Err(exit) = check_report_paths(args) {
         return exit;
     }
-    let manifest = match super::validate::load(&args.manifest, global.quiet) {
+    let manifest = match crate::steps::load(&args.manifest, global.quiet) {
         Ok(m) => m,
         Err(exit) => return exit,
     };
-    let plan = match super::plan::make_plan(&manifest, &args.select, &[], global.quiet) {
+    let plan = match make_plan(&manifest, &args.select, &[], global.quiet) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
-    let runtime = match super::runtime(true, Exit::Invalid) {
+    let runtime = match crate::steps::runtime(true, Exit::Invalid) {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
     runtime.block_on(build(global, args, manifest, plan))
-}
-
-fn cloud_of(m: &Manifest) -> aib_azure::Cloud {
-    use aib_manifest::Cloud as M;
-    match m.file.azure.cloud.as_ref().map(|c| *c.get_ref()) {
-        Some(M::Usgov) => aib_azure::Cloud::UsGov,
-        Some(M::China) => aib_azure::Cloud::China,
-        Some(M::Custom) => aib_azure::Cloud::Custom,
-        _ => aib_azure::Cloud::Public,
-    }
-}
-
-/// An ARM client: the in-process simulator, or Azure (or `--arm-endpoint`).
-pub(crate) struct Connection {
-    pub arm: ArmClient,
-    /// `--simulate`'s simulator: stop it with [`Connection::close`] (which saves its world).
-    pub sim: Option<simulate::Simulator>,
-    /// What `--simulate` scripted.
-    pub note: Option<String>,
-    /// The clock the endpoint runs on (a simulator's is faster than Azure's).
-    pub clock: TimeScale,
-}
-
-impl Connection {
-    /// Stops `--simulate`'s simulator, saving the world it keeps.
-    pub async fn close(self) {
-        if let Some(sim) = self.sim {
-            sim.stop().await;
-        }
-    }
-}
-
-/// Connects to Azure, or with `simulate` starts the in-process simulator in its world. A
-/// custom ARM endpoint that is a simulator tells its clock (`GET /_sim/clock`), and every
-/// wait and deadline of the client and the run follows it.
-pub(crate) async fn connect(
-    global: &GlobalArgs,
-    manifest: &Manifest,
-    simulate: Option<simulate::Use<'_>>,
-) -> Result<Connection, Exit> {
-    if let Some(usage) = simulate {
-        return connect_simulator(usage).await;
-    }
-    let manifest_ep = manifest
-        .file
-        .azure
-        .arm_endpoint
-        .as_ref()
-        .map(|e| e.get_ref().clone());
-    let ep = global.arm_endpoint.clone().or(manifest_ep);
-    let fail = |e: String| {
-        eprintln!("error: {e}");
-        Exit::Azure
-    };
-    let endpoints = Endpoints::resolve(cloud_of(manifest), ep.as_deref(), global.insecure)
-        .map_err(|e| fail(e.to_string()))?;
-    let clock = aib_azure::clock::probe(&endpoints).await;
-    let cred = Credential::from_env(cloud_of(manifest)).map_err(|e| fail(e.to_string()))?;
-    let arm = ArmClient::with_config(
-        endpoints,
-        Arc::new(cred),
-        ArmConfig::default().on_clock(clock),
-    )
-    .map_err(|e| fail(e.to_string()))?;
-    Ok(Connection {
-        arm,
-        sim: None,
-        note: None,
-        clock,
-    })
-}
-
-/// The in-process simulator of `--simulate`, with a managed-identity token from it.
-pub(crate) async fn connect_simulator(usage: simulate::Use<'_>) -> Result<Connection, Exit> {
-    let (sim, note) = simulate::start(usage).await?;
-    let clock = TimeScale::from_minute_ms(simulate::SIMULATE_MINUTE_MS);
-    let base = sim.handle.base_url();
-    let arm = async {
-        let cred = simulate::credential(&base).await?;
-        let endpoints = Endpoints::custom(&base, true).map_err(|e| e.to_string())?;
-        ArmClient::with_config(
-            endpoints,
-            Arc::new(cred),
-            ArmConfig::default().on_clock(clock),
-        )
-        .map_err(|e| e.to_string())
-    }
-    .await;
-    match arm {
-        Ok(arm) => Ok(Connection {
-            arm,
-            sim: Some(sim),
-            note,
-            clock,
-        }),
-        Err(e) => {
-            eprintln!("error: {e}");
-            sim.stop().await;
-            Err(Exit::Azure)
-        }
-    }
-}
-
-/// Where the state is: `--state`, `.aib/simulate/` for `--simulate`, else `.aib/` beside the
-/// manifest. Also returns the `--state` value to show (`--simulate`'s directory).
-pub(crate) fn state_location(
-    global: &GlobalArgs,
-    manifest_dir: &Path,
-    simulate: bool,
-) -> Result<(StateLocation, Option<String>), Exit> {
-    let state_arg = match (&global.state, simulate) {
-        (Some(s), _) => Some(s.clone()),
-        (None, true) => Some(
-            manifest_dir
-                .join(".aib")
-                .join("simulate")
-                .display()
-                .to_string(),
-        ),
-        (None, false) => None,
-    };
-    match StateLocation::parse(state_arg.as_deref(), manifest_dir) {
-        Ok(l) => Ok((l, state_arg)),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(Exit::Invalid)
-        }
-    }
-}
-
-/// Takes the run lock, waiting up to `wait` (`--lock-timeout`) while another run holds it
-/// and saying so. A lock left by a process that is gone from this host (kill -9, power loss)
-/// is taken over, saying so; a live holder that outlasts the wait is exit 4; Ctrl-C while
-/// waiting is exit 130.
-pub(crate) async fn take_lock(
-    store: &aib_state::StateStore,
-    run_id: &str,
-    host: &str,
-    wait: std::time::Duration,
-    quiet: bool,
-    rerun: &str,
-) -> Result<aib_state::RunLock, Exit> {
-    take_lock_or_busy(store, run_id, host, wait, quiet, rerun, false).await
-}
-
-/// [`take_lock`]; with `busy_silent`, a live holder that outlasts the wait is exit 4 without
-/// a word (the caller says what it means).
-pub(crate) async fn take_lock_or_busy(
-    store: &aib_state::StateStore,
-    run_id: &str,
-    host: &str,
-    wait: std::time::Duration,
-    quiet: bool,
-    rerun: &str,
-    busy_silent: bool,
-) -> Result<aib_state::RunLock, Exit> {
-    let waited = std::cell::Cell::new(false);
-    let waiting = |e: &StateError| {
-        waited.set(true);
-        if !quiet {
-            eprintln!(
-                "waiting for the state lock (up to {}, --lock-timeout): {e}",
-                crate::duration::format(wait)
-            );
-        }
-    };
-    let started = std::time::Instant::now();
-    let try_lock = |opts| store.lock_waiting(run_id, host, opts, wait, waiting);
-    let result = tokio::select! {
-        r = try_lock(aib_state::LockOptions::default()) => r,
-        () = signals::shutdown_requested() => {
-            eprintln!("interrupted while waiting for the state lock");
-            return Err(Exit::Interrupted);
-        }
-    };
-    match result {
-        Ok(l) => {
-            if !quiet && waited.get() {
-                eprintln!(
-                    "took the state lock after waiting {}",
-                    crate::duration::format(started.elapsed())
-                );
-            }
-            Ok(l)
-        }
-        Err(StateError::StaleLock {
-            run_id: dead, pid, ..
-        }) => {
-            if !quiet {
-                eprintln!(
-                    "warning: the state lock was left by run {dead} (process {pid} on this host, which is no longer running): taking it over; `{rerun} --retry-failed {dead}` finishes that run"
-                );
-            }
-            let lock = store
-                .lock_with(run_id, host, aib_state::LockOptions { break_stale: true })
-                .await
-                .map_err(state_error)?;
-            mark_interrupted(store, &dead).await;
-            Ok(lock)
-        }
-        Err(StateError::Locked { .. }) if busy_silent => Err(Exit::Locked),
-        Err(e @ StateError::Locked { .. }) if !wait.is_zero() => {
-            eprintln!(
-                "error: {e}; gave up waiting after {}",
-                crate::duration::format(wait)
-            );
-            Err(Exit::Locked)
-        }
-        Err(e @ StateError::Locked { .. }) => {
-            let exit = state_error(e);
-            if !quiet {
-                eprintln!("hint: `{rerun} --lock-timeout 30m` waits for the other run to finish");
-            }
-            Err(exit)
-        }
-        Err(e) => Err(state_error(e)),
-    }
-}
-
-/// A run whose process died holding the lock: `history` and `status` show it `interrupted`,
-/// not `running` for ever. Said when it cannot be recorded.
-pub(crate) async fn mark_interrupted(store: &aib_state::StateStore, run_id: &str) {
-    match store.read_run(run_id).await {
-        Ok(mut rec) if rec.status == aib_state::RunStatus::Running => {
-            // A detached run's process died mid-tick: the run still waits for `aib resume`.
-            rec.status = if rec.resume.as_ref().is_some_and(|r| r.detached) {
-                aib_state::RunStatus::Detached
-            } else {
-                aib_state::RunStatus::Interrupted
-            };
-            if let Err(e) = store.write_run(&rec).await {
-                eprintln!("warning: could not mark run {run_id} interrupted: {e}");
-            }
-        }
-        Ok(_) | Err(StateError::RunNotFound(_)) => {}
-        Err(e) => eprintln!("warning: could not mark run {run_id} interrupted: {e}"),
-    }
 }
 
 /// The run that started last. Run ids sort by their start second only, so the runs sharing
@@ -334,7 +99,7 @@ async fn retry_plan(
             eprintln!("warning: marking run {} interrupted: {e}", rec.run_id);
         }
     }
-    let all = super::plan::make_plan(manifest, &SelectArgs::default(), &[], true)?;
+    let all = make_plan(manifest, &SelectArgs::default(), &[], true)?;
     let mut ids = Vec::new();
     for id in session::retry_units(&old) {
         if all.unit(&aib_planner::UnitId::from(id.as_str())).is_some() {
@@ -360,7 +125,7 @@ async fn retry_plan(
         variants: args.select.variants.clone(),
         units: ids,
     };
-    let plan = super::plan::make_plan(manifest, &select, &[], global.quiet)?;
+    let plan = make_plan(manifest, &select, &[], global.quiet)?;
     if !global.quiet {
         eprintln!(
             "retrying {} of run {}",
@@ -371,69 +136,113 @@ async fn retry_plan(
     Ok((old.run_id, plan))
 }
 
+/// The state of a build, opened and locked for its run (with Azure connected first when the
+/// state is Blob, which needs its credential).
+struct Opened {
+    loc: StateLocation,
+    state_arg: Option<String>,
+    manifest_dir: PathBuf,
+    /// `None` for `--simulate` (its simulator starts after the lock: its world goes with the
+    /// state).
+    azure: Option<Connection>,
+    store: aib_state::StateStore,
+    run_id: String,
+    lock: aib_state::RunLock,
+}
+
 async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: Plan) -> Exit {
+    let mut opened = match open(global, args, &manifest).await {
+        Ok(o) => o,
+        Err(exit) => return exit,
+    };
+    let exit = match choose_units(global, args, &manifest, &opened.store, plan).await {
+        Ok((plan, retry_of)) => {
+            run_units(global, args, manifest, plan, retry_of, &mut opened).await
+        }
+        Err(exit) => exit,
+    };
+    if let Err(e) = opened.lock.release().await {
+        eprintln!("warning: releasing the state lock: {e}");
+    }
+    exit
+}
+
+/// Where the state is, Azure (unless simulated), the opened state and its lock.
+async fn open(global: &GlobalArgs, args: &BuildArgs, manifest: &Manifest) -> Result<Opened, Exit> {
     let manifest_dir = manifest
         .path
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let (loc, state_arg) = match state_location(global, &manifest_dir, args.simulate) {
-        Ok(x) => x,
-        Err(exit) => return exit,
-    };
-    // Azure before the state (Blob state needs its credential); the simulator after the state
-    // lock, as its world goes with the state.
-    let azure = if args.simulate {
-        None
-    } else {
-        match connect(global, &manifest, None).await {
-            Ok(c) => Some(c),
-            Err(exit) => return exit,
-        }
+    let (loc, state_arg) = state_location(global, &manifest_dir, args.simulate)?;
+    let azure = match args.simulate {
+        true => None,
+        false => Some(connect(global, manifest, None).await?),
     };
     let credential = azure.as_ref().map(|c| c.arm.credential().clone());
-    let store = match aib_state::open_with(&loc, credential, global.insecure).await {
-        Ok(s) => s,
-        Err(e) => return state_error(e),
-    };
+    let store = aib_state::open_with(&loc, credential, global.insecure)
+        .await
+        .map_err(state_error)?;
     let run_id = aib_state::new_run_id(chrono::Utc::now());
     let host = aib_state::current_host();
     let wait = args.lock_timeout.unwrap_or_default();
-    let rerun = rerun(global, args);
-    let lock = match take_lock(&store, &run_id, &host, wait, global.quiet, &rerun).await {
-        Ok(l) => l,
-        Err(exit) => return exit,
-    };
-    let release = |lock: aib_state::RunLock| async move {
-        if let Err(e) = lock.release().await {
-            eprintln!("warning: releasing the state lock: {e}");
+    let lock = take_lock(
+        &store,
+        &run_id,
+        &host,
+        wait,
+        global.quiet,
+        &rerun(global, args),
+    )
+    .await?;
+    Ok(Opened {
+        loc,
+        state_arg,
+        manifest_dir,
+        azure,
+        store,
+        run_id,
+        lock,
+    })
+}
+
+/// The units this run builds: a retried run's failed ones, or the plan less the units an
+/// unfinished detached run holds. Also the run retried.
+async fn choose_units(
+    global: &GlobalArgs,
+    args: &BuildArgs,
+    manifest: &Manifest,
+    store: &aib_state::StateStore,
+    plan: Plan,
+) -> Result<(Plan, Option<String>), Exit> {
+    match &args.retry_failed {
+        Some(which) => {
+            let (id, plan) = retry_plan(global, args, manifest, store, which).await?;
+            Ok((plan, Some(id)))
         }
-    };
-    let (plan, retry_of) = match &args.retry_failed {
-        Some(which) => match retry_plan(global, args, &manifest, &store, which).await {
-            Ok((id, p)) => (p, Some(id)),
-            Err(exit) => {
-                release(lock).await;
-                return exit;
-            }
-        },
-        None => match leave_held(global, &manifest, &store, plan).await {
-            Ok(p) => (p, None),
-            Err(exit) => {
-                release(lock).await;
-                return exit;
-            }
-        },
-    };
-    let conn = match azure {
+        None => Ok((leave_held(global, manifest, store, plan).await?, None)),
+    }
+}
+
+/// Runs the chosen units under the lock: connects the simulator if simulated, reports as
+/// it goes, and concludes (reports, summary, exit code).
+async fn run_units(
+    global: &GlobalArgs,
+    args: &BuildArgs,
+    manifest: Manifest,
+    plan: Plan,
+    retry_of: Option<String>,
+    opened: &mut Opened,
+) -> Exit {
+    let conn = match opened.azure.take() {
         Some(c) => c,
-        None => match connect_simulated(args, &manifest, &plan, &loc, &manifest_dir).await {
-            Ok(c) => c,
-            Err(exit) => {
-                release(lock).await;
-                return exit;
+        None => {
+            let (loc, dir) = (&opened.loc, &opened.manifest_dir);
+            match connect_simulated(args, &manifest, &plan, loc, dir).await {
+                Ok(c) => c,
+                Err(exit) => return exit,
             }
-        },
+        }
     };
     let Connection {
         arm,
@@ -441,31 +250,12 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
         note,
         clock,
     } = conn;
-
-    // Ctrl-C: the first cancels, the second exits at once (the state stays resumable).
-    let interrupt = CancellationToken::new();
-    {
-        let interrupt = interrupt.clone();
-        let quiet = global.quiet;
-        let world = sim.as_ref().and_then(simulate::Simulator::saver);
-        let status = format!(
-            "aib status{}",
-            reporter::logs_args(state_arg.as_deref(), &args.manifest)
-        );
-        tokio::spawn(async move {
-            signals::shutdown_requested().await;
-            interrupt.cancel();
-            signals::shutdown_requested().await;
-            if !quiet {
-                eprintln!("interrupted again: exiting now; `{status}` shows the unfinished run");
-            }
-            if let Some(w) = world {
-                w.save().await;
-            }
-            std::process::exit(Exit::Interrupted as i32);
-        });
-    }
-
+    let world = sim.as_ref().and_then(simulate::Simulator::saver);
+    let status = format!(
+        "aib status{}",
+        reporter::logs_args(opened.state_arg.as_deref(), &args.manifest)
+    );
+    let interrupt = watch_interrupts(global.quiet, world, status);
     let mode = Mode::detect(global.log_format == LogFormat::Json, global.quiet);
     let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
     let config = ExecutorConfig {
@@ -478,36 +268,19 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
     .with_caps(&manifest, args.max_parallel);
     let reporter = tokio::spawn(reporter::report(
         mode,
-        run_id.clone(),
+        opened.run_id.clone(),
         config.simulated_scale(),
         fwd_rx,
     ));
-    let selection = aib_state::Selection {
-        environments: args.select.envs.clone(),
-        variants: args.select.variants.clone(),
-        units: if retry_of.is_some() {
-            plan.units().iter().map(|u| u.id.to_string()).collect()
-        } else {
-            args.select.units.clone()
-        },
-        force: args.force,
-        retry_failed: retry_of,
-    };
     let req = BuildRequest {
+        selection: selection(args, &plan, retry_of),
         manifest: Arc::new(manifest),
         plan,
         arm,
-        store: store.clone(),
-        run_id: run_id.clone(),
-        trigger: match &args.trigger {
-            Some(name) => Trigger::Schedule {
-                name: name.clone(),
-                due: args.trigger_due,
-            },
-            None => Trigger::Manual,
-        },
+        store: opened.store.clone(),
+        run_id: opened.run_id.clone(),
+        trigger: trigger(args),
         manifest_display: args.manifest.display().to_string(),
-        selection,
         config,
         interrupt: interrupt.clone(),
         forward: Some(fwd_tx),
@@ -520,151 +293,66 @@ async fn build(global: &GlobalArgs, args: &BuildArgs, manifest: Manifest, plan: 
     };
     let result = session::build(req).await;
     let _ = reporter.await;
-    let reports = Reports::of(args);
     let shown = Shown {
-        state_arg: state_arg.as_deref(),
+        state_arg: opened.state_arg.as_deref(),
         manifest: &args.manifest,
         simulate: args.simulate,
     };
-    let exit = conclude(global, &reports, &shown, result, &interrupt);
+    let exit = conclude(global, &Reports::of(args), &shown, result, &interrupt);
     // The world is saved before the lock is released: the next run waiting for it loads it.
     if let Some(s) = sim {
         s.stop().await;
     }
-    release(lock).await;
     exit
 }
 
-/// The reports a run writes (`--report-json`, `--report-junit`, `--report-markdown`).
-pub(crate) struct Reports<'a> {
-    pub json: Option<&'a Path>,
-    pub junit: Option<&'a Path>,
-    pub markdown: Option<&'a Path>,
-    /// Collects each run's Markdown instead (`resume --all` writes them as one summary).
-    pub markdown_parts: Option<&'a std::cell::RefCell<Vec<String>>>,
+/// Ctrl-C / SIGTERM: the first cancels the run (its builds are cancelled in Azure), the
+/// second exits at once (the state stays resumable; `status` shows the run).
+fn watch_interrupts(
+    quiet: bool,
+    world: Option<simulate::Saver>,
+    status: String,
+) -> CancellationToken {
+    let interrupt = CancellationToken::new();
+    let cancel = interrupt.clone();
+    tokio::spawn(async move {
+        signals::shutdown_requested().await;
+        cancel.cancel();
+        signals::shutdown_requested().await;
+        if !quiet {
+            eprintln!("interrupted again: exiting now; `{status}` shows the unfinished run");
+        }
+        if let Some(w) = world {
+            w.save().await;
+        }
+        std::process::exit(Exit::Interrupted as i32);
+    });
+    interrupt
 }
 
-impl<'a> Reports<'a> {
-    pub(crate) fn of(args: &'a BuildArgs) -> Self {
-        Self {
-            json: args.report_json.as_deref(),
-            junit: args.report_junit.as_deref(),
-            markdown: args.report_markdown.as_deref(),
-            markdown_parts: None,
-        }
+/// What the run record says was selected (a retry selects the units it retries).
+fn selection(args: &BuildArgs, plan: &Plan, retry_of: Option<String>) -> aib_state::Selection {
+    aib_state::Selection {
+        environments: args.select.envs.clone(),
+        variants: args.select.variants.clone(),
+        units: if retry_of.is_some() {
+            plan.units().iter().map(|u| u.id.to_string()).collect()
+        } else {
+            args.select.units.clone()
+        },
+        force: args.force,
+        retry_failed: retry_of,
     }
 }
 
-/// How the command was started, for the hints it prints.
-pub(crate) struct Shown<'a> {
-    pub state_arg: Option<&'a str>,
-    pub manifest: &'a Path,
-    pub simulate: bool,
-}
-
-/// The exit of a run that ended (or detached): its state errors, reports and summary.
-pub(crate) fn conclude(
-    global: &GlobalArgs,
-    reports: &Reports<'_>,
-    shown: &Shown<'_>,
-    result: Result<aib_executor::runner::RunResult, BuildError>,
-    interrupt: &CancellationToken,
-) -> Exit {
-    match result {
-        Err(e) => {
-            eprintln!("error: {}", crate::logging::redact(&e.to_string()));
-            match e {
-                BuildError::Secrets(_) => Exit::Invalid,
-                BuildError::Preflight(aib_executor::preflight::PreflightError::VersionsExist(
-                    _,
-                )) => Exit::Invalid,
-                BuildError::Preflight(aib_executor::preflight::PreflightError::Auth(_)) => {
-                    crate::hints::login();
-                    Exit::Azure
-                }
-                BuildError::Preflight(_) => Exit::Azure,
-                BuildError::State(_) if interrupt.is_cancelled() => Exit::Interrupted,
-                BuildError::State(_) => Exit::Io,
-            }
-        }
-        Ok(r) => {
-            // The build went on, but what the state should hold of it is (partly) lost: that
-            // is not a success, and not "a unit failed" either.
-            for e in &r.state_errors {
-                eprintln!(
-                    "error: the run's state was not saved: {}",
-                    crate::logging::redact(e)
-                );
-            }
-            let report = BuildReport::from_record(&r.record);
-            let mut exit = match r.record.status {
-                aib_state::RunStatus::Succeeded | aib_state::RunStatus::Detached => Exit::Success,
-                aib_state::RunStatus::Cancelled | aib_state::RunStatus::Interrupted => {
-                    Exit::Interrupted
-                }
-                _ => Exit::UnitFailed,
-            };
-            if !r.state_errors.is_empty() && exit != Exit::Interrupted {
-                eprintln!(
-                    "error: run {} ended {} but its record in {} is incomplete (see above); `aib status` may not show all of it",
-                    r.record.run_id,
-                    crate::commands::status::status_word(r.record.status),
-                    shown.state_arg.unwrap_or(".aib/")
-                );
-                exit = Exit::Io;
-            }
-            if let Some(p) = &reports.json
-                && let Err(e) = std::fs::write(p, report.to_json())
-            {
-                eprintln!("error: cannot write {}: {e}", p.display());
-                exit = worse(exit);
-            }
-            if let Some(p) = &reports.junit
-                && let Err(e) = std::fs::write(p, aib_executor::report::junit::render(&report))
-            {
-                eprintln!("error: cannot write {}: {e}", p.display());
-                exit = worse(exit);
-            }
-            if let Some(parts) = reports.markdown_parts {
-                parts
-                    .borrow_mut()
-                    .push(aib_executor::report::markdown::render(&report));
-            }
-            if let Some(p) = &reports.markdown
-                && let Err(e) = std::fs::write(p, markdown_summary(&report))
-            {
-                eprintln!("error: cannot write {}: {e}", p.display());
-                exit = worse(exit);
-            }
-            if !global.quiet || exit != Exit::Success {
-                let opts = reporter::SummaryOptions::for_stdout(reporter::logs_args(
-                    shown.state_arg,
-                    shown.manifest,
-                ));
-                out!("{}", reporter::summary_table(&r.record, &opts));
-                if shown.simulate
-                    && let Some(dir) = &shown.state_arg
-                {
-                    outln!("state of this simulated run: {dir} (e.g. `aib status --state {dir}`)");
-                }
-            }
-            if r.record.status == aib_state::RunStatus::Detached {
-                let resume = format!(
-                    "aib resume {}{}",
-                    r.record.run_id,
-                    reporter::logs_args(shown.state_arg, shown.manifest)
-                );
-                if global.quiet {
-                    outln!("{}", r.record.run_id);
-                } else {
-                    outln!(
-                        "run {} detached: its builds go on in Azure; `{resume} --detach` advances it, `{resume}` follows it to the end",
-                        r.record.run_id
-                    );
-                }
-            }
-            exit
-        }
+/// A scheduled build (`aib schedule` passes the schedule's name and due time) or a manual one.
+fn trigger(args: &BuildArgs) -> Trigger {
+    match &args.trigger {
+        Some(name) => Trigger::Schedule {
+            name: name.clone(),
+            due: args.trigger_due,
+        },
+        None => Trigger::Manual,
     }
 }
 
@@ -729,13 +417,7 @@ async fn leave_held(
         units: keep,
         ..SelectArgs::default()
     };
-    super::plan::make_plan(manifest, &select, &[], true)
-}
-
-/// The Markdown summary of a run, cut to GitHub's step-summary limit.
-fn markdown_summary(report: &BuildReport) -> String {
-    use aib_executor::report::markdown;
-    markdown::fit(&markdown::render(report), markdown::MAX_STEP_SUMMARY)
+    make_plan(manifest, &select, &[], true)
 }
 
 /// `--simulate`'s simulator in the world of the state `loc`, scripting the failure of the
@@ -747,7 +429,7 @@ async fn connect_simulated(
     loc: &StateLocation,
     manifest_dir: &Path,
 ) -> Result<Connection, Exit> {
-    let whole = super::plan::make_plan(manifest, &SelectArgs::default(), &[], true)?;
+    let whole = make_plan(manifest, &SelectArgs::default(), &[], true)?;
     let usage = simulate::Use::Keep {
         world: simulate::world_dir(loc, manifest_dir),
         scripted: Some(simulate::Script {
@@ -777,15 +459,6 @@ fn rerun(global: &GlobalArgs, args: &BuildArgs) -> String {
         s.push_str(" --simulate");
     }
     s
-}
-
-/// A report that could not be written: the result is incomplete (exit 5), unless the run
-/// already ends worse.
-pub(crate) fn worse(e: Exit) -> Exit {
-    match e {
-        Exit::Success | Exit::UnitFailed => Exit::Io,
-        other => other,
-    }
 }
 
 /// Checks, before anything is built, that every report can be written: its folder exists and
@@ -831,14 +504,4 @@ fn check_report_paths(args: &BuildArgs) -> Result<(), Exit> {
         }
     }
     Ok(())
-}
-
-pub(crate) fn state_error(e: StateError) -> Exit {
-    eprintln!("error: {e}");
-    match e.exit_code() {
-        4 => Exit::Locked,
-        3 => Exit::Azure,
-        2 => Exit::Invalid,
-        _ => Exit::Io,
-    }
 }

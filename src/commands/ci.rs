@@ -26,11 +26,11 @@ pub fn run(global: &GlobalArgs, command: &CiCommand) -> Exit {
             return Exit::Invalid;
         }
     };
-    let manifest = match super::validate::load(&args.manifest, global.quiet) {
+    let manifest = match crate::steps::load(&args.manifest, global.quiet) {
         Ok(m) => m,
         Err(exit) => return exit,
     };
-    let plan = match super::plan::make_plan(&manifest, &SelectArgs::default(), &[], global.quiet) {
+    let plan = match crate::steps::make_plan(&manifest, &SelectArgs::default(), &[], global.quiet) {
         Ok(p) => p,
         Err(exit) => return exit,
     };

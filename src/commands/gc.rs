@@ -12,15 +12,15 @@ use crate::exit::Exit;
 use crate::output::outln;
 
 pub fn run(global: &GlobalArgs, args: &GcArgs) -> Exit {
-    let manifest = match super::validate::load(&args.manifest, global.quiet) {
+    let manifest = match crate::steps::load(&args.manifest, global.quiet) {
         Ok(m) => m,
         Err(exit) => return exit,
     };
-    let plan = match super::plan::make_plan(&manifest, &args.select, &[], global.quiet) {
+    let plan = match crate::steps::make_plan(&manifest, &args.select, &[], global.quiet) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
-    let runtime = match super::runtime(true, Exit::Invalid) {
+    let runtime = match crate::steps::runtime(true, Exit::Invalid) {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
@@ -35,15 +35,15 @@ pub fn run(global: &GlobalArgs, args: &GcArgs) -> Exit {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        let (loc, _) = match super::build::state_location(global, &manifest_dir, args.simulate) {
+        let (loc, _) = match crate::steps::state_location(global, &manifest_dir, args.simulate) {
             Ok(x) => x,
             Err(exit) => return exit,
         };
-        let simulate = args.simulate.then(|| super::simulate::Use::Keep {
-            world: super::simulate::world_dir(&loc, &manifest_dir),
+        let simulate = args.simulate.then(|| crate::steps::simulate::Use::Keep {
+            world: crate::steps::simulate::world_dir(&loc, &manifest_dir),
             scripted: None,
         });
-        let conn = match super::build::connect(global, &manifest, simulate).await {
+        let conn = match crate::steps::connect(global, &manifest, simulate).await {
             Ok(c) => c,
             Err(exit) => return exit,
         };
@@ -65,7 +65,7 @@ async fn collect(
     let store =
         match aib_state::open_with(loc, Some(arm.credential().clone()), global.insecure).await {
             Ok(s) => s,
-            Err(e) => return super::build::state_error(e),
+            Err(e) => return crate::steps::state_error(e),
         };
     let inventory = match gc::survey(arm, scope).await {
         Ok(i) => i,
@@ -100,7 +100,7 @@ async fn collect(
 
 fn gc_error(e: GcError) -> Exit {
     match e {
-        GcError::State(e) => super::build::state_error(e),
+        GcError::State(e) => crate::steps::state_error(e),
         GcError::Auth(m) => {
             eprintln!("error: {m}");
             crate::hints::login();

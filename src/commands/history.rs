@@ -2,10 +2,10 @@
 
 use aib_state::UnitStatus;
 
-use super::status::{no_runs_yet, open_existing_state, runtime, status_word};
 use crate::cli::{GlobalArgs, HistoryArgs};
 use crate::exit::Exit;
 use crate::output::outln;
+use crate::steps::{no_runs_yet, open_existing_state, reading_runtime as runtime, status_word};
 
 pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
     let rt = match runtime() {
@@ -18,9 +18,9 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Exit {
             Ok(None) => return no_runs_yet(),
             Err(e) => return e,
         };
-        let runs = match super::status::runs_with_shards(&store).await {
+        let runs = match crate::steps::runs_with_shards(&store).await {
             Ok(r) => r,
-            Err(e) => return super::build::state_error(e),
+            Err(e) => return crate::steps::state_error(e),
         };
         if runs.is_empty() {
             return no_runs_yet();

@@ -8,9 +8,9 @@ use std::path::Path;
 use aib_executor::logs::analyse::AnalysisReport;
 use aib_executor::logs::{LogAnalysis, StepNames, analyse};
 
-use super::status::{open_existing_state, runtime};
 use crate::cli::{GcFormat, GlobalArgs, LogsArgs, SelectArgs};
 use crate::exit::Exit;
+use crate::steps::{open_existing_state, reading_runtime as runtime};
 
 /// The largest log `--analyse` reads (AIB's logs are a few MB).
 const MAX_LOG_BYTES: u64 = 64 << 20;
@@ -84,12 +84,12 @@ fn unit_steps(
     id: &str,
     validation_log: bool,
 ) -> Result<StepNames, Exit> {
-    let m = super::validate::load(manifest, global.quiet)?;
+    let m = crate::steps::load(manifest, global.quiet)?;
     let select = SelectArgs {
         units: vec![id.to_string()],
         ..SelectArgs::default()
     };
-    let plan = super::plan::make_plan(&m, &select, &[], global.quiet)?;
+    let plan = crate::steps::make_plan(&m, &select, &[], global.quiet)?;
     let Some(unit) = plan.units().iter().find(|u| u.id.to_string() == id) else {
         eprintln!("error: {} has no unit `{id}`", manifest.display());
         return Err(Exit::Invalid);
@@ -144,15 +144,15 @@ fn show(global: &GlobalArgs, args: &LogsArgs, unit: &str) -> Exit {
             Err(e) => return e,
         };
         // The state's runs and its shards' (`<state>/shards/<key>`), newest first.
-        let runs = match super::status::runs_with_shards(&store).await {
+        let runs = match crate::steps::runs_with_shards(&store).await {
             Ok(r) => r,
-            Err(e) => return super::build::state_error(e),
+            Err(e) => return crate::steps::state_error(e),
         };
         let runs: Vec<_> = match &args.run_id {
             Some(id) => {
                 let Some(r) = runs.into_iter().find(|r| &r.run_id == id) else {
                     // An unknown run id is a usage error.
-                    return super::build::state_error(aib_state::StateError::RunNotFound(
+                    return crate::steps::state_error(aib_state::StateError::RunNotFound(
                         id.clone(),
                     ));
                 };
@@ -176,7 +176,7 @@ fn show(global: &GlobalArgs, args: &LogsArgs, unit: &str) -> Exit {
                     return Exit::Success;
                 }
                 Err(aib_state::StateError::LogNotFound { .. }) => continue,
-                Err(e) if args.run_id.is_some() => return super::build::state_error(e),
+                Err(e) if args.run_id.is_some() => return crate::steps::state_error(e),
                 Err(e) => eprintln!("warning: run {run}: {e}"),
             }
         }

@@ -1,16 +1,15 @@
 //! `aib plan`: the units, their dependencies and template names, as text, JSON, DOT or Mermaid.
 
 use aib_manifest::Manifest;
-use aib_planner::{Date, Plan, PlanOptions, Selection};
-use chrono::Datelike;
+use aib_planner::Plan;
 
-use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, SelectArgs, ShardBy};
-use crate::diagnostics;
+use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, ShardBy};
 use crate::exit::Exit;
+use crate::steps::{check_units, make_plan};
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
     let started = std::time::Instant::now();
-    let manifest = match super::validate::load(&args.manifest, global.quiet) {
+    let manifest = match crate::steps::load(&args.manifest, global.quiet) {
         Ok(m) => m,
         Err(exit) => return exit,
     };
@@ -115,27 +114,27 @@ fn refresh(
     manifest: &Manifest,
     plan: &mut Plan,
 ) -> Result<(), Exit> {
-    let runtime = super::runtime(true, Exit::Invalid)?;
+    let runtime = crate::steps::runtime(true, Exit::Invalid)?;
     runtime.block_on(async {
         let dir = manifest
             .path
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
-        let (loc, _) = super::build::state_location(global, &dir, args.simulate)?;
-        let simulate = args.simulate.then(|| super::simulate::Use::Read {
-            world: super::simulate::world_dir(&loc, &dir),
+        let (loc, _) = crate::steps::state_location(global, &dir, args.simulate)?;
+        let simulate = args.simulate.then(|| crate::steps::simulate::Use::Read {
+            world: crate::steps::simulate::world_dir(&loc, &dir),
         });
-        let conn = super::build::connect(global, manifest, simulate).await?;
+        let conn = crate::steps::connect(global, manifest, simulate).await?;
         let result = async {
             let store =
                 aib_state::open_with(&loc, Some(conn.arm.credential().clone()), global.insecure)
                     .await
-                    .map_err(super::build::state_error)?;
+                    .map_err(crate::steps::state_error)?;
             let index = store
                 .read_family_index()
                 .await
-                .map_err(super::build::state_error)?;
+                .map_err(crate::steps::state_error)?;
             let azure = |e: aib_executor::incremental::DecideError| {
                 eprintln!("error: {e}");
                 if matches!(e, aib_executor::incremental::DecideError::Auth(_)) {
@@ -194,132 +193,4 @@ fn action_word(a: aib_planner::Action) -> &'static str {
         aib_planner::Action::Build => "build",
         aib_planner::Action::Unchanged => "unchanged",
     }
-}
-
-/// Plans the manifest for a selection; on failure prints every problem and returns exit 2.
-pub fn make_plan(
-    manifest: &Manifest,
-    select: &SelectArgs,
-    set: &[String],
-    quiet: bool,
-) -> Result<Plan, Exit> {
-    let options = PlanOptions {
-        selection: Selection {
-            environments: select.envs.clone(),
-            variants: select.variants.clone(),
-            units: select.units.clone(),
-        },
-        set: set.to_vec(),
-        today: today(),
-    };
-    aib_planner::plan(manifest, &options).map_err(|e| {
-        diagnostics::print_all(&e.diagnostics, quiet);
-        eprintln!(
-            "error: cannot plan {}: {}",
-            manifest.path.display(),
-            diagnostics::summary(&e.diagnostics)
-        );
-        Exit::Invalid
-    })
-}
-
-/// Today's UTC date (the planner never reads the clock itself).
-pub fn today() -> Date {
-    let now = chrono::Utc::now().date_naive();
-    Date::new(now.year(), now.month(), now.day())
-}
-
-/// Lints the plan's units like AIB would and renders each one (secrets masked); prints every
-/// problem, and returns exit 2 when any is an error. The rendered deployments are returned
-/// with `keep` (for `--render-dir`); otherwise each is dropped once checked, so memory does not
-/// grow with the plan.
-pub fn check_units(
-    manifest: &Manifest,
-    plan: &Plan,
-    quiet: bool,
-    keep: bool,
-) -> Result<Checked, Exit> {
-    use aib_executor::render::{RenderInputs, Renderer};
-    use aib_manifest::{Diagnostic, Diagnostics};
-
-    let mut diags: Diagnostics = aib_executor::lint::lint_plan(manifest, plan);
-    let renderer = Renderer::new(manifest);
-    // Render every unit, on every core: chunks of the plan in order, results joined in order.
-    let units = plan.units();
-    let threads = std::thread::available_parallelism()
-        .map(std::num::NonZeroUsize::get)
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let chunk = units.len().div_ceil(threads).max(1);
-    // A unit with the built-in template is only checked (the scripts it inlines are read);
-    // one with a user template is rendered, for the lint of its rendered body below.
-    let render_chunk = |part: &[aib_planner::Unit]| {
-        part.iter()
-            .filter_map(|unit| {
-                if keep {
-                    Some(renderer.render_in_plan(plan, unit, &RenderInputs::default()))
-                } else {
-                    renderer.check_in_plan(plan, unit).transpose()
-                }
-            })
-            .collect::<Vec<_>>()
-    };
-    let results: Vec<_> = if threads == 1 || units.len() < 256 {
-        render_chunk(units)
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = units
-                .chunks(chunk)
-                .map(|part| s.spawn(|| render_chunk(part)))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h.join() {
-                    Ok(v) => v,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .collect()
-        })
-    };
-    let mut deployments = Vec::with_capacity(if keep { units.len() } else { 0 });
-    for r in results {
-        match r {
-            Ok(d) => deployments.push(d),
-            Err(e) => {
-                let mut d = Diagnostic::error("aib::render", e.to_string());
-                if let aib_executor::render::RenderError::Template { debug, .. } = &e
-                    && !debug.trim().is_empty()
-                {
-                    d = d.with_help(debug.trim_end().to_string());
-                }
-                diags.push(d);
-            }
-        }
-    }
-    // The same rules on what user templates rendered.
-    diags.extend(aib_executor::lint::lint_rendered(manifest, plan, &deployments).items);
-    if !keep {
-        deployments.clear();
-    }
-    diagnostics::print_all(&diags, quiet);
-    if diags.has_errors() {
-        eprintln!(
-            "error: {} would be rejected: {}",
-            manifest.path.display(),
-            diagnostics::summary(&diags)
-        );
-        return Err(Exit::Invalid);
-    }
-    Ok(Checked {
-        warnings: diags.warnings().count(),
-        deployments,
-    })
-}
-
-/// Units rendered and linted.
-pub struct Checked {
-    /// Empty unless asked to keep them.
-    pub deployments: Vec<aib_executor::render::RenderedDeployment>,
-    /// Lint warnings printed.
-    pub warnings: usize,
 }

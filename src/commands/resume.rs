@@ -11,20 +11,20 @@ use aib_state::{RunStatus, StateStore};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::build::{self, Connection, Reports, Shown, state_error};
-use super::simulate;
 use crate::cli::{CancelArgs, GlobalArgs, LogFormat, ResumeArgs, SelectArgs};
 use crate::exit::Exit;
 use crate::output::outln;
 use crate::reporter::{self, Mode};
 use crate::signals;
+use crate::steps::simulate;
+use crate::steps::{self, Connection, Reports, Shown, state_error};
 
 /// How long `resume` waits for the state lock by default: a tick that finds another process
 /// advancing the runs has nothing to do.
 pub const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub fn run(global: &GlobalArgs, args: &ResumeArgs) -> Exit {
-    let runtime = match super::runtime(true, Exit::Invalid) {
+    let runtime = match crate::steps::runtime(true, Exit::Invalid) {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
@@ -44,7 +44,7 @@ pub(crate) async fn open_store(
     manifest: &Path,
 ) -> Result<(StateStore, Option<String>, aib_state::StateLocation), Exit> {
     let dir = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
-    let (loc, state_arg) = build::state_location(global, &dir, false)?;
+    let (loc, state_arg) = steps::state_location(global, &dir, false)?;
     let credential = match &loc {
         aib_state::StateLocation::Blob(_) => {
             let cred = aib_azure::Credential::from_env(aib_azure::Cloud::Public).map_err(|e| {
@@ -121,7 +121,7 @@ async fn resume(global: &GlobalArgs, args: &ResumeArgs) -> Exit {
         };
         if let Err(e) = std::fs::write(p, markdown::fit(&text, markdown::MAX_STEP_SUMMARY)) {
             eprintln!("error: cannot write {}: {e}", p.display());
-            exit = build::worse(exit);
+            exit = steps::worse(exit);
         }
     }
     exit
@@ -161,7 +161,7 @@ impl Ctx<'_> {
         let host = aib_state::current_host();
         let rerun = self.rerun();
         let lock =
-            match build::take_lock_or_busy(&self.store, run_id, &host, wait, quiet, &rerun, true)
+            match steps::take_lock_or_busy(&self.store, run_id, &host, wait, quiet, &rerun, true)
                 .await
             {
                 Ok(l) => l,
@@ -213,7 +213,7 @@ impl Ctx<'_> {
             if !global.quiet {
                 outln!(
                     "run {run_id} already ended {}",
-                    super::status::status_word(record.status)
+                    crate::steps::status_word(record.status)
                 );
             }
             return final_exit(record.status);
@@ -229,11 +229,11 @@ impl Ctx<'_> {
             .manifest
             .clone()
             .unwrap_or_else(|| PathBuf::from(&record.manifest));
-        let manifest = match super::validate::load(&manifest_path, global.quiet) {
+        let manifest = match crate::steps::load(&manifest_path, global.quiet) {
             Ok(m) => m,
             Err(exit) => return exit,
         };
-        let all = match super::plan::make_plan(&manifest, &SelectArgs::default(), &[], true) {
+        let all = match crate::steps::make_plan(&manifest, &SelectArgs::default(), &[], true) {
             Ok(p) => p,
             Err(exit) => return exit,
         };
@@ -254,7 +254,7 @@ impl Ctx<'_> {
             units: ids,
             ..SelectArgs::default()
         };
-        let plan = match super::plan::make_plan(&manifest, &select, &[], true) {
+        let plan = match crate::steps::make_plan(&manifest, &select, &[], true) {
             Ok(p) => p,
             Err(exit) => return exit,
         };
@@ -264,13 +264,13 @@ impl Ctx<'_> {
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            build::connect_simulator(simulate::Use::Keep {
+            steps::connect_simulator(simulate::Use::Keep {
                 world: simulate::world_dir(&self.loc, &dir),
                 scripted: None,
             })
             .await
         } else {
-            build::connect(global, &manifest, None).await
+            steps::connect(global, &manifest, None).await
         };
         let Connection {
             arm,
@@ -344,7 +344,7 @@ impl Ctx<'_> {
             manifest: &manifest_for_state(self.args),
             simulate: false,
         };
-        let exit = build::conclude(global, &reports, &shown, result, &interrupt);
+        let exit = steps::conclude(global, &reports, &shown, result, &interrupt);
         if let Some(s) = sim {
             s.stop().await;
         }
@@ -353,7 +353,7 @@ impl Ctx<'_> {
 }
 
 pub fn cancel(global: &GlobalArgs, args: &CancelArgs) -> Exit {
-    let runtime = match super::runtime(true, Exit::Invalid) {
+    let runtime = match crate::steps::runtime(true, Exit::Invalid) {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
@@ -372,7 +372,7 @@ async fn cancel_run(global: &GlobalArgs, args: &CancelArgs) -> Exit {
     let run_id = args.run_id.as_str();
     let host = aib_state::current_host();
     let wait = args.lock_timeout.unwrap_or(DEFAULT_LOCK_WAIT);
-    let lock = match build::take_lock(&store, run_id, &host, wait, global.quiet, "aib cancel").await
+    let lock = match steps::take_lock(&store, run_id, &host, wait, global.quiet, "aib cancel").await
     {
         Ok(l) => l,
         Err(e) => return e,
@@ -399,7 +399,7 @@ async fn cancel_locked(
         if !global.quiet {
             outln!(
                 "run {run_id} already ended {}",
-                super::status::status_word(record.status)
+                crate::steps::status_word(record.status)
             );
         }
         return Exit::Success;
@@ -421,7 +421,7 @@ async fn cancel_locked(
             .manifest
             .clone()
             .unwrap_or_else(|| PathBuf::from(&record.manifest));
-        let manifest = match super::validate::load(&manifest_path, true) {
+        let manifest = match crate::steps::load(&manifest_path, true) {
             Ok(m) => m,
             Err(exit) => return exit,
         };
@@ -432,13 +432,13 @@ async fn cancel_locked(
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            build::connect_simulator(simulate::Use::Keep {
+            steps::connect_simulator(simulate::Use::Keep {
                 world: simulate::world_dir(loc, &dir),
                 scripted: None,
             })
             .await
         } else {
-            build::connect(global, &manifest, None).await
+            steps::connect(global, &manifest, None).await
         };
         let conn = match conn {
             Ok(c) => c,

@@ -21,7 +21,7 @@ use crate::output::outln;
 use crate::signals;
 
 pub fn run(global: &GlobalArgs, args: &ScheduleArgs) -> Exit {
-    let manifest = match super::validate::load(&args.manifest, global.quiet) {
+    let manifest = match crate::steps::load(&args.manifest, global.quiet) {
         Ok(m) => m,
         Err(exit) => return exit,
     };
@@ -33,7 +33,7 @@ pub fn run(global: &GlobalArgs, args: &ScheduleArgs) -> Exit {
         let now = args.now.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
         return run_once(global, args, &manifest.file, now);
     }
-    let runtime = match super::runtime(false, Exit::Invalid) {
+    let runtime = match crate::steps::runtime(false, Exit::Invalid) {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
@@ -67,7 +67,7 @@ fn run_once(
         Some(_) if !due.is_empty() => {
             // Due times already covered by a recorded run are done (an earlier trigger, or
             // another runner sharing the state, built them).
-            match super::runtime(false, Exit::Invalid) {
+            match crate::steps::runtime(false, Exit::Invalid) {
                 Ok(rt) => rt.block_on(missed(global, args, due)),
                 Err(exit) => return exit,
             }
@@ -286,7 +286,7 @@ async fn missed(
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let store = match super::build::state_location(global, &dir, args.simulate) {
+    let store = match crate::steps::state_location(global, &dir, args.simulate) {
         Ok((loc, _)) => aib_state::open_with(&loc, None, global.insecure)
             .await
             .map_err(|e| e.to_string()),

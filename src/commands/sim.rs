@@ -22,7 +22,7 @@ pub fn run(args: &SimArgs) -> Exit {
         },
         None => Scenario::default(),
     };
-    let runtime = match super::runtime(true, Exit::Invalid) {
+    let runtime = match crate::steps::runtime(true, Exit::Invalid) {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
