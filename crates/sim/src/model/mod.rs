@@ -14,6 +14,7 @@ pub mod federated;
 pub mod gallery;
 pub mod image_template;
 pub mod operation;
+pub mod resource_path;
 pub mod serde_with;
 pub mod staging;
 

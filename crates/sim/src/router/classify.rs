@@ -2,7 +2,7 @@
 //! besides ARM) or an [`Arm`] call (ARM, through a parsed [`ResourcePath`]), with the
 //! operation name `/_sim/stats` counts it under.
 
-use super::path::ResourcePath;
+use crate::model::resource_path::ResourcePath;
 use axum::http::Method;
 
 /// An ARM call and the names it carries (resource group first, as sent).

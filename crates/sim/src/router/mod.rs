@@ -1,5 +1,5 @@
 //! Request routing: classification into operations (`classify`, on a parsed
-//! [`path::ResourcePath`]), faults, auth, api-version, dispatch to the handlers.
+//! [`ResourcePath`](crate::model::resource_path::ResourcePath)), faults, auth, api-version, dispatch to the handlers.
 //!
 //! ARM paths are matched case-insensitively:
 //! - `/subscriptions/{s}/resourcegroups[/{rg}]` (GET list, GET, DELETE)
@@ -20,7 +20,6 @@
 //! plane of `https://{vault}.vault.azure.net` (see [`crate::handlers::key_vault`]).
 
 mod classify;
-pub mod path;
 
 use crate::context::{Sim, lock};
 use crate::faults::{self, Fault};

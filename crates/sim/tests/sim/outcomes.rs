@@ -79,7 +79,7 @@ async fn timeout_while_distributing_publishes_the_version_after_the_failure() {
 #[tokio::test]
 async fn a_template_whose_creation_failed_stays_failed_until_deleted() {
     let t = start(
-        "minute_ms = 2\ncreate_minutes = 2\ndelete_minutes = 1\nbuild_minutes = 5\n[[outcome]]\ntemplate = \"pf-*\"\nresult = \"provision-fail\"\ntimes = 1\n",
+        "minute_ms = 2\ncreate_minutes = 100\ndelete_minutes = 1\nbuild_minutes = 5\n[[outcome]]\ntemplate = \"pf-*\"\nresult = \"provision-fail\"\ntimes = 1\n",
     )
     .await;
     let rg = "rg-pf";
@@ -92,6 +92,7 @@ async fn a_template_whose_creation_failed_stays_failed_until_deleted() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["properties"]["provisioningState"], "Creating");
     let op = r.header("azure-asyncoperation").unwrap();
+    // Creation takes 200 ms here, long enough to be seen in progress on a loaded machine.
     assert_eq!(t.get(&op, API_AIB).await.body["status"], "InProgress");
     let done = t
         .wait_for(&op, API_AIB, 10.0, |b| b["status"] != "InProgress")

@@ -13,6 +13,7 @@ use crate::context::Ctx;
 use crate::model::ArmErr;
 use crate::model::gallery::{GalleryVersion, image_def_id};
 use crate::model::operation::OpKind;
+use crate::model::resource_path::ResourcePath;
 use crate::response::{json, not_found, rg_not_found};
 use crate::state::State;
 use axum::http::StatusCode;
@@ -98,38 +99,28 @@ pub struct GalleryImageRef {
 }
 
 pub fn parse_gallery_image_id(id: &str) -> Option<GalleryImageRef> {
-    let segs: Vec<&str> = id.trim_matches('/').split('/').collect();
-    let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
-    let l: Vec<&str> = lower.iter().map(|s| s.as_str()).collect();
-    match l.as_slice() {
-        [
-            "subscriptions",
-            _,
-            "resourcegroups",
-            _,
-            "providers",
-            "microsoft.compute",
-            "galleries",
-            _,
-            "images",
-            _,
-            rest @ ..,
-        ] => {
-            let version = match rest {
-                [] => None,
-                ["versions" | "imageversions", _] => Some(segs[11].to_string()),
-                _ => return None,
-            };
-            Some(GalleryImageRef {
-                sub: segs[1].into(),
-                rg: segs[3].into(),
-                gallery: segs[7].into(),
-                image: segs[9].into(),
-                version,
-            })
-        }
-        _ => None,
+    let p = ResourcePath::parse_id(id)?;
+    if p.namespace().as_deref() != Some("microsoft.compute") || !p.ends_named() {
+        return None;
     }
+    let kinds = p.kinds();
+    let version = match kinds
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["galleries", "images"] => None,
+        ["galleries", "images", "versions" | "imageversions"] => Some(p.name(2)),
+        _ => return None,
+    };
+    Some(GalleryImageRef {
+        rg: p.rg.clone()?,
+        gallery: p.name(0),
+        image: p.name(1),
+        version,
+        sub: p.sub,
+    })
 }
 
 /// Whether any of the ids on the path to this image definition is missing.

@@ -16,6 +16,7 @@ use super::stable_guid;
 use crate::context::Ctx;
 use crate::model::ArmErr;
 use crate::model::operation::OpKind;
+use crate::model::resource_path::ResourcePath;
 use crate::model::staging::{StagingGroup, staging_tags};
 use crate::response::{empty, json, not_found, rg_not_found};
 use crate::state::State;
@@ -201,9 +202,10 @@ pub fn list_rgs(
         }
     }
     for id in st.deployments.keys().chain(st.generic.keys()) {
-        let segs: Vec<&str> = id.split('/').collect();
-        if let (Some(s), Some(rg)) = (segs.get(2), segs.get(4)) {
-            add(s, rg);
+        if let Some(p) = ResourcePath::parse_id(id)
+            && let Some(rg) = &p.rg
+        {
+            add(&p.sub, rg);
         }
     }
     Ok(names

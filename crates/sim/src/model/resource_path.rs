@@ -1,6 +1,8 @@
-//! An ARM request path under `/subscriptions/{sub}`, parsed once: the subscription, the
+//! An ARM resource path under `/subscriptions/{sub}`, parsed once: the subscription, the
 //! resource group, the provider namespace and the `type/name` steps after it. The router
-//! matches on this instead of on positions in a list of segments.
+//! matches requests on this, and handlers read the resource ids in bodies (a gallery image
+//! of a template, a deployment's group) with it, instead of on positions in a list of
+//! segments.
 
 /// One `type[/name]` step of a resource path: `galleries/g`, `versions`, `run`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +63,17 @@ impl ResourcePath {
             provider,
             steps,
         })
+    }
+
+    /// Parse a resource id as it appears in a body (`/subscriptions/.../images/i`); `None`
+    /// unless it starts `/subscriptions/{sub}`.
+    pub fn parse_id(id: &str) -> Option<ResourcePath> {
+        let segs: Vec<String> = id
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        Self::parse(&segs)
     }
 
     /// The provider namespace in lower case, for matching.
