@@ -1,5 +1,6 @@
 //! Integration tests of the planner: one binary, one module per concern.
 
+mod ci;
 mod errors;
 mod fixture;
 mod graph;
