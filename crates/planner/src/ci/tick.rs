@@ -288,7 +288,27 @@ pub fn github_tick_workflow(
         secrets: env_secrets(plan),
         pipeline: plan.pipeline().to_string(),
     };
-    let state = opts
+    let doc = Map::new()
+        .set("name", format!("aib {}", tick.pipeline))
+        .set("on", gh_triggers(&tick))
+        .set(
+            "permissions",
+            Map::new().set("id-token", "write").set("contents", "read"),
+        )
+        .set("env", gh_env(&tick))
+        .set("jobs", gh_jobs(&tick));
+    Ok(Workflow {
+        text: emit(&gh_header(&tick), doc),
+        warnings: vec![
+            "GitHub disables the schedules of a public repository after 60 days without activity: the ticks then stop until the workflow is enabled again".to_string(),
+        ],
+    })
+}
+
+/// The workflow's `env`: the OIDC login, the manifest, the state and the `env:` secrets.
+fn gh_env(tick: &Tick<'_>) -> Map {
+    let state = tick
+        .opts
         .state
         .clone()
         .unwrap_or_else(|| "${{ vars.AIB_STATE }}".to_string());
@@ -296,18 +316,23 @@ pub fn github_tick_workflow(
         .set("AIB_CREDENTIAL", "github-actions")
         .set("AZURE_CLIENT_ID", "${{ vars.AZURE_CLIENT_ID }}")
         .set("AZURE_TENANT_ID", "${{ vars.AZURE_TENANT_ID }}")
-        .set("AIB_MANIFEST", opts.manifest_path.as_str())
+        .set("AIB_MANIFEST", tick.opts.manifest_path.as_str())
         .set("AIB_STATE", state);
     for s in &tick.secrets {
         env = env.set(s, format!("${{{{ secrets.{s} }}}}"));
     }
-    let install = |steps: &mut Vec<GhStep>| {
-        steps.push(GhStep {
+    env
+}
+
+/// Check out, then aib from the cache or installed once.
+fn gh_install_steps(tick: &Tick<'_>) -> Vec<GhStep> {
+    vec![
+        GhStep {
             name: "Check out".into(),
             uses: Some("actions/checkout@v5".into()),
             ..GhStep::default()
-        });
-        steps.push(GhStep {
+        },
+        GhStep {
             name: "Cache aib".into(),
             id: Some("aib-cache".into()),
             uses: Some("actions/cache@v5".into()),
@@ -319,16 +344,20 @@ pub fn github_tick_workflow(
                 ),
             ],
             ..GhStep::default()
-        });
-        steps.push(GhStep {
+        },
+        GhStep {
             name: "Install aib".into(),
             if_: Some("steps.aib-cache.outputs.cache-hit != 'true'".into()),
-            run: Some(opts.install.clone()),
+            run: Some(tick.opts.install.clone()),
             ..GhStep::default()
-        });
-    };
-    let mut tick_steps = Vec::new();
-    install(&mut tick_steps);
+        },
+    ]
+}
+
+/// The tick job (schedules, then every unfinished run) and the manual job (a detached build),
+/// each in its own concurrency group so a queued tick never drops a manual run.
+fn gh_jobs(tick: &Tick<'_>) -> Map {
+    let mut tick_steps = gh_install_steps(tick);
     tick_steps.push(GhStep {
         name: "Start the schedules that are due".into(),
         run: Some(tick.schedule_cmd()),
@@ -339,8 +368,7 @@ pub fn github_tick_workflow(
         run: Some(tick.resume_cmd("$GITHUB_STEP_SUMMARY")),
         ..GhStep::default()
     });
-    let mut manual_steps = Vec::new();
-    install(&mut manual_steps);
+    let mut manual_steps = gh_install_steps(tick);
     manual_steps.push(GhStep {
         name: "Start a detached build".into(),
         env: vec![("AIB_SELECT".into(), "${{ inputs.select }}".into())],
@@ -350,65 +378,47 @@ pub fn github_tick_workflow(
         )),
         ..GhStep::default()
     });
-    let jobs = Map::new()
-        .set(
-            "tick",
-            GhJob {
-                name: "tick".into(),
-                if_: "github.event_name == 'schedule'".into(),
-                concurrency_group: format!("aib-{}-tick", tick.pipeline),
-                steps: tick_steps,
-            },
-        )
+    let job = |name: &str, event: &str, group: &str, steps| GhJob {
+        name: name.into(),
+        if_: format!("github.event_name == '{event}'"),
+        concurrency_group: format!("aib-{}-{group}", tick.pipeline),
+        steps,
+    };
+    Map::new()
+        .set("tick", job("tick", "schedule", "tick", tick_steps))
         .set(
             "manual",
-            GhJob {
-                name: "start a build".into(),
-                if_: "github.event_name == 'workflow_dispatch'".into(),
-                concurrency_group: format!("aib-{}-manual", tick.pipeline),
-                steps: manual_steps,
-            },
-        );
-    let on = Map::new()
+            job("start a build", "workflow_dispatch", "manual", manual_steps),
+        )
+}
+
+/// `on`: the tick's cron, and a manual trigger with the selection and `force` as inputs.
+fn gh_triggers(tick: &Tick<'_>) -> Map {
+    let input = |description: &str, kind: &str| {
+        Map::new()
+            .set("description", description)
+            .set("type", kind)
+            .set("required", false)
+    };
+    let inputs = Map::new()
         .set(
-            "schedule",
-            vec![Map::new().set("cron", tick.cron.as_str())],
+            "select",
+            input(
+                "aib selection, e.g. `--env dev --variant 'ubuntu*'` (empty: everything)",
+                "string",
+            )
+            .set("default", ""),
         )
         .set(
-            "workflow_dispatch",
-            Map::new().set(
-                "inputs",
-                Map::new()
-                    .set(
-                        "select",
-                        Map::new()
-                            .set(
-                                "description",
-                                "aib selection, e.g. `--env dev --variant 'ubuntu*'` (empty: everything)",
-                            )
-                            .set("type", "string")
-                            .set("required", false)
-                            .set("default", ""),
-                    )
-                    .set(
-                        "force",
-                        Map::new()
-                            .set("description", "Rebuild units whose inputs are unchanged")
-                            .set("type", "boolean")
-                            .set("required", false)
-                            .set("default", false),
-                    ),
-            ),
+            "force",
+            input("Rebuild units whose inputs are unchanged", "boolean").set("default", false),
         );
-    let doc = Map::new()
-        .set("name", format!("aib {}", tick.pipeline))
-        .set("on", on)
-        .set(
-            "permissions",
-            Map::new().set("id-token", "write").set("contents", "read"),
-        )
-        .set("env", env)
-        .set("jobs", jobs);
+    Map::new()
+        .set("schedule", vec![Map::new().set("cron", tick.cron.as_str())])
+        .set("workflow_dispatch", Map::new().set("inputs", inputs))
+}
+
+fn gh_header(tick: &Tick<'_>) -> String {
     let mut header = tick.header("github");
     header.push_str(
         "#\n# Azure login: OpenID Connect, done by aib itself (AIB_CREDENTIAL=github-actions): it asks\n\
@@ -422,15 +432,10 @@ pub fn github_tick_workflow(
             tick.secrets.join(", ")
         ));
     }
-    Ok(Workflow {
-        text: emit(&header, doc),
-        warnings: vec![
-            "GitHub disables the schedules of a public repository after 60 days without activity: the ticks then stop until the workflow is enabled again".to_string(),
-        ],
-    })
+    header
 }
 
-/// The Azure Pipelines pipeline (`azure-pipelines.yml`).
+/// The Azure Pipelines definition (`azure-pipelines.yml`).
 pub fn azure_tick_pipeline(
     plan: &Plan,
     opts: &WorkflowOptions,
@@ -442,52 +447,68 @@ pub fn azure_tick_pipeline(
         secrets: env_secrets(plan),
         pipeline: plan.pipeline().to_string(),
     };
-    let bin = "$(Pipeline.Workspace)/aib-bin";
     let mut vars = Map::new()
         .set("AIB_CREDENTIAL", "azure-pipelines")
         .set("AIB_MANIFEST", opts.manifest_path.as_str());
     if let Some(state) = &opts.state {
         vars = vars.set("AIB_STATE", state.as_str());
     }
-    let steps = |script: String, name: &str| -> Vec<Map> {
-        let mut env = Map::new().set("SYSTEM_ACCESSTOKEN", "$(System.AccessToken)");
-        for s in &tick.secrets {
-            env = env.set(s, format!("$({s})"));
-        }
-        vec![
-            Map::new().set("checkout", "self"),
-            Map::new()
-                .set("task", "Cache@2")
-                .set("displayName", "Cache aib")
-                .set(
-                    "inputs",
-                    Map::new()
-                        .set("key", format!("aib | \"$(Agent.OS)\" | {}", tick.version()))
-                        .set("path", bin)
-                        .set("cacheHitVar", "AIB_CACHED"),
-                ),
-            Map::new()
-                .set("script", opts.install.as_str())
-                .set("displayName", "Install aib")
-                .set("env", Map::new().set("CARGO_INSTALL_ROOT", bin))
-                .set("condition", "ne(variables.AIB_CACHED, 'true')"),
-            Map::new()
-                .set("task", "AzureCLI@2")
-                .set("displayName", name)
-                .set(
-                    "inputs",
-                    Map::new()
-                        .set("azureSubscription", opts.service_connection.as_str())
-                        .set("scriptType", "bash")
-                        .set("scriptLocation", "inlineScript")
-                        .set(
-                            "inlineScript",
-                            format!("set -eu\nexport PATH=\"{bin}/bin:$PATH\"\n{script}\n"),
-                        ),
-                )
-                .set("env", env),
-        ]
-    };
+    let doc = Map::new()
+        .set(
+            "name",
+            format!("aib {} $(Date:yyyyMMdd)$(Rev:.r)", tick.pipeline),
+        )
+        .set("trigger", "none")
+        .set("pr", "none")
+        .set("schedules", az_schedules(&tick))
+        .set("lockBehavior", "sequential")
+        .set("parameters", az_parameters())
+        .set("variables", vars)
+        .set("jobs", az_jobs(&tick));
+    Ok(Workflow {
+        text: emit(&az_header(&tick), doc),
+        warnings: Vec::new(),
+    })
+}
+
+/// Where `Install aib` puts the binary (cached between runs).
+const AZ_BIN: &str = "$(Pipeline.Workspace)/aib-bin";
+
+/// The tick's schedule: on the branch, whether or not the code changed.
+fn az_schedules(tick: &Tick<'_>) -> Vec<Map> {
+    vec![
+        Map::new()
+            .set("cron", tick.cron.as_str())
+            .set("displayName", "aib tick")
+            .set(
+                "branches",
+                Map::new().set("include", vec![tick.opts.branch.as_str()]),
+            )
+            .set("always", true),
+    ]
+}
+
+/// The manual run's parameters: the selection and `force`.
+fn az_parameters() -> Vec<Map> {
+    vec![
+        Map::new()
+            .set("name", "select")
+            .set(
+                "displayName",
+                "aib selection, e.g. --env dev (a space: everything)",
+            )
+            .set("type", "string")
+            .set("default", " "),
+        Map::new()
+            .set("name", "force")
+            .set("displayName", "Rebuild units whose inputs are unchanged")
+            .set("type", "boolean")
+            .set("default", false),
+    ]
+}
+
+/// The tick job (a scheduled run) and the manual job (any other run).
+fn az_jobs(tick: &Tick<'_>) -> Vec<Map> {
     let summary = "$(Agent.TempDirectory)/aib-summary.md";
     let tick_script = format!(
         "{}\n{}\necho \"##vso[task.uploadsummary]{summary}\"",
@@ -504,71 +525,71 @@ pub fn azure_tick_pipeline(
             .set("condition", condition)
             .set("timeoutInMinutes", TICK_TIMEOUT_MINUTES)
             .set("pool", Map::new().set("vmImage", "ubuntu-latest"))
-            .set("steps", steps(script, name))
+            .set("steps", az_steps(tick, script, name))
     };
-    let doc = Map::new()
+    vec![
+        job(
+            "tick",
+            "eq(variables['Build.Reason'], 'Schedule')",
+            tick_script,
+            "aib tick",
+        ),
+        job(
+            "manual",
+            "ne(variables['Build.Reason'], 'Schedule')",
+            manual_script,
+            "aib build --detach",
+        ),
+    ]
+}
+
+/// Check out, aib from the cache or installed once, then `script` logged in through the
+/// service connection, with the `env:` secrets exported.
+fn az_steps(tick: &Tick<'_>, script: String, name: &str) -> Vec<Map> {
+    let mut env = Map::new().set("SYSTEM_ACCESSTOKEN", "$(System.AccessToken)");
+    for s in &tick.secrets {
+        env = env.set(s, format!("$({s})"));
+    }
+    let login = Map::new()
+        .set("azureSubscription", tick.opts.service_connection.as_str())
+        .set("scriptType", "bash")
+        .set("scriptLocation", "inlineScript")
         .set(
-            "name",
-            format!("aib {} $(Date:yyyyMMdd)$(Rev:.r)", tick.pipeline),
-        )
-        .set("trigger", "none")
-        .set("pr", "none")
-        .set(
-            "schedules",
-            vec![
-                Map::new()
-                    .set("cron", tick.cron.as_str())
-                    .set("displayName", "aib tick")
-                    .set(
-                        "branches",
-                        Map::new().set("include", vec![opts.branch.as_str()]),
-                    )
-                    .set("always", true),
-            ],
-        )
-        .set("lockBehavior", "sequential")
-        .set(
-            "parameters",
-            vec![
-                Map::new()
-                    .set("name", "select")
-                    .set(
-                        "displayName",
-                        "aib selection, e.g. --env dev (a space: everything)",
-                    )
-                    .set("type", "string")
-                    .set("default", " "),
-                Map::new()
-                    .set("name", "force")
-                    .set("displayName", "Rebuild units whose inputs are unchanged")
-                    .set("type", "boolean")
-                    .set("default", false),
-            ],
-        )
-        .set("variables", vars)
-        .set(
-            "jobs",
-            vec![
-                job(
-                    "tick",
-                    "eq(variables['Build.Reason'], 'Schedule')",
-                    tick_script,
-                    "aib tick",
-                ),
-                job(
-                    "manual",
-                    "ne(variables['Build.Reason'], 'Schedule')",
-                    manual_script,
-                    "aib build --detach",
-                ),
-            ],
+            "inlineScript",
+            format!("set -eu\nexport PATH=\"{AZ_BIN}/bin:$PATH\"\n{script}\n"),
         );
+    vec![
+        Map::new().set("checkout", "self"),
+        Map::new()
+            .set("task", "Cache@2")
+            .set("displayName", "Cache aib")
+            .set(
+                "inputs",
+                Map::new()
+                    .set("key", format!("aib | \"$(Agent.OS)\" | {}", tick.version()))
+                    .set("path", AZ_BIN)
+                    .set("cacheHitVar", "AIB_CACHED"),
+            ),
+        Map::new()
+            .set("script", tick.opts.install.as_str())
+            .set("displayName", "Install aib")
+            .set("env", Map::new().set("CARGO_INSTALL_ROOT", AZ_BIN))
+            .set("condition", "ne(variables.AIB_CACHED, 'true')"),
+        Map::new()
+            .set("task", "AzureCLI@2")
+            .set("displayName", name)
+            .set("inputs", login)
+            .set("env", env),
+    ]
+}
+
+fn az_header(tick: &Tick<'_>) -> String {
     let mut header = tick.header("azure-pipelines");
     header.push_str(&format!(
         "#\n# Azure login: the Azure Resource Manager service connection `{}` (workload identity\n\
          # federation), used by aib through AzurePipelinesCredential, which asks for a fresh OIDC\n\
          # token whenever it needs one.\n",
-        opts.service_connection.replace(['\n', '\r'], " ")
+        tick.opts.service_connection.replace(['\n', '\r'], " ")
     ));
     if !tick.secrets.is_empty() {
         header.push_str(&format!(
@@ -576,10 +597,7 @@ pub fn azure_tick_pipeline(
             tick.secrets.join(", ")
         ));
     }
-    Ok(Workflow {
-        text: emit(&header, doc),
-        warnings: Vec::new(),
-    })
+    header
 }
 
 #[cfg(test)]
