@@ -253,3 +253,31 @@ fn walk(p: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+#[test]
+fn a_run_recorded_without_inputs_resumes_from_its_manifest_saying_so() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dir, state, sim) = fleet_at(tmp.path());
+    let s = state.display().to_string();
+    let (code, out, err) = aib(&dir, &sim, FIRST, &["build", "--detach", "--state", &s]);
+    assert_eq!(code, 0, "build --detach\n{out}\n{err}");
+    // As an aib before inputs were kept recorded it.
+    let mut rec = record(&state);
+    let id = rec["run_id"].as_str().expect("id").to_string();
+    rec["resume"]
+        .as_object_mut()
+        .expect("resume")
+        .remove("inputs")
+        .expect("inputs named");
+    let path = state.join("runs").join(&id).join("run.json");
+    std::fs::write(&path, rec.to_string()).expect("write run.json");
+    let (code, out, err) = aib(&dir, &sim, FIRST, &["resume", "--state", &s]);
+    assert_eq!(code, 1, "app fails as scripted\n{out}\n{err}");
+    assert!(
+        err.contains("kept no inputs in the state: resuming it from"),
+        "{err}"
+    );
+    let done = outcome(&record(&state));
+    assert_eq!(done["dev/base"].0, "succeeded", "{done:?}");
+    assert_eq!(done["dev/app"].0, "failed", "{done:?}");
+}

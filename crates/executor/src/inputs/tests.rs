@@ -142,12 +142,39 @@ fn common_ancestor_and_keys() {
 #[tokio::test]
 async fn restored_inputs_plan_as_the_original_with_every_digest_checked() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let m = fleet(tmp.path());
-    let p = plan(&m);
-    let snap = collect(&m, &p).expect("collect");
     let store = StateStore::open_local(tmp.path().join("state"))
         .await
         .expect("state");
+    round_trip(tmp.path(), &store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_state_keeps_and_restores_the_inputs() {
+    let az = aib_testkit::Azurite::start().expect("azurite");
+    let loc = aib_state::BlobLocation {
+        account: az.account.clone(),
+        container: "aib-state".into(),
+        prefix: "inputs".into(),
+    };
+    let auth = aib_azure::BlobAuth::shared_key(&az.account, &az.key).expect("key");
+    let cfg = aib_state::BlobConfig {
+        endpoint: az.blob_endpoint.clone(),
+        auth,
+        lease: aib_state::LeaseTiming::default(),
+        insecure: false,
+    };
+    let store = StateStore::open_blob(&loc, cfg).await.expect("blob state");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    round_trip(tmp.path(), &store).await;
+    drop(az);
+}
+
+/// Keeps the inputs of a fleet at `root` in `store`, removes the fleet, restores them and
+/// plans the same; a stored file changed afterwards is refused.
+async fn round_trip(root: &Path, store: &StateStore) {
+    let m = fleet(root);
+    let p = plan(&m);
+    let snap = collect(&m, &p).expect("collect");
     let mut record = RunRecord::new(
         RUN,
         aib_state::Trigger::Manual,
@@ -158,7 +185,7 @@ async fn restored_inputs_plan_as_the_original_with_every_digest_checked() {
     );
     record.resume = Some(aib_state::ResumeSpec::default());
     store.create_run(&record).await.expect("create");
-    snap.save(&store, &mut record).await.expect("save");
+    snap.save(store, &mut record).await.expect("save");
     let digest = record
         .resume
         .as_ref()
@@ -168,9 +195,9 @@ async fn restored_inputs_plan_as_the_original_with_every_digest_checked() {
     assert_eq!(stored.resume, record.resume);
 
     // The sources go away; the restored copy plans the same units with the same hashes.
-    std::fs::remove_dir_all(tmp.path().join("app")).expect("rm app");
-    std::fs::remove_dir_all(tmp.path().join("common-scripts")).expect("rm common");
-    let restored = restore(&store, RUN, &digest).await.expect("restore");
+    std::fs::remove_dir_all(root.join("app")).expect("rm app");
+    std::fs::remove_dir_all(root.join("common-scripts")).expect("rm common");
+    let restored = restore(store, RUN, &digest).await.expect("restore");
     let again = plan(&Manifest::load(&restored.manifest).expect("restored manifest"));
     assert_eq!(hashes(&again), hashes(&p));
 
@@ -184,6 +211,6 @@ async fn restored_inputs_plan_as_the_original_with_every_digest_checked() {
         .write_log(RUN, INPUTS_UNIT, &sha256_hex(b"echo setup"), b"echo evil")
         .await
         .expect("tamper");
-    let err = restore(&store, RUN, &digest).await.expect_err("tampered");
+    let err = restore(store, RUN, &digest).await.expect_err("tampered");
     assert!(err.contains("does not match its digest"), "{err}");
 }
