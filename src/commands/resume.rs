@@ -248,12 +248,8 @@ impl Ctx<'_> {
         let mode = Mode::detect(global.log_format == LogFormat::Json, global.quiet);
         let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
         let config = ExecutorConfig {
-            max_parallel: spec.max_parallel.max(1),
-            fail_fast: spec.fail_fast,
             time_scale: clock.factor(),
-            force: record.selection.force,
-            detach: self.args.detach,
-            ..ExecutorConfig::default()
+            ..run_config(&spec, &record, self.args.detach)
         }
         .with_manifest_limits(&manifest);
         let reporter = tokio::spawn(reporter::report(
@@ -328,6 +324,17 @@ impl Ctx<'_> {
             simulate: false,
         };
         build::conclude(self.global, &reports, &shown, result, interrupt)
+    }
+}
+
+/// The options the run was started with (the manifest's limits and the clock are added).
+fn run_config(spec: &ResumeSpec, record: &RunRecord, detach: bool) -> ExecutorConfig {
+    ExecutorConfig {
+        max_parallel: spec.max_parallel.max(1),
+        fail_fast: spec.fail_fast,
+        force: record.selection.force,
+        detach,
+        ..ExecutorConfig::default()
     }
 }
 
