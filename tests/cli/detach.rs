@@ -2,8 +2,8 @@
 //! exits 0; `aib resume --detach` ticks advance the run (the run is `detached` between them)
 //! until it ends with the code one `aib build` would have given, each template run once;
 //! `aib resume` follows a run to the end; a tick killed at a point chosen by what the simulator
-//! and the state show (deploy, build start, verify, cleanup, event writes) loses nothing; a resume
-//! that finds another holding the lock exits 0 saying so.
+//! and the state show (deploy, build start, progress reads, verify, cleanup, after event writes)
+//! loses nothing; a resume that finds another holding the lock exits 0 saying so.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -268,11 +268,21 @@ fn a_tick_killed_during_cleanup_loses_nothing() {
 }
 
 #[test]
-fn a_tick_killed_while_it_records_progress_loses_nothing() {
+fn a_tick_killed_while_it_reads_the_progress_of_builds_loses_nothing() {
     kill_a_tick_at(KillPoint {
-        name: "events written",
-        hold: &[],
-        reached: |_, lines| lines >= 3,
+        name: "reading progress",
+        hold: &["imageTemplates.list"],
+        reached: |held, _| held >= 1,
+    });
+}
+
+#[test]
+fn a_tick_killed_after_it_recorded_progress_loses_nothing() {
+    // The tick has written events and waits for a delete to be answered.
+    kill_a_tick_at(KillPoint {
+        name: "events written, cleanup unanswered",
+        hold: &["imageTemplates.delete"],
+        reached: |held, lines| held >= 1 && lines >= 1,
     });
 }
 
