@@ -281,3 +281,18 @@ fn a_run_recorded_without_inputs_resumes_from_its_manifest_saying_so() {
     assert_eq!(done["dev/base"].0, "succeeded", "{done:?}");
     assert_eq!(done["dev/app"].0, "failed", "{done:?}");
 }
+
+#[test]
+fn cancel_needs_only_the_state_too() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dir, state, sim) = fleet_at(tmp.path());
+    let s = state.display().to_string();
+    let (code, out, err) = aib(&dir, &sim, FIRST, &["build", "--detach", "--state", &s]);
+    assert_eq!(code, 0, "build --detach\n{out}\n{err}");
+    let id = record(&state)["run_id"].as_str().expect("id").to_string();
+    std::fs::remove_dir_all(&dir).expect("rm app");
+    let (code, out, err) = aib(tmp.path(), &sim, FIRST, &["cancel", &id, "--state", &s]);
+    assert_eq!(code, 0, "cancel\n{out}\n{err}");
+    assert!(out.contains("1 build cancelled in Azure"), "{out}\n{err}");
+    assert_eq!(record(&state)["status"], "cancelled");
+}
