@@ -216,7 +216,8 @@ impl Snapshot {
         Ok(())
     }
 
-    /// Every regular file under `dir` the manifest may read, as `key/...`.
+    /// Every regular file under `dir` the manifest may read, as `key/...` (hidden ones left
+    /// out).
     fn add_folder(
         &mut self,
         m: &Manifest,
@@ -235,6 +236,10 @@ impl Snapshot {
             else {
                 continue;
             };
+            // Hidden entries (`.aib`, the state beside the manifest; `.git`) are no templates.
+            if name.starts_with('.') {
+                continue;
+            }
             let k = format!("{key}/{name}");
             if kind.is_dir() && depth < MAX_DEPTH {
                 self.add_folder(m, &e.path(), &k, depth + 1)?;

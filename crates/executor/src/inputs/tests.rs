@@ -45,6 +45,7 @@ fn fleet(root: &Path) -> Manifest {
         ("app/scripts/unused.sh", "echo unused"),
         ("app/templates/own.json.j2", "{% include \"part.j2\" %}"),
         ("app/templates/part.j2", "{}"),
+        ("app/templates/.hidden/x.j2", "{}"),
         ("common-scripts/common.sh", "echo common"),
     ] {
         let p = root.join(p);
