@@ -4,10 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use aib_executor::inputs;
 use aib_executor::resume::ResumeRequest;
 use aib_executor::runner::ExecutorConfig;
 use aib_executor::secrets::SecretOptions;
-use aib_state::{RunStatus, StateStore};
+use aib_manifest::Manifest;
+use aib_planner::Plan;
+use aib_state::{ResumeSpec, RunRecord, RunStatus, StateStore};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -205,73 +208,33 @@ impl Ctx<'_> {
 
     async fn advance(&self, run_id: &str) -> Exit {
         let global = self.global;
-        let record = match self.store.read_run(run_id).await {
+        let (record, spec) = match self.open_run(run_id).await {
             Ok(r) => r,
-            Err(e) => return state_error(e),
+            Err(exit) => return exit,
         };
-        if !record.status.is_unfinished() {
-            if !global.quiet {
-                outln!(
-                    "run {run_id} already ended {}",
-                    crate::steps::status_word(record.status)
-                );
-            }
-            return final_exit(record.status);
-        }
-        let Some(spec) = record.resume.clone() else {
-            eprintln!(
-                "error: run {run_id} was recorded by an aib that could not resume runs; `aib build --retry-failed {run_id}` re-runs what it left"
-            );
-            return Exit::Invalid;
-        };
-        let manifest_path = self
-            .args
-            .manifest
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&record.manifest));
-        let manifest = match crate::steps::load(&manifest_path, global.quiet) {
+        let (manifest, _inputs) = match run_manifest(
+            global.quiet,
+            self.args.manifest.as_deref(),
+            &self.store,
+            &record,
+        )
+        .await
+        {
             Ok(m) => m,
             Err(exit) => return exit,
         };
-        let all = match crate::steps::make_plan(&manifest, &SelectArgs::default(), &[], true) {
+        let plan = match plan_run(&manifest, &record) {
             Ok(p) => p,
             Err(exit) => return exit,
         };
-        let ids: Vec<String> = record
-            .units
-            .iter()
-            .map(|u| u.id.clone())
-            .filter(|id| all.unit(&aib_planner::UnitId::from(id.as_str())).is_some())
-            .collect();
-        if ids.is_empty() {
-            eprintln!(
-                "error: none of run {run_id}'s units is in {} any more; `aib cancel {run_id}` ends it",
-                manifest_path.display()
-            );
-            return Exit::Invalid;
-        }
-        let select = SelectArgs {
-            units: ids,
-            ..SelectArgs::default()
-        };
-        let plan = match crate::steps::make_plan(&manifest, &select, &[], true) {
-            Ok(p) => p,
-            Err(exit) => return exit,
-        };
-        let conn = if spec.simulate {
-            let dir = manifest
-                .path
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
-            steps::connect_simulator(simulate::Use::Keep {
-                world: simulate::world_dir(&self.loc, &dir),
-                scripted: None,
-            })
-            .await
-        } else {
-            steps::connect(global, &manifest, None).await
-        };
+        let conn = connect_for(
+            global,
+            &self.loc,
+            self.args.manifest.as_deref(),
+            &record,
+            &manifest,
+        )
+        .await;
         let Connection {
             arm,
             sim,
@@ -281,30 +244,12 @@ impl Ctx<'_> {
             Ok(c) => c,
             Err(exit) => return exit,
         };
-        let interrupt = CancellationToken::new();
-        {
-            let interrupt = interrupt.clone();
-            let detach = self.args.detach;
-            tokio::spawn(async move {
-                signals::shutdown_requested().await;
-                if detach {
-                    // A tick stopped (a CI timeout, a cancelled job) leaves the builds to the
-                    // next tick, as if killed: nothing is cancelled in Azure.
-                    eprintln!("interrupted: exiting; the next `aib resume` takes the run up");
-                    std::process::exit(Exit::Interrupted as i32);
-                }
-                interrupt.cancel();
-            });
-        }
+        let interrupt = watch_signals(self.args.detach);
         let mode = Mode::detect(global.log_format == LogFormat::Json, global.quiet);
         let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
         let config = ExecutorConfig {
-            max_parallel: spec.max_parallel.max(1),
-            fail_fast: spec.fail_fast,
             time_scale: clock.factor(),
-            force: record.selection.force,
-            detach: self.args.detach,
-            ..ExecutorConfig::default()
+            ..run_config(&spec, &record, self.args.detach)
         }
         .with_manifest_limits(&manifest);
         let reporter = tokio::spawn(reporter::report(
@@ -333,6 +278,40 @@ impl Ctx<'_> {
         })
         .await;
         let _ = reporter.await;
+        let exit = self.conclude(result, &interrupt);
+        if let Some(s) = sim {
+            s.stop().await;
+        }
+        exit
+    }
+
+    /// The run's record when it can be advanced: not ended, recorded by an aib that resumes.
+    async fn open_run(&self, run_id: &str) -> Result<(RunRecord, ResumeSpec), Exit> {
+        let record = self.store.read_run(run_id).await.map_err(state_error)?;
+        if !record.status.is_unfinished() {
+            if !self.global.quiet {
+                outln!(
+                    "run {run_id} already ended {}",
+                    steps::status_word(record.status)
+                );
+            }
+            return Err(final_exit(record.status));
+        }
+        let Some(spec) = record.resume.clone() else {
+            eprintln!(
+                "error: run {run_id} was recorded by an aib that could not resume runs; `aib build --retry-failed {run_id}` re-runs what it left"
+            );
+            return Err(Exit::Invalid);
+        };
+        Ok((record, spec))
+    }
+
+    /// Reports the result and gives the exit code.
+    fn conclude(
+        &self,
+        result: Result<aib_executor::runner::RunResult, aib_executor::session::BuildError>,
+        interrupt: &CancellationToken,
+    ) -> Exit {
         let reports = Reports {
             json: self.args.report_json.as_deref(),
             junit: self.args.report_junit.as_deref(),
@@ -344,12 +323,122 @@ impl Ctx<'_> {
             manifest: &manifest_for_state(self.args),
             simulate: false,
         };
-        let exit = steps::conclude(global, &reports, &shown, result, &interrupt);
-        if let Some(s) = sim {
-            s.stop().await;
-        }
-        exit
+        steps::conclude(self.global, &reports, &shown, result, interrupt)
     }
+}
+
+/// The options the run was started with (the manifest's limits and the clock are added).
+fn run_config(spec: &ResumeSpec, record: &RunRecord, detach: bool) -> ExecutorConfig {
+    ExecutorConfig {
+        max_parallel: spec.max_parallel.max(1),
+        fail_fast: spec.fail_fast,
+        force: record.selection.force,
+        detach,
+        ..ExecutorConfig::default()
+    }
+}
+
+/// Cancelled by Ctrl-C or a termination signal. A tick (`detach`) stopped by one (a CI
+/// timeout, a cancelled job) leaves the builds to the next tick, as if killed: it exits at
+/// once and nothing is cancelled in Azure.
+fn watch_signals(detach: bool) -> CancellationToken {
+    let interrupt = CancellationToken::new();
+    let token = interrupt.clone();
+    tokio::spawn(async move {
+        signals::shutdown_requested().await;
+        if detach {
+            eprintln!("interrupted: exiting; the next `aib resume` takes the run up");
+            std::process::exit(Exit::Interrupted as i32);
+        }
+        token.cancel();
+    });
+    interrupt
+}
+
+/// The manifest a run was started with: restored from the inputs its state keeps (the files
+/// on this machine play no part), or for a run recorded before inputs were kept, the manifest
+/// at `--manifest` or the path in its record. The restored folder lives as long as the
+/// second value.
+pub(crate) async fn run_manifest(
+    quiet: bool,
+    manifest_arg: Option<&Path>,
+    store: &StateStore,
+    record: &RunRecord,
+) -> Result<(Manifest, Option<inputs::Restored>), Exit> {
+    let run_id = record.run_id.as_str();
+    let Some(digest) = record.resume.as_ref().and_then(|r| r.inputs.clone()) else {
+        let path = manifest_arg
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(&record.manifest));
+        if !quiet {
+            eprintln!(
+                "note: run {run_id} was started by an aib that kept no inputs in the state: resuming it from {}",
+                path.display()
+            );
+        }
+        return Ok((steps::load(&path, quiet)?, None));
+    };
+    let restored = inputs::restore(store, run_id, &digest).await.map_err(|e| {
+        eprintln!(
+            "error: the inputs of run {run_id} kept in the state cannot be restored: {e}; `aib cancel {run_id}` ends the run"
+        );
+        Exit::Io
+    })?;
+    if !restored.outside.is_empty() {
+        eprintln!(
+            "warning: run {run_id} read files by absolute path, which are read again from this machine: {}",
+            restored.outside.join(", ")
+        );
+    }
+    let manifest = steps::load(&restored.manifest, true)?;
+    Ok((manifest, Some(restored)))
+}
+
+/// The run's units as `manifest` plans them.
+fn plan_run(manifest: &Manifest, record: &RunRecord) -> Result<Plan, Exit> {
+    let run_id = record.run_id.as_str();
+    let all = steps::make_plan(manifest, &SelectArgs::default(), &[], true)?;
+    let ids: Vec<String> = record
+        .units
+        .iter()
+        .map(|u| u.id.clone())
+        .filter(|id| all.unit(&aib_planner::UnitId::from(id.as_str())).is_some())
+        .collect();
+    if ids.is_empty() {
+        eprintln!(
+            "error: none of run {run_id}'s units is in {} any more; `aib cancel {run_id}` ends it",
+            manifest.path.display()
+        );
+        return Err(Exit::Invalid);
+    }
+    let select = SelectArgs {
+        units: ids,
+        ..SelectArgs::default()
+    };
+    steps::make_plan(manifest, &select, &[], true)
+}
+
+/// Connects as the run did: to Azure, or for a `--simulate` run to its saved world (beside
+/// the state, or beside the manifest on disk for a Blob state).
+async fn connect_for(
+    global: &GlobalArgs,
+    loc: &aib_state::StateLocation,
+    manifest_arg: Option<&Path>,
+    record: &RunRecord,
+    manifest: &Manifest,
+) -> Result<Connection, Exit> {
+    if !record.resume.as_ref().is_some_and(|r| r.simulate) {
+        return steps::connect(global, manifest, None).await;
+    }
+    let on_disk = manifest_arg
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(&record.manifest));
+    let dir = on_disk.parent().map(Path::to_path_buf).unwrap_or_default();
+    steps::connect_simulator(simulate::Use::Keep {
+        world: simulate::world_dir(loc, &dir),
+        scripted: None,
+    })
+    .await
 }
 
 pub fn cancel(global: &GlobalArgs, args: &CancelArgs) -> Exit {
@@ -417,29 +506,12 @@ async fn cancel_locked(
         .collect();
     let mut cancelled = 0usize;
     if !building.is_empty() {
-        let manifest_path = args
-            .manifest
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&record.manifest));
-        let manifest = match crate::steps::load(&manifest_path, true) {
-            Ok(m) => m,
-            Err(exit) => return exit,
-        };
-        let simulate = record.resume.as_ref().is_some_and(|r| r.simulate);
-        let conn = if simulate {
-            let dir = manifest
-                .path
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
-            steps::connect_simulator(simulate::Use::Keep {
-                world: simulate::world_dir(loc, &dir),
-                scripted: None,
-            })
-            .await
-        } else {
-            steps::connect(global, &manifest, None).await
-        };
+        let (manifest, _inputs) =
+            match run_manifest(true, args.manifest.as_deref(), store, &record).await {
+                Ok(m) => m,
+                Err(exit) => return exit,
+            };
+        let conn = connect_for(global, loc, args.manifest.as_deref(), &record, &manifest).await;
         let conn = match conn {
             Ok(c) => c,
             Err(exit) => return exit,

@@ -1,8 +1,9 @@
 //! Detached runs end to end against `aib sim`: `aib build --detach` starts what is ready and
 //! exits 0; `aib resume --detach` ticks advance the run (the run is `detached` between them)
 //! until it ends with the code one `aib build` would have given, each template run once;
-//! `aib resume` follows a run to the end; a tick killed at any point loses nothing; a resume
-//! that finds another holding the lock exits 0 saying so.
+//! `aib resume` follows a run to the end; a tick killed at a point chosen by what the simulator
+//! and the state show (deploy, build start, progress reads, verify, cleanup, after event writes)
+//! loses nothing; a resume that finds another holding the lock exits 0 saying so.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -151,34 +152,138 @@ fn resume_without_detach_follows_the_run_to_its_end_and_a_failure_gives_1() {
     assert!(runs.values().all(|&n| n == 1), "{runs:?}");
 }
 
-#[test]
-fn a_tick_killed_at_any_point_loses_nothing() {
-    // Kill points: after N run.json rewrites of the tick (the tick's progress as the state sees
-    // it), each in a fresh fleet.
-    for kill_after_ms in [0u64, 30, 80, 150] {
-        let dir = manifest_dir(&fleet::manifest(), &[]);
-        let d = dir.path();
-        let sim = sim(d, "minute_ms = 10\n");
-        let (code, out, err) = run(d, &sim, &["build", "--detach", "--max-parallel", "6"]);
-        assert_eq!(code, 0, "{out}\n{err}");
-        for round in 0..3 {
-            std::thread::sleep(std::time::Duration::from_millis(60));
-            let mut child = aib_cmd(d, &sim, &["resume", "--detach"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn resume");
-            std::thread::sleep(std::time::Duration::from_millis(kill_after_ms + round * 7));
-            let _ = child.kill();
-            let _ = child.wait();
-            fleet::assert_state_parses(d);
+/// Where a tick is killed: the operations the simulator holds the answers of while the tick
+/// runs (their requests take effect), and the condition that, once seen, kills it.
+struct KillPoint {
+    name: &'static str,
+    hold: &'static [&'static str],
+    /// Seen since the tick started: (held answers, new event lines of the run).
+    reached: fn(u64, usize) -> bool,
+}
+
+fn event_lines(d: &Path) -> usize {
+    fleet::run_dirs(d)
+        .iter()
+        .filter_map(|r| std::fs::read_to_string(r.join("events.ndjson")).ok())
+        .map(|t| t.lines().count())
+        .sum()
+}
+
+fn held(sim: &Sim) -> u64 {
+    fleet::stats(sim)["held"].as_u64().unwrap_or(0)
+}
+
+fn control(sim: &Sim, body: &str) {
+    let (code, v) = fleet::http_json(sim, "POST", "/_sim/control", body);
+    assert_eq!(code, 200, "{v}");
+}
+
+/// Ticks until one reaches the kill point and is killed there (SIGKILL); the next ticks
+/// finish the run with no template run twice.
+fn kill_a_tick_at(p: KillPoint) {
+    let name = p.name;
+    let dir = manifest_dir(&fleet::manifest(), &[]);
+    let d = dir.path();
+    let sim = sim(d, "minute_ms = 10\n");
+    let (code, out, err) = run(d, &sim, &["build", "--detach", "--max-parallel", "6"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let mut killed = false;
+    for _ in 0..400 {
+        if status(d) != "detached" {
+            break;
         }
-        let (code, out, err, _) = tick_to_end(d, &sim, &[]);
-        let context = format!("killed after {kill_after_ms} ms");
-        assert_eq!(code, 0, "{context}\n{out}\n{err}");
-        fleet::assert_common(d, &sim, &err, &context);
-        assert_built_once(d, &sim, &context);
+        if !p.hold.is_empty() {
+            let ops: Vec<String> = p.hold.iter().map(|o| format!("\"{o}\"")).collect();
+            control(&sim, &format!("{{\"hold\":[{}]}}", ops.join(",")));
+        }
+        let (held0, lines0) = (held(&sim), event_lines(d));
+        let mut child = aib_cmd(d, &sim, &["resume", "--detach"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn resume");
+        let mut ended = false;
+        fleet::wait_until(
+            &format!("[{name}] the tick ends or reaches the point"),
+            || {
+                ended = child.try_wait().ok().flatten().is_some();
+                ended || (p.reached)(held(&sim).saturating_sub(held0), event_lines(d) - lines0)
+            },
+        );
+        if !ended {
+            child.kill().expect("SIGKILL");
+            killed = true;
+        }
+        let _ = child.wait();
+        control(&sim, r#"{"release":["*"]}"#);
+        fleet::assert_state_parses(d);
+        if killed {
+            break;
+        }
+        // Azure time passes between ticks (10 ms per simulated minute).
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    assert!(killed, "[{name}] no tick reached the kill point");
+    let (code, out, err, _) = tick_to_end(d, &sim, &[]);
+    let context = format!("killed at {name}");
+    assert_eq!(code, 0, "{context}\n{out}\n{err}");
+    fleet::assert_common(d, &sim, &err, &context);
+    assert_built_once(d, &sim, &context);
+}
+
+#[test]
+fn a_tick_killed_after_a_deployment_was_submitted_loses_nothing() {
+    kill_a_tick_at(KillPoint {
+        name: "deploy submitted",
+        hold: &["deployments.put"],
+        reached: |held, _| held >= 1,
+    });
+}
+
+#[test]
+fn a_tick_killed_after_a_build_was_started_loses_nothing() {
+    kill_a_tick_at(KillPoint {
+        name: "run POSTed",
+        hold: &["imageTemplates.run"],
+        reached: |held, _| held >= 1,
+    });
+}
+
+#[test]
+fn a_tick_killed_during_verify_loses_nothing() {
+    kill_a_tick_at(KillPoint {
+        name: "verify",
+        hold: &["galleryImageVersions.get"],
+        reached: |held, _| held >= 1,
+    });
+}
+
+#[test]
+fn a_tick_killed_during_cleanup_loses_nothing() {
+    kill_a_tick_at(KillPoint {
+        name: "cleanup",
+        hold: &["imageTemplates.delete"],
+        reached: |held, _| held >= 1,
+    });
+}
+
+#[test]
+fn a_tick_killed_while_it_reads_the_progress_of_builds_loses_nothing() {
+    kill_a_tick_at(KillPoint {
+        name: "reading progress",
+        hold: &["imageTemplates.list"],
+        reached: |held, _| held >= 1,
+    });
+}
+
+#[test]
+fn a_tick_killed_after_it_recorded_progress_loses_nothing() {
+    // The tick has written events and waits for a delete to be answered.
+    kill_a_tick_at(KillPoint {
+        name: "events written, cleanup unanswered",
+        hold: &["imageTemplates.delete"],
+        reached: |held, lines| held >= 1 && lines >= 1,
+    });
 }
 
 #[test]

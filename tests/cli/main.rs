@@ -22,6 +22,7 @@ mod plan;
 mod recover;
 #[cfg(feature = "reference-tests")]
 mod reference;
+mod resume_state;
 mod schedule;
 mod schemas;
 mod secrets;

@@ -8,6 +8,7 @@ pub mod render;
 pub mod events;
 pub mod gc;
 pub mod incremental;
+pub mod inputs;
 pub mod logs;
 pub mod preflight;
 pub mod prerequisites;

@@ -94,66 +94,19 @@ pub async fn resume(req: ResumeRequest) -> Result<RunResult, BuildError> {
         secret_options,
         redactor,
     } = req;
-    end_changed_units(&mut record, &plan);
-    if config.detach
-        && let Some(r) = record.resume.as_mut()
-    {
-        r.detached = true;
-    }
-    record.status = RunStatus::Running;
-    record.finished = None;
+    reopen(&mut record, &plan, config.detach);
     let by_id: HashMap<String, UnitRecord> = record
         .units
         .iter()
         .map(|u| (u.id.clone(), u.clone()))
         .collect();
-    // Unchanged units stay unchanged; every other unit of the run builds (or has built).
-    let ids: Vec<UnitId> = plan.units().iter().map(|u| u.id.clone()).collect();
-    for id in &ids {
-        let unchanged = by_id
-            .get(id.as_str())
-            .is_some_and(|u| u.status == UnitStatus::Unchanged);
-        plan.set_action(
-            id,
-            if unchanged {
-                Action::Unchanged
-            } else {
-                Action::Build
-            },
-        );
-    }
-    // What is left: preflight looks at those units only, secrets are resolved only for those
-    // still to deploy.
-    let mut work = plan.clone();
-    let mut to_deploy = plan.clone();
-    for id in &ids {
-        let u = by_id.get(id.as_str());
-        if !u.is_some_and(open) {
-            work.set_action(id, Action::Unchanged);
-        }
-        if !u.is_some_and(|u| open(u) && !build_started(u)) {
-            to_deploy.set_action(id, Action::Unchanged);
-        }
-    }
-    let known_platform: HashMap<String, String> = work
-        .units()
-        .iter()
-        .filter(|u| matches!(u.settings.source, ResolvedSource::Platform { .. }))
-        .filter_map(|u| {
-            let v = by_id.get(u.id.as_str())?.source_version.clone()?;
-            Some((u.id.to_string(), v))
-        })
-        .collect();
-    // Every unit keeps the version the run gave it when it started.
-    let known_versions: HashMap<String, Option<String>> = by_id
-        .values()
-        .filter(|u| open(u))
-        .map(|u| (u.id.clone(), u.image_version.clone()))
-        .collect();
+    let (work, to_deploy, followed) = set_actions(&mut plan, &by_id);
+    let (known_platform, known_versions) = known_versions(&work, &by_id);
     let resolved = secrets::resolve(&to_deploy, Some(&arm), secret_options)
         .await
         .map_err(BuildError::Secrets)?;
     redactor.add(resolved.per_unit.values().flat_map(|v| v.values()));
+    mask_followed(&followed, &arm, &redactor).await;
     // What the units need was checked when the run started: only the templates are read.
     let preflight = tokio::select! {
         r = preflight::resumed(&arm, &work, known_platform, known_versions) => r?,
@@ -165,21 +118,12 @@ pub async fn resume(req: ResumeRequest) -> Result<RunResult, BuildError> {
         .map(|u| u.id.clone())
         .collect();
     adopt_published(&arm, &plan, &preflight, &mut record, &resumed_builds).await;
-
-    // Parents outside the run: their last successful build (from the state's index).
+    rewind_to_build(&mut record, &resumed_builds);
     let index = store
         .read_family_index()
         .await
         .map_err(|e| BuildError::State(format!("reading the index: {e}")))?;
-    let mut external_versions = HashMap::new();
-    for u in plan.units() {
-        if let ResolvedSource::Variant { unit: parent, .. } = &u.settings.source
-            && plan.unit(parent).is_none()
-            && let Some(e) = index.get(parent.as_str())
-        {
-            external_versions.insert(parent.to_string(), e.image_version_id.clone());
-        }
-    }
+    let external_versions = external_versions(&plan, &index);
     let expected_durations = runner::history::expected_durations(&store, &plan).await;
     store
         .write_run(&record)
@@ -204,6 +148,116 @@ pub async fn resume(req: ResumeRequest) -> Result<RunResult, BuildError> {
         resumed_builds,
     })
     .await;
+    update_index(&store_for_index, &index, &mut result).await;
+    Ok(result)
+}
+
+/// The record as a run going on again: changed units ended, detached when this is a tick.
+fn reopen(record: &mut RunRecord, plan: &Plan, detach: bool) {
+    end_changed_units(record, plan);
+    if detach && let Some(r) = record.resume.as_mut() {
+        r.detached = true;
+    }
+    record.status = RunStatus::Running;
+    record.finished = None;
+}
+
+/// Sets each unit's action (unchanged units stay unchanged; every other unit of the run
+/// builds or has built) and returns the plans of what is left: the units still open (for
+/// preflight), those still to deploy (for secrets) and those whose builds an earlier process
+/// started (followed: their secrets are only masked).
+fn set_actions(plan: &mut Plan, by_id: &HashMap<String, UnitRecord>) -> (Plan, Plan, Plan) {
+    let ids: Vec<UnitId> = plan.units().iter().map(|u| u.id.clone()).collect();
+    for id in &ids {
+        let unchanged = by_id
+            .get(id.as_str())
+            .is_some_and(|u| u.status == UnitStatus::Unchanged);
+        let action = if unchanged {
+            Action::Unchanged
+        } else {
+            Action::Build
+        };
+        plan.set_action(id, action);
+    }
+    let mut work = plan.clone();
+    let mut to_deploy = plan.clone();
+    let mut followed = plan.clone();
+    for id in &ids {
+        let u = by_id.get(id.as_str());
+        if !u.is_some_and(open) {
+            work.set_action(id, Action::Unchanged);
+        }
+        if !u.is_some_and(|u| open(u) && !build_started(u)) {
+            to_deploy.set_action(id, Action::Unchanged);
+        }
+        if !u.is_some_and(build_started) {
+            followed.set_action(id, Action::Unchanged);
+        }
+    }
+    (work, to_deploy, followed)
+}
+
+/// The secret values of units whose builds an earlier process started, for masking only: the
+/// logs and messages Azure sends back about them may quote the values they were deployed
+/// with. They are not needed to deploy, so a value that cannot be read now is not an error
+/// (nothing is known to mask).
+async fn mask_followed(followed: &Plan, arm: &ArmClient, redactor: &crate::redact::Redactor) {
+    let lenient = SecretOptions {
+        placeholder_for_missing_env: true,
+        placeholders_only: false,
+    };
+    match secrets::resolve(followed, Some(arm), lenient).await {
+        Ok(r) => redactor.add(
+            r.per_unit
+                .values()
+                .flat_map(|v| v.values())
+                .filter(|v| *v != secrets::PLACEHOLDER),
+        ),
+        Err(problems) => tracing::warn!(
+            "{} secret(s) of builds being followed could not be read to mask them",
+            problems.len()
+        ),
+    }
+}
+
+/// Platform versions the run resolved for its open units, and the image version each open
+/// unit was given when the run started (a resumed run keeps both).
+type KnownVersions = (HashMap<String, String>, HashMap<String, Option<String>>);
+
+fn known_versions(work: &Plan, by_id: &HashMap<String, UnitRecord>) -> KnownVersions {
+    let platform = work
+        .units()
+        .iter()
+        .filter(|u| matches!(u.settings.source, ResolvedSource::Platform { .. }))
+        .filter_map(|u| {
+            let v = by_id.get(u.id.as_str())?.source_version.clone()?;
+            Some((u.id.to_string(), v))
+        })
+        .collect();
+    let versions = by_id
+        .values()
+        .filter(|u| open(u))
+        .map(|u| (u.id.clone(), u.image_version.clone()))
+        .collect();
+    (platform, versions)
+}
+
+/// Parents outside the run: their last successful build (from the state's index).
+fn external_versions(plan: &Plan, index: &aib_state::Index) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for u in plan.units() {
+        if let ResolvedSource::Variant { unit: parent, .. } = &u.settings.source
+            && plan.unit(parent).is_none()
+            && let Some(e) = index.get(parent.as_str())
+        {
+            out.insert(parent.to_string(), e.image_version_id.clone());
+        }
+    }
+    out
+}
+
+/// Adds the run's new successes to the index (a state error is kept in the result).
+async fn update_index(store: &StateStore, index: &aib_state::Index, result: &mut RunResult) {
     let entries: Vec<aib_state::IndexEntry> = result
         .record
         .units
@@ -217,11 +271,34 @@ pub async fn resume(req: ResumeRequest) -> Result<RunResult, BuildError> {
         .filter_map(|u| crate::session::index_entry(u, &result.record.run_id))
         .collect();
     if !entries.is_empty()
-        && let Err(e) = store_for_index.update_index(&entries).await
+        && let Err(e) = store.update_index(&entries).await
     {
         result.state_errors.push(format!("updating the index: {e}"));
     }
-    Ok(result)
+}
+
+/// A resumed build is taken up at its build stage (followed, or seen ended and verified
+/// again): the stages an earlier process had gone on to (verify, collect-logs, cleanup, cut
+/// short) are dropped and the build stage is left running, so the record keeps one build
+/// stage per unit.
+fn rewind_to_build(record: &mut RunRecord, resumed: &HashSet<String>) {
+    for u in record
+        .units
+        .iter_mut()
+        .filter(|u| u.status == UnitStatus::Running && resumed.contains(&u.id))
+    {
+        let Some(i) = u.stages.iter().rposition(|s| s.name == "build") else {
+            continue;
+        };
+        if i + 1 == u.stages.len() {
+            continue;
+        }
+        u.stages.truncate(i + 1);
+        if let Some(b) = u.stages.last_mut() {
+            b.status = aib_state::StageStatus::Running;
+            b.finished = None;
+        }
+    }
 }
 
 /// Units whose build an earlier process started and whose template is gone (its cleanup ran

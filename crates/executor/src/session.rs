@@ -80,6 +80,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         redactor,
     } = req;
     let plan_hashes = plan_hashes(&plan);
+    let inputs = crate::inputs::collect(&manifest, &plan).map_err(BuildError::State)?;
     // What to build: a retry re-runs the units of the earlier run with the platform versions
     // it resolved; otherwise every `latest` is resolved now and unchanged units are left out.
     let mut plan = plan;
@@ -180,6 +181,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         simulate: secret_options.placeholders_only,
         detached: config.detach,
         plan_hashes,
+        inputs: None,
     });
     record.units = runner::unit_records(&plan);
     for u in &mut record.units {
@@ -198,6 +200,8 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         .create_run(&record)
         .await
         .map_err(|e| BuildError::State(e.to_string()))?;
+    let kept = inputs.save(&store, &mut record).await;
+    kept.map_err(BuildError::State)?;
     let store_for_index = store.clone();
     let result = runner::execute(RunInput {
         manifest,

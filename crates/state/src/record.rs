@@ -355,6 +355,12 @@ pub struct ResumeSpec {
     /// Unit id → the offline input hash the plan gave it when the run started: a unit whose
     /// manifest entry changed since is not deployed from the changed manifest.
     pub plan_hashes: std::collections::BTreeMap<String, String>,
+    /// The SHA-256 of the index of the run's inputs kept beside the record (the manifest
+    /// text, scripts and templates the plan read; `runs/<id>/logs/%2Einputs/<sha256>`):
+    /// `aib resume` re-plans from them, not from the manifest on disk. Absent in runs
+    /// recorded before inputs were kept (resumed from the manifest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<String>,
 }
 
 impl RunRecord {
