@@ -1,9 +1,5 @@
 //! aib-executor
 
-pub mod import;
-pub mod lint;
-pub mod render;
-
 // `aib build` (issue 5): scheduler, stages, logs, events, reports.
 pub mod events;
 pub mod gc;

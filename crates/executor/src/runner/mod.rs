@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::{BuildEvent, Stamped};
 use crate::preflight::Preflight;
-use crate::render::{Renderer, SecretValues};
 use crate::stages::RunShared;
+use aib_render::render::{Renderer, SecretValues};
 use scheduler::{Caps, Job, Progress, Scheduler};
 use walk::Walk;
 use watch::Watchers;
@@ -154,7 +154,7 @@ pub fn unit_records(plan: &Plan) -> Vec<UnitRecord> {
             r.template_name = u.template_name.clone();
             r.resource_group = u.settings.resource_group.clone();
             r.subscription = u.settings.subscription.clone();
-            r.deployment_name = crate::render::deployment_name(&u.template_name);
+            r.deployment_name = aib_render::render::deployment_name(&u.template_name);
             r
         })
         .collect()

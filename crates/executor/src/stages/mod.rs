@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::{BuildEvent, Level, Stage, Stamped};
 use crate::preflight::Preflight;
-use crate::render::{RenderInputs, Renderer, SecretValues, final_input_hash};
 use crate::runner::ExecutorConfig;
 use crate::runner::watch::Watchers;
+use aib_render::render::{RenderInputs, Renderer, SecretValues, final_input_hash};
 
 /// What every unit of a run shares.
 pub struct RunShared {

@@ -1,7 +1,7 @@
 //! `Renderer::check_in_plan` (what `aib plan` and `aib validate` run on every unit) fails exactly
 //! when rendering would, while building a deployment only for user templates.
 
-use aib_executor::render::{RenderInputs, Renderer};
+use aib_render::render::{RenderInputs, Renderer};
 
 use crate::common;
 

@@ -1,6 +1,6 @@
 //! The example pipelines render for every unit.
 
-use aib_executor::render::{RenderInputs, Renderer};
+use aib_render::render::{RenderInputs, Renderer};
 
 use crate::common;
 

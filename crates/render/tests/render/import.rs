@@ -1,6 +1,6 @@
 //! `aib import` refuses what is not an image template.
 
-use aib_executor::import::{ImportError, ImportOptions, import_file};
+use aib_render::import::{ImportError, ImportOptions, import_file};
 
 #[test]
 fn non_templates_are_refused() {

@@ -1,7 +1,7 @@
 //! Each lint rule with a failing and a passing case.
 
-use aib_executor::lint::lint_plan;
 use aib_planner::{Date, PlanOptions};
+use aib_render::lint::lint_plan;
 
 use crate::common;
 
@@ -298,7 +298,7 @@ impl Default for UserCase<'_> {
 
 /// Findings of `lint_rendered` (code, message) and the codes of `lint_plan`.
 fn user_findings(case: UserCase<'_>) -> (Vec<(String, String)>, Vec<String>) {
-    use aib_executor::render::{RenderInputs, Renderer};
+    use aib_render::render::{RenderInputs, Renderer};
     let dir = tempfile::tempdir().expect("tempdir");
     let text = USER_BASE
         .replace("@DEFAULTS@", case.defaults)
@@ -320,7 +320,7 @@ fn user_findings(case: UserCase<'_>) -> (Vec<(String, String)>, Vec<String>) {
             },
         )
         .collect();
-    let rendered = aib_executor::lint::lint_rendered(&m, &plan, &deployments);
+    let rendered = aib_render::lint::lint_rendered(&m, &plan, &deployments);
     for x in &rendered.items {
         assert!(
             (x.message.contains("unit `dev/") || x.message.contains("units `dev/"))

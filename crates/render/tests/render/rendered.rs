@@ -3,8 +3,8 @@
 //! from small focused manifests. Every builtin rendering is also checked against the official
 //! ARM schema; secrets show `***` in everything not sent to Azure.
 
-use aib_executor::render::{RenderInputs, RenderedDeployment, Renderer, SecretValues};
 use aib_planner::Plan;
+use aib_render::render::{RenderInputs, RenderedDeployment, Renderer, SecretValues};
 
 use crate::common;
 

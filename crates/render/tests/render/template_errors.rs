@@ -1,6 +1,6 @@
 //! Errors of `.json.j2` user templates name the template file, the line and the unit.
 
-use aib_executor::render::{RenderError, RenderInputs, Renderer};
+use aib_render::render::{RenderError, RenderInputs, Renderer};
 
 use crate::common;
 

@@ -1,10 +1,10 @@
-//! aib's model of the Image Builder API (`aib_executor::lint::api_model`, what `aib import`
+//! aib's model of the Image Builder API (`aib_render::lint::api_model`, what `aib import`
 //! checks templates against) equals the official ARM schema of Microsoft.VirtualMachineImages
 //! (2025-10-01): the same objects, fields, required fields, kinds and allowed values.
 
 use std::collections::BTreeSet;
 
-use aib_executor::lint::api_model::{self, Field, Kind, Obj};
+use aib_render::lint::api_model::{self, Field, Kind, Obj};
 use serde_json::Value;
 
 fn schema() -> Value {

@@ -4,5 +4,4 @@
 //! real-world templates runs the binary: `tests/cli/reference/import.rs`.
 
 mod api_model;
-mod logs;
 mod schema;

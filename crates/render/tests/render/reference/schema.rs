@@ -5,7 +5,7 @@
 //! an `allOf` beside the `oneOf` of subtypes; read literally it rejects every valid customizer.
 //! It is read as ARM does: base ∪ chosen subtype, closed, so a miscased property still fails.
 
-use aib_executor::render::{RenderInputs, Renderer};
+use aib_render::render::{RenderInputs, Renderer};
 use serde_json::{Map, Value, json};
 
 use crate::common;
@@ -161,7 +161,7 @@ fn example_deployments_pass_the_official_schema() {
                 assert!(errs.is_empty(), "{}: {errs:#?}", u.id);
                 assert_eq!(
                     d.template["$schema"],
-                    aib_executor::render::DEPLOYMENT_TEMPLATE_SCHEMA
+                    aib_render::render::DEPLOYMENT_TEMPLATE_SCHEMA
                 );
                 assert_eq!(d.template["resources"][0], d.image_template);
                 checked += 1;
@@ -209,7 +209,7 @@ fn the_schema_reading_still_rejects_miscased_and_unknown_properties() {
 #[test]
 fn rendered_snapshots_pass_the_official_schema() {
     let v = image_template_validator();
-    let dir = common::repo().join("crates/executor/tests/render/snapshots");
+    let dir = common::repo().join("crates/render/tests/render/snapshots");
     let mut checked = 0;
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("snapshots")
