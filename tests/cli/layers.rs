@@ -13,18 +13,6 @@ const KNOWN: &[&[&str]] = &[
         "src:commands::status",
         "src:commands::validate",
     ],
-    // executor runner <-> stages: reworked with the same change.
-    &[
-        "crates/executor/src:runner",
-        "crates/executor/src:runner::walk",
-        "crates/executor/src:stages",
-    ],
-    // state: lock <-> blob / local.
-    &[
-        "crates/state/src:blob",
-        "crates/state/src:local",
-        "crates/state/src:lock",
-    ],
 ];
 
 #[test]

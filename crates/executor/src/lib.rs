@@ -14,4 +14,5 @@ pub mod runner;
 pub mod secrets;
 pub mod session;
 pub mod stages;
+mod sync;
 pub mod version;

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::{BuildEvent, Level, Stage, Stamped};
 use crate::preflight::Preflight;
-use crate::runner::ExecutorConfig;
+use crate::runner::config::ExecutorConfig;
 use crate::runner::watch::Watchers;
 use aib_render::render::{RenderInputs, Renderer, SecretValues, final_input_hash};
 
