@@ -120,45 +120,8 @@ pub async fn execute(input: RunInput) -> RunResult {
     if record.units.is_empty() {
         record.units = unit_records(&plan);
     }
-    // Where each unit stands (all pending for a new run; a resumed run's record says).
-    let progress_now: Vec<Progress> = plan
-        .units()
-        .iter()
-        .map(|u| {
-            record
-                .unit(u.id.as_str())
-                .map_or(Progress::Pending, progress)
-        })
-        .collect();
-    let failed_before = record.units.iter().any(|u| u.status == UnitStatus::Failed);
-    let mut versions = external_versions;
-    for u in &record.units {
-        if progress(u) == Progress::Succeeded
-            && let Some(v) = &u.image_version_id
-        {
-            versions.insert(u.id.clone(), v.clone());
-        }
-    }
-    // Units an earlier process started and did not end: started again (they find their
-    // template in Azure).
-    let restart: Vec<usize> = plan
-        .units()
-        .iter()
-        .enumerate()
-        .filter(|(_, u)| {
-            record
-                .unit(u.id.as_str())
-                .is_some_and(|r| r.status == UnitStatus::Running)
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let before = Before::of(&plan, &record, external_versions);
     let run_id = record.run_id.clone();
-    // Why each unchanged unit is unchanged (filled in by the session's decision).
-    let unchanged_reasons: HashMap<String, String> = record
-        .units
-        .iter()
-        .filter_map(|u| Some((u.id.clone(), u.reason.clone()?)))
-        .collect();
     let (tx, rx) = mpsc::unbounded_channel::<Stamped>();
     let recorder = tokio::spawn(recorder::record(
         record,
@@ -193,33 +156,7 @@ pub async fn execute(input: RunInput) -> RunResult {
         resumed_builds,
     });
     let stage_state_errors = shared.state_errors.clone();
-    let units: Vec<Arc<Unit>> = plan.units().iter().cloned().map(Arc::new).collect();
-    shared.emit(BuildEvent::RunStarted {
-        units: units.iter().map(|u| u.id.to_string()).collect(),
-        note,
-    });
-    let (scheduler, skipped) =
-        scheduler_for(&plan, &config, &expected_durations).restored(&progress_now);
-    let end = Walk {
-        shared: shared.clone(),
-        scheduler,
-        units,
-        versions,
-        unchanged_reasons,
-        restart,
-        skipped,
-    }
-    .run()
-    .await;
-    let status = if end.unfinished {
-        RunStatus::Detached
-    } else if interrupt.is_cancelled() {
-        RunStatus::Cancelled
-    } else if end.any_failed || failed_before {
-        RunStatus::Failed
-    } else {
-        RunStatus::Succeeded
-    };
+    let status = walk_units(&shared, &plan, &expected_durations, before, note).await;
     shared.emit(BuildEvent::RunFinished { status });
     let progress_lists = watchers.lists();
     drop(shared);
@@ -231,6 +168,103 @@ pub async fn execute(input: RunInput) -> RunResult {
         record,
         state_errors,
         progress_lists,
+    }
+}
+
+/// What the run record says before the walk starts (all pending for a new run; a resumed
+/// run's record says where each unit stands).
+struct Before {
+    /// Where each unit stands, in plan order.
+    progress: Vec<Progress>,
+    /// A unit already failed: the run fails whatever happens now.
+    failed: bool,
+    /// Unit id → the image version it published (and those of parents outside the run).
+    versions: HashMap<String, String>,
+    /// Units an earlier process started and did not end (plan positions): started again
+    /// (they find their template in Azure).
+    restart: Vec<usize>,
+    /// Why each unchanged unit is unchanged (filled in by the session's decision).
+    unchanged_reasons: HashMap<String, String>,
+}
+
+impl Before {
+    fn of(plan: &Plan, record: &RunRecord, external_versions: HashMap<String, String>) -> Self {
+        let now = plan
+            .units()
+            .iter()
+            .map(|u| {
+                record
+                    .unit(u.id.as_str())
+                    .map_or(Progress::Pending, progress)
+            })
+            .collect();
+        let mut versions = external_versions;
+        for u in &record.units {
+            if progress(u) == Progress::Succeeded
+                && let Some(v) = &u.image_version_id
+            {
+                versions.insert(u.id.clone(), v.clone());
+            }
+        }
+        let restart = plan
+            .units()
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| {
+                record
+                    .unit(u.id.as_str())
+                    .is_some_and(|r| r.status == UnitStatus::Running)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        Self {
+            progress: now,
+            failed: record.units.iter().any(|u| u.status == UnitStatus::Failed),
+            versions,
+            restart,
+            unchanged_reasons: record
+                .units
+                .iter()
+                .filter_map(|u| Some((u.id.clone(), u.reason.clone()?)))
+                .collect(),
+        }
+    }
+}
+
+/// Announces the run, walks its units to the end and says how the run ended.
+async fn walk_units(
+    shared: &Arc<RunShared>,
+    plan: &Plan,
+    expected_durations: &HashMap<String, Duration>,
+    before: Before,
+    note: Option<String>,
+) -> RunStatus {
+    let units: Vec<Arc<Unit>> = plan.units().iter().cloned().map(Arc::new).collect();
+    shared.emit(BuildEvent::RunStarted {
+        units: units.iter().map(|u| u.id.to_string()).collect(),
+        note,
+    });
+    let (scheduler, skipped) =
+        scheduler_for(plan, &shared.config, expected_durations).restored(&before.progress);
+    let end = Walk {
+        shared: shared.clone(),
+        scheduler,
+        units,
+        versions: before.versions,
+        unchanged_reasons: before.unchanged_reasons,
+        restart: before.restart,
+        skipped,
+    }
+    .run()
+    .await;
+    if end.unfinished {
+        RunStatus::Detached
+    } else if shared.interrupt.is_cancelled() {
+        RunStatus::Cancelled
+    } else if end.any_failed || before.failed {
+        RunStatus::Failed
+    } else {
+        RunStatus::Succeeded
     }
 }
 
