@@ -288,127 +288,15 @@ pub fn github_tick_workflow(
         secrets: env_secrets(plan),
         pipeline: plan.pipeline().to_string(),
     };
-    let state = opts
-        .state
-        .clone()
-        .unwrap_or_else(|| "${{ vars.AIB_STATE }}".to_string());
-    let mut env = Map::new()
-        .set("AIB_CREDENTIAL", "github-actions")
-        .set("AZURE_CLIENT_ID", "${{ vars.AZURE_CLIENT_ID }}")
-        .set("AZURE_TENANT_ID", "${{ vars.AZURE_TENANT_ID }}")
-        .set("AIB_MANIFEST", opts.manifest_path.as_str())
-        .set("AIB_STATE", state);
-    for s in &tick.secrets {
-        env = env.set(s, format!("${{{{ secrets.{s} }}}}"));
-    }
-    let install = |steps: &mut Vec<GhStep>| {
-        steps.push(GhStep {
-            name: "Check out".into(),
-            uses: Some("actions/checkout@v5".into()),
-            ..GhStep::default()
-        });
-        steps.push(GhStep {
-            name: "Cache aib".into(),
-            id: Some("aib-cache".into()),
-            uses: Some("actions/cache@v5".into()),
-            with: vec![
-                ("path".into(), "~/.cargo/bin/aib".into()),
-                (
-                    "key".into(),
-                    format!("aib-${{{{ runner.os }}}}-{}", tick.version()),
-                ),
-            ],
-            ..GhStep::default()
-        });
-        steps.push(GhStep {
-            name: "Install aib".into(),
-            if_: Some("steps.aib-cache.outputs.cache-hit != 'true'".into()),
-            run: Some(opts.install.clone()),
-            ..GhStep::default()
-        });
-    };
-    let mut tick_steps = Vec::new();
-    install(&mut tick_steps);
-    tick_steps.push(GhStep {
-        name: "Start the schedules that are due".into(),
-        run: Some(tick.schedule_cmd()),
-        ..GhStep::default()
-    });
-    tick_steps.push(GhStep {
-        name: "Advance every unfinished run".into(),
-        run: Some(tick.resume_cmd("$GITHUB_STEP_SUMMARY")),
-        ..GhStep::default()
-    });
-    let mut manual_steps = Vec::new();
-    install(&mut manual_steps);
-    manual_steps.push(GhStep {
-        name: "Start a detached build".into(),
-        env: vec![("AIB_SELECT".into(), "${{ inputs.select }}".into())],
-        run: Some(tick.manual_cmd(
-            "${{ inputs.force && '--force' || '' }}",
-            "$GITHUB_STEP_SUMMARY",
-        )),
-        ..GhStep::default()
-    });
-    let jobs = Map::new()
-        .set(
-            "tick",
-            GhJob {
-                name: "tick".into(),
-                if_: "github.event_name == 'schedule'".into(),
-                concurrency_group: format!("aib-{}-tick", tick.pipeline),
-                steps: tick_steps,
-            },
-        )
-        .set(
-            "manual",
-            GhJob {
-                name: "start a build".into(),
-                if_: "github.event_name == 'workflow_dispatch'".into(),
-                concurrency_group: format!("aib-{}-manual", tick.pipeline),
-                steps: manual_steps,
-            },
-        );
-    let on = Map::new()
-        .set(
-            "schedule",
-            vec![Map::new().set("cron", tick.cron.as_str())],
-        )
-        .set(
-            "workflow_dispatch",
-            Map::new().set(
-                "inputs",
-                Map::new()
-                    .set(
-                        "select",
-                        Map::new()
-                            .set(
-                                "description",
-                                "aib selection, e.g. `--env dev --variant 'ubuntu*'` (empty: everything)",
-                            )
-                            .set("type", "string")
-                            .set("required", false)
-                            .set("default", ""),
-                    )
-                    .set(
-                        "force",
-                        Map::new()
-                            .set("description", "Rebuild units whose inputs are unchanged")
-                            .set("type", "boolean")
-                            .set("required", false)
-                            .set("default", false),
-                    ),
-            ),
-        );
     let doc = Map::new()
         .set("name", format!("aib {}", tick.pipeline))
-        .set("on", on)
+        .set("on", github_on(&tick))
         .set(
             "permissions",
             Map::new().set("id-token", "write").set("contents", "read"),
         )
-        .set("env", env)
-        .set("jobs", jobs);
+        .set("env", github_env(&tick))
+        .set("jobs", github_jobs(&tick));
     let mut header = tick.header("github");
     header.push_str(
         "#\n# Azure login: OpenID Connect, done by aib itself (AIB_CREDENTIAL=github-actions): it asks\n\
@@ -430,6 +318,125 @@ pub fn github_tick_workflow(
     })
 }
 
+/// The workflow's environment: the OIDC login, the manifest and state, the `env:` secrets.
+fn github_env(tick: &Tick<'_>) -> Map {
+    let state = tick
+        .opts
+        .state
+        .clone()
+        .unwrap_or_else(|| "${{ vars.AIB_STATE }}".to_string());
+    let mut env = Map::new()
+        .set("AIB_CREDENTIAL", "github-actions")
+        .set("AZURE_CLIENT_ID", "${{ vars.AZURE_CLIENT_ID }}")
+        .set("AZURE_TENANT_ID", "${{ vars.AZURE_TENANT_ID }}")
+        .set("AIB_MANIFEST", tick.opts.manifest_path.as_str())
+        .set("AIB_STATE", state);
+    for s in &tick.secrets {
+        env = env.set(s, format!("${{{{ secrets.{s} }}}}"));
+    }
+    env
+}
+
+/// When it runs: the tick's cron, and a manual trigger with a selection and `force`.
+fn github_on(tick: &Tick<'_>) -> Map {
+    let select = Map::new()
+        .set(
+            "description",
+            "aib selection, e.g. `--env dev --variant 'ubuntu*'` (empty: everything)",
+        )
+        .set("type", "string")
+        .set("required", false)
+        .set("default", "");
+    let force = Map::new()
+        .set("description", "Rebuild units whose inputs are unchanged")
+        .set("type", "boolean")
+        .set("required", false)
+        .set("default", false);
+    Map::new()
+        .set("schedule", vec![Map::new().set("cron", tick.cron.as_str())])
+        .set(
+            "workflow_dispatch",
+            Map::new().set(
+                "inputs",
+                Map::new().set("select", select).set("force", force),
+            ),
+        )
+}
+
+/// The tick job and the manual job, each in its own concurrency group.
+fn github_jobs(tick: &Tick<'_>) -> Map {
+    let mut tick_steps = github_install(tick);
+    tick_steps.push(GhStep {
+        name: "Start the schedules that are due".into(),
+        run: Some(tick.schedule_cmd()),
+        ..GhStep::default()
+    });
+    tick_steps.push(GhStep {
+        name: "Advance every unfinished run".into(),
+        run: Some(tick.resume_cmd("$GITHUB_STEP_SUMMARY")),
+        ..GhStep::default()
+    });
+    let mut manual_steps = github_install(tick);
+    manual_steps.push(GhStep {
+        name: "Start a detached build".into(),
+        env: vec![("AIB_SELECT".into(), "${{ inputs.select }}".into())],
+        run: Some(tick.manual_cmd(
+            "${{ inputs.force && '--force' || '' }}",
+            "$GITHUB_STEP_SUMMARY",
+        )),
+        ..GhStep::default()
+    });
+    Map::new()
+        .set(
+            "tick",
+            GhJob {
+                name: "tick".into(),
+                if_: "github.event_name == 'schedule'".into(),
+                concurrency_group: format!("aib-{}-tick", tick.pipeline),
+                steps: tick_steps,
+            },
+        )
+        .set(
+            "manual",
+            GhJob {
+                name: "start a build".into(),
+                if_: "github.event_name == 'workflow_dispatch'".into(),
+                concurrency_group: format!("aib-{}-manual", tick.pipeline),
+                steps: manual_steps,
+            },
+        )
+}
+
+/// The steps every job starts with: check out, and aib from the cache or installed.
+fn github_install(tick: &Tick<'_>) -> Vec<GhStep> {
+    vec![
+        GhStep {
+            name: "Check out".into(),
+            uses: Some("actions/checkout@v5".into()),
+            ..GhStep::default()
+        },
+        GhStep {
+            name: "Cache aib".into(),
+            id: Some("aib-cache".into()),
+            uses: Some("actions/cache@v5".into()),
+            with: vec![
+                ("path".into(), "~/.cargo/bin/aib".into()),
+                (
+                    "key".into(),
+                    format!("aib-${{{{ runner.os }}}}-{}", tick.version()),
+                ),
+            ],
+            ..GhStep::default()
+        },
+        GhStep {
+            name: "Install aib".into(),
+            if_: Some("steps.aib-cache.outputs.cache-hit != 'true'".into()),
+            run: Some(tick.opts.install.clone()),
+            ..GhStep::default()
+        },
+    ]
+}
+
 /// The Azure Pipelines pipeline (`azure-pipelines.yml`).
 pub fn azure_tick_pipeline(
     plan: &Plan,
@@ -442,70 +449,12 @@ pub fn azure_tick_pipeline(
         secrets: env_secrets(plan),
         pipeline: plan.pipeline().to_string(),
     };
-    let bin = "$(Pipeline.Workspace)/aib-bin";
     let mut vars = Map::new()
         .set("AIB_CREDENTIAL", "azure-pipelines")
         .set("AIB_MANIFEST", opts.manifest_path.as_str());
     if let Some(state) = &opts.state {
         vars = vars.set("AIB_STATE", state.as_str());
     }
-    let steps = |script: String, name: &str| -> Vec<Map> {
-        let mut env = Map::new().set("SYSTEM_ACCESSTOKEN", "$(System.AccessToken)");
-        for s in &tick.secrets {
-            env = env.set(s, format!("$({s})"));
-        }
-        vec![
-            Map::new().set("checkout", "self"),
-            Map::new()
-                .set("task", "Cache@2")
-                .set("displayName", "Cache aib")
-                .set(
-                    "inputs",
-                    Map::new()
-                        .set("key", format!("aib | \"$(Agent.OS)\" | {}", tick.version()))
-                        .set("path", bin)
-                        .set("cacheHitVar", "AIB_CACHED"),
-                ),
-            Map::new()
-                .set("script", opts.install.as_str())
-                .set("displayName", "Install aib")
-                .set("env", Map::new().set("CARGO_INSTALL_ROOT", bin))
-                .set("condition", "ne(variables.AIB_CACHED, 'true')"),
-            Map::new()
-                .set("task", "AzureCLI@2")
-                .set("displayName", name)
-                .set(
-                    "inputs",
-                    Map::new()
-                        .set("azureSubscription", opts.service_connection.as_str())
-                        .set("scriptType", "bash")
-                        .set("scriptLocation", "inlineScript")
-                        .set(
-                            "inlineScript",
-                            format!("set -eu\nexport PATH=\"{bin}/bin:$PATH\"\n{script}\n"),
-                        ),
-                )
-                .set("env", env),
-        ]
-    };
-    let summary = "$(Agent.TempDirectory)/aib-summary.md";
-    let tick_script = format!(
-        "{}\n{}\necho \"##vso[task.uploadsummary]{summary}\"",
-        tick.schedule_cmd(),
-        tick.resume_cmd(summary)
-    );
-    let manual_script = format!(
-        "force=\"\"; [ \"${{{{ parameters.force }}}}\" = \"True\" ] && force=--force\nexport AIB_SELECT=\"${{{{ parameters.select }}}}\"\n{}\necho \"##vso[task.uploadsummary]{summary}\"",
-        tick.manual_cmd("$force", summary)
-    );
-    let job = |id: &str, condition: &str, script: String, name: &str| {
-        Map::new()
-            .set("job", id)
-            .set("condition", condition)
-            .set("timeoutInMinutes", TICK_TIMEOUT_MINUTES)
-            .set("pool", Map::new().set("vmImage", "ubuntu-latest"))
-            .set("steps", steps(script, name))
-    };
     let doc = Map::new()
         .set(
             "name",
@@ -527,42 +476,9 @@ pub fn azure_tick_pipeline(
             ],
         )
         .set("lockBehavior", "sequential")
-        .set(
-            "parameters",
-            vec![
-                Map::new()
-                    .set("name", "select")
-                    .set(
-                        "displayName",
-                        "aib selection, e.g. --env dev (a space: everything)",
-                    )
-                    .set("type", "string")
-                    .set("default", " "),
-                Map::new()
-                    .set("name", "force")
-                    .set("displayName", "Rebuild units whose inputs are unchanged")
-                    .set("type", "boolean")
-                    .set("default", false),
-            ],
-        )
+        .set("parameters", azure_parameters())
         .set("variables", vars)
-        .set(
-            "jobs",
-            vec![
-                job(
-                    "tick",
-                    "eq(variables['Build.Reason'], 'Schedule')",
-                    tick_script,
-                    "aib tick",
-                ),
-                job(
-                    "manual",
-                    "ne(variables['Build.Reason'], 'Schedule')",
-                    manual_script,
-                    "aib build --detach",
-                ),
-            ],
-        );
+        .set("jobs", azure_jobs(&tick));
     let mut header = tick.header("azure-pipelines");
     header.push_str(&format!(
         "#\n# Azure login: the Azure Resource Manager service connection `{}` (workload identity\n\
@@ -580,6 +496,109 @@ pub fn azure_tick_pipeline(
         text: emit(&header, doc),
         warnings: Vec::new(),
     })
+}
+
+/// The manual run's parameters: a selection and `force`.
+fn azure_parameters() -> Vec<Map> {
+    vec![
+        Map::new()
+            .set("name", "select")
+            .set(
+                "displayName",
+                "aib selection, e.g. --env dev (a space: everything)",
+            )
+            .set("type", "string")
+            .set("default", " "),
+        Map::new()
+            .set("name", "force")
+            .set("displayName", "Rebuild units whose inputs are unchanged")
+            .set("type", "boolean")
+            .set("default", false),
+    ]
+}
+
+/// Where aib is installed (and cached) on the agent.
+const AZURE_BIN: &str = "$(Pipeline.Workspace)/aib-bin";
+
+/// The tick job (scheduled runs) and the manual job (every other run), each uploading the
+/// Markdown summary.
+fn azure_jobs(tick: &Tick<'_>) -> Vec<Map> {
+    let summary = "$(Agent.TempDirectory)/aib-summary.md";
+    let tick_script = format!(
+        "{}\n{}\necho \"##vso[task.uploadsummary]{summary}\"",
+        tick.schedule_cmd(),
+        tick.resume_cmd(summary)
+    );
+    let manual_script = format!(
+        "force=\"\"; [ \"${{{{ parameters.force }}}}\" = \"True\" ] && force=--force\nexport AIB_SELECT=\"${{{{ parameters.select }}}}\"\n{}\necho \"##vso[task.uploadsummary]{summary}\"",
+        tick.manual_cmd("$force", summary)
+    );
+    let job = |id: &str, condition: &str, script: String, name: &str| {
+        Map::new()
+            .set("job", id)
+            .set("condition", condition)
+            .set("timeoutInMinutes", TICK_TIMEOUT_MINUTES)
+            .set("pool", Map::new().set("vmImage", "ubuntu-latest"))
+            .set("steps", azure_steps(tick, script, name))
+    };
+    vec![
+        job(
+            "tick",
+            "eq(variables['Build.Reason'], 'Schedule')",
+            tick_script,
+            "aib tick",
+        ),
+        job(
+            "manual",
+            "ne(variables['Build.Reason'], 'Schedule')",
+            manual_script,
+            "aib build --detach",
+        ),
+    ]
+}
+
+/// A job's steps: check out, aib from the cache or installed, then `script` (shown as `name`)
+/// logged in through the service connection, with the `env:` secrets.
+fn azure_steps(tick: &Tick<'_>, script: String, name: &str) -> Vec<Map> {
+    let opts = tick.opts;
+    let bin = AZURE_BIN;
+    let mut env = Map::new().set("SYSTEM_ACCESSTOKEN", "$(System.AccessToken)");
+    for s in &tick.secrets {
+        env = env.set(s, format!("$({s})"));
+    }
+    vec![
+        Map::new().set("checkout", "self"),
+        Map::new()
+            .set("task", "Cache@2")
+            .set("displayName", "Cache aib")
+            .set(
+                "inputs",
+                Map::new()
+                    .set("key", format!("aib | \"$(Agent.OS)\" | {}", tick.version()))
+                    .set("path", bin)
+                    .set("cacheHitVar", "AIB_CACHED"),
+            ),
+        Map::new()
+            .set("script", opts.install.as_str())
+            .set("displayName", "Install aib")
+            .set("env", Map::new().set("CARGO_INSTALL_ROOT", bin))
+            .set("condition", "ne(variables.AIB_CACHED, 'true')"),
+        Map::new()
+            .set("task", "AzureCLI@2")
+            .set("displayName", name)
+            .set(
+                "inputs",
+                Map::new()
+                    .set("azureSubscription", opts.service_connection.as_str())
+                    .set("scriptType", "bash")
+                    .set("scriptLocation", "inlineScript")
+                    .set(
+                        "inlineScript",
+                        format!("set -eu\nexport PATH=\"{bin}/bin:$PATH\"\n{script}\n"),
+                    ),
+            )
+            .set("env", env),
+    ]
 }
 
 #[cfg(test)]
