@@ -14,6 +14,9 @@ use aib_azure::ArmClient;
 use aib_azure::types::ImageTemplate;
 use aib_manifest::CleanupPolicy;
 use aib_planner::{ResolvedSource, Unit};
+use aib_render::render::{
+    RenderInputs, RenderedDeployment, Renderer, SecretValues, final_input_hash,
+};
 use aib_state::{Failure, StageStatus, StateStore, UnitStatus};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -22,9 +25,7 @@ use crate::events::{BuildEvent, Level, Stage, Stamped};
 use crate::preflight::Preflight;
 use crate::runner::config::ExecutorConfig;
 use crate::runner::watch::Watchers;
-use aib_render::render::{
-    RenderInputs, RenderedDeployment, Renderer, SecretValues, final_input_hash,
-};
+use crate::sync::lock;
 
 /// What every unit of a run shares.
 pub struct RunShared {
@@ -232,13 +233,7 @@ pub async fn run_unit(
         && shared.config.fail_fast
         && !shared.stop_new.is_cancelled()
     {
-        {
-            let mut r = match shared.stop_reason.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            *r = Some(format!("--fail-fast: `{}` failed", unit.id));
-        }
+        *lock(&shared.stop_reason) = Some(format!("--fail-fast: `{}` failed", unit.id));
         shared.stop_new.cancel();
     }
     if out.status == UnitStatus::Running {
