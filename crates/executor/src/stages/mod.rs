@@ -258,7 +258,7 @@ async fn run_stages(
 ) -> UnitOutcome {
     let prepared = match prepare(shared, unit, parent_version) {
         Ok(p) => p,
-        Err(out) => return out,
+        Err(out) => return *out,
     };
     let names = &prepared.names;
     let template = match assess_template(shared, names, &prepared.rendered).await {
@@ -293,7 +293,7 @@ fn prepare(
     shared: &Arc<RunShared>,
     unit: &Unit,
     parent_version: Option<String>,
-) -> Result<Prepared, UnitOutcome> {
+) -> Result<Prepared, Box<UnitOutcome>> {
     let id = unit.id.to_string();
     let source_version = match &unit.settings.source {
         ResolvedSource::Variant { .. } => parent_version,
@@ -311,10 +311,10 @@ fn prepare(
         Err(e) => {
             shared.stage_started(&id, Stage::Deploy);
             shared.stage_finished(&id, Stage::Deploy, StageStatus::Failed, Some(e.to_string()));
-            return Err(UnitOutcome::failed(Failure::new(
+            return Err(Box::new(UnitOutcome::failed(Failure::new(
                 Stage::Deploy.as_str(),
                 e.to_string(),
-            )));
+            ))));
         }
     };
     let names = UnitNames {
