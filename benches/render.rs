@@ -8,9 +8,9 @@
 #[path = "../crates/planner/examples/large/manifest.rs"]
 mod manifest;
 
-use aib_executor::render::{RenderInputs, RenderedDeployment, Renderer, write_render_dir};
 use aib_manifest::Manifest;
 use aib_planner::{Date, Plan, PlanOptions, Selection};
+use aib_render::render::{RenderInputs, RenderedDeployment, Renderer, write_render_dir};
 
 fn main() {
     divan::main();
@@ -59,10 +59,10 @@ fn plan_lint_render_write(bencher: divan::Bencher, units: usize) {
         .with_inputs(|| tempfile::tempdir().expect("out dir"))
         .bench_local_values(|out| {
             let p = plan(&s.manifest);
-            let lint = aib_executor::lint::lint_plan(&s.manifest, &p);
+            let lint = aib_render::lint::lint_plan(&s.manifest, &p);
             assert!(!lint.has_errors());
             let deployments = render_all(&s.manifest, &p);
-            let lint = aib_executor::lint::lint_rendered(&s.manifest, &p, &deployments);
+            let lint = aib_render::lint::lint_rendered(&s.manifest, &p, &deployments);
             assert!(!lint.has_errors());
             let summary = write_render_dir(out.path(), &deployments).expect("write");
             assert_eq!(summary.files.len(), 2 * units);
@@ -84,8 +84,8 @@ fn phase_lint(bencher: divan::Bencher, units: usize) {
     let p = plan(&s.manifest);
     let deployments = render_all(&s.manifest, &p);
     bencher.bench_local(|| {
-        let mut d = aib_executor::lint::lint_plan(&s.manifest, &p);
-        d.extend(aib_executor::lint::lint_rendered(&s.manifest, &p, &deployments).items);
+        let mut d = aib_render::lint::lint_plan(&s.manifest, &p);
+        d.extend(aib_render::lint::lint_rendered(&s.manifest, &p, &deployments).items);
         divan::black_box(d)
     });
 }

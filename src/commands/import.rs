@@ -2,7 +2,7 @@
 //! deployments, nested or not, or bare imageTemplate bodies with `<placeholders>`) become
 //! `DIR/aib.toml` and `DIR/templates/...`, one variant per imageTemplate.
 
-use aib_executor::import::{self, ImportOptions};
+use aib_render::import::{self, ImportOptions};
 
 use crate::cli::{GlobalArgs, ImportArgs};
 use crate::exit::Exit;

@@ -26,7 +26,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
     };
     tracing::debug!(elapsed = ?started.elapsed(), "units checked");
     if let Some(dir) = &args.render_dir {
-        match aib_executor::render::write_render_dir(dir, &deployments) {
+        match aib_render::render::write_render_dir(dir, &deployments) {
             Ok(summary) => {
                 if !global.quiet {
                     eprintln!(

@@ -51,10 +51,10 @@ pub fn check_units(
     quiet: bool,
     keep: bool,
 ) -> Result<Checked, Exit> {
-    use aib_executor::render::{RenderInputs, Renderer};
     use aib_manifest::{Diagnostic, Diagnostics};
+    use aib_render::render::{RenderInputs, Renderer};
 
-    let mut diags: Diagnostics = aib_executor::lint::lint_plan(manifest, plan);
+    let mut diags: Diagnostics = aib_render::lint::lint_plan(manifest, plan);
     let renderer = Renderer::new(manifest);
     // Render every unit, on every core: chunks of the plan in order, results joined in order.
     let units = plan.units();
@@ -99,7 +99,7 @@ pub fn check_units(
             Ok(d) => deployments.push(d),
             Err(e) => {
                 let mut d = Diagnostic::error("aib::render", e.to_string());
-                if let aib_executor::render::RenderError::Template { debug, .. } = &e
+                if let aib_render::render::RenderError::Template { debug, .. } = &e
                     && !debug.trim().is_empty()
                 {
                     d = d.with_help(debug.trim_end().to_string());
@@ -109,7 +109,7 @@ pub fn check_units(
         }
     }
     // The same rules on what user templates rendered.
-    diags.extend(aib_executor::lint::lint_rendered(manifest, plan, &deployments).items);
+    diags.extend(aib_render::lint::lint_rendered(manifest, plan, &deployments).items);
     if !keep {
         deployments.clear();
     }
@@ -131,7 +131,7 @@ pub fn check_units(
 /// Units rendered and linted.
 pub struct Checked {
     /// Empty unless asked to keep them.
-    pub deployments: Vec<aib_executor::render::RenderedDeployment>,
+    pub deployments: Vec<aib_render::render::RenderedDeployment>,
     /// Lint warnings printed.
     pub warnings: usize,
 }

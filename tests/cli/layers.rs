@@ -2,23 +2,6 @@
 
 use std::path::Path;
 
-/// Cycles still there, in files being reworked elsewhere; the test fails on any other cycle
-/// (and on these growing), and says when one of these is gone so the entry can go too.
-const KNOWN: &[&[&str]] = &[
-    // executor runner <-> stages: reworked with the same change.
-    &[
-        "crates/executor/src:runner",
-        "crates/executor/src:runner::walk",
-        "crates/executor/src:stages",
-    ],
-    // state: lock <-> blob / local.
-    &[
-        "crates/state/src:blob",
-        "crates/state/src:local",
-        "crates/state/src:lock",
-    ],
-];
-
 #[test]
 fn no_import_cycles_between_files() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -30,8 +13,8 @@ fn no_import_cycles_between_files() {
         }
     }
     dirs.sort();
-    let mut unknown = Vec::new();
-    let mut found_known = Vec::new();
+    assert!(dirs.len() > 5, "the crates were found: {dirs:?}");
+    let mut found = Vec::new();
     for src in &dirs {
         let (graph, cycles) = aib_testkit::module_graph::cycles(src).expect("read src/");
         let krate = src
@@ -40,26 +23,10 @@ fn no_import_cycles_between_files() {
             .unwrap_or_default();
         for cycle in cycles {
             let key: Vec<String> = cycle.iter().map(|m| format!("{krate}:{m}")).collect();
-            if KNOWN.iter().any(|k| *k == key.as_slice()) {
-                found_known.push(key);
-            } else {
-                unknown.push(format!("{}\n{}", key.join(" "), graph.describe(&cycle)));
-            }
+            found.push(format!("{}\n{}", key.join(" "), graph.describe(&cycle)));
         }
     }
-    assert!(
-        unknown.is_empty(),
-        "import cycles:\n{}",
-        unknown.join("\n\n")
-    );
-    let gone: Vec<_> = KNOWN
-        .iter()
-        .filter(|k| !found_known.iter().any(|f| f.as_slice() == **k))
-        .collect();
-    assert!(
-        gone.is_empty(),
-        "these cycles are gone, drop them from KNOWN: {gone:?}"
-    );
+    assert!(found.is_empty(), "import cycles:\n{}", found.join("\n\n"));
 }
 
 /// The binary's layers: commands are built from the shared steps (`src/steps`), and the steps

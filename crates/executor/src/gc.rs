@@ -458,7 +458,7 @@ fn decide_deployments(scope: &Scope, needed: &Needed, inv: &Inventory, d: &mut D
             (
                 t.subscription.to_ascii_lowercase(),
                 t.resource_group.to_ascii_lowercase(),
-                crate::render::deployment_name(&t.name).to_ascii_lowercase(),
+                aib_render::render::deployment_name(&t.name).to_ascii_lowercase(),
             )
         })
         .collect();

@@ -18,7 +18,7 @@ use aib_planner::{Action, Plan, ResolvedSource, Unit};
 use aib_state::Index;
 use futures::StreamExt;
 
-use crate::render::final_input_hash;
+use aib_render::render::final_input_hash;
 
 /// Most reads in flight.
 const CONCURRENCY: usize = 32;
@@ -104,7 +104,7 @@ impl Decisions {
             .iter()
             .filter_map(|u| {
                 let d = self.units.get(u.id.as_str())?;
-                let name = crate::render::final_template_name(u, d.source_version.as_deref());
+                let name = aib_render::render::final_template_name(u, d.source_version.as_deref());
                 let pinned = d.source_version.is_some();
                 Some((u.id.clone(), d.input_hash.clone(), name, pinned))
             })

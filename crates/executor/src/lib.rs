@@ -1,9 +1,5 @@
 //! aib-executor
 
-pub mod import;
-pub mod lint;
-pub mod render;
-
 // `aib build` (issue 5): scheduler, stages, logs, events, reports.
 pub mod events;
 pub mod gc;
@@ -19,4 +15,5 @@ pub mod runner;
 pub mod secrets;
 pub mod session;
 pub mod stages;
+mod sync;
 pub mod version;

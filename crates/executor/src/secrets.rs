@@ -9,7 +9,7 @@ use aib_azure::ArmClient;
 use aib_manifest::SecretRef;
 use aib_planner::Plan;
 
-use crate::render::SecretValues;
+use aib_render::render::SecretValues;
 
 /// A secret that could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -65,7 +65,7 @@ pub enum BuildError {
 pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     let BuildRequest {
         manifest,
-        plan,
+        mut plan,
         arm,
         store,
         run_id,
@@ -83,16 +83,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     let inputs = crate::inputs::collect(&manifest, &plan).map_err(BuildError::State)?;
     // What to build: a retry re-runs the units of the earlier run with the platform versions
     // it resolved; otherwise every `latest` is resolved now and unchanged units are left out.
-    let mut plan = plan;
-    let retried = match &selection.retry_failed {
-        Some(id) => Some(
-            store
-                .read_run(id)
-                .await
-                .map_err(|e| BuildError::State(format!("reading run {id}: {e}")))?,
-        ),
-        None => None,
-    };
+    let retried = retried_run(&store, &selection).await?;
     // The last builds of the whole family of states (this one, its root when it is a shard,
     // and every shard beside it), so a unit moved to another shard is not rebuilt.
     let index = match store.read_family_index().await {
@@ -109,41 +100,122 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         .await
         .map_err(BuildError::Secrets)?;
     redactor.add(resolved.per_unit.values().flat_map(|v| v.values()));
-    let mut note = note;
-    if !resolved.placeholders.is_empty() {
-        let line = format!(
-            "simulated: placeholder values for {}secrets {}",
-            if secret_options.placeholders_only {
-                ""
-            } else {
-                "unset "
-            },
-            resolved
-                .placeholders
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        note = Some(match note {
-            Some(n) => format!("{n}\n{line}"),
-            None => line,
-        });
-    }
+    let note = with_placeholder_note(note, &resolved, &secret_options);
     let preflight = tokio::select! {
         r = preflight::run_with(&arm, &plan, &decisions.platform_versions) => r?,
         _ = interrupt.cancelled() => return Err(BuildError::State("interrupted during preflight".into())),
     };
+    let external_versions = external_versions(&plan, &decisions, retried.as_ref(), &index);
+    // How long each unit took last time (read before this run's record exists).
+    let expected_durations = runner::history::expected_durations(&store, &plan).await;
+    let mut record = new_record(
+        NewRecord {
+            run_id: &run_id,
+            trigger,
+            manifest_display,
+            selection,
+            config: &config,
+            simulate: secret_options.placeholders_only,
+            plan_hashes,
+        },
+        &plan,
+        &decisions,
+        &preflight,
+    );
+    store
+        .create_run(&record)
+        .await
+        .map_err(|e| BuildError::State(e.to_string()))?;
+    let kept = inputs.save(&store, &mut record).await;
+    kept.map_err(BuildError::State)?;
+    let store_for_index = store.clone();
+    let mut result = runner::execute(RunInput {
+        manifest,
+        plan,
+        arm,
+        store,
+        record,
+        secrets: resolved.per_unit,
+        preflight,
+        config,
+        interrupt,
+        forward,
+        note,
+        external_versions,
+        redactor,
+        expected_durations,
+        resumed_builds: Default::default(),
+    })
+    .await;
+    update_index(
+        &store_for_index,
+        &mut result,
+        retried.as_ref(),
+        built_before_crash,
+    )
+    .await;
+    Ok(result)
+}
 
-    // Parents outside the selection: the version the retried run used, else their last
-    // successful build from the state's index; unchanged units: their recorded version.
+/// The run a `--retry-failed` build retries, read from the state.
+async fn retried_run(
+    store: &StateStore,
+    selection: &aib_state::Selection,
+) -> Result<Option<RunRecord>, BuildError> {
+    let Some(id) = &selection.retry_failed else {
+        return Ok(None);
+    };
+    store
+        .read_run(id)
+        .await
+        .map(Some)
+        .map_err(|e| BuildError::State(format!("reading run {id}: {e}")))
+}
+
+/// The run's note, with a line naming the secrets that got placeholder values (`--simulate`).
+fn with_placeholder_note(
+    note: Option<String>,
+    resolved: &secrets::ResolvedSecrets,
+    options: &SecretOptions,
+) -> Option<String> {
+    if resolved.placeholders.is_empty() {
+        return note;
+    }
+    let line = format!(
+        "simulated: placeholder values for {}secrets {}",
+        if options.placeholders_only {
+            ""
+        } else {
+            "unset "
+        },
+        resolved
+            .placeholders
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Some(match note {
+        Some(n) => format!("{n}\n{line}"),
+        None => line,
+    })
+}
+
+/// The image versions of units the run does not build that its units are built from: parents
+/// outside the selection (the version the retried run used, else their last successful build
+/// from the state's index) and unchanged units (their recorded version).
+fn external_versions(
+    plan: &Plan,
+    decisions: &incremental::Decisions,
+    retried: Option<&RunRecord>,
+    index: &aib_state::Index,
+) -> HashMap<String, String> {
     let mut external_versions = decisions.unchanged_versions();
     for u in plan.units() {
         if let ResolvedSource::Variant { unit: parent, .. } = &u.settings.source
             && plan.unit(parent).is_none()
         {
             let from_run = retried
-                .as_ref()
                 .and_then(|r| r.unit(parent.as_str()))
                 .filter(|p| {
                     matches!(
@@ -162,28 +234,48 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
             }
         }
     }
+    external_versions
+}
 
-    // How long each unit took last time (read before this run's record exists).
-    let expected_durations = runner::history::expected_durations(&store, &plan).await;
+/// What the run record of a new build says about the request.
+struct NewRecord<'a> {
+    run_id: &'a str,
+    trigger: Trigger,
+    manifest_display: String,
+    selection: aib_state::Selection,
+    config: &'a ExecutorConfig,
+    /// `--simulate` with every secret a placeholder.
+    simulate: bool,
+    plan_hashes: std::collections::BTreeMap<String, String>,
+}
+
+/// The run record a build creates before it starts: what `aib resume` needs, and each unit
+/// pending with the version it publishes (unchanged units with their decision).
+fn new_record(
+    new: NewRecord<'_>,
+    plan: &Plan,
+    decisions: &incremental::Decisions,
+    preflight: &preflight::Preflight,
+) -> RunRecord {
     let mut record = RunRecord::new(
-        &run_id,
-        trigger,
+        new.run_id,
+        new.trigger,
         plan.pipeline(),
-        manifest_display,
+        new.manifest_display,
         aib_state::current_host(),
         chrono::Utc::now(),
     );
-    record.selection = selection;
-    record.time_scale = config.simulated_scale();
+    record.selection = new.selection;
+    record.time_scale = new.config.simulated_scale();
     record.resume = Some(aib_state::ResumeSpec {
-        max_parallel: config.max_parallel,
-        fail_fast: config.fail_fast,
-        simulate: secret_options.placeholders_only,
-        detached: config.detach,
-        plan_hashes,
+        max_parallel: new.config.max_parallel,
+        fail_fast: new.config.fail_fast,
+        simulate: new.simulate,
+        detached: new.config.detach,
+        plan_hashes: new.plan_hashes,
         inputs: None,
     });
-    record.units = runner::unit_records(&plan);
+    record.units = runner::unit_records(plan);
     for u in &mut record.units {
         // The version each unit publishes, chosen now for all: a resumed run keeps it.
         u.image_version = preflight.versions.get(&u.id).cloned().flatten();
@@ -196,51 +288,29 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
             }
         }
     }
-    store
-        .create_run(&record)
-        .await
-        .map_err(|e| BuildError::State(e.to_string()))?;
-    let kept = inputs.save(&store, &mut record).await;
-    kept.map_err(BuildError::State)?;
-    let store_for_index = store.clone();
-    let result = runner::execute(RunInput {
-        manifest,
-        plan,
-        arm,
-        store,
-        record,
-        secrets: resolved.per_unit,
-        preflight,
-        config,
-        interrupt,
-        forward,
-        note,
-        external_versions,
-        redactor,
-        expected_durations,
-        resumed_builds: Default::default(),
-    })
-    .await;
-    let mut result = result;
-    let mut entries: Vec<aib_state::IndexEntry> = result
-        .record
-        .units
-        .iter()
-        .filter(|u| u.status == aib_state::UnitStatus::Succeeded)
-        .filter_map(|u| index_entry(u, &result.record.run_id))
-        .collect();
-    // After a crash the retried run never reached its index update: its successes count too,
-    // including the builds it finished that its record had not caught up with.
-    if let Some(old) = &retried {
+    record
+}
+
+/// Adds the run's successful builds to the state's index (a failed write is one more state
+/// error of the run). After a crash the retried run never reached its index update: its
+/// successes count too, including the builds it finished that its record had not caught up
+/// with.
+async fn update_index(
+    store: &StateStore,
+    result: &mut RunResult,
+    retried: Option<&RunRecord>,
+    built_before_crash: Vec<aib_state::IndexEntry>,
+) {
+    let mut entries = index_entries(&result.record);
+    if let Some(old) = retried {
         entries.extend(index_entries(old));
         entries.extend(built_before_crash);
     }
     if !entries.is_empty()
-        && let Err(e) = store_for_index.update_index(&entries).await
+        && let Err(e) = store.update_index(&entries).await
     {
         result.state_errors.push(format!("updating the index: {e}"));
     }
-    Ok(result)
 }
 
 /// Unit id → the offline input hash of the plan (what `aib resume` compares its plan with).

@@ -5,6 +5,7 @@
 //! after `--fail-fast` (a child `CancellationToken`) or Ctrl-C (the parent token), while running
 //! units cancel their builds. One recorder task owns the run record.
 
+pub(crate) mod config;
 pub mod history;
 pub mod recorder;
 pub mod scheduler;
@@ -18,82 +19,19 @@ use std::time::Duration;
 use aib_azure::ArmClient;
 use aib_manifest::Manifest;
 use aib_planner::{Action, Plan, Unit};
+use aib_render::render::{Renderer, SecretValues};
 use aib_state::{RunRecord, RunStatus, StateStore, UnitRecord, UnitStatus};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{BuildEvent, Stamped};
 use crate::preflight::Preflight;
-use crate::render::{Renderer, SecretValues};
 use crate::stages::RunShared;
+use crate::sync::lock;
+pub use config::ExecutorConfig;
 use scheduler::{Caps, Job, Progress, Scheduler};
 use walk::Walk;
 use watch::Watchers;
-
-/// Tunables of a run.
-#[derive(Debug, Clone)]
-pub struct ExecutorConfig {
-    /// Most units building at once (`--max-parallel`).
-    pub max_parallel: usize,
-    /// Environment → most of its units building at once (`max_parallel`).
-    pub env_max_parallel: HashMap<String, usize>,
-    /// Stop starting new units after the first failure.
-    pub fail_fast: bool,
-    /// Progress polling interval until the server gives one (Azure time, not scaled).
-    pub default_poll_interval: Duration,
-    /// Never poll faster than this (real time).
-    pub min_poll_interval: Duration,
-    /// Real seconds per Azure second (1.0 against Azure; the simulator's `minute_ms / 60000`).
-    pub time_scale: f64,
-    /// `--force`: an existing template whose last run succeeded is run again instead of
-    /// having its result verified.
-    pub force: bool,
-    /// `--detach`: do what can be done now and leave running builds to a later `aib resume`
-    /// (a started build is not followed; the run ends `detached` while units remain).
-    pub detach: bool,
-}
-
-impl Default for ExecutorConfig {
-    fn default() -> Self {
-        Self {
-            max_parallel: 20,
-            env_max_parallel: HashMap::new(),
-            fail_fast: false,
-            default_poll_interval: aib_azure::arm::DEFAULT_POLL_INTERVAL,
-            min_poll_interval: Duration::from_millis(5),
-            time_scale: 1.0,
-            force: false,
-            detach: false,
-        }
-    }
-}
-
-impl ExecutorConfig {
-    /// Azure minutes per real minute when the run follows a simulator's clock (recorded as
-    /// the run's `time_scale`); `None` on Azure's own clock.
-    pub fn simulated_scale(&self) -> Option<f64> {
-        (self.time_scale.is_finite() && self.time_scale > 0.0 && self.time_scale != 1.0)
-            .then(|| 1.0 / self.time_scale)
-    }
-
-    /// The caps of a manifest: the overall one (`[pipeline] max_parallel`, default 20) unless
-    /// `cli` (`--max-parallel`) gives one, and each environment's.
-    pub fn with_caps(mut self, manifest: &Manifest, cli: Option<usize>) -> Self {
-        self.max_parallel = cli.unwrap_or(manifest.file.max_parallel() as usize).max(1);
-        self.with_manifest_limits(manifest)
-    }
-
-    /// The per-environment limits of a manifest.
-    pub fn with_manifest_limits(mut self, manifest: &Manifest) -> Self {
-        for (name, env) in &manifest.file.environments {
-            if let Some(mp) = &env.max_parallel {
-                self.env_max_parallel
-                    .insert(name.get_ref().clone(), (*mp.get_ref()).max(1) as usize);
-            }
-        }
-        self
-    }
-}
 
 /// Everything one run needs.
 pub struct RunInput {
@@ -154,17 +92,10 @@ pub fn unit_records(plan: &Plan) -> Vec<UnitRecord> {
             r.template_name = u.template_name.clone();
             r.resource_group = u.settings.resource_group.clone();
             r.subscription = u.settings.subscription.clone();
-            r.deployment_name = crate::render::deployment_name(&u.template_name);
+            r.deployment_name = aib_render::render::deployment_name(&u.template_name);
             r
         })
         .collect()
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 /// Runs every unit of the plan; returns when all reached a final status.
@@ -189,45 +120,8 @@ pub async fn execute(input: RunInput) -> RunResult {
     if record.units.is_empty() {
         record.units = unit_records(&plan);
     }
-    // Where each unit stands (all pending for a new run; a resumed run's record says).
-    let progress_now: Vec<Progress> = plan
-        .units()
-        .iter()
-        .map(|u| {
-            record
-                .unit(u.id.as_str())
-                .map_or(Progress::Pending, progress)
-        })
-        .collect();
-    let failed_before = record.units.iter().any(|u| u.status == UnitStatus::Failed);
-    let mut versions = external_versions;
-    for u in &record.units {
-        if progress(u) == Progress::Succeeded
-            && let Some(v) = &u.image_version_id
-        {
-            versions.insert(u.id.clone(), v.clone());
-        }
-    }
-    // Units an earlier process started and did not end: started again (they find their
-    // template in Azure).
-    let restart: Vec<usize> = plan
-        .units()
-        .iter()
-        .enumerate()
-        .filter(|(_, u)| {
-            record
-                .unit(u.id.as_str())
-                .is_some_and(|r| r.status == UnitStatus::Running)
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let before = Before::of(&plan, &record, external_versions);
     let run_id = record.run_id.clone();
-    // Why each unchanged unit is unchanged (filled in by the session's decision).
-    let unchanged_reasons: HashMap<String, String> = record
-        .units
-        .iter()
-        .filter_map(|u| Some((u.id.clone(), u.reason.clone()?)))
-        .collect();
     let (tx, rx) = mpsc::unbounded_channel::<Stamped>();
     let recorder = tokio::spawn(recorder::record(
         record,
@@ -262,33 +156,7 @@ pub async fn execute(input: RunInput) -> RunResult {
         resumed_builds,
     });
     let stage_state_errors = shared.state_errors.clone();
-    let units: Vec<Arc<Unit>> = plan.units().iter().cloned().map(Arc::new).collect();
-    shared.emit(BuildEvent::RunStarted {
-        units: units.iter().map(|u| u.id.to_string()).collect(),
-        note,
-    });
-    let (scheduler, skipped) =
-        scheduler_for(&plan, &config, &expected_durations).restored(&progress_now);
-    let end = Walk {
-        shared: shared.clone(),
-        scheduler,
-        units,
-        versions,
-        unchanged_reasons,
-        restart,
-        skipped,
-    }
-    .run()
-    .await;
-    let status = if end.unfinished {
-        RunStatus::Detached
-    } else if interrupt.is_cancelled() {
-        RunStatus::Cancelled
-    } else if end.any_failed || failed_before {
-        RunStatus::Failed
-    } else {
-        RunStatus::Succeeded
-    };
+    let status = walk_units(&shared, &plan, &expected_durations, before, note).await;
     shared.emit(BuildEvent::RunFinished { status });
     let progress_lists = watchers.lists();
     drop(shared);
@@ -300,6 +168,103 @@ pub async fn execute(input: RunInput) -> RunResult {
         record,
         state_errors,
         progress_lists,
+    }
+}
+
+/// What the run record says before the walk starts (all pending for a new run; a resumed
+/// run's record says where each unit stands).
+struct Before {
+    /// Where each unit stands, in plan order.
+    progress: Vec<Progress>,
+    /// A unit already failed: the run fails whatever happens now.
+    failed: bool,
+    /// Unit id → the image version it published (and those of parents outside the run).
+    versions: HashMap<String, String>,
+    /// Units an earlier process started and did not end (plan positions): started again
+    /// (they find their template in Azure).
+    restart: Vec<usize>,
+    /// Why each unchanged unit is unchanged (filled in by the session's decision).
+    unchanged_reasons: HashMap<String, String>,
+}
+
+impl Before {
+    fn of(plan: &Plan, record: &RunRecord, external_versions: HashMap<String, String>) -> Self {
+        let now = plan
+            .units()
+            .iter()
+            .map(|u| {
+                record
+                    .unit(u.id.as_str())
+                    .map_or(Progress::Pending, progress)
+            })
+            .collect();
+        let mut versions = external_versions;
+        for u in &record.units {
+            if progress(u) == Progress::Succeeded
+                && let Some(v) = &u.image_version_id
+            {
+                versions.insert(u.id.clone(), v.clone());
+            }
+        }
+        let restart = plan
+            .units()
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| {
+                record
+                    .unit(u.id.as_str())
+                    .is_some_and(|r| r.status == UnitStatus::Running)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        Self {
+            progress: now,
+            failed: record.units.iter().any(|u| u.status == UnitStatus::Failed),
+            versions,
+            restart,
+            unchanged_reasons: record
+                .units
+                .iter()
+                .filter_map(|u| Some((u.id.clone(), u.reason.clone()?)))
+                .collect(),
+        }
+    }
+}
+
+/// Announces the run, walks its units to the end and says how the run ended.
+async fn walk_units(
+    shared: &Arc<RunShared>,
+    plan: &Plan,
+    expected_durations: &HashMap<String, Duration>,
+    before: Before,
+    note: Option<String>,
+) -> RunStatus {
+    let units: Vec<Arc<Unit>> = plan.units().iter().cloned().map(Arc::new).collect();
+    shared.emit(BuildEvent::RunStarted {
+        units: units.iter().map(|u| u.id.to_string()).collect(),
+        note,
+    });
+    let (scheduler, skipped) =
+        scheduler_for(plan, &shared.config, expected_durations).restored(&before.progress);
+    let end = Walk {
+        shared: shared.clone(),
+        scheduler,
+        units,
+        versions: before.versions,
+        unchanged_reasons: before.unchanged_reasons,
+        restart: before.restart,
+        skipped,
+    }
+    .run()
+    .await;
+    if end.unfinished {
+        RunStatus::Detached
+    } else if shared.interrupt.is_cancelled() {
+        RunStatus::Cancelled
+    } else if end.any_failed || before.failed {
+        RunStatus::Failed
+    } else {
+        RunStatus::Succeeded
     }
 }
 

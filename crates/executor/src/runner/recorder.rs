@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use aib_state::{RunRecord, StageRecord, StageStatus, StateStore, UnitStatus};
+use aib_state::{RunRecord, StageRecord, StageStatus, StateStore, UnitRecord, UnitStatus};
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use crate::events::{BuildEvent, Stage, Stamped};
@@ -42,20 +43,7 @@ pub fn apply(rec: &mut RunRecord, ev: &Stamped) {
         }
         StageStarted { unit, stage } => {
             if let Some(u) = rec.unit_mut(unit) {
-                u.status = UnitStatus::Running;
-                // A resumed run takes up a stage an earlier process left running.
-                if u.stages
-                    .last()
-                    .is_some_and(|s| s.name == stage.as_str() && s.status == StageStatus::Running)
-                {
-                    return;
-                }
-                u.stages.push(StageRecord {
-                    name: stage.as_str().to_string(),
-                    status: StageStatus::Running,
-                    started: Some(ev.ts),
-                    finished: None,
-                });
+                stage_started(u, *stage, ev.ts);
             }
         }
         StageFinished {
@@ -65,23 +53,7 @@ pub fn apply(rec: &mut RunRecord, ev: &Stamped) {
             message,
         } => {
             if let Some(u) = rec.unit_mut(unit) {
-                // A verified version is the unit's before its cleanup ends: the record then
-                // tells a resumed run that the units built from it may start.
-                if *stage == Stage::Verify && *status == StageStatus::Succeeded {
-                    u.image_version_id = message.clone().or(u.image_version_id.take());
-                }
-                match u.stages.iter_mut().rev().find(|s| s.name == stage.as_str()) {
-                    Some(s) => {
-                        s.status = *status;
-                        s.finished = Some(ev.ts);
-                    }
-                    None => u.stages.push(StageRecord {
-                        name: stage.as_str().to_string(),
-                        status: *status,
-                        started: Some(ev.ts),
-                        finished: Some(ev.ts),
-                    }),
-                }
+                stage_finished(u, *stage, *status, message.as_ref(), ev.ts);
             }
         }
         RunOperation { unit, url } => {
@@ -115,6 +87,50 @@ pub fn apply(rec: &mut RunRecord, ev: &Stamped) {
         | LogCollected { .. }
         | Message { .. }
         | Interrupted => {}
+    }
+}
+
+/// A unit's stage started (a resumed run takes up a stage an earlier process left running).
+fn stage_started(u: &mut UnitRecord, stage: Stage, ts: DateTime<Utc>) {
+    u.status = UnitStatus::Running;
+    if u.stages
+        .last()
+        .is_some_and(|s| s.name == stage.as_str() && s.status == StageStatus::Running)
+    {
+        return;
+    }
+    u.stages.push(StageRecord {
+        name: stage.as_str().to_string(),
+        status: StageStatus::Running,
+        started: Some(ts),
+        finished: None,
+    });
+}
+
+/// A unit's stage finished (one never seen starting is recorded as both).
+fn stage_finished(
+    u: &mut UnitRecord,
+    stage: Stage,
+    status: StageStatus,
+    message: Option<&String>,
+    ts: DateTime<Utc>,
+) {
+    // A verified version is the unit's before its cleanup ends: the record then tells a
+    // resumed run that the units built from it may start.
+    if stage == Stage::Verify && status == StageStatus::Succeeded {
+        u.image_version_id = message.cloned().or(u.image_version_id.take());
+    }
+    match u.stages.iter_mut().rev().find(|s| s.name == stage.as_str()) {
+        Some(s) => {
+            s.status = status;
+            s.finished = Some(ts);
+        }
+        None => u.stages.push(StageRecord {
+            name: stage.as_str().to_string(),
+            status,
+            started: Some(ts),
+            finished: Some(ts),
+        }),
     }
 }
 

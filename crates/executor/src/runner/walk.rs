@@ -11,10 +11,10 @@ use aib_state::{Failure, UnitStatus};
 use tokio::sync::mpsc;
 use tokio::task::{Id, JoinError, JoinSet};
 
-use super::lock;
 use super::scheduler::Scheduler;
 use crate::events::BuildEvent;
 use crate::stages::{Released, RunShared, Slot, UnitOutcome, run_unit};
+use crate::sync::lock;
 
 /// One run's walk over its units.
 pub(crate) struct Walk {

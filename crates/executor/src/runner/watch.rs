@@ -11,6 +11,8 @@ use aib_azure::ArmClient;
 use aib_azure::types::{ImageTemplate, LastRunStatus};
 use tokio::sync::watch;
 
+use crate::sync::lock;
+
 /// What one list said about one template.
 #[derive(Debug, Clone, Default)]
 pub struct TemplateStatus {
@@ -75,13 +77,6 @@ pub struct Watchers {
 impl std::fmt::Debug for Watchers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Watchers").finish_non_exhaustive()
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
     }
 }
 

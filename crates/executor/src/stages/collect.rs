@@ -8,6 +8,7 @@ use aib_state::{Failure, StageStatus};
 use super::{RunShared, UnitNames, short};
 use crate::events::{BuildEvent, Level, Stage};
 use crate::logs::{self, Phase, StepName, StepNames};
+use crate::sync::lock;
 
 fn names(list: &[aib_planner::ResolvedCustomizer]) -> Vec<StepName> {
     list.iter()
@@ -45,6 +46,26 @@ pub async fn collect(
     let id = &names.id;
     let mut failure = Failure::new(stage.as_str(), message.to_string());
     shared.stage_started(id, Stage::CollectLogs);
+    let Some(logs) = fetch(shared, names, staging_rg).await else {
+        add_message_signature(&mut failure);
+        return failure;
+    };
+    for log in &logs {
+        let path = save(shared, id, log).await;
+        explain(&mut failure, unit, log, path, message);
+    }
+    shared.stage_finished(id, Stage::CollectLogs, StageStatus::Succeeded, None);
+    failure
+}
+
+/// The build's logs from its staging group, with the run's secret values redacted; `None`
+/// (the stage finished, saying why) when there is none to read.
+async fn fetch(
+    shared: &RunShared,
+    names: &UnitNames,
+    staging_rg: Option<String>,
+) -> Option<Vec<logs::CollectedLog>> {
+    let id = &names.id;
     let staging = match staging_rg {
         Some(s) => Some(s),
         None => staging_group(shared, names).await,
@@ -56,8 +77,7 @@ pub async fn collect(
             StageStatus::Skipped,
             Some("the template has no staging resource group".into()),
         );
-        add_message_signature(&mut failure);
-        return failure;
+        return None;
     };
     let logs = match logs::collect_logs(&shared.arm, &staging).await {
         Ok(l) => l,
@@ -68,8 +88,7 @@ pub async fn collect(
                 Level::Warn,
                 format!("could not collect the build log: {e}"),
             );
-            add_message_signature(&mut failure);
-            return failure;
+            return None;
         }
     };
     if logs.is_empty() {
@@ -79,79 +98,89 @@ pub async fn collect(
             StageStatus::Succeeded,
             Some("no log in packerlogs".into()),
         );
-        add_message_signature(&mut failure);
-        return failure;
+        return None;
     }
     // A secret a script printed (or Packer echoed from an inline script) never reaches the
     // state, the excerpt or the reports.
-    let logs: Vec<logs::CollectedLog> = logs
-        .into_iter()
-        .map(|mut l| {
-            if let std::borrow::Cow::Owned(b) = shared.redactor.redact_bytes(&l.bytes) {
-                l.bytes = b;
-            }
-            l
-        })
-        .collect();
-    for log in &logs {
-        let path = shared
-            .store
-            .log_path_display(&shared.run_id, id, &log.file)
-            .ok();
-        match shared
-            .store
-            .write_log(&shared.run_id, id, &log.file, &log.bytes)
-            .await
-        {
-            Ok(()) => {
-                if let Some(p) = &path {
-                    shared.emit(BuildEvent::LogCollected {
-                        unit: id.clone(),
-                        file: log.file.clone(),
-                        path: p.clone(),
-                    });
+    Some(
+        logs.into_iter()
+            .map(|mut l| {
+                if let std::borrow::Cow::Owned(b) = shared.redactor.redact_bytes(&l.bytes) {
+                    l.bytes = b;
                 }
-            }
-            Err(e) => {
-                let m = format!("could not save {} of {id}: {e}", log.file);
-                shared.message(id, Level::Warn, m.clone());
-                match shared.state_errors.lock() {
-                    Ok(mut g) => g.push(m),
-                    Err(p) => p.into_inner().push(m),
-                }
+                l
+            })
+            .collect(),
+    )
+}
+
+/// Saves one log in the run's state; its path as shown to people (a failed write is a state
+/// error of the run).
+async fn save(shared: &RunShared, id: &str, log: &logs::CollectedLog) -> Option<String> {
+    let path = shared
+        .store
+        .log_path_display(&shared.run_id, id, &log.file)
+        .ok();
+    match shared
+        .store
+        .write_log(&shared.run_id, id, &log.file, &log.bytes)
+        .await
+    {
+        Ok(()) => {
+            if let Some(p) = &path {
+                shared.emit(BuildEvent::LogCollected {
+                    unit: id.to_string(),
+                    file: log.file.clone(),
+                    path: p.clone(),
+                });
             }
         }
-        let text = String::from_utf8_lossy(&log.bytes);
-        let validation = log.file == "validation.log";
-        let mut a = logs::analyse(&text, &step_names(unit, validation));
-        if a.phase == Phase::Unknown && message.to_ascii_lowercase().contains("distribut") {
-            // AIB's own message places it after Packer.
-            a.phase = Phase::Distribute;
-        }
-        // The customization log decides unless only validation failed.
-        if failure.log_path.is_none() || (validation && a.step.is_some()) {
-            failure.log_path = path.clone();
-            failure.customizer = a.customizer.clone().map(|c| {
-                if validation {
-                    format!("{c} (validation)")
-                } else {
-                    c
-                }
-            });
-            failure.phase = Some(a.phase.as_str().to_string());
-            failure.cause = Some(a.cause.as_str().to_string());
-            if !a.excerpt.is_empty() {
-                failure.log_excerpt = Some(a.excerpt.clone());
-            }
-            let lead = lead(&a, message);
-            failure.message = match &a.signature {
-                Some(sig) => format!("{lead}: {}", sig.hint),
-                None => lead,
-            };
+        Err(e) => {
+            let m = format!("could not save {} of {id}: {e}", log.file);
+            shared.message(id, Level::Warn, m.clone());
+            lock(&shared.state_errors).push(m);
         }
     }
-    shared.stage_finished(id, Stage::CollectLogs, StageStatus::Succeeded, None);
-    failure
+    path
+}
+
+/// Reads one log into the failure: the failing customizer, phase, cause, excerpt and hint
+/// (the customization log decides unless only validation failed).
+fn explain(
+    failure: &mut Failure,
+    unit: &Unit,
+    log: &logs::CollectedLog,
+    path: Option<String>,
+    message: &str,
+) {
+    let text = String::from_utf8_lossy(&log.bytes);
+    let validation = log.file == "validation.log";
+    let mut a = logs::analyse(&text, &step_names(unit, validation));
+    if a.phase == Phase::Unknown && message.to_ascii_lowercase().contains("distribut") {
+        // AIB's own message places it after Packer.
+        a.phase = Phase::Distribute;
+    }
+    if !(failure.log_path.is_none() || (validation && a.step.is_some())) {
+        return;
+    }
+    failure.log_path = path;
+    failure.customizer = a.customizer.clone().map(|c| {
+        if validation {
+            format!("{c} (validation)")
+        } else {
+            c
+        }
+    });
+    failure.phase = Some(a.phase.as_str().to_string());
+    failure.cause = Some(a.cause.as_str().to_string());
+    if !a.excerpt.is_empty() {
+        failure.log_excerpt = Some(a.excerpt.clone());
+    }
+    let lead = lead(&a, message);
+    failure.message = match &a.signature {
+        Some(sig) => format!("{lead}: {}", sig.hint),
+        None => lead,
+    };
 }
 
 /// The template's staging group: its `exactStagingResourceGroup`, else the group AIB tagged

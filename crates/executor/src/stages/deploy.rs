@@ -15,7 +15,7 @@ use aib_state::{Failure, StageStatus};
 
 use super::{RunShared, UnitNames, UnitOutcome, short};
 use crate::events::{Level, Stage};
-use crate::render::RenderedDeployment;
+use aib_render::render::RenderedDeployment;
 
 /// Longest a deployment may take (Azure time).
 pub const DEPLOY_TIMEOUT: Duration = Duration::from_secs(30 * 60);

@@ -11,17 +11,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aib_azure::ArmClient;
+use aib_azure::types::ImageTemplate;
 use aib_manifest::CleanupPolicy;
 use aib_planner::{ResolvedSource, Unit};
+use aib_render::render::{
+    RenderInputs, RenderedDeployment, Renderer, SecretValues, final_input_hash,
+};
 use aib_state::{Failure, StageStatus, StateStore, UnitStatus};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{BuildEvent, Level, Stage, Stamped};
 use crate::preflight::Preflight;
-use crate::render::{RenderInputs, Renderer, SecretValues, final_input_hash};
-use crate::runner::ExecutorConfig;
+use crate::runner::config::ExecutorConfig;
 use crate::runner::watch::Watchers;
+use crate::sync::lock;
 
 /// What every unit of a run shares.
 pub struct RunShared {
@@ -229,13 +233,7 @@ pub async fn run_unit(
         && shared.config.fail_fast
         && !shared.stop_new.is_cancelled()
     {
-        {
-            let mut r = match shared.stop_reason.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            *r = Some(format!("--fail-fast: `{}` failed", unit.id));
-        }
+        *lock(&shared.stop_reason) = Some(format!("--fail-fast: `{}` failed", unit.id));
         shared.stop_new.cancel();
     }
     if out.status == UnitStatus::Running {
@@ -258,25 +256,65 @@ async fn run_stages(
     parent_version: Option<String>,
     slot: &mut Slot,
 ) -> UnitOutcome {
+    let prepared = match prepare(shared, unit, parent_version) {
+        Ok(p) => p,
+        Err(out) => return *out,
+    };
+    let names = &prepared.names;
+    let template = match assess_template(shared, names, &prepared.rendered).await {
+        Ok(t) => t,
+        Err(out) => return out,
+    };
+    if let Err(out) = deploy_stage(shared, unit, &prepared, &template).await {
+        return out;
+    }
+    let build_end = match build_stage(shared, unit, names, &template).await {
+        Ok(end) => end,
+        Err(out) => return out,
+    };
+    let Some(built) = verify_stage(shared, unit, names, build_end).await else {
+        return UnitOutcome::detached();
+    };
+    // Cleanup does not hold a build slot.
+    if built.failure.is_none() {
+        slot.release(built.image_version_id.clone());
+    }
+    finish(shared, unit, names, built).await
+}
+
+/// A unit rendered and named, as the stages work with it.
+struct Prepared {
+    rendered: RenderedDeployment,
+    names: UnitNames,
+}
+
+/// Renders the unit (a rendering error fails its deploy stage) and announces its names.
+fn prepare(
+    shared: &Arc<RunShared>,
+    unit: &Unit,
+    parent_version: Option<String>,
+) -> Result<Prepared, Box<UnitOutcome>> {
     let id = unit.id.to_string();
     let source_version = match &unit.settings.source {
-        ResolvedSource::Variant { .. } => parent_version.clone(),
+        ResolvedSource::Variant { .. } => parent_version,
         ResolvedSource::Platform { .. } => shared.preflight.platform_versions.get(&id).cloned(),
         _ => None,
     };
     let image_version = shared.preflight.versions.get(&id).cloned().flatten();
-    let secrets = shared.secrets.get(&id);
     let inputs = RenderInputs {
         source_version: source_version.as_deref(),
         image_version: image_version.as_deref(),
-        secrets,
+        secrets: shared.secrets.get(&id),
     };
     let rendered = match shared.renderer.render(unit, &inputs) {
         Ok(r) => r,
         Err(e) => {
             shared.stage_started(&id, Stage::Deploy);
             shared.stage_finished(&id, Stage::Deploy, StageStatus::Failed, Some(e.to_string()));
-            return UnitOutcome::failed(Failure::new(Stage::Deploy.as_str(), e.to_string()));
+            return Err(Box::new(UnitOutcome::failed(Failure::new(
+                Stage::Deploy.as_str(),
+                e.to_string(),
+            ))));
         }
     };
     let names = UnitNames {
@@ -288,18 +326,43 @@ async fn run_stages(
         image_version: image_version.clone(),
     };
     shared.emit(BuildEvent::UnitPrepared {
-        unit: id.clone(),
+        unit: id,
         template_name: names.template_name.clone(),
         deployment_name: names.deployment_name.clone(),
         resource_group: names.resource_group.clone(),
         subscription: names.subscription.clone(),
         input_hash: final_input_hash(unit, source_version.as_deref()),
-        source_version: source_version.clone(),
-        image_version: image_version.clone(),
+        source_version,
+        image_version,
     });
+    Ok(Prepared { rendered, names })
+}
 
-    // deploy (or reuse a template with the same content-addressed name; one that failed to
-    // provision is deleted and deployed again)
+/// What the unit's image template already in Azure (if any) means for its deploy and build.
+struct TemplateAt {
+    /// The template with the same content-addressed name, if one is there to reuse.
+    existing: Option<ImageTemplate>,
+    /// An earlier process of this run started its build.
+    resumed: Option<Resumed>,
+    /// When the template's last build started (a build that follows it must be newer).
+    prior_start: Option<String>,
+    /// Its last build is still Canceling (an interrupted run cancelled it).
+    canceling: bool,
+    /// Follow the build running in it instead of starting one.
+    attach: bool,
+    /// Its build already succeeded: verify the result instead of building again.
+    finished_before: bool,
+    /// Delete it and deploy it again (it carries secret values, which may have changed).
+    recreate: bool,
+}
+
+/// Looks at the template with the unit's name (a template that failed to provision is deleted
+/// and deployed again) and decides what is reused, followed, verified or recreated.
+async fn assess_template(
+    shared: &Arc<RunShared>,
+    names: &UnitNames,
+    rendered: &RenderedDeployment,
+) -> Result<TemplateAt, UnitOutcome> {
     let mut existing = shared
         .preflight
         .existing_template(
@@ -309,50 +372,54 @@ async fn run_stages(
         )
         .cloned();
     if let Some(t) = &existing {
-        match deploy::settle_existing(shared, &names, t.properties.provisioning_state.as_deref())
+        match deploy::settle_existing(shared, names, t.properties.provisioning_state.as_deref())
             .await
         {
             Ok(true) => {}
             Ok(false) => existing = None,
-            Err(out) => return out,
+            Err(out) => return Err(out),
         }
     }
     // A build an earlier process of this run started is never run again: followed while it
     // runs (or before Azure shows it), verified once it succeeded, taken as failed otherwise.
-    let resumed = match resumed_build(shared, &names, existing.as_ref()) {
+    let resumed = match resumed_build(shared, names, existing.as_ref()) {
         Ok(r) => r,
         Err(m) => {
-            shared.stage_started(&id, Stage::Build);
-            shared.stage_finished(&id, Stage::Build, StageStatus::Failed, Some(short(&m)));
-            return UnitOutcome::failed(Failure::new(Stage::Build.as_str(), m));
+            shared.stage_started(&names.id, Stage::Build);
+            shared.stage_finished(
+                &names.id,
+                Stage::Build,
+                StageStatus::Failed,
+                Some(short(&m)),
+            );
+            return Err(UnitOutcome::failed(Failure::new(Stage::Build.as_str(), m)));
         }
     };
-    let prior_start = existing
+    Ok(template_at(shared, existing, resumed, rendered))
+}
+
+/// The decisions of [`assess_template`] once the existing template and a resumed build are known.
+fn template_at(
+    shared: &Arc<RunShared>,
+    existing: Option<ImageTemplate>,
+    resumed: Option<Resumed>,
+    rendered: &RenderedDeployment,
+) -> TemplateAt {
+    let last = existing
         .as_ref()
-        .and_then(|t| t.properties.last_run_status.as_ref())
-        .and_then(|l| l.start_time.clone());
+        .and_then(|t| t.properties.last_run_status.as_ref());
+    let prior_start = last.and_then(|l| l.start_time.clone());
     // A build an interrupted run left Canceling is not ours to follow: it ends Canceled.
-    let canceling = existing
-        .as_ref()
-        .and_then(|t| t.properties.last_run_status.as_ref())
-        .is_some_and(is_canceling);
-    let attach = resumed == Some(Resumed::Follow)
-        || (!canceling
-            && existing
-                .as_ref()
-                .and_then(|t| t.properties.last_run_status.as_ref())
-                .is_some_and(|l| l.is_active()));
+    let canceling = last.is_some_and(is_canceling);
+    let attach =
+        resumed == Some(Resumed::Follow) || (!canceling && last.is_some_and(|l| l.is_active()));
     // A build an earlier (e.g. crashed) run started and Azure finished: verify its result
     // instead of running the template again (unless --force).
     let finished_before = resumed == Some(Resumed::Verify)
         || !shared.config.force
-            && existing
-                .as_ref()
-                .and_then(|t| t.properties.last_run_status.as_ref())
-                .and_then(|l| l.run_state.as_deref())
-                .is_some_and(|s| {
-                    aib_azure::lro::parse_run_state(s) == aib_azure::OperationState::Succeeded
-                });
+            && last.and_then(|l| l.run_state.as_deref()).is_some_and(|s| {
+                aib_azure::lro::parse_run_state(s) == aib_azure::OperationState::Succeeded
+            });
     // A template holds the secret values it was created with, and the input hash leaves
     // values out: one that carries a secret is deployed again (unless it is building), so a
     // rotated value is never stale.
@@ -361,146 +428,182 @@ async fn run_stages(
         && !rendered.secret_parameters.is_empty()
         && !attach
         && !finished_before;
-    if recreate {
-        if canceling && let Err(out) = wait_out_cancel(shared, &names).await {
-            return out;
+    TemplateAt {
+        existing,
+        resumed,
+        // A recreated template has no earlier run.
+        prior_start: if recreate { None } else { prior_start },
+        canceling,
+        attach,
+        finished_before,
+        recreate,
+    }
+}
+
+/// Deploys the unit's template, reuses the existing one, or deletes and deploys it again; then
+/// waits out a build still canceling in it.
+async fn deploy_stage(
+    shared: &Arc<RunShared>,
+    unit: &Unit,
+    prepared: &Prepared,
+    at: &TemplateAt,
+) -> Result<(), UnitOutcome> {
+    let names = &prepared.names;
+    let identity = &unit.settings.identity;
+    if at.recreate {
+        if at.canceling {
+            wait_out_cancel(shared, names).await?;
         }
-        if let Err(out) = recreate_template(shared, &names).await {
-            return out;
-        }
-        if let Err(out) = deploy::deploy(shared, &names, &rendered, &unit.settings.identity).await {
-            return out;
-        }
-    } else if existing.is_some() {
-        if resumed.is_some() {
-            // Said when the build was started.
-        } else {
-            shared.message(
-            &id,
+        recreate_template(shared, names).await?;
+        return deploy::deploy(shared, names, &prepared.rendered, identity).await;
+    }
+    if at.existing.is_none() {
+        deploy::deploy(shared, names, &prepared.rendered, identity).await?;
+    } else if at.resumed.is_none() {
+        // (A resumed build said so when it was started.)
+        shared.message(
+            &names.id,
             Level::Info,
             format!(
                 "image template {} already exists with the same inputs: reusing it (templates are never updated){}",
                 names.template_name,
-                if attach {
+                if at.attach {
                     "; following its running build"
-                } else if finished_before {
+                } else if at.finished_before {
                     "; its build already succeeded: verifying its result"
                 } else {
                     ""
                 }
             ),
         );
-        }
-    } else if let Err(out) =
-        deploy::deploy(shared, &names, &rendered, &unit.settings.identity).await
-    {
-        return out;
     }
-
-    if canceling
-        && !recreate
-        && let Err(out) = wait_out_cancel(shared, &names).await
-    {
-        return out;
+    if at.canceling {
+        wait_out_cancel(shared, names).await?;
     }
-    // A recreated template has no earlier run.
-    let prior_start = if recreate { None } else { prior_start };
+    Ok(())
+}
 
-    // build
-    let build_end = if let Some(Resumed::Failed(message)) = resumed.clone() {
-        shared.stage_finished(
-            &id,
-            Stage::Build,
-            StageStatus::Failed,
-            Some(short(&message)),
-        );
-        BuildEnd::Failed {
+/// The build stage: taken as failed or succeeded from a resumed or finished build, otherwise
+/// run (or followed). When it gives up, `cleanup = "always"` still deletes the template.
+async fn build_stage(
+    shared: &Arc<RunShared>,
+    unit: &Unit,
+    names: &UnitNames,
+    at: &TemplateAt,
+) -> Result<BuildEnd, UnitOutcome> {
+    let id = &names.id;
+    if let Some(Resumed::Failed(message)) = at.resumed.clone() {
+        shared.stage_finished(id, Stage::Build, StageStatus::Failed, Some(short(&message)));
+        return Ok(BuildEnd::Failed {
             message,
-            staging_rg: existing
+            staging_rg: at
+                .existing
                 .as_ref()
                 .and_then(|t| t.properties.exact_staging_resource_group.clone()),
-        }
-    } else if finished_before {
-        shared.stage_started(&id, Stage::Build);
+        });
+    }
+    if at.finished_before {
+        shared.stage_started(id, Stage::Build);
         shared.stage_finished(
-            &id,
+            id,
             Stage::Build,
             StageStatus::Succeeded,
             Some("already built by an earlier run".into()),
         );
-        BuildEnd::Succeeded
-    } else {
-        let end = build::build(shared, unit, &names, prior_start, attach).await;
-        match end {
-            Ok(e) => e,
-            Err(out) => {
-                // The build stage gave up (the run could not start, its progress could not
-                // be read): `cleanup = "always"` still deletes the template.
-                if unit.settings.cleanup == CleanupPolicy::Always
-                    && out.status == UnitStatus::Failed
-                    && !shared.interrupt.is_cancelled()
-                {
-                    // A build aib stopped following may still run: cancel it (AIB deletes no
-                    // template while it builds), then delete.
-                    let _ = shared
-                        .arm
-                        .cancel_image_template(
-                            &names.subscription,
-                            &names.resource_group,
-                            &names.template_name,
-                        )
-                        .await;
-                    cleanup::cleanup(shared, &names).await;
-                }
-                return out;
-            }
-        }
+        return Ok(BuildEnd::Succeeded);
+    }
+    let out = match build::build(shared, unit, names, at.prior_start.clone(), at.attach).await {
+        Ok(end) => return Ok(end),
+        Err(out) => out,
     };
-    let mut image_version_id = None;
-    let mut failure: Option<Failure> = None;
-    let mut cancelled = false;
+    // The build stage gave up (the run could not start, its progress could not be read):
+    // `cleanup = "always"` still deletes the template.
+    if unit.settings.cleanup == CleanupPolicy::Always
+        && out.status == UnitStatus::Failed
+        && !shared.interrupt.is_cancelled()
+    {
+        // A build aib stopped following may still run: cancel it (AIB deletes no template
+        // while it builds), then delete.
+        let _ = shared
+            .arm
+            .cancel_image_template(
+                &names.subscription,
+                &names.resource_group,
+                &names.template_name,
+            )
+            .await;
+        cleanup::cleanup(shared, names).await;
+    }
+    Err(out)
+}
+
+/// What the build and verify stages left: the verified version, or why the unit failed.
+struct Built {
+    image_version_id: Option<String>,
+    failure: Option<Failure>,
+    cancelled: bool,
+}
+
+/// Verifies a successful build; reconciles a failed one whose version was published anyway,
+/// else collects its logs. `None` when the build goes on detached.
+async fn verify_stage(
+    shared: &Arc<RunShared>,
+    unit: &Unit,
+    names: &UnitNames,
+    build_end: BuildEnd,
+) -> Option<Built> {
+    let mut built = Built {
+        image_version_id: None,
+        failure: None,
+        cancelled: false,
+    };
     match build_end {
-        BuildEnd::Succeeded => match verify::verify(shared, unit, &names).await {
-            Ok(v) => image_version_id = Some(v),
-            Err(f) => failure = Some(f),
+        BuildEnd::Succeeded => match verify::verify(shared, unit, names).await {
+            Ok(v) => built.image_version_id = Some(v),
+            Err(f) => built.failure = Some(f),
         },
         BuildEnd::Failed {
             message,
             staging_rg,
         } => {
             // A build that "failed" by timeout while the version replicated is reconciled.
-            match verify::reconcile(shared, unit, &names, &message).await {
+            match verify::reconcile(shared, unit, names, &message).await {
                 Some(v) => {
                     shared.message(
-                        &id,
+                        &names.id,
                         Level::Warn,
                         format!("the build reported a failure ({}) but image version {v} is published and replicated: counted as succeeded", short(&message)),
                     );
-                    image_version_id = Some(v);
+                    built.image_version_id = Some(v);
                 }
                 None => {
                     let f =
-                        collect::collect(shared, unit, &names, staging_rg, Stage::Build, &message)
+                        collect::collect(shared, unit, names, staging_rg, Stage::Build, &message)
                             .await;
-                    failure = Some(f);
+                    built.failure = Some(f);
                 }
             }
         }
-        BuildEnd::Detached => return UnitOutcome::detached(),
+        BuildEnd::Detached => return None,
         BuildEnd::Cancelled { staging_rg } => {
-            cancelled = true;
+            built.cancelled = true;
             let _ =
-                collect::collect(shared, unit, &names, staging_rg, Stage::Build, "cancelled").await;
+                collect::collect(shared, unit, names, staging_rg, Stage::Build, "cancelled").await;
         }
     }
-    // Cleanup does not hold a build slot.
-    if failure.is_none() {
-        slot.release(image_version_id.clone());
-    }
+    Some(built)
+}
 
-    let status = if cancelled {
+/// The unit's status, and the cleanup its policy asks for (or a note that the template is kept).
+async fn finish(
+    shared: &Arc<RunShared>,
+    unit: &Unit,
+    names: &UnitNames,
+    built: Built,
+) -> UnitOutcome {
+    let status = if built.cancelled {
         UnitStatus::Cancelled
-    } else if failure.is_some() {
+    } else if built.failure.is_some() {
         UnitStatus::Failed
     } else {
         UnitStatus::Succeeded
@@ -511,10 +614,10 @@ async fn run_stages(
         CleanupPolicy::Never => false,
     };
     if delete && !shared.interrupt.is_cancelled() {
-        cleanup::cleanup(shared, &names).await;
+        cleanup::cleanup(shared, names).await;
     } else if status == UnitStatus::Failed && !delete {
         shared.message(
-            &id,
+            &names.id,
             Level::Info,
             format!(
                 "image template {} kept for inspection (cleanup = \"{}\")",
@@ -528,9 +631,9 @@ async fn run_stages(
     }
     UnitOutcome {
         status,
-        image_version_id,
-        reason: cancelled.then(|| "interrupted".to_string()),
-        failure,
+        image_version_id: built.image_version_id,
+        reason: built.cancelled.then(|| "interrupted".to_string()),
+        failure: built.failure,
     }
 }
 
@@ -580,7 +683,7 @@ fn resumed_build(
     }))
 }
 
-/// Deletes a template this unit will deploy again (see `recreate` in [`run_stages`]).
+/// Deletes a template this unit will deploy again (see [`TemplateAt::recreate`]).
 async fn recreate_template(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(), UnitOutcome> {
     let id = &names.id;
     shared.message(

@@ -10,7 +10,7 @@ use aib_state::{Failure, StageStatus};
 
 use super::{RunShared, UnitNames, short};
 use crate::events::{BuildEvent, Stage};
-use crate::render::builtin::gallery_image_id;
+use aib_render::render::builtin::gallery_image_id;
 
 /// Longest wait for replication to finish (Azure time).
 pub const REPLICATION_WAIT: Duration = Duration::from_secs(60 * 60);
