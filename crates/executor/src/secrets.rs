@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use aib_azure::ArmClient;
-use aib_manifest::SecretRef;
+use aib_manifest::{SecretRef, SecretSource};
 use aib_planner::Plan;
 
 use crate::render::SecretValues;
@@ -71,7 +71,8 @@ pub async fn resolve(
         .filter(|u| u.action == aib_planner::Action::Build)
     {
         let mut values = SecretValues::new();
-        for (name, reference) in &unit.settings.secrets {
+        for (name, source) in &unit.settings.secrets {
+            let reference = source.as_str();
             if options.placeholders_only {
                 values.insert(name.clone(), PLACEHOLDER);
                 if !out.placeholders.contains(name) {
@@ -80,8 +81,8 @@ pub async fn resolve(
                 continue;
             }
             if !cache.contains_key(reference) {
-                let r = lookup(reference, arm).await;
-                cache.insert(reference.clone(), r);
+                let r = lookup(source, arm).await;
+                cache.insert(reference.to_string(), r);
             }
             match cache.get(reference) {
                 Some(Ok(v)) => values.insert(name.clone(), v.clone()),
@@ -97,7 +98,7 @@ pub async fn resolve(
                     {
                         problems.push(SecretProblem {
                             name: name.clone(),
-                            reference: reference.clone(),
+                            reference: reference.to_string(),
                             reason: reason.clone(),
                         });
                     }
@@ -114,9 +115,9 @@ pub async fn resolve(
     }
 }
 
-async fn lookup(reference: &str, arm: Option<&ArmClient>) -> Result<String, String> {
-    match SecretRef::parse(reference)? {
-        SecretRef::Env(var) => match std::env::var(&var) {
+async fn lookup(reference: &SecretSource, arm: Option<&ArmClient>) -> Result<String, String> {
+    match reference.reference().map_err(str::to_string)? {
+        SecretRef::Env(var) => match std::env::var(var) {
             Ok(v) if !v.is_empty() => Ok(v),
             Ok(_) => Err(format!("environment variable `{var}` is empty")),
             Err(_) => Err(format!("environment variable `{var}` is not set")),
@@ -129,7 +130,7 @@ async fn lookup(reference: &str, arm: Option<&ArmClient>) -> Result<String, Stri
             let Some(arm) = arm else {
                 return Err("Key Vault is not reachable without an Azure credential".into());
             };
-            key_vault(arm, &vault, &name, version.as_deref()).await
+            key_vault(arm, vault, name, version.as_deref()).await
         }
     }
 }

@@ -1,5 +1,10 @@
 //! Secret references (`env:VAR`, `keyvault:https://<vault>/secrets/<name>[/<version>]`).
 
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::model::Cloud;
 
 /// DNS suffix of Key Vault in each well-known cloud (`https://{vault}.{suffix}`).
@@ -107,6 +112,66 @@ impl SecretRef {
                 allowed.join("` or `<vault>.")
             )),
         }
+    }
+}
+
+/// A secret reference as written in `secrets`, parsed when it is read. A reference with
+/// template syntax (`{{ }}`, `{% %}`) is parsed again once the planner has rendered it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretSource {
+    text: String,
+    parsed: Result<SecretRef, String>,
+}
+
+impl SecretSource {
+    /// Parses `text`; a malformed reference is kept with the reason, for validation to report.
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let parsed = SecretRef::parse(&text);
+        Self { text, parsed }
+    }
+
+    /// The reference as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the reference holds template syntax, so it is only known per unit.
+    pub fn is_templated(&self) -> bool {
+        self.text.contains("{{") || self.text.contains("{%")
+    }
+
+    /// Where the value comes from, or why the reference is malformed.
+    pub fn reference(&self) -> Result<&SecretRef, &str> {
+        self.parsed.as_ref().map_err(String::as_str)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(SecretSource::new)
+    }
+}
+
+impl Serialize for SecretSource {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.text.serialize(serializer)
+    }
+}
+
+/// The schema of a string, as before references were parsed when read.
+impl JsonSchema for SecretSource {
+    fn inline_schema() -> bool {
+        String::inline_schema()
+    }
+    fn schema_name() -> Cow<'static, str> {
+        String::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        String::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        String::json_schema(generator)
     }
 }
 

@@ -13,7 +13,6 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{
     Customizer, CustomizerKind, ManifestFile, Settings, Source, VariantEnvironments,
 };
-use crate::secret::SecretRef;
 use crate::suggest::did_you_mean;
 
 /// Runs every check and returns the problems found (errors and warnings).
@@ -419,11 +418,11 @@ impl Checker<'_> {
                     ),
                 );
             }
-            if templated(reference) {
+            if reference.is_templated() {
                 continue;
             }
             let cloud = self.file.cloud();
-            match SecretRef::parse(reference) {
+            match reference.reference() {
                 Err(why) => self.out.push(
                     Diagnostic::error("aib::secret-ref", format!("malformed secret reference for `{}`", name.as_str()))
                         .with_label(reference.span(), why)
@@ -709,24 +708,7 @@ impl Checker<'_> {
     }
 
     fn schedule(&mut self, name: &Spanned<String>, s: &crate::model::Schedule) {
-        let cron = s.cron.as_str();
-        let fields = cron.split_whitespace().count();
-        let parsed = if fields == 5 || fields == 6 {
-            croner::parser::CronParser::builder()
-                .seconds(if fields == 6 {
-                    croner::parser::Seconds::Required
-                } else {
-                    croner::parser::Seconds::Disallowed
-                })
-                .build()
-                .parse(cron)
-                .map_err(|e| cron_field_problem(cron).unwrap_or_else(|| e.to_string()))
-        } else {
-            Err(format!(
-                "has {fields} fields; write five (minute hour day month weekday) or six (with seconds first)"
-            ))
-        };
-        match parsed {
+        match s.cron.schedule() {
             Err(why) => self.out.push(
                 Diagnostic::error(
                     "aib::cron",
@@ -734,7 +716,7 @@ impl Checker<'_> {
                 )
                 .with_label(s.cron.span(), why),
             ),
-            Ok(cron) => self.schedule_frequency(name, s, &cron),
+            Ok(cron) => self.schedule_frequency(name, s, cron),
         }
         if let Some(tz) = &s.timezone
             && tz.parse::<chrono_tz::Tz>().is_err()
@@ -794,42 +776,6 @@ impl Checker<'_> {
             }
         }
     }
-}
-
-/// Names the cron field holding an out-of-range number, which croner's message does not.
-fn cron_field_problem(cron: &str) -> Option<String> {
-    let fields: Vec<&str> = cron.split_whitespace().collect();
-    let names: &[(&str, u32, u32)] = &[
-        ("minute", 0, 59),
-        ("hour", 0, 23),
-        ("day-of-month", 1, 31),
-        ("month", 1, 12),
-        ("day-of-week", 0, 7),
-    ];
-    let offset = if fields.len() == 6 { 1 } else { 0 };
-    if offset == 1
-        && let Some(p) = out_of_range(fields[0], 0, 59)
-    {
-        return Some(format!("second field has {p}, outside 0-59"));
-    }
-    for (i, (name, lo, hi)) in names.iter().enumerate() {
-        let field = fields.get(i + offset)?;
-        if let Some(p) = out_of_range(field, *lo, *hi) {
-            return Some(format!("{name} field has {p}, outside {lo}-{hi}"));
-        }
-    }
-    None
-}
-
-fn out_of_range(field: &str, lo: u32, hi: u32) -> Option<u32> {
-    // The number after `/` is a step and the one after `#` an occurrence, not a value.
-    let values = field.split(',').flat_map(|part| {
-        let part = part.split(['/', '#']).next().unwrap_or("");
-        part.split('-')
-            .filter_map(|n| n.parse::<u32>().ok())
-            .collect::<Vec<_>>()
-    });
-    values.into_iter().find(|v| *v < lo || *v > hi)
 }
 
 #[allow(dead_code)]

@@ -6,8 +6,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use aib_manifest::{
-    CleanupPolicy, Customizer, CustomizerKind, ErrorPolicy, SecretRef, Settings, Spanned,
-    StorageAccountType,
+    CleanupPolicy, Customizer, CustomizerKind, ErrorPolicy, SecretRef, SecretSource, Settings,
+    Spanned, StorageAccountType,
 };
 use indexmap::IndexMap;
 use minijinja::Value as Ctx;
@@ -54,17 +54,15 @@ pub struct ResolvedSettings {
     pub parameters: IndexMap<String, Value>,
     /// Secret name → reference (`env:VAR`, `keyvault:...`), never a value.
     #[serde(serialize_with = "crate::canonical::sorted_keys")]
-    pub secrets: IndexMap<String, String>,
+    pub secrets: IndexMap<String, SecretSource>,
     /// `retain.versions`.
     pub retain_versions: Option<u32>,
 }
 
 impl ResolvedSettings {
     /// The parsed reference of a secret.
-    pub fn secret(&self, name: &str) -> Option<SecretRef> {
-        self.secrets
-            .get(name)
-            .and_then(|r| SecretRef::parse(r).ok())
+    pub fn secret(&self, name: &str) -> Option<&SecretRef> {
+        self.secrets.get(name).and_then(|r| r.reference().ok())
     }
 
     /// Every local file the unit reads (scripts and the user template), in order.
@@ -239,8 +237,17 @@ pub(crate) struct Resolver<'a> {
 
 impl Resolver<'_> {
     fn render<'k>(&mut self, key: impl Into<Key<'k>>, s: &Spanned<String>) -> Option<String> {
+        self.render_text(key, s.as_str(), s.span())
+    }
+
+    fn render_text<'k>(
+        &mut self,
+        key: impl Into<Key<'k>>,
+        text: &str,
+        span: Range<usize>,
+    ) -> Option<String> {
         let key = key.into();
-        match self.renderer.render(s.as_str(), &self.scope.ctx) {
+        match self.renderer.render(text, &self.scope.ctx) {
             Ok(v) => Some(v),
             Err(e) => {
                 self.failed = true;
@@ -251,7 +258,7 @@ impl Resolver<'_> {
                 self.problems.error(
                     "aib::template-render",
                     format!("unit `{}`: cannot render `{key}`: {what}", self.scope.id),
-                    Some((s.span(), what.clone())),
+                    Some((span, what.clone())),
                     Some(if self.secrets_in_scope {
                         "available: env, variant, pipeline, matrix.<key>, subscription, location, secrets.<name>"
                             .into()
@@ -681,12 +688,23 @@ impl Resolver<'_> {
     }
 
     /// Secret references, rendered and checked (syntax, and Key Vault hosts of the cloud).
-    fn secrets(&mut self, s: &Settings) -> IndexMap<String, String> {
+    fn secrets(&mut self, s: &Settings) -> IndexMap<String, SecretSource> {
         let mut secrets = IndexMap::with_capacity(s.secrets.len());
         for (k, v) in &s.secrets {
             let key = Key::from("secrets").field(k.as_str());
-            let r = self.render(key, v).unwrap_or_default();
-            let checked = SecretRef::parse(&r).and_then(|s| s.check_cloud(self.scope.cloud));
+            let rendered = self
+                .render_text(key, v.as_str(), v.span())
+                .unwrap_or_default();
+            // Parsed when read; only a reference that rendering changed is parsed again.
+            let r = if rendered == v.as_str() {
+                v.get_ref().clone()
+            } else {
+                SecretSource::new(rendered)
+            };
+            let checked = r
+                .reference()
+                .map_err(str::to_string)
+                .and_then(|s| s.check_cloud(self.scope.cloud));
             if let Err(why) = checked
                 && !self.failed
             {

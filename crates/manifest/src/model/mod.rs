@@ -1,12 +1,14 @@
 //! The typed manifest, mirroring `aib.toml` format 1 table by table. Every name and reference
 //! keeps its span so that validation and planning errors point at `file:line:col`.
 
+mod cron;
 mod customizer;
 mod matrix;
 mod schedule;
 mod settings;
 mod source;
 
+pub use cron::Cron;
 pub use customizer::{Customizer, CustomizerKind, Validate};
 pub use matrix::{Matrix, MatrixRow};
 pub use schedule::{Rebuild, Schedule};
