@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use crate::Spanned;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{
-    Customizer, CustomizerKind, ManifestFile, Settings, Source, VariantEnvironments,
+    Customizer, CustomizerKind, ManifestFile, Script, Settings, Source, Step, VariantEnvironments,
 };
 use crate::suggest::did_you_mean;
 
@@ -600,7 +600,7 @@ impl Checker<'_> {
     }
 
     fn customizer(&mut self, key: &str, cz: &Customizer, validation: bool) {
-        let kind = *cz.kind.get_ref();
+        let kind = *cz.kind().get_ref();
         if validation
             && !matches!(
                 kind,
@@ -612,90 +612,32 @@ impl Checker<'_> {
                     "aib::customizer",
                     format!("`{key}`: an in-VM validation cannot be `{}`", kind.as_str()),
                 )
-                .with_label(cz.kind.span(), "use shell, powershell or file"),
+                .with_label(cz.kind().span(), "use shell, powershell or file"),
             );
         }
-        let allowed = kind.allowed_keys();
-        for (k, span) in cz.set_keys() {
-            if !allowed.contains(&k) {
-                self.out.push(
-                    Diagnostic::error(
-                        "aib::customizer-key",
-                        format!("`{k}` is not valid for a `{}` customizer", kind.as_str()),
-                    )
-                    .with_label(
-                        span,
-                        format!(
-                            "`{}` accepts {}",
-                            kind.as_str(),
-                            allowed
-                                .iter()
-                                .map(|a| format!("`{a}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    ),
-                );
+        self.stray_customizer_keys(cz);
+        match &cz.step {
+            Step::Shell(script) | Step::Powershell { script, .. } => {
+                self.customizer_script(key, cz, script)
             }
-        }
-        match kind {
-            CustomizerKind::Shell | CustomizerKind::Powershell => {
-                let n = [
-                    cz.script.is_some(),
-                    cz.inline.is_some(),
-                    cz.script_uri.is_some(),
-                ]
-                .iter()
-                .filter(|b| **b)
-                .count();
-                if n != 1 {
-                    self.out.push(
-                        Diagnostic::error(
-                            "aib::customizer",
-                            format!(
-                                "`{key}` must set exactly one of `script`, `inline` or `script_uri`"
-                            ),
-                        )
-                        .with_label(
-                            cz.kind.span(),
-                            if n == 0 {
-                                "sets none"
-                            } else {
-                                "sets more than one"
-                            },
-                        ),
-                    );
-                }
-                if let Some(s) = &cz.script
-                    && !templated(s)
-                    && !self.dir.join(s.as_str()).is_file()
-                {
-                    self.out.push(
-                        Diagnostic::error(
-                            "aib::missing-file",
-                            format!("script `{}` does not exist", s.as_str()),
-                        )
-                        .with_label(s.span(), "paths are relative to the manifest's directory"),
-                    );
-                }
-            }
-            CustomizerKind::File => {
-                for (name, v) in [
-                    ("source_uri", &cz.source_uri),
-                    ("destination", &cz.destination),
-                ] {
+            Step::File {
+                source_uri,
+                destination,
+                ..
+            } => {
+                for (name, v) in [("source_uri", source_uri), ("destination", destination)] {
                     if v.is_none() {
                         self.out.push(
                             Diagnostic::error(
                                 "aib::customizer",
                                 format!("`{key}`: a `file` customizer needs `{name}`"),
                             )
-                            .with_label(cz.kind.span(), "this customizer"),
+                            .with_label(cz.kind().span(), "this customizer"),
                         );
                     }
                 }
             }
-            CustomizerKind::WindowsRestart | CustomizerKind::WindowsUpdate => {}
+            Step::WindowsRestart { .. } | Step::WindowsUpdate { .. } => {}
         }
         if let Some(n) = &cz.name
             && n.is_empty()
@@ -703,6 +645,76 @@ impl Checker<'_> {
             self.out.push(
                 Diagnostic::error("aib::name", format!("`{key}.name` is empty"))
                     .with_label(n.span(), "give the step a name"),
+            );
+        }
+    }
+
+    /// Keys of another customizer type.
+    fn stray_customizer_keys(&mut self, cz: &Customizer) {
+        let kind = cz.kind().get_ref();
+        let allowed = kind.allowed_keys();
+        for k in cz.stray_keys() {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::customizer-key",
+                    format!(
+                        "`{}` is not valid for a `{}` customizer",
+                        k.get_ref(),
+                        kind.as_str()
+                    ),
+                )
+                .with_label(
+                    k.span(),
+                    format!(
+                        "`{}` accepts {}",
+                        kind.as_str(),
+                        allowed
+                            .iter()
+                            .map(|a| format!("`{a}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            );
+        }
+    }
+
+    /// A `shell` or `powershell` step sets exactly one script, and a local one exists.
+    fn customizer_script(&mut self, key: &str, cz: &Customizer, script: &Script) {
+        let n = [
+            script.script.is_some(),
+            script.inline.is_some(),
+            script.script_uri.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if n != 1 {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::customizer",
+                    format!("`{key}` must set exactly one of `script`, `inline` or `script_uri`"),
+                )
+                .with_label(
+                    cz.kind().span(),
+                    if n == 0 {
+                        "sets none"
+                    } else {
+                        "sets more than one"
+                    },
+                ),
+            );
+        }
+        if let Some(s) = &script.script
+            && !templated(s)
+            && !self.dir.join(s.as_str()).is_file()
+        {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::missing-file",
+                    format!("script `{}` does not exist", s.as_str()),
+                )
+                .with_label(s.span(), "paths are relative to the manifest's directory"),
             );
         }
     }

@@ -9,7 +9,7 @@ mod settings;
 mod source;
 
 pub use cron::Cron;
-pub use customizer::{Customizer, CustomizerKind, Validate};
+pub use customizer::{Customizer, CustomizerKind, RawCustomizer, Script, Step, Validate};
 pub use matrix::{Matrix, MatrixRow};
 pub use schedule::{Rebuild, Schedule};
 pub use settings::{
