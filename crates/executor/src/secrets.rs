@@ -116,7 +116,7 @@ pub async fn resolve(
 }
 
 async fn lookup(reference: &SecretSource, arm: Option<&ArmClient>) -> Result<String, String> {
-    match reference.reference().map_err(str::to_string)? {
+    match reference.reference().map_err(|e| e.to_string())? {
         SecretRef::Env(var) => match std::env::var(var) {
             Ok(v) if !v.is_empty() => Ok(v),
             Ok(_) => Err(format!("environment variable `{var}` is empty")),

@@ -425,7 +425,7 @@ impl Checker<'_> {
             match reference.reference() {
                 Err(why) => self.out.push(
                     Diagnostic::error("aib::secret-ref", format!("malformed secret reference for `{}`", name.as_str()))
-                        .with_label(reference.span(), why)
+                        .with_label(reference.span(), why.to_string())
                         .with_help("write `env:VARIABLE` or `keyvault:https://<vault>.vault.azure.net/secrets/<name>`"),
                 ),
                 Ok(r) => {
@@ -726,7 +726,7 @@ impl Checker<'_> {
                     "aib::cron",
                     format!("bad cron expression in schedule `{}`", name.as_str()),
                 )
-                .with_label(s.cron.span(), why),
+                .with_label(s.cron.span(), why.to_string()),
             ),
             Ok(cron) => self.schedule_frequency(name, s, cron),
         }

@@ -361,7 +361,7 @@ impl Resolver<'_> {
         let resolved = match self.files.digest(&joined, &path) {
             Ok((_, real)) => real,
             Err(why) => {
-                self.invalid(key, s.span(), why);
+                self.invalid(key, s.span(), why.to_string());
                 joined
             }
         };
@@ -754,8 +754,9 @@ impl Resolver<'_> {
             };
             let checked = r
                 .reference()
-                .map_err(str::to_string)
-                .and_then(|s| s.check_cloud(self.scope.cloud));
+                .map_err(Clone::clone)
+                .and_then(|s| s.check_cloud(self.scope.cloud))
+                .map_err(|e| e.to_string());
             if let Err(why) = checked
                 && !self.failed
             {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cron {
     text: String,
-    parsed: Result<croner::Cron, String>,
+    parsed: Result<croner::Cron, CronError>,
 }
 
 impl Cron {
@@ -29,27 +29,35 @@ impl Cron {
     }
 
     /// The parsed schedule, or why the expression is not one (which field is out of range).
-    pub fn schedule(&self) -> Result<&croner::Cron, &str> {
-        self.parsed.as_ref().map_err(String::as_str)
+    pub fn schedule(&self) -> Result<&croner::Cron, &CronError> {
+        self.parsed.as_ref()
     }
 }
 
-fn parse(cron: &str) -> Result<croner::Cron, String> {
+/// Why a cron expression is not one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CronError {
+    #[error(
+        "has {0} fields; write five (minute hour day month weekday) or six (with seconds first)"
+    )]
+    FieldCount(usize),
+    /// A field holds a number outside its range (named), or croner refused it (its words).
+    #[error("{0}")]
+    Field(String),
+}
+
+fn parse(cron: &str) -> Result<croner::Cron, CronError> {
     let fields = cron.split_whitespace().count();
     let seconds = match fields {
         5 => Seconds::Disallowed,
         6 => Seconds::Required,
-        _ => {
-            return Err(format!(
-                "has {fields} fields; write five (minute hour day month weekday) or six (with seconds first)"
-            ));
-        }
+        _ => return Err(CronError::FieldCount(fields)),
     };
     CronParser::builder()
         .seconds(seconds)
         .build()
         .parse(cron)
-        .map_err(|e| cron_field_problem(cron).unwrap_or_else(|| e.to_string()))
+        .map_err(|e| CronError::Field(cron_field_problem(cron).unwrap_or_else(|| e.to_string())))
 }
 
 /// Names the cron field holding an out-of-range number, which croner's message does not.
@@ -124,14 +132,15 @@ mod tests {
     fn parses_five_and_six_fields_and_names_bad_ones() {
         assert!(Cron::new("0 3 * * *").schedule().is_ok());
         assert!(Cron::new("0 0 3 * * *").schedule().is_ok());
+        let why = |c: &str| Cron::new(c).schedule().err().map(|e| e.to_string());
         assert_eq!(
-            Cron::new("0 3 * *").schedule().err(),
+            why("0 3 * *").as_deref(),
             Some(
                 "has 4 fields; write five (minute hour day month weekday) or six (with seconds first)"
             )
         );
         assert_eq!(
-            Cron::new("0 25 * * *").schedule().err(),
+            why("0 25 * * *").as_deref(),
             Some("hour field has 25, outside 0-23")
         );
         assert_eq!(Cron::new("0 3 * * *").as_str(), "0 3 * * *");

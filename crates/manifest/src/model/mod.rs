@@ -8,7 +8,7 @@ mod schedule;
 mod settings;
 mod source;
 
-pub use cron::Cron;
+pub use cron::{Cron, CronError};
 pub use customizer::{Customizer, CustomizerKind, RawCustomizer, Script, Step, Validate};
 pub use matrix::{Matrix, MatrixRow};
 pub use schedule::{Rebuild, Schedule};
