@@ -333,7 +333,7 @@ impl Credential {
         cred: &dyn TokenCredential,
         scope: &str,
         probing: bool,
-    ) -> std::result::Result<BearerToken, String> {
+    ) -> std::result::Result<BearerToken, TokenError> {
         let start = std::time::Instant::now();
         let budget = if probing {
             self.probe_timeout
@@ -354,15 +354,14 @@ impl Credential {
             // Full jitter between half and all of the current delay.
             let wait = delay.mul_f64(0.5 + rand::random::<f64>() * 0.5);
             if !retry {
-                return Err(failure.message);
+                return Err(TokenError::Failed(failure.message));
             }
             if start.elapsed() + wait > budget {
-                return Err(format!(
-                    "{} (gave up after {attempts} attempt{} over {:.1} s)",
-                    failure.message,
-                    if attempts == 1 { "" } else { "s" },
-                    start.elapsed().as_secs_f64()
-                ));
+                return Err(TokenError::GaveUp {
+                    message: failure.message,
+                    attempts,
+                    seconds: start.elapsed().as_secs_f64(),
+                });
             }
             tracing::debug!(
                 attempt = attempts,
@@ -373,6 +372,22 @@ impl Credential {
             delay = (delay * 2).min(Duration::from_secs(5));
         }
     }
+}
+
+/// Why a credential gave no token (shown after `<kind>: `).
+#[derive(Debug, thiserror::Error)]
+enum TokenError {
+    #[error("{0}")]
+    Failed(String),
+    #[error(
+        "{message} (gave up after {attempts} attempt{} over {seconds:.1} s)",
+        if *attempts == 1 { "" } else { "s" }
+    )]
+    GaveUp {
+        message: String,
+        attempts: u32,
+        seconds: f64,
+    },
 }
 
 /// Why one token request failed.
@@ -459,35 +474,59 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn need(name: &str) -> std::result::Result<String, String> {
-    var(name).ok_or_else(|| format!("not configured ({name} is not set)"))
+/// Why one credential of the chain could not be built (shown after `<kind>: `).
+#[derive(Debug, thiserror::Error)]
+enum BuildError {
+    #[error("not configured ({0} is not set)")]
+    NotSet(String),
+    #[error(
+        "not configured ({}: give the job `permissions: id-token: write`)",
+        format!("{} is not set", crate::github_oidc::REQUEST_URL_ENV)
+    )]
+    NoIdTokenPermission,
+    #[error("cannot build HTTP client: {0}")]
+    HttpClient(reqwest::Error),
+    /// Reading `AIB_CA_FILE`, or azure_identity refused the settings (one line).
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    IdTokenUrl(#[from] crate::github_oidc::IdTokenUrlError),
+}
+
+fn need(name: &str) -> std::result::Result<String, BuildError> {
+    var(name).ok_or_else(|| BuildError::NotSet(name.to_string()))
 }
 
 /// An HTTP client for token endpoints: bounded connect and request times, and the trust
 /// anchors `AIB_CA_FILE` adds.
 fn token_http_client(
     roots: Vec<reqwest::Certificate>,
-) -> std::result::Result<reqwest::Client, String> {
+) -> std::result::Result<reqwest::Client, BuildError> {
     reqwest::Client::builder()
         .user_agent(crate::transport::USER_AGENT)
         .connect_timeout(Duration::from_secs(30))
         .timeout(Duration::from_secs(60))
         .tls_certs_merge(roots)
         .build()
-        .map_err(|e| format!("cannot build HTTP client: {e}"))
+        .map_err(BuildError::HttpClient)
 }
 
 /// The HTTP client of azure_identity's credentials when `AIB_CA_FILE` adds trust anchors
 /// (`None`: azure_core's default client).
-fn trusting_client() -> std::result::Result<Option<reqwest::Client>, String> {
-    let roots = crate::transport::extra_roots().map_err(|e| e.to_string())?;
+fn trusting_client() -> std::result::Result<Option<reqwest::Client>, BuildError> {
+    let roots = extra_roots()?;
     if roots.is_empty() {
         return Ok(None);
     }
     token_http_client(roots).map(Some)
 }
 
-fn client_options(cloud: Cloud) -> std::result::Result<ClientOptions, String> {
+/// The trust anchors `AIB_CA_FILE` adds.
+fn extra_roots() -> std::result::Result<Vec<reqwest::Certificate>, BuildError> {
+    crate::transport::extra_roots().map_err(|e| BuildError::Setup(e.to_string()))
+}
+
+fn client_options(cloud: Cloud) -> std::result::Result<ClientOptions, BuildError> {
     let cfg = match cloud {
         Cloud::UsGov => Some(CloudConfiguration::AzureGovernment),
         Cloud::China => Some(CloudConfiguration::AzureChina),
@@ -525,15 +564,13 @@ fn quick_retries(client_options: &mut ClientOptions) {
         });
 }
 
-fn github_actions(cloud: Cloud) -> std::result::Result<Arc<dyn TokenCredential>, String> {
+fn github_actions(cloud: Cloud) -> std::result::Result<Arc<dyn TokenCredential>, BuildError> {
     use crate::github_oidc::{ActionsIdToken, REQUEST_TOKEN_ENV, REQUEST_URL_ENV};
     let url = var(REQUEST_URL_ENV).ok_or_else(|| {
         if var("GITHUB_ACTIONS").is_some() {
-            format!(
-                "not configured ({REQUEST_URL_ENV} is not set: give the job `permissions: id-token: write`)"
-            )
+            BuildError::NoIdTokenPermission
         } else {
-            format!("not configured ({REQUEST_URL_ENV} is not set)")
+            BuildError::NotSet(REQUEST_URL_ENV.to_string())
         }
     })?;
     let token = need(REQUEST_TOKEN_ENV)?;
@@ -541,19 +578,19 @@ fn github_actions(cloud: Cloud) -> std::result::Result<Arc<dyn TokenCredential>,
     let client = need("AZURE_CLIENT_ID")?;
     let mut client_options = client_options(cloud)?;
     quick_retries(&mut client_options);
-    let http = token_http_client(crate::transport::extra_roots().map_err(|e| e.to_string())?)?;
+    let http = token_http_client(extra_roots()?)?;
     let assertion = ActionsIdToken::new(&url, token, exchange_audience(cloud), http)?;
     let opts = ClientAssertionCredentialOptions { client_options };
     let c = ClientAssertionCredential::new(tenant, client, assertion, Some(opts))
-        .map_err(|e| one_line(&e.to_string()))?;
+        .map_err(|e| BuildError::Setup(one_line(&e.to_string())))?;
     Ok(c)
 }
 
 fn build(
     kind: CredentialKind,
     cloud: Cloud,
-) -> std::result::Result<Arc<dyn TokenCredential>, String> {
-    let err = |e: azure_core::Error| one_line(&e.to_string());
+) -> std::result::Result<Arc<dyn TokenCredential>, BuildError> {
+    let err = |e: azure_core::Error| BuildError::Setup(one_line(&e.to_string()));
     match kind {
         CredentialKind::Env => {
             let tenant = need("AZURE_TENANT_ID")?;

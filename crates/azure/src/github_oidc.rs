@@ -39,6 +39,17 @@ impl fmt::Debug for ActionsIdToken {
     }
 }
 
+/// Why the ID token endpoint's URL is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IdTokenUrlError {
+    #[error("{REQUEST_URL_ENV} is not a URL: {0}")]
+    NotAUrl(url::ParseError),
+    #[error(
+        "{REQUEST_URL_ENV} must be an https URL (plain http only to a loopback host), not {0}://"
+    )]
+    Scheme(String),
+}
+
 impl ActionsIdToken {
     /// For the endpoint `request_url` (it must be `https`, or plain `http` on a loopback host
     /// such as a local simulator), asking for ID tokens with `audience`.
@@ -47,9 +58,8 @@ impl ActionsIdToken {
         request_token: String,
         audience: &str,
         client: reqwest::Client,
-    ) -> Result<Self, String> {
-        let mut url = url::Url::parse(request_url)
-            .map_err(|e| format!("{REQUEST_URL_ENV} is not a URL: {e}"))?;
+    ) -> Result<Self, IdTokenUrlError> {
+        let mut url = url::Url::parse(request_url).map_err(IdTokenUrlError::NotAUrl)?;
         let loopback = match url.host() {
             Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -59,11 +69,7 @@ impl ActionsIdToken {
         match url.scheme() {
             "https" => {}
             "http" if loopback => {}
-            other => {
-                return Err(format!(
-                    "{REQUEST_URL_ENV} must be an https URL (plain http only to a loopback host), not {other}://"
-                ));
-            }
+            other => return Err(IdTokenUrlError::Scheme(other.to_string())),
         }
         url.query_pairs_mut().append_pair("audience", audience);
         Ok(Self {

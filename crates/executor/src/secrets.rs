@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use aib_azure::ArmClient;
-use aib_manifest::SecretRef;
+use aib_manifest::{SecretRef, SecretSource};
 use aib_planner::Plan;
 
 use aib_render::render::SecretValues;
@@ -19,7 +19,38 @@ pub struct SecretProblem {
     /// The reference as written.
     pub reference: String,
     /// Why.
-    pub reason: String,
+    pub reason: SecretError,
+}
+
+/// Why a secret's value could not be read. Never holds the value or a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// The reference itself is malformed (the manifest check refuses these).
+    #[error(transparent)]
+    Reference(#[from] aib_manifest::SecretRefError),
+    #[error("environment variable `{0}` is empty")]
+    EnvEmpty(String),
+    #[error("environment variable `{0}` is not set")]
+    EnvUnset(String),
+    #[error("Key Vault is not reachable without an Azure credential")]
+    NoCredential,
+    /// The vault's URL could not be made (the client's reason).
+    #[error("Key Vault {vault}: {why}")]
+    Url { vault: String, why: String },
+    #[error("cannot get a Key Vault token: {0}")]
+    Token(String),
+    #[error("Key Vault {vault} is unreachable: {why}")]
+    Unreachable { vault: String, why: String },
+    /// Key Vault answered, but not with the value (`refusal` says why; `to` a redirect).
+    #[error("Key Vault {vault}: secret `{name}` {refusal}{to}")]
+    Refused {
+        vault: String,
+        name: String,
+        refusal: String,
+        to: String,
+    },
+    #[error("Key Vault {vault}: no value for secret `{name}`")]
+    NoValue { vault: String, name: String },
 }
 
 impl std::fmt::Display for SecretProblem {
@@ -61,7 +92,7 @@ pub async fn resolve(
     arm: Option<&ArmClient>,
     options: SecretOptions,
 ) -> Result<ResolvedSecrets, Vec<SecretProblem>> {
-    let mut cache: BTreeMap<String, Result<String, String>> = BTreeMap::new();
+    let mut cache: BTreeMap<String, Result<String, SecretError>> = BTreeMap::new();
     let mut out = ResolvedSecrets::default();
     let mut problems: Vec<SecretProblem> = Vec::new();
     // Only units that build use their secrets (an unchanged unit starts nothing).
@@ -71,7 +102,8 @@ pub async fn resolve(
         .filter(|u| u.action == aib_planner::Action::Build)
     {
         let mut values = SecretValues::new();
-        for (name, reference) in &unit.settings.secrets {
+        for (name, source) in &unit.settings.secrets {
+            let reference = source.as_str();
             if options.placeholders_only {
                 values.insert(name.clone(), PLACEHOLDER);
                 if !out.placeholders.contains(name) {
@@ -80,8 +112,8 @@ pub async fn resolve(
                 continue;
             }
             if !cache.contains_key(reference) {
-                let r = lookup(reference, arm).await;
-                cache.insert(reference.clone(), r);
+                let r = lookup(source, arm).await;
+                cache.insert(reference.to_string(), r);
             }
             match cache.get(reference) {
                 Some(Ok(v)) => values.insert(name.clone(), v.clone()),
@@ -97,7 +129,7 @@ pub async fn resolve(
                     {
                         problems.push(SecretProblem {
                             name: name.clone(),
-                            reference: reference.clone(),
+                            reference: reference.to_string(),
                             reason: reason.clone(),
                         });
                     }
@@ -114,12 +146,12 @@ pub async fn resolve(
     }
 }
 
-async fn lookup(reference: &str, arm: Option<&ArmClient>) -> Result<String, String> {
-    match SecretRef::parse(reference)? {
-        SecretRef::Env(var) => match std::env::var(&var) {
+async fn lookup(reference: &SecretSource, arm: Option<&ArmClient>) -> Result<String, SecretError> {
+    match reference.reference().map_err(Clone::clone)? {
+        SecretRef::Env(var) => match std::env::var(var) {
             Ok(v) if !v.is_empty() => Ok(v),
-            Ok(_) => Err(format!("environment variable `{var}` is empty")),
-            Err(_) => Err(format!("environment variable `{var}` is not set")),
+            Ok(_) => Err(SecretError::EnvEmpty(var.clone())),
+            Err(_) => Err(SecretError::EnvUnset(var.clone())),
         },
         SecretRef::KeyVault {
             vault,
@@ -127,9 +159,9 @@ async fn lookup(reference: &str, arm: Option<&ArmClient>) -> Result<String, Stri
             version,
         } => {
             let Some(arm) = arm else {
-                return Err("Key Vault is not reachable without an Azure credential".into());
+                return Err(SecretError::NoCredential);
             };
-            key_vault(arm, &vault, &name, version.as_deref()).await
+            key_vault(arm, vault, name, version.as_deref()).await
         }
     }
 }
@@ -160,16 +192,19 @@ async fn key_vault(
     vault: &str,
     name: &str,
     version: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, SecretError> {
     let url = arm
         .endpoints()
         .key_vault_url(&secret_url(vault, name, version))
-        .map_err(|e| format!("Key Vault {vault}: {e}"))?;
+        .map_err(|e| SecretError::Url {
+            vault: vault.to_string(),
+            why: e.to_string(),
+        })?;
     let token = arm
         .credential()
         .token(arm.endpoints().key_vault_scope())
         .await
-        .map_err(|e| format!("cannot get a Key Vault token: {e}"))?;
+        .map_err(|e| SecretError::Token(e.to_string()))?;
     let req = arm
         .transport()
         .client()
@@ -181,7 +216,10 @@ async fn key_vault(
         .transport()
         .execute(req)
         .await
-        .map_err(|(_, why)| format!("Key Vault {vault} is unreachable: {why}"))?;
+        .map_err(|(_, why)| SecretError::Unreachable {
+            vault: vault.to_string(),
+            why: why.to_string(),
+        })?;
     let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
     if resp.status != 200 {
         let to = resp
@@ -193,15 +231,20 @@ async fn key_vault(
                 )
             })
             .unwrap_or_default();
-        return Err(format!(
-            "Key Vault {vault}: secret `{name}` {}{to}",
-            refusal(resp.status, &body)
-        ));
+        return Err(SecretError::Refused {
+            vault: vault.to_string(),
+            name: name.to_string(),
+            refusal: refusal(resp.status, &body),
+            to,
+        });
     }
     body.get("value")
         .and_then(|v| v.as_str())
         .map(str::to_owned)
-        .ok_or_else(|| format!("Key Vault {vault}: no value for secret `{name}`"))
+        .ok_or_else(|| SecretError::NoValue {
+            vault: vault.to_string(),
+            name: name.to_string(),
+        })
 }
 
 #[cfg(test)]

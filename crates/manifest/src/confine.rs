@@ -49,48 +49,97 @@ impl FileRoots {
 
     /// Checks the file at `path` (`shown` is how the manifest wrote it): it exists, resolves
     /// inside a root, is a regular file and is at most [`MAX_FILE_BYTES`] long.
-    pub fn check(&self, path: &Path, shown: &str) -> Result<ConfinedFile, String> {
-        let real = std::fs::canonicalize(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                format!("file `{shown}` does not exist")
-            } else {
-                format!("cannot resolve `{shown}`: {e}")
+    pub fn check(&self, path: &Path, shown: &str) -> Result<ConfinedFile, ConfineError> {
+        let shown = shown.to_string();
+        let real = match std::fs::canonicalize(path) {
+            Ok(real) => real,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfineError::Missing { shown });
             }
-        })?;
+            Err(e) => {
+                return Err(ConfineError::Resolve {
+                    shown,
+                    source: Arc::new(e),
+                });
+            }
+        };
         if !self.roots.iter().any(|r| real.starts_with(r)) {
             let home = self
                 .roots
                 .first()
                 .map(|r| r.display().to_string())
                 .unwrap_or_default();
-            return Err(format!(
-                "`{shown}` resolves to `{}`, outside the manifest's folder `{home}`{}; list the folder under `[pipeline] allow_paths` to use it",
-                real.display(),
-                if self.roots.len() > 1 {
+            return Err(ConfineError::Outside {
+                shown,
+                real,
+                home,
+                allow_paths: if self.roots.len() > 1 {
                     " and the folders of `[pipeline] allow_paths`"
                 } else {
                     ""
-                }
-            ));
+                },
+            });
         }
-        let meta = std::fs::metadata(&real).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+        let meta = match std::fs::metadata(&real) {
+            Ok(meta) => meta,
+            Err(e) => return Err(ConfineError::read(shown, e)),
+        };
         if !meta.is_file() {
-            return Err(format!(
-                "`{shown}` (`{}`) is not a regular file",
-                real.display()
-            ));
+            return Err(ConfineError::NotAFile { shown, real });
         }
         if meta.len() > MAX_FILE_BYTES {
-            return Err(format!(
-                "`{shown}` is {} bytes; an ARM deployment holds at most {} bytes, so it could never be deployed",
-                meta.len(),
-                MAX_FILE_BYTES
-            ));
+            return Err(ConfineError::TooLarge {
+                shown,
+                len: meta.len(),
+            });
         }
         Ok(ConfinedFile {
             real,
             len: meta.len(),
         })
+    }
+}
+
+/// Why a file the manifest names cannot be used (`shown` is the path as the manifest wrote it).
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ConfineError {
+    #[error("file `{shown}` does not exist")]
+    Missing { shown: String },
+    #[error("cannot resolve `{shown}`: {source}")]
+    Resolve {
+        shown: String,
+        source: Arc<std::io::Error>,
+    },
+    #[error(
+        "`{shown}` resolves to `{}`, outside the manifest's folder `{home}`{allow_paths}; list the folder under `[pipeline] allow_paths` to use it",
+        real.display()
+    )]
+    Outside {
+        shown: String,
+        real: PathBuf,
+        home: String,
+        allow_paths: &'static str,
+    },
+    #[error("cannot read `{shown}`: {source}")]
+    Read {
+        shown: String,
+        source: Arc<std::io::Error>,
+    },
+    #[error("`{shown}` (`{}`) is not a regular file", real.display())]
+    NotAFile { shown: String, real: PathBuf },
+    #[error(
+        "`{shown}` is {len} bytes; an ARM deployment holds at most {MAX_FILE_BYTES} bytes, so it could never be deployed"
+    )]
+    TooLarge { shown: String, len: u64 },
+}
+
+impl ConfineError {
+    /// The file at `shown` could not be read.
+    pub fn read(shown: impl Into<String>, e: std::io::Error) -> Self {
+        Self::Read {
+            shown: shown.into(),
+            source: Arc::new(e),
+        }
     }
 }
 
@@ -118,14 +167,19 @@ mod tests {
         let e = roots
             .check(&dir.join("../secret.txt"), "../secret.txt")
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("outside the manifest's folder"), "{e}");
         assert!(e.contains("secret.txt"), "{e}");
         let e = roots
             .check(Path::new("/etc/hostname"), "/etc/hostname")
-            .err();
+            .err()
+            .map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("outside")));
-        let e = roots.check(&dir.join("nope.sh"), "nope.sh").err();
+        let e = roots
+            .check(&dir.join("nope.sh"), "nope.sh")
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(e.as_deref(), Some("file `nope.sh` does not exist"));
         // allow_paths opens exactly the folders listed.
         let e = roots
@@ -133,7 +187,8 @@ mod tests {
                 &dir.join("../common-scripts/common.sh"),
                 "../common-scripts/common.sh",
             )
-            .err();
+            .err()
+            .map(|e| e.to_string());
         assert!(e.is_some());
         let allowed = FileRoots::new(&dir, &["../common-scripts"]);
         assert!(
@@ -150,7 +205,10 @@ mod tests {
                 .is_err()
         );
         // A folder is not a file.
-        let e = roots.check(&dir.join("scripts"), "scripts").err();
+        let e = roots
+            .check(&dir.join("scripts"), "scripts")
+            .err()
+            .map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("not a regular file")));
         Ok(())
     }
@@ -166,7 +224,11 @@ mod tests {
         std::os::unix::fs::symlink("/proc/self/environ", dir.join("env.sh"))?;
         let roots = FileRoots::new(&dir, &[]);
         for name in ["link.sh", "env.sh"] {
-            let e = roots.check(&dir.join(name), name).err().unwrap_or_default();
+            let e = roots
+                .check(&dir.join(name), name)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(e.contains("outside the manifest's folder"), "{name}: {e}");
         }
         Ok(())

@@ -13,10 +13,10 @@ mod spanned;
 mod suggest;
 mod validate;
 
-pub use confine::{ConfinedFile, FileRoots, MAX_FILE_BYTES};
+pub use confine::{ConfineError, ConfinedFile, FileRoots, MAX_FILE_BYTES};
 pub use diagnostic::{Diagnostic, Diagnostics, Label, ManifestError, Severity, SourceFile};
 pub use load::{Manifest, parse};
 pub use model::*;
-pub use secret::{KEY_VAULT_SUFFIXES, SecretRef};
+pub use secret::{KEY_VAULT_SUFFIXES, SecretRef, SecretRefError, SecretSource};
 pub use spanned::Spanned;
 pub use suggest::{Segment, did_you_mean};

@@ -1,5 +1,10 @@
 //! Secret references (`env:VAR`, `keyvault:https://<vault>/secrets/<name>[/<version>]`).
 
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::model::Cloud;
 
 /// DNS suffix of Key Vault in each well-known cloud (`https://{vault}.{suffix}`).
@@ -8,6 +13,33 @@ pub const KEY_VAULT_SUFFIXES: [(Cloud, &str); 3] = [
     (Cloud::Usgov, "vault.usgovcloudapi.net"),
     (Cloud::China, "vault.azure.cn"),
 ];
+
+/// Why a secret reference is malformed, or names a vault `build` must not send a token to.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SecretRefError {
+    #[error(
+        "`{0}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"
+    )]
+    EnvName(String),
+    #[error("a Key Vault reference must be `keyvault:https://<vault>/secrets/<name>`")]
+    NotHttps,
+    #[error("a Key Vault reference must be `keyvault:https://<vault>/secrets/<name>[/<version>]`")]
+    KeyVaultShape,
+    #[error("`{0}` is not a Key Vault secret name (1-127 letters, digits and `-`)")]
+    SecretName(String),
+    #[error("a secret reference must start with `env:` or `keyvault:`")]
+    Scheme,
+    #[error("`{0}` is not a Key Vault name (3-24 letters, digits and `-`, starting with a letter)")]
+    VaultName(String),
+    #[error(
+        "`{host}` is not a Key Vault of {cloud} (`<vault>.{suffixes}`): `build` would send it a bearer token"
+    )]
+    ForeignVault {
+        host: String,
+        cloud: &'static str,
+        suffixes: String,
+    },
+}
 
 /// Where a secret's value comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,7 +56,7 @@ pub enum SecretRef {
 
 impl SecretRef {
     /// Parses a reference; the error says what is wrong with it.
-    pub fn parse(s: &str) -> Result<SecretRef, String> {
+    pub fn parse(s: &str) -> Result<SecretRef, SecretRefError> {
         if let Some(var) = s.strip_prefix("env:") {
             let ok = !var.is_empty()
                 && var
@@ -35,32 +67,27 @@ impl SecretRef {
             return if ok {
                 Ok(SecretRef::Env(var.to_string()))
             } else {
-                Err(format!(
-                    "`{var}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"
-                ))
+                Err(SecretRefError::EnvName(var.to_string()))
             };
         }
         if let Some(url) = s.strip_prefix("keyvault:") {
-            let rest = url.strip_prefix("https://").ok_or_else(|| {
-                "a Key Vault reference must be `keyvault:https://<vault>/secrets/<name>`"
-                    .to_string()
-            })?;
+            let rest = url
+                .strip_prefix("https://")
+                .ok_or(SecretRefError::NotHttps)?;
             let mut parts = rest.split('/');
             let host = parts.next().unwrap_or("");
             let kind = parts.next();
             let name = parts.next();
             let version = parts.next();
             if parts.next().is_some() || host.is_empty() || kind != Some("secrets") {
-                return Err("a Key Vault reference must be `keyvault:https://<vault>/secrets/<name>[/<version>]`".into());
+                return Err(SecretRefError::KeyVaultShape);
             }
             let name = name.unwrap_or("");
             let valid_name = !name.is_empty()
                 && name.len() <= 127
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
             if !valid_name {
-                return Err(format!(
-                    "`{name}` is not a Key Vault secret name (1-127 letters, digits and `-`)"
-                ));
+                return Err(SecretRefError::SecretName(name.to_string()));
             }
             return Ok(SecretRef::KeyVault {
                 vault: format!("https://{host}"),
@@ -68,14 +95,14 @@ impl SecretRef {
                 version: version.filter(|v| !v.is_empty()).map(str::to_string),
             });
         }
-        Err("a secret reference must start with `env:` or `keyvault:`".into())
+        Err(SecretRefError::Scheme)
     }
 
     /// Checks that a Key Vault reference names a vault of `cloud` (`<name>.vault.azure.net`
     /// for the public cloud, `.vault.usgovcloudapi.net`, `.vault.azure.cn`; for a custom cloud
     /// any of them, which the custom endpoint serves): `build` sends that host a bearer token,
     /// so a reference to any other host is refused. `env:` references always pass.
-    pub fn check_cloud(&self, cloud: Cloud) -> Result<(), String> {
+    pub fn check_cloud(&self, cloud: Cloud) -> Result<(), SecretRefError> {
         let SecretRef::KeyVault { vault, .. } = self else {
             return Ok(());
         };
@@ -99,14 +126,73 @@ impl SecretRef {
         };
         match name {
             Some(n) if is_vault_name(n) => Ok(()),
-            Some(n) => Err(format!(
-                "`{n}` is not a Key Vault name (3-24 letters, digits and `-`, starting with a letter)"
-            )),
-            None => Err(format!(
-                "`{host}` is not a Key Vault of {cloud_name} (`<vault>.{}`): `build` would send it a bearer token",
-                allowed.join("` or `<vault>.")
-            )),
+            Some(n) => Err(SecretRefError::VaultName(n.to_string())),
+            None => Err(SecretRefError::ForeignVault {
+                host,
+                cloud: cloud_name,
+                suffixes: allowed.join("` or `<vault>."),
+            }),
         }
+    }
+}
+
+/// A secret reference as written in `secrets`, parsed when it is read. A reference with
+/// template syntax (`{{ }}`, `{% %}`) is parsed again once the planner has rendered it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretSource {
+    text: String,
+    parsed: Result<SecretRef, SecretRefError>,
+}
+
+impl SecretSource {
+    /// Parses `text`; a malformed reference is kept with the reason, for validation to report.
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let parsed = SecretRef::parse(&text);
+        Self { text, parsed }
+    }
+
+    /// The reference as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the reference holds template syntax, so it is only known per unit.
+    pub fn is_templated(&self) -> bool {
+        self.text.contains("{{") || self.text.contains("{%")
+    }
+
+    /// Where the value comes from, or why the reference is malformed.
+    pub fn reference(&self) -> Result<&SecretRef, &SecretRefError> {
+        self.parsed.as_ref()
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(SecretSource::new)
+    }
+}
+
+impl Serialize for SecretSource {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.text.serialize(serializer)
+    }
+}
+
+/// The schema of a string, as before references were parsed when read.
+impl JsonSchema for SecretSource {
+    fn inline_schema() -> bool {
+        String::inline_schema()
+    }
+    fn schema_name() -> Cow<'static, str> {
+        String::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        String::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        String::json_schema(generator)
     }
 }
 
@@ -176,6 +262,7 @@ mod tests {
         let e = r("keyvault:https://evil.example.com/secrets/a")
             .check_cloud(Cloud::Public)
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("evil.example.com"), "{e}");
         assert!(e.contains("<vault>.vault.azure.net"), "{e}");

@@ -11,9 +11,8 @@ use indexmap::IndexMap;
 use crate::Spanned;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{
-    Customizer, CustomizerKind, ManifestFile, Settings, Source, VariantEnvironments,
+    Customizer, CustomizerKind, ManifestFile, Script, Settings, Source, Step, VariantEnvironments,
 };
-use crate::secret::SecretRef;
 use crate::suggest::did_you_mean;
 
 /// Runs every check and returns the problems found (errors and warnings).
@@ -419,14 +418,14 @@ impl Checker<'_> {
                     ),
                 );
             }
-            if templated(reference) {
+            if reference.is_templated() {
                 continue;
             }
             let cloud = self.file.cloud();
-            match SecretRef::parse(reference) {
+            match reference.reference() {
                 Err(why) => self.out.push(
                     Diagnostic::error("aib::secret-ref", format!("malformed secret reference for `{}`", name.as_str()))
-                        .with_label(reference.span(), why)
+                        .with_label(reference.span(), why.to_string())
                         .with_help("write `env:VARIABLE` or `keyvault:https://<vault>.vault.azure.net/secrets/<name>`"),
                 ),
                 Ok(r) => {
@@ -601,7 +600,7 @@ impl Checker<'_> {
     }
 
     fn customizer(&mut self, key: &str, cz: &Customizer, validation: bool) {
-        let kind = *cz.kind.get_ref();
+        let kind = *cz.kind().get_ref();
         if validation
             && !matches!(
                 kind,
@@ -613,90 +612,32 @@ impl Checker<'_> {
                     "aib::customizer",
                     format!("`{key}`: an in-VM validation cannot be `{}`", kind.as_str()),
                 )
-                .with_label(cz.kind.span(), "use shell, powershell or file"),
+                .with_label(cz.kind().span(), "use shell, powershell or file"),
             );
         }
-        let allowed = kind.allowed_keys();
-        for (k, span) in cz.set_keys() {
-            if !allowed.contains(&k) {
-                self.out.push(
-                    Diagnostic::error(
-                        "aib::customizer-key",
-                        format!("`{k}` is not valid for a `{}` customizer", kind.as_str()),
-                    )
-                    .with_label(
-                        span,
-                        format!(
-                            "`{}` accepts {}",
-                            kind.as_str(),
-                            allowed
-                                .iter()
-                                .map(|a| format!("`{a}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    ),
-                );
+        self.stray_customizer_keys(cz);
+        match &cz.step {
+            Step::Shell(script) | Step::Powershell { script, .. } => {
+                self.customizer_script(key, cz, script)
             }
-        }
-        match kind {
-            CustomizerKind::Shell | CustomizerKind::Powershell => {
-                let n = [
-                    cz.script.is_some(),
-                    cz.inline.is_some(),
-                    cz.script_uri.is_some(),
-                ]
-                .iter()
-                .filter(|b| **b)
-                .count();
-                if n != 1 {
-                    self.out.push(
-                        Diagnostic::error(
-                            "aib::customizer",
-                            format!(
-                                "`{key}` must set exactly one of `script`, `inline` or `script_uri`"
-                            ),
-                        )
-                        .with_label(
-                            cz.kind.span(),
-                            if n == 0 {
-                                "sets none"
-                            } else {
-                                "sets more than one"
-                            },
-                        ),
-                    );
-                }
-                if let Some(s) = &cz.script
-                    && !templated(s)
-                    && !self.dir.join(s.as_str()).is_file()
-                {
-                    self.out.push(
-                        Diagnostic::error(
-                            "aib::missing-file",
-                            format!("script `{}` does not exist", s.as_str()),
-                        )
-                        .with_label(s.span(), "paths are relative to the manifest's directory"),
-                    );
-                }
-            }
-            CustomizerKind::File => {
-                for (name, v) in [
-                    ("source_uri", &cz.source_uri),
-                    ("destination", &cz.destination),
-                ] {
+            Step::File {
+                source_uri,
+                destination,
+                ..
+            } => {
+                for (name, v) in [("source_uri", source_uri), ("destination", destination)] {
                     if v.is_none() {
                         self.out.push(
                             Diagnostic::error(
                                 "aib::customizer",
                                 format!("`{key}`: a `file` customizer needs `{name}`"),
                             )
-                            .with_label(cz.kind.span(), "this customizer"),
+                            .with_label(cz.kind().span(), "this customizer"),
                         );
                     }
                 }
             }
-            CustomizerKind::WindowsRestart | CustomizerKind::WindowsUpdate => {}
+            Step::WindowsRestart { .. } | Step::WindowsUpdate { .. } => {}
         }
         if let Some(n) = &cz.name
             && n.is_empty()
@@ -708,33 +649,86 @@ impl Checker<'_> {
         }
     }
 
+    /// Keys of another customizer type.
+    fn stray_customizer_keys(&mut self, cz: &Customizer) {
+        let kind = cz.kind().get_ref();
+        let allowed = kind.allowed_keys();
+        for k in cz.stray_keys() {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::customizer-key",
+                    format!(
+                        "`{}` is not valid for a `{}` customizer",
+                        k.get_ref(),
+                        kind.as_str()
+                    ),
+                )
+                .with_label(
+                    k.span(),
+                    format!(
+                        "`{}` accepts {}",
+                        kind.as_str(),
+                        allowed
+                            .iter()
+                            .map(|a| format!("`{a}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            );
+        }
+    }
+
+    /// A `shell` or `powershell` step sets exactly one script, and a local one exists.
+    fn customizer_script(&mut self, key: &str, cz: &Customizer, script: &Script) {
+        let n = [
+            script.script.is_some(),
+            script.inline.is_some(),
+            script.script_uri.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if n != 1 {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::customizer",
+                    format!("`{key}` must set exactly one of `script`, `inline` or `script_uri`"),
+                )
+                .with_label(
+                    cz.kind().span(),
+                    if n == 0 {
+                        "sets none"
+                    } else {
+                        "sets more than one"
+                    },
+                ),
+            );
+        }
+        if let Some(s) = &script.script
+            && !templated(s)
+            && !self.dir.join(s.as_str()).is_file()
+        {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::missing-file",
+                    format!("script `{}` does not exist", s.as_str()),
+                )
+                .with_label(s.span(), "paths are relative to the manifest's directory"),
+            );
+        }
+    }
+
     fn schedule(&mut self, name: &Spanned<String>, s: &crate::model::Schedule) {
-        let cron = s.cron.as_str();
-        let fields = cron.split_whitespace().count();
-        let parsed = if fields == 5 || fields == 6 {
-            croner::parser::CronParser::builder()
-                .seconds(if fields == 6 {
-                    croner::parser::Seconds::Required
-                } else {
-                    croner::parser::Seconds::Disallowed
-                })
-                .build()
-                .parse(cron)
-                .map_err(|e| cron_field_problem(cron).unwrap_or_else(|| e.to_string()))
-        } else {
-            Err(format!(
-                "has {fields} fields; write five (minute hour day month weekday) or six (with seconds first)"
-            ))
-        };
-        match parsed {
+        match s.cron.schedule() {
             Err(why) => self.out.push(
                 Diagnostic::error(
                     "aib::cron",
                     format!("bad cron expression in schedule `{}`", name.as_str()),
                 )
-                .with_label(s.cron.span(), why),
+                .with_label(s.cron.span(), why.to_string()),
             ),
-            Ok(cron) => self.schedule_frequency(name, s, &cron),
+            Ok(cron) => self.schedule_frequency(name, s, cron),
         }
         if let Some(tz) = &s.timezone
             && tz.parse::<chrono_tz::Tz>().is_err()
@@ -794,42 +788,6 @@ impl Checker<'_> {
             }
         }
     }
-}
-
-/// Names the cron field holding an out-of-range number, which croner's message does not.
-fn cron_field_problem(cron: &str) -> Option<String> {
-    let fields: Vec<&str> = cron.split_whitespace().collect();
-    let names: &[(&str, u32, u32)] = &[
-        ("minute", 0, 59),
-        ("hour", 0, 23),
-        ("day-of-month", 1, 31),
-        ("month", 1, 12),
-        ("day-of-week", 0, 7),
-    ];
-    let offset = if fields.len() == 6 { 1 } else { 0 };
-    if offset == 1
-        && let Some(p) = out_of_range(fields[0], 0, 59)
-    {
-        return Some(format!("second field has {p}, outside 0-59"));
-    }
-    for (i, (name, lo, hi)) in names.iter().enumerate() {
-        let field = fields.get(i + offset)?;
-        if let Some(p) = out_of_range(field, *lo, *hi) {
-            return Some(format!("{name} field has {p}, outside {lo}-{hi}"));
-        }
-    }
-    None
-}
-
-fn out_of_range(field: &str, lo: u32, hi: u32) -> Option<u32> {
-    // The number after `/` is a step and the one after `#` an occurrence, not a value.
-    let values = field.split(',').flat_map(|part| {
-        let part = part.split(['/', '#']).next().unwrap_or("");
-        part.split('-')
-            .filter_map(|n| n.parse::<u32>().ok())
-            .collect::<Vec<_>>()
-    });
-    values.into_iter().find(|v| *v < lo || *v > hi)
 }
 
 #[allow(dead_code)]

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use aib_manifest::ConfineError;
 use sha2::{Digest, Sha256};
 
 /// Digests of local files, each checked (inside the manifest's folder or `allow_paths`,
@@ -10,7 +11,7 @@ use sha2::{Digest, Sha256};
 pub struct FileDigests {
     roots: aib_manifest::FileRoots,
     /// Path as joined → (hex SHA-256, real path), or why it may not be read.
-    cache: foldhash::HashMap<PathBuf, Result<(String, PathBuf), String>>,
+    cache: foldhash::HashMap<PathBuf, Result<(String, PathBuf), ConfineError>>,
 }
 
 impl FileDigests {
@@ -28,14 +29,14 @@ impl FileDigests {
         &mut self,
         path: &std::path::Path,
         shown: &str,
-    ) -> Result<(String, PathBuf), String> {
+    ) -> Result<(String, PathBuf), ConfineError> {
         if let Some(r) = self.cache.get(path) {
             return r.clone();
         }
         let r = self.roots.check(path, shown).and_then(|f| {
             std::fs::read(&f.real)
                 .map(|bytes| (hex::encode(Sha256::digest(&bytes)), f.real))
-                .map_err(|e| format!("cannot read `{shown}`: {e}"))
+                .map_err(|e| ConfineError::read(shown, e))
         });
         self.cache.insert(path.to_path_buf(), r.clone());
         r

@@ -97,12 +97,22 @@ struct HashDoc<'a> {
     files: BTreeMap<&'a str, String>,
 }
 
+/// Why a unit's input hash could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// A local file it reads (named).
+    #[error(transparent)]
+    File(#[from] aib_manifest::ConfineError),
+    #[error("{0}")]
+    Serialize(serde_json::Error),
+}
+
 /// Computes the partial hash of a unit. Errors name the file that could not be read.
 pub fn compute(
     identity: &HashIdentity<'_>,
     settings: &ResolvedSettings,
     files: &mut FileDigests,
-) -> Result<InputHash, String> {
+) -> Result<InputHash, HashError> {
     let mut file_map = BTreeMap::new();
     for f in settings.local_files() {
         let (digest, _) = files.digest(&f.resolved, &f.path)?;
@@ -121,7 +131,7 @@ pub fn compute(
     HASH_BUFFER.with(|buf| {
         let mut buf = buf.borrow_mut();
         buf.clear();
-        serde_json::to_writer(&mut *buf, &doc).map_err(|e| e.to_string())?;
+        serde_json::to_writer(&mut *buf, &doc).map_err(HashError::Serialize)?;
         let mut h = Sha256::new();
         h.update(buf.as_slice());
         Ok(InputHash::from_partial(h))

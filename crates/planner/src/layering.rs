@@ -45,7 +45,7 @@ pub fn base_layers(
 }
 
 /// The keys of a matrix row that name settings, as a layer (`None` when there are none).
-pub fn matrix_layer(row: &aib_manifest::MatrixRow) -> Option<Result<Settings, String>> {
+pub fn matrix_layer(row: &aib_manifest::MatrixRow) -> Option<Result<Settings, DeError>> {
     let obj: Map<String, Value> = row
         .iter()
         .filter(|(k, _)| SETTING_KEYS.contains(&k.as_str()))
@@ -54,7 +54,7 @@ pub fn matrix_layer(row: &aib_manifest::MatrixRow) -> Option<Result<Settings, St
     if obj.is_empty() {
         return None;
     }
-    Some(settings_from_json(&Value::Object(obj)).map_err(|e| e.to_string()))
+    Some(settings_from_json(&Value::Object(obj)))
 }
 
 /// A bad `--set` argument: `(argument, message, help)`.
@@ -181,9 +181,22 @@ fn parse_value(raw: &str) -> Value {
         .unwrap_or_else(|| Value::String(raw.to_string()))
 }
 
-fn insert_path(root: &mut Map<String, Value>, path: &[&str], value: Value) -> Result<(), String> {
+/// Why a `--set` value cannot go where its key says.
+#[derive(Debug, thiserror::Error)]
+enum PathError {
+    #[error("empty key")]
+    Empty,
+    #[error("`{0}` is set to a value and used as a table")]
+    ValueAsTable(String),
+}
+
+fn insert_path(
+    root: &mut Map<String, Value>,
+    path: &[&str],
+    value: Value,
+) -> Result<(), PathError> {
     let Some((last, parents)) = path.split_last() else {
-        return Err("empty key".into());
+        return Err(PathError::Empty);
     };
     let mut cur = root;
     for p in parents {
@@ -192,7 +205,7 @@ fn insert_path(root: &mut Map<String, Value>, path: &[&str], value: Value) -> Re
             .or_insert_with(|| Value::Object(Map::new()));
         cur = match entry {
             Value::Object(m) => m,
-            _ => return Err(format!("`{p}` is set to a value and used as a table")),
+            _ => return Err(PathError::ValueAsTable(p.to_string())),
         };
     }
     cur.insert(last.to_string(), value);

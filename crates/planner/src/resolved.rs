@@ -6,8 +6,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use aib_manifest::{
-    CleanupPolicy, Customizer, CustomizerKind, ErrorPolicy, SecretRef, Settings, Spanned,
-    StorageAccountType,
+    CleanupPolicy, Customizer, CustomizerKind, ErrorPolicy, Script, SecretRef, SecretSource,
+    Settings, Spanned, Step, StorageAccountType,
 };
 use indexmap::IndexMap;
 use minijinja::Value as Ctx;
@@ -54,17 +54,15 @@ pub struct ResolvedSettings {
     pub parameters: IndexMap<String, Value>,
     /// Secret name → reference (`env:VAR`, `keyvault:...`), never a value.
     #[serde(serialize_with = "crate::canonical::sorted_keys")]
-    pub secrets: IndexMap<String, String>,
+    pub secrets: IndexMap<String, SecretSource>,
     /// `retain.versions`.
     pub retain_versions: Option<u32>,
 }
 
 impl ResolvedSettings {
     /// The parsed reference of a secret.
-    pub fn secret(&self, name: &str) -> Option<SecretRef> {
-        self.secrets
-            .get(name)
-            .and_then(|r| SecretRef::parse(r).ok())
+    pub fn secret(&self, name: &str) -> Option<&SecretRef> {
+        self.secrets.get(name).and_then(|r| r.reference().ok())
     }
 
     /// Every local file the unit reads (scripts and the user template), in order.
@@ -177,7 +175,8 @@ pub struct ResolvedPlanInfo {
     pub publisher: String,
 }
 
-/// One customizer or in-VM validation step.
+/// One customizer or in-VM validation step. Its `Serialize` form (every key, `null` where
+/// the type has none) is the hashed form and what `aib plan --format json` shows.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ResolvedCustomizer {
     pub kind: CustomizerKind,
@@ -239,8 +238,17 @@ pub(crate) struct Resolver<'a> {
 
 impl Resolver<'_> {
     fn render<'k>(&mut self, key: impl Into<Key<'k>>, s: &Spanned<String>) -> Option<String> {
+        self.render_text(key, s.as_str(), s.span())
+    }
+
+    fn render_text<'k>(
+        &mut self,
+        key: impl Into<Key<'k>>,
+        text: &str,
+        span: Range<usize>,
+    ) -> Option<String> {
         let key = key.into();
-        match self.renderer.render(s.as_str(), &self.scope.ctx) {
+        match self.renderer.render(text, &self.scope.ctx) {
             Ok(v) => Some(v),
             Err(e) => {
                 self.failed = true;
@@ -251,7 +259,7 @@ impl Resolver<'_> {
                 self.problems.error(
                     "aib::template-render",
                     format!("unit `{}`: cannot render `{key}`: {what}", self.scope.id),
-                    Some((s.span(), what.clone())),
+                    Some((span, what.clone())),
                     Some(if self.secrets_in_scope {
                         "available: env, variant, pipeline, matrix.<key>, subscription, location, secrets.<name>"
                             .into()
@@ -353,7 +361,7 @@ impl Resolver<'_> {
         let resolved = match self.files.digest(&joined, &path) {
             Ok((_, real)) => real,
             Err(why) => {
-                self.invalid(key, s.span(), why);
+                self.invalid(key, s.span(), why.to_string());
                 joined
             }
         };
@@ -361,33 +369,83 @@ impl Resolver<'_> {
     }
 
     fn customizer(&mut self, key: Key<'_>, c: &Customizer, index: usize) -> ResolvedCustomizer {
-        let dir = self.scope.dir;
-        ResolvedCustomizer {
-            kind: *c.kind.get_ref(),
+        let mut out = ResolvedCustomizer {
+            kind: *c.kind().get_ref(),
             name: match &c.name {
                 Some(n) => self.render(key.field("name"), n).unwrap_or_default(),
                 None => c.display_name(index),
             },
-            script: c
-                .script
-                .as_ref()
-                .and_then(|s| self.local_file(key.field("script"), s, dir)),
-            inline: self.list(key.field("inline"), &c.inline),
-            script_uri: self.opt(key.field("script_uri"), &c.script_uri),
-            sha256_checksum: self.opt(key.field("sha256_checksum"), &c.sha256_checksum),
-            run_elevated: c.run_elevated.as_deref().copied(),
-            run_as_system: c.run_as_system.as_deref().copied(),
-            valid_exit_codes: c.valid_exit_codes.as_deref().cloned(),
-            source_uri: self.opt(key.field("source_uri"), &c.source_uri),
-            destination: self.opt(key.field("destination"), &c.destination),
-            restart_command: self.opt(key.field("restart_command"), &c.restart_command),
-            restart_check_command: self
-                .opt(key.field("restart_check_command"), &c.restart_check_command),
-            restart_timeout: self.opt(key.field("restart_timeout"), &c.restart_timeout),
-            search_criteria: self.opt(key.field("search_criteria"), &c.search_criteria),
-            filters: self.list(key.field("filters"), &c.filters),
-            update_limit: c.update_limit.as_deref().copied(),
+            script: None,
+            inline: None,
+            script_uri: None,
+            sha256_checksum: None,
+            run_elevated: None,
+            run_as_system: None,
+            valid_exit_codes: None,
+            source_uri: None,
+            destination: None,
+            restart_command: None,
+            restart_check_command: None,
+            restart_timeout: None,
+            search_criteria: None,
+            filters: None,
+            update_limit: None,
+        };
+        match &c.step {
+            Step::Shell(script) => self.script(key, script, &mut out),
+            Step::Powershell {
+                script,
+                run_elevated,
+                run_as_system,
+                valid_exit_codes,
+            } => {
+                self.script(key, script, &mut out);
+                out.run_elevated = run_elevated.as_deref().copied();
+                out.run_as_system = run_as_system.as_deref().copied();
+                out.valid_exit_codes = valid_exit_codes.as_deref().cloned();
+            }
+            Step::File {
+                source_uri,
+                destination,
+                sha256_checksum,
+            } => {
+                out.source_uri = self.opt(key.field("source_uri"), source_uri);
+                out.destination = self.opt(key.field("destination"), destination);
+                out.sha256_checksum = self.opt(key.field("sha256_checksum"), sha256_checksum);
+            }
+            Step::WindowsRestart {
+                restart_command,
+                restart_check_command,
+                restart_timeout,
+            } => {
+                out.restart_command = self.opt(key.field("restart_command"), restart_command);
+                out.restart_check_command =
+                    self.opt(key.field("restart_check_command"), restart_check_command);
+                out.restart_timeout = self.opt(key.field("restart_timeout"), restart_timeout);
+            }
+            Step::WindowsUpdate {
+                search_criteria,
+                filters,
+                update_limit,
+            } => {
+                out.search_criteria = self.opt(key.field("search_criteria"), search_criteria);
+                out.filters = self.list(key.field("filters"), filters);
+                out.update_limit = update_limit.as_deref().copied();
+            }
         }
+        out
+    }
+
+    /// The script of a `shell` or `powershell` step, rendered into `out`.
+    fn script(&mut self, key: Key<'_>, s: &Script, out: &mut ResolvedCustomizer) {
+        let dir = self.scope.dir;
+        out.script = s
+            .script
+            .as_ref()
+            .and_then(|f| self.local_file(key.field("script"), f, dir));
+        out.inline = self.list(key.field("inline"), &s.inline);
+        out.script_uri = self.opt(key.field("script_uri"), &s.script_uri);
+        out.sha256_checksum = self.opt(key.field("sha256_checksum"), &s.sha256_checksum);
     }
 
     fn source(&mut self, s: Option<&Spanned<aib_manifest::Source>>) -> ResolvedSource {
@@ -681,12 +739,24 @@ impl Resolver<'_> {
     }
 
     /// Secret references, rendered and checked (syntax, and Key Vault hosts of the cloud).
-    fn secrets(&mut self, s: &Settings) -> IndexMap<String, String> {
+    fn secrets(&mut self, s: &Settings) -> IndexMap<String, SecretSource> {
         let mut secrets = IndexMap::with_capacity(s.secrets.len());
         for (k, v) in &s.secrets {
             let key = Key::from("secrets").field(k.as_str());
-            let r = self.render(key, v).unwrap_or_default();
-            let checked = SecretRef::parse(&r).and_then(|s| s.check_cloud(self.scope.cloud));
+            let rendered = self
+                .render_text(key, v.as_str(), v.span())
+                .unwrap_or_default();
+            // Parsed when read; only a reference that rendering changed is parsed again.
+            let r = if rendered == v.as_str() {
+                v.get_ref().clone()
+            } else {
+                SecretSource::new(rendered)
+            };
+            let checked = r
+                .reference()
+                .map_err(Clone::clone)
+                .and_then(|s| s.check_cloud(self.scope.cloud))
+                .map_err(|e| e.to_string());
             if let Err(why) = checked
                 && !self.failed
             {

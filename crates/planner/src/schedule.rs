@@ -15,7 +15,6 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-use croner::parser::{CronParser, Seconds};
 use globset::Glob;
 
 use aib_manifest::model::{ManifestFile, Rebuild};
@@ -93,21 +92,6 @@ impl Compiled {
     }
 }
 
-/// Parses a cron expression of five fields, or six with seconds first.
-pub fn parse_cron(cron: &str) -> Result<Cron, String> {
-    let fields = cron.split_whitespace().count();
-    let seconds = match fields {
-        5 => Seconds::Disallowed,
-        6 => Seconds::Required,
-        n => return Err(format!("has {n} fields; expected 5 or 6")),
-    };
-    CronParser::builder()
-        .seconds(seconds)
-        .build()
-        .parse(cron)
-        .map_err(|e| e.to_string())
-}
-
 fn compile(file: &ManifestFile) -> Result<Vec<Compiled>, ScheduleError> {
     let all_envs: Vec<String> = file
         .environments
@@ -117,11 +101,15 @@ fn compile(file: &ManifestFile) -> Result<Vec<Compiled>, ScheduleError> {
     let mut out = Vec::with_capacity(file.schedules.len());
     for (name, s) in &file.schedules {
         let name = name.as_str().to_string();
-        let cron = parse_cron(s.cron.as_str()).map_err(|why| ScheduleError::Cron {
-            name: name.clone(),
-            cron: s.cron.as_str().to_string(),
-            why,
-        })?;
+        let cron = s
+            .cron
+            .schedule()
+            .cloned()
+            .map_err(|why| ScheduleError::Cron {
+                name: name.clone(),
+                cron: s.cron.as_str().to_string(),
+                why: why.to_string(),
+            })?;
         let tz = match &s.timezone {
             None => Tz::UTC,
             Some(tz) => tz

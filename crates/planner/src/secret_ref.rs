@@ -39,10 +39,19 @@ pub fn parse_use(body: &str) -> (&str, Vec<&str>) {
 }
 
 /// `s` quoted for a POSIX shell (`'it'\''s'`); a NUL byte cannot be passed to a shell.
-pub fn sh_quote(s: &str) -> Result<String, String> {
+pub fn sh_quote(s: &str) -> Result<String, FilterError> {
     shlex::try_quote(s)
         .map(|q| q.into_owned())
-        .map_err(|_| "a value with a NUL byte cannot be quoted for a shell".to_string())
+        .map_err(|_| FilterError::NulByte)
+}
+
+/// Why a filter could not be applied to a secret's value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("a value with a NUL byte cannot be quoted for a shell")]
+    NulByte,
+    #[error("filter `{0}` cannot be applied to a secret")]
+    NotAllowed(String),
 }
 
 /// `s` as a PowerShell single-quoted string: every quote character PowerShell accepts
@@ -69,14 +78,14 @@ pub fn tojson(s: &str) -> String {
 }
 
 /// `value` with `filters` applied in order (the forms [`ALLOWED_FILTERS`] make).
-pub fn apply_filters(value: &str, filters: &[&str]) -> Result<String, String> {
+pub fn apply_filters(value: &str, filters: &[&str]) -> Result<String, FilterError> {
     let mut v = value.to_string();
     for f in filters {
         v = match *f {
             "sh_quote" => sh_quote(&v)?,
             "ps_quote" => ps_quote(&v),
             "tojson" => tojson(&v),
-            other => return Err(format!("filter `{other}` cannot be applied to a secret")),
+            other => return Err(FilterError::NotAllowed(other.to_string())),
         };
     }
     Ok(v)

@@ -48,7 +48,7 @@ pub fn add_secret_filters(env: &mut Environment<'_>, in_json: bool) {
         }
         sh_quote(&s)
             .map(Value::from)
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e))
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
     });
     env.add_filter("ps_quote", |v: Value| -> Result<Value, Error> {
         let s = text(&v);

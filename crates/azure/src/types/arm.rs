@@ -1,6 +1,36 @@
 //! Shapes common to every ARM API: errors, pages, operation status.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+/// The envelope every typed ARM resource comes in: id, name, type, location, tags and
+/// identity around its type's `properties`. A field a response omits is empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmResource<P> {
+    /// Resource id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Type (`Microsoft.Compute/galleries/images/versions`).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// Location.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Managed identity block, for the resources that have one (imageTemplates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<serde_json::Value>,
+    /// The type's own properties.
+    #[serde(default)]
+    pub properties: P,
+}
 
 /// `{"error": {...}}` (common-types v5 ErrorResponse).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -1,28 +1,9 @@
 //! Microsoft.Compute galleries (api-version 2025-03-03).
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// A gallery image version.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct GalleryImageVersion {
-    /// Id.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// Name (`x.y.z`).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Location.
-    #[serde(default)]
-    pub location: Option<String>,
-    /// Tags.
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Properties.
-    #[serde(default)]
-    pub properties: GalleryImageVersionProperties,
-}
+pub type GalleryImageVersion = super::ArmResource<GalleryImageVersionProperties>;
 
 /// Version properties.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -1,34 +1,9 @@
 //! Microsoft.VirtualMachineImages/imageTemplates (api-version 2025-10-01).
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// An imageTemplate as returned by GET / list.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ImageTemplate {
-    /// Resource id.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// Name.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Type.
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    /// Location.
-    #[serde(default)]
-    pub location: Option<String>,
-    /// Tags.
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Identity block.
-    #[serde(default)]
-    pub identity: Option<serde_json::Value>,
-    /// Properties.
-    #[serde(default)]
-    pub properties: ImageTemplateProperties,
-}
+pub type ImageTemplate = super::ArmResource<ImageTemplateProperties>;
 
 /// imageTemplate properties. Source/customize/distribute are kept as raw JSON.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -1,31 +1,9 @@
 //! Generic resources used in preflight, and storage accounts.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Any ARM resource (id, name, type, location, tags, raw properties).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct GenericResource {
-    /// Id.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// Name.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Type.
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    /// Location.
-    #[serde(default)]
-    pub location: Option<String>,
-    /// Tags.
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Properties (raw).
-    #[serde(default)]
-    pub properties: Option<serde_json::Value>,
-}
+pub type GenericResource = super::ArmResource<Option<serde_json::Value>>;
 
 /// A storage account.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -1,13 +1,15 @@
 //! The typed manifest, mirroring `aib.toml` format 1 table by table. Every name and reference
 //! keeps its span so that validation and planning errors point at `file:line:col`.
 
+mod cron;
 mod customizer;
 mod matrix;
 mod schedule;
 mod settings;
 mod source;
 
-pub use customizer::{Customizer, CustomizerKind, Validate};
+pub use cron::{Cron, CronError};
+pub use customizer::{Customizer, CustomizerKind, RawCustomizer, Script, Step, Validate};
 pub use matrix::{Matrix, MatrixRow};
 pub use schedule::{Rebuild, Schedule};
 pub use settings::{

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Cron;
 use crate::Spanned;
 
 /// One scheduled rebuild.
@@ -10,7 +11,7 @@ use crate::Spanned;
 #[schemars(deny_unknown_fields)]
 pub struct Schedule {
     /// Cron expression: five fields, or six with seconds first.
-    pub cron: Spanned<String>,
+    pub cron: Spanned<Cron>,
     /// IANA time zone the cron expression is read in (default `UTC`).
     #[serde(default)]
     pub timezone: Option<Spanned<String>>,

@@ -121,7 +121,7 @@ macro_rules! with_common_settings {
                 #[schemars(with = "IndexMap<String, serde_json::Value>")]
                 parameters: IndexMap<Spanned<String>, Spanned<Value>>,
                 /// Secret references: `env:VAR` or `keyvault:https://<vault>/secrets/<name>`.
-                secrets: IndexMap<Spanned<String>, Spanned<String>>,
+                secrets: IndexMap<Spanned<String>, Spanned<crate::SecretSource>>,
                 /// Retention of old image versions (`aib gc`).
                 retain: Option<Retain>,
             }

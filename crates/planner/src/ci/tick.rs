@@ -69,8 +69,8 @@ pub fn env_secrets(plan: &Plan) -> Vec<String> {
         .units()
         .iter()
         .flat_map(|u| u.settings.secrets.values())
-        .filter_map(|r| match SecretRef::parse(r) {
-            Ok(SecretRef::Env(v)) => Some(v),
+        .filter_map(|r| match r.reference() {
+            Ok(SecretRef::Env(v)) => Some(v.clone()),
             _ => None,
         })
         .collect();

@@ -160,7 +160,7 @@ fn list(values: &BTreeSet<u32>, full: usize) -> String {
 }
 
 /// Expands a minute or hour field (`*`, `5`, `1,2`, `0-30/10`, `*/15`) into its values.
-fn expand(field: &str, min: u32, max: u32) -> Result<BTreeSet<u32>, String> {
+fn expand(field: &str, min: u32, max: u32) -> Result<BTreeSet<u32>, FieldError> {
     let mut out = BTreeSet::new();
     for part in field.split(',') {
         let (range, step) = match part.split_once('/') {
@@ -169,7 +169,7 @@ fn expand(field: &str, min: u32, max: u32) -> Result<BTreeSet<u32>, String> {
                 s.parse::<u32>()
                     .ok()
                     .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("bad step `{s}`"))?,
+                    .ok_or_else(|| FieldError::Step(s.to_string()))?,
             ),
             None => (part, 1),
         };
@@ -182,18 +182,33 @@ fn expand(field: &str, min: u32, max: u32) -> Result<BTreeSet<u32>, String> {
             (n, if part.contains('/') { max } else { n })
         };
         if lo > hi {
-            return Err(format!("range `{range}` runs backwards"));
+            return Err(FieldError::Backwards(range.to_string()));
         }
         out.extend((lo..=hi).step_by(step as usize));
     }
     Ok(out)
 }
 
-fn number(s: &str, min: u32, max: u32) -> Result<u32, String> {
+fn number(s: &str, min: u32, max: u32) -> Result<u32, FieldError> {
     s.parse::<u32>()
         .ok()
         .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| format!("`{s}` is not a number from {min} to {max}"))
+        .ok_or_else(|| FieldError::Number {
+            text: s.to_string(),
+            min,
+            max,
+        })
+}
+
+/// What is wrong with a minute or hour field.
+#[derive(Debug, thiserror::Error)]
+enum FieldError {
+    #[error("bad step `{0}`")]
+    Step(String),
+    #[error("range `{0}` runs backwards")]
+    Backwards(String),
+    #[error("`{text}` is not a number from {min} to {max}")]
+    Number { text: String, min: u32, max: u32 },
 }
 
 #[cfg(test)]

@@ -359,7 +359,7 @@ fn row_settings(
     row: &ExpandedRow,
     set: Option<&Settings>,
     shared: &mut Option<Arc<Settings>>,
-) -> Result<Arc<Settings>, String> {
+) -> Result<Arc<Settings>, serde::de::value::Error> {
     let layered = |layer: Option<&Settings>| {
         let mut s = base.clone();
         if let Some(layer) = layer {

@@ -134,10 +134,11 @@ impl<'a> Linter<'a> {
         for s in self.layers(unit) {
             let found = match key {
                 Key::GalleryName => s.gallery.as_ref().and_then(|g| sp(&g.name)),
-                Key::Customizer(i) => s
-                    .customize
-                    .as_ref()
-                    .map(|c| c.get(i).map(|c| c.kind.span()).unwrap_or_else(|| c.span())),
+                Key::Customizer(i) => s.customize.as_ref().map(|c| {
+                    c.get(i)
+                        .map(|c| c.kind().span())
+                        .unwrap_or_else(|| c.span())
+                }),
                 Key::Top(k) => match k {
                     "build_timeout_minutes" => sp(&s.build_timeout_minutes),
                     "image_definition" => sp(&s.image_definition),

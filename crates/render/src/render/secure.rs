@@ -155,10 +155,10 @@ fn value_of(u: &Use, secrets: &SecretValues, unit: &Unit) -> Result<String, Rend
             name: u.secret.clone(),
         })?;
     let filters: Vec<&str> = u.filters.iter().map(String::as_str).collect();
-    secret_ref::apply_filters(raw, &filters).map_err(|message| RenderError::Invalid {
+    secret_ref::apply_filters(raw, &filters).map_err(|e| RenderError::Invalid {
         unit: unit.id.to_string(),
         file: format!("secret `{}`", u.secret),
-        message,
+        message: e.to_string(),
     })
 }
 

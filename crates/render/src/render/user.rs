@@ -58,7 +58,12 @@ pub(crate) fn environment(templates_dir: &Path, roots: FileRoots) -> Environment
         let file = match roots.check(&dir.join(name), name) {
             Ok(f) => f,
             Err(_) if !dir.join(name).exists() => return Ok(None),
-            Err(why) => return Err(minijinja::Error::new(ErrorKind::InvalidOperation, why)),
+            Err(why) => {
+                return Err(minijinja::Error::new(
+                    ErrorKind::InvalidOperation,
+                    why.to_string(),
+                ));
+            }
         };
         match std::fs::read_to_string(&file.real) {
             // A secret may only be printed (see `aib_planner::secret_use`).
