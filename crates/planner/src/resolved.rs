@@ -391,6 +391,16 @@ impl Resolver<'_> {
             filters: None,
             update_limit: None,
         };
+        // Keys of another type: the manifest's own are reported by validation; these came in
+        // through `--set` or a matrix row, and are refused rather than dropped in silence.
+        for k in c.stray_keys() {
+            let why = format!(
+                "`{}` is not valid for a `{}` customizer",
+                k.get_ref(),
+                c.kind().get_ref().as_str()
+            );
+            self.invalid(key.field(k.get_ref()), k.span(), why);
+        }
         match &c.step {
             Step::Shell(script) => self.script(key, script, &mut out),
             Step::Powershell {

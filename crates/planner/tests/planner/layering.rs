@@ -136,3 +136,19 @@ fn set_gallery_and_unknown_keys() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn a_set_customizer_with_a_key_of_another_type_is_refused_not_dropped() {
+    let o = PlanOptions {
+        set: vec![
+            r#"customize=[{ type = "file", name = "f", source_uri = "https://example.com/f", destination = "/tmp/f", inline = ["echo hi"] }]"#.into(),
+        ],
+        ..options()
+    };
+    let errs = plan_err(LAYERS, &o);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("`inline` is not valid for a `file` customizer")),
+        "{errs:?}"
+    );
+}
