@@ -10,12 +10,11 @@
 //! manifest text: no value is ever stored.
 //!
 //! ```text
-//! runs/<run_id>/logs/%2Einputs/<sha256>    one file's bytes, or the index
+//! runs/<run_id>/inputs/<sha256>    one file's bytes, or the index
 //! ```
 //!
-//! (the files are kept as logs of the reserved unit `.inputs`, which no unit id can be, so
-//! both state backends store them like any log.) `aib resume` restores them into a temporary
-//! folder with the same relative layout, checking every digest, and loads the manifest there.
+//! `aib resume` restores them into a temporary folder with the same relative layout, checking
+//! every digest, and loads the manifest there.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -27,8 +26,6 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The reserved unit id the inputs are stored under.
-pub const INPUTS_UNIT: &str = ".inputs";
 /// The most bytes of inputs a run keeps.
 pub const MAX_SNAPSHOT_BYTES: u64 = 32 << 20;
 /// The most files a run keeps.
@@ -289,7 +286,7 @@ impl Snapshot {
         blobs.push((digest.clone(), index));
         let mut writes = futures::stream::iter(blobs.into_iter().map(|(name, bytes)| {
             let (store, run_id) = (store.clone(), run_id.clone());
-            async move { store.write_log(&run_id, INPUTS_UNIT, &name, &bytes).await }
+            async move { store.write_input(&run_id, &name, &bytes).await }
         }))
         .buffer_unordered(8);
         while let Some(r) = writes.next().await {
@@ -318,7 +315,7 @@ pub struct Restored {
 /// One stored file, its digest checked.
 async fn read_verified(store: &StateStore, run_id: &str, digest: &str) -> Result<Vec<u8>, String> {
     let bytes = store
-        .read_log(run_id, INPUTS_UNIT, digest)
+        .read_input(run_id, digest)
         .await
         .map_err(|e| format!("reading input {digest}: {e}"))?;
     if sha256_hex(&bytes) != digest {

@@ -317,6 +317,35 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Store one of a run's inputs (`runs/<id>/inputs/<sha256>`).
+    pub async fn write_input(&self, run_id: &str, name: &str, bytes: Vec<u8>) -> Result<()> {
+        crate::input::check_input_name(name)?;
+        let rel = Self::run_rel(run_id, &format!("{}/{name}", crate::input::INPUTS_DIR))?;
+        let name = self.name(&rel);
+        self.put(
+            &name,
+            bytes,
+            "application/octet-stream",
+            &Conditions::default(),
+        )
+        .await
+        .map_err(StateError::azure(format!("writing {name}")))?;
+        Ok(())
+    }
+
+    /// Read one of a run's inputs.
+    pub async fn read_input(&self, run_id: &str, name: &str) -> Result<Vec<u8>> {
+        crate::input::check_input_name(name)?;
+        let rel = Self::run_rel(run_id, &format!("{}/{name}", crate::input::INPUTS_DIR))?;
+        self.get_opt(&self.name(&rel))
+            .await?
+            .map(|b| b.to_vec())
+            .ok_or_else(|| StateError::InputNotFound {
+                run_id: run_id.to_owned(),
+                name: name.to_owned(),
+            })
+    }
+
     /// Read a log file.
     pub async fn read_log(&self, run_id: &str, unit: &str, file: &str) -> Result<Vec<u8>> {
         let name = self.name(&Self::log_rel(run_id, unit, file)?);

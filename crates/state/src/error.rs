@@ -72,6 +72,14 @@ pub enum StateError {
         /// File name.
         file: String,
     },
+    /// A run's input (kept for `aib resume`) that is not in the state.
+    #[error("run {run_id} has no input {name} in the state")]
+    InputNotFound {
+        /// Run id.
+        run_id: String,
+        /// The input's name (its SHA-256).
+        name: String,
+    },
     /// `--state` could not be understood.
     #[error("invalid --state {arg:?}: {reason}")]
     InvalidLocation {

@@ -19,6 +19,7 @@
 pub mod blob;
 pub mod error;
 pub mod index;
+pub mod input;
 pub mod local;
 pub mod location;
 pub mod lock;
@@ -327,6 +328,33 @@ impl StateStore {
                 blocking(move || l.write_log(&id, &u, &f, &b)).await
             }
             Backend::Blob(s) => s.write_log(run_id, unit, file, bytes.to_vec()).await,
+        }
+    }
+
+    /// Store one of a run's inputs (kept for `aib resume`), named by its SHA-256.
+    pub async fn write_input(&self, run_id: &str, name: &str, bytes: &[u8]) -> Result<()> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let (l, id, n, b) = (
+                    l.clone(),
+                    run_id.to_owned(),
+                    name.to_owned(),
+                    bytes.to_vec(),
+                );
+                blocking(move || l.write_input(&id, &n, &b)).await
+            }
+            Backend::Blob(s) => s.write_input(run_id, name, bytes.to_vec()).await,
+        }
+    }
+
+    /// Read one of a run's inputs; [`StateError::InputNotFound`] if absent.
+    pub async fn read_input(&self, run_id: &str, name: &str) -> Result<Vec<u8>> {
+        match &self.backend {
+            Backend::Local(l) => {
+                let (l, id, n) = (l.clone(), run_id.to_owned(), name.to_owned());
+                blocking(move || l.read_input(&id, &n)).await
+            }
+            Backend::Blob(s) => s.read_input(run_id, name).await,
         }
     }
 

@@ -207,6 +207,33 @@ impl LocalStore {
             .join(file))
     }
 
+    /// Path of one of a run's inputs (`runs/<id>/inputs/<sha256>`).
+    pub fn input_path(&self, run_id: &str, name: &str) -> Result<PathBuf> {
+        crate::input::check_input_name(name)?;
+        Ok(self
+            .run_dir(run_id)?
+            .join(crate::input::INPUTS_DIR)
+            .join(name))
+    }
+
+    /// Store one of a run's inputs.
+    pub fn write_input(&self, run_id: &str, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.input_path(run_id, name)?;
+        if let Some(dir) = path.parent() {
+            ensure_dir(dir)?;
+        }
+        write_atomic(&path, bytes)
+    }
+
+    /// Read one of a run's inputs.
+    pub fn read_input(&self, run_id: &str, name: &str) -> Result<Vec<u8>> {
+        let path = self.input_path(run_id, name)?;
+        read_opt(&path)?.ok_or_else(|| StateError::InputNotFound {
+            run_id: run_id.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
     /// Create `runs/<id>/run.json`; fails with `RunExists` if the run exists.
     pub fn create_run(&self, rec: &RunRecord) -> Result<()> {
         let dir = self.run_dir(&rec.run_id)?;

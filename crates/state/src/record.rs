@@ -356,7 +356,7 @@ pub struct ResumeSpec {
     /// manifest entry changed since is not deployed from the changed manifest.
     pub plan_hashes: std::collections::BTreeMap<String, String>,
     /// The SHA-256 of the index of the run's inputs kept beside the record (the manifest
-    /// text, scripts and templates the plan read; `runs/<id>/logs/%2Einputs/<sha256>`):
+    /// text, scripts and templates the plan read; `runs/<id>/inputs/<sha256>`):
     /// `aib resume` re-plans from them, not from the manifest on disk. Absent in runs
     /// recorded before inputs were kept (resumed from the manifest).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -204,12 +204,12 @@ async fn round_trip(root: &Path, store: &StateStore) {
 
     // A stored file changed behind aib's back is refused.
     let setup = store
-        .read_log(RUN, INPUTS_UNIT, &sha256_hex(b"echo setup"))
+        .read_input(RUN, &sha256_hex(b"echo setup"))
         .await
         .expect("stored");
     assert_eq!(setup, b"echo setup");
     store
-        .write_log(RUN, INPUTS_UNIT, &sha256_hex(b"echo setup"), b"echo evil")
+        .write_input(RUN, &sha256_hex(b"echo setup"), b"echo evil")
         .await
         .expect("tamper");
     let err = restore(store, RUN, &digest).await.expect_err("tampered");
