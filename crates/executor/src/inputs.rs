@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use aib_manifest::Manifest;
 use aib_planner::{Plan, TemplateRef};
@@ -62,6 +63,8 @@ pub struct SnapshotFile {
 pub struct Snapshot {
     index: SnapshotIndex,
     blobs: BTreeMap<String, Vec<u8>>,
+    /// The most bytes it may hold.
+    max_bytes: u64,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -105,17 +108,77 @@ fn key_of(under: &Path, p: &Path) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
-/// Collects what `manifest` and `plan` read, within the default limits.
-pub fn collect(manifest: &Manifest, plan: &Plan) -> Result<Snapshot, String> {
-    collect_within(manifest, plan, MAX_SNAPSHOT_BYTES)
+/// Why a run's inputs could not be kept or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum InputsError {
+    #[error("the manifest's name cannot be kept")]
+    ManifestName,
+    #[error("cannot read `{shown}`: {source}")]
+    Read {
+        shown: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "the run's inputs (the manifest, its scripts and templates) are over the {max_bytes} bytes or {MAX_SNAPSHOT_FILES} files a run keeps in its state for `aib resume` ({bytes} bytes in {files} files so far); make the templates folder smaller"
+    )]
+    TooBig {
+        bytes: u64,
+        files: usize,
+        max_bytes: u64,
+    },
+    #[error("storing the run's inputs: {0}")]
+    Store(aib_state::StateError),
+    #[error("reading input {digest}: {source}")]
+    Load {
+        digest: String,
+        source: aib_state::StateError,
+    },
+    #[error("input {0} does not match its digest: the state was changed")]
+    Tampered(String),
+    #[error("the inputs' index: {0}")]
+    Index(String),
+    #[error("the inputs' index names an unsafe path `{0}`")]
+    UnsafePath(String),
+    #[error("{}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
-/// [`collect`] with `max_bytes` of inputs at most.
+/// Where each file the plan reads goes in the snapshot, worked out without reading anything.
+#[derive(Debug, Clone)]
+struct Layout {
+    index: SnapshotIndex,
+    manifest_text: Vec<u8>,
+    /// (key, where it is, as the manifest names it); no key: read from where it is.
+    files: Vec<(Option<String>, PathBuf, String)>,
+    /// The templates folder and its key, kept whole (for what templates include).
+    templates: Option<(PathBuf, String)>,
+}
+
+/// Collects what `manifest` and `plan` read, within the default limits; the files are read
+/// on a blocking thread.
+pub async fn collect(manifest: Arc<Manifest>, plan: &Plan) -> Result<Snapshot, InputsError> {
+    let layout = layout(&manifest, plan)?;
+    tokio::task::spawn_blocking(move || read(&manifest, layout, MAX_SNAPSHOT_BYTES))
+        .await
+        .map_err(|e| InputsError::Internal(e.to_string()))?
+}
+
+/// [`collect`] with `max_bytes` of inputs at most, reading on this thread.
 pub fn collect_within(
     manifest: &Manifest,
     plan: &Plan,
     max_bytes: u64,
-) -> Result<Snapshot, String> {
+) -> Result<Snapshot, InputsError> {
+    read(manifest, layout(manifest, plan)?, max_bytes)
+}
+
+/// Where the manifest, the folders it may read, each unit's files and the templates folder go.
+fn layout(manifest: &Manifest, plan: &Plan) -> Result<Layout, InputsError> {
     let roots = manifest.file_roots.roots();
     let base = common_ancestor(roots);
     let home = roots
@@ -128,23 +191,18 @@ pub fn collect_within(
         .file_name()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("aib.toml"));
-    let mut snap = Snapshot {
-        index: SnapshotIndex {
-            format: FORMAT,
-            manifest: key_of(&home, &name).ok_or("the manifest's name cannot be kept")?,
-            ..SnapshotIndex::default()
-        },
-        blobs: BTreeMap::new(),
+    let mut index = SnapshotIndex {
+        format: FORMAT,
+        manifest: key_of(&home, &name).ok_or(InputsError::ManifestName)?,
+        ..SnapshotIndex::default()
     };
-    let text = manifest.source.text().as_bytes().to_vec();
-    snap.add(snap.index.manifest.clone(), text);
     for r in roots.iter().skip(1) {
         if let Some(k) = r
             .strip_prefix(&base)
             .ok()
             .and_then(|r| key_of(r, Path::new("")))
         {
-            snap.index.dirs.push(k);
+            index.dirs.push(k);
         }
     }
     let templates = manifest.templates_dir();
@@ -152,7 +210,7 @@ pub fn collect_within(
         .strip_prefix(&manifest.dir)
         .ok()
         .map(Path::to_path_buf);
-    let templates_key = templates_rel.as_ref().and_then(|t| key_of(&home, t));
+    let mut files = Vec::new();
     let mut uses_templates = false;
     for u in plan.units() {
         let s = &u.settings;
@@ -167,27 +225,53 @@ pub fn collect_within(
                 _ => Some(PathBuf::new()),
             };
             let key = under.and_then(|d| key_of(&home.join(d), Path::new(&f.path)));
-            snap.add_file(key, &f.resolved, &f.path)?;
+            files.push((key, f.resolved.clone(), f.path.clone()));
         }
     }
-    if uses_templates {
-        match &templates_key {
-            Some(k) => {
-                snap.index.dirs.push(k.clone());
-                snap.add_folder(manifest, &templates, k, 0)?;
-            }
-            None => snap.index.outside.push(templates.display().to_string()),
+    let templates_key = templates_rel.as_ref().and_then(|t| key_of(&home, t));
+    let templates = match (uses_templates, templates_key) {
+        (false, _) => None,
+        (true, Some(k)) => {
+            index.dirs.push(k.clone());
+            Some((templates, k))
         }
+        (true, None) => {
+            index.outside.push(templates.display().to_string());
+            None
+        }
+    };
+    Ok(Layout {
+        index,
+        manifest_text: manifest.source.text().as_bytes().to_vec(),
+        files,
+        templates,
+    })
+}
+
+/// Reads what `layout` names, never more than `max_bytes` (a file's size is checked before it
+/// is read).
+fn read(manifest: &Manifest, layout: Layout, max_bytes: u64) -> Result<Snapshot, InputsError> {
+    let mut snap = Snapshot {
+        index: layout.index,
+        blobs: BTreeMap::new(),
+        max_bytes,
+    };
+    snap.add(snap.index.manifest.clone(), layout.manifest_text)?;
+    for (key, real, shown) in layout.files {
+        snap.add_file(key, &real, &shown)?;
     }
-    snap.check(max_bytes)?;
+    if let Some((dir, key)) = layout.templates {
+        snap.add_folder(manifest, &dir, &key, 0)?;
+    }
     Ok(snap)
 }
 
 impl Snapshot {
-    fn add(&mut self, key: String, bytes: Vec<u8>) {
+    fn add(&mut self, key: String, bytes: Vec<u8>) -> Result<(), InputsError> {
         if self.index.files.iter().any(|f| f.path == key) {
-            return;
+            return Ok(());
         }
+        self.room_for(bytes.len() as u64)?;
         let sha256 = sha256_hex(&bytes);
         self.index.files.push(SnapshotFile {
             path: key,
@@ -195,10 +279,29 @@ impl Snapshot {
             bytes: bytes.len() as u64,
         });
         self.blobs.insert(sha256, bytes);
+        Ok(())
+    }
+
+    /// Whether one more file of `bytes` fits the limits.
+    fn room_for(&self, bytes: u64) -> Result<(), InputsError> {
+        let total = self.total().saturating_add(bytes);
+        if total > self.max_bytes || self.index.files.len() >= MAX_SNAPSHOT_FILES {
+            return Err(InputsError::TooBig {
+                bytes: total,
+                files: self.index.files.len() + 1,
+                max_bytes: self.max_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// A file the plan read (`real` is where it is); `key` is `None` when it cannot be moved.
-    fn add_file(&mut self, key: Option<String>, real: &Path, shown: &str) -> Result<(), String> {
+    fn add_file(
+        &mut self,
+        key: Option<String>,
+        real: &Path,
+        shown: &str,
+    ) -> Result<(), InputsError> {
         let Some(key) = key else {
             if !self.index.outside.iter().any(|o| o == shown) {
                 self.index.outside.push(shown.to_string());
@@ -208,9 +311,19 @@ impl Snapshot {
         if self.index.files.iter().any(|f| f.path == key) {
             return Ok(());
         }
-        let bytes = std::fs::read(real).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
-        self.add(key, bytes);
-        Ok(())
+        let failed = |source| InputsError::Read {
+            shown: shown.to_string(),
+            source,
+        };
+        let size = std::fs::metadata(real).map_err(failed)?.len();
+        self.room_for(size)?;
+        let mut bytes = Vec::new();
+        std::fs::File::open(real)
+            .and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, size + 1), &mut bytes)
+            })
+            .map_err(failed)?;
+        self.add(key, bytes)
     }
 
     /// Every regular file under `dir` the manifest may read, as `key/...` (hidden ones left
@@ -221,7 +334,7 @@ impl Snapshot {
         dir: &Path,
         key: &str,
         depth: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), InputsError> {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return Ok(());
         };
@@ -243,32 +356,12 @@ impl Snapshot {
             } else if let Ok(f) = m.file_roots.check(&e.path(), &k) {
                 self.add_file(Some(k.clone()), &f.real, &k)?;
             }
-            if self.index.files.len() > MAX_SNAPSHOT_FILES {
-                return Err(self.too_big());
-            }
         }
         Ok(())
     }
 
     fn total(&self) -> u64 {
         self.index.files.iter().map(|f| f.bytes).sum()
-    }
-
-    fn too_big(&self) -> String {
-        format!(
-            "the run's inputs (the manifest, its scripts and templates) are {} bytes in {} files, over the {} bytes in at most {} files a run keeps in its state for `aib resume`; make the templates folder smaller",
-            self.total(),
-            self.index.files.len(),
-            MAX_SNAPSHOT_BYTES,
-            MAX_SNAPSHOT_FILES
-        )
-    }
-
-    fn check(&self, max_bytes: u64) -> Result<(), String> {
-        if self.total() > max_bytes || self.index.files.len() > MAX_SNAPSHOT_FILES {
-            return Err(self.too_big());
-        }
-        Ok(())
     }
 
     /// The index.
@@ -278,9 +371,10 @@ impl Snapshot {
 
     /// Stores the files and the index beside the run record, then names the index in the
     /// record (`resume.inputs`) and writes it: a record names only inputs that are there.
-    pub async fn save(self, store: &StateStore, record: &mut RunRecord) -> Result<(), String> {
+    pub async fn save(self, store: &StateStore, record: &mut RunRecord) -> Result<(), InputsError> {
         let run_id = record.run_id.clone();
-        let index = serde_json::to_vec(&self.index).map_err(|e| e.to_string())?;
+        let index =
+            serde_json::to_vec(&self.index).map_err(|e| InputsError::Index(e.to_string()))?;
         let digest = sha256_hex(&index);
         let mut blobs: Vec<(String, Vec<u8>)> = self.blobs.into_iter().collect();
         blobs.push((digest.clone(), index));
@@ -290,15 +384,12 @@ impl Snapshot {
         }))
         .buffer_unordered(8);
         while let Some(r) = writes.next().await {
-            r.map_err(|e| format!("storing the run's inputs: {e}"))?;
+            r.map_err(InputsError::Store)?;
         }
         if let Some(r) = record.resume.as_mut() {
             r.inputs = Some(digest);
         }
-        store
-            .write_run(record)
-            .await
-            .map_err(|e| format!("storing the run's inputs: {e}"))
+        store.write_run(record).await.map_err(InputsError::Store)
     }
 }
 
@@ -313,21 +404,26 @@ pub struct Restored {
 }
 
 /// One stored file, its digest checked.
-async fn read_verified(store: &StateStore, run_id: &str, digest: &str) -> Result<Vec<u8>, String> {
+async fn read_verified(
+    store: &StateStore,
+    run_id: &str,
+    digest: &str,
+) -> Result<Vec<u8>, InputsError> {
     let bytes = store
         .read_input(run_id, digest)
         .await
-        .map_err(|e| format!("reading input {digest}: {e}"))?;
+        .map_err(|source| InputsError::Load {
+            digest: digest.to_string(),
+            source,
+        })?;
     if sha256_hex(&bytes) != digest {
-        return Err(format!(
-            "input {digest} does not match its digest: the state was changed"
-        ));
+        return Err(InputsError::Tampered(digest.to_string()));
     }
     Ok(bytes)
 }
 
 /// `root/key`, when `key` is a plain relative `/`-separated path.
-fn safe_join(root: &Path, key: &str) -> Result<PathBuf, String> {
+fn safe_join(root: &Path, key: &str) -> Result<PathBuf, InputsError> {
     let mut p = root.to_path_buf();
     for part in key.split('/') {
         let ok = !part.is_empty()
@@ -337,47 +433,83 @@ fn safe_join(root: &Path, key: &str) -> Result<PathBuf, String> {
             )
             && Path::new(part).components().count() == 1;
         if !ok {
-            return Err(format!("the inputs' index names an unsafe path `{key}`"));
+            return Err(InputsError::UnsafePath(key.to_string()));
         }
         p.push(part);
     }
     Ok(p)
 }
 
-/// Restores the inputs named by `digest` of run `run_id` into a temporary folder.
-pub async fn restore(store: &StateStore, run_id: &str, digest: &str) -> Result<Restored, String> {
+/// The index named by `digest`, checked: its format and its limits.
+async fn read_index(
+    store: &StateStore,
+    run_id: &str,
+    digest: &str,
+) -> Result<SnapshotIndex, InputsError> {
     let index: SnapshotIndex = serde_json::from_slice(&read_verified(store, run_id, digest).await?)
-        .map_err(|e| format!("the inputs' index: {e}"))?;
+        .map_err(|e| InputsError::Index(e.to_string()))?;
     if index.format != FORMAT {
-        return Err(format!(
-            "the inputs' index has format {}; this aib reads format {FORMAT}",
+        return Err(InputsError::Index(format!(
+            "format {}; this aib reads format {FORMAT}",
             index.format
-        ));
+        )));
     }
     let total: u64 = index.files.iter().map(|f| f.bytes).sum();
     if total > MAX_SNAPSHOT_BYTES || index.files.len() > MAX_SNAPSHOT_FILES {
-        return Err(format!(
-            "the inputs' index lists {total} bytes in {} files, over the limits",
+        return Err(InputsError::Index(format!(
+            "it lists {total} bytes in {} files, over the limits",
             index.files.len()
+        )));
+    }
+    Ok(index)
+}
+
+/// Restores the inputs named by `digest` of run `run_id` into a temporary folder (the files
+/// are written on a blocking thread).
+pub async fn restore(
+    store: &StateStore,
+    run_id: &str,
+    digest: &str,
+) -> Result<Restored, InputsError> {
+    let index = read_index(store, run_id, digest).await?;
+    let mut files = Vec::with_capacity(index.files.len());
+    for f in &index.files {
+        files.push((
+            f.path.clone(),
+            read_verified(store, run_id, &f.sha256).await?,
         ));
     }
+    tokio::task::spawn_blocking(move || write_restored(index, files))
+        .await
+        .map_err(|e| InputsError::Internal(e.to_string()))?
+}
+
+/// Writes the restored files into a new temporary folder.
+fn write_restored(
+    index: SnapshotIndex,
+    files: Vec<(String, Vec<u8>)>,
+) -> Result<Restored, InputsError> {
     let dir = tempfile::Builder::new()
         .prefix("aib-inputs-")
         .tempdir()
-        .map_err(|e| format!("a temporary folder: {e}"))?;
-    let write = |p: &Path, bytes: &[u8]| -> Result<(), String> {
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        std::fs::write(p, bytes).map_err(|e| format!("{}: {e}", p.display()))
+        .map_err(|source| InputsError::Write {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InputsError::Write { path, source }
     };
     for d in &index.dirs {
         let p = safe_join(dir.path(), d)?;
-        std::fs::create_dir_all(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        std::fs::create_dir_all(&p).map_err(failed(&p))?;
     }
-    for f in &index.files {
-        let bytes = read_verified(store, run_id, &f.sha256).await?;
-        write(&safe_join(dir.path(), &f.path)?, &bytes)?;
+    for (key, bytes) in &files {
+        let p = safe_join(dir.path(), key)?;
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(failed(parent))?;
+        }
+        std::fs::write(&p, bytes).map_err(failed(&p))?;
     }
     Ok(Restored {
         manifest: safe_join(dir.path(), &index.manifest)?,

@@ -80,7 +80,9 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         redactor,
     } = req;
     let plan_hashes = plan_hashes(&plan);
-    let inputs = crate::inputs::collect(&manifest, &plan).map_err(BuildError::State)?;
+    let inputs = crate::inputs::collect(manifest.clone(), &plan)
+        .await
+        .map_err(|e| BuildError::State(e.to_string()))?;
     // What to build: a retry re-runs the units of the earlier run with the platform versions
     // it resolved; otherwise every `latest` is resolved now and unchanged units are left out.
     let retried = retried_run(&store, &selection).await?;
@@ -127,7 +129,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         .await
         .map_err(|e| BuildError::State(e.to_string()))?;
     let kept = inputs.save(&store, &mut record).await;
-    kept.map_err(BuildError::State)?;
+    kept.map_err(|e| BuildError::State(e.to_string()))?;
     let store_for_index = store.clone();
     let mut result = runner::execute(RunInput {
         manifest,

@@ -80,7 +80,7 @@ fn paths(snap: &Snapshot) -> Vec<&str> {
 fn keeps_the_manifest_what_units_read_and_the_templates_folder_in_their_layout() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let m = fleet(tmp.path());
-    let snap = collect(&m, &plan(&m)).expect("collect");
+    let snap = collect_within(&m, &plan(&m), MAX_SNAPSHOT_BYTES).expect("collect");
     assert_eq!(snap.index().manifest, "app/aib.toml");
     assert_eq!(
         paths(&snap),
@@ -103,7 +103,9 @@ fn keeps_the_manifest_what_units_read_and_the_templates_folder_in_their_layout()
 fn inputs_over_the_limit_are_an_error_that_says_so() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let m = fleet(tmp.path());
-    let err = collect_within(&m, &plan(&m), 64).expect_err("over the limit");
+    let err = collect_within(&m, &plan(&m), 64)
+        .expect_err("over the limit")
+        .to_string();
     assert!(
         err.contains("over the") && err.contains("aib resume"),
         "{err}"
@@ -175,7 +177,7 @@ async fn a_blob_state_keeps_and_restores_the_inputs() {
 async fn round_trip(root: &Path, store: &StateStore) {
     let m = fleet(root);
     let p = plan(&m);
-    let snap = collect(&m, &p).expect("collect");
+    let snap = collect_within(&m, &p, MAX_SNAPSHOT_BYTES).expect("collect");
     let mut record = RunRecord::new(
         RUN,
         aib_state::Trigger::Manual,
@@ -212,6 +214,23 @@ async fn round_trip(root: &Path, store: &StateStore) {
         .write_input(RUN, &sha256_hex(b"echo setup"), b"echo evil")
         .await
         .expect("tamper");
-    let err = restore(store, RUN, &digest).await.expect_err("tampered");
+    let err = restore(store, RUN, &digest)
+        .await
+        .expect_err("tampered")
+        .to_string();
     assert!(err.contains("does not match its digest"), "{err}");
+}
+
+#[test]
+fn a_file_over_the_limit_is_refused_before_it_is_read() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let m = fleet(tmp.path());
+    let p = plan(&m);
+    let small = collect_within(&m, &p, MAX_SNAPSHOT_BYTES).expect("collect");
+    let kept: u64 = small.index().files.iter().map(|f| f.bytes).sum();
+    // One byte short of what the fleet's inputs need: refused, saying how far it got.
+    let err = collect_within(&m, &p, kept - 1)
+        .expect_err("over the limit")
+        .to_string();
+    assert!(err.contains("so far"), "{err}");
 }
