@@ -176,23 +176,7 @@ async fn service(
     tokio::pin!(shutdown);
     let running: Arc<Mutex<HashSet<String>>> = Arc::default();
     let mut workers: Vec<std::thread::JoinHandle<()>> = Vec::new();
-    let global = Arc::new(GlobalArgs {
-        state: global.state.clone(),
-        arm_endpoint: global.arm_endpoint.clone(),
-        verbose: global.verbose,
-        quiet: global.quiet,
-        log_format: global.log_format,
-        insecure: global.insecure,
-    });
-    let sargs = Arc::new(ScheduleArgs {
-        manifest: args.manifest.clone(),
-        once: false,
-        now: None,
-        simulate: args.simulate,
-        within: None,
-        envs: args.envs.clone(),
-        detach: false,
-    });
+    let (global, sargs) = service_args(global, args);
     let mut after = Utc::now();
     if !global.quiet {
         eprintln!(
@@ -201,29 +185,16 @@ async fn service(
             args.manifest.display()
         );
     }
-    // `catch_up = true`: the last due time before start is run now if no run of that
-    // schedule started at or after it (the service was down then).
-    let pending: Vec<DueSchedule> = match schedule::last_due_at_or_before(&file, after) {
-        Ok(list) => restrict(
-            list.into_iter().filter(|d| d.catch_up).collect(),
-            &args.envs,
-        ),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Invalid;
-        }
+    let pending = match catch_up(&file, after, &args.envs) {
+        Ok(p) => p,
+        Err(exit) => return exit,
     };
     let mut pending = missed(&global, &sargs, pending).await;
     loop {
         workers.retain(|w| !w.is_finished());
         if !pending.is_empty() {
-            start_batch(
-                &global,
-                &sargs,
-                &running,
-                std::mem::take(&mut pending),
-                &mut workers,
-            );
+            let batch = std::mem::take(&mut pending);
+            start_batch(&global, &sargs, &running, batch, &mut workers);
         }
         let next = match schedule::next_due(&file, after) {
             Ok(n) => n,
@@ -243,19 +214,8 @@ async fn service(
             let names: Vec<&str> = due.iter().map(|d| d.name.as_str()).collect();
             eprintln!("next: {} at {}", names.join(", "), crate::text::when(when));
         }
-        let wait = (when - Utc::now()).to_std().unwrap_or_default();
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = tokio::time::sleep(wait) => {}
-        }
-        // Sleeping may end a little early on some clocks: wait out the rest.
-        let now = Utc::now();
-        if now < when {
-            let rest = (when - now).to_std().unwrap_or_default();
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = tokio::time::sleep(rest) => {}
-            }
+        if !wait_until(when, &mut shutdown).await {
+            break;
         }
         after = when;
         pending = restrict(due, &args.envs);
@@ -268,6 +228,66 @@ async fn service(
         let _ = tokio::task::spawn_blocking(move || w.join()).await;
     }
     Exit::Success
+}
+
+/// The arguments every build the service starts shares (owned: builds run on threads).
+fn service_args(global: &GlobalArgs, args: &ScheduleArgs) -> (Arc<GlobalArgs>, Arc<ScheduleArgs>) {
+    let global = Arc::new(GlobalArgs {
+        state: global.state.clone(),
+        arm_endpoint: global.arm_endpoint.clone(),
+        verbose: global.verbose,
+        quiet: global.quiet,
+        log_format: global.log_format,
+        insecure: global.insecure,
+    });
+    let sargs = Arc::new(ScheduleArgs {
+        manifest: args.manifest.clone(),
+        once: false,
+        now: None,
+        simulate: args.simulate,
+        within: None,
+        envs: args.envs.clone(),
+        detach: false,
+    });
+    (global, sargs)
+}
+
+/// `catch_up = true`: the last due time before start is run now if no run of that schedule
+/// started at or after it (the service was down then).
+fn catch_up(
+    file: &aib_manifest::ManifestFile,
+    now: chrono::DateTime<Utc>,
+    envs: &[String],
+) -> Result<Vec<DueSchedule>, Exit> {
+    match schedule::last_due_at_or_before(file, now) {
+        Ok(list) => Ok(restrict(
+            list.into_iter().filter(|d| d.catch_up).collect(),
+            envs,
+        )),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(Exit::Invalid)
+        }
+    }
+}
+
+/// Sleeps until `when` (waiting out a sleep that ends a little early on some clocks); false
+/// when shutdown came first.
+async fn wait_until(
+    when: chrono::DateTime<Utc>,
+    shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> bool {
+    loop {
+        let now = Utc::now();
+        if now >= when {
+            return true;
+        }
+        let wait = (when - now).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = shutdown.as_mut() => return false,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
 }
 
 /// The catch-up candidates whose due time was missed: no run triggered by the schedule started
