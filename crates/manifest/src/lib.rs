@@ -3,6 +3,7 @@
 //! [`Manifest::load`] reads a file and returns either a checked [`Manifest`] or every problem
 //! found ([`ManifestError::Invalid`]), each pointing at `file:line:col`.
 
+mod as_text;
 pub mod confine;
 mod diagnostic;
 pub mod json_schema;

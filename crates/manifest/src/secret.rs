@@ -1,9 +1,6 @@
 //! Secret references (`env:VAR`, `keyvault:https://<vault>/secrets/<name>[/<version>]`).
 
-use std::borrow::Cow;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::Cloud;
 
@@ -168,33 +165,7 @@ impl SecretSource {
     }
 }
 
-impl<'de> Deserialize<'de> for SecretSource {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(SecretSource::new)
-    }
-}
-
-impl Serialize for SecretSource {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.text.serialize(serializer)
-    }
-}
-
-/// The schema of a string, as before references were parsed when read.
-impl JsonSchema for SecretSource {
-    fn inline_schema() -> bool {
-        String::inline_schema()
-    }
-    fn schema_name() -> Cow<'static, str> {
-        String::schema_name()
-    }
-    fn schema_id() -> Cow<'static, str> {
-        String::schema_id()
-    }
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        String::json_schema(generator)
-    }
-}
+crate::as_text::as_text!(SecretSource, SecretSource::new);
 
 /// A Key Vault name: 3-24 letters, digits and `-`, starting with a letter, ending with a
 /// letter or digit, no `--`.

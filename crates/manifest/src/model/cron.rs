@@ -2,11 +2,8 @@
 //! written (it is what the manifest, the JSON schema and messages show); the parse result is
 //! what validation reports and what `aib schedule` evaluates.
 
-use std::borrow::Cow;
 
 use croner::parser::{CronParser, Seconds};
-use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A cron expression (five fields, or six with seconds first) and what parsing it gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,33 +93,7 @@ fn out_of_range(field: &str, lo: u32, hi: u32) -> Option<u32> {
     values.into_iter().find(|v| *v < lo || *v > hi)
 }
 
-impl<'de> Deserialize<'de> for Cron {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Cron::new)
-    }
-}
-
-impl Serialize for Cron {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.text.serialize(serializer)
-    }
-}
-
-/// The schema of a string, as before the expression was parsed when read.
-impl JsonSchema for Cron {
-    fn inline_schema() -> bool {
-        String::inline_schema()
-    }
-    fn schema_name() -> Cow<'static, str> {
-        String::schema_name()
-    }
-    fn schema_id() -> Cow<'static, str> {
-        String::schema_id()
-    }
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        String::json_schema(generator)
-    }
-}
+crate::as_text::as_text!(Cron, Cron::new);
 
 #[cfg(test)]
 mod tests {
