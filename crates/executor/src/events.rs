@@ -6,34 +6,7 @@ use aib_state::{Failure, RunStatus, StageStatus, UnitStatus};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-/// The stages of a unit, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Stage {
-    Deploy,
-    Build,
-    Verify,
-    CollectLogs,
-    Cleanup,
-}
-
-impl Stage {
-    /// The name used in records, events and reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Deploy => "deploy",
-            Stage::Build => "build",
-            Stage::Verify => "verify",
-            Stage::CollectLogs => "collect-logs",
-            Stage::Cleanup => "cleanup",
-        }
-    }
-}
-
-impl std::fmt::Display for Stage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use aib_vocab::Stage;
 
 /// How loud a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
