@@ -2,6 +2,7 @@
 //! directory names). Field names are a contract with the executor and `status`/`history`/`logs`.
 
 use crate::error::{Result, StateError};
+use aib_vocab::Stage;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -199,10 +200,10 @@ pub struct StageRecord {
 }
 
 /// Why a unit failed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
-    /// Stage that failed.
-    pub stage: String,
+    /// Stage that failed (by name: `deploy`, `build`, ...).
+    pub stage: Stage,
     /// Error message.
     pub message: String,
     /// The failing customizer, when the build log names it.
@@ -225,11 +226,15 @@ pub struct Failure {
 
 impl Failure {
     /// A failure of `stage` with `message` and nothing more known.
-    pub fn new(stage: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(stage: Stage, message: impl Into<String>) -> Self {
         Failure {
-            stage: stage.into(),
+            stage,
             message: message.into(),
-            ..Failure::default()
+            customizer: None,
+            log_excerpt: None,
+            log_path: None,
+            phase: None,
+            cause: None,
         }
     }
 }

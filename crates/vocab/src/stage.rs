@@ -45,6 +45,18 @@ impl fmt::Display for Stage {
     }
 }
 
+impl PartialEq<str> for Stage {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Stage {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A name that is not a stage's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownStage(pub String);
@@ -84,6 +96,7 @@ mod tests {
             assert_eq!(st.as_str().parse::<Stage>(), Ok(st));
             assert_eq!(st.to_string(), st.as_str());
         }
+        assert!(Stage::CollectLogs == "collect-logs" && Stage::Build != "deploy");
         assert_eq!(
             "collect_logs".parse::<Stage>(),
             Err(UnknownStage("collect_logs".into()))

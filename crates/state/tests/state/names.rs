@@ -179,6 +179,23 @@ fn report_json_superset() -> Result<(), serde_json::Error> {
     Ok(())
 }
 
+/// A failure as records have always stored it (`"stage": "<name>"`) reads as the typed stage
+/// and is written back by the same name; a name that is no stage's is refused, not guessed.
+#[test]
+fn failure_stage_is_read_and_written_by_name() -> Result<(), serde_json::Error> {
+    let old = |stage: &str| {
+        serde_json::json!({"stage": stage, "message": "m", "customizer": null,
+            "log_excerpt": null, "log_path": null})
+    };
+    for stage in aib_state::Stage::ALL {
+        let f: aib_state::Failure = serde_json::from_value(old(stage.as_str()))?;
+        assert_eq!(f.stage, stage);
+        assert_eq!(serde_json::to_value(&f)?, old(stage.as_str()));
+    }
+    assert!(serde_json::from_value::<aib_state::Failure>(old("Build")).is_err());
+    Ok(())
+}
+
 #[test]
 fn blob_config_debug_hides_secrets() -> Result<(), aib_azure::Error> {
     let cfg = aib_state::BlobConfig {
