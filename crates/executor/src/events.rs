@@ -278,3 +278,134 @@ impl Stamped {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// One of every event, with its optional fields set and (where it has them) unset.
+    fn every_event() -> Vec<BuildEvent> {
+        use BuildEvent::*;
+        let unit = || "prod/ubuntu[arch=x64]".to_string();
+        let failure = Failure {
+            customizer: Some("harden".into()),
+            log_excerpt: Some("+ make\nError 2".into()),
+            log_path: Some("runs/r/prod_ubuntu/customization.log".into()),
+            phase: Some("customizer".into()),
+            cause: Some("error".into()),
+            ..Failure::new(Stage::Build, "Customizer 'harden' failed")
+        };
+        vec![
+            RunStarted {
+                units: vec![unit(), "dev/win".into()],
+                note: Some("retrying 1 failed unit".into()),
+            },
+            RunStarted {
+                units: vec![],
+                note: None,
+            },
+            UnitPrepared {
+                unit: unit(),
+                template_name: "t".into(),
+                deployment_name: "d".into(),
+                resource_group: "g".into(),
+                subscription: "s".into(),
+                input_hash: "sha256:ab".into(),
+                source_version: Some("1.0.0".into()),
+                image_version: Some("1.2.3".into()),
+            },
+            UnitPrepared {
+                unit: unit(),
+                template_name: "t".into(),
+                deployment_name: "d".into(),
+                resource_group: "g".into(),
+                subscription: "s".into(),
+                input_hash: "sha256:ab".into(),
+                source_version: None,
+                image_version: None,
+            },
+            StageStarted {
+                unit: unit(),
+                stage: Stage::CollectLogs,
+            },
+            StageFinished {
+                unit: unit(),
+                stage: Stage::Deploy,
+                status: StageStatus::Failed,
+                message: Some("quota".into()),
+            },
+            StageFinished {
+                unit: unit(),
+                stage: Stage::Cleanup,
+                status: StageStatus::Succeeded,
+                message: None,
+            },
+            BuildProgress {
+                unit: unit(),
+                run_state: "Running".into(),
+                sub_state: Some("Customizing".into()),
+            },
+            BuildProgress {
+                unit: unit(),
+                run_state: "Running".into(),
+                sub_state: None,
+            },
+            RunOperation {
+                unit: unit(),
+                url: "https://management.azure.com/op/1".into(),
+            },
+            LogCollected {
+                unit: unit(),
+                file: "customization.log".into(),
+                path: "runs/r/prod_ubuntu/customization.log".into(),
+            },
+            UnitFinished {
+                unit: unit(),
+                status: UnitStatus::Failed,
+                reason: Some("why".into()),
+                image_version_id: Some("/subscriptions/s/x/versions/1.2.3".into()),
+                failure: Some(failure),
+            },
+            UnitFinished {
+                unit: unit(),
+                status: UnitStatus::Succeeded,
+                reason: None,
+                image_version_id: None,
+                failure: None,
+            },
+            Message {
+                unit: Some(unit()),
+                level: Level::Warn,
+                text: "slow".into(),
+            },
+            Message {
+                unit: None,
+                level: Level::Info,
+                text: "hello".into(),
+            },
+            Interrupted,
+            RunFinished {
+                status: RunStatus::Cancelled,
+            },
+        ]
+    }
+
+    /// The `events.ndjson` line of every event, pinned: the format is a contract (DESIGN.md,
+    /// "Events") that `--log-format json` readers and older records rely on.
+    #[test]
+    fn one_line_per_event() {
+        let ts = Utc
+            .with_ymd_and_hms(2026, 11, 28, 23, 35, 0)
+            .single()
+            .expect("time");
+        let lines: Vec<String> = every_event()
+            .into_iter()
+            .map(|event| {
+                let e = Stamped { ts, event }.to_state_event("20261128T233500Z-abcdef");
+                serde_json::to_string(&e).expect("serialize")
+            })
+            .collect();
+        insta::assert_snapshot!(lines.join("\n"));
+    }
+}
