@@ -2,125 +2,56 @@
 //! channel to the run's recorder (which keeps the run record and `events.ndjson`) and from
 //! there to the reporter that owns the terminal.
 
-use aib_state::{Failure, RunStatus, StageStatus, UnitStatus};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
 
 pub use aib_vocab::Stage;
 
-/// How loud a message is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Info,
-    Warn,
-}
+/// One thing that happened during a run: the shared vocabulary's [`aib_vocab::RunEvent`],
+/// which is also what an `events.ndjson` line holds.
+pub use aib_vocab::{Level, RunEvent as BuildEvent};
 
-/// One thing that happened during a run.
-#[derive(Debug, Clone)]
-pub enum BuildEvent {
-    /// The run began; `units` are the ids in plan order.
-    RunStarted {
-        units: Vec<String>,
-        note: Option<String>,
-    },
-    /// A unit's names and inputs are known (rendered).
-    UnitPrepared {
-        unit: String,
-        template_name: String,
-        deployment_name: String,
-        resource_group: String,
-        subscription: String,
-        input_hash: String,
-        source_version: Option<String>,
-        image_version: Option<String>,
-    },
-    /// A stage began.
-    StageStarted { unit: String, stage: Stage },
-    /// A stage ended.
-    StageFinished {
-        unit: String,
-        stage: Stage,
-        status: StageStatus,
-        message: Option<String>,
-    },
-    /// The build's run state changed (`Running`/`Customizing`, ...).
-    BuildProgress {
-        unit: String,
-        run_state: String,
-        sub_state: Option<String>,
-    },
-    /// The `run` operation to re-attach to after a restart.
-    RunOperation { unit: String, url: String },
-    /// A log was saved in the run's state.
-    LogCollected {
-        unit: String,
-        file: String,
-        path: String,
-    },
-    /// A unit reached its final status.
-    UnitFinished {
-        unit: String,
-        status: UnitStatus,
-        reason: Option<String>,
-        image_version_id: Option<String>,
-        failure: Option<Failure>,
-    },
-    /// Something worth telling the user.
-    Message {
-        unit: Option<String>,
-        level: Level,
-        text: String,
-    },
-    /// Ctrl-C / SIGTERM was received.
-    Interrupted,
-    /// The run ended.
-    RunFinished { status: RunStatus },
-}
-
-impl BuildEvent {
-    /// Every text of the event that can come from Azure or a log, redacted in place (see
-    /// [`crate::redact`]); names aib made itself (units, stages) are left as they are.
-    pub fn redact(&mut self, r: &crate::redact::Redactor) {
-        use BuildEvent::*;
-        if r.is_empty() {
-            return;
+/// Every text of the event that can come from Azure or a log, redacted in place (see
+/// [`crate::redact`]); names aib made itself (units, stages) are left as they are.
+pub fn redact(event: &mut BuildEvent, r: &crate::redact::Redactor) {
+    use BuildEvent::*;
+    if r.is_empty() {
+        return;
+    }
+    let opt = |s: &mut Option<String>| {
+        if let Some(s) = s {
+            r.redact_string(s);
         }
-        let opt = |s: &mut Option<String>| {
-            if let Some(s) = s {
-                r.redact_string(s);
-            }
-        };
-        match self {
-            RunStarted { note, .. } => opt(note),
-            UnitPrepared { source_version, .. } => opt(source_version),
-            StageFinished { message, .. } => opt(message),
-            BuildProgress {
-                run_state,
-                sub_state,
-                ..
-            } => {
-                r.redact_string(run_state);
-                opt(sub_state);
-            }
-            RunOperation { url, .. } => r.redact_string(url),
-            UnitFinished {
-                reason,
-                image_version_id,
-                failure,
-                ..
-            } => {
-                opt(reason);
-                opt(image_version_id);
-                if let Some(f) = failure {
-                    r.redact_string(&mut f.message);
-                    opt(&mut f.customizer);
-                    opt(&mut f.log_excerpt);
-                    opt(&mut f.log_path);
-                }
-            }
-            Message { text, .. } => r.redact_string(text),
-            StageStarted { .. } | LogCollected { .. } | Interrupted | RunFinished { .. } => {}
+    };
+    match event {
+        RunStarted { note, .. } => opt(note),
+        UnitPrepared { source_version, .. } => opt(source_version),
+        StageFinished { message, .. } => opt(message),
+        BuildProgress {
+            run_state,
+            sub_state,
+            ..
+        } => {
+            r.redact_string(run_state);
+            opt(sub_state);
         }
+        RunOperation { url, .. } => r.redact_string(url),
+        UnitFinished {
+            reason,
+            image_version_id,
+            failure,
+            ..
+        } => {
+            opt(reason);
+            opt(image_version_id);
+            if let Some(f) = failure {
+                r.redact_string(&mut f.message);
+                opt(&mut f.customizer);
+                opt(&mut f.log_excerpt);
+                opt(&mut f.log_path);
+            }
+        }
+        Message { text, .. } => r.redact_string(text),
+        StageStarted { .. } | LogCollected { .. } | Interrupted | RunFinished { .. } => {}
     }
 }
 
@@ -142,146 +73,24 @@ impl Stamped {
 
     /// The unit it is about.
     pub fn unit(&self) -> Option<&str> {
-        use BuildEvent::*;
-        match &self.event {
-            UnitPrepared { unit, .. }
-            | StageStarted { unit, .. }
-            | StageFinished { unit, .. }
-            | BuildProgress { unit, .. }
-            | RunOperation { unit, .. }
-            | LogCollected { unit, .. }
-            | UnitFinished { unit, .. } => Some(unit),
-            Message { unit, .. } => unit.as_deref(),
-            RunStarted { .. } | Interrupted | RunFinished { .. } => None,
-        }
+        self.event.unit()
     }
 
     /// The event as stored in `events.ndjson` and printed by `--log-format json`.
     pub fn to_state_event(&self, run_id: &str) -> aib_state::Event {
-        use BuildEvent::*;
-        let mut e = aib_state::Event::new(run_id, self.name());
-        e.ts = self.ts;
-        if let Some(u) = self.unit() {
-            e = e.unit(u);
-        }
-        let f = |e: aib_state::Event, k: &str, v: Value| e.field(k, v);
-        match &self.event {
-            RunStarted { units, note } => {
-                e = f(e, "units", json!(units));
-                if let Some(n) = note {
-                    e = f(e, "note", json!(n));
-                }
-            }
-            UnitPrepared {
-                template_name,
-                deployment_name,
-                resource_group,
-                subscription,
-                input_hash,
-                source_version,
-                image_version,
-                ..
-            } => {
-                e = f(e, "template_name", json!(template_name));
-                e = f(e, "deployment_name", json!(deployment_name));
-                e = f(e, "resource_group", json!(resource_group));
-                e = f(e, "subscription", json!(subscription));
-                e = f(e, "input_hash", json!(input_hash));
-                e = f(e, "source_version", json!(source_version));
-                e = f(e, "image_version", json!(image_version));
-            }
-            StageStarted { stage, .. } => e = e.stage(stage.as_str()),
-            StageFinished {
-                stage,
-                status,
-                message,
-                ..
-            } => {
-                e = e.stage(stage.as_str());
-                e = f(e, "status", json!(status));
-                if let Some(m) = message {
-                    e = f(e, "message", json!(m));
-                }
-            }
-            BuildProgress {
-                run_state,
-                sub_state,
-                ..
-            } => {
-                e = e.stage("build");
-                e = f(e, "run_state", json!(run_state));
-                e = f(e, "sub_state", json!(sub_state));
-            }
-            RunOperation { url, .. } => {
-                e = e.stage("build");
-                e = f(e, "operation", json!(url));
-            }
-            LogCollected { file, path, .. } => {
-                e = e.stage("collect-logs");
-                e = f(e, "file", json!(file));
-                e = f(e, "path", json!(path));
-            }
-            UnitFinished {
-                status,
-                reason,
-                image_version_id,
-                failure,
-                ..
-            } => {
-                e = f(e, "status", json!(status));
-                if let Some(r) = reason {
-                    e = f(e, "reason", json!(r));
-                }
-                if let Some(v) = image_version_id {
-                    e = f(e, "image_version_id", json!(v));
-                }
-                if let Some(fl) = failure {
-                    e = f(
-                        e,
-                        "failure",
-                        serde_json::to_value(fl).unwrap_or(Value::Null),
-                    );
-                }
-            }
-            Message { level, text, .. } => {
-                e = f(
-                    e,
-                    "level",
-                    json!(match level {
-                        Level::Info => "info",
-                        Level::Warn => "warn",
-                    }),
-                );
-                e = f(e, "message", json!(text));
-            }
-            Interrupted => {}
-            RunFinished { status } => e = f(e, "status", json!(status)),
-        }
-        e
+        aib_state::Event::of(self.ts, run_id, &self.event)
     }
 
     /// The `event` name.
     pub fn name(&self) -> &'static str {
-        use BuildEvent::*;
-        match &self.event {
-            RunStarted { .. } => "run.started",
-            UnitPrepared { .. } => "unit.prepared",
-            StageStarted { .. } => "stage.started",
-            StageFinished { .. } => "stage.finished",
-            BuildProgress { .. } => "build.progress",
-            RunOperation { .. } => "build.operation",
-            LogCollected { .. } => "log.collected",
-            UnitFinished { .. } => "unit.finished",
-            Message { .. } => "message",
-            Interrupted => "run.interrupted",
-            RunFinished { .. } => "run.finished",
-        }
+        self.event.name()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aib_state::{Failure, RunStatus, StageStatus, UnitStatus};
     use chrono::TimeZone;
 
     /// One of every event, with its optional fields set and (where it has them) unset.
@@ -407,5 +216,25 @@ mod tests {
             })
             .collect();
         insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    /// Every event's line reads back as the same event (`ts` and `run_id` included).
+    #[test]
+    fn every_event_round_trips_through_its_line() {
+        let ts = Utc
+            .with_ymd_and_hms(2026, 11, 28, 23, 35, 0)
+            .single()
+            .expect("time");
+        for event in every_event() {
+            let line = Stamped {
+                ts,
+                event: event.clone(),
+            }
+            .to_state_event("r1");
+            let text = serde_json::to_string(&line).expect("serialize");
+            let back: aib_state::Event = serde_json::from_str(&text).expect("deserialize");
+            assert_eq!((back.ts, back.run_id.as_str()), (ts, "r1"), "{text}");
+            assert_eq!(back.run_event(), Some(event), "{text}");
+        }
     }
 }

@@ -25,8 +25,8 @@ pub mod lock;
 pub mod record;
 pub mod sink;
 
-/// The stages of a unit, as a failure names them (from the shared vocabulary).
-pub use aib_vocab::Stage;
+/// The shared vocabulary: the stages of a unit, and the run events `events.ndjson` holds.
+pub use aib_vocab::{Level, RunEvent, Stage};
 pub use blob::BlobStore;
 pub use error::{Result, StateError};
 pub use index::Index;
