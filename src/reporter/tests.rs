@@ -21,7 +21,7 @@ fn failure() -> Failure {
         log_excerpt: Some("+ make install\nmake: *** [all] Error 2".into()),
         log_path: Some(".aib/runs/r1/dev_app/customization.log".into()),
         ..Failure::new(
-            "build",
+            Stage::Build,
             "Customizer 'install' failed: exit status 2\nsecond line",
         )
     }

@@ -21,7 +21,6 @@ pub mod secret_use;
 pub mod selection;
 pub mod templating;
 mod unit;
-mod unit_id;
 
 pub use error::PlanError;
 pub use input_hash::InputHash;

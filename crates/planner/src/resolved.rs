@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::error::Problems;
 use crate::file_digests::FileDigests;
 use crate::templating::Renderer;
-use crate::unit_id::UnitId;
+use aib_vocab::UnitId;
 
 /// Every setting of a unit, resolved. Its `Serialize` form is the hashed form: struct fields in
 /// declaration order, maps sorted by key, secrets by name only.

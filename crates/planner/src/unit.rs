@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::input_hash::InputHash;
 use crate::resolved::ResolvedSettings;
-pub use crate::unit_id::UnitId;
+pub use aib_vocab::UnitId;
 
 /// Whether a unit is built by the next run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -26,6 +26,8 @@ pub mod lock;
 pub mod record;
 pub mod sink;
 
+/// The shared vocabulary: the stages of a unit, and the run events `events.ndjson` holds.
+pub use aib_vocab::{Level, RunEvent, Stage};
 pub use blob::BlobStore;
 pub use error::{Result, StateError};
 pub use index::Index;

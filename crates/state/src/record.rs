@@ -2,6 +2,7 @@
 //! directory names). Field names are a contract with the executor and `status`/`history`/`logs`.
 
 use crate::error::{Result, StateError};
+pub use aib_vocab::{Failure, RunEvent, RunStatus, Stage, StageStatus, UnitStatus};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -99,74 +100,6 @@ pub enum Trigger {
     },
 }
 
-/// Status of a whole run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    /// In progress (or the process died: see `Interrupted`).
-    Running,
-    /// Every selected unit succeeded or was unchanged.
-    Succeeded,
-    /// At least one unit failed.
-    Failed,
-    /// Stopped by the user (Ctrl-C).
-    Cancelled,
-    /// Found `running` by a later process whose lock was free: the holder died.
-    Interrupted,
-    /// Started with `--detach` (or advanced by `aib resume --detach`) and waiting, its builds
-    /// going on in Azure, for the next `aib resume`.
-    Detached,
-}
-
-impl RunStatus {
-    /// A run that has not ended: `aib resume` may advance it (running only when its holder
-    /// died: a live one holds the state lock).
-    pub fn is_unfinished(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Running | RunStatus::Interrupted | RunStatus::Detached
-        )
-    }
-}
-
-/// Status of one unit in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UnitStatus {
-    /// Not started.
-    Pending,
-    /// In progress.
-    Running,
-    /// Built and verified.
-    Succeeded,
-    /// A stage failed.
-    Failed,
-    /// Not built (see `reason`, e.g. a dependency failed).
-    Skipped,
-    /// Input hash unchanged since the last successful build.
-    Unchanged,
-    /// Stopped by the user.
-    Cancelled,
-}
-
-/// Status of one stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StageStatus {
-    /// Not started.
-    Pending,
-    /// In progress.
-    Running,
-    /// Done.
-    Succeeded,
-    /// Failed.
-    Failed,
-    /// Not run.
-    Skipped,
-    /// Stopped by the user.
-    Cancelled,
-}
-
 /// What the user selected (`--env`, `--variant`, `--unit`, flags).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -196,42 +129,6 @@ pub struct StageRecord {
     /// End time.
     #[serde(with = "ts::option", default)]
     pub finished: Option<DateTime<Utc>>,
-}
-
-/// Why a unit failed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    /// Stage that failed.
-    pub stage: String,
-    /// Error message.
-    pub message: String,
-    /// The failing customizer, when the build log names it.
-    #[serde(default)]
-    pub customizer: Option<String>,
-    /// The last lines of the customization log around the failure.
-    #[serde(default)]
-    pub log_excerpt: Option<String>,
-    /// Where the whole log was stored ([`crate::StateStore::log_path_display`]).
-    #[serde(default)]
-    pub log_path: Option<String>,
-    /// Where the build failed, from its log: `customizer`, `validate`, `deprovision`,
-    /// `distribute` or `unknown`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
-    /// Why, from its log: `error`, `timeout`, `connect` or `unknown`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
-}
-
-impl Failure {
-    /// A failure of `stage` with `message` and nothing more known.
-    pub fn new(stage: impl Into<String>, message: impl Into<String>) -> Self {
-        Failure {
-            stage: stage.into(),
-            message: message.into(),
-            ..Failure::default()
-        }
-    }
 }
 
 /// One unit of a run.
@@ -498,6 +395,42 @@ impl Event {
     pub fn field(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
         self.fields.insert(key.into(), value.into());
         self
+    }
+
+    /// The line of a run event at `ts`: its `unit` and `stage` as the event names them, its
+    /// `event` name and fields as serde writes the event (the format is [`RunEvent`]'s).
+    pub fn of(ts: DateTime<Utc>, run_id: impl Into<String>, event: &RunEvent) -> Self {
+        // An event always serializes as an object (string keys, no maps of other keys).
+        let mut fields = match serde_json::to_value(event) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        for k in ["event", "unit", "stage"] {
+            fields.shift_remove(k);
+        }
+        Self {
+            ts,
+            run_id: run_id.into(),
+            unit: event.unit().map(str::to_owned),
+            stage: event.stage().map(|s| s.as_str().to_owned()),
+            event: event.name().to_owned(),
+            fields,
+        }
+    }
+
+    /// The run event this line holds; `None` for a line of an event this aib does not know
+    /// (kept as it was read, never failing the read of the others).
+    pub fn run_event(&self) -> Option<RunEvent> {
+        let mut m = serde_json::Map::new();
+        m.insert("event".into(), self.event.clone().into());
+        if let Some(u) = &self.unit {
+            m.insert("unit".into(), u.clone().into());
+        }
+        if let Some(s) = &self.stage {
+            m.insert("stage".into(), s.clone().into());
+        }
+        m.extend(self.fields.clone());
+        serde_json::from_value(serde_json::Value::Object(m)).ok()
     }
 }
 

@@ -153,7 +153,7 @@ impl BuildReport {
                         .collect(),
                     image_version_id: u.image_version_id.clone(),
                     failure: u.failure.as_ref().map(|f| FailureReport {
-                        stage: f.stage.clone(),
+                        stage: f.stage.to_string(),
                         message: f.message.clone(),
                         customizer: f.customizer.clone(),
                         log_excerpt: f.log_excerpt.clone(),

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use aib_vocab::UnitId;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::BuildReport;
@@ -94,9 +95,9 @@ fn test_case(pipeline: &str, env: &str, u: &UnitReport) -> TestCase {
 
 /// The JUnit document.
 pub fn render(r: &BuildReport) -> String {
-    let mut by_env: BTreeMap<&str, Vec<&UnitReport>> = BTreeMap::new();
+    let mut by_env: BTreeMap<String, Vec<&UnitReport>> = BTreeMap::new();
     for u in &r.units {
-        let env = u.id.split('/').next().unwrap_or("");
+        let env = UnitId::from(u.id.as_str()).environment().to_owned();
         by_env.entry(env).or_default().push(u);
     }
     let started = chrono::DateTime::parse_from_rfc3339(&r.started).ok();
@@ -106,12 +107,12 @@ pub fn render(r: &BuildReport) -> String {
     }
     report.set_time(r.units.iter().map(duration).sum());
     for (env, units) in by_env {
-        let mut suite = TestSuite::new(env);
+        let mut suite = TestSuite::new(env.as_str());
         if let Some(t) = started {
             suite.set_timestamp(t);
         }
         suite.set_time(units.iter().map(|u| duration(u)).sum());
-        suite.add_test_cases(units.iter().map(|u| test_case(&r.pipeline, env, u)));
+        suite.add_test_cases(units.iter().map(|u| test_case(&r.pipeline, &env, u)));
         report.add_test_suite(suite);
     }
     report.to_string().unwrap_or_else(|e| {

@@ -170,7 +170,7 @@ pub async fn record(
         tokio::select! {
             ev = rx.recv() => match ev {
                 Some(mut ev) => {
-                    ev.event.redact(&redactor);
+                    crate::events::redact(&mut ev.event, &redactor);
                     apply(&mut rec, &ev);
                     dirty |= changes_record(&ev.event);
                     match ev.event {

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::{Id, JoinError, JoinSet};
 
 use super::scheduler::Scheduler;
-use crate::events::BuildEvent;
+use crate::events::{BuildEvent, Stage};
 use crate::stages::{Released, RunShared, Slot, UnitOutcome, run_unit};
 use crate::sync::lock;
 
@@ -169,7 +169,7 @@ impl Running {
         let message = format!(
             "unit is built from `{parent}`, which is not selected and has no successful build in the state; select it too (e.g. `--unit {parent}`)"
         );
-        self.fail(i, "deploy", message);
+        self.fail(i, Stage::Deploy, message);
     }
 
     /// A unit gave its slot back; with a version it is verified and its dependents may start.
@@ -224,12 +224,12 @@ impl Running {
         self.any_failed = true;
         if let Some(i) = self.task_unit.remove(&e.id()) {
             let message = format!("internal error: the unit's worker ended abnormally: {e}");
-            self.fail(i, "build", message);
+            self.fail(i, Stage::Build, message);
         }
     }
 
     /// Ends a unit as failed (without running it further) and skips what waits for it.
-    fn fail(&mut self, i: usize, stage: &str, message: String) {
+    fn fail(&mut self, i: usize, stage: Stage, message: String) {
         self.any_failed = true;
         let id = self.walk.units[i].id.to_string();
         self.walk.shared.emit(BuildEvent::UnitFinished {

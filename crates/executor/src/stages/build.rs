@@ -22,7 +22,7 @@ pub const MAX_LIST_FAILURES: u32 = 10;
 pub const MAX_MISSING: u32 = 3;
 
 fn failure(message: String) -> UnitOutcome {
-    UnitOutcome::failed(Failure::new(Stage::Build.as_str(), message))
+    UnitOutcome::failed(Failure::new(Stage::Build, message))
 }
 
 /// Starts (or attaches to) the run and follows it to the end.

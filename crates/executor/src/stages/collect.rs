@@ -44,7 +44,7 @@ pub async fn collect(
     message: &str,
 ) -> Failure {
     let id = &names.id;
-    let mut failure = Failure::new(stage.as_str(), message.to_string());
+    let mut failure = Failure::new(stage, message.to_string());
     shared.stage_started(id, Stage::CollectLogs);
     let Some(logs) = fetch(shared, names, staging_rg).await else {
         add_message_signature(&mut failure);

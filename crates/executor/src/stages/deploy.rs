@@ -214,7 +214,7 @@ fn failed(shared: &RunShared, id: &str, message: String) -> UnitOutcome {
         StageStatus::Failed,
         Some(short(&message)),
     );
-    UnitOutcome::failed(Failure::new(Stage::Deploy.as_str(), message))
+    UnitOutcome::failed(Failure::new(Stage::Deploy, message))
 }
 
 /// Waits (bounded like a deployment) for a template being created to leave `Creating`;

@@ -312,7 +312,7 @@ fn prepare(
             shared.stage_started(&id, Stage::Deploy);
             shared.stage_finished(&id, Stage::Deploy, StageStatus::Failed, Some(e.to_string()));
             return Err(Box::new(UnitOutcome::failed(Failure::new(
-                Stage::Deploy.as_str(),
+                Stage::Deploy,
                 e.to_string(),
             ))));
         }
@@ -392,7 +392,7 @@ async fn assess_template(
                 StageStatus::Failed,
                 Some(short(&m)),
             );
-            return Err(UnitOutcome::failed(Failure::new(Stage::Build.as_str(), m)));
+            return Err(UnitOutcome::failed(Failure::new(Stage::Build, m)));
         }
     };
     Ok(template_at(shared, existing, resumed, rendered))
@@ -715,10 +715,7 @@ async fn recreate_template(shared: &Arc<RunShared>, names: &UnitNames) -> Result
         StageStatus::Failed,
         Some(short(&message)),
     );
-    Err(UnitOutcome::failed(Failure::new(
-        Stage::Deploy.as_str(),
-        message,
-    )))
+    Err(UnitOutcome::failed(Failure::new(Stage::Deploy, message)))
 }
 
 fn is_canceling(l: &aib_azure::types::LastRunStatus) -> bool {
@@ -749,7 +746,7 @@ async fn wait_out_cancel(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(
     let failed = |message: String| {
         shared.stage_started(id, Stage::Build);
         shared.stage_finished(id, Stage::Build, StageStatus::Failed, Some(short(&message)));
-        UnitOutcome::failed(Failure::new(Stage::Build.as_str(), message))
+        UnitOutcome::failed(Failure::new(Stage::Build, message))
     };
     loop {
         {

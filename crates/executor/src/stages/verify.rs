@@ -48,7 +48,7 @@ async fn verify_inner(
     unit: &Unit,
     names: &UnitNames,
 ) -> Result<String, Failure> {
-    let fail = |message: String| Failure::new(Stage::Verify.as_str(), message);
+    let fail = |message: String| Failure::new(Stage::Verify, message);
     let outputs = shared
         .arm
         .list_run_outputs(

@@ -1,5 +1,5 @@
 use aib_state::{
-    Event, Failure, IndexEntry, RunRecord, StageRecord, StageStatus, Trigger, UnitRecord,
+    Event, Failure, IndexEntry, RunRecord, Stage, StageRecord, StageStatus, Trigger, UnitRecord,
     UnitStatus, new_run_id,
 };
 use chrono::{TimeZone, Utc};
@@ -37,12 +37,9 @@ pub fn sample_run(offset_s: i64) -> RunRecord {
         finished: Some(started + chrono::Duration::seconds(60)),
     });
     u.failure = Some(Failure {
-        stage: "build".into(),
-        message: "customizer harden failed".into(),
         customizer: Some("harden".into()),
         log_excerpt: Some("exit 1".into()),
-        log_path: None,
-        ..Failure::default()
+        ..Failure::new(Stage::Build, "customizer harden failed")
     });
     u.run_operation = Some("https://management.azure.com/op/1".into());
     rec.units.push(u);

@@ -179,6 +179,23 @@ fn report_json_superset() -> Result<(), serde_json::Error> {
     Ok(())
 }
 
+/// A failure as records have always stored it (`"stage": "<name>"`) reads as the typed stage
+/// and is written back by the same name; a name that is no stage's is refused, not guessed.
+#[test]
+fn failure_stage_is_read_and_written_by_name() -> Result<(), serde_json::Error> {
+    let old = |stage: &str| {
+        serde_json::json!({"stage": stage, "message": "m", "customizer": null,
+            "log_excerpt": null, "log_path": null})
+    };
+    for stage in aib_state::Stage::ALL {
+        let f: aib_state::Failure = serde_json::from_value(old(stage.as_str()))?;
+        assert_eq!(f.stage, stage);
+        assert_eq!(serde_json::to_value(&f)?, old(stage.as_str()));
+    }
+    assert!(serde_json::from_value::<aib_state::Failure>(old("Build")).is_err());
+    Ok(())
+}
+
 #[test]
 fn blob_config_debug_hides_secrets() -> Result<(), aib_azure::Error> {
     let cfg = aib_state::BlobConfig {
@@ -212,4 +229,48 @@ fn lease_timing_is_clamped() {
     assert_eq!(t.renew_every, Duration::from_secs(5));
     let d = aib_state::LeaseTiming::default();
     assert_eq!((d.duration_s, d.renew_every), (60, Duration::from_secs(20)));
+}
+
+/// Lines as `events.ndjson` has always held them read as typed run events (optional fields
+/// absent or null); a line of an event this aib does not know is kept as it was, untyped,
+/// and the lines around it still read.
+#[test]
+fn event_lines_read_typed_and_unknown_ones_kept() {
+    use aib_state::{Failure, RunEvent, Stage, StageStatus, UnitStatus};
+    let lines = [
+        r#"{"ts":"2026-11-28T23:35:00.000Z","run_id":"r","unit":"dev/app","stage":"build","event":"stage.finished","status":"failed","message":"boom"}"#,
+        r#"{"ts":"2026-11-28T23:35:00Z","run_id":"r","unit":"dev/app","stage":"build","event":"build.progress","run_state":"Running"}"#,
+        r#"{"ts":"2026-11-28T23:35:00.000Z","run_id":"r","unit":null,"stage":null,"event":"future.thing","n":3}"#,
+        r#"{"ts":"2026-11-28T23:35:00.000Z","run_id":"r","unit":"dev/app","stage":null,"event":"unit.finished","status":"failed","failure":{"stage":"deploy","message":"m","customizer":null,"log_excerpt":null,"log_path":null}}"#,
+    ]
+    .join("\n");
+    let events = aib_state::record::events_from_ndjson(lines.as_bytes(), "t");
+    let typed: Vec<Option<RunEvent>> = events.iter().map(|e| e.run_event()).collect();
+    let unit = || "dev/app".to_string();
+    assert_eq!(
+        typed,
+        [
+            Some(RunEvent::StageFinished {
+                unit: unit(),
+                stage: Stage::Build,
+                status: StageStatus::Failed,
+                message: Some("boom".into()),
+            }),
+            Some(RunEvent::BuildProgress {
+                unit: unit(),
+                run_state: "Running".into(),
+                sub_state: None,
+            }),
+            None,
+            Some(RunEvent::UnitFinished {
+                unit: unit(),
+                status: UnitStatus::Failed,
+                reason: None,
+                image_version_id: None,
+                failure: Some(Failure::new(Stage::Deploy, "m")),
+            }),
+        ]
+    );
+    assert_eq!(events[2].event, "future.thing");
+    assert_eq!(events[2].fields["n"], 3);
 }

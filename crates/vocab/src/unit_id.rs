@@ -27,6 +27,17 @@ impl UnitId {
         &self.0
     }
 
+    /// The environment: the part before the first `/`.
+    pub fn environment(&self) -> &str {
+        self.0.split_once('/').map_or(&self.0, |(env, _)| env)
+    }
+
+    /// The variant: between the first `/` and the matrix part (empty if the id has no `/`).
+    pub fn variant(&self) -> &str {
+        let rest = self.0.split_once('/').map_or("", |(_, rest)| rest);
+        rest.find('[').map_or(rest, |i| &rest[..i])
+    }
+
     /// The `[axis=value,...]` part, empty without matrix.
     pub fn matrix_part(&self) -> &str {
         self.0.find('[').map(|i| &self.0[i..]).unwrap_or("")
@@ -54,5 +65,30 @@ impl Serialize for UnitId {
 impl<'de> Deserialize<'de> for UnitId {
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
         String::deserialize(de).map(|s| Self(Arc::from(s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_of_an_id() {
+        let id = UnitId::new("prod", "ubuntu", "arch=x64,sku=a/b");
+        assert_eq!(id.as_str(), "prod/ubuntu[arch=x64,sku=a/b]");
+        assert_eq!(id.environment(), "prod");
+        assert_eq!(id.variant(), "ubuntu");
+        assert_eq!(id.matrix_part(), "[arch=x64,sku=a/b]");
+        let plain = UnitId::new("dev", "win", "");
+        assert_eq!((plain.environment(), plain.variant()), ("dev", "win"));
+        assert_eq!(plain.matrix_part(), "");
+        let odd = UnitId::from("noslash");
+        assert_eq!((odd.environment(), odd.variant()), ("noslash", ""));
+        let json = serde_json::to_string(&id).expect("serialize");
+        assert_eq!(json, "\"prod/ubuntu[arch=x64,sku=a/b]\"");
+        assert_eq!(
+            serde_json::from_str::<UnitId>(&json).expect("deserialize"),
+            id
+        );
     }
 }
