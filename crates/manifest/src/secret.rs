@@ -1,7 +1,5 @@
 //! Secret references (`env:VAR`, `keyvault:https://<vault>/secrets/<name>[/<version>]`).
 
-
-
 use crate::model::Cloud;
 
 /// DNS suffix of Key Vault in each well-known cloud (`https://{vault}.{suffix}`).

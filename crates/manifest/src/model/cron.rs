@@ -2,7 +2,6 @@
 //! written (it is what the manifest, the JSON schema and messages show); the parse result is
 //! what validation reports and what `aib schedule` evaluates.
 
-
 use croner::parser::{CronParser, Seconds};
 
 /// A cron expression (five fields, or six with seconds first) and what parsing it gave.
