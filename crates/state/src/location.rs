@@ -132,9 +132,7 @@ impl StateLocation {
             return Err(bad("empty path"));
         }
         if let Some(rest) = strip_prefix_ci(arg, "azblob://") {
-            return parse_blob(rest)
-                .map(StateLocation::Blob)
-                .map_err(|r| bad(&r));
+            return parse_blob(arg, rest).map(StateLocation::Blob);
         }
         if let Some((scheme, _)) = arg.split_once("://")
             && !scheme.is_empty()
@@ -156,12 +154,21 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
         .then(|| &s[prefix.len()..])
 }
 
-fn parse_blob(rest: &str) -> std::result::Result<BlobLocation, String> {
+/// `--state` `arg` refused for `reason`.
+fn invalid(arg: &str, reason: impl Into<String>) -> StateError {
+    StateError::InvalidLocation {
+        arg: arg.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// `azblob://` `rest` of `--state` `arg`.
+fn parse_blob(arg: &str, rest: &str) -> Result<BlobLocation> {
     if rest.contains(['?', '#']) {
-        return Err(
-            "a query or fragment is not allowed (pass a SAS token in AZURE_STORAGE_SAS_TOKEN)"
-                .into(),
-        );
+        return Err(invalid(
+            arg,
+            "a query or fragment is not allowed (pass a SAS token in AZURE_STORAGE_SAS_TOKEN)",
+        ));
     }
     let rest = rest.trim_end_matches('/');
     let mut parts = rest.splitn(3, '/');
@@ -169,15 +176,16 @@ fn parse_blob(rest: &str) -> std::result::Result<BlobLocation, String> {
     let container = parts.next().unwrap_or_default();
     let prefix = parts.next().unwrap_or_default();
     if account.is_empty() || container.is_empty() {
-        return Err("expected azblob://ACCOUNT/CONTAINER[/PREFIX]".into());
+        return Err(invalid(arg, "expected azblob://ACCOUNT/CONTAINER[/PREFIX]"));
     }
     let account_ok = (3..=24).contains(&account.len())
         && account
             .bytes()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !account_ok {
-        return Err(format!(
-            "storage account name {account:?} must be 3-24 lowercase letters and digits"
+        return Err(invalid(
+            arg,
+            format!("storage account name {account:?} must be 3-24 lowercase letters and digits"),
         ));
     }
     let container_ok = (3..=63).contains(&container.len())
@@ -188,8 +196,11 @@ fn parse_blob(rest: &str) -> std::result::Result<BlobLocation, String> {
         && !container.ends_with('-')
         && !container.contains("--");
     if !container_ok {
-        return Err(format!(
-            "container name {container:?} must be 3-63 lowercase letters, digits and single hyphens"
+        return Err(invalid(
+            arg,
+            format!(
+                "container name {container:?} must be 3-63 lowercase letters, digits and single hyphens"
+            ),
         ));
     }
     if !prefix.is_empty()
@@ -197,8 +208,9 @@ fn parse_blob(rest: &str) -> std::result::Result<BlobLocation, String> {
             .split('/')
             .any(|s| s.is_empty() || s == "." || s == "..")
     {
-        return Err(format!(
-            "prefix {prefix:?} has an empty, '.' or '..' segment"
+        return Err(invalid(
+            arg,
+            format!("prefix {prefix:?} has an empty, '.' or '..' segment"),
         ));
     }
     Ok(BlobLocation {
