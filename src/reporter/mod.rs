@@ -24,6 +24,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use aib_executor::events::{BuildEvent, Level, Stamped};
+use aib_planner::UnitId;
 use aib_state::{StageStatus, UnitStatus};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
@@ -61,7 +62,7 @@ struct Bars {
     scale: Option<f64>,
     multi: MultiProgress,
     overall: ProgressBar,
-    units: HashMap<String, (ProgressBar, Instant, String)>,
+    units: HashMap<UnitId, (ProgressBar, Instant, String)>,
 }
 
 /// Consumes events until the channel closes. `scale`: Azure minutes per real minute of a
@@ -149,7 +150,7 @@ fn on_bar_event(b: &mut Bars, ev: &Stamped) {
                     ProgressStyle::with_template("{spinner} {prefix:40} {msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
-                bar.set_prefix(unit.clone());
+                bar.set_prefix(unit.to_string());
                 bar.enable_steady_tick(Duration::from_millis(200));
                 (bar, Instant::now(), String::new())
             });

@@ -2,6 +2,7 @@
 //! channel to the run's recorder (which keeps the run record and `events.ndjson`) and from
 //! there to the reporter that owns the terminal.
 
+use aib_vocab::UnitId;
 use chrono::{DateTime, Utc};
 
 pub use aib_vocab::Stage;
@@ -73,7 +74,7 @@ impl Stamped {
 
     /// The unit it is about.
     pub fn unit(&self) -> Option<&str> {
-        self.event.unit()
+        self.event.unit().map(UnitId::as_str)
     }
 
     /// The event as stored in `events.ndjson` and printed by `--log-format json`.
@@ -96,7 +97,7 @@ mod tests {
     /// One of every event, with its optional fields set and (where it has them) unset.
     fn every_event() -> Vec<BuildEvent> {
         use BuildEvent::*;
-        let unit = || "prod/ubuntu[arch=x64]".to_string();
+        let unit = || UnitId::from("prod/ubuntu[arch=x64]");
         let failure = Failure {
             customizer: Some("harden".into()),
             log_excerpt: Some("+ make\nError 2".into()),

@@ -411,7 +411,7 @@ impl Event {
         Self {
             ts,
             run_id: run_id.into(),
-            unit: event.unit().map(str::to_owned),
+            unit: event.unit().map(|u| u.as_str().to_owned()),
             stage: event.stage().map(|s| s.as_str().to_owned()),
             event: event.name().to_owned(),
             fields,

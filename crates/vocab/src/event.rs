@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Failure, RunStatus, Stage, StageStatus, UnitStatus};
+use crate::{Failure, RunStatus, Stage, StageStatus, UnitId, UnitStatus};
 
 /// How loud a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,14 +21,14 @@ pub enum RunEvent {
     /// The run began; `units` are the ids in plan order.
     #[serde(rename = "run.started")]
     RunStarted {
-        units: Vec<String>,
+        units: Vec<UnitId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
     /// A unit's names and inputs are known (rendered).
     #[serde(rename = "unit.prepared")]
     UnitPrepared {
-        unit: String,
+        unit: UnitId,
         template_name: String,
         deployment_name: String,
         resource_group: String,
@@ -41,11 +41,11 @@ pub enum RunEvent {
     },
     /// A stage began.
     #[serde(rename = "stage.started")]
-    StageStarted { unit: String, stage: Stage },
+    StageStarted { unit: UnitId, stage: Stage },
     /// A stage ended.
     #[serde(rename = "stage.finished")]
     StageFinished {
-        unit: String,
+        unit: UnitId,
         stage: Stage,
         status: StageStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,7 +54,7 @@ pub enum RunEvent {
     /// The build's run state changed (`Running`/`Customizing`, ...); stage `build`.
     #[serde(rename = "build.progress")]
     BuildProgress {
-        unit: String,
+        unit: UnitId,
         run_state: String,
         #[serde(default)]
         sub_state: Option<String>,
@@ -62,21 +62,21 @@ pub enum RunEvent {
     /// The `run` operation to re-attach to after a restart; stage `build`.
     #[serde(rename = "build.operation")]
     RunOperation {
-        unit: String,
+        unit: UnitId,
         #[serde(rename = "operation")]
         url: String,
     },
     /// A log was saved in the run's state; stage `collect-logs`.
     #[serde(rename = "log.collected")]
     LogCollected {
-        unit: String,
+        unit: UnitId,
         file: String,
         path: String,
     },
     /// A unit reached its final status.
     #[serde(rename = "unit.finished")]
     UnitFinished {
-        unit: String,
+        unit: UnitId,
         status: UnitStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
@@ -89,7 +89,7 @@ pub enum RunEvent {
     #[serde(rename = "message")]
     Message {
         #[serde(default)]
-        unit: Option<String>,
+        unit: Option<UnitId>,
         level: Level,
         #[serde(rename = "message")]
         text: String,
@@ -104,7 +104,7 @@ pub enum RunEvent {
 
 impl RunEvent {
     /// The unit it is about.
-    pub fn unit(&self) -> Option<&str> {
+    pub fn unit(&self) -> Option<&UnitId> {
         use RunEvent::*;
         match self {
             UnitPrepared { unit, .. }
@@ -114,7 +114,7 @@ impl RunEvent {
             | RunOperation { unit, .. }
             | LogCollected { unit, .. }
             | UnitFinished { unit, .. } => Some(unit),
-            Message { unit, .. } => unit.as_deref(),
+            Message { unit, .. } => unit.as_ref(),
             RunStarted { .. } | Interrupted | RunFinished { .. } => None,
         }
     }

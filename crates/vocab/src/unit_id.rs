@@ -50,6 +50,15 @@ impl fmt::Display for UnitId {
     }
 }
 
+// An id reads as the string it is wherever a `&str` is wanted (messages, maps keyed by the
+// string form, log lines); only its construction and its parts are the type's own.
+impl std::ops::Deref for UnitId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl From<&str> for UnitId {
     fn from(s: &str) -> Self {
         Self(Arc::from(s))

@@ -241,7 +241,7 @@ async fn walk_units(
 ) -> RunStatus {
     let units: Vec<Arc<Unit>> = plan.units().iter().cloned().map(Arc::new).collect();
     shared.emit(BuildEvent::RunStarted {
-        units: units.iter().map(|u| u.id.to_string()).collect(),
+        units: units.iter().map(|u| u.id.clone()).collect(),
         note,
     });
     let (scheduler, skipped) =

@@ -148,18 +148,18 @@ impl Running {
     }
 
     fn unchanged(&mut self, i: usize) {
-        let id = self.walk.units[i].id.as_str();
+        let id = self.walk.units[i].id.clone();
         let reason = self
             .walk
             .unchanged_reasons
-            .get(id)
+            .get(&*id)
             .cloned()
             .unwrap_or_else(|| "inputs unchanged since the last successful build".into());
         self.walk.shared.emit(BuildEvent::UnitFinished {
-            unit: id.to_string(),
             status: UnitStatus::Unchanged,
             reason: Some(reason),
-            image_version_id: self.walk.versions.get(id).cloned(),
+            image_version_id: self.walk.versions.get(&*id).cloned(),
+            unit: id,
             failure: None,
         });
         self.walk.scheduler.finish(i, true);
@@ -231,7 +231,7 @@ impl Running {
     /// Ends a unit as failed (without running it further) and skips what waits for it.
     fn fail(&mut self, i: usize, stage: Stage, message: String) {
         self.any_failed = true;
-        let id = self.walk.units[i].id.to_string();
+        let id = self.walk.units[i].id.clone();
         self.walk.shared.emit(BuildEvent::UnitFinished {
             unit: id.clone(),
             status: UnitStatus::Failed,
@@ -267,7 +267,7 @@ impl Running {
 
     fn report(&self, i: usize, status: UnitStatus, reason: String) {
         self.walk.shared.emit(BuildEvent::UnitFinished {
-            unit: self.walk.units[i].id.to_string(),
+            unit: self.walk.units[i].id.clone(),
             status,
             reason: Some(reason),
             image_version_id: None,

@@ -4,6 +4,7 @@
 
 use aib_planner::Unit;
 use aib_state::{Failure, StageStatus};
+use aib_vocab::UnitId;
 
 use super::{RunShared, UnitNames, short};
 use crate::events::{BuildEvent, Level, Stage};
@@ -116,7 +117,7 @@ async fn fetch(
 
 /// Saves one log in the run's state; its path as shown to people (a failed write is a state
 /// error of the run).
-async fn save(shared: &RunShared, id: &str, log: &logs::CollectedLog) -> Option<String> {
+async fn save(shared: &RunShared, id: &UnitId, log: &logs::CollectedLog) -> Option<String> {
     let path = shared
         .store
         .log_path_display(&shared.run_id, id, &log.file)
@@ -129,7 +130,7 @@ async fn save(shared: &RunShared, id: &str, log: &logs::CollectedLog) -> Option<
         Ok(()) => {
             if let Some(p) = &path {
                 shared.emit(BuildEvent::LogCollected {
-                    unit: id.to_string(),
+                    unit: id.clone(),
                     file: log.file.clone(),
                     path: p.clone(),
                 });

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use aib_azure::types::DeploymentRequest;
 use aib_state::{Failure, StageStatus};
+use aib_vocab::UnitId;
 
 use super::{RunShared, UnitNames, UnitOutcome, short};
 use crate::events::{Level, Stage};
@@ -201,13 +202,13 @@ pub async fn settle_existing(
 }
 
 /// The deploy stage failed before a deployment was sent.
-fn deploy_failed(shared: &RunShared, id: &str, message: String) -> UnitOutcome {
+fn deploy_failed(shared: &RunShared, id: &UnitId, message: String) -> UnitOutcome {
     shared.stage_started(id, Stage::Deploy);
     failed(shared, id, message)
 }
 
 /// The (started) deploy stage failed with `message`.
-fn failed(shared: &RunShared, id: &str, message: String) -> UnitOutcome {
+fn failed(shared: &RunShared, id: &UnitId, message: String) -> UnitOutcome {
     shared.stage_finished(
         id,
         Stage::Deploy,

@@ -18,6 +18,7 @@ use aib_render::render::{
     RenderInputs, RenderedDeployment, Renderer, SecretValues, final_input_hash,
 };
 use aib_state::{Failure, StageStatus, StateStore, UnitStatus};
+use aib_vocab::UnitId;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -72,30 +73,30 @@ impl RunShared {
         d.mul_f64(self.config.time_scale.max(0.0))
     }
 
-    pub(crate) fn message(&self, unit: &str, level: Level, text: impl Into<String>) {
+    pub(crate) fn message(&self, unit: &UnitId, level: Level, text: impl Into<String>) {
         self.emit(BuildEvent::Message {
-            unit: Some(unit.to_string()),
+            unit: Some(unit.clone()),
             level,
             text: text.into(),
         });
     }
 
-    pub(crate) fn stage_started(&self, unit: &str, stage: Stage) {
+    pub(crate) fn stage_started(&self, unit: &UnitId, stage: Stage) {
         self.emit(BuildEvent::StageStarted {
-            unit: unit.to_string(),
+            unit: unit.clone(),
             stage,
         });
     }
 
     pub(crate) fn stage_finished(
         &self,
-        unit: &str,
+        unit: &UnitId,
         stage: Stage,
         status: StageStatus,
         message: Option<String>,
     ) {
         self.emit(BuildEvent::StageFinished {
-            unit: unit.to_string(),
+            unit: unit.clone(),
             stage,
             status,
             message,
@@ -179,7 +180,7 @@ impl UnitOutcome {
 /// The names a unit's stages work with.
 #[derive(Debug, Clone)]
 pub struct UnitNames {
-    pub id: String,
+    pub id: UnitId,
     pub subscription: String,
     pub resource_group: String,
     pub template_name: String,
@@ -241,7 +242,7 @@ pub async fn run_unit(
         return out;
     }
     shared.emit(BuildEvent::UnitFinished {
-        unit: unit.id.to_string(),
+        unit: unit.id.clone(),
         status: out.status,
         reason: out.reason.clone(),
         image_version_id: out.image_version_id.clone(),
@@ -294,17 +295,17 @@ fn prepare(
     unit: &Unit,
     parent_version: Option<String>,
 ) -> Result<Prepared, Box<UnitOutcome>> {
-    let id = unit.id.to_string();
+    let id = unit.id.clone();
     let source_version = match &unit.settings.source {
         ResolvedSource::Variant { .. } => parent_version,
-        ResolvedSource::Platform { .. } => shared.preflight.platform_versions.get(&id).cloned(),
+        ResolvedSource::Platform { .. } => shared.preflight.platform_versions.get(&*id).cloned(),
         _ => None,
     };
-    let image_version = shared.preflight.versions.get(&id).cloned().flatten();
+    let image_version = shared.preflight.versions.get(&*id).cloned().flatten();
     let inputs = RenderInputs {
         source_version: source_version.as_deref(),
         image_version: image_version.as_deref(),
-        secrets: shared.secrets.get(&id),
+        secrets: shared.secrets.get(&*id),
     };
     let rendered = match shared.renderer.render(unit, &inputs) {
         Ok(r) => r,
@@ -655,7 +656,7 @@ fn resumed_build(
     names: &UnitNames,
     existing: Option<&aib_azure::types::ImageTemplate>,
 ) -> Result<Option<Resumed>, String> {
-    if !shared.resumed_builds.contains(&names.id) {
+    if !shared.resumed_builds.contains(&*names.id) {
         return Ok(None);
     }
     let Some(t) = existing else {

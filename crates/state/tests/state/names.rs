@@ -246,7 +246,7 @@ fn event_lines_read_typed_and_unknown_ones_kept() {
     .join("\n");
     let events = aib_state::record::events_from_ndjson(lines.as_bytes(), "t");
     let typed: Vec<Option<RunEvent>> = events.iter().map(|e| e.run_event()).collect();
-    let unit = || "dev/app".to_string();
+    let unit = || aib_vocab::UnitId::from("dev/app");
     assert_eq!(
         typed,
         [
