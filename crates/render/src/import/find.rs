@@ -11,6 +11,7 @@
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+use super::error::NotATemplate;
 use super::expr::Expr;
 use super::path::JsonPath;
 use crate::render::{DEPLOYMENT_TEMPLATE_SCHEMA, user::is_image_template_type};
@@ -310,7 +311,7 @@ impl Context<'_> {
 }
 
 /// Lifts the template holding `found` out of its enclosing deployments.
-pub fn scope_template(doc: &Map<String, Value>, found: &Found) -> Result<Scoped, String> {
+pub fn scope_template(doc: &Map<String, Value>, found: &Found) -> Result<Scoped, NotATemplate> {
     let mut cur = doc.clone();
     let mut at = JsonPath::root();
     let mut params_at = JsonPath::root();
@@ -320,19 +321,18 @@ pub fn scope_template(doc: &Map<String, Value>, found: &Found) -> Result<Scoped,
     let mut left_behind = 0;
     for hop in &found.chain {
         let dep_path = hop.key.path(&at);
-        let dep = resource(&cur, &hop.key)
-            .cloned()
-            .ok_or_else(|| format!("{dep_path}: the nested deployment is gone"))?;
+        let dep =
+            resource(&cur, &hop.key)
+                .cloned()
+                .ok_or_else(|| NotATemplate::DeploymentGone {
+                    at: dep_path.clone(),
+                })?;
         if dep.get("copy").is_some() {
-            return Err(format!(
-                "{dep_path}: the nested deployment that holds the imageTemplate has a `copy` loop, so it deploys several imageTemplates; aib builds one per unit: import the module it deploys instead"
-            ));
+            return Err(NotATemplate::DeploymentCopyLoop { at: dep_path });
         }
         left_behind += resources(&cur).len().saturating_sub(1);
         let Some(Value::Object(inner)) = dep.pointer("/properties/template").cloned() else {
-            return Err(format!(
-                "{dep_path}: the nested deployment has no inline template"
-            ));
+            return Err(NotATemplate::NoInlineTemplate { at: dep_path });
         };
         for (k, slot) in [
             ("resourceGroup", &mut resource_group),

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::error::NotATemplate;
 use super::expr::Expr;
 use super::find::{MAX_NESTING, ResKey, is_deployment, resource_mut, resources};
 use super::notes::Notes;
@@ -20,7 +21,7 @@ pub fn inline_relative_links(
     at: &JsonPath,
     depth: usize,
     notes: &mut Notes,
-) -> Result<(), String> {
+) -> Result<(), NotATemplate> {
     let keys: Vec<ResKey> = resources(t).into_iter().map(|(k, _)| k).collect();
     for k in keys {
         let path = k.path(at);
@@ -35,9 +36,10 @@ pub fn inline_relative_links(
         };
         if let Some(Value::Object(inner)) = props.get_mut("template") {
             if depth >= MAX_NESTING {
-                return Err(format!(
-                    "{path}: deployments nest more than {MAX_NESTING} deep"
-                ));
+                return Err(NotATemplate::NestsTooDeep {
+                    at: path,
+                    limit: MAX_NESTING,
+                });
             }
             let inner_dir = dir.map(Path::to_path_buf);
             inline_relative_links(
@@ -75,18 +77,19 @@ pub fn inline_relative_links(
             continue;
         }
         let file = dir.join(&rel);
-        let text = read::read_bounded(&file)
-            .map_err(|e| format!("{path}: cannot read the linked template `{rel}`: {e}"))?;
-        let Value::Object(mut linked) = read::parse(&text).map_err(|e| {
-            format!(
-                "{path}: the linked template `{rel}` is not valid JSON (line {}, column {}): {}",
-                e.line, e.column, e.message
-            )
-        })?
+        let text = read::read_bounded(&file).map_err(|reason| NotATemplate::LinkUnreadable {
+            at: path.clone(),
+            rel: rel.clone(),
+            reason,
+        })?;
+        let Value::Object(mut linked) =
+            read::parse(&text).map_err(|error| NotATemplate::LinkNotJson {
+                at: path.clone(),
+                rel: rel.clone(),
+                error,
+            })?
         else {
-            return Err(format!(
-                "{path}: the linked template `{rel}` is not a JSON object"
-            ));
+            return Err(NotATemplate::LinkNotObject { at: path, rel });
         };
         let linked_dir = file.parent().map(Path::to_path_buf);
         inline_relative_links(

@@ -26,6 +26,7 @@
 //! template whose properties, resources and parameter defaults equal the original's; `aib
 //! validate` warns about each (`aib::lint::placeholder`) until filled in.
 
+mod error;
 mod expr;
 pub mod find;
 pub mod links;
@@ -42,37 +43,11 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::render::user::is_image_template_type;
+pub use error::{ImportError, NotATemplate, ReadError};
 use find::{Found, ResKey, Scoped};
 pub use notes::{Note, Notes};
 use path::JsonPath;
 use refs::Target;
-
-/// Why a file could not be imported.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("cannot read {path}: {message}")]
-    Read { path: String, message: String },
-    #[error("{path} is not valid JSON (line {line}, column {column}): {message}")]
-    Json {
-        path: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("{path}: {message}")]
-    NotATemplate { path: String, message: String },
-    /// A template aib could read but cannot import without changing what it means.
-    #[error("{path}: {at}: {message}")]
-    Refused {
-        path: String,
-        at: String,
-        message: String,
-    },
-    #[error("{path} already exists; choose another --out directory")]
-    Exists { path: String },
-    #[error("cannot write {path}: {message}")]
-    Write { path: String, message: String },
-}
 
 /// How to import.
 #[derive(Clone, Copy, Debug, Default)]
@@ -124,9 +99,9 @@ pub fn import_file(
     options: &ImportOptions,
 ) -> Result<(Imported, Written), ImportError> {
     let shown = file.display().to_string();
-    let text = read::read_bounded(file).map_err(|message| ImportError::Read {
+    let text = read::read_bounded(file).map_err(|reason| ImportError::Read {
         path: shown.clone(),
-        message,
+        reason,
     })?;
     let stem = file
         .file_name()
@@ -185,9 +160,9 @@ fn import_text(
     dir: Option<&Path>,
     options: &ImportOptions,
 ) -> Result<Imported, ImportError> {
-    let not = |message: String| ImportError::NotATemplate {
+    let not = |reason: NotATemplate| ImportError::NotATemplate {
         path: shown.to_string(),
-        message,
+        reason,
     };
     let doc = read::parse(text).map_err(|e| ImportError::Json {
         path: shown.to_string(),
@@ -196,7 +171,7 @@ fn import_text(
         message: e.message,
     })?;
     let Value::Object(doc) = doc else {
-        return Err(not("not a JSON object".into()));
+        return Err(not(NotATemplate::NotAnObject));
     };
     let mut notes = Notes::default();
     if read::has_comments(text) {
@@ -279,28 +254,30 @@ fn import_text(
 /// A bare imageTemplate body wrapped into a deployment template, as the renderer does.
 fn wrap_body(
     mut body: Map<String, Value>,
-    not: &dyn Fn(String) -> ImportError,
+    not: &dyn Fn(NotATemplate) -> ImportError,
 ) -> Result<Map<String, Value>, ImportError> {
     let props = body.get("properties").and_then(Value::as_object);
     let is_template =
         props.is_some_and(|p| p.contains_key("source") || p.contains_key("distribute"));
     if !is_template {
-        let why = if props.is_some_and(|p| p.contains_key("kind")) {
-            "an imageTemplate trigger body (`properties.kind`), not a template: import the template it belongs to"
+        return Err(not(if props.is_some_and(|p| p.contains_key("kind")) {
+            NotATemplate::TriggerBody
         } else {
-            "not an AIB image template: no `resources`, and no `properties` with `source` and `distribute`"
-        };
-        return Err(not(why.into()));
+            NotATemplate::NoTemplateShape
+        }));
     }
     if body
         .get("type")
         .and_then(Value::as_str)
         .is_some_and(|t| !is_image_template_type(t))
     {
-        return Err(not(format!(
-            "a `{}` resource, not an imageTemplate",
-            body.get("type").and_then(Value::as_str).unwrap_or("")
-        )));
+        return Err(not(NotATemplate::OtherResource {
+            rtype: body
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .into(),
+        }));
     }
     body.insert("type".into(), crate::render::IMAGE_TEMPLATE_TYPE.into());
     if !body.contains_key("name") {
@@ -327,21 +304,20 @@ fn wrap_body(
 }
 
 /// Why a deployment template has no imageTemplate, as precisely as can be told.
-fn no_image_template(doc: &Map<String, Value>) -> String {
+fn no_image_template(doc: &Map<String, Value>) -> NotATemplate {
     if !matches!(
         doc.get("resources"),
         Some(Value::Array(_) | Value::Object(_))
     ) {
-        return "`resources` is neither a list nor (languageVersion 2.0) an object of resources"
-            .into();
+        return NotATemplate::ResourcesMalformed;
     }
     let linked = find::resources(doc)
         .iter()
         .any(|(_, r)| find::is_deployment(r) && r.pointer("/properties/templateLink").is_some());
     if linked {
-        "the deployment has no Microsoft.VirtualMachineImages/imageTemplates resource it holds inline; it links templates aib cannot read offline (import the linked file itself)".into()
+        NotATemplate::OnlyLinked
     } else {
-        "the deployment has no Microsoft.VirtualMachineImages/imageTemplates resource, inline or in nested deployments".into()
+        NotATemplate::NoImageTemplate
     }
 }
 
@@ -362,10 +338,11 @@ fn import_one(
         at: at.to_string(),
         message,
     };
-    let mut s: Scoped = find::scope_template(doc, f).map_err(|m| ImportError::NotATemplate {
-        path: shown.to_string(),
-        message: m,
-    })?;
+    let mut s: Scoped =
+        find::scope_template(doc, f).map_err(|reason| ImportError::NotATemplate {
+            path: shown.to_string(),
+            reason,
+        })?;
     note_lifting(&s, f, notes);
     drop_other_image_templates(&mut s, &f.key, name, notes);
     let key = s.current(&f.key);
@@ -386,9 +363,9 @@ fn import_one(
     notes::locks(&mut s, notes);
     notes::deployment_scripts(&mut s, options.keep_deployment_scripts, notes);
     let needs_value = notes::template_link(&mut s, notes);
-    notes::api_model(&s, &key, notes).map_err(|m| ImportError::NotATemplate {
+    notes::api_model(&s, &key, notes).map_err(|reason| ImportError::NotATemplate {
         path: shown.to_string(),
-        message: m,
+        reason,
     })?;
     notes::api_version(&mut s, &key, notes);
     let v = stub::variant(

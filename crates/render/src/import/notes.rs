@@ -15,6 +15,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use super::error::NotATemplate;
 use super::expr::Expr;
 use super::find::{ResKey, Scoped, resource, resources, type_of};
 use super::path::JsonPath;
@@ -209,16 +210,13 @@ pub fn template_link(s: &mut Scoped, notes: &mut Notes) -> Vec<String> {
 }
 
 /// Checks the imageTemplate against aib's model of the API, and its resource-level keys.
-pub fn api_model(s: &Scoped, key: &ResKey, notes: &mut Notes) -> Result<(), String> {
+pub fn api_model(s: &Scoped, key: &ResKey, notes: &mut Notes) -> Result<(), NotATemplate> {
     let Some(r) = resource(&s.template, key) else {
         return Ok(());
     };
     let at = original(s, &key.path(&JsonPath::root()));
     if r.get("copy").is_some() {
-        return Err(format!(
-            "{}: the imageTemplate has a `copy` loop, so the deployment creates several templates; aib builds one template per unit: write one imageTemplate per image (each becomes a variant)",
-            at.key("copy")
-        ));
+        return Err(NotATemplate::TemplateCopyLoop { at: at.key("copy") });
     }
     if let Some(c) = r.get("condition") {
         notes.add(

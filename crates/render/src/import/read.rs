@@ -7,30 +7,21 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::error::{JsonTextError, ReadError};
+
 /// The largest template file read (the largest real template seen, the AVD accelerator's, is
 /// 0.6 MiB).
 pub const MAX_TEMPLATE_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Why a text is not JSON.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JsonTextError {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
 /// Reads a file of at most [`MAX_TEMPLATE_BYTES`].
-pub fn read_bounded(path: &Path) -> Result<String, String> {
-    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+pub fn read_bounded(path: &Path) -> Result<String, ReadError> {
+    let f = std::fs::File::open(path)?;
     let mut text = String::new();
-    f.take(MAX_TEMPLATE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| e.to_string())?;
+    f.take(MAX_TEMPLATE_BYTES + 1).read_to_string(&mut text)?;
     if text.len() as u64 > MAX_TEMPLATE_BYTES {
-        return Err(format!(
-            "larger than {} MiB; ARM itself refuses templates over 4 MiB",
-            MAX_TEMPLATE_BYTES / (1024 * 1024)
-        ));
+        return Err(ReadError::TooLarge {
+            limit_mib: MAX_TEMPLATE_BYTES / (1024 * 1024),
+        });
     }
     Ok(text)
 }

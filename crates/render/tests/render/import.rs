@@ -24,3 +24,57 @@ fn non_templates_are_refused() {
     let r = import_file(&role, &out.path().join("out"), &ImportOptions::default());
     assert!(matches!(r, Err(ImportError::NotATemplate { .. })), "{r:?}");
 }
+
+/// Every way a deployment can hold an imageTemplate aib cannot import says where and why.
+#[test]
+fn templates_aib_cannot_import_say_where_and_why() {
+    let it = r#"{"type": "Microsoft.VirtualMachineImages/imageTemplates", "apiVersion": "2022-07-01", "name": "t", "location": "westeurope", "properties": {"source": {}, "distribute": []}}"#;
+    let with =
+        |extra: &str| it.replacen("\"name\": \"t\"", &format!("\"name\": \"t\", {extra}"), 1);
+    let deployment = |inner: &str, extra: &str| {
+        format!(
+            r#"{{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "d", {extra} "properties": {{"mode": "Incremental", "template": {{"resources": [{inner}]}}}}}}"#
+        )
+    };
+    let doc = |resources: &str| format!(r#"{{"resources": [{resources}]}}"#);
+    let mut nested = it.to_string();
+    for _ in 0..17 {
+        nested = deployment(&nested, "");
+    }
+    let cases = [
+        (
+            "copy-loop",
+            doc(&with(r#""copy": {"name": "c", "count": 2}"#)),
+        ),
+        (
+            "nested-copy-loop",
+            doc(&deployment(it, r#""copy": {"name": "c", "count": 2},"#)),
+        ),
+        ("too-deep", doc(&nested)),
+        (
+            "link-missing",
+            doc(
+                r#"{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "d", "properties": {"mode": "Incremental", "templateLink": {"relativePath": "missing.json"}}}"#,
+            ),
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut shown = String::new();
+    for (name, text) in cases {
+        let file = dir.path().join(format!("{name}.json"));
+        std::fs::write(&file, text).expect("write");
+        let r = import_file(
+            &file,
+            &dir.path().join(name).join("out"),
+            &ImportOptions::default(),
+        );
+        let Err(e @ ImportError::NotATemplate { .. }) = r else {
+            panic!("{name}: {r:?}");
+        };
+        let line = e
+            .to_string()
+            .replace(&dir.path().display().to_string(), "<dir>");
+        shown.push_str(&format!("{name}: {line}\n"));
+    }
+    insta::assert_snapshot!(shown);
+}
