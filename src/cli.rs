@@ -276,12 +276,12 @@ pub struct ScheduleArgs {
     pub detach: bool,
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+fn parse_duration(s: &str) -> Result<std::time::Duration, crate::duration::DurationError> {
     crate::duration::parse(s)
 }
 
 /// A duration that may be zero (`0`: do not wait).
-fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+fn parse_wait(s: &str) -> Result<std::time::Duration, crate::duration::DurationError> {
     if s.trim().trim_end_matches('s') == "0" {
         return Ok(std::time::Duration::ZERO);
     }

@@ -2,11 +2,26 @@
 
 use std::time::Duration;
 
+/// Why a text is not a duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("empty duration; write e.g. 90m or 2h")]
+    Empty,
+    #[error("`{0}` is not a duration; write e.g. 90m or 2h")]
+    NotADuration(String),
+    #[error("`{0}` is too long")]
+    TooLong(String),
+    #[error("`{text}` has no unit; write e.g. {number}m")]
+    NoUnit { text: String, number: String },
+    #[error("the duration must be longer than 0")]
+    Zero,
+}
+
 /// Parses a duration of one or more `<number><unit>` parts (units `s`, `m`, `h`, `d`).
-pub fn parse(s: &str) -> Result<Duration, String> {
+pub fn parse(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     if s.is_empty() {
-        return Err("empty duration; write e.g. 90m or 2h".to_string());
+        return Err(DurationError::Empty);
     }
     let mut total: u64 = 0;
     let mut number = String::new();
@@ -20,22 +35,25 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             'm' => 60,
             'h' => 3600,
             'd' => 86_400,
-            _ => return Err(format!("`{s}` is not a duration; write e.g. 90m or 2h")),
+            _ => return Err(DurationError::NotADuration(s.into())),
         };
         let n: u64 = number
             .parse()
-            .map_err(|_| format!("`{s}` is not a duration; write e.g. 90m or 2h"))?;
+            .map_err(|_| DurationError::NotADuration(s.into()))?;
         number.clear();
         total = n
             .checked_mul(unit)
             .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("`{s}` is too long"))?;
+            .ok_or_else(|| DurationError::TooLong(s.into()))?;
     }
     if !number.is_empty() {
-        return Err(format!("`{s}` has no unit; write e.g. {number}m"));
+        return Err(DurationError::NoUnit {
+            text: s.into(),
+            number,
+        });
     }
     if total == 0 {
-        return Err("the duration must be longer than 0".to_string());
+        return Err(DurationError::Zero);
     }
     Ok(Duration::from_secs(total))
 }
@@ -84,5 +102,18 @@ mod tests {
         for bad in ["", "2", "h", "2x", "0m", "99999999999999999999d", "-1h"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn says_why_a_text_is_not_a_duration() {
+        let why = |s: &str| parse(s).expect_err(s).to_string();
+        assert_eq!(why(" "), "empty duration; write e.g. 90m or 2h");
+        assert_eq!(why("2x"), "`2x` is not a duration; write e.g. 90m or 2h");
+        assert_eq!(why("90"), "`90` has no unit; write e.g. 90m");
+        assert_eq!(why("0m"), "the duration must be longer than 0");
+        assert_eq!(
+            why("99999999999999999d"),
+            "`99999999999999999d` is too long"
+        );
     }
 }

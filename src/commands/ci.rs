@@ -99,6 +99,6 @@ pub fn run(global: &GlobalArgs, command: &CiCommand) -> Exit {
 }
 
 /// `--within` is written into the workflow and read by `aib schedule --within`: check it now.
-fn check_within(s: &str) -> Result<(), String> {
+fn check_within(s: &str) -> Result<(), crate::duration::DurationError> {
     crate::duration::parse(s).map(|_| ())
 }

@@ -87,13 +87,13 @@ pub async fn connect_simulator(usage: simulate::Use<'_>) -> Result<Connection, E
     let base = sim.handle.base_url();
     let arm = async {
         let cred = simulate::credential(&base).await?;
-        let endpoints = Endpoints::custom(&base, true).map_err(|e| e.to_string())?;
-        ArmClient::with_config(
+        let endpoints = Endpoints::custom(&base, true)?;
+        let config = ArmConfig::default().on_clock(clock);
+        Ok::<_, simulate::SimConnectError>(ArmClient::with_config(
             endpoints,
             Arc::new(cred),
-            ArmConfig::default().on_clock(clock),
-        )
-        .map_err(|e| e.to_string())
+            config,
+        )?)
     }
     .await;
     match arm {

@@ -239,10 +239,20 @@ pub async fn start(usage: Use<'_>) -> Result<(Simulator, Option<String>), Exit> 
     ))
 }
 
+/// Why aib could not connect to the simulator it started.
+#[derive(Debug, thiserror::Error)]
+pub enum SimConnectError {
+    #[error("{0}")]
+    Client(#[from] aib_azure::Error),
+    #[error("simulator token: {0}")]
+    Token(#[from] reqwest::Error),
+    #[error("simulator token: no access_token")]
+    NoToken,
+}
+
 /// A managed-identity token from the simulator's token endpoint.
-pub async fn credential(arm_base: &str) -> Result<aib_azure::Credential, String> {
-    let transport =
-        aib_azure::transport::Transport::new(&Default::default()).map_err(|e| e.to_string())?;
+pub async fn credential(arm_base: &str) -> Result<aib_azure::Credential, SimConnectError> {
+    let transport = aib_azure::transport::Transport::new(&Default::default())?;
     let url = format!(
         "{arm_base}/msi/token?api-version=2019-08-01&resource={}",
         "https://management.azure.com/"
@@ -252,16 +262,12 @@ pub async fn credential(arm_base: &str) -> Result<aib_azure::Credential, String>
         .get(&url)
         .header("X-IDENTITY-HEADER", "aib-simulate")
         .send()
-        .await
-        .map_err(|e| format!("simulator token: {e}"))?;
-    let body: serde_json::Value = resp
-        .json()
-        .await
-        .map_err(|e| format!("simulator token: {e}"))?;
+        .await?;
+    let body: serde_json::Value = resp.json().await?;
     let token = body
         .get("access_token")
         .and_then(|v| v.as_str())
-        .ok_or("simulator token: no access_token")?;
+        .ok_or(SimConnectError::NoToken)?;
     let expires = body
         .get("expires_on")
         .and_then(|v| {
