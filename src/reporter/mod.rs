@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use aib_executor::events::{BuildEvent, Level, Stamped};
 use aib_planner::UnitId;
-use aib_state::{StageStatus, UnitStatus};
+use aib_state::{Failure, Stage, StageStatus, UnitStatus};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
@@ -208,18 +208,7 @@ fn fmt_elapsed(d: Duration, scale: Option<f64>) -> String {
 pub fn line_for(ev: &Stamped) -> Option<String> {
     use BuildEvent::*;
     Some(match &ev.event {
-        RunStarted { units, note } => {
-            let mut s = format!(
-                "build: {}",
-                crate::text::count(units.len(), "unit", "units")
-            );
-            if let Some(n) = note {
-                for l in n.lines() {
-                    s.push_str(&format!("\nnote: {l}"));
-                }
-            }
-            s
-        }
+        RunStarted { units, note } => run_started_line(units.len(), note.as_deref()),
         UnitPrepared { .. } | RunOperation { .. } => return None,
         StageStarted { unit, stage } => format!("{unit}: {stage}"),
         StageFinished {
@@ -227,28 +216,7 @@ pub fn line_for(ev: &Stamped) -> Option<String> {
             stage,
             status,
             message,
-        } => match status {
-            StageStatus::Succeeded => match message {
-                Some(m) => format!("{unit}: {stage} done ({m})"),
-                None => format!("{unit}: {stage} done"),
-            },
-            StageStatus::Failed => format!(
-                "{unit}: {stage} FAILED{}",
-                message
-                    .as_ref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            ),
-            StageStatus::Cancelled => format!("{unit}: {stage} cancelled"),
-            StageStatus::Skipped => format!(
-                "{unit}: {stage} skipped{}",
-                message
-                    .as_ref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            ),
-            _ => return None,
-        },
+        } => stage_finished_line(unit, *stage, *status, message.as_deref())?,
         BuildProgress {
             unit,
             run_state,
@@ -269,38 +237,7 @@ pub fn line_for(ev: &Stamped) -> Option<String> {
             reason,
             image_version_id,
             failure,
-        } => match status {
-            UnitStatus::Succeeded => format!(
-                "✓ {unit} succeeded{}",
-                image_version_id
-                    .as_ref()
-                    .map(|v| format!(": {}", short_version(v)))
-                    .unwrap_or_default()
-            ),
-            UnitStatus::Failed => {
-                let mut s = format!("✗ {unit} failed");
-                if let Some(f) = failure {
-                    s.push_str(&format!(" at {}: {}", f.stage, f.message));
-                }
-                s
-            }
-            UnitStatus::Skipped => format!(
-                "- {unit} skipped{}",
-                reason
-                    .as_ref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            ),
-            UnitStatus::Unchanged => format!("= {unit} unchanged"),
-            UnitStatus::Cancelled => format!(
-                "✗ {unit} cancelled{}",
-                reason
-                    .as_ref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            ),
-            _ => return None,
-        },
+        } => unit_finished_line(unit, *status, reason, image_version_id, failure)?,
         Message { unit, level, text } => {
             let lvl = match level {
                 Level::Info => "",
@@ -322,6 +259,60 @@ pub fn line_for(ev: &Stamped) -> Option<String> {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default()
         ),
+    })
+}
+
+/// `": why"`, or nothing without a why.
+fn colon(why: Option<&str>) -> String {
+    why.map(|m| format!(": {m}")).unwrap_or_default()
+}
+
+fn run_started_line(units: usize, note: Option<&str>) -> String {
+    let mut s = format!("build: {}", crate::text::count(units, "unit", "units"));
+    for l in note.into_iter().flat_map(str::lines) {
+        s.push_str(&format!("\nnote: {l}"));
+    }
+    s
+}
+
+fn stage_finished_line(
+    unit: &UnitId,
+    stage: Stage,
+    status: StageStatus,
+    message: Option<&str>,
+) -> Option<String> {
+    Some(match status {
+        StageStatus::Succeeded => match message {
+            Some(m) => format!("{unit}: {stage} done ({m})"),
+            None => format!("{unit}: {stage} done"),
+        },
+        StageStatus::Failed => format!("{unit}: {stage} FAILED{}", colon(message)),
+        StageStatus::Cancelled => format!("{unit}: {stage} cancelled"),
+        StageStatus::Skipped => format!("{unit}: {stage} skipped{}", colon(message)),
+        _ => return None,
+    })
+}
+
+fn unit_finished_line(
+    unit: &UnitId,
+    status: UnitStatus,
+    reason: &Option<String>,
+    image_version_id: &Option<String>,
+    failure: &Option<Failure>,
+) -> Option<String> {
+    Some(match status {
+        UnitStatus::Succeeded => format!(
+            "✓ {unit} succeeded{}",
+            colon(image_version_id.as_deref().map(short_version).as_deref())
+        ),
+        UnitStatus::Failed => match failure {
+            Some(f) => format!("✗ {unit} failed at {}: {}", f.stage, f.message),
+            None => format!("✗ {unit} failed"),
+        },
+        UnitStatus::Skipped => format!("- {unit} skipped{}", colon(reason.as_deref())),
+        UnitStatus::Unchanged => format!("= {unit} unchanged"),
+        UnitStatus::Cancelled => format!("✗ {unit} cancelled{}", colon(reason.as_deref())),
+        _ => return None,
     })
 }
 
