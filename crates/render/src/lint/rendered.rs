@@ -423,11 +423,10 @@ impl Linter<'_> {
     /// Shared staging resource groups and colliding versions between a user template's
     /// rendering and any other unit (two builtin units are the settings lint's business).
     fn across_rendered(&mut self, plan: &Plan, deployments: &[RenderedDeployment]) {
-        let is_user = |u: &Unit| matches!(u.settings.template, TemplateRef::File { .. });
         let rendered: HashMap<&str, &RenderedDeployment> =
             deployments.iter().map(|d| (d.unit.as_str(), d)).collect();
-        let mut staging: HashMap<String, (&Unit, &str)> = HashMap::new();
-        let mut versions: HashMap<(String, String), (&Unit, &str)> = HashMap::new();
+        let mut staging: Seen<'_, String> = HashMap::new();
+        let mut versions: Seen<'_, (String, String)> = HashMap::new();
         let builtin = serde_json::json!({});
         for u in plan.units() {
             // A user template's rendering, or a builtin unit's settings (rendered as they are).
@@ -439,101 +438,131 @@ impl Linter<'_> {
             } else {
                 (&builtin, "builtin:image-template")
             };
-            let d_staging = if is_user(u) {
-                props.get("stagingResourceGroup").and_then(literal)
-            } else {
-                u.settings.staging_resource_group.as_deref()
-            };
-            if let Some(rg) = d_staging {
-                let key = rg.to_ascii_lowercase();
-                match staging.get(&key) {
-                    Some((other, other_origin)) if is_user(u) || is_user(other) => {
-                        // Both as in the settings: the settings lint reported it.
-                        let same = |x: &Unit| {
-                            x.settings
-                                .staging_resource_group
-                                .as_deref()
-                                .is_some_and(|s| s.eq_ignore_ascii_case(rg))
-                        };
-                        if !(same(u) && same(other)) {
-                            let from = if is_user(u) { origin } else { *other_origin };
-                            // On the unit whose template rendered it.
-                            let at = if is_user(u) { u } else { *other };
-                            self.push(
-                                at,
-                                Key::Top("template"),
-                                Diagnostic::error(
-                                    "aib::lint::staging-resource-group",
-                                    format!(
-                                        "units `{}` and `{}` share the staging resource group `{rg}` (`stagingResourceGroup` rendered by `{from}`)",
-                                        other.id, u.id
-                                    ),
-                                )
-                                .with_help("AIB needs one empty staging resource group per image template: make the template name it per unit, e.g. from `{{ variant }}` and `{{ env }}`"),
-                                "rendered from this template",
-                            );
-                        }
-                    }
-                    Some(_) => {}
-                    None => {
-                        staging.insert(key, (u, origin));
-                    }
-                }
-            }
-            // Versions: a user template's rendered fixed version, a builtin unit's planned one.
-            let mut keys: Vec<(String, String)> = Vec::new();
-            if is_user(u) {
-                for (_, gid) in shared_images(props) {
-                    if let Some((_, _, Some(v))) = gallery_parts(gid)
-                        && !is_placeholder(v)
-                        && !v.contains('*')
-                    {
-                        keys.push((definition_key(gid), v.to_string()));
-                    }
-                }
-            } else if let Some(v) = settings_version(u) {
-                let gid = crate::render::builtin::gallery_image_id(u, None);
-                keys.push((definition_key(&gid), v.to_string()));
-            }
-            for key in keys {
-                match versions.get(&key) {
-                    Some((other, other_origin)) if is_user(u) || is_user(other) => {
-                        // Both as in the settings: the settings lint reported it.
-                        let from = if is_user(u) { origin } else { *other_origin };
-                        let planned = |x: &Unit| {
-                            settings_version(x) == Some(key.1.as_str())
-                                && definition_key(&crate::render::builtin::gallery_image_id(
-                                    x, None,
-                                )) == key.0
-                        };
-                        if planned(u) && planned(other) {
-                            continue;
-                        }
-                        let at = if is_user(u) { u } else { *other };
-                        self.push(
-                            at,
-                            Key::Top("template"),
-                            Diagnostic::error(
-                                "aib::lint::version-collision",
-                                format!(
-                                    "units `{}` and `{}` both publish version `{}` of image definition `{}` (`distribute[].galleryImageId` rendered by `{}`)",
-                                    other.id,
-                                    u.id,
-                                    key.1,
-                                    key.0.rsplit('/').next().unwrap_or(""),
-                                    from
-                                ),
-                            )
-                            .with_help("take the version from `{{ image.version_id }}` (aib's version policy) or render one that differs between units"),
-                            "rendered from this template",
-                        );
-                    }
-                    Some(_) => {}
-                    None => {
-                        versions.insert(key, (u, origin));
-                    }
-                }
+            self.shared_staging(&mut staging, u, props, origin);
+            for key in published_versions(u, props) {
+                self.version_collision(&mut versions, u, key, origin);
             }
         }
     }
+
+    /// A staging resource group another unit already uses.
+    fn shared_staging<'a>(
+        &mut self,
+        seen: &mut Seen<'a, String>,
+        u: &'a Unit,
+        props: &Value,
+        origin: &'a str,
+    ) {
+        let rg = if is_user(u) {
+            props.get("stagingResourceGroup").and_then(literal)
+        } else {
+            u.settings.staging_resource_group.as_deref()
+        };
+        let Some(rg) = rg else {
+            return;
+        };
+        let key = rg.to_ascii_lowercase();
+        let Some(&(other, other_origin)) = seen.get(&key) else {
+            seen.insert(key, (u, origin));
+            return;
+        };
+        // Both as in the settings: the settings lint reported it.
+        let same = |x: &Unit| {
+            x.settings
+                .staging_resource_group
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(rg))
+        };
+        if !(is_user(u) || is_user(other)) || (same(u) && same(other)) {
+            return;
+        }
+        let from = if is_user(u) { origin } else { other_origin };
+        // On the unit whose template rendered it.
+        let at = if is_user(u) { u } else { other };
+        self.push(
+            at,
+            Key::Top("template"),
+            Diagnostic::error(
+                "aib::lint::staging-resource-group",
+                format!(
+                    "units `{}` and `{}` share the staging resource group `{rg}` (`stagingResourceGroup` rendered by `{from}`)",
+                    other.id, u.id
+                ),
+            )
+            .with_help("AIB needs one empty staging resource group per image template: make the template name it per unit, e.g. from `{{ variant }}` and `{{ env }}`"),
+            "rendered from this template",
+        );
+    }
+
+    /// A version of an image definition another unit already publishes.
+    fn version_collision<'a>(
+        &mut self,
+        seen: &mut Seen<'a, (String, String)>,
+        u: &'a Unit,
+        key: (String, String),
+        origin: &'a str,
+    ) {
+        let Some(&(other, other_origin)) = seen.get(&key) else {
+            seen.insert(key, (u, origin));
+            return;
+        };
+        // Both as in the settings: the settings lint reported it.
+        let planned = |x: &Unit| {
+            settings_version(x) == Some(key.1.as_str())
+                && definition_key(&crate::render::builtin::gallery_image_id(x, None)) == key.0
+        };
+        if !(is_user(u) || is_user(other)) || (planned(u) && planned(other)) {
+            return;
+        }
+        let from = if is_user(u) { origin } else { other_origin };
+        let at = if is_user(u) { u } else { other };
+        self.push(
+            at,
+            Key::Top("template"),
+            Diagnostic::error(
+                "aib::lint::version-collision",
+                format!(
+                    "units `{}` and `{}` both publish version `{}` of image definition `{}` (`distribute[].galleryImageId` rendered by `{}`)",
+                    other.id,
+                    u.id,
+                    key.1,
+                    key.0.rsplit('/').next().unwrap_or(""),
+                    from
+                ),
+            )
+            .with_help("take the version from `{{ image.version_id }}` (aib's version policy) or render one that differs between units"),
+            "rendered from this template",
+        );
+    }
+}
+
+/// What an earlier unit claimed, keyed: the unit and where its value was rendered.
+type Seen<'a, K> = HashMap<K, (&'a Unit, &'a str)>;
+
+/// Whether the unit renders its own template.
+fn is_user(u: &Unit) -> bool {
+    matches!(u.settings.template, TemplateRef::File { .. })
+}
+
+/// (image definition, version) a unit publishes: a user template's rendered fixed versions, a
+/// builtin unit's planned one.
+fn published_versions(u: &Unit, props: &Value) -> Vec<(String, String)> {
+    if !is_user(u) {
+        return settings_version(u)
+            .map(|v| {
+                let gid = crate::render::builtin::gallery_image_id(u, None);
+                (definition_key(&gid), v.to_string())
+            })
+            .into_iter()
+            .collect();
+    }
+    shared_images(props)
+        .into_iter()
+        .filter_map(|(_, gid)| match gallery_parts(gid) {
+            Some((_, _, Some(v))) if !is_placeholder(v) && !v.contains('*') => {
+                Some((definition_key(gid), v.to_string()))
+            }
+            _ => None,
+        })
+        .collect()
 }
