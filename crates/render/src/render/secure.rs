@@ -236,73 +236,8 @@ pub(crate) fn secure(
         unit,
         origin: &origin,
     };
-    if let Some(t) = d.template.as_object_mut() {
-        for (k, v) in t.iter_mut() {
-            if k != "parameters" {
-                rewrite(v, &mut uses, &at)?;
-            } else if let Some(decls) = v.as_object_mut() {
-                // A declaration's `defaultValue` is template body too, and the parameter it
-                // gives a secret to is made secure (ARM shows plain parameters' values).
-                for decl in decls.values_mut() {
-                    let Some(dv) = decl.get_mut("defaultValue") else {
-                        continue;
-                    };
-                    if !holds_placeholder(dv) {
-                        continue;
-                    }
-                    let object = dv.is_object();
-                    rewrite(dv, &mut uses, &at)?;
-                    let secure_already = decl
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .is_some_and(|t| t.to_ascii_lowercase().starts_with("secure"));
-                    if !secure_already && let Some(o) = decl.as_object_mut() {
-                        o.insert(
-                            "type".into(),
-                            (if object {
-                                "secureObject"
-                            } else {
-                                "securestring"
-                            })
-                            .into(),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    // ARM parameters the template declares whose value holds a secret, and those named after
-    // a secret (filled from it by the template's rendering).
-    let mut made_secure: Vec<(String, bool)> = Vec::new();
-    if let Some(values) = d
-        .parameters
-        .get_mut("parameters")
-        .and_then(Value::as_object_mut)
-    {
-        let names: Vec<String> = values.keys().cloned().collect();
-        for p in names {
-            let Some(entry) = values.get_mut(&p) else {
-                continue;
-            };
-            let named = d.secret_parameters.contains(&p);
-            let holds = entry.get("value").is_some_and(holds_placeholder);
-            if !(named || holds) {
-                continue;
-            }
-            let object = entry.get("value").is_some_and(Value::is_object);
-            made_secure.push((p.clone(), object));
-            match secrets {
-                Some(s) => {
-                    if let Some(v) = entry.get_mut("value") {
-                        fill(v, s, unit)?;
-                    }
-                }
-                None => {
-                    values.shift_remove(&p);
-                }
-            }
-        }
-    }
+    rewrite_template(&mut d.template, &mut uses, &at)?;
+    let mut made_secure = secure_passed_values(d, unit, secrets)?;
     for p in &d.secret_parameters {
         if !made_secure.iter().any(|(m, _)| m == p) {
             made_secure.push((p.clone(), false));
@@ -331,4 +266,87 @@ pub(crate) fn secure(
     }
     mask_all(&mut d.image_template);
     Ok(())
+}
+
+/// Rewrites the template body's secrets into parameter references. A declaration's
+/// `defaultValue` is template body too, and the parameter it gives a secret to is made secure
+/// (ARM shows plain parameters' values).
+fn rewrite_template(template: &mut Value, uses: &mut Uses, at: &At<'_>) -> Result<(), RenderError> {
+    let Some(t) = template.as_object_mut() else {
+        return Ok(());
+    };
+    for (k, v) in t.iter_mut() {
+        if k != "parameters" {
+            rewrite(v, uses, at)?;
+            continue;
+        }
+        let Some(decls) = v.as_object_mut() else {
+            continue;
+        };
+        for decl in decls.values_mut() {
+            let Some(dv) = decl.get_mut("defaultValue") else {
+                continue;
+            };
+            if !holds_placeholder(dv) {
+                continue;
+            }
+            let object = dv.is_object();
+            rewrite(dv, uses, at)?;
+            let secure_already = decl
+                .get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.to_ascii_lowercase().starts_with("secure"));
+            if !secure_already && let Some(o) = decl.as_object_mut() {
+                let kind = if object {
+                    "secureObject"
+                } else {
+                    "securestring"
+                };
+                o.insert("type".into(), kind.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// ARM parameters the template declares whose value holds a secret, and those named after a
+/// secret (filled from it by the template's rendering): filled in with `secrets`, left out
+/// without. Each with whether its value is an object.
+fn secure_passed_values(
+    d: &mut RenderedDeployment,
+    unit: &Unit,
+    secrets: Option<&SecretValues>,
+) -> Result<Vec<(String, bool)>, RenderError> {
+    let mut made_secure: Vec<(String, bool)> = Vec::new();
+    let Some(values) = d
+        .parameters
+        .get_mut("parameters")
+        .and_then(Value::as_object_mut)
+    else {
+        return Ok(made_secure);
+    };
+    let names: Vec<String> = values.keys().cloned().collect();
+    for p in names {
+        let Some(entry) = values.get_mut(&p) else {
+            continue;
+        };
+        let named = d.secret_parameters.contains(&p);
+        let holds = entry.get("value").is_some_and(holds_placeholder);
+        if !(named || holds) {
+            continue;
+        }
+        let object = entry.get("value").is_some_and(Value::is_object);
+        made_secure.push((p.clone(), object));
+        match secrets {
+            Some(s) => {
+                if let Some(v) = entry.get_mut("value") {
+                    fill(v, s, unit)?;
+                }
+            }
+            None => {
+                values.shift_remove(&p);
+            }
+        }
+    }
+    Ok(made_secure)
 }
