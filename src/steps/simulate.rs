@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aib_planner::{Plan, Unit};
+use aib_planner::{Plan, ResolvedStep, Unit};
 use aib_sim::scenario::{OutcomeResult, OutcomeRule};
 use aib_state::StateLocation;
 
@@ -131,12 +131,8 @@ pub fn scripted_failure(plan: &Plan) -> Option<Scripted> {
     let c = &unit.settings.customize;
     let step = c
         .iter()
-        .find(|s| s.kind.as_str() == "windows-update")
-        .or_else(|| {
-            c.iter()
-                .rev()
-                .find(|s| matches!(s.kind.as_str(), "powershell" | "shell"))
-        })
+        .find(|s| matches!(s.step, ResolvedStep::WindowsUpdate { .. }))
+        .or_else(|| c.iter().rev().find(|s| s.script().is_some()))
         .or_else(|| c.last())?;
     let tags = [
         ("aib.pipeline".to_string(), plan.pipeline().to_string()),

@@ -174,7 +174,7 @@ fn is_windows(u: &Unit) -> bool {
     source
         || u.settings.customize.iter().any(|c| {
             matches!(
-                c.kind,
+                c.kind(),
                 CustomizerKind::Powershell
                     | CustomizerKind::WindowsRestart
                     | CustomizerKind::WindowsUpdate

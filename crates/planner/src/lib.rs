@@ -28,7 +28,8 @@ pub use naming::Date;
 pub use output::json::{PlanJson, UnitJson, plan_schema};
 pub use plan::{Plan, PlanOptions, plan};
 pub use resolved::{
-    LocalFile, ResolvedCustomizer, ResolvedSettings, ResolvedSource, TemplateRef, VersionPolicy,
+    LocalFile, ResolvedCustomizer, ResolvedScript, ResolvedSettings, ResolvedSource, ResolvedStep,
+    TemplateRef, VersionPolicy,
 };
 pub use selection::Selection;
 pub use unit::{Action, Unit, UnitId};

@@ -6,8 +6,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use aib_manifest::{
-    CleanupPolicy, Customizer, CustomizerKind, ErrorPolicy, Script, SecretRef, SecretSource,
-    Settings, Spanned, Step, StorageAccountType,
+    CleanupPolicy, Customizer, ErrorPolicy, Script, SecretRef, SecretSource, Settings, Spanned,
+    Step, StorageAccountType,
 };
 use indexmap::IndexMap;
 use minijinja::Value as Ctx;
@@ -18,6 +18,9 @@ use crate::error::Problems;
 use crate::file_digests::FileDigests;
 use crate::templating::Renderer;
 use aib_vocab::UnitId;
+
+mod customizer;
+pub use customizer::{ResolvedCustomizer, ResolvedScript, ResolvedStep};
 
 /// Every setting of a unit, resolved. Its `Serialize` form is the hashed form: struct fields in
 /// declaration order, maps sorted by key, secrets by name only.
@@ -71,9 +74,17 @@ impl ResolvedSettings {
         if let TemplateRef::File { file } = &self.template {
             out.push(file);
         }
-        out.extend(self.customize.iter().filter_map(|c| c.script.as_ref()));
+        out.extend(
+            self.customize
+                .iter()
+                .filter_map(ResolvedCustomizer::local_file),
+        );
         if let Some(v) = &self.validate {
-            out.extend(v.in_vm_validations.iter().filter_map(|c| c.script.as_ref()));
+            out.extend(
+                v.in_vm_validations
+                    .iter()
+                    .filter_map(ResolvedCustomizer::local_file),
+            );
         }
         out
     }
@@ -173,30 +184,6 @@ pub struct ResolvedPlanInfo {
     pub name: String,
     pub product: String,
     pub publisher: String,
-}
-
-/// One customizer or in-VM validation step. Its `Serialize` form (every key, `null` where
-/// the type has none) is the hashed form and what `aib plan --format json` shows.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ResolvedCustomizer {
-    pub kind: CustomizerKind,
-    /// The step's name (`name`, else `<type>#<n>`).
-    pub name: String,
-    pub script: Option<LocalFile>,
-    pub inline: Option<Vec<String>>,
-    pub script_uri: Option<String>,
-    pub sha256_checksum: Option<String>,
-    pub run_elevated: Option<bool>,
-    pub run_as_system: Option<bool>,
-    pub valid_exit_codes: Option<Vec<i64>>,
-    pub source_uri: Option<String>,
-    pub destination: Option<String>,
-    pub restart_command: Option<String>,
-    pub restart_check_command: Option<String>,
-    pub restart_timeout: Option<String>,
-    pub search_criteria: Option<String>,
-    pub filters: Option<Vec<String>>,
-    pub update_limit: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -369,27 +356,9 @@ impl Resolver<'_> {
     }
 
     fn customizer(&mut self, key: Key<'_>, c: &Customizer, index: usize) -> ResolvedCustomizer {
-        let mut out = ResolvedCustomizer {
-            kind: *c.kind().get_ref(),
-            name: match &c.name {
-                Some(n) => self.render(key.field("name"), n).unwrap_or_default(),
-                None => c.display_name(index),
-            },
-            script: None,
-            inline: None,
-            script_uri: None,
-            sha256_checksum: None,
-            run_elevated: None,
-            run_as_system: None,
-            valid_exit_codes: None,
-            source_uri: None,
-            destination: None,
-            restart_command: None,
-            restart_check_command: None,
-            restart_timeout: None,
-            search_criteria: None,
-            filters: None,
-            update_limit: None,
+        let name = match &c.name {
+            Some(n) => self.render(key.field("name"), n).unwrap_or_default(),
+            None => c.display_name(index),
         };
         // Keys of another type: the manifest's own are reported by validation; these came in
         // through `--set` or a matrix row, and are refused rather than dropped in silence.
@@ -401,61 +370,63 @@ impl Resolver<'_> {
             );
             self.invalid(key.field(k.get_ref()), k.span(), why);
         }
-        match &c.step {
-            Step::Shell(script) => self.script(key, script, &mut out),
+        let step = match &c.step {
+            Step::Shell(script) => ResolvedStep::Shell(self.script(key, script)),
             Step::Powershell {
                 script,
                 run_elevated,
                 run_as_system,
                 valid_exit_codes,
-            } => {
-                self.script(key, script, &mut out);
-                out.run_elevated = run_elevated.as_deref().copied();
-                out.run_as_system = run_as_system.as_deref().copied();
-                out.valid_exit_codes = valid_exit_codes.as_deref().cloned();
-            }
+            } => ResolvedStep::Powershell {
+                script: self.script(key, script),
+                run_elevated: run_elevated.as_deref().copied(),
+                run_as_system: run_as_system.as_deref().copied(),
+                valid_exit_codes: valid_exit_codes.as_deref().cloned(),
+            },
             Step::File {
                 source_uri,
                 destination,
                 sha256_checksum,
-            } => {
-                out.source_uri = self.opt(key.field("source_uri"), source_uri);
-                out.destination = self.opt(key.field("destination"), destination);
-                out.sha256_checksum = self.opt(key.field("sha256_checksum"), sha256_checksum);
-            }
+            } => ResolvedStep::File {
+                source_uri: self.opt(key.field("source_uri"), source_uri),
+                destination: self.opt(key.field("destination"), destination),
+                sha256_checksum: self.opt(key.field("sha256_checksum"), sha256_checksum),
+            },
             Step::WindowsRestart {
                 restart_command,
                 restart_check_command,
                 restart_timeout,
-            } => {
-                out.restart_command = self.opt(key.field("restart_command"), restart_command);
-                out.restart_check_command =
-                    self.opt(key.field("restart_check_command"), restart_check_command);
-                out.restart_timeout = self.opt(key.field("restart_timeout"), restart_timeout);
-            }
+            } => ResolvedStep::WindowsRestart {
+                restart_command: self.opt(key.field("restart_command"), restart_command),
+                restart_check_command: self
+                    .opt(key.field("restart_check_command"), restart_check_command),
+                restart_timeout: self.opt(key.field("restart_timeout"), restart_timeout),
+            },
             Step::WindowsUpdate {
                 search_criteria,
                 filters,
                 update_limit,
-            } => {
-                out.search_criteria = self.opt(key.field("search_criteria"), search_criteria);
-                out.filters = self.list(key.field("filters"), filters);
-                out.update_limit = update_limit.as_deref().copied();
-            }
-        }
-        out
+            } => ResolvedStep::WindowsUpdate {
+                search_criteria: self.opt(key.field("search_criteria"), search_criteria),
+                filters: self.list(key.field("filters"), filters),
+                update_limit: update_limit.as_deref().copied(),
+            },
+        };
+        ResolvedCustomizer { name, step }
     }
 
-    /// The script of a `shell` or `powershell` step, rendered into `out`.
-    fn script(&mut self, key: Key<'_>, s: &Script, out: &mut ResolvedCustomizer) {
+    /// The script of a `shell` or `powershell` step, rendered.
+    fn script(&mut self, key: Key<'_>, s: &Script) -> ResolvedScript {
         let dir = self.scope.dir;
-        out.script = s
-            .script
-            .as_ref()
-            .and_then(|f| self.local_file(key.field("script"), f, dir));
-        out.inline = self.list(key.field("inline"), &s.inline);
-        out.script_uri = self.opt(key.field("script_uri"), &s.script_uri);
-        out.sha256_checksum = self.opt(key.field("sha256_checksum"), &s.sha256_checksum);
+        ResolvedScript {
+            script: s
+                .script
+                .as_ref()
+                .and_then(|f| self.local_file(key.field("script"), f, dir)),
+            inline: self.list(key.field("inline"), &s.inline),
+            script_uri: self.opt(key.field("script_uri"), &s.script_uri),
+            sha256_checksum: self.opt(key.field("sha256_checksum"), &s.sha256_checksum),
+        }
     }
 
     fn source(&mut self, s: Option<&Spanned<aib_manifest::Source>>) -> ResolvedSource {

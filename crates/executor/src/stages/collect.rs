@@ -15,7 +15,7 @@ fn names(list: &[aib_planner::ResolvedCustomizer]) -> Vec<StepName> {
     list.iter()
         .map(|c| StepName {
             name: c.name.clone(),
-            packer_type: c.kind.as_str().to_string(),
+            packer_type: c.kind().as_str().to_string(),
         })
         .collect()
 }

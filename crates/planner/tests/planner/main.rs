@@ -1,6 +1,7 @@
 //! Integration tests of the planner: one binary, one module per concern.
 
 mod ci;
+mod customizers;
 mod errors;
 mod fixture;
 mod graph;

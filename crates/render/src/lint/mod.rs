@@ -38,7 +38,7 @@ use std::ops::Range;
 use aib_manifest::{
     CustomizerKind, Diagnostic, Diagnostics, Manifest, Settings, Spanned, VariantEnvironments,
 };
-use aib_planner::{Plan, ResolvedSource, Unit, VersionPolicy};
+use aib_planner::{Plan, ResolvedSource, ResolvedStep, Unit, VersionPolicy};
 use serde_json::Value;
 
 /// Lints every unit of a plan.
@@ -360,9 +360,9 @@ impl<'a> Linter<'a> {
         let id = u.id.as_str();
         let mut restarted = false;
         for (i, c) in s.customize.iter().enumerate() {
-            match c.kind {
-                CustomizerKind::WindowsRestart => restarted = true,
-                CustomizerKind::WindowsUpdate if !restarted => {
+            match &c.step {
+                ResolvedStep::WindowsRestart { .. } => restarted = true,
+                ResolvedStep::WindowsUpdate { .. } if !restarted => {
                     self.push(
                         u,
                         Key::Customizer(i),
@@ -377,25 +377,23 @@ impl<'a> Linter<'a> {
                         "no restart before this update",
                     );
                 }
-                CustomizerKind::File => {
-                    if let Some(src) = &c.source_uri
-                        && !src.contains("://")
-                        && !is_placeholder(src)
-                    {
-                        self.push(
-                                u,
-                                Key::Customizer(i),
-                                Diagnostic::warning(
-                                    "aib::lint::local-file",
-                                    format!(
-                                        "unit `{id}`: `customize[{i}].source_uri` (`{}`) is the local path `{src}`",
-                                        c.name
-                                    ),
-                                )
-                                .with_help("AIB downloads `sourceUri` on the build VM: host the file (https or a storage SAS URL), or inline it with a `script`"),
-                                "not a URL",
-                            );
-                    }
+                ResolvedStep::File {
+                    source_uri: Some(src),
+                    ..
+                } if !src.contains("://") && !is_placeholder(src) => {
+                    self.push(
+                        u,
+                        Key::Customizer(i),
+                        Diagnostic::warning(
+                            "aib::lint::local-file",
+                            format!(
+                                "unit `{id}`: `customize[{i}].source_uri` (`{}`) is the local path `{src}`",
+                                c.name
+                            ),
+                        )
+                        .with_help("AIB downloads `sourceUri` on the build VM: host the file (https or a storage SAS URL), or inline it with a `script`"),
+                        "not a URL",
+                    );
                 }
                 _ => {}
             }
@@ -725,7 +723,7 @@ pub fn is_windows(u: &Unit) -> bool {
     }
     u.settings.customize.iter().any(|c| {
         matches!(
-            c.kind,
+            c.kind(),
             CustomizerKind::Powershell
                 | CustomizerKind::WindowsRestart
                 | CustomizerKind::WindowsUpdate

@@ -21,8 +21,10 @@
 //!
 //! `runOutputName` is the template name.
 
-use aib_manifest::{CustomizerKind, ErrorPolicy, StorageAccountType};
-use aib_planner::{ResolvedCustomizer, ResolvedSettings, ResolvedSource, Unit};
+use aib_manifest::{ErrorPolicy, StorageAccountType};
+use aib_planner::{
+    ResolvedCustomizer, ResolvedScript, ResolvedSettings, ResolvedSource, ResolvedStep, Unit,
+};
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
@@ -72,13 +74,16 @@ pub(crate) fn check_inputs(renderer: &Renderer, unit: &Unit) -> Result<u64, Rend
     let s = &unit.settings;
     let validations = s.validate.iter().flat_map(|v| v.in_vm_validations.iter());
     let mut bytes = 0u64;
-    for c in s.customize.iter().chain(validations) {
-        if let (CustomizerKind::Shell | CustomizerKind::Powershell, Some(file)) =
-            (c.kind, &c.script)
-        {
+    for script in s
+        .customize
+        .iter()
+        .chain(validations)
+        .filter_map(|c| c.script())
+    {
+        if let Some(file) = &script.script {
             bytes += renderer.read_text(unit, &file.resolved, &file.path)?.len() as u64;
         }
-        for line in c.inline.iter().flatten() {
+        for line in script.inline.iter().flatten() {
             bytes += line.len() as u64;
         }
     }
@@ -386,60 +391,92 @@ pub(crate) fn customizer(
     c: &ResolvedCustomizer,
 ) -> Result<Value, RenderError> {
     let mut o = Map::new();
-    o.insert("type".into(), c.kind.aib_type().into());
+    o.insert("type".into(), c.kind().aib_type().into());
     o.insert("name".into(), c.name.as_str().into());
     let mut put = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
             o.insert(k.into(), v);
         }
     };
-    let s = |x: &Option<String>| x.as_ref().map(|v| Value::String(v.clone()));
-    match c.kind {
-        CustomizerKind::Shell | CustomizerKind::Powershell => {
-            let mut inline: Option<Vec<Value>> = None;
-            if let Some(file) = &c.script {
-                let text = renderer.read_text(unit, &file.resolved, &file.path)?;
-                inline = Some(text.lines().map(|l| Value::String(l.to_string())).collect());
-            }
-            if let Some(lines) = &c.inline {
-                inline
-                    .get_or_insert_with(Vec::new)
-                    .extend(lines.iter().map(|l| Value::String(l.clone())));
-            }
-            put("scriptUri", s(&c.script_uri));
-            put("inline", inline.map(Value::Array));
-            put("sha256Checksum", s(&c.sha256_checksum));
-            if c.kind == CustomizerKind::Powershell {
-                put("runElevated", c.run_elevated.map(Value::Bool));
-                put("runAsSystem", c.run_as_system.map(Value::Bool));
-                put(
-                    "validExitCodes",
-                    c.valid_exit_codes
-                        .as_ref()
-                        .map(|v| Value::Array(v.iter().map(|x| Value::from(*x)).collect())),
-                );
-            }
+    match &c.step {
+        ResolvedStep::Shell(script) => script_keys(renderer, unit, script, &mut put)?,
+        ResolvedStep::Powershell {
+            script,
+            run_elevated,
+            run_as_system,
+            valid_exit_codes,
+        } => {
+            script_keys(renderer, unit, script, &mut put)?;
+            put("runElevated", run_elevated.map(Value::Bool));
+            put("runAsSystem", run_as_system.map(Value::Bool));
+            put(
+                "validExitCodes",
+                valid_exit_codes
+                    .as_ref()
+                    .map(|v| Value::Array(v.iter().map(|x| Value::from(*x)).collect())),
+            );
         }
-        CustomizerKind::File => {
-            put("sourceUri", s(&c.source_uri));
-            put("destination", s(&c.destination));
-            put("sha256Checksum", s(&c.sha256_checksum));
+        ResolvedStep::File {
+            source_uri,
+            destination,
+            sha256_checksum,
+        } => {
+            put("sourceUri", string(source_uri));
+            put("destination", string(destination));
+            put("sha256Checksum", string(sha256_checksum));
         }
-        CustomizerKind::WindowsRestart => {
-            put("restartCommand", s(&c.restart_command));
-            put("restartCheckCommand", s(&c.restart_check_command));
-            put("restartTimeout", s(&c.restart_timeout));
+        ResolvedStep::WindowsRestart {
+            restart_command,
+            restart_check_command,
+            restart_timeout,
+        } => {
+            put("restartCommand", string(restart_command));
+            put("restartCheckCommand", string(restart_check_command));
+            put("restartTimeout", string(restart_timeout));
         }
-        CustomizerKind::WindowsUpdate => {
-            put("searchCriteria", s(&c.search_criteria));
+        ResolvedStep::WindowsUpdate {
+            search_criteria,
+            filters,
+            update_limit,
+        } => {
+            put("searchCriteria", string(search_criteria));
             put(
                 "filters",
-                c.filters
+                filters
                     .as_ref()
                     .map(|v| Value::Array(v.iter().map(|x| Value::String(x.clone())).collect())),
             );
-            put("updateLimit", c.update_limit.map(Value::from));
+            put("updateLimit", update_limit.map(Value::from));
         }
     }
     Ok(Value::Object(o))
+}
+
+/// The keys of a `shell` or `powershell` script: a local `script` file inlined line by line,
+/// before the `inline` lines.
+fn script_keys(
+    renderer: &Renderer,
+    unit: &Unit,
+    script: &ResolvedScript,
+    put: &mut impl FnMut(&str, Option<Value>),
+) -> Result<(), RenderError> {
+    let mut inline: Option<Vec<Value>> = None;
+    if let Some(file) = &script.script {
+        let text = renderer.read_text(unit, &file.resolved, &file.path)?;
+        inline = Some(text.lines().map(|l| Value::String(l.to_string())).collect());
+    }
+    if let Some(lines) = &script.inline {
+        inline
+            .get_or_insert_with(Vec::new)
+            .extend(lines.iter().map(|l| Value::String(l.clone())));
+    }
+    put("scriptUri", string(&script.script_uri));
+    put("inline", inline.map(Value::Array));
+    put("sha256Checksum", string(&script.sha256_checksum));
+    Ok(())
+}
+
+/// A string key's value, when set.
+fn string(x: &Option<String>) -> Option<Value> {
+    x.as_ref().map(|v| Value::String(v.clone()))
 }
