@@ -5,41 +5,12 @@
 use std::fmt::Write;
 
 use crate::Plan;
-use crate::unit::Action;
+use crate::unit::{Action, Unit};
 
 pub fn render(plan: &Plan) -> String {
     let units = plan.units();
     let header = ["UNIT", "DEPENDS ON", "TEMPLATE", "ACTION"];
-    let rows: Vec<[String; 4]> = units
-        .iter()
-        .map(|u| {
-            let mut deps: Vec<String> = u.depends_on.iter().map(|d| d.to_string()).collect();
-            deps.extend(
-                u.external_depends_on
-                    .iter()
-                    .map(|d| format!("{d} (external)")),
-            );
-            let deps = if deps.is_empty() {
-                "-".to_string()
-            } else {
-                deps.join(", ")
-            };
-            let action = match u.action {
-                Action::Build => "build",
-                Action::Unchanged => "unchanged",
-            };
-            [
-                u.id.to_string(),
-                deps,
-                if u.provisional {
-                    format!("{}*", u.template_name)
-                } else {
-                    u.template_name.clone()
-                },
-                action.to_string(),
-            ]
-        })
-        .collect();
+    let rows: Vec<[String; 4]> = units.iter().map(row).collect();
     let mut widths = header.map(str::len);
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r.iter()) {
@@ -63,6 +34,38 @@ pub fn render(plan: &Plan) -> String {
     for r in &rows {
         line(&mut out, [&r[0], &r[1], &r[2], &r[3]]);
     }
+    summary(&mut out, plan);
+    out
+}
+
+/// A unit's row: id, what it depends on, template name (`*`: provisional), action.
+fn row(u: &Unit) -> [String; 4] {
+    let mut deps: Vec<String> = u.depends_on.iter().map(|d| d.to_string()).collect();
+    deps.extend(
+        u.external_depends_on
+            .iter()
+            .map(|d| format!("{d} (external)")),
+    );
+    let deps = if deps.is_empty() {
+        "-".to_string()
+    } else {
+        deps.join(", ")
+    };
+    let action = match u.action {
+        Action::Build => "build",
+        Action::Unchanged => "unchanged",
+    };
+    let template = if u.provisional {
+        format!("{}*", u.template_name)
+    } else {
+        u.template_name.clone()
+    };
+    [u.id.to_string(), deps, template, action.to_string()]
+}
+
+/// The lines under the table: counts, the critical path, what `*` means.
+fn summary(out: &mut String, plan: &Plan) {
+    let units = plan.units();
     let build = units.iter().filter(|u| u.action == Action::Build).count();
     let unchanged = units.len() - build;
     let mut envs: Vec<&str> = Vec::new();
@@ -72,28 +75,21 @@ pub fn render(plan: &Plan) -> String {
         }
     }
     let external: usize = units.iter().map(|u| u.external_depends_on.len()).sum();
+    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
     let _ = write!(
         out,
         "\n{} {} in {} {} of pipeline `{}`: {build} to build, {unchanged} unchanged",
         units.len(),
-        if units.len() == 1 { "unit" } else { "units" },
+        plural(units.len(), "unit", "units"),
         envs.len(),
-        if envs.len() == 1 {
-            "environment"
-        } else {
-            "environments"
-        },
+        plural(envs.len(), "environment", "environments"),
         plan.pipeline(),
     );
     if external > 0 {
         let _ = write!(
             out,
             ", {external} external {}",
-            if external == 1 {
-                "dependency"
-            } else {
-                "dependencies"
-            }
+            plural(external, "dependency", "dependencies")
         );
     }
     out.push('\n');
@@ -107,5 +103,4 @@ pub fn render(plan: &Plan) -> String {
             units.len()
         );
     }
-    out
 }
