@@ -354,6 +354,43 @@ impl Checker<'_> {
     }
 
     fn layer(&mut self, key: &str, s: &Settings) {
+        self.layer_ranges(key, s);
+        if let Some(t) = &s.template {
+            self.template(key, t);
+        }
+        if let Some(src) = &s.source {
+            self.source(key, src);
+        }
+        if let Some(list) = &s.customize {
+            for (i, cz) in list.iter().enumerate() {
+                self.customizer(&format!("{key}.customize[{i}]"), cz, false);
+            }
+        }
+        if let Some(v) = &s.validate
+            && let Some(list) = &v.in_vm_validations
+        {
+            for (i, cz) in list.iter().enumerate() {
+                self.customizer(&format!("{key}.validate.in_vm_validations[{i}]"), cz, true);
+            }
+        }
+        for (name, reference) in &s.secrets {
+            self.secret(name, reference);
+        }
+        if let Some(v) = &s.version {
+            let p = v.as_str();
+            if p.trim().is_empty() {
+                self.out.push(
+                    Diagnostic::error("aib::version-policy", "`version` is empty").with_label(
+                        v.span(),
+                        "use `date`, `auto` or a template like `1.2.{{ run.seq }}`",
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The numbers AIB accepts only in a range.
+    fn layer_ranges(&mut self, key: &str, s: &Settings) {
         if let Some(t) = &s.build_timeout_minutes {
             let v = *t.get_ref();
             if v != 0 && !(6..=960).contains(&v) {
@@ -387,70 +424,43 @@ impl Checker<'_> {
                 );
             }
         }
-        if let Some(t) = &s.template {
-            self.template(key, t);
-        }
-        if let Some(src) = &s.source {
-            self.source(key, src);
-        }
-        if let Some(list) = &s.customize {
-            for (i, cz) in list.iter().enumerate() {
-                self.customizer(&format!("{key}.customize[{i}]"), cz, false);
-            }
-        }
-        if let Some(v) = &s.validate
-            && let Some(list) = &v.in_vm_validations
-        {
-            for (i, cz) in list.iter().enumerate() {
-                self.customizer(&format!("{key}.validate.in_vm_validations[{i}]"), cz, true);
-            }
-        }
-        for (name, reference) in &s.secrets {
-            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
-                self.out.push(
-                    Diagnostic::error(
-                        "aib::name",
-                        format!("secret name `{}` is not valid", name.as_str()),
-                    )
-                    .with_label(
-                        name.span(),
-                        "use letters, digits and `_` so templates can say `{{ secrets.<name> }}`",
-                    ),
-                );
-            }
-            if reference.is_templated() {
-                continue;
-            }
-            let cloud = self.file.cloud();
-            match reference.reference() {
-                Err(why) => self.out.push(
-                    Diagnostic::error("aib::secret-ref", format!("malformed secret reference for `{}`", name.as_str()))
-                        .with_label(reference.span(), why.to_string())
-                        .with_help("write `env:VARIABLE` or `keyvault:https://<vault>.vault.azure.net/secrets/<name>`"),
+    }
+
+    /// A secret's name and reference (a templated reference is checked once rendered).
+    fn secret(&mut self, name: &Spanned<String>, reference: &Spanned<crate::SecretSource>) {
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
+            self.out.push(
+                Diagnostic::error(
+                    "aib::name",
+                    format!("secret name `{}` is not valid", name.as_str()),
+                )
+                .with_label(
+                    name.span(),
+                    "use letters, digits and `_` so templates can say `{{ secrets.<name> }}`",
                 ),
-                Ok(r) => {
-                    if let Err(why) = r.check_cloud(cloud) {
-                        self.out.push(
-                            Diagnostic::error(
-                                "aib::secret-vault",
-                                format!("secret `{}`: {why}", name.as_str()),
-                            )
-                            .with_label(reference.span(), "not a vault of this manifest's cloud")
-                            .with_help("name a Key Vault of the cloud in `[azure] cloud`"),
-                        );
-                    }
-                }
-            }
+            );
         }
-        if let Some(v) = &s.version {
-            let p = v.as_str();
-            if p.trim().is_empty() {
-                self.out.push(
-                    Diagnostic::error("aib::version-policy", "`version` is empty").with_label(
-                        v.span(),
-                        "use `date`, `auto` or a template like `1.2.{{ run.seq }}`",
-                    ),
-                );
+        if reference.is_templated() {
+            return;
+        }
+        let cloud = self.file.cloud();
+        match reference.reference() {
+            Err(why) => self.out.push(
+                Diagnostic::error("aib::secret-ref", format!("malformed secret reference for `{}`", name.as_str()))
+                    .with_label(reference.span(), why.to_string())
+                    .with_help("write `env:VARIABLE` or `keyvault:https://<vault>.vault.azure.net/secrets/<name>`"),
+            ),
+            Ok(r) => {
+                if let Err(why) = r.check_cloud(cloud) {
+                    self.out.push(
+                        Diagnostic::error(
+                            "aib::secret-vault",
+                            format!("secret `{}`: {why}", name.as_str()),
+                        )
+                        .with_label(reference.span(), "not a vault of this manifest's cloud")
+                        .with_help("name a Key Vault of the cloud in `[azure] cloud`"),
+                    );
+                }
             }
         }
     }
