@@ -526,49 +526,7 @@ impl Checker<'_> {
             );
         }
         if let Some(v) = &src.variant {
-            if !self.file.variants.contains_key(v.as_str()) {
-                let names: Vec<String> = self
-                    .file
-                    .variants
-                    .keys()
-                    .map(|k| k.get_ref().clone())
-                    .collect();
-                let mut d = Diagnostic::error(
-                    "aib::unknown-variant",
-                    format!("unknown variant `{}` in `{key}.source`", v.as_str()),
-                )
-                .with_label(v.span(), "no `[variants.*]` table has this name");
-                if let Some(best) = did_you_mean(v, &names) {
-                    d = d.with_help(format!("did you mean `{best}`?"));
-                }
-                self.out.push(d);
-            } else if let Some(parent) = self.file.variants.get(v.as_str()) {
-                let axes: Vec<String> = parent
-                    .matrix
-                    .as_ref()
-                    .map(|m| m.axes().iter().map(|(k, _)| k.get_ref().clone()).collect())
-                    .unwrap_or_default();
-                let include_keys: Vec<String> = parent
-                    .matrix
-                    .as_ref()
-                    .map(|m| m.include().iter().flat_map(|r| r.keys().cloned()).collect())
-                    .unwrap_or_default();
-                for (k, _) in &src.matrix {
-                    if !axes.contains(k.get_ref()) && !include_keys.contains(k.get_ref()) {
-                        self.out.push(
-                            Diagnostic::error(
-                                "aib::source",
-                                format!(
-                                    "variant `{}` has no matrix axis `{}`",
-                                    v.as_str(),
-                                    k.as_str()
-                                ),
-                            )
-                            .with_label(k.span(), "not an axis of the parent's matrix"),
-                        );
-                    }
-                }
-            }
+            self.source_variant(key, v, src);
         } else if let Some((k, _)) = src.matrix.first() {
             self.out.push(
                 Diagnostic::error(
@@ -604,6 +562,53 @@ impl Checker<'_> {
                         p.span(),
                         "four parts separated by `:`, version may be `latest`",
                     ),
+                );
+            }
+        }
+    }
+
+    /// `source.variant` names a variant, and its `source.matrix` pins only that variant's axes.
+    fn source_variant(&mut self, key: &str, v: &Spanned<String>, src: &Source) {
+        let Some(parent) = self.file.variants.get(v.as_str()) else {
+            let names: Vec<String> = self
+                .file
+                .variants
+                .keys()
+                .map(|k| k.get_ref().clone())
+                .collect();
+            let mut d = Diagnostic::error(
+                "aib::unknown-variant",
+                format!("unknown variant `{}` in `{key}.source`", v.as_str()),
+            )
+            .with_label(v.span(), "no `[variants.*]` table has this name");
+            if let Some(best) = did_you_mean(v, &names) {
+                d = d.with_help(format!("did you mean `{best}`?"));
+            }
+            self.out.push(d);
+            return;
+        };
+        let axes: Vec<String> = parent
+            .matrix
+            .as_ref()
+            .map(|m| m.axes().iter().map(|(k, _)| k.get_ref().clone()).collect())
+            .unwrap_or_default();
+        let include_keys: Vec<String> = parent
+            .matrix
+            .as_ref()
+            .map(|m| m.include().iter().flat_map(|r| r.keys().cloned()).collect())
+            .unwrap_or_default();
+        for (k, _) in &src.matrix {
+            if !axes.contains(k.get_ref()) && !include_keys.contains(k.get_ref()) {
+                self.out.push(
+                    Diagnostic::error(
+                        "aib::source",
+                        format!(
+                            "variant `{}` has no matrix axis `{}`",
+                            v.as_str(),
+                            k.as_str()
+                        ),
+                    )
+                    .with_label(k.span(), "not an axis of the parent's matrix"),
                 );
             }
         }
