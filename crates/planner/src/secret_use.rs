@@ -217,19 +217,7 @@ impl Walker {
             Expr::GetItem(g) if matches!(&g.expr, Expr::Var(v) if v.id == "secrets") => {
                 self.misuse("*", "a secret chosen by an expression");
             }
-            Expr::Filter(f) => {
-                let allowed = ALLOWED_FILTERS.contains(&f.name) && f.args.is_empty();
-                // An allowed filter passes its place on; any other is what is applied.
-                let inner = if allowed {
-                    place
-                } else {
-                    Place::Under(format!("filter `{}`", f.name))
-                };
-                if let Some(x) = &f.expr {
-                    self.expr(x, inner);
-                }
-                self.args(&f.args, &format!("an argument of filter `{}`", f.name));
-            }
+            Expr::Filter(f) => self.filter(f, place),
             Expr::Test(t) => {
                 self.expr(&t.expr, Place::Under(format!("test `{}`", t.name)));
                 self.args(&t.args, &format!("an argument of test `{}`", t.name));
@@ -253,14 +241,7 @@ impl Walker {
             }
             Expr::UnaryOp(u) => self.expr(&u.expr, Place::Under("an operator".into())),
             Expr::BinOp(b) => {
-                use ast::BinOpKind as K;
-                let what = match b.op {
-                    K::Concat => "the `~` operator",
-                    K::Add => "the `+` operator",
-                    K::Eq | K::Ne | K::Lt | K::Lte | K::Gt | K::Gte | K::In => "a comparison",
-                    K::ScAnd | K::ScOr => "a condition",
-                    _ => "an operator",
-                };
+                let what = bin_op_place(&b.op);
                 self.expr(&b.left, Place::Under(what.to_string()));
                 self.expr(&b.right, Place::Under(what.to_string()));
             }
@@ -278,16 +259,8 @@ impl Walker {
                 }
             }
             Expr::Call(c) => self.call(c, Place::Under("a call".into())),
-            Expr::List(l) => {
-                for x in &l.items {
-                    self.expr(x, Place::Under("a list".into()));
-                }
-            }
-            Expr::Tuple(l) => {
-                for x in &l.items {
-                    self.expr(x, Place::Under("a tuple".into()));
-                }
-            }
+            Expr::List(l) => self.all(&l.items, "a list"),
+            Expr::Tuple(l) => self.all(&l.items, "a tuple"),
             Expr::Map(m) => {
                 for x in m.keys.iter().chain(m.values.iter()) {
                     self.expr(x, Place::Under("a map".into()));
@@ -296,6 +269,39 @@ impl Walker {
             #[allow(unreachable_patterns)]
             _ => {}
         }
+    }
+
+    /// An allowed filter passes its place on; any other is what is applied.
+    fn filter(&mut self, f: &ast::Filter<'_>, place: Place) {
+        let allowed = ALLOWED_FILTERS.contains(&f.name) && f.args.is_empty();
+        let inner = if allowed {
+            place
+        } else {
+            Place::Under(format!("filter `{}`", f.name))
+        };
+        if let Some(x) = &f.expr {
+            self.expr(x, inner);
+        }
+        self.args(&f.args, &format!("an argument of filter `{}`", f.name));
+    }
+
+    /// Every item of a list or tuple, under `what`.
+    fn all(&mut self, items: &[Expr<'_>], what: &str) {
+        for x in items {
+            self.expr(x, Place::Under(what.into()));
+        }
+    }
+}
+
+/// What a binary operator does to a secret, as the message says it.
+fn bin_op_place(op: &ast::BinOpKind) -> &'static str {
+    use ast::BinOpKind as K;
+    match op {
+        K::Concat => "the `~` operator",
+        K::Add => "the `+` operator",
+        K::Eq | K::Ne | K::Lt | K::Lte | K::Gt | K::Gte | K::In => "a comparison",
+        K::ScAnd | K::ScOr => "a condition",
+        _ => "an operator",
     }
 }
 
