@@ -160,42 +160,13 @@ fn import_text(
     dir: Option<&Path>,
     options: &ImportOptions,
 ) -> Result<Imported, ImportError> {
-    let not = |reason: NotATemplate| ImportError::NotATemplate {
-        path: shown.to_string(),
-        reason,
-    };
-    let doc = read::parse(text).map_err(|e| ImportError::Json {
-        path: shown.to_string(),
-        line: e.line,
-        column: e.column,
-        message: e.message,
-    })?;
-    let Value::Object(doc) = doc else {
-        return Err(not(NotATemplate::NotAnObject));
-    };
     let mut notes = Notes::default();
-    if read::has_comments(text) {
-        notes.add(
-            JsonPath::root(),
-            "the file has comments; ARM ignores them and so does the imported template (they are not carried over)",
-        );
-    }
-    let was_deployment = doc.contains_key("resources");
-    let body = (!was_deployment).then(|| stub::BodyOrigin {
-        name: doc.get("name").cloned(),
-        rtype: doc.get("type").cloned(),
-        api_version: doc.get("apiVersion").cloned(),
-    });
-    let mut doc = if was_deployment {
-        doc
-    } else {
-        wrap_body(doc, &not)?
-    };
-    links::inline_relative_links(&mut doc, dir, &JsonPath::root(), 0, &mut notes).map_err(not)?;
-    let found = find::image_templates(&doc);
-    if found.is_empty() {
-        return Err(not(no_image_template(&doc)));
-    }
+    let Document {
+        template: doc,
+        found,
+        body,
+    } = deployment_of(text, shown, dir, &mut notes)?;
+    let was_deployment = body.is_none();
     let names = variant_names(&doc, &found);
     let pipeline = pipeline_name(stem);
     let mut stubs = Vec::new();
@@ -248,6 +219,65 @@ fn import_text(
         placeholders,
         notes,
         was_deployment,
+    })
+}
+
+/// A file read for import: a deployment template holding at least one imageTemplate.
+struct Document {
+    /// The deployment template, linked templates inlined.
+    template: Map<String, Value>,
+    /// Its imageTemplates.
+    found: Vec<Found>,
+    /// Where a bare imageTemplate body came from (`None`: the file was a deployment).
+    body: Option<stub::BodyOrigin>,
+}
+
+/// Reads the text as a [`Document`].
+fn deployment_of(
+    text: &str,
+    shown: &str,
+    dir: Option<&Path>,
+    notes: &mut Notes,
+) -> Result<Document, ImportError> {
+    let not = |reason: NotATemplate| ImportError::NotATemplate {
+        path: shown.to_string(),
+        reason,
+    };
+    let doc = read::parse(text).map_err(|e| ImportError::Json {
+        path: shown.to_string(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })?;
+    let Value::Object(doc) = doc else {
+        return Err(not(NotATemplate::NotAnObject));
+    };
+    if read::has_comments(text) {
+        notes.add(
+            JsonPath::root(),
+            "the file has comments; ARM ignores them and so does the imported template (they are not carried over)",
+        );
+    }
+    let was_deployment = doc.contains_key("resources");
+    let body = (!was_deployment).then(|| stub::BodyOrigin {
+        name: doc.get("name").cloned(),
+        rtype: doc.get("type").cloned(),
+        api_version: doc.get("apiVersion").cloned(),
+    });
+    let mut doc = if was_deployment {
+        doc
+    } else {
+        wrap_body(doc, &not)?
+    };
+    links::inline_relative_links(&mut doc, dir, &JsonPath::root(), 0, notes).map_err(not)?;
+    let found = find::image_templates(&doc);
+    if found.is_empty() {
+        return Err(not(no_image_template(&doc)));
+    }
+    Ok(Document {
+        template: doc,
+        found,
+        body,
     })
 }
 
