@@ -76,39 +76,62 @@ pub fn inline_relative_links(
             );
             continue;
         }
-        let file = dir.join(&rel);
-        let text = read::read_bounded(&file).map_err(|reason| NotATemplate::LinkUnreadable {
-            at: path.clone(),
-            rel: rel.clone(),
-            reason,
-        })?;
-        let Value::Object(mut linked) =
-            read::parse(&text).map_err(|error| NotATemplate::LinkNotJson {
-                at: path.clone(),
-                rel: rel.clone(),
-                error,
-            })?
-        else {
-            return Err(NotATemplate::LinkNotObject { at: path, rel });
-        };
-        let linked_dir = file.parent().map(Path::to_path_buf);
-        inline_relative_links(
-            &mut linked,
-            linked_dir.as_deref(),
-            &path.key("properties").key("template"),
-            depth + 1,
-            notes,
-        )?;
-        props.remove("templateLink");
-        props.insert("template".into(), Value::Object(linked));
-        notes.add(
-            path.key("properties")
-                .key("templateLink")
-                .key("relativePath"),
-            format!(
-                "the linked template `{rel}` was read from beside the file and imported inline"
-            ),
-        );
+        inline_link(props, &dir.join(&rel), &rel, &path, depth, notes)?;
     }
     Ok(())
+}
+
+/// Puts the template of `file` (the link `rel` of the deployment at `path`) in place of the
+/// deployment's `templateLink`, its own relative links inlined too.
+fn inline_link(
+    props: &mut Map<String, Value>,
+    file: &Path,
+    rel: &str,
+    path: &JsonPath,
+    depth: usize,
+    notes: &mut Notes,
+) -> Result<(), NotATemplate> {
+    let mut linked = read_linked(file, rel, path)?;
+    let linked_dir = file.parent().map(Path::to_path_buf);
+    inline_relative_links(
+        &mut linked,
+        linked_dir.as_deref(),
+        &path.key("properties").key("template"),
+        depth + 1,
+        notes,
+    )?;
+    props.remove("templateLink");
+    props.insert("template".into(), Value::Object(linked));
+    notes.add(
+        path.key("properties")
+            .key("templateLink")
+            .key("relativePath"),
+        format!("the linked template `{rel}` was read from beside the file and imported inline"),
+    );
+    Ok(())
+}
+
+/// The JSON object a linked template file holds.
+fn read_linked(
+    file: &Path,
+    rel: &str,
+    path: &JsonPath,
+) -> Result<Map<String, Value>, NotATemplate> {
+    let text = read::read_bounded(file).map_err(|reason| NotATemplate::LinkUnreadable {
+        at: path.clone(),
+        rel: rel.to_string(),
+        reason,
+    })?;
+    match read::parse(&text) {
+        Ok(Value::Object(linked)) => Ok(linked),
+        Ok(_) => Err(NotATemplate::LinkNotObject {
+            at: path.clone(),
+            rel: rel.to_string(),
+        }),
+        Err(error) => Err(NotATemplate::LinkNotJson {
+            at: path.clone(),
+            rel: rel.to_string(),
+            error,
+        }),
+    }
 }

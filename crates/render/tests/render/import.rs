@@ -37,6 +37,11 @@ fn templates_aib_cannot_import_say_where_and_why() {
         )
     };
     let doc = |resources: &str| format!(r#"{{"resources": [{resources}]}}"#);
+    let link = |rel: &str| {
+        format!(
+            r#"{{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "d", "properties": {{"mode": "Incremental", "templateLink": {{"relativePath": "{rel}"}}}}}}"#
+        )
+    };
     let mut nested = it.to_string();
     for _ in 0..17 {
         nested = deployment(&nested, "");
@@ -51,14 +56,13 @@ fn templates_aib_cannot_import_say_where_and_why() {
             doc(&deployment(it, r#""copy": {"name": "c", "count": 2},"#)),
         ),
         ("too-deep", doc(&nested)),
-        (
-            "link-missing",
-            doc(
-                r#"{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "d", "properties": {"mode": "Incremental", "templateLink": {"relativePath": "missing.json"}}}"#,
-            ),
-        ),
+        ("link-missing", doc(&link("missing.json"))),
+        ("link-not-json", doc(&link("bad.json"))),
+        ("link-not-object", doc(&link("list.json"))),
     ];
     let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("bad.json"), "{\n  \"a\": ").expect("write");
+    std::fs::write(dir.path().join("list.json"), "[]").expect("write");
     let mut shown = String::new();
     for (name, text) in cases {
         let file = dir.path().join(format!("{name}.json"));
