@@ -242,49 +242,7 @@ impl BuiltinParts {
             &tags,
             image_version_id.clone().unwrap_or_else(|| gid.clone()),
         );
-
-        let mut props = Map::new();
-        props.insert(
-            "buildTimeoutInMinutes".into(),
-            s.build_timeout_minutes.into(),
-        );
-        if let Some(vm) = vm_profile(s) {
-            props.insert("vmProfile".into(), vm);
-        }
-        props.insert("source".into(), source.clone());
-        if !customize.is_empty() {
-            props.insert("customize".into(), Value::Array(customize.clone()));
-        }
-        if let Some(v) = &validate {
-            props.insert("validate".into(), v.clone());
-        }
-        if let Some(b) = s.optimize_vm_boot {
-            props.insert(
-                "optimize".into(),
-                json!({ "vmBoot": { "state": if b { "Enabled" } else { "Disabled" } } }),
-            );
-        }
-        props.insert("distribute".into(), Value::Array(distribute.clone()));
-        if let Some(eh) = error_handling(s) {
-            props.insert("errorHandling".into(), eh);
-        }
-        if let Some(rg) = &s.staging_resource_group {
-            props.insert("stagingResourceGroup".into(), rg.as_str().into());
-        }
-        props.insert("managedResourceTags".into(), Value::Object(tags.clone()));
-
-        let identity = identity(s);
-        // Built by moves (`json!` would serialize each interpolated value into a copy).
-        let mut resource = Map::new();
-        resource.insert("type".into(), IMAGE_TEMPLATE_TYPE.into());
-        resource.insert("apiVersion".into(), IMAGE_TEMPLATE_API_VERSION.into());
-        resource.insert("name".into(), name.into());
-        resource.insert("location".into(), s.location.as_str().into());
-        resource.insert("tags".into(), Value::Object(tags.clone()));
-        resource.insert("identity".into(), identity);
-        resource.insert("properties".into(), Value::Object(props));
-        let resource = Value::Object(resource);
-        Ok(Self {
+        let mut parts = Self {
             template_name: name.to_string(),
             input_hash,
             tags,
@@ -295,8 +253,57 @@ impl BuiltinParts {
             gallery_image_id: gid,
             image_version_id,
             image_version,
-            resource,
-        })
+            resource: Value::Null,
+        };
+        parts.resource = parts.image_template(s);
+        Ok(parts)
+    }
+
+    /// The imageTemplate resource these parts make.
+    fn image_template(&self, s: &ResolvedSettings) -> Value {
+        let mut props = Map::new();
+        props.insert(
+            "buildTimeoutInMinutes".into(),
+            s.build_timeout_minutes.into(),
+        );
+        if let Some(vm) = vm_profile(s) {
+            props.insert("vmProfile".into(), vm);
+        }
+        props.insert("source".into(), self.source.clone());
+        if !self.customize.is_empty() {
+            props.insert("customize".into(), Value::Array(self.customize.clone()));
+        }
+        if let Some(v) = &self.validate {
+            props.insert("validate".into(), v.clone());
+        }
+        if let Some(b) = s.optimize_vm_boot {
+            props.insert(
+                "optimize".into(),
+                json!({ "vmBoot": { "state": if b { "Enabled" } else { "Disabled" } } }),
+            );
+        }
+        props.insert("distribute".into(), Value::Array(self.distribute.clone()));
+        if let Some(eh) = error_handling(s) {
+            props.insert("errorHandling".into(), eh);
+        }
+        if let Some(rg) = &s.staging_resource_group {
+            props.insert("stagingResourceGroup".into(), rg.as_str().into());
+        }
+        props.insert(
+            "managedResourceTags".into(),
+            Value::Object(self.tags.clone()),
+        );
+
+        // Built by moves (`json!` would serialize each interpolated value into a copy).
+        let mut resource = Map::new();
+        resource.insert("type".into(), IMAGE_TEMPLATE_TYPE.into());
+        resource.insert("apiVersion".into(), IMAGE_TEMPLATE_API_VERSION.into());
+        resource.insert("name".into(), self.template_name.as_str().into());
+        resource.insert("location".into(), s.location.as_str().into());
+        resource.insert("tags".into(), Value::Object(self.tags.clone()));
+        resource.insert("identity".into(), identity(s));
+        resource.insert("properties".into(), Value::Object(props));
+        Value::Object(resource)
     }
 
     /// The deployment of the built-in template.
