@@ -1,6 +1,6 @@
 //! The summary table printed at the end of `aib build` and by `aib status`.
 
-use aib_state::{RunRecord, UnitStatus};
+use aib_state::{Failure, RunRecord, UnitRecord, UnitStatus};
 
 fn status_word(s: UnitStatus) -> &'static str {
     match s {
@@ -60,28 +60,7 @@ fn fit(text: &str, max: Option<usize>) -> String {
 /// The table: unit, status, time, and the image version or what went wrong; then each
 /// failure's customizer, log excerpt and log path.
 pub fn summary_table(r: &RunRecord, opts: &SummaryOptions) -> String {
-    let mut rows: Vec<[String; 4]> = Vec::new();
-    for u in &r.units {
-        let detail = match u.status {
-            UnitStatus::Succeeded | UnitStatus::Unchanged => u
-                .image_version_id
-                .as_deref()
-                .map(super::short_version)
-                .unwrap_or_default(),
-            UnitStatus::Failed => u
-                .failure
-                .as_ref()
-                .map(|f| format!("{}: {}", f.stage, f.message.lines().next().unwrap_or("")))
-                .unwrap_or_default(),
-            _ => u.reason.clone().unwrap_or_default(),
-        };
-        rows.push([
-            u.id.clone(),
-            status_word(u.status).to_string(),
-            duration(u, r.time_scale),
-            detail,
-        ]);
-    }
+    let rows: Vec<[String; 4]> = r.units.iter().map(|u| row(u, r.time_scale)).collect();
     let headers = ["UNIT", "STATUS", "TIME", "RESULT"];
     let mut w = headers.map(|h| h.len());
     for row in &rows {
@@ -127,25 +106,54 @@ pub fn summary_table(r: &RunRecord, opts: &SummaryOptions) -> String {
         r.run_id
     ));
     for u in r.units.iter().filter(|u| u.status == UnitStatus::Failed) {
-        let Some(f) = &u.failure else { continue };
-        out.push_str(&format!("\n✗ {} failed at {}\n", u.id, f.stage));
-        if let Some(c) = &f.customizer {
-            out.push_str(&format!("  customizer: {c}\n"));
-        }
-        out.push_str(&format!("  {}\n", f.message));
-        if let Some(x) = &f.log_excerpt {
-            out.push_str("  log excerpt:\n");
-            for l in x.lines() {
-                out.push_str(&format!("    │ {l}\n"));
-            }
-        }
-        if let Some(p) = &f.log_path {
-            out.push_str(&format!(
-                "  full log: {p}  (aib logs {}{})\n",
-                crate::text::shell_word(&u.id),
-                opts.logs_args
-            ));
+        if let Some(f) = &u.failure {
+            failure_block(&mut out, u, f, opts);
         }
     }
     out
+}
+
+/// A unit's row: id, status, time, and its image version or what went wrong.
+fn row(u: &UnitRecord, time_scale: Option<f64>) -> [String; 4] {
+    let detail = match u.status {
+        UnitStatus::Succeeded | UnitStatus::Unchanged => u
+            .image_version_id
+            .as_deref()
+            .map(super::short_version)
+            .unwrap_or_default(),
+        UnitStatus::Failed => u
+            .failure
+            .as_ref()
+            .map(|f| format!("{}: {}", f.stage, f.message.lines().next().unwrap_or("")))
+            .unwrap_or_default(),
+        _ => u.reason.clone().unwrap_or_default(),
+    };
+    [
+        u.id.clone(),
+        status_word(u.status).to_string(),
+        duration(u, time_scale),
+        detail,
+    ]
+}
+
+/// A failed unit's customizer, message, log excerpt and where its full log is.
+fn failure_block(out: &mut String, u: &UnitRecord, f: &Failure, opts: &SummaryOptions) {
+    out.push_str(&format!("\n✗ {} failed at {}\n", u.id, f.stage));
+    if let Some(c) = &f.customizer {
+        out.push_str(&format!("  customizer: {c}\n"));
+    }
+    out.push_str(&format!("  {}\n", f.message));
+    if let Some(x) = &f.log_excerpt {
+        out.push_str("  log excerpt:\n");
+        for l in x.lines() {
+            out.push_str(&format!("    │ {l}\n"));
+        }
+    }
+    if let Some(p) = &f.log_path {
+        out.push_str(&format!(
+            "  full log: {p}  (aib logs {}{})\n",
+            crate::text::shell_word(&u.id),
+            opts.logs_args
+        ));
+    }
 }
