@@ -52,49 +52,10 @@ pub fn check_units(
     keep: bool,
 ) -> Result<Checked, Exit> {
     use aib_manifest::{Diagnostic, Diagnostics};
-    use aib_render::render::{RenderInputs, Renderer};
 
     let mut diags: Diagnostics = aib_render::lint::lint_plan(manifest, plan);
-    let renderer = Renderer::new(manifest);
-    // Render every unit, on every core: chunks of the plan in order, results joined in order.
-    let units = plan.units();
-    let threads = std::thread::available_parallelism()
-        .map(std::num::NonZeroUsize::get)
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let chunk = units.len().div_ceil(threads).max(1);
-    // A unit with the built-in template is only checked (the scripts it inlines are read);
-    // one with a user template is rendered, for the lint of its rendered body below.
-    let render_chunk = |part: &[aib_planner::Unit]| {
-        part.iter()
-            .filter_map(|unit| {
-                if keep {
-                    Some(renderer.render_in_plan(plan, unit, &RenderInputs::default()))
-                } else {
-                    renderer.check_in_plan(plan, unit).transpose()
-                }
-            })
-            .collect::<Vec<_>>()
-    };
-    let results: Vec<_> = if threads == 1 || units.len() < 256 {
-        render_chunk(units)
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = units
-                .chunks(chunk)
-                .map(|part| s.spawn(|| render_chunk(part)))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h.join() {
-                    Ok(v) => v,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .collect()
-        })
-    };
-    let mut deployments = Vec::with_capacity(if keep { units.len() } else { 0 });
-    for r in results {
+    let mut deployments = Vec::with_capacity(if keep { plan.units().len() } else { 0 });
+    for r in render_all(manifest, plan, keep) {
         match r {
             Ok(d) => deployments.push(d),
             Err(e) => {
@@ -125,6 +86,53 @@ pub fn check_units(
     Ok(Checked {
         warnings: diags.warnings().count(),
         deployments,
+    })
+}
+
+/// Every unit checked on every core (chunks of the plan in order, results joined in order);
+/// with `keep`, rendered.
+fn render_all(
+    manifest: &Manifest,
+    plan: &Plan,
+    keep: bool,
+) -> Vec<Result<aib_render::render::RenderedDeployment, aib_render::render::RenderError>> {
+    use aib_render::render::{RenderInputs, Renderer};
+
+    let renderer = Renderer::new(manifest);
+    let units = plan.units();
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let chunk = units.len().div_ceil(threads).max(1);
+    // A unit with the built-in template is only checked (the scripts it inlines are read);
+    // one with a user template is rendered, for the lint of its rendered body.
+    let render_chunk = |part: &[aib_planner::Unit]| {
+        part.iter()
+            .filter_map(|unit| {
+                if keep {
+                    Some(renderer.render_in_plan(plan, unit, &RenderInputs::default()))
+                } else {
+                    renderer.check_in_plan(plan, unit).transpose()
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    if threads == 1 || units.len() < 256 {
+        return render_chunk(units);
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = units
+            .chunks(chunk)
+            .map(|part| s.spawn(|| render_chunk(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
     })
 }
 
