@@ -16,15 +16,9 @@ pub fn run(global: &GlobalArgs, command: &CiCommand) -> Exit {
         eprintln!("error: --within {}: {why}", args.within);
         return Exit::Invalid;
     }
-    let state = match &global.state {
-        None => None,
-        Some(s) if s.starts_with("azblob://") => Some(s.clone()),
-        Some(s) => {
-            eprintln!(
-                "error: --state {s}: CI runners share no disk; give an azblob://ACCOUNT/CONTAINER[/PREFIX] location, or leave --state out and set the AIB_STATE variable in the CI system"
-            );
-            return Exit::Invalid;
-        }
+    let state = match shared_state(global.state.as_deref()) {
+        Ok(s) => s,
+        Err(exit) => return exit,
     };
     let manifest = match crate::steps::load(&args.manifest, global.quiet) {
         Ok(m) => m,
@@ -75,25 +69,43 @@ pub fn run(global: &GlobalArgs, command: &CiCommand) -> Exit {
             out!("{}", workflow.text);
             Exit::Success
         }
-        Some(path) => {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
-                && let Err(e) = std::fs::create_dir_all(parent)
-            {
-                eprintln!("error: cannot create {}: {e}", parent.display());
-                return Exit::Invalid;
+        Some(path) => write_out(path, &workflow.text, global.quiet),
+    }
+}
+
+/// The `--state` a workflow may name: an `azblob://` location (CI runners share no disk), or
+/// none (the workflow reads `AIB_STATE`).
+fn shared_state(state: Option<&str>) -> Result<Option<String>, Exit> {
+    match state {
+        None => Ok(None),
+        Some(s) if s.starts_with("azblob://") => Ok(Some(s.to_string())),
+        Some(s) => {
+            eprintln!(
+                "error: --state {s}: CI runners share no disk; give an azblob://ACCOUNT/CONTAINER[/PREFIX] location, or leave --state out and set the AIB_STATE variable in the CI system"
+            );
+            Err(Exit::Invalid)
+        }
+    }
+}
+
+/// Writes the workflow to `--out`, creating its folder.
+fn write_out(path: &std::path::Path, text: &str, quiet: bool) -> Exit {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && let Err(e) = std::fs::create_dir_all(parent)
+    {
+        eprintln!("error: cannot create {}: {e}", parent.display());
+        return Exit::Invalid;
+    }
+    match std::fs::write(path, text) {
+        Ok(()) => {
+            if !quiet {
+                eprintln!("wrote {}", path.display());
             }
-            match std::fs::write(path, &workflow.text) {
-                Ok(()) => {
-                    if !global.quiet {
-                        eprintln!("wrote {}", path.display());
-                    }
-                    Exit::Success
-                }
-                Err(e) => {
-                    eprintln!("error: cannot write {}: {e}", path.display());
-                    Exit::Invalid
-                }
-            }
+            Exit::Success
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            Exit::Invalid
         }
     }
 }
