@@ -310,6 +310,31 @@ impl Context<'_> {
     }
 }
 
+/// A deployment's target (`resourceGroup`, `subscriptionId`), where it is written and its value.
+type Target = Option<(JsonPath, Value)>;
+
+/// Resolves the targets' values in `ctx`, where they resolve.
+fn resolve_targets(ctx: &Context<'_>, targets: [&mut Target; 2]) {
+    for slot in targets {
+        if let Some((p, v)) = slot.take() {
+            *slot = Some((p, ctx.resolve(&v, 0).unwrap_or(v)));
+        }
+    }
+}
+
+/// A template lifted out of deployments becomes a deployment template of its own; lifted out of
+/// an outer-scope deployment, it keeps only the parameters and variables it uses.
+fn lifted(cur: &mut Map<String, Value>, doc: &Map<String, Value>, found: &Found) {
+    cur.insert("$schema".into(), DEPLOYMENT_TEMPLATE_SCHEMA.into());
+    if found
+        .chain
+        .iter()
+        .any(|h| resource(doc, &h.key).is_some_and(|d| !inner_scope(d)))
+    {
+        prune_unused(cur);
+    }
+}
+
 /// Lifts the template holding `found` out of its enclosing deployments.
 pub fn scope_template(doc: &Map<String, Value>, found: &Found) -> Result<Scoped, NotATemplate> {
     let mut cur = doc.clone();
@@ -350,11 +375,7 @@ pub fn scope_template(doc: &Map<String, Value>, found: &Found) -> Result<Scoped,
             };
             let next = passed_values(&dep, &dep_path, &ctx);
             // Values passed to the enclosing template resolve the deployment's target too.
-            for slot in [&mut resource_group, &mut subscription] {
-                if let Some((p, v)) = slot.take() {
-                    *slot = Some((p, ctx.resolve(&v, 0).unwrap_or(v)));
-                }
-            }
+            resolve_targets(&ctx, [&mut resource_group, &mut subscription]);
             passed = next;
             cur = inner;
             params_at = inner_at.clone();
@@ -363,24 +384,13 @@ pub fn scope_template(doc: &Map<String, Value>, found: &Found) -> Result<Scoped,
                 template: &cur,
                 passed: &passed,
             };
-            for slot in [&mut resource_group, &mut subscription] {
-                if let Some((p, v)) = slot.take() {
-                    *slot = Some((p, ctx.resolve(&v, 0).unwrap_or(v)));
-                }
-            }
+            resolve_targets(&ctx, [&mut resource_group, &mut subscription]);
             cur = with_outer_scope(inner, &cur);
         }
         at = inner_at;
     }
     if !found.chain.is_empty() {
-        cur.insert("$schema".into(), DEPLOYMENT_TEMPLATE_SCHEMA.into());
-        if found
-            .chain
-            .iter()
-            .any(|h| resource(doc, &h.key).is_some_and(|d| !inner_scope(d)))
-        {
-            prune_unused(&mut cur);
-        }
+        lifted(&mut cur, doc, found);
     }
     let positions = match cur.get("resources") {
         Some(Value::Array(a)) => (0..a.len()).collect(),
