@@ -246,34 +246,41 @@ impl<'a> Linter<'a> {
             ));
         }
         if let VersionPolicy::Template(_) = &s.version {
-            if let Some(why) = version_problem(&u.image_version) {
-                self.push(
-                    u,
-                    Key::Top("version"),
-                    Diagnostic::error(
-                        "aib::lint::version",
-                        format!("unit `{id}`: `version` gives `{}`, {why}", u.image_version),
-                    )
-                    .with_help("gallery versions are `Major.Minor.Patch`, each a 32-bit integer"),
-                    "the version policy",
-                );
-            }
-            // A fixed version with a `latest` source: every re-run publishes the same version.
-            if !u.image_version.contains('*') && source_is_latest(&s.source) {
-                self.push(
-                    u,
-                    Key::Top("version"),
-                    Diagnostic::error(
-                        "aib::lint::fixed-version-latest",
-                        format!(
-                            "unit `{id}`: `version` is the fixed `{}` while `source` is `latest`",
-                            u.image_version
-                        ),
-                    )
-                    .with_help("a `latest` source is rebuilt as it moves, and AIB rejects publishing an existing version again: use `date`, `auto` or a template with `{{ run.seq }}`, or pin the source version"),
-                    "fixed version",
-                );
-            }
+            self.unit_fixed_version(u);
+        }
+    }
+
+    /// A version the policy writes out: a valid gallery version, and not one a `latest` source
+    /// would publish again.
+    fn unit_fixed_version(&mut self, u: &Unit) {
+        let id = u.id.as_str();
+        if let Some(why) = version_problem(&u.image_version) {
+            self.push(
+                u,
+                Key::Top("version"),
+                Diagnostic::error(
+                    "aib::lint::version",
+                    format!("unit `{id}`: `version` gives `{}`, {why}", u.image_version),
+                )
+                .with_help("gallery versions are `Major.Minor.Patch`, each a 32-bit integer"),
+                "the version policy",
+            );
+        }
+        // A fixed version with a `latest` source: every re-run publishes the same version.
+        if !u.image_version.contains('*') && source_is_latest(&u.settings.source) {
+            self.push(
+                u,
+                Key::Top("version"),
+                Diagnostic::error(
+                    "aib::lint::fixed-version-latest",
+                    format!(
+                        "unit `{id}`: `version` is the fixed `{}` while `source` is `latest`",
+                        u.image_version
+                    ),
+                )
+                .with_help("a `latest` source is rebuilt as it moves, and AIB rejects publishing an existing version again: use `date`, `auto` or a template with `{{ run.seq }}`, or pin the source version"),
+                "fixed version",
+            );
         }
     }
 
