@@ -525,21 +525,8 @@ impl Resolver<'_> {
         let replicate_to = self
             .list("replicate_to", &s.replicate_to)
             .unwrap_or_default();
-        let version = match &s.version {
-            Some(v) if v.as_str() == "date" => VersionPolicy::Date,
-            Some(v) if v.as_str() == "auto" => VersionPolicy::Auto,
-            Some(v) => VersionPolicy::Template(v.get_ref().clone()),
-            None => VersionPolicy::Date,
-        };
         let eh = s.error_handling.clone().unwrap_or_default();
-        let vnet_config = s.vnet_config.as_ref().map(|v| ResolvedVnetConfig {
-            subnet_id: self.opt("vnet_config.subnet_id", &v.subnet_id),
-            container_instance_subnet_id: self.opt(
-                "vnet_config.container_instance_subnet_id",
-                &v.container_instance_subnet_id,
-            ),
-            proxy_vm_size: self.opt("vnet_config.proxy_vm_size", &v.proxy_vm_size),
-        });
+        let vnet_config = self.vnet_config(s);
         let source = self.source(s.source.as_ref());
         let (customize, validate, parameters) = self.with_secret_placeholders(s);
         let tags = self.tags(s);
@@ -565,7 +552,7 @@ impl Resolver<'_> {
             replica_count: s.replica_count.as_deref().copied(),
             storage_account_type: s.storage_account_type.as_deref().copied(),
             exclude_from_latest: s.exclude_from_latest.as_deref().copied().unwrap_or(false),
-            version,
+            version: version_policy(s.version.as_ref()),
             cleanup: s.cleanup.as_deref().copied().unwrap_or_default(),
             error_handling: ResolvedErrorHandling {
                 on_customizer: eh.on_customizer.as_deref().copied(),
@@ -587,6 +574,19 @@ impl Resolver<'_> {
                 .retain
                 .as_ref()
                 .and_then(|r| r.versions.as_deref().copied()),
+        })
+    }
+
+    /// `vnet_config`, rendered.
+    fn vnet_config(&mut self, s: &Settings) -> Option<ResolvedVnetConfig> {
+        let v = s.vnet_config.as_ref()?;
+        Some(ResolvedVnetConfig {
+            subnet_id: self.opt("vnet_config.subnet_id", &v.subnet_id),
+            container_instance_subnet_id: self.opt(
+                "vnet_config.container_instance_subnet_id",
+                &v.container_instance_subnet_id,
+            ),
+            proxy_vm_size: self.opt("vnet_config.proxy_vm_size", &v.proxy_vm_size),
         })
     }
 
@@ -829,6 +829,16 @@ impl<'a> From<&'a str> for Key<'a> {
 impl<'a> From<&'a String> for Key<'a> {
     fn from(base: &'a String) -> Self {
         Self::from(base.as_str())
+    }
+}
+
+/// `version`: `date` (the default), `auto`, or a template of the version.
+fn version_policy(v: Option<&Spanned<String>>) -> VersionPolicy {
+    match v {
+        Some(v) if v.as_str() == "date" => VersionPolicy::Date,
+        Some(v) if v.as_str() == "auto" => VersionPolicy::Auto,
+        Some(v) => VersionPolicy::Template(v.get_ref().clone()),
+        None => VersionPolicy::Date,
     }
 }
 
