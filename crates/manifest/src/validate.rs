@@ -11,7 +11,8 @@ use indexmap::IndexMap;
 use crate::Spanned;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{
-    Customizer, CustomizerKind, ManifestFile, Script, Settings, Source, Step, VariantEnvironments,
+    Customizer, CustomizerKind, Environment, ManifestFile, Script, Settings, Source, Step, Variant,
+    VariantEnvironments,
 };
 use crate::suggest::did_you_mean;
 
@@ -25,12 +26,28 @@ pub fn check(file: &ManifestFile, dir: &Path) -> Diagnostics {
     c.top();
     c.layer("defaults", &file.defaults);
     for (name, env) in &file.environments {
-        c.name("environment", name);
-        c.layer(&format!("environments.{}", name.as_str()), &env.settings());
+        c.environment(name, env);
+    }
+    for (name, variant) in &file.variants {
+        c.variant(name, variant);
+    }
+    for (name, sched) in &file.schedules {
+        c.name("schedule", name);
+        c.schedule(name, sched);
+    }
+    c.case_clashes("environment", file.environments.keys());
+    c.case_clashes("variant", file.variants.keys());
+    c.out
+}
+
+impl Checker<'_> {
+    fn environment(&mut self, name: &Spanned<String>, env: &Environment) {
+        self.name("environment", name);
+        self.layer(&format!("environments.{}", name.as_str()), &env.settings());
         for a in &env.after {
-            c.env_ref(a, "`after`");
+            self.env_ref(a, "`after`");
             if a.as_str() == name.as_str() {
-                c.out.push(
+                self.out.push(
                     Diagnostic::error(
                         "aib::cycle",
                         format!("environment `{}` is `after` itself", name.as_str()),
@@ -42,38 +59,40 @@ pub fn check(file: &ManifestFile, dir: &Path) -> Diagnostics {
         if let Some(mp) = &env.max_parallel
             && *mp.get_ref() == 0
         {
-            c.out.push(
+            self.out.push(
                 Diagnostic::error("aib::range", "`max_parallel` must be at least 1")
                     .with_label(mp.span(), "0 would build nothing"),
             );
         }
     }
-    for (name, variant) in &file.variants {
-        c.name("variant", name);
+
+    fn variant(&mut self, name: &Spanned<String>, variant: &Variant) {
+        let file = self.file;
+        self.name("variant", name);
         let key = format!("variants.{}", name.as_str());
-        c.layer(&key, &variant.settings());
+        self.layer(&key, &variant.settings());
         if let Some(m) = &variant.matrix {
             for (span, msg) in m.problems() {
-                c.out
+                self.out
                     .push(Diagnostic::error("aib::matrix", msg).with_label(span, "here"));
             }
         }
         match &variant.environments {
             Some(VariantEnvironments::Only(list)) => {
                 if list.is_empty() {
-                    c.out.push(Diagnostic::warning(
+                    self.out.push(Diagnostic::warning(
                         "aib::no-units",
                         format!("variant `{}` selects no environment", name.as_str()),
                     ));
                 }
                 for e in list {
-                    c.env_ref(e, "the variant's `environments`");
+                    self.env_ref(e, "the variant's `environments`");
                 }
             }
             Some(VariantEnvironments::Overrides(map)) => {
                 for (e, layer) in map {
-                    c.env_ref(e, "the variant's `environments`");
-                    c.layer(&format!("{key}.environments.{}", e.as_str()), layer);
+                    self.env_ref(e, "the variant's `environments`");
+                    self.layer(&format!("{key}.environments.{}", e.as_str()), layer);
                 }
             }
             None => {}
@@ -83,20 +102,13 @@ pub fn check(file: &ManifestFile, dir: &Path) -> Diagnostics {
             || file.environments.values().any(|e| e.source.is_some())
             || matches!(&variant.environments, Some(VariantEnvironments::Overrides(m)) if m.values().any(|l| l.source.is_some()));
         if !has_source {
-            c.out.push(
+            self.out.push(
                 Diagnostic::error("aib::missing-key", format!("variant `{}` has no `source`", name.as_str()))
                     .with_label(name.span(), "this variant")
                     .with_help("add `source = { platform = \"Publisher:Offer:Sku:latest\" }` or `source = { variant = \"...\" }`"),
             );
         }
     }
-    for (name, sched) in &file.schedules {
-        c.name("schedule", name);
-        c.schedule(name, sched);
-    }
-    c.case_clashes("environment", file.environments.keys());
-    c.case_clashes("variant", file.variants.keys());
-    c.out
 }
 
 /// The CI systems `aib ci` writes for, and how often each can run a scheduled job.
