@@ -427,26 +427,30 @@ fn sig(id: &str, hint: String) -> Option<Signature> {
     })
 }
 
+/// Failures a log names in so many words (lower case): the words, the signature, the hint.
+const NAMED: [(&str, &str, &str); 3] = [
+    (
+        "0x80240016",
+        "windows-update-0x80240016",
+        "Windows Update refused to install (0x80240016: another installation or a pending reboot is in progress); put a `windows-restart` step before `windows-update`, or retry",
+    ),
+    (
+        "failed to prepare build",
+        "prepare-failed",
+        "Packer could not prepare the build (before any VM existed); the lines below say what it refused",
+    ),
+    (
+        "image_state_undeployable",
+        "sysprep-undeployable",
+        "Sysprep left the image undeployable (IMAGE_STATE_UNDEPLOYABLE) in AIB's deprovisioning step: a customizer broke the Azure guest agent or Sysprep (removed services, pending reboots); run a `windows-restart` last and check the agent services",
+    ),
+];
+
 /// Known failures, most specific first.
 fn signature(log: &str, a: &LogAnalysis) -> Option<Signature> {
     let l = log.to_ascii_lowercase();
-    if l.contains("0x80240016") {
-        return sig(
-            "windows-update-0x80240016",
-            "Windows Update refused to install (0x80240016: another installation or a pending reboot is in progress); put a `windows-restart` step before `windows-update`, or retry".into(),
-        );
-    }
-    if l.contains("failed to prepare build") {
-        return sig(
-            "prepare-failed",
-            "Packer could not prepare the build (before any VM existed); the lines below say what it refused".into(),
-        );
-    }
-    if l.contains("image_state_undeployable") {
-        return sig(
-            "sysprep-undeployable",
-            "Sysprep left the image undeployable (IMAGE_STATE_UNDEPLOYABLE) in AIB's deprovisioning step: a customizer broke the Azure guest agent or Sysprep (removed services, pending reboots); run a `windows-restart` last and check the agent services".into(),
-        );
+    if let Some((_, id, hint)) = NAMED.iter().find(|(words, ..)| l.contains(words)) {
+        return sig(id, hint.to_string());
     }
     let restarts = l.matches("restarting machine").count();
     if l.contains("timeout waiting for machine to restart") || restarts >= 4 {
@@ -486,35 +490,47 @@ fn signature(log: &str, a: &LogAnalysis) -> Option<Signature> {
             "publishing to the gallery timed out (context deadline exceeded); replication to many regions can outlast the build timeout — check whether the version replicated, raise `build_timeout_minutes` or replicate to fewer regions".into(),
         );
     }
-    if a.provisioner.as_deref() == Some("windows-update") {
-        if let Some(code) = hresult(&l) {
-            return sig(
-                "windows-update-failed",
-                format!("Windows Update failed with {code}"),
-            );
-        }
-        if l.contains("unexpected eof") {
-            return sig(
-                "windows-update-eof",
-                "Packer lost the Windows Update provisioner while the VM restarted (unexpected EOF); retry, or split the updates with a `windows-restart` step before `windows-update`".into(),
-            );
-        }
+    if a.provisioner.as_deref() == Some("windows-update")
+        && let Some(s) = windows_update_signature(&l)
+    {
+        return Some(s);
     }
-    if let Some(pos) = l.find("non-zero exit status: ") {
-        let code: String = l[pos + "non-zero exit status: ".len()..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '-')
-            .collect();
-        if !code.is_empty() {
-            return sig(
-                "script-exit",
-                format!(
-                    "the script exited with status {code}; add it to `valid_exit_codes` if it is expected"
-                ),
-            );
-        }
+    script_exit(&l)
+}
+
+/// How the Windows Update provisioner failed.
+fn windows_update_signature(l: &str) -> Option<Signature> {
+    if let Some(code) = hresult(l) {
+        return sig(
+            "windows-update-failed",
+            format!("Windows Update failed with {code}"),
+        );
+    }
+    if l.contains("unexpected eof") {
+        return sig(
+            "windows-update-eof",
+            "Packer lost the Windows Update provisioner while the VM restarted (unexpected EOF); retry, or split the updates with a `windows-restart` step before `windows-update`".into(),
+        );
     }
     None
+}
+
+/// A script's non-zero exit status.
+fn script_exit(l: &str) -> Option<Signature> {
+    let pos = l.find("non-zero exit status: ")?;
+    let code: String = l[pos + "non-zero exit status: ".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .collect();
+    if code.is_empty() {
+        return None;
+    }
+    sig(
+        "script-exit",
+        format!(
+            "the script exited with status {code}; add it to `valid_exit_codes` if it is expected"
+        ),
+    )
 }
 
 fn hresult(l: &str) -> Option<String> {
