@@ -683,6 +683,34 @@ fn toml_value(v: &Value) -> String {
     }
 }
 
+/// A variant's tables in the `aib.toml` text.
+fn variant_table(m: &mut String, v: &VariantStub) {
+    m.push_str(&format!("\n[variants.{}]\n", key(&v.name)));
+    m.push_str(&format!("template = {}\n", q(&v.template_file)));
+    m.push_str(&format!("source = {}\n", v.source));
+    if let Some(x) = &v.vm_size {
+        m.push_str(&format!("vm_size = {}\n", q(x)));
+    }
+    if let Some(x) = v.os_disk_gb {
+        m.push_str(&format!("os_disk_gb = {x}\n"));
+    }
+    if let Some(x) = v.build_timeout {
+        m.push_str(&format!("build_timeout_minutes = {x}\n"));
+    }
+    if !v.parameters.is_empty() {
+        m.push_str(&format!("\n[variants.{}.parameters]\n", key(&v.name)));
+        for (k, x) in &v.parameters {
+            m.push_str(&format!("{} = {}\n", key(k), toml_value(x)));
+        }
+    }
+    if !v.secrets.is_empty() {
+        m.push_str(&format!("\n[variants.{}.secrets]\n", key(&v.name)));
+        for (k, x) in &v.secrets {
+            m.push_str(&format!("{} = {}\n", key(k), q(x)));
+        }
+    }
+}
+
 /// The `aib.toml` text.
 pub fn manifest(variants: &[VariantStub], file: &str, pipeline: &str, notes: &Notes) -> String {
     let mut m = String::new();
@@ -696,22 +724,14 @@ pub fn manifest(variants: &[VariantStub], file: &str, pipeline: &str, notes: &No
             .find_map(|v| v.settings.get(k).cloned())
             .unwrap_or_else(|| default.to_string())
     };
-    m.push_str(&format!(
-        "subscription = {}\n",
-        q(&get("subscription", "<subscriptionID>"))
-    ));
-    m.push_str(&format!(
-        "location = {}\n",
-        q(&get("location", "<location>"))
-    ));
-    m.push_str(&format!(
-        "resource_group = {}\n",
-        q(&get("resource_group", "<rgName>"))
-    ));
-    m.push_str(&format!(
-        "identity = {}\n",
-        q(&get("identity", "<imgBuilderId>"))
-    ));
+    for (k, default) in [
+        ("subscription", "<subscriptionID>"),
+        ("location", "<location>"),
+        ("resource_group", "<rgName>"),
+        ("identity", "<imgBuilderId>"),
+    ] {
+        m.push_str(&format!("{k} = {}\n", q(&get(k, default))));
+    }
     m.push_str(&format!(
         "gallery = {{ name = {} }}\n",
         q(&get("gallery.name", "<galleryName>"))
@@ -723,30 +743,7 @@ pub fn manifest(variants: &[VariantStub], file: &str, pipeline: &str, notes: &No
     m.push_str("version = \"auto\"\n");
     m.push_str("\n[environments.dev]\n");
     for v in variants {
-        m.push_str(&format!("\n[variants.{}]\n", key(&v.name)));
-        m.push_str(&format!("template = {}\n", q(&v.template_file)));
-        m.push_str(&format!("source = {}\n", v.source));
-        if let Some(x) = &v.vm_size {
-            m.push_str(&format!("vm_size = {}\n", q(x)));
-        }
-        if let Some(x) = v.os_disk_gb {
-            m.push_str(&format!("os_disk_gb = {x}\n"));
-        }
-        if let Some(x) = v.build_timeout {
-            m.push_str(&format!("build_timeout_minutes = {x}\n"));
-        }
-        if !v.parameters.is_empty() {
-            m.push_str(&format!("\n[variants.{}.parameters]\n", key(&v.name)));
-            for (k, x) in &v.parameters {
-                m.push_str(&format!("{} = {}\n", key(k), toml_value(x)));
-            }
-        }
-        if !v.secrets.is_empty() {
-            m.push_str(&format!("\n[variants.{}.secrets]\n", key(&v.name)));
-            for (k, x) in &v.secrets {
-                m.push_str(&format!("{} = {}\n", key(k), q(x)));
-            }
-        }
+        variant_table(&mut m, v);
     }
     let placeholders: IndexMap<&String, &String> = variants
         .iter()
