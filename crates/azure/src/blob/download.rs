@@ -249,31 +249,7 @@ async fn read_body<W: AsyncWrite + Unpin>(
         url: shown.to_string(),
         message: format!("writing download: {e}"),
     };
-    let status = resp.status().as_u16();
-    let h = resp.headers();
-    let text = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    // Where does this body start? A 200 always starts at 0.
-    let start = if status == 206 {
-        text("content-range")
-            .as_deref()
-            .and_then(content_range_start)
-            .unwrap_or(p.got)
-    } else {
-        0
-    };
-    let announced = if status == 206 {
-        text("content-range")
-            .as_deref()
-            .and_then(content_range_total)
-    } else {
-        text("content-length").and_then(|v| v.parse().ok())
-    };
-    if p.total.is_none() {
-        p.total = announced;
-    }
-    if p.etag.is_none() {
-        p.etag = text("etag");
-    }
+    let start = take_headers(&resp, p);
     if start > p.got {
         return Err(Error::Incomplete {
             url: shown.to_string(),
@@ -282,30 +258,9 @@ async fn read_body<W: AsyncWrite + Unpin>(
         });
     }
     // Skip bytes we already have (server ignored or widened the range).
-    let mut skip = p.got - start;
-    let mut progressed = false;
-    let mut broke = None;
-    loop {
-        match resp.chunk().await {
-            Ok(Some(mut chunk)) => {
-                if skip > 0 {
-                    let n = (skip as usize).min(chunk.len());
-                    chunk = chunk.slice(n..);
-                    skip -= n as u64;
-                }
-                if !chunk.is_empty() {
-                    out.write_all(&chunk).await.map_err(io_err)?;
-                    p.got += chunk.len() as u64;
-                    progressed = true;
-                }
-            }
-            Ok(None) => break,
-            Err(_) => {
-                broke = Some("connection dropped mid-body");
-                break;
-            }
-        }
-    }
+    let (progressed, broke) = copy_body(&mut resp, p.got - start, p, out)
+        .await
+        .map_err(io_err)?;
     let got = p.got;
     match (broke, p.total) {
         (None, Some(t)) if got == t => {
@@ -329,6 +284,60 @@ async fn read_body<W: AsyncWrite + Unpin>(
             },
             progressed,
         }),
+    }
+}
+
+/// Where the answer's body starts in the blob (a 200 always at 0); the blob's size and ETag
+/// are kept from the first answer that gives them.
+fn take_headers(resp: &reqwest::Response, p: &mut Progress) -> u64 {
+    let status = resp.status().as_u16();
+    let h = resp.headers();
+    let text = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (start, announced) = if status == 206 {
+        let range = text("content-range");
+        let range = range.as_deref();
+        (
+            range.and_then(content_range_start).unwrap_or(p.got),
+            range.and_then(content_range_total),
+        )
+    } else {
+        (0, text("content-length").and_then(|v| v.parse().ok()))
+    };
+    if p.total.is_none() {
+        p.total = announced;
+    }
+    if p.etag.is_none() {
+        p.etag = text("etag");
+    }
+    start
+}
+
+/// Copies the body to `out` after skipping `skip` bytes: whether any byte was written, and
+/// why the body broke off, if it did.
+async fn copy_body<W: AsyncWrite + Unpin>(
+    resp: &mut reqwest::Response,
+    mut skip: u64,
+    p: &mut Progress,
+    out: &mut W,
+) -> std::io::Result<(bool, Option<&'static str>)> {
+    let mut progressed = false;
+    loop {
+        match resp.chunk().await {
+            Ok(Some(mut chunk)) => {
+                if skip > 0 {
+                    let n = (skip as usize).min(chunk.len());
+                    chunk = chunk.slice(n..);
+                    skip -= n as u64;
+                }
+                if !chunk.is_empty() {
+                    out.write_all(&chunk).await?;
+                    p.got += chunk.len() as u64;
+                    progressed = true;
+                }
+            }
+            Ok(None) => return Ok((progressed, None)),
+            Err(_) => return Ok((progressed, Some("connection dropped mid-body"))),
+        }
     }
 }
 
