@@ -476,9 +476,7 @@ impl Linter<'_> {
         if !(is_user(u) || is_user(other)) || (same(u) && same(other)) {
             return;
         }
-        let from = if is_user(u) { origin } else { other_origin };
-        // On the unit whose template rendered it.
-        let at = if is_user(u) { u } else { other };
+        let (at, from) = rendered_by((u, origin), (other, other_origin));
         self.push(
             at,
             Key::Top("template"),
@@ -514,8 +512,7 @@ impl Linter<'_> {
         if !(is_user(u) || is_user(other)) || (planned(u) && planned(other)) {
             return;
         }
-        let from = if is_user(u) { origin } else { other_origin };
-        let at = if is_user(u) { u } else { other };
+        let (at, from) = rendered_by((u, origin), (other, other_origin));
         self.push(
             at,
             Key::Top("template"),
@@ -538,6 +535,12 @@ impl Linter<'_> {
 
 /// What an earlier unit claimed, keyed: the unit and where its value was rendered.
 type Seen<'a, K> = HashMap<K, (&'a Unit, &'a str)>;
+
+/// Of two units sharing a value, the one whose template rendered it (the diagnostic goes on
+/// it) and that template.
+fn rendered_by<'a>(u: (&'a Unit, &'a str), other: (&'a Unit, &'a str)) -> (&'a Unit, &'a str) {
+    if is_user(u.0) { u } else { other }
+}
 
 /// Whether the unit renders its own template.
 fn is_user(u: &Unit) -> bool {
