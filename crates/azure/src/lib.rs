@@ -12,6 +12,7 @@
 //! - [`blob`]: [`BlobClient`]: Shared Key / SAS / bearer, list, download.
 //! - [`types`]: serde wire types.
 //! - [`ids`]: resource ids compared as ARM compares them (case-insensitively).
+//! - [`resource_id`]: typed ids, [`ResourceGroupId`] and [`ResourceId`], that operations take.
 //! - [`error`]: the [`Error`] enum.
 //!
 //! ```no_run
@@ -42,6 +43,7 @@ pub mod github_oidc;
 pub mod ids;
 pub mod lro;
 pub mod rate_limit;
+pub mod resource_id;
 pub mod retry;
 pub mod transport;
 pub mod types;
@@ -53,4 +55,5 @@ pub use cloud::{Cloud, Endpoints};
 pub use credential::{Credential, CredentialKind};
 pub use error::{Error, Result};
 pub use lro::{Operation, OperationHandle, OperationState};
+pub use resource_id::{ResourceGroupId, ResourceId, ResourceIdError, ResourceKind};
 pub use retry::RetryPolicy;
