@@ -16,18 +16,19 @@
 //! - [`error`]: the [`Error`] enum.
 //!
 //! ```no_run
-//! use aib_azure::{ArmClient, Cloud};
+//! use aib_azure::{ArmClient, Cloud, ResourceGroupId, ResourceId};
 //! # async fn f() -> aib_azure::Result<()> {
 //! // AIB_ARM_ENDPOINT / AIB_CREDENTIAL are honoured.
 //! let arm = ArmClient::from_env(Cloud::Public, None, false)?;
-//! let op = arm.run_image_template("sub", "rg", "tmpl").await?;
+//! let template = ResourceId::image_template(&ResourceGroupId::new("sub", "rg"), "tmpl");
+//! let op = arm.run_image_template(&template).await?;
 //! let handle = op.handle().cloned(); // store it to resume after a restart
 //! match op.wait().await {
 //!     Ok(_) => {}
 //!     Err(e) if e.is_auth_or_config() => { /* exit code 3 */ }
 //!     Err(e) => return Err(e),
 //! }
-//! let t = arm.get_image_template("sub", "rg", "tmpl").await?;
+//! let t = arm.get_image_template(&template).await?;
 //! let _state = t.properties.last_run_status.and_then(|s| s.run_state);
 //! # let _ = handle; Ok(()) }
 //! ```

@@ -327,7 +327,8 @@ impl ResourceId {
         path
     }
 
-    /// Parse an id in any case of its fixed segments; a trailing `/` is allowed. A kind of
+    /// Parse an id in any case of its fixed segments; a leading or trailing `/` may be left
+    /// out. A kind of
     /// [`ResourceKind`] comes out spelled as aib sends it, a gallery version given under
     /// `imageversions` (as run outputs name it) under `versions`.
     pub fn parse(id: &str) -> Result<Self, ResourceIdError> {
@@ -430,11 +431,10 @@ fn unexpected(id: &str, expected: ResourceKind) -> ResourceIdError {
     }
 }
 
-/// The segments of an id: it starts with `/`, may end with one, and has no empty segment.
+/// The segments of an id: a leading and a trailing `/` are optional (a hand-written id may
+/// leave out the first), no segment may be empty.
 fn segments(id: &str) -> Result<Vec<&str>, ResourceIdError> {
-    let Some(rest) = id.strip_prefix('/') else {
-        return Err(malformed(id, "it does not start with `/`"));
-    };
+    let rest = id.strip_prefix('/').unwrap_or(id);
     let segs: Vec<&str> = rest.strip_suffix('/').unwrap_or(rest).split('/').collect();
     if segs.iter().any(|s| s.is_empty()) {
         return Err(malformed(id, "an empty segment"));

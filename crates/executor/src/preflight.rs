@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use aib_azure::ArmClient;
 use aib_azure::types::{GalleryImageVersion, ImageTemplate};
+use aib_azure::{ArmClient, ResourceGroupId, ResourceId};
 use aib_planner::{Plan, ResolvedSource, Unit, VersionPolicy};
 use futures::StreamExt;
 
@@ -116,10 +116,8 @@ async fn check_existence(
     }
     let listing = futures::stream::iter(defs.iter().cloned())
         .map(|d| async move {
-            let r = match arm
-                .list_gallery_image_versions(&d.0, &d.1, &d.2, &d.3)
-                .await
-            {
+            let image = ResourceId::gallery_image(&ResourceGroupId::new(&d.0, &d.1), &d.2, &d.3);
+            let r = match arm.list_gallery_image_versions(&image).await {
                 Ok(v) => Ok(Some(v)),
                 Err(e) if e.is_not_found() => Ok(None),
                 Err(e) => Err(e),
@@ -287,7 +285,9 @@ async fn list_existing_templates(
         .collect();
     let lists: Vec<_> = futures::stream::iter(rgs)
         .map(|(s, rg)| async move {
-            let r = arm.list_image_templates(&s, &rg).await;
+            let r = arm
+                .list_image_templates(&ResourceGroupId::new(&s, &rg))
+                .await;
             (s, rg, r)
         })
         .buffer_unordered(CONCURRENCY)

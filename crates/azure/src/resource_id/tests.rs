@@ -79,6 +79,7 @@ fn ids_as_the_recordings_spell_them_round_trip() {
         assert!(same(recorded, &shown), "{recorded} → {shown}");
         assert_eq!(parse(&shown), id);
         assert_eq!(parse(&format!("{shown}/")), id);
+        assert_eq!(parse(&shown[1..]), id);
     }
     let t = parse(template);
     assert!(t.is(ResourceKind::ImageTemplate));
@@ -152,10 +153,8 @@ fn ids_compare_as_arm_compares_them() {
 #[test]
 fn bad_ids_are_typed_errors() {
     for (bad, why) in [
-        (
-            "subscriptions/s/resourceGroups/r/providers/P/t/n",
-            "does not start with `/`",
-        ),
+        ("", "an empty segment"),
+        ("IT_rg", "not a resource in a resource group"),
         (
             "/subscriptions/s/resourceGroups/r",
             "not a resource in a resource group",
@@ -194,4 +193,9 @@ fn bad_ids_are_typed_errors() {
     assert!(ResourceId::parse_as(definition, ResourceKind::GalleryImage).is_ok());
     assert!(ResourceGroupId::parse("/subscriptions/s/resourceGroups/rg/x").is_err());
     assert!("/subscriptions/s".parse::<ResourceGroupId>().is_err());
+    assert!(ResourceGroupId::parse("IT_rg").is_err());
+    assert_eq!(
+        ResourceGroupId::parse("subscriptions/s1/resourceGroups/IT_rg_x/"),
+        Ok(ResourceGroupId::new("s1", "IT_rg_x"))
+    );
 }

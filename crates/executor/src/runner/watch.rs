@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aib_azure::ArmClient;
 use aib_azure::types::{ImageTemplate, LastRunStatus};
+use aib_azure::{ArmClient, ResourceGroupId};
 use tokio::sync::watch;
 
 use crate::sync::lock;
@@ -141,16 +141,15 @@ impl Watchers {
         );
         drop(entries);
         let me = self.clone();
-        let (s, r) = (sub.to_string(), rg.to_string());
-        tokio::spawn(async move { me.poll(key, s, r, tx, interval).await });
+        let group = ResourceGroupId::new(sub, rg);
+        tokio::spawn(async move { me.poll(key, group, tx, interval).await });
         rx
     }
 
     async fn poll(
         self: Arc<Self>,
         key: Key,
-        sub: String,
-        rg: String,
+        group: ResourceGroupId,
         tx: watch::Sender<Arc<Snapshot>>,
         interval: Arc<Mutex<Option<Duration>>>,
     ) {
@@ -174,7 +173,7 @@ impl Watchers {
             self.lists
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             seq += 1;
-            let snap = match self.arm.list_image_templates(&sub, &rg).await {
+            let snap = match self.arm.list_image_templates(&group).await {
                 Ok(list) => Snapshot {
                     seq,
                     templates: list

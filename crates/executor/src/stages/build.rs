@@ -98,12 +98,7 @@ async fn start_run(
     });
     let op = match shared
         .arm
-        .run_image_template_after(
-            &names.subscription,
-            &names.resource_group,
-            &names.template_name,
-            before,
-        )
+        .run_image_template_after(&names.template_id(), before)
         .await
     {
         Ok(op) => op,
@@ -330,15 +325,7 @@ async fn cancel(
         Level::Warn,
         format!("cancelling the build of {}", names.template_name),
     );
-    if let Err(e) = shared
-        .arm
-        .cancel_image_template(
-            &names.subscription,
-            &names.resource_group,
-            &names.template_name,
-        )
-        .await
-    {
+    if let Err(e) = shared.arm.cancel_image_template(&names.template_id()).await {
         // A 409 means no run is active any more; anything else is reported.
         if e.status() != Some(409) {
             shared.message(id, Level::Warn, format!("cancel failed: {e}"));
@@ -351,12 +338,10 @@ async fn cancel(
             r = rx.changed() => if r.is_err() { break },
             _ = tokio::time::sleep_until(deadline) => {
                 shared.message(id, Level::Warn, format!(
-                    "the build of {} did not reach Canceled within {} minutes; it may still be canceling in Azure: /subscriptions/{}/resourceGroups/{}/providers/Microsoft.VirtualMachineImages/imageTemplates/{}",
+                    "the build of {} did not reach Canceled within {} minutes; it may still be canceling in Azure: {}",
                     names.template_name,
                     CANCEL_WAIT.as_secs() / 60,
-                    names.subscription,
-                    names.resource_group,
-                    names.template_name
+                    names.template_id()
                 ));
                 break;
             }

@@ -37,12 +37,8 @@ pub async fn deploy(
         .unwrap_or_else(|| serde_json::json!({}));
     let body = DeploymentRequest::incremental(rendered.template.clone(), params);
     let fail = |message: String| failed(shared, id, message);
-    let put = shared.arm.put_deployment(
-        &names.subscription,
-        &names.resource_group,
-        &names.deployment_name,
-        &body,
-    );
+    let deployment = names.deployment_id();
+    let put = shared.arm.put_deployment(&deployment, &body);
     let op = tokio::select! {
         r = put => r,
         _ = shared.interrupt.cancelled() => {
@@ -164,14 +160,7 @@ pub async fn settle_existing(
                 state.as_deref().unwrap_or_default()
             ),
         );
-        let r = shared
-            .arm
-            .delete_image_template(
-                &names.subscription,
-                &names.resource_group,
-                &names.template_name,
-            )
-            .await;
+        let r = shared.arm.delete_image_template(&names.template_id()).await;
         if let Err(e) = r
             && !e.is_not_found()
         {

@@ -10,8 +10,8 @@ pub mod verify;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aib_azure::ArmClient;
 use aib_azure::types::ImageTemplate;
+use aib_azure::{ArmClient, ResourceGroupId, ResourceId};
 use aib_manifest::CleanupPolicy;
 use aib_planner::{ResolvedSource, Unit};
 use aib_render::render::{
@@ -188,17 +188,27 @@ pub struct UnitNames {
 }
 
 impl UnitNames {
+    /// The resource group the unit deploys its template to.
+    pub fn group(&self) -> ResourceGroupId {
+        ResourceGroupId::new(&self.subscription, &self.resource_group)
+    }
+
+    /// The unit's image template.
+    pub fn template_id(&self) -> ResourceId {
+        ResourceId::image_template(&self.group(), &self.template_name)
+    }
+
+    /// The deployment that deploys the unit's template.
+    pub fn deployment_id(&self) -> ResourceId {
+        ResourceId::deployment(&self.group(), &self.deployment_name)
+    }
+
     /// GET the unit's image template.
     pub async fn template(
         &self,
         arm: &ArmClient,
     ) -> aib_azure::Result<aib_azure::types::ImageTemplate> {
-        arm.get_image_template(
-            &self.subscription,
-            &self.resource_group,
-            &self.template_name,
-        )
-        .await
+        arm.get_image_template(&self.template_id()).await
     }
 }
 
@@ -524,14 +534,7 @@ async fn build_stage(
     {
         // A build aib stopped following may still run: cancel it (AIB deletes no template
         // while it builds), then delete.
-        let _ = shared
-            .arm
-            .cancel_image_template(
-                &names.subscription,
-                &names.resource_group,
-                &names.template_name,
-            )
-            .await;
+        let _ = shared.arm.cancel_image_template(&names.template_id()).await;
         cleanup::cleanup(shared, names).await;
     }
     Err(out)
@@ -770,12 +773,10 @@ async fn wait_out_cancel(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(
             }
             _ = tokio::time::sleep_until(deadline) => {
                 return Err(failed(format!(
-                    "the earlier build of {} did not leave Canceling within {} minutes: /subscriptions/{}/resourceGroups/{}/providers/Microsoft.VirtualMachineImages/imageTemplates/{}",
+                    "the earlier build of {} did not leave Canceling within {} minutes: {}",
                     names.template_name,
                     limit.as_secs() / 60,
-                    names.subscription,
-                    names.resource_group,
-                    names.template_name
+                    names.template_id()
                 )));
             }
             _ = shared.interrupt.cancelled() => {
