@@ -176,15 +176,19 @@ impl ResourceKind {
         }
     }
 
-    /// Whether `namespace` and `types` are this kind's, in any case.
+    /// Whether `namespace` and `types` are this kind's, in any case (a gallery version's type
+    /// also as `imageversions`, the spelling of run outputs).
     fn matches(self, namespace: &str, types: &[(String, String)]) -> bool {
         let (ns, kinds) = self.shape();
+        let same_type = |k: &str, t: &str| {
+            k.eq_ignore_ascii_case(t)
+                || (self == Self::GalleryImageVersion
+                    && k == "versions"
+                    && t.eq_ignore_ascii_case("imageversions"))
+        };
         ns.eq_ignore_ascii_case(namespace)
             && kinds.len() == types.len()
-            && kinds
-                .iter()
-                .zip(types)
-                .all(|(k, (t, _))| k.eq_ignore_ascii_case(t))
+            && kinds.iter().zip(types).all(|(k, (t, _))| same_type(k, t))
     }
 }
 
@@ -328,9 +332,8 @@ impl ResourceId {
     }
 
     /// Parse an id in any case of its fixed segments; a leading or trailing `/` may be left
-    /// out. A kind of
-    /// [`ResourceKind`] comes out spelled as aib sends it, a gallery version given under
-    /// `imageversions` (as run outputs name it) under `versions`.
+    /// out. A kind of [`ResourceKind`] comes out spelled as aib sends it, a gallery version
+    /// given under `imageversions` (as run outputs name it) under `versions`.
     pub fn parse(id: &str) -> Result<Self, ResourceIdError> {
         let segs = segments(id)?;
         if segs.len() < 8 || segs.len() % 2 != 0 {
@@ -345,11 +348,6 @@ impl ResourceId {
             .chunks(2)
             .map(|p| (p[0].to_owned(), p[1].to_owned()))
             .collect();
-        if let Some((t, _)) = types.get_mut(2)
-            && t.eq_ignore_ascii_case("imageversions")
-        {
-            *t = "versions".into();
-        }
         if let Some(kind) = ResourceKind::ALL
             .into_iter()
             .find(|k| k.matches(&namespace, &types))

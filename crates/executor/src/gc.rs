@@ -102,13 +102,10 @@ impl Scope {
                 s.subscription.to_ascii_lowercase(),
                 s.resource_group.to_ascii_lowercase(),
             ));
-            let definition_id = format!(
-                "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/galleries/{}/images/{}",
-                s.gallery.subscription,
-                s.gallery.resource_group,
-                s.gallery.name,
-                s.image_definition
-            );
+            let gallery = ResourceGroupId::new(&s.gallery.subscription, &s.gallery.resource_group);
+            let definition_id =
+                ResourceId::gallery_image(&gallery, &s.gallery.name, &s.image_definition)
+                    .to_string();
             scope.units.insert(
                 u.id.to_string(),
                 UnitScope {
@@ -590,13 +587,11 @@ fn decide_versions(scope: &Scope, needed: &Needed, inv: &Inventory, d: &mut Deci
     }
 }
 
-/// (subscription, resource group) of a resource id.
+/// (subscription, resource group) of a resource id; empty for a string that is none.
 fn sub_rg_of(id: &str) -> (String, String) {
-    let segs: Vec<&str> = id.trim_matches('/').split('/').collect();
-    (
-        segs.get(1).copied().unwrap_or_default().to_string(),
-        segs.get(3).copied().unwrap_or_default().to_string(),
-    )
+    ResourceId::parse(id)
+        .map(|id| (id.subscription().to_owned(), id.resource_group().to_owned()))
+        .unwrap_or_default()
 }
 
 /// Why gc could not run or finish.
