@@ -55,9 +55,7 @@ pub async fn build(
             Started::Following { hint } => (hint, prior_start),
         }
     };
-    let rx = shared
-        .watchers
-        .subscribe(&names.subscription, &names.resource_group, hint);
+    let rx = shared.watchers.subscribe(&names.group(), hint);
     let limit =
         Duration::from_secs(u64::from(unit.settings.build_timeout_minutes) * 60) + BUILD_GRACE;
     Follower {
@@ -119,9 +117,7 @@ async fn start_run(
     }
     let mut hint = None;
     // One status read per resource group tells the poller the server's interval.
-    if !shared
-        .watchers
-        .has_hint(&names.subscription, &names.resource_group)
+    if !shared.watchers.has_hint(&names.group())
         && let Ok(o) = op.poll().await
     {
         hint = o

@@ -212,9 +212,7 @@ async fn wait_created(
     shared: &Arc<RunShared>,
     names: &UnitNames,
 ) -> Result<Option<String>, UnitOutcome> {
-    let mut rx = shared
-        .watchers
-        .subscribe(&names.subscription, &names.resource_group, None);
+    let mut rx = shared.watchers.subscribe(&names.group(), None);
     let key = names.template_name.to_ascii_lowercase();
     let deadline = tokio::time::Instant::now() + shared.azure_time(DEPLOY_TIMEOUT);
     loop {

@@ -375,11 +375,7 @@ async fn assess_template(
 ) -> Result<TemplateAt, UnitOutcome> {
     let mut existing = shared
         .preflight
-        .existing_template(
-            &names.subscription,
-            &names.resource_group,
-            &names.template_name,
-        )
+        .existing_template(&names.template_id())
         .cloned();
     if let Some(t) = &existing {
         match deploy::settle_existing(shared, names, t.properties.provisioning_state.as_deref())
@@ -740,9 +736,7 @@ async fn wait_out_cancel(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(
             names.template_name
         ),
     );
-    let mut rx = shared
-        .watchers
-        .subscribe(&names.subscription, &names.resource_group, None);
+    let mut rx = shared.watchers.subscribe(&names.group(), None);
     let key = names.template_name.to_ascii_lowercase();
     let limit = build::CANCEL_WAIT;
     let deadline = tokio::time::Instant::now() + shared.azure_time(limit);
