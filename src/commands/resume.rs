@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use aib_azure::{ResourceGroupId, ResourceId};
 use aib_executor::inputs;
 use aib_executor::resume::ResumeRequest;
 use aib_executor::runner::ExecutorConfig;
@@ -493,15 +494,12 @@ async fn cancel_locked(
         }
         return Exit::Success;
     }
-    let building: Vec<(String, String, String)> = record
+    let building: Vec<ResourceId> = record
         .open_units()
         .filter(|u| u.stages.iter().any(|s| s.name == "build") && !u.template_name.is_empty())
         .map(|u| {
-            (
-                u.subscription.clone(),
-                u.resource_group.clone(),
-                u.template_name.clone(),
-            )
+            let group = ResourceGroupId::new(&u.subscription, &u.resource_group);
+            ResourceId::image_template(&group, &u.template_name)
         })
         .collect();
     let mut cancelled = 0usize;
@@ -516,12 +514,12 @@ async fn cancel_locked(
             Ok(c) => c,
             Err(exit) => return exit,
         };
-        for (sub, rg, name) in &building {
-            match conn.arm.cancel_image_template(sub, rg, name).await {
+        for template in &building {
+            match conn.arm.cancel_image_template(template).await {
                 Ok(_) => cancelled += 1,
                 // 409: no build is active any more; 404: the template is gone.
                 Err(e) if matches!(e.status(), Some(409 | 404)) => {}
-                Err(e) => eprintln!("warning: cancelling the build of {name}: {e}"),
+                Err(e) => eprintln!("warning: cancelling the build of {}: {e}", template.name()),
             }
         }
         conn.close().await;

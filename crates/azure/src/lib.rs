@@ -12,21 +12,23 @@
 //! - [`blob`]: [`BlobClient`]: Shared Key / SAS / bearer, list, download.
 //! - [`types`]: serde wire types.
 //! - [`ids`]: resource ids compared as ARM compares them (case-insensitively).
+//! - [`resource_id`]: typed ids, [`ResourceGroupId`] and [`ResourceId`], that operations take.
 //! - [`error`]: the [`Error`] enum.
 //!
 //! ```no_run
-//! use aib_azure::{ArmClient, Cloud};
+//! use aib_azure::{ArmClient, Cloud, ResourceGroupId, ResourceId};
 //! # async fn f() -> aib_azure::Result<()> {
 //! // AIB_ARM_ENDPOINT / AIB_CREDENTIAL are honoured.
 //! let arm = ArmClient::from_env(Cloud::Public, None, false)?;
-//! let op = arm.run_image_template("sub", "rg", "tmpl").await?;
+//! let template = ResourceId::image_template(&ResourceGroupId::new("sub", "rg"), "tmpl");
+//! let op = arm.run_image_template(&template).await?;
 //! let handle = op.handle().cloned(); // store it to resume after a restart
 //! match op.wait().await {
 //!     Ok(_) => {}
 //!     Err(e) if e.is_auth_or_config() => { /* exit code 3 */ }
 //!     Err(e) => return Err(e),
 //! }
-//! let t = arm.get_image_template("sub", "rg", "tmpl").await?;
+//! let t = arm.get_image_template(&template).await?;
 //! let _state = t.properties.last_run_status.and_then(|s| s.run_state);
 //! # let _ = handle; Ok(()) }
 //! ```
@@ -42,6 +44,7 @@ pub mod github_oidc;
 pub mod ids;
 pub mod lro;
 pub mod rate_limit;
+pub mod resource_id;
 pub mod retry;
 pub mod transport;
 pub mod types;
@@ -53,4 +56,5 @@ pub use cloud::{Cloud, Endpoints};
 pub use credential::{Credential, CredentialKind};
 pub use error::{Error, Result};
 pub use lro::{Operation, OperationHandle, OperationState};
+pub use resource_id::{ResourceGroupId, ResourceId, ResourceIdError, ResourceKind};
 pub use retry::RetryPolicy;

@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aib_azure::ArmClient;
+use aib_azure::{ArmClient, ResourceGroupId, ResourceId, ResourceKind};
 use aib_planner::Plan;
 use aib_state::{StateStore, UnitStatus};
 use chrono::{DateTime, Utc};
@@ -102,13 +102,10 @@ impl Scope {
                 s.subscription.to_ascii_lowercase(),
                 s.resource_group.to_ascii_lowercase(),
             ));
-            let definition_id = format!(
-                "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/galleries/{}/images/{}",
-                s.gallery.subscription,
-                s.gallery.resource_group,
-                s.gallery.name,
-                s.image_definition
-            );
+            let gallery = ResourceGroupId::new(&s.gallery.subscription, &s.gallery.resource_group);
+            let definition_id =
+                ResourceId::gallery_image(&gallery, &s.gallery.name, &s.image_definition)
+                    .to_string();
             scope.units.insert(
                 u.id.to_string(),
                 UnitScope {
@@ -590,13 +587,11 @@ fn decide_versions(scope: &Scope, needed: &Needed, inv: &Inventory, d: &mut Deci
     }
 }
 
-/// (subscription, resource group) of a resource id.
+/// (subscription, resource group) of a resource id; empty for a string that is none.
 fn sub_rg_of(id: &str) -> (String, String) {
-    let segs: Vec<&str> = id.trim_matches('/').split('/').collect();
-    (
-        segs.get(1).copied().unwrap_or_default().to_string(),
-        segs.get(3).copied().unwrap_or_default().to_string(),
-    )
+    ResourceId::parse(id)
+        .map(|id| (id.subscription().to_owned(), id.resource_group().to_owned()))
+        .unwrap_or_default()
 }
 
 /// Why gc could not run or finish.
@@ -690,16 +685,18 @@ pub async fn survey(arm: &ArmClient, scope: &Scope) -> Result<Inventory, GcError
 async fn survey_groups(arm: &ArmClient, scope: &Scope, inv: &mut Inventory) -> Result<(), GcError> {
     let lists = futures::stream::iter(scope.template_groups.iter().cloned())
         .map(|(sub, rg)| async move {
+            let group = ResourceGroupId::new(&sub, &rg);
             let (r, deps) = futures::join!(
-                arm.list_image_templates(&sub, &rg),
-                arm.list_deployments(&sub, &rg)
+                arm.list_image_templates(&group),
+                arm.list_deployments(&group)
             );
-            (sub, rg, r, deps)
+            (group, r, deps)
         })
         .buffered(CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
-    for (sub, rg, r, deps) in lists {
+    for (group, r, deps) in lists {
+        let (sub, rg) = (group.subscription(), group.name());
         let deps = match deps {
             Ok(l) => l,
             Err(e) if e.is_not_found() => Vec::new(),
@@ -708,11 +705,12 @@ async fn survey_groups(arm: &ArmClient, scope: &Scope, inv: &mut Inventory) -> R
         for dep in deps {
             let name = dep.name.clone().unwrap_or_default();
             inv.deployments.push(DeploymentSeen {
-                subscription: sub.clone(),
-                resource_group: rg.clone(),
-                id: dep.id.clone().unwrap_or_else(|| {
-                    aib_azure::arm::deployments::deployment_path(&sub, &rg, &name)
-                }),
+                subscription: sub.to_owned(),
+                resource_group: rg.to_owned(),
+                id: dep
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| ResourceId::deployment(&group, &name).to_string()),
                 name,
                 provisioning_state: dep.properties.provisioning_state.clone(),
             });
@@ -725,11 +723,12 @@ async fn survey_groups(arm: &ArmClient, scope: &Scope, inv: &mut Inventory) -> R
         for t in list {
             let name = t.name.clone().unwrap_or_default();
             inv.templates.push(TemplateSeen {
-                subscription: sub.clone(),
-                resource_group: rg.clone(),
-                id: t.id.clone().unwrap_or_else(|| {
-                    aib_azure::arm::image_templates::image_template_path(&sub, &rg, &name)
-                }),
+                subscription: sub.to_owned(),
+                resource_group: rg.to_owned(),
+                id: t
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| ResourceId::image_template(&group, &name).to_string()),
                 name,
                 tags: t.tags.clone(),
                 provisioning_state: t.properties.provisioning_state.clone(),
@@ -782,15 +781,10 @@ async fn survey_versions(
     let defs: Vec<String> = scope.definitions().into_values().collect();
     let lists = futures::stream::iter(defs)
         .map(|def| async move {
-            let segs: Vec<String> = def
-                .trim_matches('/')
-                .split('/')
-                .map(str::to_string)
-                .collect();
-            let get = |i: usize| segs.get(i).cloned().unwrap_or_default();
-            let r = arm
-                .list_gallery_image_versions(&get(1), &get(3), &get(7), &get(9))
-                .await;
+            let r = match ResourceId::parse_as(&def, ResourceKind::GalleryImage) {
+                Ok(image) => arm.list_gallery_image_versions(&image).await,
+                Err(e) => Err(e.into()),
+            };
             (def, r)
         })
         .buffered(CONCURRENCY)
@@ -860,20 +854,21 @@ pub async fn execute(arm: &ArmClient, decision: &Decision) -> Vec<Outcome> {
 }
 
 async fn delete_one(arm: &ArmClient, d: &Deletion) -> Result<(), aib_azure::Error> {
+    let group = ResourceGroupId::new(&d.subscription, &d.resource_group);
     let op = match d.kind {
         Kind::Template => {
-            arm.delete_image_template(&d.subscription, &d.resource_group, &d.name)
+            arm.delete_image_template(&ResourceId::image_template(&group, &d.name))
                 .await
         }
-        Kind::StagingGroup => {
-            arm.delete_resource_group(&d.subscription, &d.resource_group)
-                .await
-        }
+        Kind::StagingGroup => arm.delete_resource_group(&group).await,
         Kind::Deployment => {
-            arm.delete_deployment(&d.subscription, &d.resource_group, &d.name)
+            arm.delete_deployment(&ResourceId::deployment(&group, &d.name))
                 .await
         }
-        Kind::GalleryVersion => arm.delete_gallery_image_version_by_id(&d.id).await,
+        Kind::GalleryVersion => {
+            let version = ResourceId::parse_as(&d.id, ResourceKind::GalleryImageVersion)?;
+            arm.delete_gallery_image_version(&version).await
+        }
     };
     match op {
         Ok(op) => match op.wait().await {

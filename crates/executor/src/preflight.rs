@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use aib_azure::ArmClient;
 use aib_azure::types::{GalleryImageVersion, ImageTemplate};
+use aib_azure::{ArmClient, ResourceGroupId, ResourceId};
 use aib_planner::{Plan, ResolvedSource, Unit, VersionPolicy};
 use futures::StreamExt;
 
@@ -21,8 +21,8 @@ const CONCURRENCY: usize = 16;
 /// What preflight found out.
 #[derive(Debug, Default)]
 pub struct Preflight {
-    /// `(subscription, resource group)` lowercase → template name lowercase → template.
-    pub templates: HashMap<(String, String), HashMap<String, ImageTemplate>>,
+    /// Resource group → template name lowercase → template.
+    pub templates: HashMap<ResourceGroupId, HashMap<String, ImageTemplate>>,
     /// Unit id → the resolved platform image version (for `latest` sources).
     pub platform_versions: HashMap<String, String>,
     /// Unit id → the version it publishes (`None`: AIB chooses).
@@ -31,10 +31,10 @@ pub struct Preflight {
 
 impl Preflight {
     /// An existing template of that name in that resource group.
-    pub fn existing_template(&self, sub: &str, rg: &str, name: &str) -> Option<&ImageTemplate> {
+    pub fn existing_template(&self, template: &ResourceId) -> Option<&ImageTemplate> {
         self.templates
-            .get(&(sub.to_ascii_lowercase(), rg.to_ascii_lowercase()))
-            .and_then(|m| m.get(&name.to_ascii_lowercase()))
+            .get(template.group())
+            .and_then(|m| m.get(&template.name().to_ascii_lowercase()))
     }
 }
 
@@ -116,10 +116,8 @@ async fn check_existence(
     }
     let listing = futures::stream::iter(defs.iter().cloned())
         .map(|d| async move {
-            let r = match arm
-                .list_gallery_image_versions(&d.0, &d.1, &d.2, &d.3)
-                .await
-            {
+            let image = ResourceId::gallery_image(&ResourceGroupId::new(&d.0, &d.1), &d.2, &d.3);
+            let r = match arm.list_gallery_image_versions(&image).await {
                 Ok(v) => Ok(Some(v)),
                 Err(e) if e.is_not_found() => Ok(None),
                 Err(e) => Err(e),
@@ -287,20 +285,21 @@ async fn list_existing_templates(
         .collect();
     let lists: Vec<_> = futures::stream::iter(rgs)
         .map(|(s, rg)| async move {
-            let r = arm.list_image_templates(&s, &rg).await;
-            (s, rg, r)
+            let group = ResourceGroupId::new(s, rg);
+            let r = arm.list_image_templates(&group).await;
+            (group, r)
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    for (s, rg, r) in lists {
-        let list = r.map_err(|e| azure_error(&format!("listing image templates in {rg}"), e))?;
+    for (group, r) in lists {
+        let list =
+            r.map_err(|e| azure_error(&format!("listing image templates in {}", group.name()), e))?;
         let map = list
             .into_iter()
             .filter_map(|t| t.name.clone().map(|n| (n.to_ascii_lowercase(), t)))
             .collect();
-        out.templates
-            .insert((s.to_ascii_lowercase(), rg.to_ascii_lowercase()), map);
+        out.templates.insert(group, map);
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use aib_azure::ArmClient;
+use aib_azure::{ArmClient, ResourceGroupId, ResourceId, ResourceKind};
 use aib_manifest::CustomizerKind;
 use aib_planner::{Plan, ResolvedSource, Unit};
 use futures::StreamExt;
@@ -120,11 +120,14 @@ impl Check {
                      --os-state Generalized --hyper-v-generation V2 --location {loc}"
                 )
             }
-            Check::Identity { id } => match identity_parts(id) {
-                Some((sub, rg, name)) => format!(
-                    "az identity create --subscription {sub} --resource-group {rg} --name {name} --location {loc}"
+            Check::Identity { id } => match ResourceId::parse_as(id, ResourceKind::Identity) {
+                Ok(identity) => format!(
+                    "az identity create --subscription {} --resource-group {} --name {} --location {loc}",
+                    identity.subscription(),
+                    identity.resource_group(),
+                    identity.name()
                 ),
-                None => {
+                Err(_) => {
                     format!("az identity create ... (`{id}` is not a user-assigned identity id)")
                 }
             },
@@ -133,33 +136,26 @@ impl Check {
 
     async fn exists(&self, arm: &ArmClient) -> aib_azure::Result<bool> {
         match self {
-            Check::ResourceGroup { sub, rg } => arm.resource_group_exists(sub, rg).await,
-            Check::Gallery { sub, rg, name } => arm.gallery_exists(sub, rg, name).await,
+            Check::ResourceGroup { sub, rg } => {
+                arm.resource_group_exists(&ResourceGroupId::new(sub, rg))
+                    .await
+            }
+            Check::Gallery { sub, rg, name } => {
+                let group = ResourceGroupId::new(sub, rg);
+                arm.gallery_exists(&ResourceId::gallery(&group, name)).await
+            }
             Check::Definition {
                 sub,
                 rg,
                 gallery,
                 name,
-            } => arm.image_definition_exists(sub, rg, gallery, name).await,
+            } => {
+                let group = ResourceGroupId::new(sub, rg);
+                arm.image_definition_exists(&ResourceId::gallery_image(&group, gallery, name))
+                    .await
+            }
             Check::Identity { id } => arm.identity_exists(id).await,
         }
-    }
-}
-
-/// `(subscription, resource group, name)` of a user-assigned identity id.
-fn identity_parts(id: &str) -> Option<(&str, &str, &str)> {
-    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
-    match parts.as_slice() {
-        [s, sub, r, rg, p, ns, t, name]
-            if s.eq_ignore_ascii_case("subscriptions")
-                && r.eq_ignore_ascii_case("resourcegroups")
-                && p.eq_ignore_ascii_case("providers")
-                && ns.eq_ignore_ascii_case("Microsoft.ManagedIdentity")
-                && t.eq_ignore_ascii_case("userAssignedIdentities") =>
-        {
-            Some((sub, rg, name))
-        }
-        _ => None,
     }
 }
 
@@ -304,14 +300,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn identity_ids_split_into_their_parts() {
+    fn identity_commands_name_the_parts_of_its_id() {
+        let need = Need {
+            location: "westeurope".into(),
+            ..Need::default()
+        };
+        let identity = |id: &str| Check::Identity { id: id.into() }.create_command(&need);
         assert_eq!(
-            identity_parts(
-                "/subscriptions/s1/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"
+            identity(
+                "/subscriptions/s1/resourcegroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib"
             ),
-            Some(("s1", "rg-id", "id-aib"))
+            "az identity create --subscription s1 --resource-group rg-id --name id-aib --location westeurope"
         );
-        assert_eq!(identity_parts("/subscriptions/s1/resourceGroups/rg"), None);
+        let group = "/subscriptions/s1/resourceGroups/rg";
+        assert_eq!(
+            identity(group),
+            format!("az identity create ... (`{group}` is not a user-assigned identity id)")
+        );
     }
 
     #[test]

@@ -315,7 +315,10 @@ async fn adopt_published(
     for u in record.units.iter_mut() {
         if !resumed.contains(&u.id)
             || preflight
-                .existing_template(&u.subscription, &u.resource_group, &u.template_name)
+                .existing_template(&aib_azure::ResourceId::image_template(
+                    &aib_azure::ResourceGroupId::new(&u.subscription, &u.resource_group),
+                    &u.template_name,
+                ))
                 .is_some()
         {
             continue;

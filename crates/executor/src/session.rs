@@ -457,13 +457,13 @@ pub(crate) async fn published_version(
     )
     .to_ascii_lowercase();
     if !versions.contains_key(&key) {
+        let group = aib_azure::ResourceGroupId::new(&g.subscription, &g.resource_group);
         let list = arm
-            .list_gallery_image_versions(
-                &g.subscription,
-                &g.resource_group,
+            .list_gallery_image_versions(&aib_azure::ResourceId::gallery_image(
+                &group,
                 &g.name,
                 &s.image_definition,
-            )
+            ))
             .await
             .unwrap_or_default();
         versions.insert(key.clone(), list);
@@ -513,8 +513,12 @@ async fn finished_builds(
             continue;
         }
         let s = &unit.settings;
+        let group = aib_azure::ResourceGroupId::new(&s.subscription, &s.resource_group);
         match arm
-            .get_image_template(&s.subscription, &s.resource_group, &rec.template_name)
+            .get_image_template(&aib_azure::ResourceId::image_template(
+                &group,
+                &rec.template_name,
+            ))
             .await
         {
             Err(e) if e.is_not_found() => {}

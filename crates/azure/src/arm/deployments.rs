@@ -3,32 +3,18 @@
 use super::{ArmClient, api, seg};
 use crate::error::Result;
 use crate::lro::{FinalStateVia, Operation, OperationHandle, PollKind};
+use crate::resource_id::{ResourceGroupId, ResourceId};
 use crate::types::{Deployment, DeploymentOperation, DeploymentRequest};
 use reqwest::Method;
-
-/// `/subscriptions/{s}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/{name}`.
-pub fn deployment_path(subscription: &str, resource_group: &str, name: &str) -> String {
-    format!(
-        "/subscriptions/{}/resourcegroups/{}/providers/Microsoft.Resources/deployments/{}",
-        seg(subscription),
-        seg(resource_group),
-        seg(name)
-    )
-}
 
 impl ArmClient {
     /// PUT a deployment; wait on the returned [`Operation`] (final result: the deployment).
     pub async fn put_deployment(
         &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
+        deployment: &ResourceId,
         body: &DeploymentRequest,
     ) -> Result<Operation> {
-        let url = self.url(
-            &deployment_path(subscription, resource_group, name),
-            api::DEPLOYMENTS,
-        )?;
+        let url = self.url(&deployment.path(), api::DEPLOYMENTS)?;
         let json = serde_json::to_value(body).map_err(|e| crate::Error::Config(e.to_string()))?;
         let resp = match self.send(Method::PUT, url.clone(), Some(&json)).await {
             Ok(resp) => resp,
@@ -37,7 +23,7 @@ impl ArmClient {
             // running one is ours: follow it instead of failing.
             Err(e) if e.code() == Some("DeploymentActive") => {
                 tracing::debug!(
-                    deployment = name,
+                    deployment = deployment.name(),
                     "deployment already running; following it"
                 );
                 let handle = OperationHandle {
@@ -64,43 +50,24 @@ impl ArmClient {
     /// A failed deployment is [`crate::Error::OperationFailed`] with ARM's nested error messages.
     pub async fn deploy_and_wait(
         &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
+        deployment: &ResourceId,
         body: &DeploymentRequest,
     ) -> Result<Deployment> {
-        let op = self
-            .put_deployment(subscription, resource_group, name, body)
-            .await?;
+        let op = self.put_deployment(deployment, body).await?;
         op.wait().await?;
-        self.get_deployment(subscription, resource_group, name)
-            .await
+        self.get_deployment(deployment).await
     }
 
     /// GET a deployment.
-    pub async fn get_deployment(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
-    ) -> Result<Deployment> {
-        self.get_json(
-            &deployment_path(subscription, resource_group, name),
-            api::DEPLOYMENTS,
-        )
-        .await
+    pub async fn get_deployment(&self, deployment: &ResourceId) -> Result<Deployment> {
+        self.get_json(&deployment.path(), api::DEPLOYMENTS).await
     }
 
     /// List the deployments of a resource group (all pages).
-    pub async fn list_deployments(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-    ) -> Result<Vec<Deployment>> {
+    pub async fn list_deployments(&self, group: &ResourceGroupId) -> Result<Vec<Deployment>> {
         let path = format!(
-            "/subscriptions/{}/resourcegroups/{}/providers/Microsoft.Resources/deployments/",
-            seg(subscription),
-            seg(resource_group)
+            "{}/providers/Microsoft.Resources/deployments/",
+            group.resources_path()
         );
         self.list_all(&path, api::DEPLOYMENTS).await
     }
@@ -108,14 +75,9 @@ impl ArmClient {
     /// DELETE a deployment record (its history and operations; the resources it deployed
     /// stay). ARM answers 202 and a `Location` to follow, or 204 when there was none; a running
     /// deployment cannot be deleted.
-    pub async fn delete_deployment(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
-    ) -> Result<Operation> {
+    pub async fn delete_deployment(&self, deployment: &ResourceId) -> Result<Operation> {
         self.start_delete(
-            &deployment_path(subscription, resource_group, name),
+            &deployment.path(),
             api::DEPLOYMENTS,
             FinalStateVia::Location,
         )
@@ -125,15 +87,13 @@ impl ArmClient {
     /// List a deployment's operations (all pages).
     pub async fn list_deployment_operations(
         &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
+        deployment: &ResourceId,
     ) -> Result<Vec<DeploymentOperation>> {
+        // Under the group, not under the provider, as the Resources API has it.
         let path = format!(
-            "/subscriptions/{}/resourcegroups/{}/deployments/{}/operations",
-            seg(subscription),
-            seg(resource_group),
-            seg(name)
+            "{}/deployments/{}/operations",
+            deployment.group().resources_path(),
+            seg(deployment.name())
         );
         self.list_all(&path, api::DEPLOYMENTS).await
     }

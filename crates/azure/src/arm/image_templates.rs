@@ -3,6 +3,7 @@
 use super::{ArmClient, api, seg};
 use crate::error::{Error, Result};
 use crate::lro::{FinalStateVia, Operation, OperationHandle, PollKind};
+use crate::resource_id::{ResourceGroupId, ResourceId};
 use crate::types::{ImageTemplate, LastRunStatus, RunOutput};
 use reqwest::Method;
 use std::time::Duration;
@@ -11,62 +12,37 @@ use std::time::Duration;
 /// after our `run` attempt began.
 pub const RUN_CLOCK_SKEW: Duration = Duration::from_secs(5);
 
-/// `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.VirtualMachineImages/imageTemplates/{name}`.
-pub fn image_template_path(subscription: &str, resource_group: &str, name: &str) -> String {
-    format!(
-        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.VirtualMachineImages/imageTemplates/{}",
-        seg(subscription),
-        seg(resource_group),
-        seg(name)
-    )
-}
-
 impl ArmClient {
     /// GET an imageTemplate.
-    pub async fn get_image_template(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
-    ) -> Result<ImageTemplate> {
-        self.get_json(
-            &image_template_path(subscription, resource_group, name),
-            api::IMAGE_TEMPLATES,
-        )
-        .await
+    pub async fn get_image_template(&self, template: &ResourceId) -> Result<ImageTemplate> {
+        self.get_json(&template.path(), api::IMAGE_TEMPLATES).await
     }
 
     /// All imageTemplates of a resource group, with their full properties (incl. `lastRunStatus`).
     pub async fn list_image_templates(
         &self,
-        subscription: &str,
-        resource_group: &str,
+        group: &ResourceGroupId,
     ) -> Result<Vec<ImageTemplate>> {
         let path = format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.VirtualMachineImages/imageTemplates",
-            seg(subscription),
-            seg(resource_group)
+            "{}/providers/Microsoft.VirtualMachineImages/imageTemplates",
+            group.path()
         );
         // A template someone made by hand in an odd shape is left out (said once per listing)
         // rather than failing the listing every unit's progress comes from.
         let (templates, bad) = self.list_all_lenient(&path, api::IMAGE_TEMPLATES).await?;
         for b in bad {
             self.warn_once(&format!(
-                "ignoring an image template in {resource_group} that aib cannot read: {b}"
+                "ignoring an image template in {} that aib cannot read: {b}",
+                group.name()
             ));
         }
         Ok(templates)
     }
 
     /// DELETE an imageTemplate (also deletes its staging resource group). 204 = already gone.
-    pub async fn delete_image_template(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
-    ) -> Result<Operation> {
+    pub async fn delete_image_template(&self, template: &ResourceId) -> Result<Operation> {
         self.start_delete(
-            &image_template_path(subscription, resource_group, name),
+            &template.path(),
             api::IMAGE_TEMPLATES,
             FinalStateVia::Location,
         )
@@ -74,16 +50,8 @@ impl ArmClient {
     }
 
     /// POST `cancel` (safe to repeat).
-    pub async fn cancel_image_template(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
-    ) -> Result<Operation> {
-        let path = format!(
-            "{}/cancel",
-            image_template_path(subscription, resource_group, name)
-        );
+    pub async fn cancel_image_template(&self, template: &ResourceId) -> Result<Operation> {
+        let path = format!("{}/cancel", template.path());
         let url = self.url(&path, api::IMAGE_TEMPLATES)?;
         let resp = self
             .send_with(Method::POST, url.clone(), None, true)
@@ -103,20 +71,14 @@ impl ArmClient {
     /// before the first attempt, and not earlier than the attempt minus [`RUN_CLOCK_SKEW`]).
     /// If a run did start, the returned operation follows the template's `lastRunStatus`
     /// instead of the lost async-operation URL.
-    pub async fn run_image_template(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
-    ) -> Result<Operation> {
+    pub async fn run_image_template(&self, template: &ResourceId) -> Result<Operation> {
         // What the last run looked like before we asked for a new one.
         let before = self
-            .get_image_template(subscription, resource_group, name)
+            .get_image_template(template)
             .await?
             .properties
             .last_run_status;
-        self.run_image_template_after(subscription, resource_group, name, before)
-            .await
+        self.run_image_template_after(template, before).await
     }
 
     /// [`ArmClient::run_image_template`] when the caller already knows the template's
@@ -124,12 +86,10 @@ impl ArmClient {
     /// POST. An ambiguous POST failure is resolved against `before` the same way.
     pub async fn run_image_template_after(
         &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
+        template: &ResourceId,
         before: Option<LastRunStatus>,
     ) -> Result<Operation> {
-        let template_path = image_template_path(subscription, resource_group, name);
+        let template_path = template.path();
         let url = self.url(&format!("{template_path}/run"), api::IMAGE_TEMPLATES)?;
         let template_url = self.url(&template_path, api::IMAGE_TEMPLATES)?;
         let policy = self.config().retry.clone();
@@ -157,9 +117,9 @@ impl ArmClient {
                 Err(e @ Error::Ambiguous { .. }) => e,
                 Err(e) => return Err(e),
             };
-            tracing::warn!(template = name, error = %err, "run outcome unknown; checking lastRunStatus");
+            tracing::warn!(template = template.name(), error = %err, "run outcome unknown; checking lastRunStatus");
             let now = self
-                .get_image_template(subscription, resource_group, name)
+                .get_image_template(template)
                 .await?
                 .properties
                 .last_run_status;
@@ -181,32 +141,18 @@ impl ArmClient {
     }
 
     /// All run outputs of a template.
-    pub async fn list_run_outputs(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
-    ) -> Result<Vec<RunOutput>> {
-        let path = format!(
-            "{}/runOutputs",
-            image_template_path(subscription, resource_group, name)
-        );
+    pub async fn list_run_outputs(&self, template: &ResourceId) -> Result<Vec<RunOutput>> {
+        let path = format!("{}/runOutputs", template.path());
         self.list_all(&path, api::IMAGE_TEMPLATES).await
     }
 
     /// One run output.
     pub async fn get_run_output(
         &self,
-        subscription: &str,
-        resource_group: &str,
-        name: &str,
+        template: &ResourceId,
         run_output: &str,
     ) -> Result<RunOutput> {
-        let path = format!(
-            "{}/runOutputs/{}",
-            image_template_path(subscription, resource_group, name),
-            seg(run_output)
-        );
+        let path = format!("{}/runOutputs/{}", template.path(), seg(run_output));
         self.get_json(&path, api::IMAGE_TEMPLATES).await
     }
 }

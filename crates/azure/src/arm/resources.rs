@@ -4,6 +4,7 @@
 use super::{ArmClient, api, seg};
 use crate::error::Result;
 use crate::lro::{FinalStateVia, Operation};
+use crate::resource_id::{ResourceGroupId, ResourceId};
 use crate::types::GenericResource;
 
 /// The tag AIB puts on the staging groups it makes, with [`STAGING_CREATED_BY_AIB`].
@@ -31,58 +32,25 @@ impl ArmClient {
     }
 
     /// Does a resource group exist?
-    pub async fn resource_group_exists(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-    ) -> Result<bool> {
-        let path = format!(
-            "/subscriptions/{}/resourcegroups/{}",
-            seg(subscription),
-            seg(resource_group)
-        );
+    pub async fn resource_group_exists(&self, group: &ResourceGroupId) -> Result<bool> {
         Ok(self
-            .get_optional::<GenericResource>(&path, api::RESOURCE_GROUPS)
+            .get_optional::<GenericResource>(&group.resources_path(), api::RESOURCE_GROUPS)
             .await?
             .is_some())
     }
 
     /// Does a gallery exist?
-    pub async fn gallery_exists(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-        gallery: &str,
-    ) -> Result<bool> {
-        let path = format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/galleries/{}",
-            seg(subscription),
-            seg(resource_group),
-            seg(gallery)
-        );
+    pub async fn gallery_exists(&self, gallery: &ResourceId) -> Result<bool> {
         Ok(self
-            .get_optional::<GenericResource>(&path, api::GALLERY)
+            .get_optional::<GenericResource>(&gallery.path(), api::GALLERY)
             .await?
             .is_some())
     }
 
     /// Does a gallery image definition exist?
-    pub async fn image_definition_exists(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-        gallery: &str,
-        image: &str,
-    ) -> Result<bool> {
-        let path = format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/galleries/{}/images/{}",
-            seg(subscription),
-            seg(resource_group),
-            seg(gallery),
-            seg(image)
-        );
+    pub async fn image_definition_exists(&self, image: &ResourceId) -> Result<bool> {
         Ok(self
-            .get_optional::<GenericResource>(&path, api::GALLERY)
+            .get_optional::<GenericResource>(&image.path(), api::GALLERY)
             .await?
             .is_some())
     }
@@ -122,14 +90,11 @@ impl ArmClient {
     /// [`STAGING_TAG_TEMPLATE`], [`STAGING_TAG_TEMPLATE_RG`]), never by its name: AIB names
     /// it `IT_<rg>_<template>_<guid>` cut to 80 characters, so the name may not even hold the
     /// template's. Names are compared case-insensitively, as ARM does. `None`: there is none.
-    pub async fn find_staging_group(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-        template: &str,
-    ) -> Result<Option<String>> {
+    pub async fn find_staging_group(&self, template: &ResourceId) -> Result<Option<String>> {
+        let resource_group = template.resource_group();
+        let name = template.name();
         let groups = self
-            .list_resource_groups_by_tag(subscription, STAGING_TAG_TEMPLATE, Some(template))
+            .list_resource_groups_by_tag(template.subscription(), STAGING_TAG_TEMPLATE, Some(name))
             .await?;
         let tag = |g: &GenericResource, k: &str| -> Option<String> {
             g.tags
@@ -141,8 +106,7 @@ impl ArmClient {
             .iter()
             .find(|g| {
                 tag(g, STAGING_TAG_CREATED_BY).as_deref() == Some(STAGING_CREATED_BY_AIB)
-                    && tag(g, STAGING_TAG_TEMPLATE)
-                        .is_some_and(|t| t.eq_ignore_ascii_case(template))
+                    && tag(g, STAGING_TAG_TEMPLATE).is_some_and(|t| t.eq_ignore_ascii_case(name))
                     && tag(g, STAGING_TAG_TEMPLATE_RG)
                         .is_some_and(|r| r.eq_ignore_ascii_case(resource_group))
             })
@@ -151,17 +115,12 @@ impl ArmClient {
 
     /// DELETE a resource group: 202 + `Location` (polled until 200), 200 when done at once.
     /// A group that is already gone is a not-found error.
-    pub async fn delete_resource_group(
-        &self,
-        subscription: &str,
-        resource_group: &str,
-    ) -> Result<Operation> {
-        let path = format!(
-            "/subscriptions/{}/resourcegroups/{}",
-            seg(subscription),
-            seg(resource_group)
-        );
-        self.start_delete(&path, api::RESOURCE_GROUPS, FinalStateVia::Location)
-            .await
+    pub async fn delete_resource_group(&self, group: &ResourceGroupId) -> Result<Operation> {
+        self.start_delete(
+            &group.resources_path(),
+            api::RESOURCE_GROUPS,
+            FinalStateVia::Location,
+        )
+        .await
     }
 }

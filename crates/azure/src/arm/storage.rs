@@ -1,8 +1,9 @@
 //! Storage accounts: list in a resource group, list keys, and a blob client for one.
 
-use super::{ArmClient, api, seg};
+use super::{ArmClient, api};
 use crate::blob::{BlobAuth, BlobClient};
 use crate::error::{Error, Result};
+use crate::resource_id::{ResourceGroupId, ResourceId};
 use crate::types::{StorageAccount, StorageAccountKeys};
 use reqwest::Method;
 
@@ -10,13 +11,11 @@ impl ArmClient {
     /// Storage accounts of a resource group (e.g. the staging RG holding `packerlogs`).
     pub async fn list_storage_accounts(
         &self,
-        subscription: &str,
-        resource_group: &str,
+        group: &ResourceGroupId,
     ) -> Result<Vec<StorageAccount>> {
         let path = format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts",
-            seg(subscription),
-            seg(resource_group)
+            "{}/providers/Microsoft.Storage/storageAccounts",
+            group.path()
         );
         self.list_all(&path, api::STORAGE).await
     }
@@ -24,16 +23,9 @@ impl ArmClient {
     /// POST `listKeys` (a read in effect; safe to repeat).
     pub async fn list_storage_account_keys(
         &self,
-        subscription: &str,
-        resource_group: &str,
-        account: &str,
+        account: &ResourceId,
     ) -> Result<StorageAccountKeys> {
-        let path = format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}/listKeys",
-            seg(subscription),
-            seg(resource_group),
-            seg(account)
-        );
+        let path = format!("{}/listKeys", account.path());
         let url = self.url(&path, api::STORAGE)?;
         self.send_with(Method::POST, url, None, true).await?.json()
     }
@@ -42,12 +34,11 @@ impl ArmClient {
     /// else the cloud's blob suffix), sharing this client's HTTP pool and retry policy.
     pub async fn blob_client_for_account(
         &self,
-        subscription: &str,
-        resource_group: &str,
+        group: &ResourceGroupId,
         account: &StorageAccount,
     ) -> Result<BlobClient> {
         let keys = self
-            .list_storage_account_keys(subscription, resource_group, &account.name)
+            .list_storage_account_keys(&ResourceId::storage_account(group, &account.name))
             .await?;
         let key = keys.keys.first().ok_or_else(|| {
             Error::Config(format!("storage account {} returned no keys", account.name))

@@ -11,9 +11,9 @@ async fn fetch_log(
     let sim = start_sim(scenario).await?;
     let arm = client_for(&sim, fast_config()).await?;
     deploy(&arm, name).await?;
-    let res = arm.run_image_template(SUB, RG, name).await?.wait().await;
+    let res = arm.run_image_template(&template(name)).await?.wait().await;
     assert!(res.is_err(), "the build should fail");
-    let t = arm.get_image_template(SUB, RG, name).await?;
+    let t = arm.get_image_template(&template(name)).await?;
     let staging_id = t
         .properties
         .exact_staging_resource_group
@@ -23,14 +23,17 @@ async fn fetch_log(
         .next()
         .ok_or("bad staging id")?
         .to_owned();
-    let accounts = arm.list_storage_accounts(SUB, &staging_rg).await?;
+    let accounts = arm.list_storage_accounts(&group_named(&staging_rg)).await?;
     let account = accounts.first().ok_or("no storage account in staging RG")?;
     let keys = arm
-        .list_storage_account_keys(SUB, &staging_rg, &account.name)
+        .list_storage_account_keys(&aib_azure::ResourceId::storage_account(
+            &group_named(&staging_rg),
+            &account.name,
+        ))
         .await?;
     assert!(!format!("{keys:?}").contains(&keys.keys[0].value));
     let blob = arm
-        .blob_client_for_account(SUB, &staging_rg, account)
+        .blob_client_for_account(&group_named(&staging_rg), account)
         .await?;
     let items = blob.list_blobs("packerlogs", None).await?;
     let log = items

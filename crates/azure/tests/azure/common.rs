@@ -1,7 +1,7 @@
 //! Shared helpers: start the simulator, build clients with a fast policy.
 
 use aib_azure::arm::ArmConfig;
-use aib_azure::{ArmClient, Credential, Endpoints, RetryPolicy};
+use aib_azure::{ArmClient, Credential, Endpoints, ResourceGroupId, ResourceId, RetryPolicy};
 use aib_sim::SimHandle;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +12,31 @@ pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
 pub const RG: &str = "rg-images";
 pub const IDENTITY: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aib";
 pub const GALLERY_IMAGE: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-gal/providers/Microsoft.Compute/galleries/gal/images/ubuntu";
+
+/// The resource group the tests' templates and deployments are in.
+pub fn group() -> ResourceGroupId {
+    ResourceGroupId::new(SUB, RG)
+}
+
+/// The gallery's resource group.
+pub fn gallery_group() -> ResourceGroupId {
+    ResourceGroupId::new(SUB, "rg-gal")
+}
+
+/// The image template `name` in [`RG`].
+pub fn template(name: &str) -> ResourceId {
+    ResourceId::image_template(&group(), name)
+}
+
+/// The deployment `name` in [`RG`].
+pub fn deployment(name: &str) -> ResourceId {
+    ResourceId::deployment(&group(), name)
+}
+
+/// A group of [`SUB`] by name (a staging group, say).
+pub fn group_named(name: &str) -> ResourceGroupId {
+    ResourceGroupId::new(SUB, name)
+}
 
 /// A retry policy for tests: the simulator's hints are already scaled by `minute_ms`, so
 /// only our own backoff is shortened.
@@ -113,7 +138,7 @@ pub async fn deploy(arm: &ArmClient, template_name: &str) -> TestResult {
         serde_json::json!({}),
     );
     let d = arm
-        .deploy_and_wait(SUB, RG, &format!("dep-{template_name}"), &req)
+        .deploy_and_wait(&deployment(&format!("dep-{template_name}")), &req)
         .await?;
     assert_eq!(
         d.properties.provisioning_state.as_deref(),

@@ -92,7 +92,13 @@ async fn a_400_from_an_operation_status_url_is_not_retried() -> TestResult {
         serde_json::json!({}),
     );
     let op = c
-        .put_deployment("00000000-0000-0000-0000-000000000001", "rg", "d1", &body)
+        .put_deployment(
+            &aib_azure::ResourceId::deployment(
+                &aib_azure::ResourceGroupId::new("00000000-0000-0000-0000-000000000001", "rg"),
+                "d1",
+            ),
+            &body,
+        )
         .await?;
     let err = op.wait().await.err().ok_or("the 400 ends the wait")?;
     assert_eq!(err.status(), Some(400), "{err}");

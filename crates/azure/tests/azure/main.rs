@@ -8,6 +8,7 @@ mod common;
 mod hostile_peer;
 #[cfg(feature = "reference-tests")]
 mod reference;
+mod request_paths;
 mod sim_arm;
 mod sim_clock;
 mod sim_faults;

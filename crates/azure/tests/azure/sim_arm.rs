@@ -27,14 +27,14 @@ async fn deploy_run_to_success_and_verify() -> TestResult {
     let name = "it-ok-1";
     deploy(&arm, name).await?;
 
-    let t = arm.get_image_template(SUB, RG, name).await?;
+    let t = arm.get_image_template(&template(name)).await?;
     assert_eq!(t.name.as_deref(), Some(name));
     assert_eq!(
         t.tags.get("aib.input-hash").map(String::as_str),
         Some("sha256:abc")
     );
 
-    let run = arm.run_image_template(SUB, RG, name).await?;
+    let run = arm.run_image_template(&template(name)).await?;
     let handle = run
         .handle()
         .cloned()
@@ -47,7 +47,7 @@ async fn deploy_run_to_success_and_verify() -> TestResult {
     assert_eq!(first.state, OperationState::Running);
     Operation::resume(&arm, resumed).wait().await?;
 
-    let t = arm.get_image_template(SUB, RG, name).await?;
+    let t = arm.get_image_template(&template(name)).await?;
     let lrs = t
         .properties
         .last_run_status
@@ -58,7 +58,7 @@ async fn deploy_run_to_success_and_verify() -> TestResult {
     assert!(t.properties.exact_staging_resource_group.is_some());
 
     // List by RG carries lastRunStatus, as ARM does.
-    let all = arm.list_image_templates(SUB, RG).await?;
+    let all = arm.list_image_templates(&group()).await?;
     let listed = all
         .iter()
         .find(|x| x.name.as_deref() == Some(name))
@@ -73,9 +73,9 @@ async fn deploy_run_to_success_and_verify() -> TestResult {
     );
 
     // Run output -> gallery image version with replication status.
-    let outs = arm.list_run_outputs(SUB, RG, name).await?;
+    let outs = arm.list_run_outputs(&template(name)).await?;
     assert_eq!(outs.len(), 1);
-    let out = arm.get_run_output(SUB, RG, name, "out1").await?;
+    let out = arm.get_run_output(&template(name), "out1").await?;
     let artifact = out.properties.artifact_id.ok_or("no artifactId")?;
     assert!(
         artifact.to_ascii_lowercase().contains("/versions/"),
@@ -88,22 +88,26 @@ async fn deploy_run_to_success_and_verify() -> TestResult {
     );
     assert!(v.properties.replication_status.is_some());
     let versions = arm
-        .list_gallery_image_versions(SUB, "rg-gal", "gal", "ubuntu")
+        .list_gallery_image_versions(&aib_azure::ResourceId::gallery_image(
+            &gallery_group(),
+            "gal",
+            "ubuntu",
+        ))
         .await?;
     assert!(!versions.is_empty());
 
     // Deployment operations.
     let ops = arm
-        .list_deployment_operations(SUB, RG, &format!("dep-{name}"))
+        .list_deployment_operations(&deployment(&format!("dep-{name}")))
         .await?;
     assert!(!ops.is_empty());
 
     // Delete, then it is gone.
-    arm.delete_image_template(SUB, RG, name)
+    arm.delete_image_template(&template(name))
         .await?
         .wait()
         .await?;
-    let gone = arm.get_image_template(SUB, RG, name).await;
+    let gone = arm.get_image_template(&template(name)).await;
     assert!(matches!(gone, Err(ref e) if e.is_not_found()), "{gone:?}");
 
     let st = stats(&sim.base_url()).await?;
@@ -118,7 +122,7 @@ async fn failed_build_is_operation_failed_with_message() -> TestResult {
     let arm = client_for(&sim, fast_config()).await?;
     let name = "it-fail-1";
     deploy(&arm, name).await?;
-    let err = arm.run_image_template(SUB, RG, name).await?.wait().await;
+    let err = arm.run_image_template(&template(name)).await?.wait().await;
     match err {
         Err(Error::OperationFailed {
             status, message, ..
@@ -128,7 +132,7 @@ async fn failed_build_is_operation_failed_with_message() -> TestResult {
         }
         other => return Err(format!("expected OperationFailed, got {other:?}").into()),
     }
-    let t = arm.get_image_template(SUB, RG, name).await?;
+    let t = arm.get_image_template(&template(name)).await?;
     let lrs = t.properties.last_run_status.ok_or("no lastRunStatus")?;
     assert_eq!(lrs.run_state.as_deref(), Some("Failed"));
     sim.shutdown().await;
@@ -141,8 +145,8 @@ async fn run_then_cancel() -> TestResult {
     let arm = client_for(&sim, fast_config()).await?;
     let name = "it-slow-1";
     deploy(&arm, name).await?;
-    let run = arm.run_image_template(SUB, RG, name).await?;
-    arm.cancel_image_template(SUB, RG, name)
+    let run = arm.run_image_template(&template(name)).await?;
+    arm.cancel_image_template(&template(name))
         .await?
         .wait()
         .await?;
@@ -151,7 +155,7 @@ async fn run_then_cancel() -> TestResult {
         matches!(res, Err(Error::OperationFailed { ref status, .. }) if status == "Canceled"),
         "{res:?}"
     );
-    let t = arm.get_image_template(SUB, RG, name).await?;
+    let t = arm.get_image_template(&template(name)).await?;
     let state = t.properties.last_run_status.and_then(|s| s.run_state);
     assert_eq!(state.as_deref(), Some("Canceled"));
     sim.shutdown().await;
@@ -167,13 +171,26 @@ missing = ["*/resourcegroups/rg-missing", "*/galleries/nogal*", "*/userAssignedI
     )
     .await?;
     let arm = client_for(&sim, fast_config()).await?;
-    assert!(arm.resource_group_exists(SUB, RG).await?);
-    assert!(!arm.resource_group_exists(SUB, "rg-missing").await?);
-    assert!(arm.gallery_exists(SUB, "rg-gal", "gal").await?);
-    assert!(!arm.gallery_exists(SUB, "rg-gal", "nogal").await?);
+    assert!(arm.resource_group_exists(&group()).await?);
     assert!(
-        arm.image_definition_exists(SUB, "rg-gal", "gal", "ubuntu")
+        !arm.resource_group_exists(&group_named("rg-missing"))
             .await?
+    );
+    assert!(
+        arm.gallery_exists(&aib_azure::ResourceId::gallery(&gallery_group(), "gal"))
+            .await?
+    );
+    assert!(
+        !arm.gallery_exists(&aib_azure::ResourceId::gallery(&gallery_group(), "nogal"))
+            .await?
+    );
+    assert!(
+        arm.image_definition_exists(&aib_azure::ResourceId::gallery_image(
+            &gallery_group(),
+            "gal",
+            "ubuntu"
+        ))
+        .await?
     );
     assert!(arm.identity_exists(IDENTITY).await?);
     let gone = IDENTITY.replace("id-aib", "id-gone");
@@ -213,7 +230,7 @@ async fn bad_token_is_an_auth_error() -> TestResult {
     let cred = aib_azure::Credential::from_static_token("not-a-token", i64::MAX / 2);
     let arm =
         aib_azure::ArmClient::with_config(endpoints, std::sync::Arc::new(cred), fast_config())?;
-    let err = arm.get_image_template(SUB, RG, "x").await;
+    let err = arm.get_image_template(&template("x")).await;
     match err {
         Err(e @ Error::Auth { .. }) => {
             assert!(e.is_auth_or_config());
@@ -238,7 +255,7 @@ async fn failed_deployment_surfaces_nested_errors() -> TestResult {
         obj.remove("identity");
     }
     let req = aib_azure::types::DeploymentRequest::incremental(template, serde_json::json!({}));
-    let res = arm.deploy_and_wait(SUB, RG, "dep-bad", &req).await;
+    let res = arm.deploy_and_wait(&deployment("dep-bad"), &req).await;
     match res {
         Err(Error::OperationFailed {
             status,
@@ -252,9 +269,11 @@ async fn failed_deployment_surfaces_nested_errors() -> TestResult {
         }
         other => return Err(format!("expected a failed deployment, got {other:?}").into()),
     }
-    let d = arm.get_deployment(SUB, RG, "dep-bad").await?;
+    let d = arm.get_deployment(&deployment("dep-bad")).await?;
     assert_eq!(d.properties.provisioning_state.as_deref(), Some("Failed"));
-    let ops = arm.list_deployment_operations(SUB, RG, "dep-bad").await?;
+    let ops = arm
+        .list_deployment_operations(&deployment("dep-bad"))
+        .await?;
     assert!(
         ops.iter()
             .any(|o| o.properties.provisioning_state.as_deref() == Some("Failed")),
@@ -306,15 +325,15 @@ async fn deployment_records_are_listed_and_deleted_but_not_while_running() -> Te
         deployment_template("it-rec-1"),
         serde_json::json!({}),
     );
-    let op = arm.put_deployment(SUB, RG, "dep-rec", &req).await?;
+    let op = arm.put_deployment(&deployment("dep-rec"), &req).await?;
     // Running: ARM refuses to delete it.
-    match arm.delete_deployment(SUB, RG, "dep-rec").await {
+    match arm.delete_deployment(&deployment("dep-rec")).await {
         Err(e) => assert_eq!(e.code(), Some("DeploymentActive"), "{e}"),
         Ok(_) => return Err("a running deployment was deleted".into()),
     }
     op.wait().await?;
     let listed: Vec<String> = arm
-        .list_deployments(SUB, RG)
+        .list_deployments(&group())
         .await?
         .into_iter()
         .filter_map(|d| d.name)
@@ -322,14 +341,14 @@ async fn deployment_records_are_listed_and_deleted_but_not_while_running() -> Te
     assert_eq!(listed, vec!["dep-rec".to_string()]);
 
     // Finished: 202 and a Location that answers 204 once the record is gone.
-    let del = arm.delete_deployment(SUB, RG, "dep-rec").await?;
+    let del = arm.delete_deployment(&deployment("dep-rec")).await?;
     assert!(del.handle().is_some(), "no operation to follow");
     del.wait().await?;
-    assert!(arm.list_deployments(SUB, RG).await?.is_empty());
+    assert!(arm.list_deployments(&group()).await?.is_empty());
     // The template it deployed stays.
-    assert!(arm.get_image_template(SUB, RG, "it-rec-1").await.is_ok());
+    assert!(arm.get_image_template(&template("it-rec-1")).await.is_ok());
     // Deleting a record that is not there is not an error (204).
-    let again = arm.delete_deployment(SUB, RG, "dep-rec").await?;
+    let again = arm.delete_deployment(&deployment("dep-rec")).await?;
     assert!(again.handle().is_none());
     Ok(())
 }

@@ -21,10 +21,13 @@ seed = 7
     let name = "it-faulty-1";
     deploy(&arm, name).await?;
     for _ in 0..30 {
-        arm.get_image_template(SUB, RG, name).await?;
+        arm.get_image_template(&template(name)).await?;
     }
-    arm.run_image_template(SUB, RG, name).await?.wait().await?;
-    let t = arm.get_image_template(SUB, RG, name).await?;
+    arm.run_image_template(&template(name))
+        .await?
+        .wait()
+        .await?;
+    let t = arm.get_image_template(&template(name)).await?;
     assert_eq!(
         t.properties
             .last_run_status
@@ -64,7 +67,7 @@ seed = 3
     for i in 0..6 {
         let name = format!("it-dup-{i}");
         deploy(&arm, &name).await?;
-        let op = arm.run_image_template(SUB, RG, &name).await?;
+        let op = arm.run_image_template(&template(&name)).await?;
         if op.handle().map(|h| h.kind) == Some(aib_azure::lro::PollKind::LastRunStatus) {
             // The POST took effect but its answer was lost: we follow lastRunStatus.
             followed_last_run += 1;
@@ -98,7 +101,7 @@ throttle_storm = [{ start_ms = 0, duration_ms = 1500 }]
     // Token first (the storm may cover the token endpoint too).
     let arm = client_for(&sim, fast_config()).await?;
     let t0 = Instant::now();
-    assert!(arm.resource_group_exists(SUB, RG).await?);
+    assert!(arm.resource_group_exists(&group()).await?);
     let st = stats(&sim.base_url()).await?;
     assert!(
         st["faults"]["throttle"].as_u64().unwrap_or(0) > 0
@@ -133,7 +136,7 @@ throttle_storm = [{ start_ms = 0, duration_ms = 600000 }]
         cfg,
     )?;
     let t0 = Instant::now();
-    let err = arm.resource_group_exists(SUB, RG).await;
+    let err = arm.resource_group_exists(&group()).await;
     assert!(
         matches!(err, Err(ref e) if e.status() == Some(429)),
         "{err:?}"
@@ -160,7 +163,10 @@ operation_status_errors = 3
     let arm = client_for(&sim, cfg).await?;
     let name = "it-opstatus-1";
     deploy(&arm, name).await?;
-    arm.run_image_template(SUB, RG, name).await?.wait().await?;
+    arm.run_image_template(&template(name))
+        .await?
+        .wait()
+        .await?;
     sim.shutdown().await;
     Ok(())
 }

@@ -11,9 +11,10 @@ async fn burst(arm: &ArmClient, n: usize) -> TestResult<usize> {
         tasks.spawn(async move {
             // Alternate two kinds of read.
             if i % 2 == 0 {
-                arm.resource_group_exists(SUB, RG).await
+                arm.resource_group_exists(&group()).await
             } else {
-                arm.gallery_exists(SUB, "rg-gal", "gal").await
+                arm.gallery_exists(&aib_azure::ResourceId::gallery(&gallery_group(), "gal"))
+                    .await
             }
         });
     }
@@ -50,14 +51,14 @@ async fn tiny_buckets_throttle_and_the_client_recovers() -> TestResult {
     assert_eq!(burst(&arm, 40).await?, 40);
     // Writes too (listKeys is a POST).
     deploy(&arm, "lim-1").await?;
-    let t = arm.get_image_template(SUB, RG, "lim-1").await?;
+    let t = arm.get_image_template(&template("lim-1")).await?;
     let staging = t
         .properties
         .exact_staging_resource_group
         .ok_or("no staging group")?;
     let staging_rg = staging.rsplit('/').next().unwrap_or_default().to_owned();
     let account = arm
-        .list_storage_accounts(SUB, &staging_rg)
+        .list_storage_accounts(&group_named(&staging_rg))
         .await?
         .into_iter()
         .next()
@@ -67,7 +68,13 @@ async fn tiny_buckets_throttle_and_the_client_recovers() -> TestResult {
         let arm = arm.clone();
         let rg = staging_rg.clone();
         let name = account.name.clone();
-        tasks.spawn(async move { arm.list_storage_account_keys(SUB, &rg, &name).await });
+        tasks.spawn(async move {
+            arm.list_storage_account_keys(&aib_azure::ResourceId::storage_account(
+                &group_named(&rg),
+                &name,
+            ))
+            .await
+        });
     }
     while let Some(r) = tasks.join_next().await {
         r??;

@@ -13,34 +13,48 @@ async fn every_list_follows_next_link_to_the_end() -> TestResult {
     let names = ["pg-0", "pg-1", "pg-2"];
     for name in names {
         deploy(&arm, name).await?;
-        arm.run_image_template(SUB, RG, name).await?.wait().await?;
+        arm.run_image_template(&template(name))
+            .await?
+            .wait()
+            .await?;
     }
     let base = sim.base_url();
     let before = stats(&base).await?;
     let count = |st: &serde_json::Value, op: &str| st["requests"][op].as_u64().unwrap_or(0);
 
-    let templates = arm.list_image_templates(SUB, RG).await?;
+    let templates = arm.list_image_templates(&group()).await?;
     let mut listed: Vec<String> = templates.into_iter().filter_map(|t| t.name).collect();
     listed.sort();
     assert_eq!(listed, names);
 
     let versions = arm
-        .list_gallery_image_versions(SUB, "rg-gal", "gal", "ubuntu")
+        .list_gallery_image_versions(&aib_azure::ResourceId::gallery_image(
+            &gallery_group(),
+            "gal",
+            "ubuntu",
+        ))
         .await?;
     assert_eq!(versions.len(), 3, "{versions:?}");
 
     // Each template has its own staging resource group with one storage account.
-    let t = arm.get_image_template(SUB, RG, "pg-0").await?;
+    let t = arm.get_image_template(&template("pg-0")).await?;
     let staging = t
         .properties
         .exact_staging_resource_group
         .ok_or("no staging group")?;
     let staging_rg = staging.rsplit('/').next().unwrap_or_default().to_owned();
-    assert_eq!(arm.list_storage_accounts(SUB, &staging_rg).await?.len(), 1);
+    assert_eq!(
+        arm.list_storage_accounts(&group_named(&staging_rg))
+            .await?
+            .len(),
+        1
+    );
 
-    let ops = arm.list_deployment_operations(SUB, RG, "dep-pg-0").await?;
+    let ops = arm
+        .list_deployment_operations(&deployment("dep-pg-0"))
+        .await?;
     assert_eq!(ops.len(), 1);
-    assert_eq!(arm.list_run_outputs(SUB, RG, "pg-0").await?.len(), 1);
+    assert_eq!(arm.list_run_outputs(&template("pg-0")).await?.len(), 1);
 
     let after = stats(&base).await?;
     // Three items at one per page: three requests per listing.
@@ -102,7 +116,7 @@ async fn a_looping_next_link_is_an_error() -> TestResult {
         Arc::new(Credential::from_static_token("t", far_future)),
         fast_config(),
     )?;
-    let err = match arm.list_image_templates(SUB, RG).await {
+    let err = match arm.list_image_templates(&group()).await {
         Ok(v) => return Err(format!("expected a loop error, got {} items", v.len()).into()),
         Err(e) => e,
     };

@@ -1,8 +1,8 @@
 //! Helpers for the credential harness: the fast ARM policy, the in-process simulator, its
 //! stats, and `ensure!` (an assertion that fails the scenario instead of panicking).
 
-use aib_azure::RetryPolicy;
 use aib_azure::arm::ArmConfig;
+use aib_azure::{ResourceGroupId, ResourceId, RetryPolicy};
 use aib_sim::SimHandle;
 use std::time::Duration;
 
@@ -10,6 +10,16 @@ pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>
 
 pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
 pub const RG: &str = "rg-images";
+
+/// The resource group the checks ask about.
+pub fn group() -> ResourceGroupId {
+    ResourceGroupId::new(SUB, RG)
+}
+
+/// The simulator's gallery.
+pub fn gallery() -> ResourceId {
+    ResourceId::gallery(&ResourceGroupId::new(SUB, "rg-gal"), "gal")
+}
 
 /// Fail the current scenario with the condition (and an optional message) unless it holds.
 macro_rules! ensure {

@@ -110,7 +110,7 @@ async fn child_managed_identity() -> TestResult {
     let endpoints = Endpoints::resolve(Cloud::Custom, None, false)?;
     let cred = Arc::new(Credential::from_env(Cloud::Custom)?);
     let arm = ArmClient::with_config(endpoints.clone(), cred.clone(), fast_config())?;
-    ensure!(arm.resource_group_exists(SUB, RG).await?);
+    ensure!(arm.resource_group_exists(&group()).await?);
     ensure!(
         cred.in_use() == Some(CredentialKind::ManagedIdentity),
         "{:?}",
@@ -153,7 +153,7 @@ async fn child_chain_finds_managed_identity() -> TestResult {
         cred.clone(),
         fast_config(),
     )?;
-    ensure!(arm.gallery_exists(SUB, "rg-gal", "gal").await?);
+    ensure!(arm.gallery_exists(&gallery()).await?);
     ensure!(
         cred.in_use() == Some(CredentialKind::ManagedIdentity),
         "{:?}",
@@ -278,11 +278,11 @@ async fn child_token_after_faults() -> TestResult {
         cred.clone(),
         fast_config(),
     )?;
-    ensure!(arm.resource_group_exists(SUB, RG).await?);
+    ensure!(arm.resource_group_exists(&group()).await?);
     // Fresh tokens keep coming through the random faults.
     for _ in 0..5 {
         cred.invalidate(ARM_SCOPE).await;
-        ensure!(arm.gallery_exists(SUB, "rg-gal", "gal").await?);
+        ensure!(arm.gallery_exists(&gallery()).await?);
     }
     Ok(())
 }
@@ -313,7 +313,7 @@ async fn child_token_endpoint_down() -> TestResult {
         Arc::new(cred),
         fast_config(),
     )?;
-    let Err(e) = arm.resource_group_exists(SUB, RG).await else {
+    let Err(e) = arm.resource_group_exists(&group()).await else {
         return Err("expected the token request to fail".into());
     };
     ensure!(e.is_auth(), "{e:?}");
@@ -346,7 +346,7 @@ async fn child_refresh_mid_run() -> TestResult {
         fast_config(),
     )?;
     for _ in 0..30 {
-        ensure!(arm.resource_group_exists(SUB, RG).await?);
+        ensure!(arm.resource_group_exists(&group()).await?);
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     Ok(())
@@ -475,7 +475,7 @@ async fn child_federated_long_run() -> TestResult {
         fast_config(),
     )?;
     for _ in 0..25 {
-        ensure!(arm.resource_group_exists(SUB, RG).await?);
+        ensure!(arm.resource_group_exists(&group()).await?);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     ensure!(cred.in_use() == Some(want), "{:?}", cred.in_use());
@@ -520,11 +520,11 @@ async fn child_fixed_assertion_expires() -> TestResult {
         fast_config(),
     )?;
     // Fine while the assertion is fresh...
-    ensure!(arm.resource_group_exists(SUB, RG).await?);
+    ensure!(arm.resource_group_exists(&group()).await?);
     // ...refused once the access token and the assertion behind it expired (the assertion
     // was made before this process started, so 3.2 s from here is past its 3 s).
     tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
-    let Err(e) = arm.resource_group_exists(SUB, RG).await else {
+    let Err(e) = arm.resource_group_exists(&group()).await else {
         return Err("a login with an expired assertion worked".into());
     };
     ensure!(e.is_auth(), "{e:?}");

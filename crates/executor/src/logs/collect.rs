@@ -4,10 +4,10 @@
 //! (`allowSharedKeyAccess: false`, 403 `KeyBasedAuthenticationNotPermitted`), with an Entra
 //! token for storage. When that is refused too, the error names the role aib's identity needs.
 
-use aib_azure::ArmClient;
 use aib_azure::blob::BlobClient;
 use aib_azure::blob::list::BlobItem;
 use aib_azure::types::StorageAccount;
+use aib_azure::{ArmClient, ResourceGroupId};
 
 /// Most bytes of one log kept: a longer log keeps its end (where the failure is), with a first
 /// line saying how much was left out.
@@ -24,34 +24,17 @@ pub struct CollectedLog {
     pub bytes: Vec<u8>,
 }
 
-/// Splits `/subscriptions/{s}/resourceGroups/{rg}` into its parts.
-pub fn parse_resource_group_id(id: &str) -> Option<(String, String)> {
-    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
-    let mut sub = None;
-    let mut rg = None;
-    let mut i = 0;
-    while i + 1 < parts.len() {
-        let k = parts[i].to_ascii_lowercase();
-        if k == "subscriptions" {
-            sub = Some(parts[i + 1].to_string());
-        } else if k == "resourcegroups" {
-            rg = Some(parts[i + 1].to_string());
-        }
-        i += 2;
-    }
-    Some((sub?, rg?))
-}
-
 /// Fetches the newest `customization.log` (and `validation.log`, when present) of a template
 /// whose staging resource group is `staging_rg_id`. `Ok(vec![])` when there is none.
 pub async fn collect_logs(
     arm: &ArmClient,
     staging_rg_id: &str,
 ) -> Result<Vec<CollectedLog>, String> {
-    let (sub, rg) = parse_resource_group_id(staging_rg_id)
-        .ok_or_else(|| format!("`{staging_rg_id}` is not a resource group id"))?;
+    let group = ResourceGroupId::parse(staging_rg_id)
+        .map_err(|_| format!("`{staging_rg_id}` is not a resource group id"))?;
+    let rg = group.name();
     let accounts = arm
-        .list_storage_accounts(&sub, &rg)
+        .list_storage_accounts(&group)
         .await
         .map_err(|e| format!("listing storage accounts of {rg}: {e}"))?;
     let Some(account) = accounts.first() else {
@@ -59,7 +42,7 @@ pub async fn collect_logs(
             "staging resource group {rg} has no storage account"
         ));
     };
-    let Some((blob, items)) = list_packerlogs(arm, &sub, &rg, account).await? else {
+    let Some((blob, items)) = list_packerlogs(arm, &group, account).await? else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
@@ -105,15 +88,14 @@ pub async fn collect_logs(
 /// not exist. Shared Key first (unless the account forbids it), then an Entra token.
 async fn list_packerlogs(
     arm: &ArmClient,
-    sub: &str,
-    rg: &str,
+    group: &ResourceGroupId,
     account: &StorageAccount,
 ) -> Result<Option<(BlobClient, Vec<BlobItem>)>, String> {
     let name = &account.name;
     let why_not_key = if account.properties.allow_shared_key_access == Some(false) {
         format!("{name} forbids Shared Key")
     } else {
-        match arm.blob_client_for_account(sub, rg, account).await {
+        match arm.blob_client_for_account(group, account).await {
             Ok(client) => match client.list_blobs("packerlogs", None).await {
                 Ok(items) => return Ok(Some((client, items))),
                 Err(e) if e.is_not_found() => return Ok(None),
@@ -135,8 +117,9 @@ async fn list_packerlogs(
         Ok(items) => Ok(Some((client, items))),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) if e.is_auth() => Err(format!(
-            "cannot read the build log: {why_not_key}, and aib's identity may not read it with a token ({}); give aib's identity the Storage Blob Data Reader role on the staging resource group {rg} (or on its storage account {name})",
-            short_code(&e)
+            "cannot read the build log: {why_not_key}, and aib's identity may not read it with a token ({}); give aib's identity the Storage Blob Data Reader role on the staging resource group {} (or on its storage account {name})",
+            short_code(&e),
+            group.name()
         )),
         Err(e) => Err(format!("listing packerlogs in {name} with a token: {e}")),
     }
@@ -154,18 +137,4 @@ fn modified(b: &aib_azure::blob::list::BlobItem) -> Option<chrono::DateTime<chro
     b.last_modified
         .as_deref()
         .and_then(|s| chrono::DateTime::parse_from_rfc2822(s).ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resource_group_ids() {
-        assert_eq!(
-            parse_resource_group_id("/subscriptions/s1/resourceGroups/IT_rg_x"),
-            Some(("s1".into(), "IT_rg_x".into()))
-        );
-        assert_eq!(parse_resource_group_id("IT_rg"), None);
-    }
 }

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aib_azure::ArmClient;
 use aib_azure::types::{ImageTemplate, LastRunStatus};
+use aib_azure::{ArmClient, ResourceGroupId};
 use tokio::sync::watch;
 
 use crate::sync::lock;
@@ -55,8 +55,6 @@ pub struct Snapshot {
     pub fatal: bool,
 }
 
-type Key = (String, String);
-
 struct Entry {
     tx: watch::Sender<Arc<Snapshot>>,
     interval: Arc<Mutex<Option<Duration>>>,
@@ -67,10 +65,11 @@ pub struct Watchers {
     arm: ArmClient,
     default_interval: Duration,
     min_interval: Duration,
-    entries: Mutex<HashMap<Key, Entry>>,
+    /// Keyed by group, compared as ARM compares names (case-insensitively).
+    entries: Mutex<HashMap<ResourceGroupId, Entry>>,
     /// The server's hint per resource group, kept when its poller stops (its last unit left)
     /// so the next one starts at the server's pace instead of the default.
-    hints: Mutex<HashMap<Key, Duration>>,
+    hints: Mutex<HashMap<ResourceGroupId, Duration>>,
     lists: std::sync::atomic::AtomicU64,
 }
 
@@ -99,9 +98,8 @@ impl Watchers {
     }
 
     /// Whether the poller of that resource group already knows the server's hint.
-    pub fn has_hint(&self, sub: &str, rg: &str) -> bool {
-        let key = (sub.to_ascii_lowercase(), rg.to_ascii_lowercase());
-        lock(&self.hints).contains_key(&key)
+    pub fn has_hint(&self, group: &ResourceGroupId) -> bool {
+        lock(&self.hints).contains_key(group)
     }
 
     /// Follow a resource group; `hint` is the server's polling interval in real time (as
@@ -109,11 +107,10 @@ impl Watchers {
     /// one, the interval is the last hint seen for that group, else the default.
     pub fn subscribe(
         self: &Arc<Self>,
-        sub: &str,
-        rg: &str,
+        group: &ResourceGroupId,
         hint: Option<Duration>,
     ) -> watch::Receiver<Arc<Snapshot>> {
-        let key = (sub.to_ascii_lowercase(), rg.to_ascii_lowercase());
+        let key = group.clone();
         let hint = {
             let mut hints = lock(&self.hints);
             if let Some(h) = hint {
@@ -141,16 +138,13 @@ impl Watchers {
         );
         drop(entries);
         let me = self.clone();
-        let (s, r) = (sub.to_string(), rg.to_string());
-        tokio::spawn(async move { me.poll(key, s, r, tx, interval).await });
+        tokio::spawn(async move { me.poll(key, tx, interval).await });
         rx
     }
 
     async fn poll(
         self: Arc<Self>,
-        key: Key,
-        sub: String,
-        rg: String,
+        group: ResourceGroupId,
         tx: watch::Sender<Arc<Snapshot>>,
         interval: Arc<Mutex<Option<Duration>>>,
     ) {
@@ -167,14 +161,14 @@ impl Watchers {
             {
                 let mut entries = lock(&self.entries);
                 if tx.receiver_count() == 0 {
-                    entries.remove(&key);
+                    entries.remove(&group);
                     return;
                 }
             }
             self.lists
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             seq += 1;
-            let snap = match self.arm.list_image_templates(&sub, &rg).await {
+            let snap = match self.arm.list_image_templates(&group).await {
                 Ok(list) => Snapshot {
                     seq,
                     templates: list

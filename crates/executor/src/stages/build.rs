@@ -55,9 +55,7 @@ pub async fn build(
             Started::Following { hint } => (hint, prior_start),
         }
     };
-    let rx = shared
-        .watchers
-        .subscribe(&names.subscription, &names.resource_group, hint);
+    let rx = shared.watchers.subscribe(&names.group(), hint);
     let limit =
         Duration::from_secs(u64::from(unit.settings.build_timeout_minutes) * 60) + BUILD_GRACE;
     Follower {
@@ -98,12 +96,7 @@ async fn start_run(
     });
     let op = match shared
         .arm
-        .run_image_template_after(
-            &names.subscription,
-            &names.resource_group,
-            &names.template_name,
-            before,
-        )
+        .run_image_template_after(&names.template_id(), before)
         .await
     {
         Ok(op) => op,
@@ -124,9 +117,7 @@ async fn start_run(
     }
     let mut hint = None;
     // One status read per resource group tells the poller the server's interval.
-    if !shared
-        .watchers
-        .has_hint(&names.subscription, &names.resource_group)
+    if !shared.watchers.has_hint(&names.group())
         && let Ok(o) = op.poll().await
     {
         hint = o
@@ -330,15 +321,7 @@ async fn cancel(
         Level::Warn,
         format!("cancelling the build of {}", names.template_name),
     );
-    if let Err(e) = shared
-        .arm
-        .cancel_image_template(
-            &names.subscription,
-            &names.resource_group,
-            &names.template_name,
-        )
-        .await
-    {
+    if let Err(e) = shared.arm.cancel_image_template(&names.template_id()).await {
         // A 409 means no run is active any more; anything else is reported.
         if e.status() != Some(409) {
             shared.message(id, Level::Warn, format!("cancel failed: {e}"));
@@ -351,12 +334,10 @@ async fn cancel(
             r = rx.changed() => if r.is_err() { break },
             _ = tokio::time::sleep_until(deadline) => {
                 shared.message(id, Level::Warn, format!(
-                    "the build of {} did not reach Canceled within {} minutes; it may still be canceling in Azure: /subscriptions/{}/resourceGroups/{}/providers/Microsoft.VirtualMachineImages/imageTemplates/{}",
+                    "the build of {} did not reach Canceled within {} minutes; it may still be canceling in Azure: {}",
                     names.template_name,
                     CANCEL_WAIT.as_secs() / 60,
-                    names.subscription,
-                    names.resource_group,
-                    names.template_name
+                    names.template_id()
                 ));
                 break;
             }

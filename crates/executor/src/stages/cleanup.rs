@@ -58,14 +58,7 @@ pub(crate) async fn remove(
     // until that ends, within the deletion's bound.
     let deadline = tokio::time::Instant::now() + shared.azure_time(DELETE_WAIT);
     let op = loop {
-        let r = shared
-            .arm
-            .delete_image_template(
-                &names.subscription,
-                &names.resource_group,
-                &names.template_name,
-            )
-            .await;
+        let r = shared.arm.delete_image_template(&names.template_id()).await;
         match r {
             Err(e) if e.status() == Some(409) => {
                 let pause = shared.azure_time(Duration::from_secs(30));
@@ -87,9 +80,7 @@ pub(crate) async fn remove(
 /// deletion shows as the template staying (provisioningState `Failed`/`Deleting`), which is
 /// reported when the wait ends; list failures are waited out the same way.
 pub(crate) async fn wait_gone(shared: &Arc<RunShared>, names: &UnitNames) -> bool {
-    let mut rx = shared
-        .watchers
-        .subscribe(&names.subscription, &names.resource_group, None);
+    let mut rx = shared.watchers.subscribe(&names.group(), None);
     let key = names.template_name.to_ascii_lowercase();
     let deadline = tokio::time::Instant::now() + shared.azure_time(DELETE_WAIT);
     loop {

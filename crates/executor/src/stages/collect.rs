@@ -193,11 +193,7 @@ async fn staging_group(shared: &RunShared, names: &UnitNames) -> Option<String> 
     }
     shared
         .arm
-        .find_staging_group(
-            &names.subscription,
-            &names.resource_group,
-            &names.template_name,
-        )
+        .find_staging_group(&names.template_id())
         .await
         .ok()
         .flatten()

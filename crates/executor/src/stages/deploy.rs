@@ -38,12 +38,8 @@ pub async fn deploy(
         .unwrap_or_else(|| serde_json::json!({}));
     let body = DeploymentRequest::incremental(rendered.template.clone(), params);
     let fail = |message: String| failed(shared, id, message);
-    let put = shared.arm.put_deployment(
-        &names.subscription,
-        &names.resource_group,
-        &names.deployment_name,
-        &body,
-    );
+    let deployment = names.deployment_id();
+    let put = shared.arm.put_deployment(&deployment, &body);
     let op = tokio::select! {
         r = put => r,
         _ = shared.interrupt.cancelled() => {
@@ -165,14 +161,7 @@ pub async fn settle_existing(
                 state.as_deref().unwrap_or_default()
             ),
         );
-        let r = shared
-            .arm
-            .delete_image_template(
-                &names.subscription,
-                &names.resource_group,
-                &names.template_name,
-            )
-            .await;
+        let r = shared.arm.delete_image_template(&names.template_id()).await;
         if let Err(e) = r
             && !e.is_not_found()
         {
@@ -224,9 +213,7 @@ async fn wait_created(
     shared: &Arc<RunShared>,
     names: &UnitNames,
 ) -> Result<Option<String>, UnitOutcome> {
-    let mut rx = shared
-        .watchers
-        .subscribe(&names.subscription, &names.resource_group, None);
+    let mut rx = shared.watchers.subscribe(&names.group(), None);
     let key = names.template_name.to_ascii_lowercase();
     let deadline = tokio::time::Instant::now() + shared.azure_time(DEPLOY_TIMEOUT);
     loop {

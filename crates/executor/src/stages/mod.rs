@@ -10,8 +10,8 @@ pub mod verify;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aib_azure::ArmClient;
 use aib_azure::types::ImageTemplate;
+use aib_azure::{ArmClient, ResourceGroupId, ResourceId};
 use aib_manifest::CleanupPolicy;
 use aib_planner::{ResolvedSource, Unit};
 use aib_render::render::{
@@ -189,17 +189,27 @@ pub struct UnitNames {
 }
 
 impl UnitNames {
+    /// The resource group the unit deploys its template to.
+    pub fn group(&self) -> ResourceGroupId {
+        ResourceGroupId::new(&self.subscription, &self.resource_group)
+    }
+
+    /// The unit's image template.
+    pub fn template_id(&self) -> ResourceId {
+        ResourceId::image_template(&self.group(), &self.template_name)
+    }
+
+    /// The deployment that deploys the unit's template.
+    pub fn deployment_id(&self) -> ResourceId {
+        ResourceId::deployment(&self.group(), &self.deployment_name)
+    }
+
     /// GET the unit's image template.
     pub async fn template(
         &self,
         arm: &ArmClient,
     ) -> aib_azure::Result<aib_azure::types::ImageTemplate> {
-        arm.get_image_template(
-            &self.subscription,
-            &self.resource_group,
-            &self.template_name,
-        )
-        .await
+        arm.get_image_template(&self.template_id()).await
     }
 }
 
@@ -366,11 +376,7 @@ async fn assess_template(
 ) -> Result<TemplateAt, UnitOutcome> {
     let mut existing = shared
         .preflight
-        .existing_template(
-            &names.subscription,
-            &names.resource_group,
-            &names.template_name,
-        )
+        .existing_template(&names.template_id())
         .cloned();
     if let Some(t) = &existing {
         match deploy::settle_existing(shared, names, t.properties.provisioning_state.as_deref())
@@ -525,14 +531,7 @@ async fn build_stage(
     {
         // A build aib stopped following may still run: cancel it (AIB deletes no template
         // while it builds), then delete.
-        let _ = shared
-            .arm
-            .cancel_image_template(
-                &names.subscription,
-                &names.resource_group,
-                &names.template_name,
-            )
-            .await;
+        let _ = shared.arm.cancel_image_template(&names.template_id()).await;
         cleanup::cleanup(shared, names).await;
     }
     Err(out)
@@ -738,9 +737,7 @@ async fn wait_out_cancel(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(
             names.template_name
         ),
     );
-    let mut rx = shared
-        .watchers
-        .subscribe(&names.subscription, &names.resource_group, None);
+    let mut rx = shared.watchers.subscribe(&names.group(), None);
     let key = names.template_name.to_ascii_lowercase();
     let limit = build::CANCEL_WAIT;
     let deadline = tokio::time::Instant::now() + shared.azure_time(limit);
@@ -771,12 +768,10 @@ async fn wait_out_cancel(shared: &Arc<RunShared>, names: &UnitNames) -> Result<(
             }
             _ = tokio::time::sleep_until(deadline) => {
                 return Err(failed(format!(
-                    "the earlier build of {} did not leave Canceling within {} minutes: /subscriptions/{}/resourceGroups/{}/providers/Microsoft.VirtualMachineImages/imageTemplates/{}",
+                    "the earlier build of {} did not leave Canceling within {} minutes: {}",
                     names.template_name,
                     limit.as_secs() / 60,
-                    names.subscription,
-                    names.resource_group,
-                    names.template_name
+                    names.template_id()
                 )));
             }
             _ = shared.interrupt.cancelled() => {

@@ -51,11 +51,7 @@ async fn verify_inner(
     let fail = |message: String| Failure::new(Stage::Verify, message);
     let outputs = shared
         .arm
-        .list_run_outputs(
-            &names.subscription,
-            &names.resource_group,
-            &names.template_name,
-        )
+        .list_run_outputs(&names.template_id())
         .await
         .map_err(|e| {
             fail(format!(

@@ -87,7 +87,10 @@ async fn failures_name_their_customizer_keep_their_log_and_skip_dependents() {
     // Default cleanup on-success: the failed template stays, the others are gone.
     let arm = client(&sim).await;
     let left = arm
-        .list_image_templates("00000000-0000-0000-0000-000000000001", "rg-dev")
+        .list_image_templates(&aib_azure::ResourceGroupId::new(
+            "00000000-0000-0000-0000-000000000001",
+            "rg-dev",
+        ))
         .await
         .expect("list");
     let names: Vec<String> = left.iter().filter_map(|t| t.name.clone()).collect();
@@ -151,7 +154,8 @@ async fn cleanup_always_deletes_failed_templates_too_and_never_keeps_all() {
             ("00000000-0000-0000-0000-000000000001", "rg-dev"),
             ("00000000-0000-0000-0000-000000000002", "rg-prod"),
         ] {
-            left += arm.list_image_templates(sub, rg).await.expect("list").len();
+            let group = aib_azure::ResourceGroupId::new(sub, rg);
+            left += arm.list_image_templates(&group).await.expect("list").len();
         }
         // never: dev/base, dev/win, prod/win stay (3 built + ... ) — count what was built.
         let built = rec

@@ -169,11 +169,10 @@ async fn stuck_canceling_is_bounded_and_reported_with_the_template_id() {
     // Still Canceling in Azure after our bounded wait.
     let arm = client(&sim).await;
     let t = arm
-        .get_image_template(
-            &unit.subscription,
-            &unit.resource_group,
+        .get_image_template(&aib_azure::ResourceId::image_template(
+            &aib_azure::ResourceGroupId::new(&unit.subscription, &unit.resource_group),
             &unit.template_name,
-        )
+        ))
         .await
         .expect("template kept");
     let state = t
