@@ -240,15 +240,14 @@ impl ArmClient {
         let subscription = subscription_of(url.path()).to_owned();
         let access = Access::of(&method);
         // For the policy, a POST that may be repeated is treated like PUT.
-        let policy_method = if idempotent && method == Method::POST {
-            Method::PUT
-        } else {
-            method.clone()
+        let policy_method = match method {
+            Method::POST if idempotent => Method::PUT,
+            _ => method.clone(),
         };
-        let body_bytes = match body {
-            Some(v) => Some(serde_json::to_vec(v).map_err(|e| Error::Config(e.to_string()))?),
-            None => None,
-        };
+        let body_bytes = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| Error::Config(e.to_string()))?;
         let mut state = policy.start();
         let mut reauthenticated = false;
         loop {
@@ -259,25 +258,7 @@ impl ArmClient {
                 .acquire(&subscription, &principal, access)
                 .await;
             let crid = new_client_request_id();
-            let mut req = inner
-                .http
-                .client()
-                .request(method.clone(), url.clone())
-                .header("x-ms-client-request-id", header_value(&crid)?)
-                .header("x-ms-return-client-request-id", "true")
-                .header("accept", "application/json")
-                .bearer_auth(token.secret());
-            match &body_bytes {
-                Some(b) => {
-                    req = req
-                        .header("content-type", "application/json")
-                        .body(b.clone());
-                }
-                None if method == Method::POST || method == Method::PUT => {
-                    req = req.header("content-length", "0");
-                }
-                None => {}
-            }
+            let req = self.request(&method, &url, token.secret(), &crid, body_bytes.as_ref())?;
             let (failure, headers, last) = match inner.http.execute(req).await {
                 Ok(resp) => {
                     inner
@@ -324,24 +305,66 @@ impl ArmClient {
                     tokio::time::sleep(w).await;
                 }
                 None => {
-                    // A POST that failed after it may have reached the server: unknown outcome.
-                    let ambiguous = !idempotent
-                        && match failure {
-                            Failure::Io => true,
-                            Failure::Status(s) => s != 429 && policy.is_retryable_status(s),
-                            Failure::Connect | Failure::Refused => false,
-                        };
                     let last = given_up(&state, &inner.endpoints.arm, last);
-                    if ambiguous {
-                        return Err(Error::Ambiguous {
-                            method: method.to_string(),
-                            url: redact_url(url.as_str()),
-                            message: last.to_string(),
-                        });
-                    }
-                    return Err(last);
+                    return Err(self.final_error(&method, &url, idempotent, failure, last));
                 }
             }
+        }
+    }
+
+    /// One attempt's request: ids for support, the token, the body (an empty PUT or POST says
+    /// so with `content-length: 0`).
+    fn request(
+        &self,
+        method: &Method,
+        url: &Url,
+        token: &str,
+        crid: &str,
+        body: Option<&Vec<u8>>,
+    ) -> Result<reqwest::RequestBuilder> {
+        let req = self
+            .inner
+            .http
+            .client()
+            .request(method.clone(), url.clone())
+            .header("x-ms-client-request-id", header_value(crid)?)
+            .header("x-ms-return-client-request-id", "true")
+            .header("accept", "application/json")
+            .bearer_auth(token);
+        Ok(match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(b.clone()),
+            None if method == Method::POST || method == Method::PUT => {
+                req.header("content-length", "0")
+            }
+            None => req,
+        })
+    }
+
+    /// The error of a request given up on: a POST that failed after it may have reached the
+    /// server has an unknown outcome ([`Error::Ambiguous`]).
+    fn final_error(
+        &self,
+        method: &Method,
+        url: &Url,
+        idempotent: bool,
+        failure: Failure,
+        last: Error,
+    ) -> Error {
+        let ambiguous = !idempotent
+            && match failure {
+                Failure::Io => true,
+                Failure::Status(s) => s != 429 && self.inner.config.retry.is_retryable_status(s),
+                Failure::Connect | Failure::Refused => false,
+            };
+        if !ambiguous {
+            return last;
+        }
+        Error::Ambiguous {
+            method: method.to_string(),
+            url: redact_url(url.as_str()),
+            message: last.to_string(),
         }
     }
 
