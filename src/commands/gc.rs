@@ -143,33 +143,9 @@ fn print_result(
     outcomes: Option<&[Outcome]>,
     quiet: bool,
 ) {
-    let status_of = |d: &gc::Deletion| -> (&'static str, Option<String>) {
-        match outcomes.and_then(|o| o.iter().find(|o| o.deletion == *d)) {
-            None => ("planned", None),
-            Some(Outcome { error: None, .. }) => ("deleted", None),
-            Some(Outcome { error: Some(e), .. }) => ("failed", Some(e.clone())),
-        }
-    };
+    let status_of = |d: &gc::Deletion| status_of(outcomes, d);
     if format == GcFormat::Json {
-        let delete: Vec<serde_json::Value> = decision
-            .delete
-            .iter()
-            .map(|d| {
-                let mut v = serde_json::to_value(d).unwrap_or_default();
-                let (status, error) = status_of(d);
-                v["status"] = status.into();
-                if let Some(e) = error {
-                    v["error"] = e.into();
-                }
-                v
-            })
-            .collect();
-        let out = serde_json::json!({
-            "dry_run": dry_run,
-            "delete": delete,
-            "kept": decision.kept,
-        });
-        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        print_json(dry_run, decision, outcomes);
         return;
     }
     if decision.delete.is_empty() {
@@ -232,4 +208,36 @@ fn print_result(
             .collect();
         outln!("deleted {}", summary(&done));
     }
+}
+
+/// What became of a deletion: planned (a dry run), deleted, or failed with its error.
+fn status_of(outcomes: Option<&[Outcome]>, d: &gc::Deletion) -> (&'static str, Option<String>) {
+    match outcomes.and_then(|o| o.iter().find(|o| o.deletion == *d)) {
+        None => ("planned", None),
+        Some(Outcome { error: None, .. }) => ("deleted", None),
+        Some(Outcome { error: Some(e), .. }) => ("failed", Some(e.clone())),
+    }
+}
+
+/// `--format json`: every deletion with its status, and what was kept.
+fn print_json(dry_run: bool, decision: &Decision, outcomes: Option<&[Outcome]>) {
+    let delete: Vec<serde_json::Value> = decision
+        .delete
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::to_value(d).unwrap_or_default();
+            let (status, error) = status_of(outcomes, d);
+            v["status"] = status.into();
+            if let Some(e) = error {
+                v["error"] = e.into();
+            }
+            v
+        })
+        .collect();
+    let out = serde_json::json!({
+        "dry_run": dry_run,
+        "delete": delete,
+        "kept": decision.kept,
+    });
+    outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
 }
