@@ -83,19 +83,12 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     let inputs = crate::inputs::collect(manifest.clone(), &plan)
         .await
         .map_err(|e| BuildError::State(e.to_string()))?;
-    // What to build: a retry re-runs the units of the earlier run with the platform versions
-    // it resolved; otherwise every `latest` is resolved now and unchanged units are left out.
-    let retried = retried_run(&store, &selection).await?;
-    // The last builds of the whole family of states (this one, its root when it is a shard,
-    // and every shard beside it), so a unit moved to another shard is not rebuilt.
-    let index = match store.read_family_index().await {
-        Ok(i) => i,
-        Err(e) => return Err(BuildError::State(format!("reading the index: {e}"))),
-    };
-    let (decisions, built_before_crash) = tokio::select! {
-        d = decide(&arm, &mut plan, &index, retried.as_ref(), selection.force) => d?,
-        _ = interrupt.cancelled() => return Err(BuildError::State("interrupted while resolving sources".into())),
-    };
+    let Decided {
+        retried,
+        index,
+        decisions,
+        built_before_crash,
+    } = what_builds(&store, &arm, &mut plan, &selection, &interrupt).await?;
     // Secrets of the units that build (a missing one stops the run before anything is
     // deployed).
     let resolved = secrets::resolve(&plan, Some(&arm), secret_options)
@@ -157,6 +150,45 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     )
     .await;
     Ok(result)
+}
+
+/// What a run builds, and what that was decided from.
+struct Decided {
+    /// The run a `--retry-failed` build retries.
+    retried: Option<RunRecord>,
+    /// The last builds of the whole family of states.
+    index: aib_state::Index,
+    decisions: incremental::Decisions,
+    /// Units the retried run finished before it stopped, as index entries (see [`decide`]).
+    built_before_crash: Vec<aib_state::IndexEntry>,
+}
+
+/// What to build: a retry re-runs the units of the earlier run with the platform versions it
+/// resolved; otherwise every `latest` is resolved now and unchanged units are left out.
+async fn what_builds(
+    store: &StateStore,
+    arm: &ArmClient,
+    plan: &mut Plan,
+    selection: &aib_state::Selection,
+    interrupt: &CancellationToken,
+) -> Result<Decided, BuildError> {
+    let retried = retried_run(store, selection).await?;
+    // The last builds of the whole family of states (this one, its root when it is a shard,
+    // and every shard beside it), so a unit moved to another shard is not rebuilt.
+    let index = match store.read_family_index().await {
+        Ok(i) => i,
+        Err(e) => return Err(BuildError::State(format!("reading the index: {e}"))),
+    };
+    let (decisions, built_before_crash) = tokio::select! {
+        d = decide(arm, plan, &index, retried.as_ref(), selection.force) => d?,
+        _ = interrupt.cancelled() => return Err(BuildError::State("interrupted while resolving sources".into())),
+    };
+    Ok(Decided {
+        retried,
+        index,
+        decisions,
+        built_before_crash,
+    })
 }
 
 /// The run a `--retry-failed` build retries, read from the state.
