@@ -78,22 +78,45 @@ fn check_identity(ctx: &Ctx, identity: &Value) -> Result<(), ArmErr> {
 /// The template's properties: a supported source, distribute targets with valid run output
 /// names, supported customizers, a build timeout within AIB's range.
 fn check_properties(props: &Value) -> Result<(), ArmErr> {
-    let Some(source) = props.get("source").and_then(Value::as_object) else {
+    check_source(props)?;
+    check_distribute(props)?;
+    check_customizers(props)?;
+    check_build_timeout(props)
+}
+
+/// A `type` (of a source, distributor or customizer), `""` when absent.
+fn type_of(v: &Value) -> &str {
+    v.get("type").and_then(Value::as_str).unwrap_or("")
+}
+
+/// Whether `t` is one of `known`, in any case.
+fn is_one_of(known: &[&str], t: &str) -> bool {
+    known.iter().any(|k| k.eq_ignore_ascii_case(t))
+}
+
+/// `source`: present, of a type AIB builds from.
+fn check_source(props: &Value) -> Result<(), ArmErr> {
+    let Some(source) = props.get("source").filter(|s| s.is_object()) else {
         return Err(ArmErr::bad_request(
             "InvalidParameter",
             "Missing required property 'properties.source'.",
         ));
     };
-    let stype = source.get("type").and_then(Value::as_str).unwrap_or("");
-    if !["PlatformImage", "ManagedImage", "SharedImageVersion"]
-        .iter()
-        .any(|t| t.eq_ignore_ascii_case(stype))
-    {
+    let stype = type_of(source);
+    if !is_one_of(
+        &["PlatformImage", "ManagedImage", "SharedImageVersion"],
+        stype,
+    ) {
         return Err(ArmErr::bad_request(
             "InvalidParameter",
             format!("BadSourceType: source type '{stype}' is not supported."),
         ));
     }
+    Ok(())
+}
+
+/// `distribute`: at least one target, each of a known type with a valid `runOutputName`.
+fn check_distribute(props: &Value) -> Result<(), ArmErr> {
     let Some(dist) = props
         .get("distribute")
         .and_then(Value::as_array)
@@ -105,11 +128,8 @@ fn check_properties(props: &Value) -> Result<(), ArmErr> {
         ));
     };
     for d in dist {
-        let dt = d.get("type").and_then(Value::as_str).unwrap_or("");
-        if !["ManagedImage", "SharedImage", "VHD"]
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(dt))
-        {
+        let dt = type_of(d);
+        if !is_one_of(&["ManagedImage", "SharedImage", "VHD"], dt) {
             return Err(ArmErr::bad_request(
                 "InvalidParameter",
                 format!("BadDistributeType: distribute type '{dt}' is not supported."),
@@ -125,44 +145,49 @@ fn check_properties(props: &Value) -> Result<(), ArmErr> {
             ));
         }
     }
-    if let Some(cs) = props.get("customize") {
-        let Some(cs) = cs.as_array() else {
+    Ok(())
+}
+
+/// `customize` (optional): an array of customizers of the types AIB runs.
+fn check_customizers(props: &Value) -> Result<(), ArmErr> {
+    let Some(cs) = props.get("customize") else {
+        return Ok(());
+    };
+    let Some(cs) = cs.as_array() else {
+        return Err(ArmErr::bad_request(
+            "InvalidParameter",
+            "properties.customize must be an array.",
+        ));
+    };
+    const KNOWN: [&str; 5] = [
+        "Shell",
+        "PowerShell",
+        "File",
+        "WindowsRestart",
+        "WindowsUpdate",
+    ];
+    for c in cs {
+        let ct = type_of(c);
+        if !is_one_of(&KNOWN, ct) {
             return Err(ArmErr::bad_request(
                 "InvalidParameter",
-                "properties.customize must be an array.",
+                format!("BadCustomizerType: customizer type '{ct}' is not supported."),
             ));
-        };
-        for c in cs {
-            let ct = c.get("type").and_then(Value::as_str).unwrap_or("");
-            if ![
-                "Shell",
-                "PowerShell",
-                "File",
-                "WindowsRestart",
-                "WindowsUpdate",
-            ]
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(ct))
-            {
-                return Err(ArmErr::bad_request(
-                    "InvalidParameter",
-                    format!("BadCustomizerType: customizer type '{ct}' is not supported."),
-                ));
-            }
-        }
-    }
-    if let Some(bt) = props.get("buildTimeoutInMinutes") {
-        match bt.as_i64() {
-            Some(n) if (0..=960).contains(&n) => {}
-            _ => {
-                return Err(ArmErr::bad_request(
-                    "InvalidParameter",
-                    "The value of buildTimeoutInMinutes must be an integer between 0 and 960.",
-                ));
-            }
         }
     }
     Ok(())
+}
+
+/// `buildTimeoutInMinutes` (optional): an integer from 0 to 960.
+fn check_build_timeout(props: &Value) -> Result<(), ArmErr> {
+    match props.get("buildTimeoutInMinutes").map(Value::as_i64) {
+        None => Ok(()),
+        Some(Some(n)) if (0..=960).contains(&n) => Ok(()),
+        Some(_) => Err(ArmErr::bad_request(
+            "InvalidParameter",
+            "The value of buildTimeoutInMinutes must be an integer between 0 and 960.",
+        )),
+    }
 }
 
 /// Validate a PUT body; returns (location, tags, identity, properties).
