@@ -4,7 +4,7 @@
 use crate::context::Ctx;
 use crate::handlers::arm::stable_guid;
 use crate::model::image_template::{ImageTemplate, Run, TYPE};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 fn provisioning_state(ctx: &Ctx, t: &ImageTemplate, now: f64) -> &'static str {
     if t.deleting_at.is_some() {
@@ -22,35 +22,10 @@ fn provisioning_state(ctx: &Ctx, t: &ImageTemplate, now: f64) -> &'static str {
 pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64, api: &str) -> Value {
     let state = provisioning_state(ctx, t, now);
     let creating = state == "Creating";
-    let mut identity = t.identity.clone();
-    // The identity's ids are filled in once the template is created (recorded: `{}` before).
-    if let (false, Some(uais)) = (
-        creating,
-        identity
-            .get_mut("userAssignedIdentities")
-            .and_then(Value::as_object_mut),
-    ) {
-        for (k, v) in uais.iter_mut() {
-            let lk = k.to_ascii_lowercase();
-            *v = json!({"principalId": stable_guid(&format!("principal:{lk}")), "clientId": stable_guid(&format!("client:{lk}"))});
-        }
-    }
+    let identity = shown_identity(t, creating);
     let mut props = t.properties.clone();
     if let Some(o) = props.as_object_mut() {
-        if let Some(ds) = o.get_mut("distribute").and_then(Value::as_array_mut) {
-            fill_distributor_defaults(ds, api);
-        }
-        o.entry("buildTimeoutInMinutes").or_insert(json!(0));
-        if let Some(cs) = o.get_mut("customize").and_then(Value::as_array_mut) {
-            fill_customizer_defaults(cs);
-        }
-        if let Some(cs) = o
-            .get_mut("validate")
-            .and_then(|v| v.get_mut("inVMValidations"))
-            .and_then(Value::as_array_mut)
-        {
-            fill_customizer_defaults(cs);
-        }
+        fill_defaults(o, api);
         o.insert("provisioningState".into(), json!(state));
         if let (false, Some((code, message))) = (creating, &t.provision_error) {
             o.insert(
@@ -61,35 +36,7 @@ pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64, api: &str) -> Value {
         if !creating && let Some(cs) = o.get_mut("customize").and_then(Value::as_array_mut) {
             fill_checksums(cs);
         }
-        if staging_and_exact_version(api) {
-            // Until AIB created it, the staging group is unknown ("") and the source version
-            // unresolved ("latest"), as the create answer in the recordings shows.
-            o.entry("stagingResourceGroup").or_insert(json!(""));
-            let staging = if creating || !t.has_staging() {
-                String::new()
-            } else {
-                t.staging_rg_id()
-            };
-            o.insert("exactStagingResourceGroup".into(), json!(staging));
-            if let (Some(ev), Some(src)) = (
-                &t.exact_version,
-                o.get_mut("source").and_then(Value::as_object_mut),
-            ) {
-                let shown = if creating { "latest" } else { ev.as_str() };
-                src.insert("exactVersion".into(), json!(shown));
-            }
-        } else if let (false, Some(ev), Some(src)) = (
-            creating,
-            &t.exact_version,
-            o.get_mut("source").and_then(Value::as_object_mut),
-        ) && src
-            .get("version")
-            .and_then(Value::as_str)
-            .is_some_and(|v| v.eq_ignore_ascii_case("latest"))
-        {
-            // Before 2022-02-14 the resolved version was shown inside `version`.
-            src.insert("version".into(), json!(format!("latest ({ev})")));
-        }
+        show_staging_and_source_version(o, t, creating, api);
         if let Some(run) = &t.run {
             o.insert("lastRunStatus".into(), last_run_status(ctx, run, now));
         }
@@ -103,6 +50,81 @@ pub fn to_json(ctx: &Ctx, t: &ImageTemplate, now: f64, api: &str) -> Value {
         "identity": identity,
         "properties": props,
     })
+}
+
+/// The template's identity: its user-assigned identities' ids are filled in once it is
+/// created (recorded: `{}` before).
+fn shown_identity(t: &ImageTemplate, creating: bool) -> Value {
+    let mut identity = t.identity.clone();
+    if let (false, Some(uais)) = (
+        creating,
+        identity
+            .get_mut("userAssignedIdentities")
+            .and_then(Value::as_object_mut),
+    ) {
+        for (k, v) in uais.iter_mut() {
+            let lk = k.to_ascii_lowercase();
+            *v = json!({"principalId": stable_guid(&format!("principal:{lk}")), "clientId": stable_guid(&format!("client:{lk}"))});
+        }
+    }
+    identity
+}
+
+/// The defaults AIB shows in a template's properties: its distributors' and customizers'
+/// (those of in-VM validations too) and a `buildTimeoutInMinutes` of 0.
+fn fill_defaults(o: &mut Map<String, Value>, api: &str) {
+    if let Some(ds) = o.get_mut("distribute").and_then(Value::as_array_mut) {
+        fill_distributor_defaults(ds, api);
+    }
+    o.entry("buildTimeoutInMinutes").or_insert(json!(0));
+    if let Some(cs) = o.get_mut("customize").and_then(Value::as_array_mut) {
+        fill_customizer_defaults(cs);
+    }
+    if let Some(cs) = o
+        .get_mut("validate")
+        .and_then(|v| v.get_mut("inVMValidations"))
+        .and_then(Value::as_array_mut)
+    {
+        fill_customizer_defaults(cs);
+    }
+}
+
+/// The staging group and the source version the build uses, as the api-version shows them.
+fn show_staging_and_source_version(
+    o: &mut Map<String, Value>,
+    t: &ImageTemplate,
+    creating: bool,
+    api: &str,
+) {
+    if staging_and_exact_version(api) {
+        // Until AIB created it, the staging group is unknown ("") and the source version
+        // unresolved ("latest"), as the create answer in the recordings shows.
+        o.entry("stagingResourceGroup").or_insert(json!(""));
+        let staging = if creating || !t.has_staging() {
+            String::new()
+        } else {
+            t.staging_rg_id()
+        };
+        o.insert("exactStagingResourceGroup".into(), json!(staging));
+        if let (Some(ev), Some(src)) = (
+            &t.exact_version,
+            o.get_mut("source").and_then(Value::as_object_mut),
+        ) {
+            let shown = if creating { "latest" } else { ev.as_str() };
+            src.insert("exactVersion".into(), json!(shown));
+        }
+    } else if let (false, Some(ev), Some(src)) = (
+        creating,
+        &t.exact_version,
+        o.get_mut("source").and_then(Value::as_object_mut),
+    ) && src
+        .get("version")
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.eq_ignore_ascii_case("latest"))
+    {
+        // Before 2022-02-14 the resolved version was shown inside `version`.
+        src.insert("version".into(), json!(format!("latest ({ev})")));
+    }
 }
 
 /// Defaults AIB shows for a gallery distributor (recorded): `excludeFromLatest` false and,
