@@ -4,10 +4,10 @@ use super::create::{applies, resolve_exact_version};
 use crate::context::Ctx;
 use crate::handlers::arm::operations;
 use crate::model::ArmErr;
-use crate::model::image_template::{Run, TYPE, template_id};
+use crate::model::image_template::{ImageTemplate, Run, TYPE, template_id};
 use crate::model::operation::OpKind;
 use crate::response::empty;
-use crate::scenario::OutcomeResult;
+use crate::scenario::{OutcomeResult, OutcomeRule};
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -34,47 +34,13 @@ pub fn run(
             format!("The Resource '{TYPE}/{name}' under resource group '{rg}' was not found."),
         ));
     };
-    if t.deleting_at.is_some() {
-        return Err(ArmErr::conflict(
-            "Conflict",
-            format!("The image template '{name}' is being deleted."),
-        ));
-    }
-    if now < t.created + ctx.scenario.create_minutes {
-        return Err(ArmErr::conflict(
-            "Conflict",
-            format!(
-                "The image template '{name}' is still being created (provisioningState Creating)."
-            ),
-        ));
-    }
-    if t.provision_error.is_some() {
-        return Err(ArmErr::conflict("OperationNotAllowed", RUN_NOT_ALLOWED));
-    }
-    if t.running() {
-        return Err(ArmErr::conflict(
-            "Conflict",
-            format!(
-                "The image template '{name}' already has a build in progress. Concurrent runs of the same image template are not supported; wait for the current run to finish or cancel it."
-            ),
-        ));
-    }
+    check_ready(ctx, t, name, now)?;
     let exact = resolve_exact_version(ctx, st, &t.properties, &t.location);
     let rule = ctx.outcome_for(name, &t.tags);
-    let timeout = t
-        .properties
-        .get("buildTimeoutInMinutes")
-        .and_then(Value::as_u64)
-        .filter(|n| *n > 0)
-        .unwrap_or(240) as f64;
+    let timeout = build_timeout(t);
     let has_validate = t.properties.get("validate").is_some_and(|v| !v.is_null());
     let location = t.location.clone();
-    // A rule with `times` gives its result to the first N runs; later ones succeed.
-    let result = match rule.result {
-        OutcomeResult::Succeed | OutcomeResult::ProvisionFail => rule.result,
-        r if applies(st, &rule) => r,
-        _ => OutcomeResult::Succeed,
-    };
+    let result = run_result(st, &rule);
     let op_id = operations::new_op(st, sub, &location, OpKind::Run, &key, now, None);
     let Some(t) = st.templates.get_mut(&key) else {
         return Err(ArmErr::new(
@@ -102,4 +68,54 @@ pub fn run(
         operations::add_lro_headers(&mut r, &url, true);
     }
     Ok(r)
+}
+
+/// Whether the template `name` can start a build at `now`: not being deleted or still
+/// created, not failed to provision, not building already; else AIB's 409.
+fn check_ready(ctx: &Ctx, t: &ImageTemplate, name: &str, now: f64) -> Result<(), ArmErr> {
+    if t.deleting_at.is_some() {
+        return Err(ArmErr::conflict(
+            "Conflict",
+            format!("The image template '{name}' is being deleted."),
+        ));
+    }
+    if now < t.created + ctx.scenario.create_minutes {
+        return Err(ArmErr::conflict(
+            "Conflict",
+            format!(
+                "The image template '{name}' is still being created (provisioningState Creating)."
+            ),
+        ));
+    }
+    if t.provision_error.is_some() {
+        return Err(ArmErr::conflict("OperationNotAllowed", RUN_NOT_ALLOWED));
+    }
+    if t.running() {
+        return Err(ArmErr::conflict(
+            "Conflict",
+            format!(
+                "The image template '{name}' already has a build in progress. Concurrent runs of the same image template are not supported; wait for the current run to finish or cancel it."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The build's timeout in minutes: `buildTimeoutInMinutes`, 240 when absent or 0.
+fn build_timeout(t: &ImageTemplate) -> f64 {
+    t.properties
+        .get("buildTimeoutInMinutes")
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0)
+        .unwrap_or(240) as f64
+}
+
+/// How this run ends by the scenario's `rule`: a rule with `times` gives its result to the
+/// first N runs (counting this one); later ones succeed.
+fn run_result(st: &mut State, rule: &OutcomeRule) -> OutcomeResult {
+    match rule.result {
+        OutcomeResult::Succeed | OutcomeResult::ProvisionFail => rule.result,
+        r if applies(st, rule) => r,
+        _ => OutcomeResult::Succeed,
+    }
 }
