@@ -19,7 +19,6 @@ pub(super) fn distribute(
     replicate: Option<f64>,
 ) -> (Vec<Value>, Option<ArmErr>) {
     let mut outputs = Vec::new();
-    let mut error: Option<ArmErr> = None;
     let dists = t
         .properties
         .get("distribute")
@@ -37,70 +36,82 @@ pub(super) fn distribute(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_ascii_lowercase();
-        let (artifact_id, artifact_uri) = match dt.as_str() {
+        let artifact = match dt.as_str() {
             "sharedimage" => {
-                let nv = NewVersion {
-                    gallery_image_id: d
-                        .get("galleryImageId")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                    regions: gallery::target_regions(d, &t.location),
-                    exclude_from_latest: d
-                        .get("excludeFromLatest")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
-                    source_id: format!(
-                        "{}/providers/Microsoft.Compute/images/IntermediateImage-{}",
-                        t.staging_rg_id(),
-                        ron
-                    ),
-                    os_disk_gb: t
-                        .properties
-                        .pointer("/vmProfile/osDiskSizeGB")
-                        .and_then(Value::as_u64)
-                        .filter(|n| *n > 0)
-                        .unwrap_or(127),
-                    tags: d.get("artifactTags").cloned().unwrap_or_else(|| json!({})),
-                    location: t.location.clone(),
-                    replicate_minutes: replicate,
-                };
+                let nv = new_version(t, d, &ron, replicate);
                 match gallery::create_version(ctx, st, end, nv) {
-                    Ok(id) => (Some(id), None),
-                    Err(e) => {
-                        error = Some(e);
-                        break;
-                    }
+                    Ok(id) => Artifact::Id(Some(id)),
+                    Err(e) => return (outputs, Some(e)),
                 }
             }
-            "managedimage" => (
-                d.get("imageId").and_then(Value::as_str).map(str::to_string),
-                None,
-            ),
-            _ => {
-                let uri = d
-                    .get("uri")
+            "managedimage" => {
+                Artifact::Id(d.get("imageId").and_then(Value::as_str).map(str::to_string))
+            }
+            _ => Artifact::Uri(
+                d.get("uri")
                     .and_then(Value::as_str)
                     .map(str::to_string)
                     .unwrap_or_else(|| {
                         format!("{}vhds/{}-{}.vhd", t.blob_endpoint(ctx), t.name, ron)
-                    });
-                (None, Some(uri))
-            }
+                    }),
+            ),
         };
-        let mut props = json!({"provisioningState": "Succeeded"});
-        if let Some(a) = artifact_id {
-            props["artifactId"] = json!(a);
-        }
-        if let Some(u) = artifact_uri {
-            props["artifactUri"] = json!(u);
-        }
-        outputs.push(json!({
-            "id": format!("{}/runOutputs/{}", t.id(), ron),
-            "name": ron,
-            "type": format!("{TYPE}/runOutputs"),
-            "properties": props,
-        }));
+        outputs.push(run_output(t, &ron, artifact));
     }
-    (outputs, error)
+    (outputs, None)
+}
+
+/// What a distribute target made, as its run output names it.
+enum Artifact {
+    /// `artifactId`: a gallery version or managed image (a managed image target may name
+    /// none).
+    Id(Option<String>),
+    /// `artifactUri`: a VHD.
+    Uri(String),
+}
+
+/// The gallery version a `SharedImage` target `d` (run output `ron`) of `t` publishes.
+fn new_version(t: &ImageTemplate, d: &Value, ron: &str, replicate: Option<f64>) -> NewVersion {
+    NewVersion {
+        gallery_image_id: d
+            .get("galleryImageId")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        regions: gallery::target_regions(d, &t.location),
+        exclude_from_latest: d
+            .get("excludeFromLatest")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        source_id: format!(
+            "{}/providers/Microsoft.Compute/images/IntermediateImage-{}",
+            t.staging_rg_id(),
+            ron
+        ),
+        os_disk_gb: t
+            .properties
+            .pointer("/vmProfile/osDiskSizeGB")
+            .and_then(Value::as_u64)
+            .filter(|n| *n > 0)
+            .unwrap_or(127),
+        tags: d.get("artifactTags").cloned().unwrap_or_else(|| json!({})),
+        location: t.location.clone(),
+        replicate_minutes: replicate,
+    }
+}
+
+/// The run output `ron` of `t`, succeeded, naming what it made.
+fn run_output(t: &ImageTemplate, ron: &str, artifact: Artifact) -> Value {
+    let mut props = json!({"provisioningState": "Succeeded"});
+    match artifact {
+        Artifact::Id(Some(a)) => props["artifactId"] = json!(a),
+        Artifact::Id(None) => {}
+        Artifact::Uri(u) => props["artifactUri"] = json!(u),
+    }
+    json!({
+        "id": format!("{}/runOutputs/{}", t.id(), ron),
+        "name": ron,
+        "type": format!("{TYPE}/runOutputs"),
+        "properties": props,
+    })
 }
