@@ -582,7 +582,7 @@ fn arm_request(sim: &Arc<Sim>, req: &Req<'_>, sub: &str, arm: Arm) -> Response {
             page_size: ctx.scenario.page_size,
         },
     };
-    let mut r = call.dispatch(&mut st, arm);
+    let mut r = call.handle(&mut st, arm);
     drop(st);
     set_header(&mut r, kind.header(), &remaining.to_string());
     r
@@ -625,7 +625,7 @@ struct ArmCall<'a> {
 
 impl ArmCall<'_> {
     /// The handler's answer (operation URLs must carry a valid signature first).
-    fn dispatch(&self, st: &mut crate::state::State, arm: Arm) -> Response {
+    fn handle(&self, st: &mut crate::state::State, arm: Arm) -> Response {
         let (ctx, sub, api, list) = (&self.sim.ctx, self.sub, self.api, &self.list);
         if matches!(
             arm,
