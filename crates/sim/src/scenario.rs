@@ -359,69 +359,12 @@ impl Scenario {
 
     /// Check ranges and globs.
     pub fn validate(&self) -> Result<(), ScenarioError> {
-        if self.clock_minute_ms == Some(0) {
-            return Err(ScenarioError::Invalid(
-                "clock_minute_ms must be at least 1".into(),
-            ));
-        }
-        if self.minute_ms == 0 {
-            return Err(ScenarioError::Invalid(
-                "minute_ms must be at least 1".into(),
-            ));
-        }
-        for (k, v) in [
-            ("build_minutes", self.build_minutes),
-            ("deploy_minutes", self.deploy_minutes),
-            ("delete_minutes", self.delete_minutes),
-            ("create_minutes", self.create_minutes),
-            ("cancel_minutes", self.cancel_minutes),
-            ("replicate_minutes", self.replicate_minutes),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(ScenarioError::Invalid(format!("{k} must be >= 0")));
-            }
-        }
+        self.validate_times()?;
         if self.page_size == 0 {
-            return Err(ScenarioError::Invalid(
-                "page_size must be at least 1".into(),
-            ));
+            return Err(invalid("page_size must be at least 1"));
         }
-        let l = &self.limits;
-        for (k, v) in [
-            ("limits.read_burst", l.read_burst),
-            ("limits.read_per_sec", l.read_per_sec),
-            ("limits.write_burst", l.write_burst),
-            ("limits.write_per_sec", l.write_per_sec),
-            ("limits.delete_burst", l.delete_burst),
-            ("limits.delete_per_sec", l.delete_per_sec),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(ScenarioError::Invalid(format!("{k} must be > 0")));
-            }
-        }
-        if !(l.global_factor.is_finite() && l.global_factor >= 1.0) {
-            return Err(ScenarioError::Invalid(
-                "limits.global_factor must be >= 1".into(),
-            ));
-        }
-        let f = &self.faults;
-        for (k, v) in [
-            ("faults.throttle", f.throttle),
-            ("faults.server_error", f.server_error),
-            ("faults.reset", f.reset),
-            ("faults.reset_mid_body", f.reset_mid_body),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(ScenarioError::Invalid(format!(
-                    "{k} must be between 0 and 1"
-                )));
-            }
-        }
-        if f.throttle + f.server_error + f.reset > 1.0 {
-            return Err(ScenarioError::Invalid(
-                "faults.throttle + server_error + reset must not exceed 1".into(),
-            ));
-        }
+        self.limits.validate()?;
+        self.faults.validate()?;
         for key in self.key_vault.keys() {
             if split_key_vault_key(key).is_none() {
                 return Err(ScenarioError::Invalid(format!(
@@ -440,6 +383,79 @@ impl Scenario {
         }
         Ok(())
     }
+
+    /// The clock's speed and the simulated durations.
+    fn validate_times(&self) -> Result<(), ScenarioError> {
+        if self.clock_minute_ms == Some(0) {
+            return Err(invalid("clock_minute_ms must be at least 1"));
+        }
+        if self.minute_ms == 0 {
+            return Err(invalid("minute_ms must be at least 1"));
+        }
+        for (k, v) in [
+            ("build_minutes", self.build_minutes),
+            ("deploy_minutes", self.deploy_minutes),
+            ("delete_minutes", self.delete_minutes),
+            ("create_minutes", self.create_minutes),
+            ("cancel_minutes", self.cancel_minutes),
+            ("replicate_minutes", self.replicate_minutes),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ScenarioError::Invalid(format!("{k} must be >= 0")));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Limits {
+    /// Positive bursts and rates, and a global factor of at least 1.
+    fn validate(&self) -> Result<(), ScenarioError> {
+        for (k, v) in [
+            ("limits.read_burst", self.read_burst),
+            ("limits.read_per_sec", self.read_per_sec),
+            ("limits.write_burst", self.write_burst),
+            ("limits.write_per_sec", self.write_per_sec),
+            ("limits.delete_burst", self.delete_burst),
+            ("limits.delete_per_sec", self.delete_per_sec),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(ScenarioError::Invalid(format!("{k} must be > 0")));
+            }
+        }
+        if !(self.global_factor.is_finite() && self.global_factor >= 1.0) {
+            return Err(invalid("limits.global_factor must be >= 1"));
+        }
+        Ok(())
+    }
+}
+
+impl Faults {
+    /// Probabilities between 0 and 1 that together do not exceed 1.
+    fn validate(&self) -> Result<(), ScenarioError> {
+        for (k, v) in [
+            ("faults.throttle", self.throttle),
+            ("faults.server_error", self.server_error),
+            ("faults.reset", self.reset),
+            ("faults.reset_mid_body", self.reset_mid_body),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(ScenarioError::Invalid(format!(
+                    "{k} must be between 0 and 1"
+                )));
+            }
+        }
+        if self.throttle + self.server_error + self.reset > 1.0 {
+            return Err(invalid(
+                "faults.throttle + server_error + reset must not exceed 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(message: &str) -> ScenarioError {
+    ScenarioError::Invalid(message.to_string())
 }
 
 /// Splits a `[key_vault]` key `"VAULT/NAME"` into lower-cased vault and secret names, or

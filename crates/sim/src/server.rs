@@ -152,66 +152,15 @@ pub async fn start_from(
     world: Option<crate::persist::World>,
 ) -> Result<SimHandle, SimError> {
     scenario.validate()?;
-    let tcp = TcpListener::bind(listen)
-        .await
-        .map_err(|source| SimError::Bind {
-            addr: listen,
-            source,
-        })?;
-    let addr = tcp.local_addr().map_err(|source| SimError::Bind {
-        addr: listen,
-        source,
-    })?;
-    let host = match addr {
-        SocketAddr::V4(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
-        SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),
-        a => a.to_string(),
-    };
+    let (tcp, addr) = bind(listen).await?;
+    let host = reachable_host(addr);
     let base_url = format!("http://{host}");
     let https_base_url = format!("https://{host}");
     let tls = crate::tls::SimTls::new(&addr.ip().to_string())?;
-    let mut missing = GlobSetBuilder::new();
-    for g in &scenario.missing {
-        if let Ok(glob) = GlobBuilder::new(g)
-            .case_insensitive(true)
-            .literal_separator(false)
-            .build()
-        {
-            missing.add(glob);
-        }
-    }
-    let missing = missing.build().unwrap_or_else(|_| GlobSet::empty());
-    let outcomes = scenario
-        .outcome
-        .iter()
-        .filter_map(|r| {
-            GlobBuilder::new(&r.template)
-                .build()
-                .ok()
-                .map(|g| (g.compile_matcher(), r.clone()))
-        })
-        .collect();
-    let (clock, state) = match world {
-        Some(w) => (
-            Clock::resume(
-                scenario.minute_ms,
-                w.resume_minutes(chrono::Utc::now()),
-                w.start_utc(),
-            ),
-            w.state,
-        ),
-        None => (Clock::new(scenario.minute_ms), SimState::default()),
-    };
+    let ctx = new_ctx(&scenario, world.as_ref(), base_url, https_base_url.clone());
+    let state = world.map_or_else(SimState::default, |w| w.state);
     let sim = Arc::new(Sim {
-        ctx: Ctx {
-            clock,
-            base_url,
-            https_base_url: https_base_url.clone(),
-            missing,
-            outcomes,
-            scenario: scenario.clone(),
-            update_conflicts: std::sync::atomic::AtomicU64::new(0),
-        },
+        ctx,
         state: Mutex::new(state),
         stats: Mutex::new(Stats::default()),
         faults: Mutex::new(FaultRng::new(scenario.faults.seed)),
@@ -235,6 +184,81 @@ pub async fn start_from(
         shutdown: Some(tx),
         task,
     })
+}
+
+/// The listening socket on `listen` and the address it got.
+async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), SimError> {
+    let bind_error = |source| SimError::Bind {
+        addr: listen,
+        source,
+    };
+    let tcp = TcpListener::bind(listen).await.map_err(bind_error)?;
+    let addr = tcp.local_addr().map_err(bind_error)?;
+    Ok((tcp, addr))
+}
+
+/// `HOST:PORT` a client reaches `addr` at: the loopback address when bound to an unspecified
+/// one.
+fn reachable_host(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),
+        a => a.to_string(),
+    }
+}
+
+/// The context of a simulator of `scenario` at these URLs: its globs compiled and its clock
+/// new, or resumed where `world` was saved.
+fn new_ctx(
+    scenario: &Scenario,
+    world: Option<&crate::persist::World>,
+    base_url: String,
+    https_base_url: String,
+) -> Ctx {
+    let missing = missing_globs(&scenario.missing);
+    let outcomes = scenario
+        .outcome
+        .iter()
+        .filter_map(|r| {
+            GlobBuilder::new(&r.template)
+                .build()
+                .ok()
+                .map(|g| (g.compile_matcher(), r.clone()))
+        })
+        .collect();
+    let clock = match world {
+        Some(w) => Clock::resume(
+            scenario.minute_ms,
+            w.resume_minutes(chrono::Utc::now()),
+            w.start_utc(),
+        ),
+        None => Clock::new(scenario.minute_ms),
+    };
+    Ctx {
+        clock,
+        base_url,
+        https_base_url,
+        missing,
+        outcomes,
+        scenario: scenario.clone(),
+        update_conflicts: std::sync::atomic::AtomicU64::new(0),
+    }
+}
+
+/// The scenario's `missing` globs as one set, matched case-insensitively and across `/`
+/// (a glob that does not compile is left out).
+fn missing_globs(globs: &[String]) -> GlobSet {
+    let mut missing = GlobSetBuilder::new();
+    for g in globs {
+        if let Ok(glob) = GlobBuilder::new(g)
+            .case_insensitive(true)
+            .literal_separator(false)
+            .build()
+        {
+            missing.add(glob);
+        }
+    }
+    missing.build().unwrap_or_else(|_| GlobSet::empty())
 }
 
 /// Accepts connections until `shutdown`, serving each with hyper (HTTP/1.1 and HTTP/2) and a

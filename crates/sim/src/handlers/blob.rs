@@ -453,45 +453,14 @@ pub fn get(
     headers: &HeaderMap,
     head: bool,
 ) -> Response {
-    if !container_exists(st, account, container) {
-        return blob_error(
-            StatusCode::NOT_FOUND,
-            "ContainerNotFound",
-            "The specified container does not exist.",
-        );
-    }
-    let Some(b) = st
-        .blobs
-        .get(&(account.to_string(), container.to_string()))
-        .and_then(|m| m.get(name))
-    else {
-        return blob_error(
-            StatusCode::NOT_FOUND,
-            "BlobNotFound",
-            "The specified blob does not exist.",
-        );
+    let b = match find_blob(st, account, container, name) {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let len = b.data.len() as u64;
-    let range_hdr = headers
-        .get("x-ms-range")
-        .or_else(|| headers.get("range"))
-        .and_then(|v| v.to_str().ok());
-    let range = match range_hdr {
-        None => None,
-        Some(spec) => match parse_range(spec, len) {
-            Some(r) => r,
-            None => {
-                let mut r = blob_error(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "InvalidRange",
-                    "The range specified is invalid for the current size of the resource.",
-                );
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                    r.headers_mut().insert(header::CONTENT_RANGE, v);
-                }
-                return r;
-            }
-        },
+    let range = match requested_range(headers, len) {
+        Ok(range) => range,
+        Err(r) => return r,
     };
     let (status, data) = match range {
         Some((s, e)) => (
@@ -508,13 +477,69 @@ pub fn get(
     });
     *r.status_mut() = status;
     let h = r.headers_mut();
-    let lm = httpdate::fmt_http_date(b.modified.into());
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    insert_blob_headers(h, b, range, len);
+    r
+}
+
+/// The blob, or Blob's 404 for its container or itself.
+fn find_blob<'a>(
+    st: &'a State,
+    account: &str,
+    container: &str,
+    name: &str,
+) -> Result<&'a Blob, Response> {
+    if !container_exists(st, account, container) {
+        return Err(blob_error(
+            StatusCode::NOT_FOUND,
+            "ContainerNotFound",
+            "The specified container does not exist.",
+        ));
+    }
+    st.blobs
+        .get(&(account.to_string(), container.to_string()))
+        .and_then(|m| m.get(name))
+        .ok_or_else(|| {
+            blob_error(
+                StatusCode::NOT_FOUND,
+                "BlobNotFound",
+                "The specified blob does not exist.",
+            )
+        })
+}
+
+/// The inclusive byte range `x-ms-range` (else `Range`) asks for in a blob of `len` bytes
+/// (`None`: all of it), or Blob's 416 with the blob's size.
+fn requested_range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, Response> {
+    let range_hdr = headers
+        .get("x-ms-range")
+        .or_else(|| headers.get("range"))
+        .and_then(|v| v.to_str().ok());
+    let Some(spec) = range_hdr else {
+        return Ok(None);
+    };
+    parse_range(spec, len).ok_or_else(|| {
+        let mut r = blob_error(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "InvalidRange",
+            "The range specified is invalid for the current size of the resource.",
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+            r.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+        r
+    })
+}
+
+/// The headers describing the blob (after the content's length, type and accepted ranges):
+/// its etag and dates, the range sent of its `len` bytes, and the service's fixed ones.
+fn insert_blob_headers(h: &mut HeaderMap, b: &Blob, range: Option<(u64, u64)>, len: u64) {
+    let lm = httpdate::fmt_http_date(b.modified.into());
     if let Ok(v) = HeaderValue::from_str(&b.etag) {
         h.insert(header::ETAG, v);
     }
@@ -532,5 +557,4 @@ pub fn get(
     h.insert("x-ms-lease-status", HeaderValue::from_static("unlocked"));
     h.insert("x-ms-lease-state", HeaderValue::from_static("available"));
     h.insert("x-ms-server-encrypted", HeaderValue::from_static("true"));
-    r
 }

@@ -140,73 +140,10 @@ fn step_body(w: &mut Writer<'_>, at: f64, c: &Value, i: usize, fail: bool) {
     let ty = packer_type(c.get("type").and_then(Value::as_str).unwrap_or(""));
     let name = c.get("name").and_then(Value::as_str).unwrap_or("");
     match ty {
-        "shell" => {
-            w.ui(
-                at,
-                &format!(
-                    "==> azure-arm: Provisioning with shell script: /tmp/packer-shell{}",
-                    100_000 + i * 7919
-                ),
-                false,
-            );
-            w.ui(at, &format!("    azure-arm: [{name}] starting"), false);
-            if fail {
-                w.ui(
-                    at,
-                    &format!("    azure-arm: [{name}] E: Unable to locate package example-package"),
-                    false,
-                );
-                w.ui(
-                    at,
-                    &format!("    azure-arm: [{name}] error: command returned 1"),
-                    false,
-                );
-            }
-        }
-        "powershell" => {
-            w.ui(at, "==> azure-arm: Provisioning with Powershell...", false);
-            w.ui(at, &format!("==> azure-arm: Provisioning with powershell script: /tmp/powershell-provisioner{}", 2_812_540_757u64 + i as u64), false);
-            w.ui(at, &format!("    azure-arm: [{name}] starting"), false);
-            if fail {
-                w.ui(at, &format!("==> azure-arm: [{name}] Write-Error: installation failed with exit code 1603"), true);
-                w.ui(at, "==> azure-arm:     + CategoryInfo          : NotSpecified: (:) [Write-Error], WriteErrorException", true);
-                w.log(at, "packer-provisioner-powershell plugin: c:/Windows/Temp/script.ps1 returned with exit code 1");
-            }
-        }
-        "windows-restart" => {
-            w.ui(at, "==> azure-arm: Restarting Machine", false);
-            w.ui(
-                at,
-                "==> azure-arm: Waiting for machine to restart...",
-                false,
-            );
-            if !fail {
-                w.ui(
-                    at,
-                    "    azure-arm: A restart is in progress. Machine restarted.",
-                    false,
-                );
-            }
-        }
-        "windows-update" => {
-            w.ui(
-                at,
-                "==> azure-arm: Uploading the Windows update elevated script...",
-                false,
-            );
-            w.ui(at, "==> azure-arm: Uploading the Windows update check for reboot required elevated script...", false);
-            w.ui(at, "==> azure-arm: Running Windows update...", false);
-            w.ui(at, "    azure-arm: Searching for Windows updates...", false);
-            w.ui(
-                at,
-                if fail {
-                    "    azure-arm: Failed to install updates: 0x80240438"
-                } else {
-                    "    azure-arm: Found 0 updates."
-                },
-                false,
-            );
-        }
+        "shell" => shell_step(w, at, name, i, fail),
+        "powershell" => powershell_step(w, at, name, i, fail),
+        "windows-restart" => restart_step(w, at, fail),
+        "windows-update" => update_step(w, at, fail),
         _ => {
             let dest = c
                 .get("destination")
@@ -219,6 +156,98 @@ fn step_body(w: &mut Writer<'_>, at: f64, c: &Value, i: usize, fail: bool) {
             );
         }
     }
+}
+
+/// A `shell` step (the `i`th customizer, named `name`): its script, and apt's failure.
+fn shell_step(w: &mut Writer<'_>, at: f64, name: &str, i: usize, fail: bool) {
+    w.ui(
+        at,
+        &format!(
+            "==> azure-arm: Provisioning with shell script: /tmp/packer-shell{}",
+            100_000 + i * 7919
+        ),
+        false,
+    );
+    w.ui(at, &format!("    azure-arm: [{name}] starting"), false);
+    if fail {
+        w.ui(
+            at,
+            &format!("    azure-arm: [{name}] E: Unable to locate package example-package"),
+            false,
+        );
+        w.ui(
+            at,
+            &format!("    azure-arm: [{name}] error: command returned 1"),
+            false,
+        );
+    }
+}
+
+/// A `powershell` step: its script, and an installer's failure as PowerShell reports it.
+fn powershell_step(w: &mut Writer<'_>, at: f64, name: &str, i: usize, fail: bool) {
+    w.ui(at, "==> azure-arm: Provisioning with Powershell...", false);
+    w.ui(
+        at,
+        &format!(
+            "==> azure-arm: Provisioning with powershell script: /tmp/powershell-provisioner{}",
+            2_812_540_757u64 + i as u64
+        ),
+        false,
+    );
+    w.ui(at, &format!("    azure-arm: [{name}] starting"), false);
+    if fail {
+        w.ui(
+            at,
+            &format!(
+                "==> azure-arm: [{name}] Write-Error: installation failed with exit code 1603"
+            ),
+            true,
+        );
+        w.ui(at, "==> azure-arm:     + CategoryInfo          : NotSpecified: (:) [Write-Error], WriteErrorException", true);
+        w.log(at, "packer-provisioner-powershell plugin: c:/Windows/Temp/script.ps1 returned with exit code 1");
+    }
+}
+
+/// A `windows-restart` step: the machine comes back unless it fails.
+fn restart_step(w: &mut Writer<'_>, at: f64, fail: bool) {
+    w.ui(at, "==> azure-arm: Restarting Machine", false);
+    w.ui(
+        at,
+        "==> azure-arm: Waiting for machine to restart...",
+        false,
+    );
+    if !fail {
+        w.ui(
+            at,
+            "    azure-arm: A restart is in progress. Machine restarted.",
+            false,
+        );
+    }
+}
+
+/// A `windows-update` step: no updates found, or the update agent's failure.
+fn update_step(w: &mut Writer<'_>, at: f64, fail: bool) {
+    w.ui(
+        at,
+        "==> azure-arm: Uploading the Windows update elevated script...",
+        false,
+    );
+    w.ui(
+        at,
+        "==> azure-arm: Uploading the Windows update check for reboot required elevated script...",
+        false,
+    );
+    w.ui(at, "==> azure-arm: Running Windows update...", false);
+    w.ui(at, "    azure-arm: Searching for Windows updates...", false);
+    w.ui(
+        at,
+        if fail {
+            "    azure-arm: Failed to install updates: 0x80240438"
+        } else {
+            "    azure-arm: Found 0 updates."
+        },
+        false,
+    );
 }
 
 /// Whether the scenario's `echo` globs match this template.

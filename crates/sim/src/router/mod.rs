@@ -20,6 +20,9 @@
 //! plane of `https://{vault}.vault.azure.net` (see [`crate::handlers::key_vault`]).
 
 mod classify;
+mod paging;
+
+pub use paging::ListReq;
 
 use crate::context::{Sim, lock};
 use crate::faults::{self, Fault};
@@ -438,7 +441,7 @@ fn dispatch(sim: &Arc<Sim>, route: Route, req: &Req<'_>) -> Response {
             container,
             blob,
         } => blob_request(sim, req, &account, &container, blob.as_deref()),
-        Route::Arm { sub, arm, op } => arm_request(sim, req, op, &sub, arm),
+        Route::Arm { sub, arm, .. } => arm_request(sim, req, &sub, arm),
         Route::KeyVaultSecret {
             vault,
             name,
@@ -523,7 +526,7 @@ fn blob_request(
 
 /// An ARM call: bearer token, resource names, api-version, subscription id and the rate
 /// limits checked in ARM's order, then the resource provider's handler.
-fn arm_request(sim: &Arc<Sim>, req: &Req<'_>, op: &'static str, sub: &str, arm: Arm) -> Response {
+fn arm_request(sim: &Arc<Sim>, req: &Req<'_>, sub: &str, arm: Arm) -> Response {
     let ctx = &sim.ctx;
     let Req {
         method,
@@ -568,13 +571,21 @@ fn arm_request(sim: &Arc<Sim>, req: &Req<'_>, op: &'static str, sub: &str, arm: 
     let now = ctx.clock.now();
     let mut st = lock(&sim.state);
     crate::handlers::tick(ctx, &mut st, now);
-    let list = ListReq {
-        base_url: &ctx.base_url,
-        raw_path,
-        pairs,
-        page_size: ctx.scenario.page_size,
+    let call = ArmCall {
+        sim,
+        sub,
+        method,
+        query,
+        body,
+        api: &api,
+        list: ListReq {
+            base_url: &ctx.base_url,
+            raw_path,
+            pairs,
+            page_size: ctx.scenario.page_size,
+        },
     };
-    let mut r = arm_call(sim, &mut st, op, sub, arm, method, query, body, &api, &list);
+    let mut r = call.handle(&mut st, arm);
     drop(st);
     set_header(&mut r, kind.header(), &remaining.to_string());
     r
@@ -602,192 +613,130 @@ fn rate_limit(sim: &Sim, sub: &str, principal: &str, kind: Kind) -> Result<u64, 
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn arm_call(
-    sim: &Arc<Sim>,
-    st: &mut crate::state::State,
-    _op: &str,
-    sub: &str,
-    arm: Arm,
-    method: &Method,
-    query: &HashMap<String, String>,
-    body: &[u8],
-    api: &str,
-    list: &ListReq<'_>,
-) -> Response {
-    let ctx = &sim.ctx;
-    if matches!(
-        arm,
-        Arm::OpGet(_) | Arm::OpResult(_) | Arm::CapsOp(_) | Arm::DeplOpStatus(..)
-    ) && let Err(r) = operations::check_signature(list.raw_path, query)
-    {
-        return r;
+/// An ARM call that passed the checks: what its resource provider's handler is given
+/// besides the state.
+struct ArmCall<'a> {
+    sim: &'a Sim,
+    sub: &'a str,
+    method: &'a Method,
+    query: &'a HashMap<String, String>,
+    body: &'a [u8],
+    /// The api-version, checked.
+    api: &'a str,
+    list: ListReq<'a>,
+}
+
+impl ArmCall<'_> {
+    /// The handler's answer (operation URLs must carry a valid signature first).
+    fn handle(&self, st: &mut crate::state::State, arm: Arm) -> Response {
+        let (ctx, sub, api, list) = (&self.sim.ctx, self.sub, self.api, &self.list);
+        if matches!(
+            arm,
+            Arm::OpGet(_) | Arm::OpResult(_) | Arm::CapsOp(_) | Arm::DeplOpStatus(..)
+        ) && let Err(r) = operations::check_signature(list.raw_path, self.query)
+        {
+            return r;
+        }
+        match arm {
+            Arm::RgGet(rg) => resources::get_rg(ctx, st, sub, &rg),
+            Arm::RgList => list.page(resources::list_rgs(
+                ctx,
+                st,
+                sub,
+                self.query.get("$filter").map(String::as_str),
+            )),
+            Arm::RgDelete(rg) => resources::delete_rg(ctx, st, sub, &rg, api),
+            Arm::OpResult(id) => operations::get(ctx, st, sub, &id, api, true),
+            Arm::CapsOp(id) => {
+                let monitor = self.query.get("monitor").is_some_and(|m| m == "true");
+                operations::get(ctx, st, sub, &id, api, monitor)
+            }
+            Arm::VersionDelete(rg, g, i, v) => {
+                gallery::delete_version(ctx, st, sub, &rg, &g, &i, &v, api)
+            }
+            Arm::DeplList(rg) => list.page(deployments::list(ctx, st, sub, &rg)),
+            Arm::Depl(rg, name) => self.deployment(st, &rg, &name),
+            Arm::DeplOps(rg, name) => list.page(deployments::operations(ctx, st, sub, &rg, &name)),
+            Arm::DeplOpStatus(rg, name, id) => {
+                deployments::operation_status(ctx, st, sub, &rg, &name, &id)
+            }
+            Arm::ItList(rg) => list.page(image_templates::list(ctx, st, sub, rg.as_deref(), api)),
+            Arm::It(rg, name) => self.image_template(st, &rg, &name),
+            Arm::ItRun(rg, name) => self.run(st, &rg, &name),
+            Arm::ItCancel(rg, name) => image_templates::cancel(ctx, st, sub, &rg, &name),
+            Arm::ItOutputs(rg, name, None) => {
+                list.page(image_templates::run_outputs(st, sub, &rg, &name))
+            }
+            Arm::ItOutputs(rg, name, Some(out)) => {
+                image_templates::run_output(st, sub, &rg, &name, &out)
+            }
+            Arm::OpGet(id) => operations::get(ctx, st, sub, &id, api, false),
+            Arm::Platform(loc, p, o, s) => platform_images::list(ctx, st, sub, &loc, &p, &o, &s),
+            Arm::Gallery(rg, g) => gallery::get_gallery(ctx, sub, &rg, &g),
+            Arm::GalleryImage(rg, g, i) => gallery::get_image(ctx, sub, &rg, &g, &i),
+            Arm::Versions(rg, g, i) => list.page(gallery::list_versions(ctx, st, sub, &rg, &g, &i)),
+            Arm::Version(rg, g, i, v) => {
+                let expand = self
+                    .query
+                    .get("$expand")
+                    .is_some_and(|e| e.eq_ignore_ascii_case("ReplicationStatus"));
+                gallery::get_version(ctx, st, sub, &rg, &g, &i, &v, expand)
+            }
+            Arm::Identity(rg, n) => resources::get_identity(ctx, st, sub, &rg, &n),
+            Arm::SaList(rg) => list.page(storage::list(ctx, st, sub, &rg)),
+            Arm::SaGet(rg, n) => storage::get(ctx, st, sub, &rg, &n),
+            Arm::SaKeys(rg, n) => storage::list_keys(ctx, st, sub, &rg, &n),
+            Arm::Generic(rg, id, name, rtype) => {
+                resources::get_generic(ctx, st, sub, &rg, &id, &name, &rtype)
+            }
+        }
     }
-    match arm {
-        Arm::RgGet(rg) => resources::get_rg(ctx, st, sub, &rg),
-        Arm::RgList => list.page(resources::list_rgs(
-            ctx,
-            st,
-            sub,
-            query.get("$filter").map(String::as_str),
-        )),
-        Arm::RgDelete(rg) => resources::delete_rg(ctx, st, sub, &rg, api),
-        Arm::OpResult(id) => operations::get(ctx, st, sub, &id, api, true),
-        Arm::CapsOp(id) => {
-            let monitor = query.get("monitor").is_some_and(|m| m == "true");
-            operations::get(ctx, st, sub, &id, api, monitor)
+
+    /// A deployment: PUT, DELETE or GET.
+    fn deployment(&self, st: &mut crate::state::State, rg: &str, name: &str) -> Response {
+        let (ctx, sub) = (&self.sim.ctx, self.sub);
+        match *self.method {
+            Method::PUT => deployments::put(ctx, st, sub, rg, name, self.body, self.api),
+            Method::DELETE => deployments::delete(ctx, st, sub, rg, name, self.api),
+            _ => deployments::get(ctx, st, sub, rg, name),
         }
-        Arm::VersionDelete(rg, g, i, v) => {
-            gallery::delete_version(ctx, st, sub, &rg, &g, &i, &v, api)
-        }
-        Arm::DeplList(rg) => list.page(deployments::list(ctx, st, sub, &rg)),
-        Arm::Depl(rg, name) => match *method {
-            Method::PUT => deployments::put(ctx, st, sub, &rg, &name, body, api),
-            Method::DELETE => deployments::delete(ctx, st, sub, &rg, &name, api),
-            _ => deployments::get(ctx, st, sub, &rg, &name),
-        },
-        Arm::DeplOps(rg, name) => list.page(deployments::operations(ctx, st, sub, &rg, &name)),
-        Arm::DeplOpStatus(rg, name, id) => {
-            deployments::operation_status(ctx, st, sub, &rg, &name, &id)
-        }
-        Arm::ItList(rg) => list.page(image_templates::list(ctx, st, sub, rg.as_deref(), api)),
-        Arm::It(rg, name) => match *method {
-            Method::PUT => match serde_json::from_slice(body) {
-                Ok(v) => image_templates::put(ctx, st, sub, &rg, &name, &v, api),
-                Err(e) => arm_error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidRequestContent",
-                    format!(
-                        "The request content was invalid and could not be deserialized: '{e}'."
-                    ),
-                ),
+    }
+
+    /// An imageTemplate: PUT, DELETE, PATCH or GET.
+    fn image_template(&self, st: &mut crate::state::State, rg: &str, name: &str) -> Response {
+        let (ctx, sub, api) = (&self.sim.ctx, self.sub, self.api);
+        let body = || serde_json::from_slice(self.body).map_err(invalid_content);
+        match *self.method {
+            Method::PUT => match body() {
+                Ok(v) => image_templates::put(ctx, st, sub, rg, name, &v, api),
+                Err(r) => r,
             },
-            Method::DELETE => image_templates::delete(ctx, st, sub, &rg, &name, api),
-            Method::PATCH => match serde_json::from_slice(body) {
-                Ok(v) => image_templates::patch(ctx, st, sub, &rg, &name, &v, api),
-                Err(e) => arm_error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidRequestContent",
-                    format!(
-                        "The request content was invalid and could not be deserialized: '{e}'."
-                    ),
-                ),
+            Method::DELETE => image_templates::delete(ctx, st, sub, rg, name, api),
+            Method::PATCH => match body() {
+                Ok(v) => image_templates::patch(ctx, st, sub, rg, name, &v, api),
+                Err(r) => r,
             },
-            _ => image_templates::get(ctx, st, sub, &rg, &name, api),
-        },
-        Arm::ItRun(rg, name) => match image_templates::run(ctx, st, sub, &rg, &name, api) {
+            _ => image_templates::get(ctx, st, sub, rg, name, api),
+        }
+    }
+
+    /// An imageTemplate's `run`, counted in the stats when it starts.
+    fn run(&self, st: &mut crate::state::State, rg: &str, name: &str) -> Response {
+        match image_templates::run(&self.sim.ctx, st, self.sub, rg, name, self.api) {
             Ok(r) => {
-                lock(&sim.stats).count_run(&name);
+                lock(&self.sim.stats).count_run(name);
                 r
             }
             Err(e) => e.into_response(),
-        },
-        Arm::ItCancel(rg, name) => image_templates::cancel(ctx, st, sub, &rg, &name),
-        Arm::ItOutputs(rg, name, None) => {
-            list.page(image_templates::run_outputs(st, sub, &rg, &name))
-        }
-        Arm::ItOutputs(rg, name, Some(out)) => {
-            image_templates::run_output(st, sub, &rg, &name, &out)
-        }
-        Arm::OpGet(id) => operations::get(ctx, st, sub, &id, api, false),
-        Arm::Platform(loc, p, o, s) => platform_images::list(ctx, st, sub, &loc, &p, &o, &s),
-        Arm::Gallery(rg, g) => gallery::get_gallery(ctx, sub, &rg, &g),
-        Arm::GalleryImage(rg, g, i) => gallery::get_image(ctx, sub, &rg, &g, &i),
-        Arm::Versions(rg, g, i) => list.page(gallery::list_versions(ctx, st, sub, &rg, &g, &i)),
-        Arm::Version(rg, g, i, v) => {
-            let expand = query
-                .get("$expand")
-                .is_some_and(|e| e.eq_ignore_ascii_case("ReplicationStatus"));
-            gallery::get_version(ctx, st, sub, &rg, &g, &i, &v, expand)
-        }
-        Arm::Identity(rg, n) => resources::get_identity(ctx, st, sub, &rg, &n),
-        Arm::SaList(rg) => list.page(storage::list(ctx, st, sub, &rg)),
-        Arm::SaGet(rg, n) => storage::get(ctx, st, sub, &rg, &n),
-        Arm::SaKeys(rg, n) => storage::list_keys(ctx, st, sub, &rg, &n),
-        Arm::Generic(rg, id, name, rtype) => {
-            resources::get_generic(ctx, st, sub, &rg, &id, &name, &rtype)
         }
     }
 }
 
-/// The request a list answer is paged for.
-#[derive(Debug)]
-pub struct ListReq<'a> {
-    pub base_url: &'a str,
-    /// The request path as received (still percent-encoded).
-    pub raw_path: &'a str,
-    pub pairs: &'a [(String, String)],
-    pub page_size: usize,
-}
-
-/// The query keys a skip token may come in (`$skiptoken` as ARM and Compute send it,
-/// `skip-token` as in the AIB examples).
-const SKIP_KEYS: [&str; 3] = ["$skiptoken", "$skipToken", "skip-token"];
-
-impl ListReq<'_> {
-    /// One page of `items` as `{value, nextLink}`: `nextLink` is the absolute URL of the next
-    /// page (same path, same query including `api-version`, plus `$skiptoken`), absent on the
-    /// last page, as ARM pages lists.
-    pub fn page(&self, items: Result<Vec<serde_json::Value>, Response>) -> Response {
-        let items = match items {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
-        let skip = match self
-            .pairs
-            .iter()
-            .find(|(k, _)| SKIP_KEYS.contains(&k.as_str()))
-        {
-            None => 0,
-            Some((_, v)) => match decode_skip(v) {
-                Some(n) => n,
-                None => {
-                    return arm_error(
-                        StatusCode::BAD_REQUEST,
-                        "InvalidSkipToken",
-                        format!("The skip token '{v}' is invalid."),
-                    );
-                }
-            },
-        };
-        let total = items.len();
-        let end = skip.saturating_add(self.page_size).min(total);
-        let value: Vec<serde_json::Value> = items
-            .into_iter()
-            .skip(skip)
-            .take(end.saturating_sub(skip))
-            .collect();
-        let mut body = serde_json::json!({ "value": value });
-        if end < total {
-            body["nextLink"] = serde_json::Value::String(self.next_link(end));
-        }
-        json(StatusCode::OK, &body)
-    }
-
-    fn next_link(&self, skip: usize) -> String {
-        let mut link = format!("{}{}?", self.base_url, self.raw_path);
-        for (k, v) in self.pairs {
-            if SKIP_KEYS.contains(&k.as_str()) {
-                continue;
-            }
-            link.extend(url::form_urlencoded::byte_serialize(k.as_bytes()));
-            link.push('=');
-            link.extend(url::form_urlencoded::byte_serialize(v.as_bytes()));
-            link.push('&');
-        }
-        link.push_str("$skiptoken=");
-        link.push_str(&encode_skip(skip));
-        link
-    }
-}
-
-/// Skip tokens are `offset-<n>`; a bare number (the AIB examples' `skip-token=2`) is accepted.
-fn encode_skip(n: usize) -> String {
-    format!("offset-{n}")
-}
-
-fn decode_skip(s: &str) -> Option<usize> {
-    s.strip_prefix("offset-")
-        .or(Some(s))
-        .and_then(|n| n.parse().ok())
+/// ARM's 400 for a body that is not the JSON the resource takes.
+fn invalid_content(e: serde_json::Error) -> Response {
+    arm_error(
+        StatusCode::BAD_REQUEST,
+        "InvalidRequestContent",
+        format!("The request content was invalid and could not be deserialized: '{e}'."),
+    )
 }

@@ -121,27 +121,9 @@ pub fn put(
     body: &[u8],
     api_version: &str,
 ) -> Response {
-    if !valid_name(name) {
-        return arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidDeploymentName",
-            format!(
-                "The deployment name '{name}' is invalid. It must be 1-64 characters matching '^[-\\w\\._\\(\\)]+$'."
-            ),
-        );
-    }
-    if !rg_exists(ctx, st, sub, rg) {
-        return rg_not_found(rg);
-    }
-    let req = match serde_json::from_slice::<Value>(body) {
+    let req = match parse_request(ctx, st, sub, rg, name, body) {
         Ok(req) => req,
-        Err(_) => {
-            return arm_error(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestContent",
-                "The request content was invalid and could not be deserialized.",
-            );
-        }
+        Err(r) => return r,
     };
     let (props, mode, template) = match request_parts(&req) {
         Ok(parts) => parts,
@@ -152,14 +134,7 @@ pub fn put(
     if let Some(d) = st.deployments.get(&k)
         && now < d.start + ctx.scenario.deploy_minutes
     {
-        return arm_error(
-            StatusCode::CONFLICT,
-            "DeploymentActive",
-            format!(
-                "Unable to edit or replace deployment '{name}': previous deployment from '{}' is still active (state: Running). Please see https://aka.ms/arm-deploy-resources for usage details.",
-                ctx.clock.stamp(d.start)
-            ),
-        );
+        return still_active(ctx, name, d.start);
     }
     let scope = Scope {
         sub: sub.into(),
@@ -177,34 +152,92 @@ pub fn put(
         sub: sub.into(),
         rg: rg.into(),
         name: name.into(),
-        mode: if mode.eq_ignore_ascii_case("complete") {
-            "Complete".into()
-        } else {
-            "Incremental".into()
-        },
+        mode: mode_name(mode).into(),
         parameters: evaluated.parameters,
         outputs,
         start: now,
         correlation_id: uuid::Uuid::new_v4().to_string(),
         op_id: format!("{:016X}", rand::random::<u64>()),
-        template_hash: {
-            let h = Sha256::digest(template.to_string().as_bytes());
-            u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]).to_string()
-        },
+        template_hash: template_hash(template),
         resources: created,
     };
+    let r = accepted(ctx, &d, existed, api_version, now);
+    st.deployments.insert(k, d);
+    r
+}
+
+/// A PUT's body as JSON, once the deployment's name and resource group are good; else
+/// ARM's 400 or 404.
+fn parse_request(
+    ctx: &Ctx,
+    st: &State,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    body: &[u8],
+) -> Result<Value, Response> {
+    if !valid_name(name) {
+        return Err(arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidDeploymentName",
+            format!(
+                "The deployment name '{name}' is invalid. It must be 1-64 characters matching '^[-\\w\\._\\(\\)]+$'."
+            ),
+        ));
+    }
+    if !rg_exists(ctx, st, sub, rg) {
+        return Err(rg_not_found(rg));
+    }
+    serde_json::from_slice::<Value>(body).map_err(|_| {
+        arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        )
+    })
+}
+
+/// ARM's 409 to a PUT while the deployment `name` that started at `start` still runs.
+fn still_active(ctx: &Ctx, name: &str, start: f64) -> Response {
+    arm_error(
+        StatusCode::CONFLICT,
+        "DeploymentActive",
+        format!(
+            "Unable to edit or replace deployment '{name}': previous deployment from '{}' is still active (state: Running). Please see https://aka.ms/arm-deploy-resources for usage details.",
+            ctx.clock.stamp(start)
+        ),
+    )
+}
+
+/// A request's mode as ARM shows it (already checked to be one of the two).
+fn mode_name(mode: &str) -> &'static str {
+    if mode.eq_ignore_ascii_case("complete") {
+        "Complete"
+    } else {
+        "Incremental"
+    }
+}
+
+/// `templateHash`: the first eight bytes of the template's SHA-256, as a decimal number.
+fn template_hash(template: &Value) -> String {
+    let h = Sha256::digest(template.to_string().as_bytes());
+    u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]).to_string()
+}
+
+/// The answer to an accepted PUT of `d`: 201 (200 when it replaces one) with the deployment
+/// `Accepted` and, as recorded, only `Azure-AsyncOperation`.
+fn accepted(ctx: &Ctx, d: &Deployment, existed: bool, api_version: &str, now: f64) -> Response {
     let mut body = d.to_json(ctx, now);
     body["properties"]["provisioningState"] = json!("Accepted");
     let url = operations::signed_url(
         ctx,
         &format!(
-            "/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Resources/deployments/{name}/operationStatuses/{}",
-            d.op_id
+            "/subscriptions/{}/resourcegroups/{}/providers/Microsoft.Resources/deployments/{}/operationStatuses/{}",
+            d.sub, d.rg, d.name, d.op_id
         ),
         api_version,
         now,
     );
-    st.deployments.insert(k, d);
     let mut r = json(
         if existed {
             StatusCode::OK
@@ -213,7 +246,6 @@ pub fn put(
         },
         &body,
     );
-    // As recorded: 201 with `Azure-AsyncOperation` only.
     set_header(&mut r, "Azure-AsyncOperation", &url);
     r
 }

@@ -868,84 +868,95 @@ impl Parser<'_> {
     }
     fn primary(&mut self) -> R<Expr> {
         match self.peek() {
-            Some(b'\'') => {
-                self.i += 1;
-                let mut out = Vec::new();
-                loop {
-                    match self.peek() {
-                        None => return self.bad("unterminated string"),
-                        Some(b'\'') => {
-                            if self.s.get(self.i + 1) == Some(&b'\'') {
-                                out.push(b'\'');
-                                self.i += 2;
-                            } else {
-                                self.i += 1;
-                                break;
-                            }
-                        }
-                        Some(c) => {
-                            out.push(c);
-                            self.i += 1;
-                        }
-                    }
-                }
-                Ok(Expr::Str(String::from_utf8_lossy(&out).to_string()))
-            }
-            Some(c) if c.is_ascii_digit() || c == b'-' => {
-                let st = self.i;
-                self.i += 1;
-                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    self.i += 1;
-                }
-                let txt = String::from_utf8_lossy(&self.s[st..self.i]).to_string();
-                txt.parse()
-                    .map(Expr::Int)
-                    .or_else(|_| self.bad("invalid number"))
-            }
-            Some(c) if c.is_ascii_alphabetic() => {
-                let mut name = self.ident();
-                // user-defined function namespaces: ns.func(...)
-                while self.peek() == Some(b'.')
-                    && self
-                        .s
-                        .get(self.i + 1)
-                        .is_some_and(|c| c.is_ascii_alphabetic())
-                {
-                    let save = self.i;
-                    self.i += 1;
-                    let more = self.ident();
-                    if self.peek() == Some(b'(') {
-                        name = format!("{name}.{more}");
+            Some(b'\'') => self.string_literal(),
+            Some(c) if c.is_ascii_digit() || c == b'-' => self.integer(),
+            Some(c) if c.is_ascii_alphabetic() => self.call(),
+            _ => self.bad("unexpected character"),
+        }
+    }
+    /// `'text'`, a doubled quote standing for one.
+    fn string_literal(&mut self) -> R<Expr> {
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            match self.peek() {
+                None => return self.bad("unterminated string"),
+                Some(b'\'') => {
+                    if self.s.get(self.i + 1) == Some(&b'\'') {
+                        out.push(b'\'');
+                        self.i += 2;
                     } else {
-                        self.i = save;
+                        self.i += 1;
                         break;
                     }
                 }
-                self.ws();
-                if self.peek() != Some(b'(') {
-                    return self.bad("expected '('");
+                Some(c) => {
+                    out.push(c);
+                    self.i += 1;
                 }
-                self.i += 1;
-                let mut args = Vec::new();
-                self.ws();
-                if self.peek() == Some(b')') {
+            }
+        }
+        Ok(Expr::Str(String::from_utf8_lossy(&out).to_string()))
+    }
+    /// An integer, possibly negative.
+    fn integer(&mut self) -> R<Expr> {
+        let st = self.i;
+        self.i += 1;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        let txt = String::from_utf8_lossy(&self.s[st..self.i]).to_string();
+        txt.parse()
+            .map(Expr::Int)
+            .or_else(|_| self.bad("invalid number"))
+    }
+    /// `name(args)`, `name` possibly in a user-defined namespace (`ns.func(...)`).
+    fn call(&mut self) -> R<Expr> {
+        let name = self.function_name();
+        self.ws();
+        if self.peek() != Some(b'(') {
+            return self.bad("expected '('");
+        }
+        self.i += 1;
+        let mut args = Vec::new();
+        self.ws();
+        if self.peek() == Some(b')') {
+            self.i += 1;
+            return Ok(Expr::Call(name, args));
+        }
+        loop {
+            args.push(self.expr()?);
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b')') => {
                     self.i += 1;
                     return Ok(Expr::Call(name, args));
                 }
-                loop {
-                    args.push(self.expr()?);
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b')') => {
-                            self.i += 1;
-                            return Ok(Expr::Call(name, args));
-                        }
-                        _ => return self.bad("expected ',' or ')'"),
-                    }
-                }
+                _ => return self.bad("expected ',' or ')'"),
             }
-            _ => self.bad("unexpected character"),
         }
+    }
+    /// A function's name: `func`, or `ns.func` when a `(` follows (else the `.` is a
+    /// property access, left for the caller).
+    fn function_name(&mut self) -> String {
+        let mut name = self.ident();
+        while self.peek() == Some(b'.')
+            && self
+                .s
+                .get(self.i + 1)
+                .is_some_and(|c| c.is_ascii_alphabetic())
+        {
+            let save = self.i;
+            self.i += 1;
+            let more = self.ident();
+            if self.peek() == Some(b'(') {
+                name = format!("{name}.{more}");
+            } else {
+                self.i = save;
+                break;
+            }
+        }
+        name
     }
 }
