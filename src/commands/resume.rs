@@ -474,6 +474,29 @@ async fn cancel_run(global: &GlobalArgs, args: &CancelArgs) -> Exit {
     exit
 }
 
+/// The run, its unfinished units and their running stages, cancelled at `now`.
+fn mark_cancelled(record: &mut aib_state::RunRecord, now: chrono::DateTime<chrono::Utc>) {
+    for u in record.units.iter_mut().filter(|u| {
+        matches!(
+            u.status,
+            aib_state::UnitStatus::Pending | aib_state::UnitStatus::Running
+        )
+    }) {
+        u.status = aib_state::UnitStatus::Cancelled;
+        u.reason = Some("cancelled by `aib cancel`".into());
+        for s in u
+            .stages
+            .iter_mut()
+            .filter(|s| s.status == aib_state::StageStatus::Running)
+        {
+            s.status = aib_state::StageStatus::Cancelled;
+            s.finished = Some(now);
+        }
+    }
+    record.status = RunStatus::Cancelled;
+    record.finished = Some(now);
+}
+
 async fn cancel_locked(
     global: &GlobalArgs,
     args: &CancelArgs,
@@ -524,26 +547,7 @@ async fn cancel_locked(
         }
         conn.close().await;
     }
-    let now = chrono::Utc::now();
-    for u in record.units.iter_mut().filter(|u| {
-        matches!(
-            u.status,
-            aib_state::UnitStatus::Pending | aib_state::UnitStatus::Running
-        )
-    }) {
-        u.status = aib_state::UnitStatus::Cancelled;
-        u.reason = Some("cancelled by `aib cancel`".into());
-        for s in u
-            .stages
-            .iter_mut()
-            .filter(|s| s.status == aib_state::StageStatus::Running)
-        {
-            s.status = aib_state::StageStatus::Cancelled;
-            s.finished = Some(now);
-        }
-    }
-    record.status = RunStatus::Cancelled;
-    record.finished = Some(now);
+    mark_cancelled(&mut record, chrono::Utc::now());
     if let Err(e) = store.write_run(&record).await {
         return state_error(e);
     }

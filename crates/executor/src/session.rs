@@ -96,10 +96,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         .map_err(BuildError::Secrets)?;
     redactor.add(resolved.per_unit.values().flat_map(|v| v.values()));
     let note = with_placeholder_note(note, &resolved, &secret_options);
-    let preflight = tokio::select! {
-        r = preflight::run_with(&arm, &plan, &decisions.platform_versions) => r?,
-        _ = interrupt.cancelled() => return Err(BuildError::State("interrupted during preflight".into())),
-    };
+    let preflight = preflight_unless(&interrupt, &arm, &plan, &decisions).await?;
     let external_versions = external_versions(&plan, &decisions, retried.as_ref(), &index);
     // How long each unit took last time (read before this run's record exists).
     let expected_durations = runner::history::expected_durations(&store, &plan).await;
@@ -117,12 +114,7 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
         &decisions,
         &preflight,
     );
-    store
-        .create_run(&record)
-        .await
-        .map_err(|e| BuildError::State(e.to_string()))?;
-    let kept = inputs.save(&store, &mut record).await;
-    kept.map_err(|e| BuildError::State(e.to_string()))?;
+    create_run(&store, &mut record, inputs).await?;
     let store_for_index = store.clone();
     let mut result = runner::execute(RunInput {
         manifest,
@@ -150,6 +142,30 @@ pub async fn build(req: BuildRequest) -> Result<RunResult, BuildError> {
     )
     .await;
     Ok(result)
+}
+
+/// Preflight, unless the run is interrupted first.
+async fn preflight_unless(
+    interrupt: &CancellationToken,
+    arm: &ArmClient,
+    plan: &Plan,
+    decisions: &incremental::Decisions,
+) -> Result<preflight::Preflight, BuildError> {
+    tokio::select! {
+        r = preflight::run_with(arm, plan, &decisions.platform_versions) => Ok(r?),
+        _ = interrupt.cancelled() => Err(BuildError::State("interrupted during preflight".into())),
+    }
+}
+
+/// The run's record written to the state, with its inputs kept beside it.
+async fn create_run(
+    store: &StateStore,
+    record: &mut RunRecord,
+    inputs: crate::inputs::Snapshot,
+) -> Result<(), BuildError> {
+    let state = |e: &dyn std::fmt::Display| BuildError::State(e.to_string());
+    store.create_run(record).await.map_err(|e| state(&e))?;
+    inputs.save(store, record).await.map_err(|e| state(&e))
 }
 
 /// What a run builds, and what that was decided from.
