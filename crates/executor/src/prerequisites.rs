@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 
 use aib_azure::{ArmClient, ResourceGroupId, ResourceId, ResourceKind};
-use aib_manifest::CustomizerKind;
-use aib_planner::{Plan, ResolvedSource, Unit};
+use aib_planner::{Plan, Unit};
 use futures::StreamExt;
 
 /// Most existence checks in flight.
@@ -159,25 +158,6 @@ impl Check {
     }
 }
 
-/// Whether a unit builds a Windows image: a Windows source or a Windows-only customizer.
-fn is_windows(u: &Unit) -> bool {
-    let source = match &u.settings.source {
-        ResolvedSource::Platform { publisher, .. } => {
-            publisher.to_ascii_lowercase().contains("windows")
-        }
-        _ => false,
-    };
-    source
-        || u.settings.customize.iter().any(|c| {
-            matches!(
-                c.kind(),
-                CustomizerKind::Powershell
-                    | CustomizerKind::WindowsRestart
-                    | CustomizerKind::WindowsUpdate
-            )
-        })
-}
-
 /// Every resource the units need, each once, with the units that need it (in unit order).
 pub(crate) fn needs<'a>(
     pipeline: &str,
@@ -187,7 +167,7 @@ pub(crate) fn needs<'a>(
     for u in units {
         let s = &u.settings;
         let g = &s.gallery;
-        let windows = is_windows(u);
+        let windows = u.settings.is_windows();
         let mut add = |c: Check| {
             let need = checks.entry(c).or_insert_with(|| Need {
                 units: Vec::new(),

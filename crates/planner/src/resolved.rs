@@ -68,6 +68,29 @@ impl ResolvedSettings {
         self.secrets.get(name).and_then(|r| r.reference().ok())
     }
 
+    /// Whether the image is Windows: a platform source whose publisher or offer says so, or a
+    /// customizer only Windows runs.
+    pub fn is_windows(&self) -> bool {
+        if let ResolvedSource::Platform {
+            publisher, offer, ..
+        } = &self.source
+        {
+            let p = publisher.to_ascii_lowercase();
+            let o = offer.to_ascii_lowercase();
+            if p.contains("windows") || o.contains("windows") {
+                return true;
+            }
+        }
+        self.customize.iter().any(|c| {
+            matches!(
+                c.step,
+                ResolvedStep::Powershell { .. }
+                    | ResolvedStep::WindowsRestart { .. }
+                    | ResolvedStep::WindowsUpdate { .. }
+            )
+        })
+    }
+
     /// Every local file the unit reads (scripts and the user template), in order.
     pub fn local_files(&self) -> Vec<&LocalFile> {
         let mut out: Vec<&LocalFile> = Vec::new();

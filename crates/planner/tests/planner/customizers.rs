@@ -166,3 +166,47 @@ fn every_kind_serializes_as_one_flat_object_with_every_key() {
         "sha256:61c07fba67230cac48c8f069b67c700fdbdb4f9a9464f32a5cbb2b8785a172a6"
     );
 }
+
+/// A Windows image is known by its publisher, by its offer (CIS's hardened Windows images come
+/// from a publisher without "windows" in its name), or by a customizer only Windows runs.
+#[test]
+fn windows_images_are_known_by_publisher_offer_or_customizer() {
+    let manifest = |source: &str, customize: &str| {
+        format!(
+            r#"
+version = 1
+[pipeline]
+name = "win"
+[defaults]
+subscription = "00000000-0000-0000-0000-000000000001"
+location = "eastus2"
+resource_group = "rg"
+identity = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
+gallery = {{ name = "gal" }}
+[environments.dev]
+[variants.v]
+image_definition = "v"
+source = {{ platform = "{source}" }}
+customize = [{customize}]
+"#
+        )
+    };
+    let windows = |source: &str, customize: &str| {
+        let plan = crate::fixture::plan_ok(&manifest(source, customize));
+        plan.units()[0].settings.is_windows()
+    };
+    let shell = r#"{ type = "shell", inline = ["true"] }"#;
+    assert!(windows(
+        "MicrosoftWindowsServer:WindowsServer:2022-datacenter-g2:latest",
+        shell
+    ));
+    assert!(windows(
+        "center-for-internet-security-inc:cis-windows-server-2022-l1:cis-windows-server-2022-l1-gen2:latest",
+        shell
+    ));
+    assert!(windows(
+        "Canonical:ubuntu-24_04-lts:server:latest",
+        r#"{ type = "windows-restart" }"#
+    ));
+    assert!(!windows("Canonical:ubuntu-24_04-lts:server:latest", shell));
+}

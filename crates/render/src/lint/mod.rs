@@ -35,9 +35,7 @@ pub use rendered::lint_rendered;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-use aib_manifest::{
-    CustomizerKind, Diagnostic, Diagnostics, Manifest, Settings, Spanned, VariantEnvironments,
-};
+use aib_manifest::{Diagnostic, Diagnostics, Manifest, Settings, Spanned, VariantEnvironments};
 use aib_planner::{Plan, ResolvedSource, ResolvedStep, Unit, VersionPolicy};
 use serde_json::Value;
 
@@ -329,7 +327,7 @@ impl<'a> Linter<'a> {
         let s = &u.settings;
         let id = u.id.as_str();
         // Warnings.
-        let windows = is_windows(u);
+        let windows = u.settings.is_windows();
         if windows {
             let size = s.vm_size.as_deref().unwrap_or("Standard_D2ds_v4");
             if let Some(n) = vcpus(size)
@@ -713,29 +711,6 @@ fn source_is_latest(s: &ResolvedSource) -> bool {
         }
         _ => false,
     }
-}
-
-/// Whether a unit builds a Windows image: a Windows marketplace publisher, or Windows-only
-/// customizers.
-pub fn is_windows(u: &Unit) -> bool {
-    if let ResolvedSource::Platform {
-        publisher, offer, ..
-    } = &u.settings.source
-    {
-        let p = publisher.to_ascii_lowercase();
-        let o = offer.to_ascii_lowercase();
-        if p.contains("windows") || o.contains("windows") {
-            return true;
-        }
-    }
-    u.settings.customize.iter().any(|c| {
-        matches!(
-            c.kind(),
-            CustomizerKind::Powershell
-                | CustomizerKind::WindowsRestart
-                | CustomizerKind::WindowsUpdate
-        )
-    })
 }
 
 /// vCPUs of an Azure VM size from its name (`Standard_D2s_v5` → 2, `Standard_M8-2ms` → 2,
